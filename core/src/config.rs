@@ -1,0 +1,255 @@
+//! Configuration: `/etc/pam_mfa/pam_mfa.toml` plus the few module arguments.
+//!
+//! The file is read afresh on every login, must be owned by root (the effective user) and not be
+//! group- or world-writable, and is parsed strictly: an unknown key or a bad value is an error,
+//! and the login is denied. Every key and its default is documented in `config/pam_mfa.toml`.
+
+use crate::error::{Error, Result};
+use crate::secure_fs::{self, FilePolicy};
+use crate::totp::Algorithm;
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+/// Where the configuration lives unless the module argument `config=` says otherwise.
+pub const DEFAULT_PATH: &str = "/etc/pam_mfa/pam_mfa.toml";
+/// Largest accepted configuration file.
+pub const MAX_SIZE: u64 = 64 * 1024;
+
+/// The whole configuration.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Users who have not enrolled: `false` (default) denies them, `true` returns `PAM_IGNORE`
+    /// so the rest of the stack decides. Never `PAM_SUCCESS`.
+    pub nullok: bool,
+    /// Where secrets and state are kept.
+    pub store: StoreConfig,
+    /// TOTP verification and enrollment defaults.
+    pub totp: TotpConfig,
+    /// Recovery codes.
+    pub recovery: RecoveryConfig,
+}
+
+/// `[store]`: file locations.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreConfig {
+    /// Directory holding `users/` and `locks/` (root-owned, mode 0700).
+    pub state_dir: PathBuf,
+    /// The 32-byte master key (root-owned, mode 0600).
+    pub master_key: PathBuf,
+}
+
+/// `[totp]`: verification window and parameters for new enrollments.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct TotpConfig {
+    /// Time steps accepted on either side of the current one (clock drift), 0–10.
+    pub window: u32,
+    /// Issuer shown in authenticator apps for new enrollments.
+    pub issuer: String,
+    /// HMAC algorithm for new enrollments. Many apps only support SHA1.
+    pub algorithm: Algorithm,
+    /// Code length for new enrollments: 6 or 8.
+    pub digits: u8,
+    /// Time step in seconds for new enrollments (most apps only support 30).
+    pub step: u64,
+}
+
+/// `[recovery]`: single-use recovery codes.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct RecoveryConfig {
+    /// Remind the user to regenerate when this many codes or fewer remain.
+    pub warn_below: u32,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            nullok: false,
+            store: StoreConfig::default(),
+            totp: TotpConfig::default(),
+            recovery: RecoveryConfig::default(),
+        }
+    }
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            state_dir: PathBuf::from("/var/lib/pam_mfa"),
+            master_key: PathBuf::from("/etc/pam_mfa/master.key"),
+        }
+    }
+}
+
+impl Default for TotpConfig {
+    fn default() -> Self {
+        TotpConfig {
+            window: 1,
+            issuer: "pam_mfa".to_string(),
+            algorithm: Algorithm::Sha1,
+            digits: 6,
+            step: 30,
+        }
+    }
+}
+
+impl Default for RecoveryConfig {
+    fn default() -> Self {
+        RecoveryConfig { warn_below: 3 }
+    }
+}
+
+impl Config {
+    /// Parses configuration text and validates every value.
+    pub fn parse(text: &str) -> Result<Config> {
+        let cfg: Config = toml::from_str(text).map_err(|e| Error::Config(one_line(&e)))?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// Reads and parses the file at `path` after checking it is safe to trust.
+    pub fn load(path: &Path) -> Result<Config> {
+        if !path.is_absolute() {
+            return Err(Error::Config(format!("config path {} is not absolute", path.display())));
+        }
+        let bytes = secure_fs::read_file(path, FilePolicy::config(MAX_SIZE))?;
+        let text = std::str::from_utf8(&bytes)
+            .map_err(|_| Error::Config(format!("{} is not valid UTF-8", path.display())))?;
+        Config::parse(text).map_err(|e| match e {
+            Error::Config(m) => Error::Config(format!("{}: {m}", path.display())),
+            other => other,
+        })
+    }
+
+    fn validate(&self) -> Result<()> {
+        for (key, p) in [
+            ("store.state_dir", &self.store.state_dir),
+            ("store.master_key", &self.store.master_key),
+        ] {
+            if !p.is_absolute() {
+                return Err(Error::Config(format!("{key} must be an absolute path")));
+            }
+        }
+        let t = &self.totp;
+        if t.window > 10 {
+            return Err(Error::Config("totp.window must be between 0 and 10".into()));
+        }
+        if t.digits != 6 && t.digits != 8 {
+            return Err(Error::Config("totp.digits must be 6 or 8".into()));
+        }
+        if !(10..=300).contains(&t.step) {
+            return Err(Error::Config("totp.step must be between 10 and 300 seconds".into()));
+        }
+        if t.issuer.is_empty() || t.issuer.len() > 64 || t.issuer.contains(':') {
+            return Err(Error::Config("totp.issuer must be 1-64 characters without ':'".into()));
+        }
+        if self.recovery.warn_below > crate::recovery::CODE_COUNT as u32 {
+            return Err(Error::Config("recovery.warn_below must be at most 10".into()));
+        }
+        Ok(())
+    }
+
+    /// Applies module arguments on top of the file's values.
+    pub fn apply(&mut self, args: &ModuleArgs) {
+        if args.nullok {
+            self.nullok = true;
+        }
+    }
+}
+
+fn one_line(e: &toml::de::Error) -> String {
+    e.to_string().split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// The module arguments from the PAM stack line, e.g.
+/// `auth required pam_mfa.so config=/etc/pam_mfa/sshd.toml nullok`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ModuleArgs {
+    /// `config=PATH`: the configuration file (absolute path).
+    pub config: Option<PathBuf>,
+    /// `nullok`: users without enrollment get `PAM_IGNORE` instead of a denial.
+    pub nullok: bool,
+}
+
+impl ModuleArgs {
+    /// Parses module arguments. Unknown or malformed arguments are errors (the login is denied
+    /// rather than running with a configuration the administrator did not intend).
+    pub fn parse<'a>(args: impl IntoIterator<Item = &'a str>) -> Result<ModuleArgs> {
+        let mut out = ModuleArgs::default();
+        for arg in args {
+            if arg == "nullok" {
+                out.nullok = true;
+            } else if let Some(p) = arg.strip_prefix("config=") {
+                let p = PathBuf::from(p);
+                if !p.is_absolute() {
+                    return Err(Error::Config(
+                        "module argument config= needs an absolute path".into(),
+                    ));
+                }
+                out.config = Some(p);
+            } else {
+                let shown: String = arg.chars().take(40).flat_map(char::escape_default).collect();
+                return Err(Error::Config(format!("unknown module argument '{shown}'")));
+            }
+        }
+        Ok(out)
+    }
+
+    /// The configuration file to read.
+    pub fn config_path(&self) -> &Path {
+        self.config.as_deref().unwrap_or(Path::new(DEFAULT_PATH))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_file_gives_documented_defaults() {
+        let c = Config::parse("").unwrap();
+        assert_eq!(c, Config::default());
+        assert_eq!(c.totp.window, 1);
+        assert!(!c.nullok);
+    }
+
+    #[test]
+    fn shipped_default_config_parses_to_the_defaults() {
+        let text = include_str!("../../config/pam_mfa.toml");
+        assert_eq!(Config::parse(text).unwrap(), Config::default());
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_errors() {
+        for bad in [
+            "nulok = true",
+            "[totp]\nwindow = 11",
+            "[totp]\ndigits = 7",
+            "[totp]\nalgorithm = \"MD5\"",
+            "[totp]\nstep = 5",
+            "[store]\nstate_dir = \"relative\"",
+            "[stor]\nx = 1",
+            "nullok = \"yes\"",
+            "[recovery]\nwarn_below = 11",
+            "not toml at all [",
+        ] {
+            assert!(matches!(Config::parse(bad), Err(Error::Config(_))), "{bad}");
+        }
+    }
+
+    #[test]
+    fn module_args() {
+        let a = ModuleArgs::parse(["nullok", "config=/tmp/x.toml"]).unwrap();
+        assert!(a.nullok);
+        assert_eq!(a.config_path(), Path::new("/tmp/x.toml"));
+        assert_eq!(ModuleArgs::parse([]).unwrap().config_path(), Path::new(DEFAULT_PATH));
+        assert!(ModuleArgs::parse(["config=relative"]).is_err());
+        assert!(ModuleArgs::parse(["nullokk"]).is_err());
+        let mut c = Config::default();
+        c.apply(&a);
+        assert!(c.nullok);
+    }
+}

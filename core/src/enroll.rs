@@ -1,0 +1,132 @@
+//! Enrollment operations shared by `mfa-enroll` and (later) the enroll-on-login flow.
+//!
+//! A new TOTP secret only becomes active after the user proved the app works by typing a
+//! current code ([`PendingTotp::confirm`]); that code's step is stored as used, so the
+//! confirmation code cannot be replayed for a login.
+
+use crate::config::TotpConfig;
+use crate::error::Result;
+use crate::otpauth::TotpUri;
+use crate::recovery::RecoveryCodes;
+use crate::secret::SecretBytes;
+use crate::store::{Store, TotpFactor, UserRecord};
+use crate::totp::{self, Params};
+use crate::username::UserName;
+use zeroize::Zeroizing;
+
+/// Length of a new TOTP secret: 160 bits, as RFC 4226 recommends for HMAC-SHA1.
+pub const SECRET_LEN: usize = 20;
+
+/// A generated, not yet confirmed TOTP secret.
+#[derive(Debug)]
+pub struct PendingTotp {
+    /// The URI parts (issuer, account, secret, parameters).
+    pub uri: TotpUri,
+}
+
+impl PendingTotp {
+    /// Generates a fresh random secret with the configured parameters.
+    pub fn generate(cfg: &TotpConfig, account: &str) -> Result<PendingTotp> {
+        let secret = SecretBytes::new(crate::random::secret_bytes(SECRET_LEN)?.to_vec());
+        let params = Params { algorithm: cfg.algorithm, digits: cfg.digits, step: cfg.step };
+        Ok(PendingTotp {
+            uri: TotpUri {
+                issuer: cfg.issuer.clone(),
+                account: account.to_string(),
+                secret,
+                params,
+            },
+        })
+    }
+
+    /// The otpauth URI to show (as text and QR code). Contains the secret.
+    pub fn uri_string(&self) -> Zeroizing<String> {
+        self.uri.to_uri()
+    }
+
+    /// Checks a code typed by the user; returns the step it belongs to.
+    pub fn confirm(&self, code: &str, now: u64, window: u32) -> Option<u64> {
+        let code: String = code.chars().filter(|c| !c.is_whitespace()).collect();
+        match totp::verify(self.uri.secret.expose(), &self.uri.params, &code, now, window, None) {
+            totp::Check::Accepted(step) => Some(step),
+            _ => None,
+        }
+    }
+}
+
+/// Saves a confirmed TOTP factor (replacing any earlier one) under the user's lock. With
+/// `new_recovery_codes`, a fresh set of recovery codes replaces any earlier set and is returned
+/// to be shown once.
+pub fn save_totp(
+    store: &Store,
+    user: &UserName,
+    pending: &PendingTotp,
+    confirmed_step: Option<u64>,
+    now: u64,
+    new_recovery_codes: bool,
+) -> Result<Option<Vec<Zeroizing<String>>>> {
+    let lock = store.lock(user)?;
+    let mut record = lock.load()?.unwrap_or_else(|| UserRecord::new(user, now));
+    record.totp = Some(TotpFactor {
+        secret: pending.uri.secret.clone(),
+        params: pending.uri.params,
+        enrolled: now,
+        last_used_step: confirmed_step,
+    });
+    let shown = if new_recovery_codes || record.recovery.is_none() {
+        let (shown, codes) = RecoveryCodes::generate(now)?;
+        record.recovery = Some(codes);
+        Some(shown)
+    } else {
+        None
+    };
+    lock.save(&record)?;
+    Ok(shown)
+}
+
+/// Replaces the user's recovery codes with a new set and returns it. The user must already
+/// have a record.
+pub fn regenerate_recovery_codes(
+    store: &Store,
+    user: &UserName,
+    now: u64,
+) -> Result<Option<Vec<Zeroizing<String>>>> {
+    let lock = store.lock(user)?;
+    let Some(mut record) = lock.load()? else {
+        return Ok(None);
+    };
+    let (shown, codes) = RecoveryCodes::generate(now)?;
+    record.recovery = Some(codes);
+    lock.save(&record)?;
+    Ok(Some(shown))
+}
+
+/// Removes everything stored for the user. Returns whether anything was there.
+pub fn remove(store: &Store, user: &UserName) -> Result<bool> {
+    store.lock(user)?.remove()
+}
+
+/// A summary of a user's enrollment, without secrets.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Status {
+    /// User name.
+    pub user: String,
+    /// TOTP enrolled (Unix time of enrollment).
+    pub totp_enrolled: Option<u64>,
+    /// TOTP parameters as `SHA1/6/30`.
+    pub totp_params: Option<String>,
+    /// Unused recovery codes.
+    pub recovery_codes_left: usize,
+}
+
+/// Reads a user's status. `Ok(None)`: nothing stored.
+pub fn status(store: &Store, user: &UserName) -> Result<Option<Status>> {
+    Ok(store.load(user)?.map(|r| Status {
+        user: r.user.clone(),
+        totp_enrolled: r.totp.as_ref().map(|t| t.enrolled),
+        totp_params: r.totp.as_ref().map(|t| {
+            format!("{}/{}/{}", t.params.algorithm.name(), t.params.digits, t.params.step)
+        }),
+        recovery_codes_left: r.recovery.as_ref().map_or(0, RecoveryCodes::remaining),
+    }))
+}

@@ -1,0 +1,96 @@
+//! The one error type of `mfa-core`. Messages never contain secrets, codes or passwords.
+
+use std::fmt;
+use std::path::PathBuf;
+
+/// Result alias used throughout `mfa-core`.
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// Everything that can go wrong below the login logic.
+///
+/// Each variant says what failed and where, so the one log line a denied login produces lets an
+/// administrator fix the cause. None of them ever carries secret material.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// The configuration file or a module argument is invalid.
+    Config(String),
+    /// A file or directory failed a safety check (owner, mode, type, link, size).
+    Insecure {
+        /// The path that was refused.
+        path: PathBuf,
+        /// Why it was refused.
+        reason: String,
+    },
+    /// An I/O operation failed.
+    Io {
+        /// What was being done, e.g. "open /var/lib/pam_mfa/users".
+        context: String,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// A store file exists but cannot be decoded or authenticated (corrupt, truncated,
+    /// wrong key, copied from another user).
+    Corrupt {
+        /// The path of the file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The master key is missing, unreadable or malformed.
+    MasterKey(String),
+    /// The user name cannot be used (empty, too long, contains '/' or control characters...).
+    InvalidUserName(String),
+    /// The system clock reads before 1970 or too far in the future.
+    Clock(String),
+    /// The operating system's random number generator failed.
+    Random(String),
+    /// A value is outside what this version supports.
+    Invalid(String),
+}
+
+impl Error {
+    /// Builds an [`Error::Io`] with a description of what was being done.
+    pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+        Error::Io { context: context.into(), source }
+    }
+
+    /// Builds an [`Error::Insecure`].
+    pub fn insecure(path: impl Into<PathBuf>, reason: impl Into<String>) -> Self {
+        Error::Insecure { path: path.into(), reason: reason.into() }
+    }
+
+    /// Builds an [`Error::Corrupt`].
+    pub fn corrupt(path: impl Into<PathBuf>, reason: impl Into<String>) -> Self {
+        Error::Corrupt { path: path.into(), reason: reason.into() }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Config(m) => write!(f, "configuration error: {m}"),
+            Error::Insecure { path, reason } => {
+                write!(f, "refusing {}: {reason}", path.display())
+            }
+            Error::Io { context, source } => write!(f, "{context}: {source}"),
+            Error::Corrupt { path, reason } => {
+                write!(f, "store file {} is unusable: {reason}", path.display())
+            }
+            Error::MasterKey(m) => write!(f, "master key: {m}"),
+            Error::InvalidUserName(m) => write!(f, "invalid user name: {m}"),
+            Error::Clock(m) => write!(f, "clock: {m}"),
+            Error::Random(m) => write!(f, "random number generator: {m}"),
+            Error::Invalid(m) => write!(f, "{m}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Io { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}

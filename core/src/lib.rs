@@ -1,0 +1,26 @@
+//! `mfa-core`: everything pam_mfa knows about multi-factor login, without PAM and without a
+//! terminal.
+//!
+//! * [`config`] — the TOML configuration (`/etc/pam_mfa/pam_mfa.toml`) and module arguments.
+//! * [`store`] — the encrypted per-user secret store (see `docs/store-format.md`).
+//! * [`totp`], [`otpauth`], [`recovery`] — the factors.
+//! * [`login`] — the login state machine, driven through the [`login::Conversation`] trait so it
+//!   is tested without PAM; the `pam_mfa` cdylib only adapts PAM to that trait.
+//!
+//! This crate contains no `unsafe` code.
+#![forbid(unsafe_code)]
+
+pub mod config;
+pub mod enroll;
+pub mod error;
+pub mod login;
+pub mod otpauth;
+pub mod random;
+pub mod recovery;
+pub mod secret;
+pub mod secure_fs;
+pub mod store;
+pub mod totp;
+pub mod username;
+
+pub use error::{Error, Result};

@@ -1,0 +1,174 @@
+//! Single-use recovery codes.
+//!
+//! A code looks like `3-7KQ2M-9XD4P`: a non-secret index (0–9) and ten Crockford base32
+//! characters (50 bits). Only an Argon2id hash of each code is stored, in the slot named by its
+//! index, so checking an attempt costs exactly one hash verification. A used code's slot is
+//! emptied; regenerating replaces all ten.
+
+use crate::error::{Error, Result};
+use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
+
+/// Number of codes in a set.
+pub const CODE_COUNT: usize = 10;
+const SECRET_LEN: usize = 10;
+const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+
+/// The stored hashes of a user's recovery codes.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecoveryCodes {
+    /// When the set was made (Unix seconds).
+    pub generated: u64,
+    /// One Argon2id PHC string per index; `None` once used.
+    pub slots: Vec<Option<String>>,
+}
+
+/// A recovery code as typed by a user, normalized.
+pub struct Attempt {
+    index: usize,
+    secret: Zeroizing<String>,
+}
+
+impl Attempt {
+    /// Normalizes user input: spaces and dashes dropped, case folded, and the letters that are
+    /// easy to mistype mapped as in Crockford base32 (O→0, I/L→1). `None` if it cannot be a
+    /// recovery code at all.
+    pub fn parse(input: &str) -> Option<Attempt> {
+        let norm: Zeroizing<String> = Zeroizing::new(
+            input
+                .chars()
+                .filter(|c| *c != '-' && !c.is_whitespace())
+                .map(|c| match c.to_ascii_uppercase() {
+                    'O' => '0',
+                    'I' | 'L' => '1',
+                    c => c,
+                })
+                .collect(),
+        );
+        let bytes = norm.as_bytes();
+        if bytes.len() != 1 + SECRET_LEN || !bytes[0].is_ascii_digit() {
+            return None;
+        }
+        if !bytes[1..].iter().all(|b| ALPHABET.contains(b)) {
+            return None;
+        }
+        Some(Attempt {
+            index: usize::from(bytes[0] - b'0'),
+            secret: Zeroizing::new(norm[1..].to_string()),
+        })
+    }
+}
+
+/// What happened to a recovery-code attempt.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Check {
+    /// Valid and now used up; this many codes remain.
+    Accepted {
+        /// Unused codes left.
+        remaining: usize,
+    },
+    /// Not a valid unused code.
+    Rejected,
+}
+
+fn hasher() -> Argon2<'static> {
+    // Argon2id v19 with the crate defaults (19 MiB, 2 passes, 1 lane): ~30-40 ms here.
+    Argon2::default()
+}
+
+impl RecoveryCodes {
+    /// Makes a new set: returns the codes to show the user once, and the hashes to store.
+    pub fn generate(now: u64) -> Result<(Vec<Zeroizing<String>>, RecoveryCodes)> {
+        let mut shown = Vec::with_capacity(CODE_COUNT);
+        let mut slots = Vec::with_capacity(CODE_COUNT);
+        for index in 0..CODE_COUNT {
+            let mut secret = Zeroizing::new(String::with_capacity(SECRET_LEN));
+            for _ in 0..SECRET_LEN {
+                secret.push(ALPHABET[crate::random::below(32)? as usize] as char);
+            }
+            let mut salt = [0u8; 16];
+            crate::random::fill(&mut salt)?;
+            let salt = SaltString::encode_b64(&salt)
+                .map_err(|e| Error::Invalid(format!("recovery code salt: {e}")))?;
+            let hash = hasher()
+                .hash_password(secret.as_bytes(), &salt)
+                .map_err(|e| Error::Invalid(format!("recovery code hash: {e}")))?;
+            slots.push(Some(hash.to_string()));
+            shown.push(Zeroizing::new(format!("{index}-{}-{}", &secret[..5], &secret[5..])));
+        }
+        Ok((shown, RecoveryCodes { generated: now, slots }))
+    }
+
+    /// Unused codes left.
+    pub fn remaining(&self) -> usize {
+        self.slots.iter().filter(|s| s.is_some()).count()
+    }
+
+    /// Checks an attempt with one Argon2id verification; on success the code is used up
+    /// (the caller must then save the record before reporting success).
+    pub fn redeem(&mut self, attempt: &Attempt) -> Check {
+        let Some(Some(phc)) = self.slots.get(attempt.index) else {
+            return Check::Rejected;
+        };
+        let ok = PasswordHash::new(phc)
+            .map(|h| hasher().verify_password(attempt.secret.as_bytes(), &h).is_ok())
+            .unwrap_or(false);
+        if !ok {
+            return Check::Rejected;
+        }
+        self.slots[attempt.index] = None;
+        Check::Accepted { remaining: self.remaining() }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_work_once_and_regeneration_invalidates() {
+        let (shown, mut set) = RecoveryCodes::generate(1).unwrap();
+        assert_eq!(shown.len(), 10);
+        assert_eq!(set.remaining(), 10);
+        let first = Attempt::parse(&shown[0]).unwrap();
+        assert_eq!(set.redeem(&first), Check::Accepted { remaining: 9 });
+        assert_eq!(set.redeem(&first), Check::Rejected);
+        // Lower case and without dashes also works.
+        let lower = shown[4].to_lowercase().replace('-', " ");
+        assert_eq!(set.redeem(&Attempt::parse(&lower).unwrap()), Check::Accepted { remaining: 8 });
+        // A code from another set is refused, even with the right index.
+        let (other, _) = RecoveryCodes::generate(2).unwrap();
+        assert_eq!(set.redeem(&Attempt::parse(&other[1]).unwrap()), Check::Rejected);
+        let (_, mut regenerated) = RecoveryCodes::generate(3).unwrap();
+        assert_eq!(regenerated.redeem(&Attempt::parse(&shown[2]).unwrap()), Check::Rejected);
+    }
+
+    #[test]
+    fn code_format() {
+        let (shown, _) = RecoveryCodes::generate(1).unwrap();
+        for (i, c) in shown.iter().enumerate() {
+            assert_eq!(c.len(), 13);
+            assert!(c.starts_with(&format!("{i}-")));
+            assert_eq!(&c[7..8], "-");
+        }
+    }
+
+    #[test]
+    fn parse_rejects_non_codes() {
+        for bad in [
+            "",
+            "123456",
+            "12345678",
+            "3-7KQ2M-9XD4",
+            "3-7KQ2M-9XD4PP",
+            "A-7KQ2M-9XD4P",
+            "3-7KQ2M-9XD4U",
+        ] {
+            assert!(Attempt::parse(bad).is_none(), "{bad}");
+        }
+        assert!(Attempt::parse("3-okq2m-9xd4p").is_some());
+    }
+}

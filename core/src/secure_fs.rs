@@ -1,0 +1,344 @@
+//! File access for secrets and state: no symlinks followed, every handle checked after opening.
+//!
+//! Paths are opened with `O_NOFOLLOW` and then checked through the open handle (`fstat`), so a
+//! file cannot be swapped between the check and the use. The owner must be the effective user
+//! (root in production), nothing may be writable by group or others, and secret files may not be
+//! readable by them either. Writes are atomic: a new file is written beside the target, synced,
+//! renamed over it, and the directory is synced.
+
+use crate::error::{Error, Result};
+use rustix::fd::OwnedFd;
+use rustix::fs::{self as rfs, AtFlags, FileType, FlockOperation, Mode, OFlags};
+use std::fs::File;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use zeroize::Zeroizing;
+
+/// What a file must look like to be accepted.
+#[derive(Clone, Copy, Debug)]
+pub struct FilePolicy {
+    /// Largest accepted size in bytes.
+    pub max_size: u64,
+    /// Secret files (keys, store files) must not be readable by group or others either.
+    pub secret: bool,
+}
+
+impl FilePolicy {
+    /// Policy for secret files of at most `max_size` bytes: mode `0600` or stricter.
+    pub const fn secret(max_size: u64) -> Self {
+        FilePolicy { max_size, secret: true }
+    }
+    /// Policy for non-secret configuration: may be world-readable, never group/world-writable.
+    pub const fn config(max_size: u64) -> Self {
+        FilePolicy { max_size, secret: false }
+    }
+}
+
+/// The uid every file and directory must belong to: the effective uid (root in production).
+pub fn expected_owner() -> u32 {
+    rustix::process::geteuid().as_raw()
+}
+
+fn io_err(context: impl Into<String>, e: rustix::io::Errno) -> Error {
+    Error::io(context, std::io::Error::from(e))
+}
+
+fn check_stat(path: &Path, st: &rfs::Stat, want: FileType, policy_secret: bool) -> Result<()> {
+    let ftype = FileType::from_raw_mode(st.st_mode);
+    if ftype != want {
+        let what = match want {
+            FileType::Directory => "not a directory",
+            _ => "not a regular file",
+        };
+        return Err(Error::insecure(path, what));
+    }
+    let owner = expected_owner();
+    if st.st_uid != owner {
+        return Err(Error::insecure(
+            path,
+            format!("owned by uid {}, expected uid {owner}", st.st_uid),
+        ));
+    }
+    let mode = st.st_mode & 0o7777;
+    if mode & 0o022 != 0 {
+        return Err(Error::insecure(path, format!("mode {mode:04o} is group- or world-writable")));
+    }
+    if policy_secret && mode & 0o077 != 0 {
+        return Err(Error::insecure(
+            path,
+            format!("mode {mode:04o} gives access to group or others (want 0600)"),
+        ));
+    }
+    Ok(())
+}
+
+fn read_checked(path: &Path, fd: OwnedFd, policy: FilePolicy) -> Result<Zeroizing<Vec<u8>>> {
+    let st = rfs::fstat(&fd).map_err(|e| io_err(format!("fstat {}", path.display()), e))?;
+    check_stat(path, &st, FileType::RegularFile, policy.secret)?;
+    if st.st_nlink != 1 {
+        return Err(Error::insecure(path, format!("has {} hard links, expected 1", st.st_nlink)));
+    }
+    let size = u64::try_from(st.st_size).unwrap_or(u64::MAX);
+    if size > policy.max_size {
+        return Err(Error::insecure(path, format!("larger than {} bytes", policy.max_size)));
+    }
+    let mut buf = Zeroizing::new(Vec::with_capacity(size as usize));
+    // Read at most one byte more than allowed: the file may grow after fstat.
+    File::from(fd)
+        .take(policy.max_size + 1)
+        .read_to_end(&mut buf)
+        .map_err(|e| Error::io(format!("read {}", path.display()), e))?;
+    if buf.len() as u64 > policy.max_size {
+        return Err(Error::insecure(path, format!("larger than {} bytes", policy.max_size)));
+    }
+    Ok(buf)
+}
+
+const READ_FLAGS: OFlags = OFlags::RDONLY
+    .union(OFlags::NOFOLLOW)
+    .union(OFlags::CLOEXEC)
+    .union(OFlags::NOCTTY)
+    .union(OFlags::NONBLOCK);
+
+/// Reads a whole file by absolute path (configuration, master key), refusing symlinks at the
+/// last component and anything that fails `policy`.
+pub fn read_file(path: &Path, policy: FilePolicy) -> Result<Zeroizing<Vec<u8>>> {
+    let fd = rfs::open(path, READ_FLAGS, Mode::empty())
+        .map_err(|e| io_err(format!("open {}", path.display()), e))?;
+    read_checked(path, fd, policy)
+}
+
+/// Creates `path` and missing parents with mode 0700 (existing directories are left as they
+/// are and checked when opened).
+pub fn create_dir_all_private(path: &Path) -> Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(path)
+        .map_err(|e| Error::io(format!("create {}", path.display()), e))
+}
+
+/// A directory opened without following a symlink and checked through its handle. All file
+/// operations happen relative to this handle (`openat`), so the path cannot be redirected later.
+#[derive(Debug)]
+pub struct SecureDir {
+    fd: OwnedFd,
+    path: PathBuf,
+}
+
+/// An exclusive `flock` on a lock file; released when dropped (the descriptor is closed).
+#[derive(Debug)]
+pub struct FileLock {
+    _fd: OwnedFd,
+}
+
+impl SecureDir {
+    /// Opens and checks a directory: owned by the effective user, not group/world-writable.
+    pub fn open(path: &Path) -> Result<Self> {
+        let fd = rfs::open(
+            path,
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| io_err(format!("open directory {}", path.display()), e))?;
+        Self::checked(fd, path.to_path_buf())
+    }
+
+    fn checked(fd: OwnedFd, path: PathBuf) -> Result<Self> {
+        let st = rfs::fstat(&fd).map_err(|e| io_err(format!("fstat {}", path.display()), e))?;
+        check_stat(&path, &st, FileType::Directory, false)?;
+        Ok(SecureDir { fd, path })
+    }
+
+    /// The path this directory was opened from (for messages).
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Path of an entry (for messages).
+    pub fn entry_path(&self, name: &str) -> PathBuf {
+        self.path.join(name)
+    }
+
+    /// Opens a subdirectory (no symlink), creating it with mode 0700 when `create` is set.
+    pub fn subdir(&self, name: &str, create: bool) -> Result<SecureDir> {
+        if create {
+            match rfs::mkdirat(&self.fd, name, Mode::from_raw_mode(0o700)) {
+                Ok(()) | Err(rustix::io::Errno::EXIST) => {}
+                Err(e) => {
+                    return Err(io_err(format!("create {}", self.entry_path(name).display()), e));
+                }
+            }
+        }
+        let fd = rfs::openat(
+            &self.fd,
+            name,
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| io_err(format!("open directory {}", self.entry_path(name).display()), e))?;
+        Self::checked(fd, self.entry_path(name))
+    }
+
+    /// Reads a file in this directory. `Ok(None)` only when it does not exist; any other problem
+    /// (symlink, wrong owner or mode, too large, not a regular file) is an error.
+    pub fn read(&self, name: &str, policy: FilePolicy) -> Result<Option<Zeroizing<Vec<u8>>>> {
+        let path = self.entry_path(name);
+        match rfs::openat(&self.fd, name, READ_FLAGS, Mode::empty()) {
+            Ok(fd) => read_checked(&path, fd, policy).map(Some),
+            Err(rustix::io::Errno::NOENT) => Ok(None),
+            Err(rustix::io::Errno::LOOP) => Err(Error::insecure(&path, "is a symbolic link")),
+            Err(e) => Err(io_err(format!("open {}", path.display()), e)),
+        }
+    }
+
+    /// Replaces `name` atomically with `data` (mode 0600): temporary file, fsync, rename,
+    /// fsync of the directory. Readers see the old or the new content, never a mix, also after
+    /// a crash.
+    pub fn write_atomic(&self, name: &str, data: &[u8]) -> Result<()> {
+        let mut suffix = [0u8; 8];
+        crate::random::fill(&mut suffix)?;
+        let tmp = format!(".{name}.tmp.{}", data_encoding::HEXLOWER.encode(&suffix));
+        let tmp_path = self.entry_path(&tmp);
+        let fd = rfs::openat(
+            &self.fd,
+            tmp.as_str(),
+            OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::from_raw_mode(0o600),
+        )
+        .map_err(|e| io_err(format!("create {}", tmp_path.display()), e))?;
+        let result = (|| {
+            // The creation mode is filtered by the umask; set it explicitly.
+            rfs::fchmod(&fd, Mode::from_raw_mode(0o600))
+                .map_err(|e| io_err(format!("chmod {}", tmp_path.display()), e))?;
+            let mut file = File::from(fd);
+            file.write_all(data)
+                .map_err(|e| Error::io(format!("write {}", tmp_path.display()), e))?;
+            file.sync_all().map_err(|e| Error::io(format!("fsync {}", tmp_path.display()), e))?;
+            drop(file);
+            rfs::renameat(&self.fd, tmp.as_str(), &self.fd, name).map_err(|e| {
+                io_err(format!("rename into {}", self.entry_path(name).display()), e)
+            })?;
+            Ok(())
+        })();
+        if result.is_err() {
+            let _ = rfs::unlinkat(&self.fd, tmp.as_str(), AtFlags::empty());
+            return result;
+        }
+        rfs::fsync(&self.fd).map_err(|e| io_err(format!("fsync {}", self.path.display()), e))
+    }
+
+    /// Removes `name`; returns whether it existed. The directory is synced afterwards.
+    pub fn remove(&self, name: &str) -> Result<bool> {
+        match rfs::unlinkat(&self.fd, name, AtFlags::empty()) {
+            Ok(()) => {
+                rfs::fsync(&self.fd)
+                    .map_err(|e| io_err(format!("fsync {}", self.path.display()), e))?;
+                Ok(true)
+            }
+            Err(rustix::io::Errno::NOENT) => Ok(false),
+            Err(e) => Err(io_err(format!("remove {}", self.entry_path(name).display()), e)),
+        }
+    }
+
+    /// Names of the regular entries (skipping temporary files starting with '.').
+    pub fn list(&self) -> Result<Vec<String>> {
+        let rd = std::fs::read_dir(&self.path)
+            .map_err(|e| Error::io(format!("list {}", self.path.display()), e))?;
+        let mut names = Vec::new();
+        for entry in rd {
+            let entry = entry.map_err(|e| Error::io(format!("list {}", self.path.display()), e))?;
+            if let Some(n) = entry.file_name().to_str() {
+                if !n.starts_with('.') {
+                    names.push(n.to_string());
+                }
+            }
+        }
+        names.sort();
+        Ok(names)
+    }
+
+    /// Takes an exclusive lock on the lock file `name` (created 0600 if missing), waiting for
+    /// other holders. Holders never wait for user input while holding it.
+    pub fn lock(&self, name: &str) -> Result<FileLock> {
+        let path = self.entry_path(name);
+        let fd = rfs::openat(
+            &self.fd,
+            name,
+            OFlags::RDWR | OFlags::CREATE | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NOCTTY,
+            Mode::from_raw_mode(0o600),
+        )
+        .map_err(|e| match e {
+            rustix::io::Errno::LOOP => Error::insecure(&path, "is a symbolic link"),
+            e => io_err(format!("open lock {}", path.display()), e),
+        })?;
+        let st = rfs::fstat(&fd).map_err(|e| io_err(format!("fstat {}", path.display()), e))?;
+        check_stat(&path, &st, FileType::RegularFile, false)?;
+        rfs::flock(&fd, FlockOperation::LockExclusive)
+            .map_err(|e| io_err(format!("lock {}", path.display()), e))?;
+        Ok(FileLock { _fd: fd })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::{PermissionsExt, symlink};
+
+    fn dir() -> (tempfile::TempDir, SecureDir) {
+        let t = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(t.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+        let d = SecureDir::open(t.path()).unwrap();
+        (t, d)
+    }
+
+    #[test]
+    fn atomic_write_then_read() {
+        let (_t, d) = dir();
+        assert!(d.read("u", FilePolicy::secret(100)).unwrap().is_none());
+        d.write_atomic("u", b"hello").unwrap();
+        assert_eq!(&d.read("u", FilePolicy::secret(100)).unwrap().unwrap()[..], b"hello");
+        d.write_atomic("u", b"world").unwrap();
+        assert_eq!(&d.read("u", FilePolicy::secret(100)).unwrap().unwrap()[..], b"world");
+        assert_eq!(d.list().unwrap(), vec!["u".to_string()]);
+        assert!(d.remove("u").unwrap());
+        assert!(!d.remove("u").unwrap());
+    }
+
+    #[test]
+    fn refuses_symlinks_modes_sizes_and_directories() {
+        let (t, d) = dir();
+        d.write_atomic("real", b"x").unwrap();
+        symlink(t.path().join("real"), t.path().join("link")).unwrap();
+        assert!(matches!(d.read("link", FilePolicy::secret(10)), Err(Error::Insecure { .. })));
+        std::fs::set_permissions(t.path().join("real"), std::fs::Permissions::from_mode(0o640))
+            .unwrap();
+        assert!(matches!(d.read("real", FilePolicy::secret(10)), Err(Error::Insecure { .. })));
+        assert!(d.read("real", FilePolicy::config(10)).is_ok());
+        std::fs::set_permissions(t.path().join("real"), std::fs::Permissions::from_mode(0o620))
+            .unwrap();
+        assert!(matches!(d.read("real", FilePolicy::config(10)), Err(Error::Insecure { .. })));
+        d.write_atomic("big", &[0u8; 11]).unwrap();
+        assert!(matches!(d.read("big", FilePolicy::secret(10)), Err(Error::Insecure { .. })));
+        std::fs::create_dir(t.path().join("sub")).unwrap();
+        assert!(matches!(d.read("sub", FilePolicy::secret(10)), Err(Error::Insecure { .. })));
+    }
+
+    #[test]
+    fn refuses_group_writable_directory() {
+        let t = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(t.path(), std::fs::Permissions::from_mode(0o770)).unwrap();
+        assert!(matches!(SecureDir::open(t.path()), Err(Error::Insecure { .. })));
+    }
+
+    #[test]
+    fn lock_is_exclusive_across_descriptors() {
+        let (_t, d) = dir();
+        let held = d.lock("l").unwrap();
+        let fd = rfs::openat(&d.fd, "l", OFlags::RDWR | OFlags::CLOEXEC, Mode::empty()).unwrap();
+        assert!(rfs::flock(&fd, FlockOperation::NonBlockingLockExclusive).is_err());
+        drop(held);
+        assert!(rfs::flock(&fd, FlockOperation::NonBlockingLockExclusive).is_ok());
+    }
+}

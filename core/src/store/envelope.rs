@@ -1,0 +1,125 @@
+//! The encrypted file format (version 1), specified in `docs/store-format.md`.
+//!
+//! ```text
+//! "PAMMFA" | version (1 byte) | reserved (1 byte, 0) | nonce (24 bytes) | ciphertext+tag
+//! ```
+//! XChaCha20-Poly1305 with key = HKDF-SHA256(master, info = "pam_mfa/v1/" || user) and
+//! AAD = the 8-byte header || "user:" || user, so a file renamed or copied to another user's name
+//! does not decrypt, and the version cannot be changed.
+
+use super::master_key::MasterKey;
+use crate::error::{Error, Result};
+use crate::username::UserName;
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::{Key, XChaCha20Poly1305, XNonce};
+use hkdf::Hkdf;
+use sha2::Sha256;
+use std::path::Path;
+use zeroize::Zeroizing;
+
+/// File magic.
+pub const MAGIC: &[u8; 6] = b"PAMMFA";
+/// The only format version this build reads and writes.
+pub const FORMAT_VERSION: u8 = 1;
+const HEADER_LEN: usize = 8;
+const NONCE_LEN: usize = 24;
+const TAG_LEN: usize = 16;
+
+fn header() -> [u8; HEADER_LEN] {
+    let mut h = [0u8; HEADER_LEN];
+    h[..6].copy_from_slice(MAGIC);
+    h[6] = FORMAT_VERSION;
+    h
+}
+
+fn cipher_for(master: &MasterKey, user: &UserName) -> XChaCha20Poly1305 {
+    let mut info = b"pam_mfa/v1/".to_vec();
+    info.extend_from_slice(user.as_str().as_bytes());
+    let mut key = Zeroizing::new([0u8; 32]);
+    Hkdf::<Sha256>::new(None, master.expose())
+        .expand(&info, key.as_mut())
+        .unwrap_or_else(|_| unreachable!("32 bytes is a valid HKDF-SHA256 output length"));
+    XChaCha20Poly1305::new(Key::from_slice(key.as_ref()))
+}
+
+fn aad(user: &UserName) -> Vec<u8> {
+    let mut a = header().to_vec();
+    a.extend_from_slice(b"user:");
+    a.extend_from_slice(user.as_str().as_bytes());
+    a
+}
+
+/// Encrypts a record's plaintext for `user` with a fresh random nonce.
+pub(super) fn seal(master: &MasterKey, user: &UserName, plain: &[u8]) -> Result<Vec<u8>> {
+    let mut nonce = [0u8; NONCE_LEN];
+    crate::random::fill(&mut nonce)?;
+    let ct = cipher_for(master, user)
+        .encrypt(XNonce::from_slice(&nonce), Payload { msg: plain, aad: &aad(user) })
+        .map_err(|_| Error::Invalid("encryption failed".into()))?;
+    let mut out = Vec::with_capacity(HEADER_LEN + NONCE_LEN + ct.len());
+    out.extend_from_slice(&header());
+    out.extend_from_slice(&nonce);
+    out.extend_from_slice(&ct);
+    Ok(out)
+}
+
+/// Checks the header and decrypts; any mismatch is [`Error::Corrupt`].
+pub(super) fn open(
+    master: &MasterKey,
+    user: &UserName,
+    data: &[u8],
+    path: &Path,
+) -> Result<Zeroizing<Vec<u8>>> {
+    if data.len() < HEADER_LEN + NONCE_LEN + TAG_LEN {
+        return Err(Error::corrupt(path, "truncated"));
+    }
+    if &data[..6] != MAGIC {
+        return Err(Error::corrupt(path, "not a pam_mfa store file (bad magic)"));
+    }
+    if data[6] != FORMAT_VERSION || data[7] != 0 {
+        return Err(Error::corrupt(path, format!("unsupported format version {}", data[6])));
+    }
+    let nonce = XNonce::from_slice(&data[HEADER_LEN..HEADER_LEN + NONCE_LEN]);
+    let ct = &data[HEADER_LEN + NONCE_LEN..];
+    cipher_for(master, user)
+        .decrypt(nonce, Payload { msg: ct, aad: &aad(user) })
+        .map(Zeroizing::new)
+        .map_err(|_| {
+            Error::corrupt(
+                path,
+                "authentication failed (corrupt, wrong master key, or another user's file)",
+            )
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(b: u8) -> MasterKey {
+        MasterKey::from_bytes([b; 32])
+    }
+
+    #[test]
+    fn round_trip_and_every_tamper_is_refused() {
+        let alice = UserName::parse("alice").unwrap();
+        let bob = UserName::parse("bob").unwrap();
+        let p = Path::new("/x");
+        let sealed = seal(&key(1), &alice, b"secret record").unwrap();
+        assert_eq!(&open(&key(1), &alice, &sealed, p).unwrap()[..], b"secret record");
+        // Another user's name, another master key.
+        assert!(open(&key(1), &bob, &sealed, p).is_err());
+        assert!(open(&key(2), &alice, &sealed, p).is_err());
+        // Every single-byte flip and every truncation.
+        for i in 0..sealed.len() {
+            let mut t = sealed.clone();
+            t[i] ^= 0x01;
+            assert!(open(&key(1), &alice, &t, p).is_err(), "flip at {i}");
+        }
+        for n in 0..sealed.len() {
+            assert!(open(&key(1), &alice, &sealed[..n], p).is_err(), "truncated to {n}");
+        }
+        // Two seals of the same data differ (fresh nonce).
+        assert_ne!(seal(&key(1), &alice, b"x").unwrap(), seal(&key(1), &alice, b"x").unwrap());
+    }
+}

@@ -1,0 +1,111 @@
+//! The encrypted per-user secret store.
+//!
+//! Layout under `state_dir` (all root-owned, 0700/0600):
+//!
+//! ```text
+//! users/<name>   encrypted UserRecord (see docs/store-format.md)
+//! locks/<name>   empty lock file; an exclusive flock serializes read-verify-write
+//! ```
+//!
+//! Reading without the lock is allowed (to decide what to ask the user); every change is made
+//! under the lock, re-reading the file first, so two parallel logins can never both accept one
+//! code. Writes are atomic and durable.
+
+mod envelope;
+mod master_key;
+mod record;
+
+pub use envelope::{FORMAT_VERSION, MAGIC};
+pub use master_key::{KEY_LEN, MasterKey};
+pub use record::{TotpFactor, UserRecord};
+
+use crate::config::StoreConfig;
+use crate::error::Result;
+use crate::secure_fs::{FileLock, FilePolicy, SecureDir};
+use crate::username::UserName;
+
+/// Largest accepted store file.
+pub const MAX_FILE_SIZE: u64 = 256 * 1024;
+const USERS: &str = "users";
+const LOCKS: &str = "locks";
+
+/// An opened store: checked directories and the master key.
+#[derive(Debug)]
+pub struct Store {
+    users: SecureDir,
+    locks: SecureDir,
+    master: MasterKey,
+}
+
+/// Exclusive access to one user's record, held until dropped.
+#[derive(Debug)]
+pub struct UserLock<'a> {
+    store: &'a Store,
+    user: UserName,
+    _lock: FileLock,
+}
+
+impl Store {
+    /// Opens an existing store; every directory and the master key are checked.
+    pub fn open(cfg: &StoreConfig) -> Result<Store> {
+        let master = MasterKey::load(&cfg.master_key)?;
+        let root = SecureDir::open(&cfg.state_dir)?;
+        Ok(Store { users: root.subdir(USERS, false)?, locks: root.subdir(LOCKS, false)?, master })
+    }
+
+    /// Creates what is missing (state directory tree with mode 0700, master key with mode
+    /// 0600), then opens the store. Used by the installer and `mfa-enroll init`.
+    pub fn init(cfg: &StoreConfig) -> Result<Store> {
+        MasterKey::create_if_missing(&cfg.master_key)?;
+        crate::secure_fs::create_dir_all_private(&cfg.state_dir)?;
+        let root = SecureDir::open(&cfg.state_dir)?;
+        root.subdir(USERS, true)?;
+        root.subdir(LOCKS, true)?;
+        Store::open(cfg)
+    }
+
+    /// Reads a user's record without taking the lock. `Ok(None)`: not enrolled.
+    pub fn load(&self, user: &UserName) -> Result<Option<UserRecord>> {
+        let Some(bytes) = self.users.read(user.as_str(), FilePolicy::secret(MAX_FILE_SIZE))? else {
+            return Ok(None);
+        };
+        let path = self.users.entry_path(user.as_str());
+        let plain = envelope::open(&self.master, user, &bytes, &path)?;
+        UserRecord::decode(&plain, user, &path).map(Some)
+    }
+
+    /// Takes the user's exclusive lock (waiting for other holders).
+    pub fn lock(&self, user: &UserName) -> Result<UserLock<'_>> {
+        let lock = self.locks.lock(user.as_str())?;
+        Ok(UserLock { store: self, user: user.clone(), _lock: lock })
+    }
+
+    /// Names of all users with a record.
+    pub fn users(&self) -> Result<Vec<String>> {
+        self.users.list()
+    }
+}
+
+impl UserLock<'_> {
+    /// The locked user.
+    pub fn user(&self) -> &UserName {
+        &self.user
+    }
+
+    /// Reads the record under the lock.
+    pub fn load(&self) -> Result<Option<UserRecord>> {
+        self.store.load(&self.user)
+    }
+
+    /// Encrypts and atomically replaces the record.
+    pub fn save(&self, record: &UserRecord) -> Result<()> {
+        let plain = record.encode();
+        let sealed = envelope::seal(&self.store.master, &self.user, &plain)?;
+        self.store.users.write_atomic(self.user.as_str(), &sealed)
+    }
+
+    /// Deletes the record; returns whether there was one.
+    pub fn remove(&self) -> Result<bool> {
+        self.store.users.remove(self.user.as_str())
+    }
+}

@@ -1,0 +1,83 @@
+//! What is inside a user's encrypted file (JSON, version 1).
+
+use crate::error::{Error, Result};
+use crate::recovery::RecoveryCodes;
+use crate::secret::SecretBytes;
+use crate::totp::Params;
+use crate::username::UserName;
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+use zeroize::Zeroizing;
+
+/// Everything stored for one user: factors, recovery code hashes and login state.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserRecord {
+    /// The user this record belongs to (also bound by the encryption; checked again here).
+    pub user: String,
+    /// When the record was first written (Unix seconds).
+    pub created: u64,
+    /// The TOTP factor, if enrolled.
+    pub totp: Option<TotpFactor>,
+    /// Recovery code hashes, if any were generated.
+    pub recovery: Option<RecoveryCodes>,
+}
+
+/// An enrolled TOTP authenticator.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TotpFactor {
+    /// The shared secret.
+    pub secret: SecretBytes,
+    /// Algorithm, digits and step.
+    pub params: Params,
+    /// When it was enrolled (Unix seconds).
+    pub enrolled: u64,
+    /// The newest time step accepted so far; this step and older ones are refused (replay
+    /// protection). Set at enrollment to the confirmation code's step.
+    pub last_used_step: Option<u64>,
+}
+
+impl UserRecord {
+    /// An empty record for `user`.
+    pub fn new(user: &UserName, now: u64) -> Self {
+        UserRecord { user: user.as_str().to_string(), created: now, totp: None, recovery: None }
+    }
+
+    /// True when the user has at least one way to log in with the second factor.
+    pub fn is_enrolled(&self) -> bool {
+        self.totp.is_some() || self.recovery.as_ref().is_some_and(|r| r.remaining() > 0)
+    }
+
+    pub(super) fn encode(&self) -> Zeroizing<Vec<u8>> {
+        // Serializing plain data into a Vec cannot fail.
+        Zeroizing::new(
+            serde_json::to_vec(self).unwrap_or_else(|_| unreachable!("record serializes")),
+        )
+    }
+
+    pub(super) fn decode(plain: &[u8], user: &UserName, path: &Path) -> Result<UserRecord> {
+        let rec: UserRecord = serde_json::from_slice(plain)
+            .map_err(|e| Error::corrupt(path, format!("bad record: {}", e.classify_str())))?;
+        if rec.user != user.as_str() {
+            return Err(Error::corrupt(path, "record belongs to another user"));
+        }
+        Ok(rec)
+    }
+}
+
+trait ClassifyStr {
+    fn classify_str(&self) -> &'static str;
+}
+
+impl ClassifyStr for serde_json::Error {
+    /// The error category only: serde_json messages can quote the input, which holds secrets.
+    fn classify_str(&self) -> &'static str {
+        match self.classify() {
+            serde_json::error::Category::Io => "I/O error",
+            serde_json::error::Category::Syntax => "syntax error",
+            serde_json::error::Category::Data => "unexpected content",
+            serde_json::error::Category::Eof => "truncated",
+        }
+    }
+}
