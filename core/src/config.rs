@@ -16,7 +16,7 @@ pub const DEFAULT_PATH: &str = "/etc/pam_mfa/pam_mfa.toml";
 pub const MAX_SIZE: u64 = 64 * 1024;
 
 /// The whole configuration.
-#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     /// Users who have not enrolled: `false` (default) denies them, `true` returns `PAM_IGNORE`
@@ -62,17 +62,6 @@ pub struct TotpConfig {
 pub struct RecoveryConfig {
     /// Remind the user to regenerate when this many codes or fewer remain.
     pub warn_below: u32,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            nullok: false,
-            store: StoreConfig::default(),
-            totp: TotpConfig::default(),
-            recovery: RecoveryConfig::default(),
-        }
-    }
 }
 
 impl Default for StoreConfig {

@@ -1,0 +1,170 @@
+//! Safe wrappers over the PAM handle: items, user name, conversation, syslog.
+//!
+//! Every `unsafe` block of the module is in this file or in `lib.rs`'s entry points.
+
+use crate::ffi::{self, PamHandle};
+use libc::{c_char, c_int, c_void};
+use mfa_core::login::{ConvError, Conversation, MAX_ANSWER_LEN};
+use std::ffi::{CStr, CString};
+use zeroize::Zeroizing;
+
+/// A borrowed, non-null PAM handle, valid for the duration of one hook call.
+#[derive(Clone, Copy)]
+pub(crate) struct Handle(*mut PamHandle);
+
+/// syslog priorities used by the module.
+#[derive(Clone, Copy)]
+pub(crate) enum Priority {
+    Err = libc::LOG_ERR as isize,
+    Notice = libc::LOG_NOTICE as isize,
+    Info = libc::LOG_INFO as isize,
+    Crit = libc::LOG_CRIT as isize,
+}
+
+fn to_cstring(text: &str) -> CString {
+    // Interior NULs cannot be passed to C; they never occur in our own messages.
+    CString::new(text.replace('\0', "\\0")).unwrap_or_default()
+}
+
+impl Handle {
+    /// Wraps a handle received from libpam; `None` if it is null.
+    pub(crate) fn new(pamh: *mut PamHandle) -> Option<Handle> {
+        (!pamh.is_null()).then_some(Handle(pamh))
+    }
+
+    /// Writes one line to syslog (facility authpriv, prefixed by libpam with
+    /// `pam_mfa(service:auth):`).
+    pub(crate) fn log(self, priority: Priority, text: &str) {
+        let line = to_cstring(text);
+        // SAFETY: the handle is non-null and valid during the hook; the format is a static
+        // "%s" and its one argument is a valid NUL-terminated string that outlives the call.
+        unsafe { ffi::pam_syslog(self.0, priority as c_int, c"%s".as_ptr(), line.as_ptr()) };
+    }
+
+    /// Reads a string item (`PAM_SERVICE`, `PAM_RHOST`). `None` if unset or not UTF-8.
+    pub(crate) fn string_item(self, item: c_int) -> Option<String> {
+        let mut ptr: *const c_void = std::ptr::null();
+        // SAFETY: valid handle; `ptr` is a valid out-pointer. libpam keeps ownership of the
+        // returned string, which stays valid until the item is changed (not during this call).
+        let rc = unsafe { ffi::pam_get_item(self.0, item, &mut ptr) };
+        if rc != ffi::PAM_SUCCESS || ptr.is_null() {
+            return None;
+        }
+        // SAFETY: string items are NUL-terminated C strings owned by libpam.
+        let s = unsafe { CStr::from_ptr(ptr.cast::<c_char>()) };
+        s.to_str().ok().map(str::to_string)
+    }
+
+    /// The user name (libpam may prompt for it). `Err` with a PAM code on failure; a name that
+    /// is not UTF-8 is `PAM_USER_UNKNOWN`.
+    pub(crate) fn user(self) -> Result<String, c_int> {
+        let mut ptr: *const c_char = std::ptr::null();
+        // SAFETY: valid handle; `ptr` is a valid out-pointer; a null prompt selects libpam's
+        // default. The returned string is owned by libpam.
+        let rc = unsafe { ffi::pam_get_user(self.0, &mut ptr, std::ptr::null()) };
+        if rc != ffi::PAM_SUCCESS {
+            return Err(rc);
+        }
+        if ptr.is_null() {
+            return Err(ffi::PAM_USER_UNKNOWN);
+        }
+        // SAFETY: non-null NUL-terminated string owned by libpam, valid during this call.
+        let s = unsafe { CStr::from_ptr(ptr) };
+        s.to_str().map(str::to_string).map_err(|_| ffi::PAM_USER_UNKNOWN)
+    }
+
+    /// The application's conversation function.
+    pub(crate) fn conversation(self) -> Result<PamConversation, ConvError> {
+        let mut ptr: *const c_void = std::ptr::null();
+        // SAFETY: valid handle and out-pointer; the conversation struct is owned by libpam.
+        let rc = unsafe { ffi::pam_get_item(self.0, ffi::PAM_CONV, &mut ptr) };
+        if rc != ffi::PAM_SUCCESS || ptr.is_null() {
+            return Err(ConvError("no conversation function".into()));
+        }
+        let conv = ptr.cast::<ffi::PamConv>();
+        // SAFETY: PAM_CONV points to a `struct pam_conv` that stays valid during this call.
+        let func = unsafe { (*conv).conv };
+        if func.is_none() {
+            return Err(ConvError("conversation function is NULL".into()));
+        }
+        Ok(PamConversation { conv })
+    }
+}
+
+/// The PAM conversation, adapted to [`mfa_core::login::Conversation`].
+pub(crate) struct PamConversation {
+    conv: *const ffi::PamConv,
+}
+
+impl PamConversation {
+    /// Sends one message; returns the reply text if the application gave one.
+    fn send(&mut self, style: c_int, text: &str) -> Result<Option<Zeroizing<String>>, ConvError> {
+        let ctext = to_cstring(text);
+        let msg = ffi::PamMessage { msg_style: style, msg: ctext.as_ptr() };
+        let mut msgp: *const ffi::PamMessage = &msg;
+        let mut resp: *mut ffi::PamResponse = std::ptr::null_mut();
+        // SAFETY: `conv` was checked non-null with a non-null function in `conversation()` and
+        // libpam keeps it alive during the hook.
+        let (func, appdata) = unsafe { ((*self.conv).conv, (*self.conv).appdata_ptr) };
+        let Some(func) = func else {
+            return Err(ConvError("conversation function is NULL".into()));
+        };
+        // SAFETY: one message, passed as an array of one pointer to a message that lives until
+        // the call returns; `resp` is a valid out-pointer. Linux-PAM's calling convention.
+        let rc = unsafe { func(1, &mut msgp, &mut resp, appdata) };
+        // SAFETY: whatever the application returned in `resp` was malloc'ed for us to free.
+        let reply = unsafe { take_response(resp) };
+        if rc != ffi::PAM_SUCCESS {
+            return Err(ConvError(format!("conversation returned {rc}")));
+        }
+        Ok(reply)
+    }
+}
+
+/// Copies the reply out of a `pam_response` array of one, wipes and frees the C memory.
+///
+/// # Safety
+/// `resp` is null or a malloc'ed array of one `pam_response` whose `resp` is null or a
+/// malloc'ed NUL-terminated string, as the PAM conversation contract requires.
+unsafe fn take_response(resp: *mut ffi::PamResponse) -> Option<Zeroizing<String>> {
+    if resp.is_null() {
+        return None;
+    }
+    // SAFETY: non-null array of at least one response (caller's contract).
+    let text = unsafe { (*resp).resp };
+    let out = if text.is_null() {
+        None
+    } else {
+        // SAFETY: NUL-terminated string (caller's contract).
+        let len = unsafe { libc::strlen(text) };
+        // Copy at most one byte more than any valid answer; longer answers are refused anyway.
+        let take = len.min(MAX_ANSWER_LEN + 1);
+        // SAFETY: `take` <= len bytes are readable at `text`.
+        let bytes = unsafe { std::slice::from_raw_parts(text.cast::<u8>(), take) };
+        let copy = Zeroizing::new(String::from_utf8_lossy(bytes).into_owned());
+        // SAFETY: `len` bytes are writable at `text` (it is the application's buffer, now ours);
+        // wipe it before returning it to the allocator.
+        unsafe { libc::explicit_bzero(text.cast::<c_void>(), len) };
+        // SAFETY: malloc'ed by the application and owned by us now.
+        unsafe { libc::free(text.cast::<c_void>()) };
+        Some(copy)
+    };
+    // SAFETY: the array itself was malloc'ed by the application.
+    unsafe { libc::free(resp.cast::<c_void>()) };
+    out
+}
+
+impl Conversation for PamConversation {
+    fn prompt_secret(&mut self, prompt: &str) -> Result<Option<Zeroizing<String>>, ConvError> {
+        self.send(ffi::PAM_PROMPT_ECHO_OFF, prompt)
+    }
+
+    fn info(&mut self, text: &str) {
+        // A failure to show information does not change the decision.
+        let _ = self.send(ffi::PAM_TEXT_INFO, text);
+    }
+
+    fn error(&mut self, text: &str) {
+        let _ = self.send(ffi::PAM_ERROR_MSG, text);
+    }
+}

@@ -1,0 +1,238 @@
+//! A PAM application for tests: `pam_start_confdir` + `pam_authenticate` with scripted answers.
+//!
+//! All `unsafe` of the test crate is in this module.
+
+use libc::{c_char, c_int, c_void};
+use std::collections::VecDeque;
+use std::ffi::{CStr, CString};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::Path;
+
+/// `PAM_SUCCESS`.
+pub const PAM_SUCCESS: i32 = 0;
+/// `PAM_SERVICE_ERR`.
+pub const PAM_SERVICE_ERR: i32 = 3;
+/// `PAM_PERM_DENIED`.
+pub const PAM_PERM_DENIED: i32 = 6;
+/// `PAM_AUTH_ERR`.
+pub const PAM_AUTH_ERR: i32 = 7;
+/// `PAM_AUTHINFO_UNAVAIL`.
+pub const PAM_AUTHINFO_UNAVAIL: i32 = 9;
+/// `PAM_USER_UNKNOWN`.
+pub const PAM_USER_UNKNOWN: i32 = 10;
+/// `PAM_CONV_ERR`.
+pub const PAM_CONV_ERR: i32 = 19;
+/// `PAM_IGNORE`.
+pub const PAM_IGNORE: i32 = 25;
+/// `PAM_ABORT`.
+pub const PAM_ABORT: i32 = 26;
+/// `PAM_SILENT` flag.
+pub const PAM_SILENT: i32 = 0x8000;
+/// Message style: prompt without echo.
+pub const PAM_PROMPT_ECHO_OFF: i32 = 1;
+/// Message style: prompt with echo.
+pub const PAM_PROMPT_ECHO_ON: i32 = 2;
+/// Message style: error message.
+pub const PAM_ERROR_MSG: i32 = 3;
+/// Message style: informational message.
+pub const PAM_TEXT_INFO: i32 = 4;
+const PAM_RHOST: c_int = 4;
+
+/// The symbolic name of a PAM return code.
+pub fn code_name(code: i32) -> &'static str {
+    match code {
+        0 => "PAM_SUCCESS",
+        3 => "PAM_SERVICE_ERR",
+        4 => "PAM_SYSTEM_ERR",
+        6 => "PAM_PERM_DENIED",
+        7 => "PAM_AUTH_ERR",
+        9 => "PAM_AUTHINFO_UNAVAIL",
+        10 => "PAM_USER_UNKNOWN",
+        19 => "PAM_CONV_ERR",
+        25 => "PAM_IGNORE",
+        26 => "PAM_ABORT",
+        _ => "PAM_(other)",
+    }
+}
+
+/// One scripted answer to a prompt.
+#[derive(Clone, Debug)]
+pub enum Reply {
+    /// Answer with these bytes (need not be UTF-8; must not contain NUL).
+    Text(Vec<u8>),
+    /// Return a response whose text is NULL.
+    Null,
+    /// Make the conversation function fail with `PAM_CONV_ERR`.
+    ConvError,
+}
+
+impl Reply {
+    /// A text answer.
+    pub fn text(s: &str) -> Reply {
+        Reply::Text(s.as_bytes().to_vec())
+    }
+}
+
+/// What the module showed and what `pam_authenticate` returned.
+#[derive(Clone, Debug, Default)]
+pub struct Transcript {
+    /// `pam_authenticate`'s return code.
+    pub code: i32,
+    /// Every message the module sent: (style, text).
+    pub messages: Vec<(i32, String)>,
+    /// Scripted replies that were not asked for.
+    pub unused_replies: usize,
+}
+
+#[repr(C)]
+struct PamMessage {
+    msg_style: c_int,
+    msg: *const c_char,
+}
+
+#[repr(C)]
+struct PamResponse {
+    resp: *mut c_char,
+    resp_retcode: c_int,
+}
+
+#[repr(C)]
+struct PamConv {
+    conv: unsafe extern "C" fn(
+        c_int,
+        *mut *const PamMessage,
+        *mut *mut PamResponse,
+        *mut c_void,
+    ) -> c_int,
+    appdata_ptr: *mut c_void,
+}
+
+#[repr(C)]
+struct PamHandle {
+    _private: [u8; 0],
+}
+
+#[link(name = "pam")]
+unsafe extern "C" {
+    fn pam_start_confdir(
+        service: *const c_char,
+        user: *const c_char,
+        conv: *const PamConv,
+        confdir: *const c_char,
+        pamh: *mut *mut PamHandle,
+    ) -> c_int;
+    fn pam_authenticate(pamh: *mut PamHandle, flags: c_int) -> c_int;
+    fn pam_set_item(pamh: *mut PamHandle, item_type: c_int, item: *const c_void) -> c_int;
+    fn pam_end(pamh: *mut PamHandle, status: c_int) -> c_int;
+}
+
+struct ConvState {
+    replies: VecDeque<Reply>,
+    messages: Vec<(i32, String)>,
+}
+
+/// Copies bytes into a malloc'ed NUL-terminated buffer, as PAM requires for responses.
+fn malloc_copy(bytes: &[u8]) -> *mut c_char {
+    // SAFETY: allocate len+1 bytes; the result is checked for null before use.
+    let p = unsafe { libc::malloc(bytes.len() + 1) }.cast::<u8>();
+    if p.is_null() {
+        return std::ptr::null_mut();
+    }
+    // SAFETY: `p` has room for len+1 bytes and does not overlap `bytes`.
+    unsafe {
+        std::ptr::copy_nonoverlapping(bytes.as_ptr(), p, bytes.len());
+        *p.add(bytes.len()) = 0;
+    }
+    p.cast()
+}
+
+unsafe extern "C" fn conversation(
+    num_msg: c_int,
+    msg: *mut *const PamMessage,
+    resp: *mut *mut PamResponse,
+    appdata: *mut c_void,
+) -> c_int {
+    let run = || -> c_int {
+        if num_msg <= 0 || msg.is_null() || resp.is_null() || appdata.is_null() {
+            return 19;
+        }
+        // SAFETY: appdata is the `ConvState` owned by `authenticate`, alive during the call.
+        let state = unsafe { &mut *appdata.cast::<ConvState>() };
+        let n = num_msg as usize;
+        // SAFETY: calloc of n responses, checked below.
+        let out = unsafe { libc::calloc(n, size_of::<PamResponse>()) }.cast::<PamResponse>();
+        if out.is_null() {
+            return 5;
+        }
+        for i in 0..n {
+            // SAFETY: Linux-PAM passes an array of `num_msg` message pointers.
+            let m = unsafe { &**msg.add(i) };
+            let text = if m.msg.is_null() {
+                String::new()
+            } else {
+                // SAFETY: message texts are NUL-terminated strings.
+                unsafe { CStr::from_ptr(m.msg) }.to_string_lossy().into_owned()
+            };
+            state.messages.push((m.msg_style, text));
+            if m.msg_style == PAM_PROMPT_ECHO_OFF || m.msg_style == PAM_PROMPT_ECHO_ON {
+                match state.replies.pop_front() {
+                    Some(Reply::Text(bytes)) => {
+                        // SAFETY: `out` has `n` zeroed entries; `i < n`.
+                        unsafe { (*out.add(i)).resp = malloc_copy(&bytes) };
+                    }
+                    Some(Reply::Null) => {}
+                    Some(Reply::ConvError) | None => {
+                        for j in 0..n {
+                            // SAFETY: entries are null or malloc'ed by us.
+                            unsafe { libc::free((*out.add(j)).resp.cast()) };
+                        }
+                        // SAFETY: allocated above.
+                        unsafe { libc::free(out.cast()) };
+                        return 19;
+                    }
+                }
+            }
+        }
+        // SAFETY: `resp` is a valid out-pointer; the module frees the array.
+        unsafe { *resp = out };
+        0
+    };
+    catch_unwind(AssertUnwindSafe(run)).unwrap_or(19)
+}
+
+/// Runs `pam_authenticate` for `user` on the stack `<confdir>/<service>`.
+pub fn authenticate(
+    confdir: &Path,
+    service: &str,
+    user: &str,
+    rhost: Option<&str>,
+    replies: Vec<Reply>,
+    flags: i32,
+) -> Transcript {
+    let c_service = CString::new(service).expect("service without NUL");
+    let c_user = CString::new(user).expect("user without NUL");
+    let c_confdir = CString::new(confdir.as_os_str().as_encoded_bytes()).expect("path without NUL");
+    let mut state = Box::new(ConvState { replies: replies.into(), messages: Vec::new() });
+    let conv = PamConv { conv: conversation, appdata_ptr: (&mut *state as *mut ConvState).cast() };
+    let mut pamh: *mut PamHandle = std::ptr::null_mut();
+    // SAFETY: valid C strings and conv struct that outlive the handle (pam_end below).
+    let rc = unsafe {
+        pam_start_confdir(c_service.as_ptr(), c_user.as_ptr(), &conv, c_confdir.as_ptr(), &mut pamh)
+    };
+    assert_eq!(rc, 0, "pam_start_confdir failed with {rc}");
+    let c_rhost = rhost.map(|r| CString::new(r).expect("rhost without NUL"));
+    if let Some(r) = &c_rhost {
+        // SAFETY: valid handle; libpam copies the string.
+        let rc = unsafe { pam_set_item(pamh, PAM_RHOST, r.as_ptr().cast()) };
+        assert_eq!(rc, 0, "pam_set_item(PAM_RHOST) failed");
+    }
+    // SAFETY: valid handle.
+    let code = unsafe { pam_authenticate(pamh, flags) };
+    // SAFETY: valid handle, ended once.
+    unsafe { pam_end(pamh, code) };
+    Transcript {
+        code,
+        messages: std::mem::take(&mut state.messages),
+        unused_replies: state.replies.len(),
+    }
+}

@@ -1,0 +1,352 @@
+//! A throwaway pam_mfa installation in a temporary directory: configuration, master key,
+//! store, and a pam.d directory whose stacks load the freshly built `pam_mfa.so`.
+//!
+//! Nothing under `/etc` or `/var` is touched. Logins run in a separate `pam-test-client`
+//! process each, as sshd runs each login in its own process.
+
+use mfa_core::config::Config;
+use mfa_core::enroll::{self, PendingTotp};
+use mfa_core::store::Store;
+use mfa_core::username::UserName;
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// The directory holding the built artifacts (`target/debug`), found from the running test.
+pub fn artifact_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("current_exe");
+    // target/debug/deps/<test> -> target/debug
+    let dir = exe.parent().and_then(Path::parent).expect("test binary in target/<profile>/deps");
+    dir.to_path_buf()
+}
+
+fn newest_source_mtime(dir: &Path) -> SystemTime {
+    let mut newest = UNIX_EPOCH;
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = entry.path();
+        let m = if p.is_dir() {
+            newest_source_mtime(&p)
+        } else {
+            entry.metadata().and_then(|m| m.modified()).unwrap_or(UNIX_EPOCH)
+        };
+        newest = newest.max(m);
+    }
+    newest
+}
+
+/// The module under test: `$PAM_MFA_MODULE` (e.g. an installed one) or the workspace's
+/// freshly built `libpam_mfa.so`. Refuses a build older than its sources, so a test run never
+/// silently tests an old module.
+pub fn module_path() -> PathBuf {
+    if let Ok(p) = std::env::var("PAM_MFA_MODULE") {
+        return PathBuf::from(p);
+    }
+    let so = artifact_dir().join("libpam_mfa.so");
+    let built = std::fs::metadata(&so).and_then(|m| m.modified()).unwrap_or_else(|_| {
+        panic!(
+            "{} is missing: run `cargo build -p pam_mfa` first (scripts/test.sh does)",
+            so.display()
+        )
+    });
+    let ws = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace");
+    let newest =
+        newest_source_mtime(&ws.join("core/src")).max(newest_source_mtime(&ws.join("pam_mfa/src")));
+    assert!(
+        built >= newest,
+        "{} is older than its sources: run `cargo build -p pam_mfa` first (scripts/test.sh does)",
+        so.display()
+    );
+    so
+}
+
+/// Path of the `pam-test-client` binary.
+pub fn client_path() -> PathBuf {
+    artifact_dir().join("pam-test-client")
+}
+
+/// Seconds since the epoch.
+pub fn now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).expect("clock after 1970").as_secs()
+}
+
+/// Sleeps until at least `margin` seconds remain in the current `step`, so a code computed now
+/// is judged in the same step (at most `margin` seconds of waiting).
+pub fn wait_for_step_margin(step: u64, margin: u64) {
+    loop {
+        let t = SystemTime::now().duration_since(UNIX_EPOCH).expect("clock").as_secs_f64();
+        let left = step as f64 - (t % step as f64);
+        if left >= margin as f64 {
+            return;
+        }
+        std::thread::sleep(Duration::from_secs_f64(left + 0.05));
+    }
+}
+
+/// A TOTP code computed by `oathtool` (Debian package `oathtool`), an implementation
+/// independent of ours, for time `at`.
+pub fn oathtool(secret_b32: &str, algorithm: &str, digits: u8, step: u64, at: u64) -> String {
+    let out = Command::new("oathtool")
+        .arg(format!("--totp={algorithm}"))
+        .arg(format!("--digits={digits}"))
+        .arg(format!("--time-step-size={step}s"))
+        .arg(format!("--now=@{at}"))
+        .arg("--base32")
+        .arg(secret_b32)
+        .output()
+        .expect("oathtool is installed (apt-get install oathtool)");
+    assert!(out.status.success(), "oathtool failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).expect("utf8").trim().to_string()
+}
+
+/// What enrolling a user produced.
+pub struct Enrolled {
+    /// The base32 TOTP secret.
+    pub secret: String,
+    /// The ten recovery codes.
+    pub recovery_codes: Vec<String>,
+}
+
+impl Enrolled {
+    /// The current code by oathtool (SHA1, 6 digits, 30 s).
+    pub fn code_now(&self) -> String {
+        self.code_at(now())
+    }
+    /// The code for time `t` by oathtool (SHA1, 6 digits, 30 s).
+    pub fn code_at(&self, t: u64) -> String {
+        oathtool(&self.secret, "SHA1", 6, 30, t)
+    }
+}
+
+/// One login's result, as printed by `pam-test-client`.
+#[derive(Debug)]
+pub struct Outcome {
+    /// `pam_authenticate`'s return code.
+    pub code: i32,
+    /// Messages the module sent: (style, text).
+    pub messages: Vec<(i32, String)>,
+    /// Captured syslog lines (with `--capture-syslog`).
+    pub syslog: Vec<String>,
+}
+
+impl Outcome {
+    fn parse(stdout: &[u8]) -> Outcome {
+        let v: serde_json::Value = serde_json::from_slice(stdout).unwrap_or_else(|e| {
+            panic!("bad client output {e}: {}", String::from_utf8_lossy(stdout))
+        });
+        Outcome {
+            code: v["code"].as_i64().expect("code") as i32,
+            messages: v["messages"]
+                .as_array()
+                .expect("messages")
+                .iter()
+                .map(|m| {
+                    (m[0].as_i64().expect("style") as i32, m[1].as_str().expect("text").to_string())
+                })
+                .collect(),
+            syslog: v["syslog"]
+                .as_array()
+                .map(|a| a.iter().filter_map(|l| l.as_str().map(str::to_string)).collect())
+                .unwrap_or_default(),
+        }
+    }
+
+    /// The decision lines pam_mfa logged.
+    pub fn decision_lines(&self) -> Vec<&String> {
+        self.syslog.iter().filter(|l| l.contains("pam_mfa(") && l.contains("decision=")).collect()
+    }
+}
+
+fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// A temporary pam_mfa installation.
+pub struct Fixture {
+    _dir: tempfile::TempDir,
+    /// Root of the temporary tree.
+    pub root: PathBuf,
+    /// The configuration file.
+    pub config_path: PathBuf,
+    /// The pam.d directory given to `pam_start_confdir`.
+    pub pamd: PathBuf,
+}
+
+impl Fixture {
+    /// A fixture with the default configuration and a service `mfa` whose stack is
+    /// `auth required pam_mfa.so config=...`.
+    pub fn new() -> Fixture {
+        Fixture::with_config("")
+    }
+
+    /// A fixture whose configuration starts with `extra` (TOML), followed by the `[store]`
+    /// table pointing into the temporary tree.
+    pub fn with_config(extra: &str) -> Fixture {
+        assert!(
+            is_root(),
+            "the PAM integration tests must run as root (they chown files and capture syslog in a \
+             private mount namespace): use scripts/test.sh, which runs them with sudo"
+        );
+        let dir = tempfile::Builder::new().prefix("pam_mfa_test.").tempdir().expect("tempdir");
+        let root = dir.path().to_path_buf();
+        std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o700)).expect("chmod");
+        let f = Fixture {
+            config_path: root.join("pam_mfa.toml"),
+            pamd: root.join("pam.d"),
+            root,
+            _dir: dir,
+        };
+        f.write_config(extra);
+        Store::init(&f.config().store).expect("store init");
+        std::fs::create_dir(&f.pamd).expect("pam.d");
+        // Load the module under its installed name so log lines read `pam_mfa(service:auth)`.
+        std::os::unix::fs::symlink(module_path(), f.root.join("pam_mfa.so")).expect("symlink");
+        f.stack("other", "auth required pam_deny.so");
+        f.stack("mfa", "auth required {module} {config}");
+        f
+    }
+
+    /// Rewrites the configuration file with `extra` plus the `[store]` table.
+    pub fn write_config(&self, extra: &str) {
+        let text = format!(
+            "{extra}\n[store]\nstate_dir = \"{}\"\nmaster_key = \"{}\"\n",
+            self.state_dir().display(),
+            self.master_key().display()
+        );
+        std::fs::write(&self.config_path, text).expect("write config");
+        std::fs::set_permissions(&self.config_path, std::fs::Permissions::from_mode(0o644))
+            .expect("chmod");
+    }
+
+    /// The parsed configuration.
+    pub fn config(&self) -> Config {
+        Config::load(&self.config_path).expect("config loads")
+    }
+
+    /// The state directory.
+    pub fn state_dir(&self) -> PathBuf {
+        self.root.join("state")
+    }
+
+    /// The master key file.
+    pub fn master_key(&self) -> PathBuf {
+        self.root.join("master.key")
+    }
+
+    /// A user's encrypted store file.
+    pub fn user_file(&self, user: &str) -> PathBuf {
+        self.state_dir().join("users").join(user)
+    }
+
+    /// Writes the stack for `service`. `{module}` becomes the module's path and `{config}`
+    /// becomes `config=<this fixture's config file>`.
+    pub fn stack(&self, service: &str, lines: &str) {
+        let text = lines
+            .replace("{module}", &self.root.join("pam_mfa.so").display().to_string())
+            .replace("{config}", &format!("config={}", self.config_path.display()));
+        std::fs::write(self.pamd.join(service), format!("{text}\n")).expect("write stack");
+    }
+
+    /// Enrolls `user` with a fresh TOTP secret (configured parameters) and recovery codes.
+    pub fn enroll(&self, user: &str) -> Enrolled {
+        let cfg = self.config();
+        let store = Store::open(&cfg.store).expect("store");
+        let pending = PendingTotp::generate(&cfg.totp, &format!("{user}@test")).expect("generate");
+        let name = UserName::parse(user).expect("user name");
+        let codes = enroll::save_totp(&store, &name, &pending, None, now(), true)
+            .expect("save")
+            .expect("new recovery codes");
+        Enrolled {
+            secret: pending.uri.secret.to_base32().to_string(),
+            recovery_codes: codes.iter().map(|c| c.to_string()).collect(),
+        }
+    }
+
+    fn command(&self, service: &str, user: &str, answers: &[&str], extra: &[&str]) -> Command {
+        let mut c = Command::new(client_path());
+        c.arg("--confdir").arg(&self.pamd).args(["--service", service, "--user", user]);
+        for a in answers {
+            c.args(["--answer", a]);
+        }
+        c.args(extra);
+        c
+    }
+
+    /// One login on service `mfa` answering `answers` in order, with syslog captured.
+    pub fn login(&self, user: &str, answers: &[&str]) -> Outcome {
+        self.login_with("mfa", user, answers, &[])
+    }
+
+    /// One login on `service` with extra `pam-test-client` arguments; syslog is captured.
+    pub fn login_with(
+        &self,
+        service: &str,
+        user: &str,
+        answers: &[&str],
+        extra: &[&str],
+    ) -> Outcome {
+        let out = self
+            .command(service, user, answers, extra)
+            .arg("--capture-syslog")
+            .output()
+            .expect("run pam-test-client");
+        assert!(
+            out.status.success(),
+            "pam-test-client failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Outcome::parse(&out.stdout)
+    }
+
+    /// Starts `n` logins that all wait for a start signal, then releases them together and
+    /// returns their outcomes.
+    pub fn parallel_logins(&self, n: usize, user: &str, answer: &str) -> Vec<Outcome> {
+        let mut children: Vec<Child> = (0..n)
+            .map(|_| {
+                self.command("mfa", user, &[answer], &["--wait-stdin"])
+                    .stdin(Stdio::piped())
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .expect("spawn pam-test-client")
+            })
+            .collect();
+        for c in &mut children {
+            let mut stdin = c.stdin.take().expect("stdin");
+            stdin.write_all(b"go\n").expect("start");
+        }
+        children
+            .into_iter()
+            .map(|c| {
+                let out = c.wait_with_output().expect("wait");
+                assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+                Outcome::parse(&out.stdout)
+            })
+            .collect()
+    }
+
+    /// Bytes of every file under the state directory, to prove a refused login changed nothing.
+    pub fn snapshot(&self) -> Vec<(PathBuf, Vec<u8>)> {
+        let mut out = Vec::new();
+        for sub in ["users", "locks"] {
+            let d = self.state_dir().join(sub);
+            let mut entries: Vec<_> = std::fs::read_dir(&d)
+                .map(|r| r.flatten().map(|e| e.path()).collect())
+                .unwrap_or_default();
+            entries.sort();
+            for p in entries {
+                let data = std::fs::read(&p).unwrap_or_default();
+                out.push((p, data));
+            }
+        }
+        out
+    }
+}
+
+impl Default for Fixture {
+    fn default() -> Self {
+        Fixture::new()
+    }
+}

@@ -1,0 +1,58 @@
+//! Capturing `pam_syslog` output without a syslog daemon and without touching the host.
+//!
+//! In a new private mount namespace the process mounts an empty tmpfs on `/dev` and binds a
+//! datagram socket at `/dev/log`; glibc's `syslog()` then writes to that socket. Only this
+//! process sees the change, and it disappears with the process. Needs root.
+
+use std::os::unix::net::UnixDatagram;
+
+/// A socket receiving this process's syslog messages.
+pub struct Capture {
+    socket: UnixDatagram,
+}
+
+impl Capture {
+    /// Enters a private mount namespace and listens on `/dev/log` there.
+    pub fn start() -> std::io::Result<Capture> {
+        let check = |rc: libc::c_int| {
+            if rc == 0 { Ok(()) } else { Err(std::io::Error::last_os_error()) }
+        };
+        // SAFETY: plain system calls with valid NUL-terminated arguments; they only affect
+        // this process's own (new) mount namespace.
+        unsafe {
+            check(libc::unshare(libc::CLONE_NEWNS))?;
+            check(libc::mount(
+                std::ptr::null(),
+                c"/".as_ptr(),
+                std::ptr::null(),
+                libc::MS_REC | libc::MS_PRIVATE,
+                std::ptr::null(),
+            ))?;
+            check(libc::mount(
+                c"tmpfs".as_ptr(),
+                c"/dev".as_ptr(),
+                c"tmpfs".as_ptr(),
+                0,
+                c"mode=0755".as_ptr().cast(),
+            ))?;
+        }
+        let socket = UnixDatagram::bind("/dev/log")?;
+        socket.set_nonblocking(true)?;
+        Ok(Capture { socket })
+    }
+
+    /// All messages received so far, without the `<priority>` prefix.
+    pub fn drain(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut buf = vec![0u8; 65536];
+        while let Ok(n) = self.socket.recv(&mut buf) {
+            let line = String::from_utf8_lossy(&buf[..n]).into_owned();
+            let line = match line.find('>') {
+                Some(i) if line.starts_with('<') => line[i + 1..].to_string(),
+                _ => line,
+            };
+            out.push(line);
+        }
+        out
+    }
+}
