@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# Build pam_mfa from source and install it on this Debian machine.
+#
+#   sudo scripts/install.sh
+#
+# Installs pam_mfa.so into the multiarch PAM module directory, mfa-enroll into /usr/local/bin,
+# the default configuration into /etc/pam_mfa/ (an existing one is kept), and creates the master
+# key and /var/lib/pam_mfa. It does NOT enable the module in any PAM stack: that is a separate,
+# deliberate step (see the README), so nobody is locked out by installing.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")/.." && pwd)
+cd "$here"
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "install.sh: run as root: sudo $0" >&2
+  exit 1
+fi
+
+# 1. Build dependencies from Debian.
+need=()
+for pkg in build-essential pkg-config libpam0g-dev; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
+done
+if [ ${#need[@]} -gt 0 ]; then
+  echo "==> Installing build dependencies: ${need[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}"
+fi
+
+# 2. Build, as the invoking user when run through sudo (no root-owned files in the checkout).
+build_user=${SUDO_USER:-root}
+build_cmd="cd '$here' && cargo build --release --locked -p pam_mfa -p mfa-enroll"
+echo "==> Building (release) as $build_user"
+if [ "$build_user" != root ]; then
+  if ! sudo -u "$build_user" -H bash -lc 'command -v cargo' >/dev/null; then
+    echo "install.sh: cargo not found for $build_user; install Rust first: https://rustup.rs" >&2
+    exit 1
+  fi
+  sudo -u "$build_user" -H bash -lc "$build_cmd"
+else
+  if ! command -v cargo >/dev/null; then
+    [ -f "$HOME/.cargo/env" ] && . "$HOME/.cargo/env"
+  fi
+  command -v cargo >/dev/null || { echo "install.sh: cargo not found; install Rust first: https://rustup.rs" >&2; exit 1; }
+  bash -c "$build_cmd"
+fi
+target=${CARGO_TARGET_DIR:-$here/target}/release
+
+# 3. Install files.
+multiarch=$(gcc -print-multiarch 2>/dev/null || true)
+secdir=/usr/lib/$multiarch/security
+[ -n "$multiarch" ] && [ -d "$secdir" ] || secdir=/usr/lib/security
+echo "==> Installing $secdir/pam_mfa.so"
+install -d -m 0755 "$secdir"
+install -m 0644 "$target/libpam_mfa.so" "$secdir/pam_mfa.so.new"
+mv -f "$secdir/pam_mfa.so.new" "$secdir/pam_mfa.so"   # atomic: running sshd/sudo never see half a file
+echo "==> Installing /usr/local/bin/mfa-enroll"
+install -m 0755 "$target/mfa-enroll" /usr/local/bin/mfa-enroll
+
+install -d -m 0755 /etc/pam_mfa
+if [ -e /etc/pam_mfa/pam_mfa.toml ]; then
+  echo "==> Keeping existing /etc/pam_mfa/pam_mfa.toml (new default: /etc/pam_mfa/pam_mfa.toml.dist)"
+  install -m 0644 config/pam_mfa.toml /etc/pam_mfa/pam_mfa.toml.dist
+else
+  echo "==> Installing /etc/pam_mfa/pam_mfa.toml"
+  install -m 0644 config/pam_mfa.toml /etc/pam_mfa/pam_mfa.toml
+fi
+
+# 4. Master key and state directory (kept if they exist).
+/usr/local/bin/mfa-enroll init
+
+cat <<EOM
+
+pam_mfa is installed but not enabled anywhere yet. Next steps:
+
+  1. Enroll yourself (shows a QR code for your authenticator app, then recovery codes):
+       sudo mfa-enroll --user "\$USER" totp
+
+  2. Keep a root shell open, then enable the module, e.g. for sudo: add this line to
+     /etc/pam.d/sudo right after '@include common-auth':
+       auth required pam_mfa.so
+     For SSH, see "Enabling for SSH" in README.md (pam.d and sshd_config lines).
+
+  3. Test in a NEW terminal (sudo -k; sudo true) before closing the root shell.
+
+Back up /etc/pam_mfa/master.key together with /var/lib/pam_mfa: one is useless without the other.
+EOM

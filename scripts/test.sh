@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Run every test of pam_mfa: unit tests, and integration tests that drive the built pam_mfa.so
+# through the real libpam (and oathtool as an independent TOTP implementation).
+#
+#   scripts/test.sh [extra cargo test arguments]
+#
+# The integration tests need root: they chown files, mount a tiny tmpfs and capture syslog in a
+# private mount namespace (nothing on the host changes). When run as a normal user, everything is
+# built as that user and only the test binaries run through sudo.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+for tool in cargo oathtool nm; do
+  command -v "$tool" >/dev/null || {
+    echo "test.sh: '$tool' not found (Debian: apt-get install oathtool binutils; Rust: rustup)" >&2
+    exit 1
+  }
+done
+
+# Build everything first: the PAM tests load target/debug/libpam_mfa.so and run the
+# pam-test-client and mfa-enroll binaries.
+cargo build --workspace --all-targets
+
+if [ "$(id -u)" -ne 0 ]; then
+  host=$(rustc -vV | sed -n 's/^host: //p' | tr 'a-z-' 'A-Z_')
+  export "CARGO_TARGET_${host}_RUNNER=sudo --preserve-env=MFA_REPLAY_TRIALS,RUST_BACKTRACE"
+  echo "test.sh: running the test binaries with sudo (builds stay yours)"
+fi
+cargo test --workspace "$@"
