@@ -5,7 +5,7 @@
 //! confirmation code cannot be replayed for a login.
 
 use crate::config::TotpConfig;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::otpauth::TotpUri;
 use crate::recovery::RecoveryCodes;
 use crate::secret::SecretBytes;
@@ -54,19 +54,32 @@ impl PendingTotp {
     }
 }
 
-/// Saves a confirmed TOTP factor (replacing any earlier one) under the user's lock. With
-/// `new_recovery_codes`, a fresh set of recovery codes replaces any earlier set and is returned
-/// to be shown once.
+/// How [`save_totp`] treats an existing TOTP enrollment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Existing {
+    /// Replace it.
+    Replace,
+    /// Fail with [`Error::AlreadyEnrolled`] (checked under the lock, so two enrollments
+    /// racing cannot both win).
+    Keep,
+}
+
+/// Saves a confirmed TOTP factor under the user's lock. With `new_recovery_codes`, a fresh set
+/// of recovery codes replaces any earlier set and is returned to be shown once.
 pub fn save_totp(
     store: &Store,
     user: &UserName,
     pending: &PendingTotp,
     confirmed_step: Option<u64>,
     now: u64,
+    existing: Existing,
     new_recovery_codes: bool,
 ) -> Result<Option<Vec<Zeroizing<String>>>> {
     let lock = store.lock(user)?;
     let mut record = lock.load()?.unwrap_or_else(|| UserRecord::new(user, now));
+    if existing == Existing::Keep && record.totp.is_some() {
+        return Err(Error::AlreadyEnrolled(user.to_string()));
+    }
     record.totp = Some(TotpFactor {
         secret: pending.uri.secret.clone(),
         params: pending.uri.params,

@@ -47,6 +47,8 @@ pub enum Error {
     Random(String),
     /// A value is outside what this version supports.
     Invalid(String),
+    /// The user already has this factor and replacing it was not asked for.
+    AlreadyEnrolled(String),
 }
 
 impl Error {
@@ -82,6 +84,7 @@ impl fmt::Display for Error {
             Error::Clock(m) => write!(f, "clock: {m}"),
             Error::Random(m) => write!(f, "random number generator: {m}"),
             Error::Invalid(m) => write!(f, "{m}"),
+            Error::AlreadyEnrolled(u) => write!(f, "{u} already has an authenticator app enrolled"),
         }
     }
 }

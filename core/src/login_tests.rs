@@ -62,7 +62,10 @@ fn env() -> Env {
     let store = Store::init(&cfg.store).unwrap();
     let pending = PendingTotp::generate(&cfg.totp, "alice@test").unwrap();
     let user = UserName::parse("alice").unwrap();
-    let codes = enroll::save_totp(&store, &user, &pending, None, T, true).unwrap().unwrap();
+    let codes =
+        enroll::save_totp(&store, &user, &pending, None, T, enroll::Existing::Replace, true)
+            .unwrap()
+            .unwrap();
     Env { _dir: dir, cfg, pending, codes }
 }
 
@@ -201,7 +204,7 @@ fn corrupt_store_denies_even_with_nullok() {
     // Another user's file under alice's name does not decrypt either.
     let store = Store::open(&e.cfg.store).unwrap();
     let bob = UserName::parse("bob").unwrap();
-    enroll::save_totp(&store, &bob, &e.pending, None, T, false).unwrap();
+    enroll::save_totp(&store, &bob, &e.pending, None, T, enroll::Existing::Replace, false).unwrap();
     std::fs::rename(e.cfg.store.state_dir.join("users/bob"), &path).unwrap();
     let o = run(&e, "alice", &mut Script::new(vec![]), Some(T));
     assert_eq!(o.decision, Decision::Deny(Denial::Unavailable), "{o}");
@@ -218,4 +221,21 @@ fn log_line_has_context_but_no_code() {
         "decision=success user=\"alice\" service=\"test\" rhost=\"10.0.0.1\" factor=totp reason=\"code accepted\""
     );
     assert!(!line.contains(&c));
+}
+
+#[test]
+fn enrolling_again_without_replace_is_refused_under_the_lock() {
+    let e = env();
+    let store = Store::open(&e.cfg.store).unwrap();
+    let alice = UserName::parse("alice").unwrap();
+    let other = PendingTotp::generate(&e.cfg.totp, "alice@test").unwrap();
+    let r = enroll::save_totp(&store, &alice, &other, None, T, enroll::Existing::Keep, true);
+    assert!(matches!(r, Err(Error::AlreadyEnrolled(_))));
+    // The original secret still works.
+    let o = run(&e, "alice", &mut Script::answer(&code(&e, T)), Some(T));
+    assert_eq!(o.decision, Decision::Success);
+    assert!(
+        enroll::save_totp(&store, &alice, &other, None, T, enroll::Existing::Replace, false)
+            .is_ok()
+    );
 }

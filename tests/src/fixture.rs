@@ -255,9 +255,17 @@ impl Fixture {
         let store = Store::open(&cfg.store).expect("store");
         let pending = PendingTotp::generate(&cfg.totp, &format!("{user}@test")).expect("generate");
         let name = UserName::parse(user).expect("user name");
-        let codes = enroll::save_totp(&store, &name, &pending, None, now(), true)
-            .expect("save")
-            .expect("new recovery codes");
+        let codes = enroll::save_totp(
+            &store,
+            &name,
+            &pending,
+            None,
+            now(),
+            enroll::Existing::Replace,
+            true,
+        )
+        .expect("save")
+        .expect("new recovery codes");
         Enrolled {
             secret: pending.uri.secret.to_base32().to_string(),
             recovery_codes: codes.iter().map(|c| c.to_string()).collect(),

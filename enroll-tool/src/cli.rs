@@ -1,0 +1,233 @@
+//! The command line, defined with clap. Every command's `--help` explains what it changes and
+//! shows an example.
+
+use clap::{Args, Parser, Subcommand};
+use mfa_core::config::DEFAULT_PATH;
+use std::path::PathBuf;
+
+const MAIN_AFTER_HELP: &str = "\
+Examples:
+  sudo mfa-enroll init                      create the master key and state directory
+  sudo mfa-enroll --user alice totp         enroll alice's phone (she types a code to confirm)
+  sudo mfa-enroll --user alice status       show what alice has enrolled
+
+Until the unprivileged helper exists, every command that touches the store must run as root.
+Exit status: 0 ok, 1 error, 2 wrong usage, 3 not confirmed (wrong code, no answer, declined).";
+
+/// Enroll authenticator apps (TOTP) and manage recovery codes for pam_mfa.
+#[derive(Debug, Parser)]
+#[command(name = "mfa-enroll", version, after_help = MAIN_AFTER_HELP)]
+pub(crate) struct Cli {
+    /// Configuration file (must be owned by root and not group- or world-writable)
+    #[arg(long, global = true, value_name = "PATH", default_value = DEFAULT_PATH)]
+    pub(crate) config: PathBuf,
+
+    /// Act for this user instead of the one running the command (root only)
+    #[arg(long, global = true, value_name = "NAME")]
+    pub(crate) user: Option<String>,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Create the master key and the state directories if they are missing
+    #[command(
+        long_about = "Create the master key and the state directories named in the \
+                      configuration if they are missing, and check the ones that exist. \
+                      Safe to run again: nothing that exists is changed. The installer runs it.",
+        after_help = "Example:\n  sudo mfa-enroll init\n  sudo mfa-enroll --config /etc/pam_mfa/test.toml init"
+    )]
+    Init,
+
+    /// Enroll an authenticator app: shows a QR code, then asks for a code to confirm
+    #[command(
+        long_about = "Enroll an authenticator app (Google Authenticator, Aegis, FreeOTP, ...).\n\n\
+                      A new 160-bit secret is made and shown as an otpauth:// URI, as text for \
+                      manual entry and as a QR code. The enrollment is saved only after a code \
+                      from the app is typed correctly (3 attempts). Then 10 new recovery codes \
+                      are shown, once; they replace any earlier set.\n\n\
+                      With --yes nothing is asked: the secret is saved at once (for \
+                      configuration management, which hands it to the user another way).",
+        after_help = "Examples:\n  \
+                      sudo mfa-enroll --user alice totp\n  \
+                      sudo mfa-enroll --user alice totp --qr png:/root/alice-qr.png\n  \
+                      sudo mfa-enroll --user bob totp --yes --json > bob.json"
+    )]
+    Totp(TotpArgs),
+
+    /// Show whether a user is enrolled, with the TOTP parameters and recovery codes left
+    #[command(
+        long_about = "Show whether the user is enrolled: the TOTP parameters, when it was \
+                      enrolled, and how many recovery codes are left. A user who is not \
+                      enrolled is reported as such (exit status 0). Secrets are never shown.",
+        after_help = "Examples:\n  sudo mfa-enroll status\n  sudo mfa-enroll --user alice status --json"
+    )]
+    Status(JsonArgs),
+
+    /// List every enrolled user with the same summary as `status`
+    #[command(after_help = "Examples:\n  sudo mfa-enroll list\n  sudo mfa-enroll list --json")]
+    List(JsonArgs),
+
+    /// Remove all second factors of a user (TOTP and recovery codes)
+    #[command(
+        long_about = "Remove everything stored for the user: the authenticator app's secret and \
+                      the recovery codes. Asks for confirmation unless --yes is given. \
+                      Whether the user can then log in depends on the PAM configuration \
+                      (nullok).",
+        after_help = "Examples:\n  sudo mfa-enroll --user alice remove\n  sudo mfa-enroll --user alice remove --yes"
+    )]
+    Remove(RemoveArgs),
+
+    /// Show how many recovery codes are left, or make a new set
+    #[command(
+        long_about = "Without options: show how many unused recovery codes the user has left.\n\n\
+                      With --regenerate: make a new set of 10 codes and show it once. Every \
+                      earlier code stops working. The user must be enrolled.",
+        after_help = "Examples:\n  sudo mfa-enroll --user alice recovery-codes\n  \
+                      sudo mfa-enroll --user alice recovery-codes --regenerate"
+    )]
+    RecoveryCodes(RecoveryArgs),
+}
+
+impl Command {
+    /// The subcommand's name as typed, for messages.
+    pub(crate) fn name(&self) -> &'static str {
+        match self {
+            Command::Init => "init",
+            Command::Totp(_) => "totp",
+            Command::Status(_) => "status",
+            Command::List(_) => "list",
+            Command::Remove(_) => "remove",
+            Command::RecoveryCodes(_) => "recovery-codes",
+        }
+    }
+}
+
+/// Options of `totp`.
+#[derive(Debug, Args)]
+pub(crate) struct TotpArgs {
+    /// Replace an existing enrollment (the old app's codes stop working)
+    #[arg(long)]
+    pub(crate) force: bool,
+
+    /// Do not ask for a code: save the secret at once (implies --force)
+    #[arg(long)]
+    pub(crate) yes: bool,
+
+    /// With --yes: print one JSON object (user, secret, uri, algorithm, digits, period,
+    /// recovery_codes) and nothing else on stdout
+    #[arg(long, requires = "yes")]
+    pub(crate) json: bool,
+
+    /// How to show the QR code: ansi (terminal, black on white; the default), plain (terminal,
+    /// no colour codes, for light text on a dark background), none, svg:FILE or png:FILE (write
+    /// an image; the file must not exist and is created with mode 0600: it holds the secret)
+    #[arg(long, value_name = "FORM", value_parser = QrTarget::parse)]
+    pub(crate) qr: Option<QrTarget>,
+}
+
+/// Where the QR code goes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum QrTarget {
+    /// Unicode half blocks with explicit colours (black on bright white).
+    Ansi,
+    /// Unicode half blocks without colour codes; light modules are drawn as blocks.
+    Plain,
+    /// No QR code.
+    None,
+    /// An SVG image file.
+    Svg(PathBuf),
+    /// A PNG image file.
+    Png(PathBuf),
+}
+
+impl QrTarget {
+    /// Parses the `--qr` value.
+    fn parse(s: &str) -> Result<QrTarget, String> {
+        let file = |p: &str| {
+            if p.is_empty() {
+                Err("a file name is needed after ':'".to_string())
+            } else {
+                Ok(PathBuf::from(p))
+            }
+        };
+        match s {
+            "ansi" => Ok(QrTarget::Ansi),
+            "plain" => Ok(QrTarget::Plain),
+            "none" => Ok(QrTarget::None),
+            _ => match s.split_once(':') {
+                Some(("svg", p)) => file(p).map(QrTarget::Svg),
+                Some(("png", p)) => file(p).map(QrTarget::Png),
+                _ => Err("expected ansi, plain, none, svg:FILE or png:FILE".to_string()),
+            },
+        }
+    }
+
+    /// True for the forms drawn on standard output.
+    pub(crate) fn is_terminal(&self) -> bool {
+        matches!(self, QrTarget::Ansi | QrTarget::Plain)
+    }
+}
+
+/// The `--json` option.
+#[derive(Debug, Args)]
+pub(crate) struct JsonArgs {
+    /// Print JSON instead of text
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+/// Options of `remove`.
+#[derive(Debug, Args)]
+pub(crate) struct RemoveArgs {
+    /// Do not ask for confirmation
+    #[arg(long)]
+    pub(crate) yes: bool,
+}
+
+/// Options of `recovery-codes`.
+#[derive(Debug, Args)]
+pub(crate) struct RecoveryArgs {
+    /// Make a new set of 10 codes; every earlier code stops working
+    #[arg(long)]
+    pub(crate) regenerate: bool,
+
+    /// Print JSON instead of text
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn qr_values() {
+        assert_eq!(QrTarget::parse("ansi"), Ok(QrTarget::Ansi));
+        assert_eq!(QrTarget::parse("none"), Ok(QrTarget::None));
+        assert_eq!(QrTarget::parse("png:/tmp/a:b.png"), Ok(QrTarget::Png("/tmp/a:b.png".into())));
+        assert_eq!(QrTarget::parse("svg:x.svg"), Ok(QrTarget::Svg("x.svg".into())));
+        for bad in ["", "png:", "jpg:x", "ANSI", "svg"] {
+            assert!(QrTarget::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn json_needs_yes_for_totp() {
+        assert!(Cli::try_parse_from(["mfa-enroll", "totp", "--json"]).is_err());
+        let cli = Cli::try_parse_from(["mfa-enroll", "--user", "bob", "totp", "--yes", "--json"])
+            .expect("valid");
+        assert_eq!(cli.user.as_deref(), Some("bob"));
+        assert_eq!(cli.config, PathBuf::from(DEFAULT_PATH));
+    }
+}

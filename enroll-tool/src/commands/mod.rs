@@ -1,0 +1,28 @@
+//! One module per subcommand. Each checks root first, then loads the configuration and opens
+//! the store (see [`crate::context`]).
+
+mod init;
+mod recovery;
+mod remove;
+mod status;
+mod totp;
+
+use crate::cli::{Cli, Command};
+use crate::error::{Error, Result};
+use crate::prompt::Console;
+
+/// Runs the subcommand with standard input and output as the console.
+pub(crate) fn run(cli: &Cli) -> Result<()> {
+    let mut input = std::io::stdin().lock();
+    let mut out = std::io::stdout().lock();
+    let mut console = Console { input: &mut input, out: &mut out };
+    match &cli.command {
+        Command::Init => init::run(cli, console.out),
+        Command::Totp(args) => totp::run(cli, args, &mut console),
+        Command::Status(args) => status::status(cli, args, console.out),
+        Command::List(args) => status::list(cli, args, console.out),
+        Command::Remove(args) => remove::run(cli, args, &mut console),
+        Command::RecoveryCodes(args) => recovery::run(cli, args, console.out),
+    }?;
+    console.out.flush().map_err(Error::stdout)
+}
