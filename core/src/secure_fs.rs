@@ -75,7 +75,9 @@ fn check_stat(path: &Path, st: &rfs::Stat, want: FileType, policy_secret: bool) 
 fn read_checked(path: &Path, fd: OwnedFd, policy: FilePolicy) -> Result<Zeroizing<Vec<u8>>> {
     let st = rfs::fstat(&fd).map_err(|e| io_err(format!("fstat {}", path.display()), e))?;
     check_stat(path, &st, FileType::RegularFile, policy.secret)?;
-    if st.st_nlink != 1 {
+    // More than one link: someone linked the file elsewhere. Zero links is fine: the file was
+    // replaced by an atomic rename after we opened it, and we read the complete old version.
+    if st.st_nlink > 1 {
         return Err(Error::insecure(path, format!("has {} hard links, expected 1", st.st_nlink)));
     }
     let size = u64::try_from(st.st_size).unwrap_or(u64::MAX);
@@ -323,6 +325,18 @@ mod tests {
         assert!(matches!(d.read("big", FilePolicy::secret(10)), Err(Error::Insecure { .. })));
         std::fs::create_dir(t.path().join("sub")).unwrap();
         assert!(matches!(d.read("sub", FilePolicy::secret(10)), Err(Error::Insecure { .. })));
+    }
+
+    /// Regression: a reader that opened the file just before a writer renamed a new version
+    /// over it sees a link count of 0; that is a consistent old version, not an attack.
+    #[test]
+    fn file_replaced_after_open_is_still_readable() {
+        let (t, d) = dir();
+        d.write_atomic("u", b"old").unwrap();
+        let fd = rfs::openat(&d.fd, "u", READ_FLAGS, Mode::empty()).unwrap();
+        d.write_atomic("u", b"new").unwrap();
+        let got = read_checked(&t.path().join("u"), fd, FilePolicy::secret(10)).unwrap();
+        assert_eq!(&got[..], b"old");
     }
 
     #[test]
