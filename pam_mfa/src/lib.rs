@@ -17,8 +17,10 @@ use handle::{Handle, Priority};
 use libc::{c_char, c_int};
 use mfa_core::config::ModuleArgs;
 use mfa_core::login::{self, Decision, Denial, Request, SystemClock};
+use std::cell::Cell;
 use std::ffi::CStr;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// The one mapping from a core decision to a PAM return code. Only a verified factor yields
 /// `PAM_SUCCESS`; `nullok` leniency yields `PAM_IGNORE`; everything else is a failure.
@@ -56,25 +58,87 @@ unsafe fn module_args(argc: c_int, argv: *const *const c_char) -> Result<Vec<Str
     Ok(out)
 }
 
-/// Runs `body` with panics caught: a panic is logged (location only) and becomes `PAM_ABORT`.
-/// The process's panic hook is replaced only for the duration of the call, so nothing is
-/// printed on the user's terminal and the application's own hook is restored afterwards.
-fn guarded(pamh: *mut PamHandle, body: impl FnOnce(Handle) -> c_int) -> c_int {
+thread_local! {
+    /// Where the last panic on this thread happened (set by our hook, read by `guarded`).
+    /// A `Cell` of plain data: no TLS destructor, so unloading the module is safe.
+    static PANIC_AT: Cell<Option<PanicAt>> = const { Cell::new(None) };
+}
+
+/// A panic location copied into plain bytes (the hook's `&str` does not outlive the hook).
+#[derive(Clone, Copy)]
+struct PanicAt {
+    file: [u8; 64],
+    file_len: usize,
+    line: u32,
+}
+
+impl PanicAt {
+    fn new(file: &str, line: u32) -> Self {
+        let mut at = PanicAt { file: [0; 64], file_len: 0, line };
+        // Keep the end of long paths; cut on a character boundary.
+        let mut start = file.len().saturating_sub(at.file.len());
+        while !file.is_char_boundary(start) {
+            start += 1;
+        }
+        let tail = &file.as_bytes()[start..];
+        at.file[..tail.len()].copy_from_slice(tail);
+        at.file_len = tail.len();
+        at
+    }
+}
+
+impl std::fmt::Display for PanicAt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let file = std::str::from_utf8(&self.file[..self.file_len]).unwrap_or("?");
+        write!(f, "{file}:{}", self.line)
+    }
+}
+
+/// Set while one call has our panic hook installed. Only one caller swaps the process-wide
+/// hook at a time, so concurrent calls on other threads can never restore the hooks in the
+/// wrong order and leave ours installed after libpam unloads the module.
+static HOOK_INSTALLED: AtomicBool = AtomicBool::new(false);
+
+/// Runs `body` with panics caught: a panic becomes `PAM_ABORT` and `on_panic` receives its
+/// location (file:line; never the message, which could quote data). While the body runs, the
+/// panic hook only records the location, so nothing is printed on the user's terminal; the
+/// application's hook is restored before returning.
+fn guarded(body: impl FnOnce() -> c_int, on_panic: impl FnOnce(&str)) -> c_int {
+    PANIC_AT.with(|p| p.set(None));
+    let swapped =
+        HOOK_INSTALLED.compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire).is_ok();
+    let previous = swapped.then(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(|info| {
+            let at = info.location().map(|l| PanicAt::new(l.file(), l.line()));
+            PANIC_AT.with(|p| p.set(at));
+        }));
+        previous
+    });
+    let result = catch_unwind(AssertUnwindSafe(body));
+    if let Some(previous) = previous {
+        std::panic::set_hook(previous);
+        HOOK_INSTALLED.store(false, Ordering::Release);
+    }
+    let at = PANIC_AT.with(|p| p.take());
+    result.unwrap_or_else(|_| {
+        let location = at.map(|a| a.to_string()).unwrap_or_else(|| "unknown".into());
+        on_panic(&location);
+        ffi::PAM_ABORT
+    })
+}
+
+/// [`guarded`] for a hook: a null handle fails closed, a panic is logged through the handle.
+fn guarded_hook(pamh: *mut PamHandle, body: impl FnOnce(Handle) -> c_int) -> c_int {
     let Some(handle) = Handle::new(pamh) else {
         return ffi::PAM_SYSTEM_ERR;
     };
-    let previous = std::panic::take_hook();
-    let raw = pamh as usize;
-    std::panic::set_hook(Box::new(move |info| {
-        let location =
-            info.location().map(|l| format!("{}:{}", l.file(), l.line())).unwrap_or_default();
-        if let Some(h) = Handle::new(raw as *mut PamHandle) {
-            h.log(Priority::Crit, &format!("internal error (panic at {location}); denying"));
-        }
-    }));
-    let result = catch_unwind(AssertUnwindSafe(|| body(handle)));
-    std::panic::set_hook(previous);
-    result.unwrap_or(ffi::PAM_ABORT)
+    guarded(
+        || body(handle),
+        |location| {
+            handle.log(Priority::Crit, &format!("internal error (panic at {location}); denying"))
+        },
+    )
 }
 
 fn authenticate(h: Handle, flags: c_int, args: Result<Vec<String>, String>) -> c_int {
@@ -131,7 +195,7 @@ pub unsafe extern "C" fn pam_sm_authenticate(
 ) -> c_int {
     // SAFETY: libpam passes `argc` valid strings in `argv`.
     let args = unsafe { module_args(argc, argv) };
-    guarded(pamh, |h| authenticate(h, flags, args))
+    guarded_hook(pamh, |h| authenticate(h, flags, args))
 }
 
 /// `pam_setcred`: nothing to establish; succeeds so stacks that call it do not fail.
@@ -225,8 +289,28 @@ mod tests {
 
     #[test]
     fn null_handle_fails_closed_without_running_the_body() {
-        let rc = guarded(std::ptr::null_mut(), |_| ffi::PAM_SUCCESS);
+        let rc = guarded_hook(std::ptr::null_mut(), |_| ffi::PAM_SUCCESS);
         assert_eq!(rc, ffi::PAM_SYSTEM_ERR);
+    }
+
+    /// A panic becomes PAM_ABORT with its location, the application's panic hook is back in
+    /// place afterwards, and the default hook was not called (nothing on the terminal).
+    #[test]
+    fn panic_becomes_abort_and_the_previous_hook_is_restored() {
+        use std::sync::atomic::AtomicUsize;
+        static APP_HOOK_CALLS: AtomicUsize = AtomicUsize::new(0);
+        std::panic::set_hook(Box::new(|_| {
+            APP_HOOK_CALLS.fetch_add(1, Ordering::SeqCst);
+        }));
+        let mut logged = String::new();
+        let rc = guarded(|| panic!("boom"), |at| logged = at.to_string());
+        assert_eq!(rc, ffi::PAM_ABORT);
+        assert!(logged.starts_with("pam_mfa/src/lib.rs:"), "{logged}");
+        assert_eq!(APP_HOOK_CALLS.load(Ordering::SeqCst), 0, "our hook ran, not the app's");
+        assert_eq!(guarded(|| ffi::PAM_SUCCESS, |_| unreachable!()), ffi::PAM_SUCCESS);
+        let _ = catch_unwind(|| panic!("after"));
+        assert_eq!(APP_HOOK_CALLS.load(Ordering::SeqCst), 1, "the app's hook is restored");
+        let _ = std::panic::take_hook();
     }
 
     #[test]
