@@ -5,6 +5,7 @@
 //! and the login is denied. Every key and its default is documented in `config/pam_mfa.toml`.
 
 use crate::error::{Error, Result};
+use crate::policy::{Enrollment, Policy, Rule};
 use crate::secure_fs::{self, FilePolicy};
 use crate::totp::Algorithm;
 use serde::Deserialize;
@@ -19,9 +20,21 @@ pub const MAX_SIZE: u64 = 64 * 1024;
 #[derive(Clone, Debug, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
-    /// Users who have not enrolled: `false` (default) denies them, `true` returns `PAM_IGNORE`
-    /// so the rest of the stack decides. Never `PAM_SUCCESS`.
-    pub nullok: bool,
+    /// Users who have not enrolled: `required` (deny), `optional` (`PAM_IGNORE`: the rest of the
+    /// stack decides; never `PAM_SUCCESS`) or `on-login` (offer enrollment after the password).
+    pub enrollment: Enrollment,
+    /// Whether the enroll-on-login menu offers "opt out" (not asked again until reset).
+    pub allow_opt_out: bool,
+    /// Ask once for password and code typed together; the password is handed to the next
+    /// module (`use_first_pass`). For clients that can answer only one prompt.
+    pub single_prompt: bool,
+    /// Limits of the enroll-on-login "skip" choice.
+    pub on_login: OnLoginConfig,
+    /// Failed-code lockout.
+    pub lockout: LockoutConfig,
+    /// Policy rules, first match wins (`[[rule]]` tables).
+    #[serde(rename = "rule")]
+    pub rules: Vec<Rule>,
     /// Where secrets and state are kept.
     pub store: StoreConfig,
     /// TOTP verification and enrollment defaults.
@@ -54,6 +67,42 @@ pub struct TotpConfig {
     pub digits: u8,
     /// Time step in seconds for new enrollments (most apps only support 30).
     pub step: u64,
+}
+
+/// `[on_login]`: how long enrollment may be put off.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct OnLoginConfig {
+    /// Logins a user may skip enrolling before it becomes mandatory (0: no skipping).
+    pub max_skips: u32,
+    /// Days after the first offer during which skipping is possible (0: no time limit).
+    pub grace_days: u32,
+}
+
+impl Default for OnLoginConfig {
+    fn default() -> Self {
+        OnLoginConfig { max_skips: 3, grace_days: 0 }
+    }
+}
+
+/// `[lockout]`: locking the second factor after repeated wrong codes.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct LockoutConfig {
+    /// Wrong codes within `window` seconds that lock the factor (0: never lock).
+    pub max_failures: u32,
+    /// Seconds over which failures are counted.
+    pub window: u64,
+    /// Seconds the factor stays locked.
+    pub duration: u64,
+    /// Minimum delay before a failure is reported, in milliseconds (`pam_fail_delay`).
+    pub fail_delay_ms: u32,
+}
+
+impl Default for LockoutConfig {
+    fn default() -> Self {
+        LockoutConfig { max_failures: 5, window: 900, duration: 900, fail_delay_ms: 2000 }
+    }
 }
 
 /// `[recovery]`: single-use recovery codes.
@@ -138,13 +187,59 @@ impl Config {
         if self.recovery.warn_below > crate::recovery::CODE_COUNT as u32 {
             return Err(Error::Config("recovery.warn_below must be at most 10".into()));
         }
+        let l = &self.lockout;
+        if l.max_failures > 1000 || l.window > 86_400 * 30 || l.duration > 86_400 * 30 {
+            return Err(Error::Config(
+                "lockout: max_failures at most 1000, window and duration at most 30 days".into(),
+            ));
+        }
+        if l.max_failures > 0 && (l.window == 0 || l.duration == 0) {
+            return Err(Error::Config(
+                "lockout.window and lockout.duration must be positive".into(),
+            ));
+        }
+        if l.fail_delay_ms > 60_000 {
+            return Err(Error::Config("lockout.fail_delay_ms must be at most 60000".into()));
+        }
+        if self.on_login.grace_days > 3650 {
+            return Err(Error::Config("on_login.grace_days must be at most 3650".into()));
+        }
+        for (i, r) in self.rules.iter().enumerate() {
+            let empty = |l: &Option<Vec<String>>| l.as_ref().is_some_and(Vec::is_empty);
+            if empty(&r.service)
+                || empty(&r.user)
+                || empty(&r.group)
+                || r.rhost.as_ref().is_some_and(Vec::is_empty)
+            {
+                return Err(Error::Config(format!(
+                    "rule {}: an empty list can never match",
+                    i + 1
+                )));
+            }
+        }
         Ok(())
     }
 
     /// Applies module arguments on top of the file's values.
     pub fn apply(&mut self, args: &ModuleArgs) {
         if args.nullok {
-            self.nullok = true;
+            self.enrollment = Enrollment::Optional;
+            for r in &mut self.rules {
+                r.enrollment = r.enrollment.map(|_| Enrollment::Optional);
+            }
+        }
+        if args.single_prompt {
+            self.single_prompt = true;
+        }
+    }
+
+    /// The top-level policy, before rules.
+    pub fn default_policy(&self) -> Policy {
+        Policy {
+            exempt: false,
+            enrollment: self.enrollment,
+            allow_opt_out: self.allow_opt_out,
+            rule: None,
         }
     }
 }
@@ -159,8 +254,10 @@ fn one_line(e: &toml::de::Error) -> String {
 pub struct ModuleArgs {
     /// `config=PATH`: the configuration file (absolute path).
     pub config: Option<PathBuf>,
-    /// `nullok`: users without enrollment get `PAM_IGNORE` instead of a denial.
+    /// `nullok`: users without enrollment get `PAM_IGNORE` (enrollment = "optional").
     pub nullok: bool,
+    /// `single_prompt`: password and code in one answer (see [`Config::single_prompt`]).
+    pub single_prompt: bool,
 }
 
 impl ModuleArgs {
@@ -171,6 +268,8 @@ impl ModuleArgs {
         for arg in args {
             if arg == "nullok" {
                 out.nullok = true;
+            } else if arg == "single_prompt" {
+                out.single_prompt = true;
             } else if let Some(p) = arg.strip_prefix("config=") {
                 let p = PathBuf::from(p);
                 if !p.is_absolute() {
@@ -202,7 +301,8 @@ mod tests {
         let c = Config::parse("").unwrap();
         assert_eq!(c, Config::default());
         assert_eq!(c.totp.window, 1);
-        assert!(!c.nullok);
+        assert_eq!(c.enrollment, Enrollment::Required);
+        assert!(c.rules.is_empty());
     }
 
     #[test]
@@ -215,18 +315,36 @@ mod tests {
     fn unknown_keys_and_bad_values_are_errors() {
         for bad in [
             "nulok = true",
+            "nullok = true",
+            "enrollment = \"sometimes\"",
+            "[lockout]\nmax_failures = 5\nwindow = 0",
+            "[[rule]]\nservice = []",
+            "[[rule]]\nrhost = [\"10.0.0.0/40\"]",
+            "[[rule]]\nservices = [\"sshd\"]",
             "[totp]\nwindow = 11",
             "[totp]\ndigits = 7",
             "[totp]\nalgorithm = \"MD5\"",
             "[totp]\nstep = 5",
             "[store]\nstate_dir = \"relative\"",
             "[stor]\nx = 1",
-            "nullok = \"yes\"",
+            "allow_opt_out = \"yes\"",
             "[recovery]\nwarn_below = 11",
             "not toml at all [",
         ] {
             assert!(matches!(Config::parse(bad), Err(Error::Config(_))), "{bad}");
         }
+    }
+
+    #[test]
+    fn rules_parse() {
+        let c = Config::parse(
+            "enrollment = \"on-login\"\n[[rule]]\nrhost = [\"10.1.0.0/16\", \"local\"]\nexempt = true\n\
+             [[rule]]\nservice = [\"sudo\"]\ngroup = [\"wheel\"]\nenrollment = \"required\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.rules.len(), 2);
+        assert!(c.rules[0].exempt);
+        assert_eq!(c.rules[1].enrollment, Some(Enrollment::Required));
     }
 
     #[test]
@@ -239,6 +357,7 @@ mod tests {
         assert!(ModuleArgs::parse(["nullokk"]).is_err());
         let mut c = Config::default();
         c.apply(&a);
-        assert!(c.nullok);
+        assert_eq!(c.enrollment, Enrollment::Optional);
+        assert!(ModuleArgs::parse(["single_prompt"]).unwrap().single_prompt);
     }
 }

@@ -114,6 +114,29 @@ pub fn regenerate_recovery_codes(
     Ok(Some(shown))
 }
 
+/// Clears the user's wrong-code counter and lock. Returns whether the user had a record.
+pub fn unlock(store: &Store, user: &UserName) -> Result<bool> {
+    let lock = store.lock(user)?;
+    let Some(mut record) = lock.load()? else {
+        return Ok(false);
+    };
+    record.lockout.clear();
+    lock.save(&record)?;
+    Ok(true)
+}
+
+/// Undoes "opt out" and resets the skip count, so the enroll-on-login menu is offered again
+/// with all its skips. Returns whether the user had a record.
+pub fn opt_in(store: &Store, user: &UserName) -> Result<bool> {
+    let lock = store.lock(user)?;
+    let Some(mut record) = lock.load()? else {
+        return Ok(false);
+    };
+    record.enrollment = crate::store::EnrollmentState::default();
+    lock.save(&record)?;
+    Ok(true)
+}
+
 /// Removes everything stored for the user. Returns whether anything was there.
 pub fn remove(store: &Store, user: &UserName) -> Result<bool> {
     store.lock(user)?.remove()
@@ -130,11 +153,20 @@ pub struct Status {
     pub totp_params: Option<String>,
     /// Unused recovery codes.
     pub recovery_codes_left: usize,
+    /// Second factor locked until (Unix time), if locked now.
+    pub locked_until: Option<u64>,
+    /// Enroll-on-login: logins on which enrollment was skipped.
+    pub skips: u32,
+    /// Enroll-on-login: the user opted out.
+    pub opted_out: bool,
 }
 
-/// Reads a user's status. `Ok(None)`: nothing stored.
-pub fn status(store: &Store, user: &UserName) -> Result<Option<Status>> {
+/// Reads a user's status at time `now`. `Ok(None)`: nothing stored.
+pub fn status(store: &Store, user: &UserName, now: u64) -> Result<Option<Status>> {
     Ok(store.load(user)?.map(|r| Status {
+        locked_until: r.lockout.locked_until.filter(|_| r.lockout.locked_for(now).is_some()),
+        skips: r.enrollment.skips,
+        opted_out: r.enrollment.opted_out,
         user: r.user.clone(),
         totp_enrolled: r.totp.as_ref().map(|t| t.enrolled),
         totp_params: r.totp.as_ref().map(|t| {

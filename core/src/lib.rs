@@ -13,8 +13,11 @@
 pub mod config;
 pub mod enroll;
 pub mod error;
+pub mod lockout;
 pub mod login;
 pub mod otpauth;
+pub mod policy;
+pub mod qr;
 pub mod random;
 pub mod recovery;
 pub mod secret;

@@ -91,6 +91,32 @@ pub(crate) enum Command {
                       sudo mfa-enroll --user alice recovery-codes --regenerate"
     )]
     RecoveryCodes(RecoveryArgs),
+
+    /// Be offered enrollment at login again (undo "opt out", reset the skips)
+    #[command(
+        long_about = "Undo an \"opt out\" chosen in the enroll-on-login menu and reset the \
+                      number of skipped enrollments, so the menu is offered again at the next \
+                      login. Used by the user, or by an administrator with --user.",
+        after_help = "Examples:\n  sudo mfa-enroll --user alice opt-in"
+    )]
+    OptIn,
+
+    /// Administration: unlock a user's second factor after too many wrong codes
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+/// `mfa-enroll admin ...`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum AdminCommand {
+    /// Clear the wrong-code counter and lock of a user
+    #[command(
+        long_about = "Clear the user's wrong-code counter and lift the lock set after too many \
+                      wrong codes ([lockout] in the configuration). `status` shows whether a \
+                      user is locked.",
+        after_help = "Example:\n  sudo mfa-enroll --user alice admin unlock"
+    )]
+    Unlock,
 }
 
 impl Command {
@@ -103,6 +129,8 @@ impl Command {
             Command::List(_) => "list",
             Command::Remove(_) => "remove",
             Command::RecoveryCodes(_) => "recovery-codes",
+            Command::OptIn => "opt-in",
+            Command::Admin(AdminCommand::Unlock) => "admin unlock",
         }
     }
 }

@@ -20,6 +20,12 @@ pub(crate) struct Summary {
     pub(crate) recovery_codes_left: usize,
     /// When the current recovery code set was made (Unix seconds).
     pub(crate) recovery_codes_generated: Option<u64>,
+    /// Locked after too many wrong codes until this time (Unix seconds), if locked now.
+    pub(crate) locked_until: Option<u64>,
+    /// Enroll-on-login: logins on which enrollment was skipped.
+    pub(crate) skips: u32,
+    /// Enroll-on-login: the user opted out.
+    pub(crate) opted_out: bool,
 }
 
 /// The enrolled authenticator app's parameters.
@@ -36,9 +42,12 @@ pub(crate) struct TotpSummary {
 }
 
 impl Summary {
-    /// Summarizes a stored record.
-    pub(crate) fn of(record: &UserRecord) -> Summary {
+    /// Summarizes a stored record as of `now` (Unix seconds).
+    pub(crate) fn of(record: &UserRecord, now: u64) -> Summary {
         Summary {
+            locked_until: record.lockout.locked_for(now).map(|left| now + left),
+            skips: record.enrollment.skips,
+            opted_out: record.enrollment.opted_out,
             user: record.user.clone(),
             enrolled: record.is_enrolled(),
             totp: record.totp.as_ref().map(|t| TotpSummary {
@@ -60,6 +69,9 @@ impl Summary {
             totp: None,
             recovery_codes_left: 0,
             recovery_codes_generated: None,
+            locked_until: None,
+            skips: 0,
+            opted_out: false,
         }
     }
 
@@ -89,6 +101,21 @@ impl Summary {
                 utc(made)
             )
             .map_err(Error::stdout)?;
+        }
+        if let Some(until) = self.locked_until {
+            writeln!(
+                out,
+                "  Locked:            until {} (too many wrong codes; `admin unlock` lifts it)",
+                utc(until)
+            )
+            .map_err(Error::stdout)?;
+        }
+        if self.opted_out {
+            writeln!(out, "  Enrollment:        opted out at login (`opt-in` undoes it)")
+                .map_err(Error::stdout)?;
+        } else if self.skips > 0 && !self.enrolled {
+            writeln!(out, "  Enrollment:        skipped at {} login(s)", self.skips)
+                .map_err(Error::stdout)?;
         }
         Ok(())
     }

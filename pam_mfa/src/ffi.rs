@@ -1,7 +1,7 @@
 //! Raw declarations from `<security/pam_modules.h>`, `<security/pam_ext.h>` and
 //! `<security/_pam_types.h>` (Linux-PAM). The values match Debian 12's Linux-PAM 1.5.2 headers.
 
-use libc::{c_char, c_int, c_void};
+use libc::{c_char, c_int, c_uint, c_void};
 
 /// Opaque `pam_handle_t`.
 #[repr(C)]
@@ -24,8 +24,10 @@ pub(crate) const PAM_SILENT: c_int = 0x8000;
 pub(crate) const PAM_SERVICE: c_int = 1;
 pub(crate) const PAM_RHOST: c_int = 4;
 pub(crate) const PAM_CONV: c_int = 5;
+pub(crate) const PAM_AUTHTOK: c_int = 6;
 
 pub(crate) const PAM_PROMPT_ECHO_OFF: c_int = 1;
+pub(crate) const PAM_PROMPT_ECHO_ON: c_int = 2;
 pub(crate) const PAM_ERROR_MSG: c_int = 3;
 pub(crate) const PAM_TEXT_INFO: c_int = 4;
 
@@ -67,4 +69,10 @@ unsafe extern "C" {
         item: *mut *const c_void,
     ) -> c_int;
     pub(crate) fn pam_syslog(pamh: *const PamHandle, priority: c_int, fmt: *const c_char, ...);
+    pub(crate) fn pam_set_item(
+        pamh: *mut PamHandle,
+        item_type: c_int,
+        item: *const c_void,
+    ) -> c_int;
+    pub(crate) fn pam_fail_delay(pamh: *mut PamHandle, musec_delay: c_uint) -> c_int;
 }

@@ -87,12 +87,14 @@ impl Handle {
         if func.is_none() {
             return Err(ConvError("conversation function is NULL".into()));
         }
-        Ok(PamConversation { conv })
+        Ok(PamConversation { handle: self, conv })
     }
 }
 
-/// The PAM conversation, adapted to [`mfa_core::login::Conversation`].
+/// The PAM conversation and the items the login logic may set, adapted to
+/// [`mfa_core::login::Conversation`].
 pub(crate) struct PamConversation {
+    handle: Handle,
     conv: *const ffi::PamConv,
 }
 
@@ -157,6 +159,34 @@ unsafe fn take_response(resp: *mut ffi::PamResponse) -> Option<Zeroizing<String>
 impl Conversation for PamConversation {
     fn prompt_secret(&mut self, prompt: &str) -> Result<Option<Zeroizing<String>>, ConvError> {
         self.send(ffi::PAM_PROMPT_ECHO_OFF, prompt)
+    }
+
+    fn prompt_visible(&mut self, prompt: &str) -> Result<Option<Zeroizing<String>>, ConvError> {
+        self.send(ffi::PAM_PROMPT_ECHO_ON, prompt)
+    }
+
+    fn set_password(&mut self, password: &str) -> Result<(), ConvError> {
+        if password.as_bytes().contains(&0) {
+            return Err(ConvError("password contains NUL".into()));
+        }
+        // NUL-terminated copy that is wiped on drop.
+        let mut c = Zeroizing::new(Vec::with_capacity(password.len() + 1));
+        c.extend_from_slice(password.as_bytes());
+        c.push(0);
+        // SAFETY: valid handle during the hook; `c` is a NUL-terminated string without interior
+        // NULs that outlives the call; libpam copies it (and wipes its copy when the item is
+        // replaced or the handle ends).
+        let rc = unsafe { ffi::pam_set_item(self.handle.0, ffi::PAM_AUTHTOK, c.as_ptr().cast()) };
+        if rc == ffi::PAM_SUCCESS {
+            Ok(())
+        } else {
+            Err(ConvError(format!("pam_set_item(PAM_AUTHTOK) returned {rc}")))
+        }
+    }
+
+    fn fail_delay(&mut self, ms: u32) {
+        // SAFETY: valid handle; the call only records the requested delay in the handle.
+        unsafe { ffi::pam_fail_delay(self.handle.0, ms.saturating_mul(1000)) };
     }
 
     fn info(&mut self, text: &str) {

@@ -17,6 +17,7 @@ use handle::{Handle, Priority};
 use libc::{c_char, c_int};
 use mfa_core::config::ModuleArgs;
 use mfa_core::login::{self, Decision, Denial, Request, SystemClock};
+use mfa_core::policy::SystemGroups;
 use std::cell::Cell;
 use std::ffi::CStr;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -171,7 +172,7 @@ fn authenticate(h: Handle, flags: c_int, args: Result<Vec<String>, String>) -> c
             return ffi::PAM_CONV_ERR;
         }
     };
-    let outcome = login::authenticate(&args, &req, &mut conv, &SystemClock);
+    let outcome = login::authenticate(&args, &req, &mut conv, &SystemClock, &SystemGroups);
     let priority = match outcome.decision {
         Decision::Success => Priority::Notice,
         Decision::Ignore => Priority::Info,

@@ -208,10 +208,17 @@ impl Fixture {
         f
     }
 
-    /// Rewrites the configuration file with `extra` plus the `[store]` table.
+    /// Rewrites the configuration file with `extra` plus the `[store]` table, and, unless
+    /// `extra` has its own `[lockout]` table, one that turns the lockout and the failure delay
+    /// off (so tests can fail many logins quickly; the lockout tests turn them on).
     pub fn write_config(&self, extra: &str) {
+        let lockout = if extra.contains("[lockout]") {
+            ""
+        } else {
+            "[lockout]\nmax_failures = 0\nfail_delay_ms = 0\n"
+        };
         let text = format!(
-            "{extra}\n[store]\nstate_dir = \"{}\"\nmaster_key = \"{}\"\n",
+            "{extra}\n{lockout}[store]\nstate_dir = \"{}\"\nmaster_key = \"{}\"\n",
             self.state_dir().display(),
             self.master_key().display()
         );

@@ -125,8 +125,8 @@ fn not_enrolled_is_denied_and_nullok_gives_ignore_never_success() {
     assert_eq!(f.login_with("nullok-permit", "alice", &["000000"], &[]).code, PAM_AUTH_ERR);
     assert_eq!(f.login_with("nullok-permit", "alice", &[&e.code_now()], &[]).code, PAM_SUCCESS);
 
-    // nullok from the configuration file works the same.
-    f.write_config("nullok = true\n");
+    // enrollment = "optional" in the configuration file works the same.
+    f.write_config("enrollment = \"optional\"\n");
     assert_eq!(f.login("nobody-enrolled", &[]).code, PAM_PERM_DENIED);
 }
 

@@ -17,7 +17,7 @@ mod record;
 
 pub use envelope::{FORMAT_VERSION, MAGIC};
 pub use master_key::{KEY_LEN, MasterKey};
-pub use record::{TotpFactor, UserRecord};
+pub use record::{EnrollmentState, TotpFactor, UserRecord};
 
 use crate::config::StoreConfig;
 use crate::error::Result;

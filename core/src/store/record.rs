@@ -1,6 +1,7 @@
 //! What is inside a user's encrypted file (JSON, version 1).
 
 use crate::error::{Error, Result};
+use crate::lockout::LockoutState;
 use crate::recovery::RecoveryCodes;
 use crate::secret::SecretBytes;
 use crate::totp::Params;
@@ -21,6 +22,24 @@ pub struct UserRecord {
     pub totp: Option<TotpFactor>,
     /// Recovery code hashes, if any were generated.
     pub recovery: Option<RecoveryCodes>,
+    /// Enroll-on-login choices of a user without factors (skips, opt-out).
+    #[serde(default)]
+    pub enrollment: EnrollmentState,
+    /// Wrong-code counter and lock.
+    #[serde(default)]
+    pub lockout: LockoutState,
+}
+
+/// What a user without factors chose in the enroll-on-login menu.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnrollmentState {
+    /// Logins on which enrollment was skipped.
+    pub skips: u32,
+    /// When enrollment was first skipped (start of the grace period).
+    pub first_skipped: Option<u64>,
+    /// The user chose not to be asked again.
+    pub opted_out: bool,
 }
 
 /// An enrolled TOTP authenticator.
@@ -41,7 +60,14 @@ pub struct TotpFactor {
 impl UserRecord {
     /// An empty record for `user`.
     pub fn new(user: &UserName, now: u64) -> Self {
-        UserRecord { user: user.as_str().to_string(), created: now, totp: None, recovery: None }
+        UserRecord {
+            user: user.as_str().to_string(),
+            created: now,
+            totp: None,
+            recovery: None,
+            enrollment: EnrollmentState::default(),
+            lockout: LockoutState::default(),
+        }
     }
 
     /// True when the user has at least one way to log in with the second factor.

@@ -4,10 +4,11 @@
 mod init;
 mod recovery;
 mod remove;
+mod state;
 mod status;
 mod totp;
 
-use crate::cli::{Cli, Command};
+use crate::cli::{AdminCommand, Cli, Command};
 use crate::error::{Error, Result};
 use crate::prompt::Console;
 
@@ -23,6 +24,8 @@ pub(crate) fn run(cli: &Cli) -> Result<()> {
         Command::List(args) => status::list(cli, args, console.out),
         Command::Remove(args) => remove::run(cli, args, &mut console),
         Command::RecoveryCodes(args) => recovery::run(cli, args, console.out),
+        Command::OptIn => state::opt_in(cli, console.out),
+        Command::Admin(AdminCommand::Unlock) => state::unlock(cli, console.out),
     }?;
     console.out.flush().map_err(Error::stdout)
 }

@@ -4,6 +4,7 @@ use crate::cli::{Cli, JsonArgs};
 use crate::context::{load_config, open_store, refuse_user_option, require_root, target_user};
 use crate::error::{Error, Result};
 use crate::output::{Summary, warn, write_json};
+use mfa_core::login::{Clock, SystemClock};
 use mfa_core::store::Store;
 use mfa_core::username::{UserName, log_safe};
 use std::io::Write;
@@ -20,7 +21,8 @@ pub(crate) fn status(cli: &Cli, args: &JsonArgs, out: &mut dyn Write) -> Result<
 
 /// The summary of `user`'s record, or "not enrolled" when there is none.
 pub(crate) fn summary_of(store: &Store, user: &UserName) -> Result<Summary> {
-    Ok(store.load(user)?.map_or_else(|| Summary::nothing(user.as_str()), |r| Summary::of(&r)))
+    let now = SystemClock.now()?;
+    Ok(store.load(user)?.map_or_else(|| Summary::nothing(user.as_str()), |r| Summary::of(&r, now)))
 }
 
 /// Shows every user with a record. A record that cannot be read is reported on stderr and
@@ -35,7 +37,7 @@ pub(crate) fn list(cli: &Cli, args: &JsonArgs, out: &mut dyn Write) -> Result<()
     for name in store.users()? {
         let loaded = UserName::parse(&name).and_then(|user| store.load(&user));
         match loaded {
-            Ok(Some(record)) => summaries.push(Summary::of(&record)),
+            Ok(Some(record)) => summaries.push(Summary::of(&record, SystemClock.now()?)),
             Ok(None) => {} // removed since the directory was listed
             Err(e) => {
                 warn(&format!("{}: {e}", log_safe(&name)));

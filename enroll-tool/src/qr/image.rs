@@ -16,7 +16,7 @@ pub(crate) const PIXELS_PER_MODULE: usize = 8;
 pub(crate) fn svg(qr: &Qr) -> Zeroizing<String> {
     let px = PIXELS_PER_MODULE as u32;
     Zeroizing::new(
-        qr.code
+        qr.code()
             .render::<qrcode::render::svg::Color<'_>>()
             .quiet_zone(true)
             .module_dimensions(px, px)

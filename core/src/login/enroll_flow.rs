@@ -1,0 +1,238 @@
+//! Enroll-on-login: a user without factors is offered, right after the password, to set up an
+//! authenticator app now, to skip (a limited number of times), or to opt out (if allowed).
+//!
+//! Setting up happens inside the PAM conversation: the QR code and secret are sent as text
+//! (an SSH terminal shows them), the user confirms with one code, then gets the recovery codes.
+//! Because sshd shows informational messages only together with the next prompt, every message
+//! the user must read is followed by a prompt.
+
+use super::{Clock, ConvError, Conversation, Denial, Outcome};
+use crate::config::Config;
+use crate::enroll::{self, Existing, PendingTotp};
+use crate::error::Error;
+use crate::policy::Policy;
+use crate::qr::{self, Qr, Style};
+use crate::store::{EnrollmentState, Store, UserRecord};
+use crate::username::UserName;
+
+/// Menu attempts before giving up.
+const MENU_TRIES: usize = 3;
+/// Confirmation codes the user may try.
+const CODE_TRIES: usize = 3;
+
+enum Choice {
+    Enroll,
+    Skip,
+    OptOut,
+}
+
+fn conv_failed(e: ConvError) -> Outcome {
+    Outcome::deny(Denial::Conversation, format!("conversation failed: {}", e.0))
+}
+
+/// Runs the enroll-on-login menu for a user without factors.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn offer(
+    cfg: &Config,
+    policy: &Policy,
+    state: &EnrollmentState,
+    store: &Store,
+    user: &UserName,
+    conv: &mut dyn Conversation,
+    clock: &dyn Clock,
+    now: u64,
+) -> Outcome {
+    if state.opted_out && policy.allow_opt_out {
+        return Outcome::ignore("not enrolled, opted out");
+    }
+    let grace = u64::from(cfg.on_login.grace_days) * 86_400;
+    let grace_over =
+        grace > 0 && state.first_skipped.is_some_and(|first| now >= first.saturating_add(grace));
+    let skips_left =
+        if grace_over { 0 } else { cfg.on_login.max_skips.saturating_sub(state.skips) };
+
+    let choice = if skips_left == 0 && !policy.allow_opt_out {
+        conv.info("Two-factor authentication is required for your account: set up an authenticator app now.");
+        Choice::Enroll
+    } else {
+        match menu(conv, skips_left, policy.allow_opt_out) {
+            Ok(c) => c,
+            Err(o) => return o,
+        }
+    };
+    match choice {
+        Choice::Enroll => enroll_totp(cfg, store, user, conv, clock).with_factor("enroll-totp"),
+        Choice::Skip => update_state(store, user, now, |s| {
+            s.skips += 1;
+            s.first_skipped.get_or_insert(now);
+        })
+        .map_or_else(
+            |e| Outcome::deny(Denial::Unavailable, format!("cannot record the skip: {e}")),
+            |s| {
+                Outcome::ignore(format!(
+                    "enrollment skipped ({} of {})",
+                    s.skips, cfg.on_login.max_skips
+                ))
+            },
+        ),
+        Choice::OptOut => update_state(store, user, now, |s| s.opted_out = true).map_or_else(
+            |e| Outcome::deny(Denial::Unavailable, format!("cannot record the opt-out: {e}")),
+            |_| Outcome::ignore("not enrolled, opted out just now"),
+        ),
+    }
+}
+
+fn menu(
+    conv: &mut dyn Conversation,
+    skips_left: u32,
+    allow_opt_out: bool,
+) -> Result<Choice, Outcome> {
+    let mut text = String::from(
+        "Two-factor authentication is not set up for your account.\n  1) Set up an authenticator app now (takes a minute)\n",
+    );
+    if skips_left > 0 {
+        text.push_str(&format!(
+            "  2) Skip for now (you will be asked again; {skips_left} skip{} left)\n",
+            if skips_left == 1 { "" } else { "s" }
+        ));
+    }
+    if allow_opt_out {
+        text.push_str("  3) Opt out (you will not be asked again)\n");
+    }
+    for _ in 0..MENU_TRIES {
+        conv.info(text.trim_end());
+        let answer = match conv.prompt_visible("Choice: ") {
+            Ok(Some(a)) => a,
+            Ok(None) => {
+                return Err(Outcome::deny(Denial::Conversation, "no answer to the enrollment menu"));
+            }
+            Err(e) => return Err(conv_failed(e)),
+        };
+        match answer.trim() {
+            "1" => return Ok(Choice::Enroll),
+            "2" if skips_left > 0 => return Ok(Choice::Skip),
+            "3" if allow_opt_out => return Ok(Choice::OptOut),
+            "" => {
+                return Err(Outcome::deny(Denial::AuthFailed, "no choice in the enrollment menu"));
+            }
+            _ => conv.error("Please answer with one of the numbers shown."),
+        }
+    }
+    Err(Outcome::deny(Denial::AuthFailed, "no valid choice in the enrollment menu"))
+}
+
+fn update_state(
+    store: &Store,
+    user: &UserName,
+    now: u64,
+    change: impl FnOnce(&mut EnrollmentState),
+) -> crate::Result<EnrollmentState> {
+    let lock = store.lock(user)?;
+    let mut record = lock.load()?.unwrap_or_else(|| UserRecord::new(user, now));
+    change(&mut record.enrollment);
+    lock.save(&record)?;
+    Ok(record.enrollment)
+}
+
+fn hostname() -> String {
+    nix::unistd::gethostname()
+        .ok()
+        .and_then(|h| h.into_string().ok())
+        .unwrap_or_else(|| "localhost".into())
+}
+
+fn grouped(secret: &str) -> String {
+    secret
+        .as_bytes()
+        .chunks(4)
+        .map(|c| String::from_utf8_lossy(c).into_owned())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn enroll_totp(
+    cfg: &Config,
+    store: &Store,
+    user: &UserName,
+    conv: &mut dyn Conversation,
+    clock: &dyn Clock,
+) -> Outcome {
+    let pending = match PendingTotp::generate(&cfg.totp, &format!("{user}@{}", hostname())) {
+        Ok(p) => p,
+        Err(e) => return Outcome::deny(Denial::Unavailable, e.to_string()),
+    };
+    let uri = pending.uri_string();
+    let picture = match Qr::encode(&uri) {
+        Ok(q) => qr::render(&q, Style::Plain),
+        Err(e) => return Outcome::deny(Denial::Unavailable, e.to_string()),
+    };
+    let p = &pending.uri.params;
+    let secret = zeroize::Zeroizing::new(grouped(&pending.uri.secret.to_base32()));
+    conv.info(&zeroize::Zeroizing::new(format!(
+        "Scan this QR code with your authenticator app (Google Authenticator, Aegis, FreeOTP, ...):\n\n{}\n\
+         Or add it by hand: secret {}  (time-based, {}, {} digits, every {} s)\n{}",
+        picture.as_str(),
+        secret.as_str(),
+        p.algorithm.name(),
+        p.digits,
+        p.step,
+        uri.as_str()
+    )));
+    let prompt = format!("Enter the {}-digit code from the app to finish: ", p.digits);
+    for attempt in 1..=CODE_TRIES {
+        let answer = match conv.prompt_visible(&prompt) {
+            Ok(Some(a)) => a,
+            Ok(None) => {
+                return Outcome::deny(Denial::Conversation, "no confirmation code (cancelled)");
+            }
+            Err(e) => return conv_failed(e),
+        };
+        if answer.trim().is_empty() {
+            return Outcome::deny(Denial::AuthFailed, "no confirmation code");
+        }
+        let now = match clock.now() {
+            Ok(n) => n,
+            Err(e) => return Outcome::deny(Denial::Unavailable, e.to_string()),
+        };
+        let Some(step) = pending.confirm(&answer, now, cfg.totp.window) else {
+            if attempt < CODE_TRIES {
+                conv.error("That code is not right. Check that the phone's time is correct and type the code shown now.");
+            }
+            continue;
+        };
+        let codes =
+            match enroll::save_totp(store, user, &pending, Some(step), now, Existing::Keep, true) {
+                Ok(Some(codes)) => codes,
+                Ok(None) => {
+                    return Outcome::deny(Denial::Unavailable, "no recovery codes were made");
+                }
+                Err(Error::AlreadyEnrolled(_)) => {
+                    return Outcome::deny(
+                        Denial::AuthFailed,
+                        "enrolled concurrently by another login",
+                    );
+                }
+                Err(e) => {
+                    return Outcome::deny(
+                        Denial::Unavailable,
+                        format!("cannot save the enrollment: {e}"),
+                    );
+                }
+            };
+        let mut text = zeroize::Zeroizing::new(String::from(
+            "Your authenticator app is set up. These are your recovery codes: each works once, \
+             instead of a code, if you lose the phone. Store them somewhere safe now; they are \
+             not shown again.\n\n",
+        ));
+        for c in &codes {
+            text.push_str("    ");
+            text.push_str(c);
+            text.push('\n');
+        }
+        conv.info(text.trim_end());
+        // A prompt, so that sshd (which holds messages back until the next prompt) shows them.
+        let _ = conv.prompt_visible("Press Enter when you have stored the recovery codes: ");
+        return Outcome::success("enrolled on login, code confirmed");
+    }
+    Outcome::deny(Denial::AuthFailed, "enrollment not confirmed (wrong codes)")
+}

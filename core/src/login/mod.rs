@@ -1,0 +1,242 @@
+//! The login state machine: what the module asks, checks and decides.
+//!
+//! It talks to the user only through [`Conversation`], reads time through [`Clock`] and group
+//! membership through [`Groups`], so it is tested without PAM. Every path that is not a
+//! verified factor ends in a denial; leniency (exempt by policy, optional enrollment, a skipped
+//! or declined enrollment) is [`Decision::Ignore`], never success.
+
+mod enroll_flow;
+mod verify;
+
+use crate::config::{Config, ModuleArgs};
+use crate::error::Error;
+use crate::policy::{self, Enrollment, Groups, Subject};
+use crate::store::Store;
+use crate::username::{UserName, log_safe};
+use std::fmt;
+use zeroize::Zeroizing;
+
+/// The prompt for the second factor.
+pub const PROMPT: &str = "Verification code: ";
+/// The prompt in single-prompt mode.
+pub const SINGLE_PROMPT: &str = "Password and verification code: ";
+/// Longest answer considered; anything longer is refused without further work.
+pub const MAX_ANSWER_LEN: usize = 1024;
+
+/// The conversation failed (the application could not ask or the user could not answer).
+#[derive(Debug)]
+pub struct ConvError(pub String);
+
+/// How the login logic talks to the user and to the rest of the PAM stack.
+pub trait Conversation {
+    /// Asks a question without echo. `Ok(None)`: no answer (cancelled, or a NULL reply).
+    fn prompt_secret(&mut self, prompt: &str) -> Result<Option<Zeroizing<String>>, ConvError>;
+    /// Asks a question with echo (menu choices, confirmation codes).
+    fn prompt_visible(&mut self, prompt: &str) -> Result<Option<Zeroizing<String>>, ConvError>;
+    /// Shows an informational message. (sshd shows it together with the next prompt only.)
+    fn info(&mut self, text: &str);
+    /// Shows an error message.
+    fn error(&mut self, text: &str);
+    /// Hands the password typed in single-prompt mode to the next module (`PAM_AUTHTOK`).
+    fn set_password(&mut self, password: &str) -> Result<(), ConvError>;
+    /// Asks the application to delay a failure report by at least `ms` milliseconds.
+    fn fail_delay(&mut self, ms: u32);
+}
+
+/// Where the login logic gets the time.
+pub trait Clock {
+    /// Seconds since the Unix epoch; an error when the clock reads before 1970.
+    fn now(&self) -> crate::Result<u64>;
+}
+
+/// The system's real-time clock.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> crate::Result<u64> {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .map_err(|_| Error::Clock("system clock is before 1970".into()))
+    }
+}
+
+/// What PAM told us about the login.
+#[derive(Clone, Debug, Default)]
+pub struct Request {
+    /// The user name, as given (not yet validated).
+    pub user: String,
+    /// The PAM service (`sshd`, `sudo`, ...).
+    pub service: String,
+    /// The remote host, if the application set one.
+    pub rhost: Option<String>,
+    /// `PAM_SILENT`: suppress informational messages.
+    pub silent: bool,
+}
+
+/// Why a login was refused, which selects the PAM return code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Denial {
+    /// Wrong, replayed or malformed code, locked factor, not enrolled, empty answer
+    /// (`PAM_AUTH_ERR`).
+    AuthFailed,
+    /// The conversation failed or returned no answer (`PAM_CONV_ERR`).
+    Conversation,
+    /// The configuration or module arguments are invalid (`PAM_SERVICE_ERR`).
+    Config,
+    /// The store, master key, clock or user database cannot be trusted or read
+    /// (`PAM_AUTHINFO_UNAVAIL`).
+    Unavailable,
+    /// The user name cannot be used (`PAM_USER_UNKNOWN`).
+    BadUser,
+}
+
+/// The decision.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Decision {
+    /// Second factor verified (or enrolled and confirmed just now).
+    Success,
+    /// No second factor required for this login: let the rest of the stack decide.
+    Ignore,
+    /// Refused.
+    Deny(Denial),
+}
+
+/// The decision plus what the log line needs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Outcome {
+    /// What to return.
+    pub decision: Decision,
+    /// Which factor was tried (`totp`, `recovery`, `enroll-totp`), if any.
+    pub factor: Option<&'static str>,
+    /// Short reason for the log (never a secret).
+    pub reason: String,
+}
+
+impl Outcome {
+    pub(crate) fn deny(d: Denial, reason: impl Into<String>) -> Self {
+        Outcome { decision: Decision::Deny(d), factor: None, reason: reason.into() }
+    }
+    pub(crate) fn ignore(reason: impl Into<String>) -> Self {
+        Outcome { decision: Decision::Ignore, factor: None, reason: reason.into() }
+    }
+    pub(crate) fn success(reason: impl Into<String>) -> Self {
+        Outcome { decision: Decision::Success, factor: None, reason: reason.into() }
+    }
+    pub(crate) fn with_factor(mut self, f: &'static str) -> Self {
+        self.factor = Some(f);
+        self
+    }
+
+    /// The one syslog line for this decision: user, service, remote host, factor, outcome,
+    /// reason. Untrusted fields are escaped and bounded.
+    pub fn log_line(&self, req: &Request) -> String {
+        let decision = match self.decision {
+            Decision::Success => "success",
+            Decision::Ignore => "ignore",
+            Decision::Deny(_) => "deny",
+        };
+        format!(
+            "decision={decision} user=\"{}\" service=\"{}\" rhost=\"{}\" factor={} reason=\"{}\"",
+            log_safe(&req.user),
+            log_safe(&req.service),
+            log_safe(req.rhost.as_deref().unwrap_or("")),
+            self.factor.unwrap_or("none"),
+            self.reason,
+        )
+    }
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}: {}", self.decision, self.reason)
+    }
+}
+
+/// Runs one second-factor authentication: load configuration, apply policy, ask, verify,
+/// record.
+pub fn authenticate(
+    args: &ModuleArgs,
+    req: &Request,
+    conv: &mut dyn Conversation,
+    clock: &dyn Clock,
+    groups: &dyn Groups,
+) -> Outcome {
+    let mut cfg = match Config::load(args.config_path()) {
+        Ok(c) => c,
+        Err(e) => return Outcome::deny(Denial::Config, e.to_string()),
+    };
+    cfg.apply(args);
+    authenticate_with(&cfg, req, conv, clock, groups)
+}
+
+/// [`authenticate`] with an already loaded configuration.
+pub fn authenticate_with(
+    cfg: &Config,
+    req: &Request,
+    conv: &mut dyn Conversation,
+    clock: &dyn Clock,
+    groups: &dyn Groups,
+) -> Outcome {
+    conv.fail_delay(cfg.lockout.fail_delay_ms);
+    let user = match UserName::parse(&req.user) {
+        Ok(u) => u,
+        Err(e) => return Outcome::deny(Denial::BadUser, e.to_string()),
+    };
+    let now = match clock.now() {
+        Ok(n) => n,
+        Err(e) => return Outcome::deny(Denial::Unavailable, e.to_string()),
+    };
+    let subject =
+        Subject { service: &req.service, user: user.as_str(), rhost: req.rhost.as_deref() };
+    let policy = match policy::resolve(cfg.default_policy(), &cfg.rules, &subject, groups) {
+        Ok(p) => p,
+        Err(e) => return Outcome::deny(Denial::Unavailable, format!("policy: {e}")),
+    };
+    let by_rule = policy.rule.map(|i| format!(" by rule {}", i + 1)).unwrap_or_default();
+    if policy.exempt {
+        return Outcome::ignore(format!("exempt{by_rule}"));
+    }
+    let store = match Store::open(&cfg.store) {
+        Ok(s) => s,
+        Err(e) => return Outcome::deny(Denial::Unavailable, e.to_string()),
+    };
+    let record = match store.load(&user) {
+        Ok(r) => r,
+        Err(e) => return Outcome::deny(Denial::Unavailable, e.to_string()),
+    };
+    let enrolled = record.as_ref().filter(|r| r.is_enrolled());
+
+    // Single-prompt mode: password and code typed together; the password goes on to the next
+    // module. Users without a TOTP factor typed only their password.
+    let mut preset = None;
+    if cfg.single_prompt {
+        let digits = enrolled.and_then(|r| r.totp.as_ref()).map(|t| usize::from(t.params.digits));
+        match verify::split_single_prompt(conv, digits) {
+            Ok(code) => preset = code,
+            Err(outcome) => return outcome,
+        }
+    }
+
+    if let Some(record) = enrolled {
+        if let Some(left) = record.lockout.locked_for(now) {
+            conv.error(&verify::locked_message(left));
+            return Outcome::deny(Denial::AuthFailed, format!("locked for {left} more seconds"));
+        }
+        return verify::ask_and_verify(cfg, req, &store, &user, conv, clock, preset);
+    }
+    match policy.enrollment {
+        Enrollment::Optional => {
+            Outcome::ignore(format!("not enrolled, enrollment optional{by_rule}"))
+        }
+        Enrollment::Required => Outcome::deny(Denial::AuthFailed, format!("not enrolled{by_rule}")),
+        Enrollment::OnLogin => {
+            let state = record.map(|r| r.enrollment).unwrap_or_default();
+            enroll_flow::offer(cfg, &policy, &state, &store, &user, conv, clock, now)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,212 @@
+//! Asking an enrolled user for a code and checking it, with replay protection and lockout.
+
+use super::{
+    Clock, ConvError, Conversation, Denial, MAX_ANSWER_LEN, Outcome, PROMPT, Request, SINGLE_PROMPT,
+};
+use crate::config::Config;
+use crate::recovery::{self, Attempt};
+use crate::store::Store;
+use crate::totp;
+use crate::username::UserName;
+use zeroize::Zeroizing;
+
+enum Answer {
+    Totp(Zeroizing<String>),
+    Recovery(Attempt),
+    Malformed,
+    TooLong,
+}
+
+fn classify(answer: &str, totp_digits: Option<u8>) -> Answer {
+    let compact: Zeroizing<String> =
+        Zeroizing::new(answer.chars().filter(|c| !c.is_whitespace()).collect());
+    if let Some(d) = totp_digits {
+        if compact.len() == usize::from(d) && compact.bytes().all(|b| b.is_ascii_digit()) {
+            return Answer::Totp(compact);
+        }
+    }
+    Attempt::parse(answer).map_or(Answer::Malformed, Answer::Recovery)
+}
+
+/// The message shown when the factor is locked.
+pub(super) fn locked_message(seconds_left: u64) -> String {
+    let minutes = seconds_left.div_ceil(60);
+    format!(
+        "Too many wrong codes: two-factor login is locked for {minutes} more minute{}. \
+         An administrator can unlock it with: mfa-enroll admin unlock",
+        if minutes == 1 { "" } else { "s" }
+    )
+}
+
+fn conv_failed(e: ConvError) -> Outcome {
+    Outcome::deny(Denial::Conversation, format!("conversation failed: {}", e.0))
+}
+
+/// Single-prompt mode: asks for password and code in one answer, hands the password to the next
+/// module, and returns the code part (`None` when the user has no TOTP factor, in which case
+/// the whole answer was the password).
+pub(super) fn split_single_prompt(
+    conv: &mut dyn Conversation,
+    digits: Option<usize>,
+) -> Result<Option<Zeroizing<String>>, Outcome> {
+    let answer = match conv.prompt_secret(SINGLE_PROMPT) {
+        Ok(Some(a)) => a,
+        Ok(None) => return Err(Outcome::deny(Denial::Conversation, "no answer (cancelled)")),
+        Err(e) => return Err(conv_failed(e)),
+    };
+    let (password, code) = match digits {
+        Some(d) => {
+            let bytes = answer.as_bytes();
+            if bytes.len() < d || !bytes[bytes.len() - d..].iter().all(u8::is_ascii_digit) {
+                return Err(Outcome::deny(
+                    Denial::AuthFailed,
+                    "single prompt: no code at the end of the answer",
+                ));
+            }
+            let split = bytes.len() - d;
+            (
+                Zeroizing::new(answer[..split].to_string()),
+                Some(Zeroizing::new(answer[split..].to_string())),
+            )
+        }
+        None => (answer, None),
+    };
+    conv.set_password(&password).map_err(conv_failed)?;
+    Ok(code)
+}
+
+/// Asks for a code (unless single-prompt mode already has it) and verifies it under the user's
+/// lock. Wrong answers count towards the lockout; a correct one clears the count.
+pub(super) fn ask_and_verify(
+    cfg: &Config,
+    req: &Request,
+    store: &Store,
+    user: &UserName,
+    conv: &mut dyn Conversation,
+    clock: &dyn Clock,
+    preset: Option<Zeroizing<String>>,
+) -> Outcome {
+    let answer = match preset {
+        Some(a) => a,
+        None => match conv.prompt_secret(PROMPT) {
+            Ok(Some(a)) => a,
+            Ok(None) => return Outcome::deny(Denial::Conversation, "no answer (cancelled)"),
+            Err(e) => return conv_failed(e),
+        },
+    };
+    if answer.trim().is_empty() {
+        return Outcome::deny(Denial::AuthFailed, "empty answer");
+    }
+
+    // Everything below happens under the user's lock: read, check, record, write.
+    let lock = match store.lock(user) {
+        Ok(l) => l,
+        Err(e) => return Outcome::deny(Denial::Unavailable, e.to_string()),
+    };
+    let mut record = match lock.load() {
+        Ok(Some(r)) => r,
+        Ok(None) => return Outcome::deny(Denial::AuthFailed, "enrollment removed during login"),
+        Err(e) => return Outcome::deny(Denial::Unavailable, e.to_string()),
+    };
+    // The time the code is judged at: after the answer, under the lock.
+    let now = match clock.now() {
+        Ok(n) => n,
+        Err(e) => return Outcome::deny(Denial::Unavailable, e.to_string()),
+    };
+    if let Some(left) = record.lockout.locked_for(now) {
+        conv.error(&locked_message(left));
+        return Outcome::deny(Denial::AuthFailed, format!("locked for {left} more seconds"));
+    }
+    let answer_kind = if answer.len() > MAX_ANSWER_LEN {
+        Answer::TooLong
+    } else {
+        classify(&answer, record.totp.as_ref().map(|t| t.params.digits))
+    };
+    let (factor, result): (&'static str, Result<Option<usize>, &str>) = match answer_kind {
+        Answer::Totp(code) => {
+            let Some(f) = record.totp.as_mut() else {
+                return Outcome::deny(Denial::AuthFailed, "no TOTP enrolled");
+            };
+            let check = totp::verify(
+                f.secret.expose(),
+                &f.params,
+                &code,
+                now,
+                cfg.totp.window,
+                f.last_used_step,
+            );
+            (
+                "totp",
+                match check {
+                    totp::Check::Accepted(step) => {
+                        f.last_used_step = Some(step);
+                        Ok(None)
+                    }
+                    totp::Check::Replayed => Err("code already used"),
+                    totp::Check::Wrong => Err("wrong code"),
+                },
+            )
+        }
+        Answer::Recovery(attempt) => {
+            let result = match record.recovery.as_mut().map(|c| c.redeem(&attempt)) {
+                Some(recovery::Check::Accepted { remaining }) => Ok(Some(remaining)),
+                _ => Err("wrong or used recovery code"),
+            };
+            ("recovery", result)
+        }
+        Answer::Malformed => ("none", Err("answer is neither a code nor a recovery code")),
+        Answer::TooLong => ("none", Err("answer too long")),
+    };
+    match result {
+        Ok(recovery_left) => {
+            record.lockout.clear();
+            // The used step / code must be on disk before we say yes, or it could be used again.
+            if let Err(e) = lock.save(&record) {
+                return Outcome::deny(Denial::Unavailable, format!("cannot record used code: {e}"))
+                    .with_factor(factor);
+            }
+            drop(lock);
+            match recovery_left {
+                None => Outcome::success("code accepted").with_factor(factor),
+                Some(left) => {
+                    tell_recovery_left(cfg, req, conv, left);
+                    Outcome::success(format!("recovery code accepted, {left} left"))
+                        .with_factor(factor)
+                }
+            }
+        }
+        Err(why) => {
+            let before = record.lockout.clone();
+            let locked = record.lockout.record_failure(now, &cfg.lockout);
+            // Only a changed counter is written (nothing changes with the lockout disabled).
+            let saved = if record.lockout == before { Ok(()) } else { lock.save(&record) };
+            drop(lock);
+            let mut reason = why.to_string();
+            if locked {
+                reason.push_str("; factor now locked");
+                conv.error(&locked_message(cfg.lockout.duration));
+            }
+            if let Err(e) = saved {
+                return Outcome::deny(
+                    Denial::Unavailable,
+                    format!("{reason}; cannot record the failure: {e}"),
+                )
+                .with_factor(factor);
+            }
+            Outcome::deny(Denial::AuthFailed, reason).with_factor(factor)
+        }
+    }
+}
+
+fn tell_recovery_left(cfg: &Config, req: &Request, conv: &mut dyn Conversation, left: usize) {
+    if req.silent {
+        return;
+    }
+    conv.info(&format!(
+        "Recovery code accepted. {left} recovery code{} left.",
+        if left == 1 { "" } else { "s" }
+    ));
+    if left <= cfg.recovery.warn_below as usize {
+        conv.info("Make new recovery codes soon: mfa-enroll recovery-codes --regenerate");
+    }
+}
