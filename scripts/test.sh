@@ -4,15 +4,17 @@
 #
 #   scripts/test.sh [extra cargo test arguments]
 #
-# The integration tests need root: they chown files, mount a tiny tmpfs and capture syslog in a
-# private mount namespace (nothing on the host changes). When run as a normal user, everything is
+# The integration tests need root: they chown files, mount a tiny tmpfs, capture syslog and run
+# sshd and the system's PAM stacks in private mount namespaces with overlays over /etc (see
+# scripts/sandbox.sh; nothing on the host changes). When run as a normal user, everything is
 # built as that user and only the test binaries run through sudo.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-for tool in cargo oathtool nm; do
+for tool in cargo oathtool nm ssh ssh-keygen /usr/sbin/sshd openssl unshare; do
   command -v "$tool" >/dev/null || {
-    echo "test.sh: '$tool' not found (Debian: apt-get install oathtool binutils; Rust: rustup)" >&2
+    echo "test.sh: '$tool' not found. Debian: apt-get install oathtool binutils openssh-server" \
+      "openssh-client openssl util-linux; Rust: rustup" >&2
     exit 1
   }
 done

@@ -64,6 +64,19 @@ pub enum Reply {
     Null,
     /// Make the conversation function fail with `PAM_CONV_ERR`.
     ConvError,
+    /// Answer with the current TOTP code for the last `otpauth://` URI the module showed
+    /// (the enroll-on-login confirmation), computed with mfa-core.
+    CodeForShownUri,
+}
+
+/// The current code for the last otpauth URI in `messages`, if any.
+fn code_for_shown_uri(messages: &[(i32, String)]) -> Option<Vec<u8>> {
+    let text = messages.iter().rev().find(|(_, m)| m.contains("otpauth://"))?;
+    let start = text.1.find("otpauth://")?;
+    let uri = text.1[start..].split_whitespace().next()?;
+    let parsed = mfa_core::otpauth::TotpUri::parse(uri).ok()?;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).ok()?.as_secs();
+    Some(mfa_core::totp::code_at(parsed.secret.expose(), &parsed.params, now).as_bytes().to_vec())
 }
 
 impl Reply {
@@ -146,6 +159,19 @@ fn malloc_copy(bytes: &[u8]) -> *mut c_char {
     p.cast()
 }
 
+/// Frees a response array of `n` entries and their texts.
+///
+/// # Safety
+/// `out` was calloc'ed for `n` responses whose `resp` fields are null or malloc'ed.
+unsafe fn free_responses(out: *mut PamResponse, n: usize) {
+    for j in 0..n {
+        // SAFETY: entries are null or malloc'ed by us (caller's contract).
+        unsafe { libc::free((*out.add(j)).resp.cast()) };
+    }
+    // SAFETY: allocated with calloc (caller's contract).
+    unsafe { libc::free(out.cast()) };
+}
+
 unsafe extern "C" fn conversation(
     num_msg: c_int,
     msg: *mut *const PamMessage,
@@ -181,13 +207,18 @@ unsafe extern "C" fn conversation(
                         unsafe { (*out.add(i)).resp = malloc_copy(&bytes) };
                     }
                     Some(Reply::Null) => {}
-                    Some(Reply::ConvError) | None => {
-                        for j in 0..n {
-                            // SAFETY: entries are null or malloc'ed by us.
-                            unsafe { libc::free((*out.add(j)).resp.cast()) };
+                    Some(Reply::CodeForShownUri) => match code_for_shown_uri(&state.messages) {
+                        // SAFETY: `out` has `n` zeroed entries; `i < n`.
+                        Some(code) => unsafe { (*out.add(i)).resp = malloc_copy(&code) },
+                        None => {
+                            // SAFETY: as below: free what we allocated and fail.
+                            unsafe { free_responses(out, n) };
+                            return 19;
                         }
-                        // SAFETY: allocated above.
-                        unsafe { libc::free(out.cast()) };
+                    },
+                    Some(Reply::ConvError) | None => {
+                        // SAFETY: `out` and its entries were allocated by us in this call.
+                        unsafe { free_responses(out, n) };
                         return 19;
                     }
                 }
@@ -200,9 +231,10 @@ unsafe extern "C" fn conversation(
     catch_unwind(AssertUnwindSafe(run)).unwrap_or(19)
 }
 
-/// Runs `pam_authenticate` for `user` on the stack `<confdir>/<service>`.
+/// Runs `pam_authenticate` for `user` on the stack `<confdir>/<service>` (with `confdir`
+/// `None`: the system's `/etc/pam.d/<service>`).
 pub fn authenticate(
-    confdir: &Path,
+    confdir: Option<&Path>,
     service: &str,
     user: &str,
     rhost: Option<&str>,
@@ -211,13 +243,20 @@ pub fn authenticate(
 ) -> Transcript {
     let c_service = CString::new(service).expect("service without NUL");
     let c_user = CString::new(user).expect("user without NUL");
-    let c_confdir = CString::new(confdir.as_os_str().as_encoded_bytes()).expect("path without NUL");
+    let c_confdir =
+        confdir.map(|c| CString::new(c.as_os_str().as_encoded_bytes()).expect("path without NUL"));
     let mut state = Box::new(ConvState { replies: replies.into(), messages: Vec::new() });
     let conv = PamConv { conv: conversation, appdata_ptr: (&mut *state as *mut ConvState).cast() };
     let mut pamh: *mut PamHandle = std::ptr::null_mut();
     // SAFETY: valid C strings and conv struct that outlive the handle (pam_end below).
     let rc = unsafe {
-        pam_start_confdir(c_service.as_ptr(), c_user.as_ptr(), &conv, c_confdir.as_ptr(), &mut pamh)
+        pam_start_confdir(
+            c_service.as_ptr(),
+            c_user.as_ptr(),
+            &conv,
+            c_confdir.as_ref().map_or(std::ptr::null(), |c| c.as_ptr()),
+            &mut pamh,
+        )
     };
     assert_eq!(rc, 0, "pam_start_confdir failed with {rc}");
     let c_rhost = rhost.map(|r| CString::new(r).expect("rhost without NUL"));

@@ -131,7 +131,8 @@ pub struct Outcome {
 }
 
 impl Outcome {
-    fn parse(stdout: &[u8]) -> Outcome {
+    /// Parses the JSON line printed by `pam-test-client`.
+    pub fn parse(stdout: &[u8]) -> Outcome {
         let v: serde_json::Value = serde_json::from_slice(stdout).unwrap_or_else(|e| {
             panic!("bad client output {e}: {}", String::from_utf8_lossy(stdout))
         });
@@ -320,7 +321,7 @@ impl Fixture {
     pub fn parallel_logins(&self, n: usize, user: &str, answer: &str) -> Vec<Outcome> {
         let mut children: Vec<Child> = (0..n)
             .map(|_| {
-                self.command("mfa", user, &[answer], &["--wait-stdin"])
+                self.command("mfa", user, &[answer], &["--wait-stdin", "--capture-syslog"])
                     .stdin(Stdio::piped())
                     .stdout(Stdio::piped())
                     .stderr(Stdio::piped())

@@ -6,4 +6,5 @@
 
 pub mod client;
 pub mod fixture;
+pub mod sandbox;
 pub mod syslog;

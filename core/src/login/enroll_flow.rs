@@ -104,7 +104,10 @@ fn menu(
         let answer = match conv.prompt_visible("Choice: ") {
             Ok(Some(a)) => a,
             Ok(None) => {
-                return Err(Outcome::deny(Denial::Conversation, "no answer to the enrollment menu"));
+                return Err(Outcome::deny(
+                    Denial::Conversation,
+                    "no answer to the enrollment menu",
+                ));
             }
             Err(e) => return Err(conv_failed(e)),
         };

@@ -3,8 +3,9 @@
 //! as sshd does) and handy for trying a pam.d stack by hand.
 //!
 //! ```text
-//! pam-test-client --confdir DIR --service NAME --user USER [--rhost HOST]
-//!                 [--answer TEXT | --answer-hex HEX | --answer-fill N | --null-answer | --conv-error]...
+//! pam-test-client [--confdir DIR] --service NAME --user USER [--rhost HOST]
+//!                 [--answer TEXT | --answer-hex HEX | --answer-fill N | --answer-shown-code
+//!                  | --null-answer | --conv-error]...
 //!                 [--silent] [--capture-syslog] [--wait-stdin]
 //! ```
 //! Output: `{"code":0,"name":"PAM_SUCCESS","messages":[[1,"Verification code: "]],"syslog":[...]}`
@@ -15,8 +16,8 @@ use std::path::PathBuf;
 
 fn usage() -> ! {
     eprintln!(
-        "usage: pam-test-client --confdir DIR --service NAME --user USER [--rhost HOST] \
-         [--answer TEXT|--answer-hex HEX|--answer-fill N|--null-answer|--conv-error]... [--silent] \
+        "usage: pam-test-client [--confdir DIR] --service NAME --user USER [--rhost HOST] \
+         [--answer TEXT|--answer-hex HEX|--answer-fill N|--answer-shown-code|--null-answer|--conv-error]... [--silent] \
          [--capture-syslog] [--wait-stdin]"
     );
     std::process::exit(2)
@@ -54,6 +55,7 @@ fn main() {
                 replies.push(Reply::Text(vec![b'1'; n]));
             }
             "--null-answer" => replies.push(Reply::Null),
+            "--answer-shown-code" => replies.push(Reply::CodeForShownUri),
             "--conv-error" => replies.push(Reply::ConvError),
             "--silent" => flags |= client::PAM_SILENT,
             "--capture-syslog" => capture = true,
@@ -61,7 +63,7 @@ fn main() {
             _ => usage(),
         }
     }
-    let (Some(confdir), Some(service), Some(user)) = (confdir, service, user) else { usage() };
+    let (Some(service), Some(user)) = (service, user) else { usage() };
     let syslog = if capture {
         match mfa_tests::syslog::Capture::start() {
             Ok(c) => Some(c),
@@ -78,7 +80,8 @@ fn main() {
         let mut line = String::new();
         let _ = std::io::stdin().lock().read_line(&mut line);
     }
-    let t = client::authenticate(&confdir, &service, &user, rhost.as_deref(), replies, flags);
+    let t =
+        client::authenticate(confdir.as_deref(), &service, &user, rhost.as_deref(), replies, flags);
     let out = serde_json::json!({
         "code": t.code,
         "name": client::code_name(t.code),

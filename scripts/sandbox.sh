@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# A throwaway system view for tests and the demo, without changing the host.
+#
+#   scripts/sandbox.sh add-user DIR NAME UID [PASSWORD]   add a user (home DIR/home/NAME)
+#   scripts/sandbox.sh run DIR MODULE COMMAND [ARGS...]   run COMMAND in the sandbox
+#
+# COMMAND runs in a private mount namespace (unshare -m) in which /etc and the system's PAM
+# module directory are overlayfs mounts: files under DIR/etc.upper appear in /etc (put pam.d
+# files, /etc/pam_mfa/pam_mfa.toml, ... there), users added with add-user exist, and MODULE
+# appears as pam_mfa.so. Everything disappears with the namespace; the host's /etc and module
+# directory are never written. Needs root and overlayfs. DIR must be a directory that only root
+# can write (the tests use a fresh mktemp -d).
+set -euo pipefail
+
+usage() { sed -n '2,13p' "$0" >&2; exit 2; }
+[ $# -ge 2 ] || usage
+cmd=$1 dir=$2
+shift 2
+
+security_dir() {
+  local ma
+  ma=$(gcc -print-multiarch 2>/dev/null || dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || true)
+  if [ -n "$ma" ] && [ -d "/usr/lib/$ma/security" ]; then echo "/usr/lib/$ma/security"; else echo /usr/lib/security; fi
+}
+
+case $cmd in
+  add-user)
+    [ $# -ge 2 ] || usage
+    name=$1 uid=$2 password=${3:-}
+    up=$dir/etc.upper
+    mkdir -p "$up" "$dir/home/$name"
+    for f in passwd group shadow; do [ -e "$up/$f" ] || cp -p "/etc/$f" "$up/$f"; done
+    hash='*'
+    [ -z "$password" ] || hash=$(openssl passwd -6 -stdin <<<"$password")
+    echo "$name:x:$uid:$uid:pam_mfa sandbox user:$dir/home/$name:/bin/sh" >> "$up/passwd"
+    echo "$name:x:$uid:" >> "$up/group"
+    echo "$name:$hash:19000:0:99999:7:::" >> "$up/shadow"
+    chown "$uid:$uid" "$dir/home/$name"
+    ;;
+  run)
+    [ $# -ge 2 ] || usage
+    module=$1
+    shift
+    sec=$(security_dir)
+    mkdir -p "$dir"/{etc.upper,etc.work,sec.upper,sec.work}
+    cp "$module" "$dir/sec.upper/pam_mfa.so"
+    chmod 0644 "$dir/sec.upper/pam_mfa.so"
+    exec unshare --mount --propagation private -- bash -c '
+      set -e
+      mount -t overlay pam_mfa_etc -o "lowerdir=/etc,upperdir=$1/etc.upper,workdir=$1/etc.work" /etc
+      mount -t overlay pam_mfa_sec -o "lowerdir=$2,upperdir=$1/sec.upper,workdir=$1/sec.work" "$2"
+      shift 2
+      exec "$@"' sandbox "$dir" "$sec" "$@"
+    ;;
+  *) usage ;;
+esac
