@@ -221,7 +221,9 @@ pub fn authenticate_with(
 
     if let Some(record) = enrolled {
         if let Some(left) = record.lockout.locked_for(now) {
-            conv.error(&verify::locked_message(left));
+            if !req.silent {
+                conv.error(&verify::locked_message(left));
+            }
             return Outcome::deny(Denial::AuthFailed, format!("locked for {left} more seconds"));
         }
         return verify::ask_and_verify(cfg, req, &store, &user, conv, clock, preset);

@@ -524,3 +524,17 @@ fn single_prompt_splits_password_and_code() {
     assert_eq!(run(&e, "nobody", &mut conv, Some(T)).decision, Decision::Deny(Denial::AuthFailed));
     assert_eq!(conv.password.as_deref(), Some("s3cret"));
 }
+
+#[test]
+fn silent_suppresses_the_lockout_notice() {
+    let mut e = env();
+    e.cfg.lockout.max_failures = 1;
+    let quiet = Request { silent: true, ..req("alice") };
+    let mut conv = Script::answer("000000");
+    let o = authenticate_with(&e.cfg, &quiet, &mut conv, &Fixed(Some(T)), &NoGroups);
+    assert!(o.reason.ends_with("factor now locked"), "{o}");
+    let mut conv2 = Script::new(vec![]);
+    let o = authenticate_with(&e.cfg, &quiet, &mut conv2, &Fixed(Some(T + 1)), &NoGroups);
+    assert!(o.reason.starts_with("locked"), "{o}");
+    assert!(conv.infos.is_empty() && conv2.infos.is_empty(), "{:?} {:?}", conv.infos, conv2.infos);
+}

@@ -114,7 +114,9 @@ pub(super) fn ask_and_verify(
         Err(e) => return Outcome::deny(Denial::Unavailable, e.to_string()),
     };
     if let Some(left) = record.lockout.locked_for(now) {
-        conv.error(&locked_message(left));
+        if !req.silent {
+            conv.error(&locked_message(left));
+        }
         return Outcome::deny(Denial::AuthFailed, format!("locked for {left} more seconds"));
     }
     let answer_kind = if answer.len() > MAX_ANSWER_LEN {
@@ -184,7 +186,9 @@ pub(super) fn ask_and_verify(
             let mut reason = why.to_string();
             if locked {
                 reason.push_str("; factor now locked");
-                conv.error(&locked_message(cfg.lockout.duration));
+                if !req.silent {
+                    conv.error(&locked_message(cfg.lockout.duration));
+                }
             }
             if let Err(e) = saved {
                 return Outcome::deny(
