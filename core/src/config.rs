@@ -28,6 +28,9 @@ pub struct Config {
     /// Ask once for password and code typed together; the password is handed to the next
     /// module (`use_first_pass`). For clients that can answer only one prompt.
     pub single_prompt: bool,
+    /// Log the policy, record state and checks of each login (authpriv, debug level).
+    /// Never codes, secrets or passwords.
+    pub debug: bool,
     /// Limits of the enroll-on-login "skip" choice.
     pub on_login: OnLoginConfig,
     /// Failed-code lockout.
@@ -231,6 +234,9 @@ impl Config {
         if args.single_prompt {
             self.single_prompt = true;
         }
+        if args.debug {
+            self.debug = true;
+        }
     }
 
     /// The top-level policy, before rules.
@@ -258,6 +264,8 @@ pub struct ModuleArgs {
     pub nullok: bool,
     /// `single_prompt`: password and code in one answer (see [`Config::single_prompt`]).
     pub single_prompt: bool,
+    /// `debug`: extra log lines (see [`Config::debug`]).
+    pub debug: bool,
 }
 
 impl ModuleArgs {
@@ -270,6 +278,8 @@ impl ModuleArgs {
                 out.nullok = true;
             } else if arg == "single_prompt" {
                 out.single_prompt = true;
+            } else if arg == "debug" {
+                out.debug = true;
             } else if let Some(p) = arg.strip_prefix("config=") {
                 let p = PathBuf::from(p);
                 if !p.is_absolute() {

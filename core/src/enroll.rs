@@ -85,6 +85,7 @@ pub fn save_totp(
         params: pending.uri.params,
         enrolled: now,
         last_used_step: confirmed_step,
+        window: None,
     });
     let shown = if new_recovery_codes || record.recovery.is_none() {
         let (shown, codes) = RecoveryCodes::generate(now)?;
@@ -112,6 +113,41 @@ pub fn regenerate_recovery_codes(
     record.recovery = Some(codes);
     lock.save(&record)?;
     Ok(Some(shown))
+}
+
+/// Imports a google-authenticator enrollment: its secret and step (SHA1, 6 digits), its window
+/// (`WINDOW_SIZE`) as this factor's window, the steps it already used (`DISALLOW_REUSE`) as
+/// used, and its scratch codes as recovery codes (replacing any earlier set; none if it had
+/// none). `RATE_LIMIT` and `TIME_SKEW` are not carried over: `[lockout]` applies instead.
+pub fn import_google_authenticator(
+    store: &Store,
+    user: &UserName,
+    file: &crate::import::google_authenticator::GoogleAuthenticatorFile,
+    now: u64,
+    existing: Existing,
+) -> Result<()> {
+    let lock = store.lock(user)?;
+    let mut record = lock.load()?.unwrap_or_else(|| UserRecord::new(user, now));
+    if existing == Existing::Keep && record.totp.is_some() {
+        return Err(Error::AlreadyEnrolled(user.to_string()));
+    }
+    record.totp = Some(TotpFactor {
+        secret: file.secret.clone(),
+        params: Params { algorithm: totp::Algorithm::Sha1, digits: 6, step: file.step },
+        enrolled: now,
+        last_used_step: file.last_used_step(),
+        window: file.window(),
+    });
+    record.recovery = if file.scratch_codes.is_empty() {
+        None
+    } else {
+        Some(RecoveryCodes {
+            generated: now,
+            slots: Vec::new(),
+            legacy: Some(crate::recovery::LegacyCodes::new(&file.scratch_codes)?),
+        })
+    };
+    lock.save(&record)
 }
 
 /// Clears the user's wrong-code counter and lock. Returns whether the user had a record.

@@ -13,6 +13,9 @@
 pub mod config;
 pub mod enroll;
 pub mod error;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
+pub mod import;
 pub mod lockout;
 pub mod login;
 pub mod otpauth;

@@ -24,12 +24,48 @@ pub struct RecoveryCodes {
     pub generated: u64,
     /// One Argon2id PHC string per index; `None` once used.
     pub slots: Vec<Option<String>>,
+    /// Imported eight-digit scratch codes (google-authenticator), if any.
+    #[serde(default)]
+    pub legacy: Option<LegacyCodes>,
+}
+
+/// Imported eight-digit scratch codes, kept as HMAC-SHA256 under a random per-set key and
+/// compared in constant time. (Argon2 per code would cost up to ten slow hashes per attempt,
+/// since these codes carry no index; the record itself is encrypted.)
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LegacyCodes {
+    /// The HMAC key.
+    pub key: crate::secret::SecretBytes,
+    /// Hex HMAC of each code; `None` once used.
+    pub macs: Vec<Option<String>>,
+}
+
+impl LegacyCodes {
+    fn mac(key: &[u8], code: &str) -> String {
+        use hmac::{Hmac, Mac};
+        let mut m = <Hmac<sha2::Sha256> as hmac::digest::KeyInit>::new_from_slice(key)
+            .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
+        m.update(code.as_bytes());
+        data_encoding::HEXLOWER.encode(&m.finalize().into_bytes())
+    }
+
+    /// Protects imported scratch codes.
+    pub fn new(codes: &[Zeroizing<String>]) -> Result<LegacyCodes> {
+        let key = crate::secret::SecretBytes::new(crate::random::secret_bytes(32)?.to_vec());
+        let macs = codes.iter().map(|c| Some(Self::mac(key.expose(), c))).collect();
+        Ok(LegacyCodes { key, macs })
+    }
 }
 
 /// A recovery code as typed by a user, normalized.
 pub struct Attempt {
-    index: usize,
-    secret: Zeroizing<String>,
+    kind: Kind,
+}
+
+enum Kind {
+    Indexed { index: usize, secret: Zeroizing<String> },
+    Legacy(Zeroizing<String>),
 }
 
 impl Attempt {
@@ -56,9 +92,20 @@ impl Attempt {
             return None;
         }
         Some(Attempt {
-            index: usize::from(bytes[0] - b'0'),
-            secret: Zeroizing::new(norm[1..].to_string()),
+            kind: Kind::Indexed {
+                index: usize::from(bytes[0] - b'0'),
+                secret: Zeroizing::new(norm[1..].to_string()),
+            },
         })
+    }
+
+    /// An imported eight-digit scratch code (spaces ignored). `None` if `input` is not eight
+    /// digits.
+    pub fn legacy(input: &str) -> Option<Attempt> {
+        let code: Zeroizing<String> =
+            Zeroizing::new(input.chars().filter(|c| !c.is_whitespace()).collect());
+        (code.len() == 8 && code.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| Attempt { kind: Kind::Legacy(code) })
     }
 }
 
@@ -99,28 +146,57 @@ impl RecoveryCodes {
             slots.push(Some(hash.to_string()));
             shown.push(Zeroizing::new(format!("{index}-{}-{}", &secret[..5], &secret[5..])));
         }
-        Ok((shown, RecoveryCodes { generated: now, slots }))
+        Ok((shown, RecoveryCodes { generated: now, slots, legacy: None }))
     }
 
     /// Unused codes left.
     pub fn remaining(&self) -> usize {
-        self.slots.iter().filter(|s| s.is_some()).count()
+        let legacy = self.legacy.as_ref().map_or(0, |l| l.macs.iter().flatten().count());
+        self.slots.iter().filter(|s| s.is_some()).count() + legacy
     }
 
     /// Checks an attempt with one Argon2id verification; on success the code is used up
     /// (the caller must then save the record before reporting success).
     pub fn redeem(&mut self, attempt: &Attempt) -> Check {
-        let Some(Some(phc)) = self.slots.get(attempt.index) else {
+        let (index, secret) = match &attempt.kind {
+            Kind::Indexed { index, secret } => (*index, secret),
+            Kind::Legacy(code) => return self.redeem_legacy(code),
+        };
+        let Some(Some(phc)) = self.slots.get(index) else {
             return Check::Rejected;
         };
         let ok = PasswordHash::new(phc)
-            .map(|h| hasher().verify_password(attempt.secret.as_bytes(), &h).is_ok())
+            .map(|h| hasher().verify_password(secret.as_bytes(), &h).is_ok())
             .unwrap_or(false);
         if !ok {
             return Check::Rejected;
         }
-        self.slots[attempt.index] = None;
+        self.slots[index] = None;
         Check::Accepted { remaining: self.remaining() }
+    }
+
+    fn redeem_legacy(&mut self, code: &str) -> Check {
+        use subtle::ConstantTimeEq;
+        let Some(legacy) = self.legacy.as_mut() else {
+            return Check::Rejected;
+        };
+        let mac = LegacyCodes::mac(legacy.key.expose(), code);
+        // Compare with every slot, without stopping early.
+        let mut found = None;
+        for (i, slot) in legacy.macs.iter().enumerate() {
+            if let Some(stored) = slot {
+                if bool::from(stored.as_bytes().ct_eq(mac.as_bytes())) && found.is_none() {
+                    found = Some(i);
+                }
+            }
+        }
+        match found {
+            Some(i) => {
+                legacy.macs[i] = None;
+                Check::Accepted { remaining: self.remaining() }
+            }
+            None => Check::Rejected,
+        }
     }
 }
 
@@ -144,6 +220,25 @@ mod tests {
         assert_eq!(set.redeem(&Attempt::parse(&other[1]).unwrap()), Check::Rejected);
         let (_, mut regenerated) = RecoveryCodes::generate(3).unwrap();
         assert_eq!(regenerated.redeem(&Attempt::parse(&shown[2]).unwrap()), Check::Rejected);
+    }
+
+    #[test]
+    fn imported_scratch_codes_work_once() {
+        let codes: Vec<Zeroizing<String>> =
+            ["14546698", "69669468"].iter().map(|c| Zeroizing::new(c.to_string())).collect();
+        let mut set = RecoveryCodes {
+            generated: 1,
+            slots: vec![],
+            legacy: Some(LegacyCodes::new(&codes).unwrap()),
+        };
+        assert_eq!(set.remaining(), 2);
+        assert_eq!(
+            set.redeem(&Attempt::legacy("1454 6698").unwrap()),
+            Check::Accepted { remaining: 1 }
+        );
+        assert_eq!(set.redeem(&Attempt::legacy("14546698").unwrap()), Check::Rejected);
+        assert_eq!(set.redeem(&Attempt::legacy("00000000").unwrap()), Check::Rejected);
+        assert!(Attempt::legacy("1234567").is_none() && Attempt::legacy("1234567a").is_none());
     }
 
     #[test]

@@ -110,6 +110,29 @@ pub fn read_file(path: &Path, policy: FilePolicy) -> Result<Zeroizing<Vec<u8>>> 
     read_checked(path, fd, policy)
 }
 
+/// Reads a file that someone else may control (a user's `~/.google_authenticator` read by an
+/// administrator): no symlink at the last component, a regular file, at most `max_size` bytes.
+/// The owner and mode are not checked.
+pub fn read_foreign_file(path: &Path, max_size: u64) -> Result<Zeroizing<Vec<u8>>> {
+    let fd = rfs::open(path, READ_FLAGS, Mode::empty()).map_err(|e| match e {
+        rustix::io::Errno::LOOP => Error::insecure(path, "is a symbolic link"),
+        e => io_err(format!("open {}", path.display()), e),
+    })?;
+    let st = rfs::fstat(&fd).map_err(|e| io_err(format!("fstat {}", path.display()), e))?;
+    if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
+        return Err(Error::insecure(path, "not a regular file"));
+    }
+    let mut buf = Zeroizing::new(Vec::new());
+    File::from(fd)
+        .take(max_size + 1)
+        .read_to_end(&mut buf)
+        .map_err(|e| Error::io(format!("read {}", path.display()), e))?;
+    if buf.len() as u64 > max_size {
+        return Err(Error::insecure(path, format!("larger than {max_size} bytes")));
+    }
+    Ok(buf)
+}
+
 /// Creates `path` and missing parents with mode 0700 (existing directories are left as they
 /// are and checked when opened).
 pub fn create_dir_all_private(path: &Path) -> Result<()> {

@@ -1,7 +1,7 @@
 //! The command line, defined with clap. Every command's `--help` explains what it changes and
 //! shows an example.
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use mfa_core::config::DEFAULT_PATH;
 use std::path::PathBuf;
 
@@ -92,6 +92,21 @@ pub(crate) enum Command {
     )]
     RecoveryCodes(RecoveryArgs),
 
+    /// Import an enrollment from another PAM module (google-authenticator)
+    #[command(
+        long_about = "Import a user's enrollment from another PAM module, so the user keeps the \
+                      same authenticator app entry and codes.\n\n\
+                      google-authenticator: a ~/.google_authenticator file (time-based only). \
+                      The secret and STEP_SIZE are kept; WINDOW_SIZE becomes this user's window; \
+                      the time steps listed by DISALLOW_REUSE stay used; the scratch codes \
+                      become single-use recovery codes (typed as the 8 digits). RATE_LIMIT and \
+                      TIME_SKEW are not carried over: pam_mfa's [lockout] applies. The file is \
+                      not changed; remove it and pam_google_authenticator's PAM line once \
+                      pam_mfa is in place.",
+        after_help = "Example:\n  sudo mfa-enroll --user alice import google-authenticator ~alice/.google_authenticator"
+    )]
+    Import(ImportArgs),
+
     /// Be offered enrollment at login again (undo "opt out", reset the skips)
     #[command(
         long_about = "Undo an \"opt out\" chosen in the enroll-on-login menu and reset the \
@@ -130,9 +145,32 @@ impl Command {
             Command::Remove(_) => "remove",
             Command::RecoveryCodes(_) => "recovery-codes",
             Command::OptIn => "opt-in",
+            Command::Import(_) => "import",
             Command::Admin(AdminCommand::Unlock) => "admin unlock",
         }
     }
+}
+
+/// Options of `import`.
+#[derive(Debug, Args)]
+pub(crate) struct ImportArgs {
+    /// The format of FILE
+    #[arg(value_enum)]
+    pub(crate) format: ImportFormat,
+
+    /// The file to import (a regular file; symbolic links are refused)
+    pub(crate) file: PathBuf,
+
+    /// Replace an existing enrollment of the user
+    #[arg(long)]
+    pub(crate) force: bool,
+}
+
+/// Formats `import` reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum ImportFormat {
+    /// A ~/.google_authenticator file (google-authenticator-libpam).
+    GoogleAuthenticator,
 }
 
 /// Options of `totp`.

@@ -19,6 +19,7 @@ pub(crate) enum Priority {
     Notice = libc::LOG_NOTICE as isize,
     Info = libc::LOG_INFO as isize,
     Crit = libc::LOG_CRIT as isize,
+    Debug = libc::LOG_DEBUG as isize,
 }
 
 fn to_cstring(text: &str) -> CString {
@@ -187,6 +188,10 @@ impl Conversation for PamConversation {
     fn fail_delay(&mut self, ms: u32) {
         // SAFETY: valid handle; the call only records the requested delay in the handle.
         unsafe { ffi::pam_fail_delay(self.handle.0, ms.saturating_mul(1000)) };
+    }
+
+    fn debug(&mut self, text: &str) {
+        self.handle.log(Priority::Debug, text);
     }
 
     fn info(&mut self, text: &str) {

@@ -164,9 +164,31 @@ fn is_root() -> bool {
     unsafe { libc::geteuid() == 0 }
 }
 
+/// Fails the test if a captured log line contains a secret: any of `secrets` (TOTP secrets,
+/// recovery codes, also without dashes) or an answer typed in this login (6+ characters).
+/// Every login through the fixtures is checked, with `debug = true`, so the whole suite proves
+/// that nothing secret reaches syslog.
+pub fn assert_no_secrets_logged(o: &Outcome, secrets: &[String], answers: &[&str]) {
+    for line in &o.syslog {
+        for s in secrets.iter().map(String::as_str).chain(answers.iter().copied()) {
+            let s = s.trim();
+            if s.len() < 6 {
+                continue;
+            }
+            let compact = s.replace('-', "");
+            assert!(
+                !line.contains(s) && !line.contains(&compact),
+                "secret or typed answer in the log: {line}"
+            );
+        }
+    }
+}
+
 /// A temporary pam_mfa installation.
 pub struct Fixture {
     _dir: tempfile::TempDir,
+    /// Secrets handed out by [`Fixture::enroll`], checked against every captured log line.
+    secrets: std::cell::RefCell<Vec<String>>,
     /// Root of the temporary tree.
     pub root: PathBuf,
     /// The configuration file.
@@ -194,6 +216,7 @@ impl Fixture {
         let root = dir.path().to_path_buf();
         std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o700)).expect("chmod");
         let f = Fixture {
+            secrets: std::cell::RefCell::new(Vec::new()),
             config_path: root.join("pam_mfa.toml"),
             pamd: root.join("pam.d"),
             root,
@@ -218,8 +241,9 @@ impl Fixture {
         } else {
             "[lockout]\nmax_failures = 0\nfail_delay_ms = 0\n"
         };
+        // debug = true everywhere: the leak check then covers the debug lines too.
         let text = format!(
-            "{extra}\n{lockout}[store]\nstate_dir = \"{}\"\nmaster_key = \"{}\"\n",
+            "debug = true\n{extra}\n{lockout}[store]\nstate_dir = \"{}\"\nmaster_key = \"{}\"\n",
             self.state_dir().display(),
             self.master_key().display()
         );
@@ -274,10 +298,19 @@ impl Fixture {
         )
         .expect("save")
         .expect("new recovery codes");
-        Enrolled {
+        let e = Enrolled {
             secret: pending.uri.secret.to_base32().to_string(),
             recovery_codes: codes.iter().map(|c| c.to_string()).collect(),
-        }
+        };
+        self.remember(&e);
+        e
+    }
+
+    /// Adds an enrollment's secrets to the ones every log line is checked against.
+    pub fn remember(&self, e: &Enrolled) {
+        let mut s = self.secrets.borrow_mut();
+        s.push(e.secret.clone());
+        s.extend(e.recovery_codes.iter().cloned());
     }
 
     fn command(&self, service: &str, user: &str, answers: &[&str], extra: &[&str]) -> Command {
@@ -313,7 +346,9 @@ impl Fixture {
             "pam-test-client failed: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        Outcome::parse(&out.stdout)
+        let o = Outcome::parse(&out.stdout);
+        assert_no_secrets_logged(&o, &self.secrets.borrow(), answers);
+        o
     }
 
     /// Starts `n` logins that all wait for a start signal, then releases them together and
@@ -338,7 +373,9 @@ impl Fixture {
             .map(|c| {
                 let out = c.wait_with_output().expect("wait");
                 assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-                Outcome::parse(&out.stdout)
+                let o = Outcome::parse(&out.stdout);
+                assert_no_secrets_logged(&o, &self.secrets.borrow(), &[answer]);
+                o
             })
             .collect()
     }
@@ -364,5 +401,35 @@ impl Fixture {
 impl Default for Fixture {
     fn default() -> Self {
         Fixture::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn outcome(line: &str) -> Outcome {
+        Outcome { code: 0, messages: vec![], syslog: vec![line.to_string()] }
+    }
+
+    #[test]
+    #[should_panic(expected = "secret or typed answer in the log")]
+    fn leak_check_catches_a_recovery_code_without_dashes() {
+        assert_no_secrets_logged(
+            &outcome("x reason=\"37KQ2M9XD4P\""),
+            &["3-7KQ2M-9XD4P".into()],
+            &[],
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "secret or typed answer in the log")]
+    fn leak_check_catches_a_typed_answer() {
+        assert_no_secrets_logged(&outcome("pam_mfa: got 123456"), &[], &["123456"]);
+    }
+
+    #[test]
+    fn leak_check_ignores_short_answers() {
+        assert_no_secrets_logged(&outcome("enrollment skipped (1 of 2)"), &[], &["1"]);
     }
 }

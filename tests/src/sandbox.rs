@@ -35,6 +35,7 @@ fn run_ok(cmd: &mut Command) -> Output {
 /// A sandbox directory (see `scripts/sandbox.sh`).
 pub struct Sandbox {
     _dir: tempfile::TempDir,
+    secrets: std::cell::RefCell<Vec<String>>,
     /// The directory.
     pub dir: PathBuf,
 }
@@ -46,7 +47,7 @@ impl Sandbox {
         let path = dir.path().to_path_buf();
         // Traversable (sshd reads authorized_keys as the user), writable by root only.
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o711)).expect("chmod");
-        Sandbox { _dir: dir, dir: path }
+        Sandbox { _dir: dir, dir: path, secrets: std::cell::RefCell::new(Vec::new()) }
     }
 
     /// Adds a user that exists only in the sandbox.
@@ -79,7 +80,7 @@ impl Sandbox {
         let lockout =
             if extra.contains("[lockout]") { "" } else { "[lockout]\nfail_delay_ms = 0\n" };
         let text = format!(
-            "{extra}\n{lockout}[store]\nstate_dir = \"{}\"\nmaster_key = \"{}\"\n",
+            "debug = true\n{extra}\n{lockout}[store]\nstate_dir = \"{}\"\nmaster_key = \"{}\"\n",
             self.dir.join("state").display(),
             self.dir.join("master.key").display()
         );
@@ -99,7 +100,7 @@ impl Sandbox {
                 .args(["--user", user, "totp", "--yes", "--json"]),
         );
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
-        Enrolled {
+        let e = Enrolled {
             secret: v["secret"].as_str().expect("secret").to_string(),
             recovery_codes: v["recovery_codes"]
                 .as_array()
@@ -107,7 +108,11 @@ impl Sandbox {
                 .iter()
                 .map(|c| c.as_str().expect("code").to_string())
                 .collect(),
-        }
+        };
+        let mut s = self.secrets.borrow_mut();
+        s.push(e.secret.clone());
+        s.extend(e.recovery_codes.iter().cloned());
+        e
     }
 
     /// One login through the sandbox's `/etc/pam.d/<service>` with `pam-test-client`
@@ -122,7 +127,9 @@ impl Sandbox {
                 .args(["--service", service, "--user", user, "--capture-syslog"])
                 .args(args),
         );
-        Outcome::parse(&out.stdout)
+        let o = Outcome::parse(&out.stdout);
+        crate::fixture::assert_no_secrets_logged(&o, &self.secrets.borrow(), args);
+        o
     }
 }
 

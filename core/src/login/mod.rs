@@ -41,6 +41,8 @@ pub trait Conversation {
     fn set_password(&mut self, password: &str) -> Result<(), ConvError>;
     /// Asks the application to delay a failure report by at least `ms` milliseconds.
     fn fail_delay(&mut self, ms: u32);
+    /// Writes a debug line to the log (only called with `debug = true`; never with secrets).
+    fn debug(&mut self, text: &str);
 }
 
 /// Where the login logic gets the time.
@@ -195,6 +197,15 @@ pub fn authenticate_with(
         Err(e) => return Outcome::deny(Denial::Unavailable, format!("policy: {e}")),
     };
     let by_rule = policy.rule.map(|i| format!(" by rule {}", i + 1)).unwrap_or_default();
+    if cfg.debug {
+        conv.debug(&format!(
+            "debug: policy{}: exempt={} enrollment={:?} allow_opt_out={}",
+            if by_rule.is_empty() { " (defaults)" } else { &by_rule },
+            policy.exempt,
+            policy.enrollment,
+            policy.allow_opt_out
+        ));
+    }
     if policy.exempt {
         return Outcome::ignore(format!("exempt{by_rule}"));
     }
@@ -207,6 +218,27 @@ pub fn authenticate_with(
         Err(e) => return Outcome::deny(Denial::Unavailable, e.to_string()),
     };
     let enrolled = record.as_ref().filter(|r| r.is_enrolled());
+    if cfg.debug {
+        conv.debug(&match &record {
+            None => format!("debug: no record in {}", cfg.store.state_dir.display()),
+            Some(r) => format!(
+                "debug: record: totp={} recovery_left={} failures={} locked={} skips={} opted_out={}",
+                r.totp.as_ref().map_or("none".to_string(), |t| format!(
+                    "{}/{}/{} last_used_step={:?} window={:?}",
+                    t.params.algorithm.name(),
+                    t.params.digits,
+                    t.params.step,
+                    t.last_used_step,
+                    t.window
+                )),
+                r.recovery.as_ref().map_or(0, |c| c.remaining()),
+                r.lockout.failures.len(),
+                r.lockout.locked_for(now).is_some(),
+                r.enrollment.skips,
+                r.enrollment.opted_out
+            ),
+        });
+    }
 
     // Single-prompt mode: password and code typed together; the password goes on to the next
     // module. Users without a TOTP factor typed only their password.

@@ -49,6 +49,9 @@ impl Conversation for Script {
     fn fail_delay(&mut self, ms: u32) {
         self.delay = Some(ms);
     }
+    fn debug(&mut self, text: &str) {
+        self.infos.push(text.to_string());
+    }
 }
 
 struct NoGroups;
@@ -468,6 +471,9 @@ fn on_login_enrollment_shows_qr_confirms_and_gives_recovery_codes() {
         }
         fn fail_delay(&mut self, ms: u32) {
             self.inner.fail_delay(ms)
+        }
+        fn debug(&mut self, t: &str) {
+            self.inner.debug(t)
         }
     }
     let mut conv = Enroller { inner: Script::new(vec![]), now: T };

@@ -25,6 +25,10 @@ fn classify(answer: &str, totp_digits: Option<u8>) -> Answer {
             return Answer::Totp(compact);
         }
     }
+    // Eight digits that are not a TOTP code: an imported google-authenticator scratch code.
+    if let Some(legacy) = Attempt::legacy(&compact) {
+        return Answer::Recovery(legacy);
+    }
     Attempt::parse(answer).map_or(Answer::Malformed, Answer::Recovery)
 }
 
@@ -129,14 +133,9 @@ pub(super) fn ask_and_verify(
             let Some(f) = record.totp.as_mut() else {
                 return Outcome::deny(Denial::AuthFailed, "no TOTP enrolled");
             };
-            let check = totp::verify(
-                f.secret.expose(),
-                &f.params,
-                &code,
-                now,
-                cfg.totp.window,
-                f.last_used_step,
-            );
+            let window = f.window.unwrap_or(cfg.totp.window);
+            let check =
+                totp::verify(f.secret.expose(), &f.params, &code, now, window, f.last_used_step);
             (
                 "totp",
                 match check {

@@ -109,3 +109,40 @@ impl UserLock<'_> {
         self.store.users.remove(self.user.as_str())
     }
 }
+
+/// The decoders and encoders behind [`Store::load`] and [`UserLock::save`], without the file
+/// system, for `crate::fuzzing` only (cargo feature `fuzzing`; not built in production).
+#[cfg(feature = "fuzzing")]
+pub(crate) mod codec {
+    use super::{MasterKey, UserRecord, envelope};
+    use crate::error::Result;
+    use crate::username::UserName;
+    use std::path::Path;
+    use zeroize::Zeroizing;
+
+    /// Header checks, AEAD open and JSON decode, as [`super::Store::load`] does.
+    pub(crate) fn decode_file(
+        master: &MasterKey,
+        user: &UserName,
+        data: &[u8],
+        path: &Path,
+    ) -> Result<UserRecord> {
+        let plain = envelope::open(master, user, data, path)?;
+        UserRecord::decode(&plain, user, path)
+    }
+
+    /// The JSON decode alone.
+    pub(crate) fn decode_payload(plain: &[u8], user: &UserName, path: &Path) -> Result<UserRecord> {
+        UserRecord::decode(plain, user, path)
+    }
+
+    /// Encryption with a fresh nonce, as [`super::UserLock::save`] does.
+    pub(crate) fn seal(master: &MasterKey, user: &UserName, plain: &[u8]) -> Result<Vec<u8>> {
+        envelope::seal(master, user, plain)
+    }
+
+    /// The JSON encoding, as [`super::UserLock::save`] does.
+    pub(crate) fn encode(record: &UserRecord) -> Zeroizing<Vec<u8>> {
+        record.encode()
+    }
+}

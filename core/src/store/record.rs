@@ -55,6 +55,10 @@ pub struct TotpFactor {
     /// The newest time step accepted so far; this step and older ones are refused (replay
     /// protection). Set at enrollment to the confirmation code's step.
     pub last_used_step: Option<u64>,
+    /// Steps accepted either side for this factor, overriding `totp.window` (set by imports
+    /// that carried their own window, e.g. google-authenticator's `WINDOW_SIZE`).
+    #[serde(default)]
+    pub window: Option<u32>,
 }
 
 impl UserRecord {

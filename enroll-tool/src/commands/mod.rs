@@ -1,6 +1,7 @@
 //! One module per subcommand. Each checks root first, then loads the configuration and opens
 //! the store (see [`crate::context`]).
 
+mod import;
 mod init;
 mod recovery;
 mod remove;
@@ -25,6 +26,7 @@ pub(crate) fn run(cli: &Cli) -> Result<()> {
         Command::Remove(args) => remove::run(cli, args, &mut console),
         Command::RecoveryCodes(args) => recovery::run(cli, args, console.out),
         Command::OptIn => state::opt_in(cli, console.out),
+        Command::Import(args) => import::run(cli, args, console.out),
         Command::Admin(AdminCommand::Unlock) => state::unlock(cli, console.out),
     }?;
     console.out.flush().map_err(Error::stdout)
