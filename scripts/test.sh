@@ -11,10 +11,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-for tool in cargo oathtool nm ssh ssh-keygen /usr/sbin/sshd openssl unshare google-authenticator; do
+for tool in cargo oathtool nm ssh ssh-keygen /usr/sbin/sshd openssl unshare google-authenticator faketime; do
   command -v "$tool" >/dev/null || {
     echo "test.sh: '$tool' not found. Debian: apt-get install oathtool binutils openssh-server" \
-      "openssh-client openssl util-linux libpam-google-authenticator; Rust: rustup" >&2
+      "openssh-client openssl util-linux libpam-google-authenticator faketime; Rust: rustup" >&2
     exit 1
   }
 done
@@ -25,7 +25,7 @@ cargo build --workspace --all-targets
 
 if [ "$(id -u)" -ne 0 ]; then
   host=$(rustc -vV | sed -n 's/^host: //p' | tr 'a-z-' 'A-Z_')
-  export "CARGO_TARGET_${host}_RUNNER=sudo --preserve-env=MFA_REPLAY_TRIALS,RUST_BACKTRACE"
+  export "CARGO_TARGET_${host}_RUNNER=sudo --preserve-env=MFA_REPLAY_TRIALS,MFA_CRASH_ROUNDS,RUST_BACKTRACE"
   echo "test.sh: running the test binaries with sudo (builds stay yours)"
 fi
 cargo test --workspace "$@"

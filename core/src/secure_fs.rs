@@ -254,6 +254,31 @@ impl SecureDir {
         rfs::fsync(&self.fd).map_err(|e| io_err(format!("fsync {}", self.path.display()), e))
     }
 
+    /// Removes temporary files that [`SecureDir::write_atomic`] left for `name` when its writer
+    /// died mid-write. Only call this while holding the lock that serializes writers of `name`
+    /// (then no live writer has a temporary file). Returns how many were removed.
+    pub fn remove_stale_temporaries(&self, name: &str) -> Result<usize> {
+        let prefix = format!(".{name}.tmp.");
+        let rd = std::fs::read_dir(&self.path)
+            .map_err(|e| Error::io(format!("list {}", self.path.display()), e))?;
+        let mut removed = 0;
+        for entry in rd.flatten() {
+            let file_name = entry.file_name();
+            let Some(n) = file_name.to_str() else { continue };
+            let Some(suffix) = n.strip_prefix(&prefix) else { continue };
+            if suffix.len() == 16 && suffix.bytes().all(|b| b.is_ascii_hexdigit()) {
+                match rfs::unlinkat(&self.fd, n, AtFlags::empty()) {
+                    Ok(()) => removed += 1,
+                    Err(rustix::io::Errno::NOENT) => {}
+                    Err(e) => {
+                        return Err(io_err(format!("remove {}", self.entry_path(n).display()), e));
+                    }
+                }
+            }
+        }
+        Ok(removed)
+    }
+
     /// Removes `name`; returns whether it existed. The directory is synced afterwards.
     pub fn remove(&self, name: &str) -> Result<bool> {
         match rfs::unlinkat(&self.fd, name, AtFlags::empty()) {
@@ -348,6 +373,22 @@ mod tests {
         assert!(matches!(d.read("big", FilePolicy::secret(10)), Err(Error::Insecure { .. })));
         std::fs::create_dir(t.path().join("sub")).unwrap();
         assert!(matches!(d.read("sub", FilePolicy::secret(10)), Err(Error::Insecure { .. })));
+    }
+
+    #[test]
+    fn stale_temporaries_of_one_name_are_removed() {
+        let (t, d) = dir();
+        for f in [
+            ".u.tmp.0123456789abcdef",
+            ".u.tmp.fedcba9876543210",
+            ".v.tmp.0123456789abcdef",
+            ".u.tmp.short",
+        ] {
+            std::fs::write(t.path().join(f), b"x").unwrap();
+        }
+        assert_eq!(d.remove_stale_temporaries("u").unwrap(), 2);
+        assert!(t.path().join(".v.tmp.0123456789abcdef").exists());
+        assert!(t.path().join(".u.tmp.short").exists(), "only our own naming pattern");
     }
 
     /// Regression: a reader that opened the file just before a writer renamed a new version

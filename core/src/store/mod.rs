@@ -97,8 +97,10 @@ impl UserLock<'_> {
         self.store.load(&self.user)
     }
 
-    /// Encrypts and atomically replaces the record.
+    /// Encrypts and atomically replaces the record. Temporary files of writers that died
+    /// mid-write (possible only before this lock was taken) are removed first.
     pub fn save(&self, record: &UserRecord) -> Result<()> {
+        self.store.users.remove_stale_temporaries(self.user.as_str())?;
         let plain = record.encode();
         let sealed = envelope::seal(&self.store.master, &self.user, &plain)?;
         self.store.users.write_atomic(self.user.as_str(), &sealed)
