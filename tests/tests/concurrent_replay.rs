@@ -29,3 +29,25 @@ fn twenty_parallel_logins_with_one_code_exactly_one_succeeds() {
     }
     eprintln!("concurrent replay: {trials} trials, {logins} logins, exactly one success per trial");
 }
+
+/// The hardening bar: 50 parallel logins with one code, repeated.
+#[test]
+fn fifty_parallel_logins_with_one_code_exactly_one_succeeds() {
+    let f = Fixture::new();
+    for trial in 0..10 {
+        let user = format!("crowd{trial}");
+        let e = f.enroll(&user);
+        wait_for_step_margin(30, 2);
+        let codes: Vec<i32> =
+            f.parallel_logins(50, &user, &e.code_now()).iter().map(|o| o.code).collect();
+        assert_eq!(
+            codes.iter().filter(|c| **c == PAM_SUCCESS).count(),
+            1,
+            "trial {trial}: {codes:?}"
+        );
+        assert!(
+            codes.iter().all(|c| *c == PAM_SUCCESS || *c == PAM_AUTH_ERR),
+            "trial {trial}: {codes:?}"
+        );
+    }
+}

@@ -51,3 +51,15 @@ fn bad_module_arguments() {
     f.stack("relative", "auth required {module} config=relative.toml");
     denied(&f, "relative", "absolute path");
 }
+
+#[test]
+fn config_is_a_directory_or_not_utf8() {
+    let f = Fixture::new();
+    f.enroll("alice");
+    std::fs::remove_file(&f.config_path).unwrap();
+    std::fs::create_dir(&f.config_path).unwrap();
+    denied(&f, "mfa", "not a regular file");
+    std::fs::remove_dir(&f.config_path).unwrap();
+    std::fs::write(&f.config_path, b"nullok = \xff\xfe\n").unwrap();
+    denied(&f, "mfa", "not valid UTF-8");
+}

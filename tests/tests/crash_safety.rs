@@ -35,7 +35,7 @@ fn killed_logins_never_corrupt_lose_or_revive_anything() {
     let store = Store::open(&f.config().store).expect("store");
     let names: Vec<UserName> =
         users.iter().map(|(u, _)| UserName::parse(u).expect("name")).collect();
-    let mut floors = vec![None::<u64>; USERS];
+    let mut floors = [None::<u64>; USERS];
     let mut used_recovery: Vec<(usize, String)> = Vec::new();
     let (mut started, mut killed, mut finished) = (0, 0, 0);
 

@@ -10,16 +10,22 @@ fn fifty_parallel_wrong_codes_check_exactly_five_then_lock() {
     let f = Fixture::with_config(
         "[lockout]\nmax_failures = 5\nwindow = 900\nduration = 900\nfail_delay_ms = 0\n",
     );
+    // Repeated on fresh users: the count is exact every time.
+    for trial in 0..5 {
+        let user = format!("locked{trial}");
+        let e = f.enroll(&user);
+        let wrong = format!("{:06}", (e.code_now().parse::<u32>().unwrap() + 1) % 1_000_000);
+        let outcomes = f.parallel_logins(50, &user, &wrong);
+        assert!(outcomes.iter().all(|o| o.code == PAM_AUTH_ERR));
+        let reasons: Vec<String> = outcomes.iter().map(|o| o.decision_lines()[0].clone()).collect();
+        let checked = reasons.iter().filter(|r| r.contains("reason=\"wrong code")).count();
+        let locked_now = reasons.iter().filter(|r| r.contains("factor now locked")).count();
+        let refused = reasons.iter().filter(|r| r.contains("reason=\"locked for")).count();
+        assert_eq!((checked, locked_now, refused), (5, 1, 45), "trial {trial}: {reasons:#?}");
+    }
     let e = f.enroll("alice");
-    let good = e.code_now();
-    let wrong = format!("{:06}", (good.parse::<u32>().unwrap() + 1) % 1_000_000);
-    let outcomes = f.parallel_logins(50, "alice", &wrong);
-    assert!(outcomes.iter().all(|o| o.code == PAM_AUTH_ERR));
-    let reasons: Vec<String> = outcomes.iter().map(|o| o.decision_lines()[0].clone()).collect();
-    let checked = reasons.iter().filter(|r| r.contains("reason=\"wrong code")).count();
-    let locked_now = reasons.iter().filter(|r| r.contains("factor now locked")).count();
-    let refused = reasons.iter().filter(|r| r.contains("reason=\"locked for")).count();
-    assert_eq!((checked, locked_now, refused), (5, 1, 45), "{reasons:#?}");
+    let wrong = format!("{:06}", (e.code_now().parse::<u32>().unwrap() + 1) % 1_000_000);
+    f.parallel_logins(50, "alice", &wrong);
 
     // Locked: even the right code is refused, without a prompt, and the user is told.
     wait_for_step_margin(30, 3);

@@ -260,3 +260,37 @@ fn disk_full_refuses_a_code_whose_use_cannot_be_recorded() {
         .collect();
     assert!(leftovers.is_empty(), "temporary file removed after the failed write");
 }
+
+#[test]
+fn master_key_empty() {
+    assert_denied("master key empty", UNAVAIL, "exactly 32 bytes", |f, _| {
+        std::fs::write(f.master_key(), b"").expect("write");
+    });
+}
+
+#[test]
+fn master_key_is_a_directory() {
+    assert_denied("master key directory", UNAVAIL, "not a regular file", |f, _| {
+        std::fs::remove_file(f.master_key()).expect("rm");
+        std::fs::create_dir(f.master_key()).expect("mkdir");
+    });
+}
+
+#[test]
+fn lock_file_is_a_directory() {
+    assert_denied("lock directory", UNAVAIL, "locks/alice", |f, _| {
+        let lock = f.state_dir().join("locks/alice");
+        std::fs::remove_file(&lock).expect("rm");
+        std::fs::create_dir(&lock).expect("mkdir");
+    });
+}
+
+#[test]
+fn users_dir_is_a_file() {
+    assert_denied("users is a file", UNAVAIL, "users", |f, _| {
+        let users = f.state_dir().join("users");
+        std::fs::rename(&users, f.root.join("users.moved")).expect("mv");
+        std::fs::write(&users, b"x").expect("write");
+        chmod(&users, 0o600);
+    });
+}
