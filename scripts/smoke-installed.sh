@@ -2,6 +2,7 @@
 # After scripts/install.sh: enroll a throwaway user with the installed mfa-enroll, log in through
 # the installed pam_mfa.so (found by name in the system's module directory, with the installed
 # /etc/pam_mfa configuration) using the PAM test client, then remove the user's enrollment.
+# scripts/test-packages.sh runs it too, against the installed .deb packages.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 user=pam-mfa-smoke
