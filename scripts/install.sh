@@ -30,7 +30,7 @@ fi
 
 # 2. Build, as the invoking user when run through sudo (no root-owned files in the checkout).
 build_user=${SUDO_USER:-root}
-build_cmd="cd '$here' && cargo build --release --locked -p pam_mfa -p mfa-enroll"
+build_cmd="cd '$here' && cargo build --release --locked -p pam_mfa -p mfa-enroll -p mfa-helper"
 echo "==> Building (release) as $build_user"
 if [ "$build_user" != root ]; then
   if ! sudo -u "$build_user" -H bash -lc 'command -v cargo' >/dev/null; then
@@ -58,6 +58,11 @@ mv -f "$secdir/pam_mfa.so.new" "$secdir/pam_mfa.so"   # atomic: running sshd/sud
 echo "==> Installing /usr/local/bin/mfa-enroll"
 install -m 0755 "$target/mfa-enroll" /usr/local/bin/mfa-enroll
 
+echo "==> Installing /usr/lib/pam_mfa/mfa-helper (setuid root: screen lockers, mfa-enroll without sudo)"
+install -d -m 0755 /usr/lib/pam_mfa
+install -o root -g root -m 4755 "$target/mfa-helper" /usr/lib/pam_mfa/mfa-helper.new
+mv -f /usr/lib/pam_mfa/mfa-helper.new /usr/lib/pam_mfa/mfa-helper
+
 install -d -m 0755 /etc/pam_mfa
 if [ -e /etc/pam_mfa/pam_mfa.toml ]; then
   echo "==> Keeping existing /etc/pam_mfa/pam_mfa.toml (new default: /etc/pam_mfa/pam_mfa.toml.dist)"
@@ -75,7 +80,7 @@ cat <<EOM
 pam_mfa is installed but not enabled anywhere yet. Next steps:
 
   1. Enroll yourself (shows a QR code for your authenticator app, then recovery codes):
-       sudo mfa-enroll --user "\$USER" totp
+       mfa-enroll totp
 
   2. Keep a root shell open, then enable the module, e.g. for sudo: add this line to
      /etc/pam.d/sudo right after '@include common-auth':

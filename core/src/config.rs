@@ -17,7 +17,7 @@ pub const DEFAULT_PATH: &str = "/etc/pam_mfa/pam_mfa.toml";
 pub const MAX_SIZE: u64 = 64 * 1024;
 
 /// The whole configuration.
-#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     /// Users who have not enrolled: `required` (deny), `optional` (`PAM_IGNORE`: the rest of the
@@ -31,6 +31,12 @@ pub struct Config {
     /// Log the policy, record state and checks of each login (authpriv, debug level).
     /// Never codes, secrets or passwords.
     pub debug: bool,
+    /// Who may make a user's first enrollment without root (through the helper): `self` (the
+    /// user) or `admin` (only an administrator). Changing an enrolled factor always requires
+    /// a current one.
+    pub first_enrollment: FirstEnrollment,
+    /// The setuid helper used when the module or `mfa-enroll` runs without root.
+    pub helper: PathBuf,
     /// Limits of the enroll-on-login "skip" choice.
     pub on_login: OnLoginConfig,
     /// Failed-code lockout.
@@ -71,6 +77,21 @@ pub struct TotpConfig {
     /// Time step in seconds for new enrollments (most apps only support 30).
     pub step: u64,
 }
+
+/// Who may make a user's first enrollment without root.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum FirstEnrollment {
+    /// The user, with `mfa-enroll` (through the helper).
+    #[default]
+    #[serde(rename = "self")]
+    SelfService,
+    /// Only an administrator (`sudo mfa-enroll --user NAME totp`).
+    Admin,
+}
+
+/// Where the setuid helper is installed.
+pub const DEFAULT_HELPER: &str = "/usr/lib/pam_mfa/mfa-helper";
 
 /// `[on_login]`: how long enrollment may be put off.
 #[derive(Clone, Debug, Deserialize, PartialEq)]
@@ -140,6 +161,25 @@ impl Default for TotpConfig {
 impl Default for RecoveryConfig {
     fn default() -> Self {
         RecoveryConfig { warn_below: 3 }
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            enrollment: Enrollment::default(),
+            allow_opt_out: false,
+            single_prompt: false,
+            debug: false,
+            first_enrollment: FirstEnrollment::default(),
+            helper: PathBuf::from(DEFAULT_HELPER),
+            on_login: OnLoginConfig::default(),
+            lockout: LockoutConfig::default(),
+            rules: Vec::new(),
+            store: StoreConfig::default(),
+            totp: TotpConfig::default(),
+            recovery: RecoveryConfig::default(),
+        }
     }
 }
 

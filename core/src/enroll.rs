@@ -179,7 +179,7 @@ pub fn remove(store: &Store, user: &UserName) -> Result<bool> {
 }
 
 /// A summary of a user's enrollment, without secrets.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Status {
     /// User name.
     pub user: String,

@@ -15,6 +15,7 @@ pub mod enroll;
 pub mod error;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
+pub mod helper;
 pub mod import;
 pub mod lockout;
 pub mod login;
@@ -25,6 +26,7 @@ pub mod random;
 pub mod recovery;
 pub mod secret;
 pub mod secure_fs;
+pub mod selfservice;
 pub mod store;
 pub mod totp;
 pub mod username;

@@ -82,11 +82,20 @@ impl TotpUri {
         }
         let rest = uri.strip_prefix("otpauth://totp/").ok_or_else(|| bad("not otpauth://totp/"))?;
         let (label, query) = rest.split_once('?').ok_or_else(|| bad("no parameters"))?;
-        let label = decode(label)?;
+        // Split at a literal ':' before decoding, so an encoded colon inside the issuer (as
+        // `to_uri` writes it) stays part of it; otherwise the separator may be encoded (`%3A`).
         let (label_issuer, account) = match label.split_once(':') {
-            Some((i, a)) => (Some(i.trim().to_string()), a.trim().to_string()),
-            None => (None, label.trim().to_string()),
+            Some((i, a)) => (Some(decode(i)?), decode(a)?),
+            None => {
+                let label = decode(label)?;
+                match label.split_once(':') {
+                    Some((i, a)) => (Some(i.to_string()), a.to_string()),
+                    None => (None, label),
+                }
+            }
         };
+        let label_issuer = label_issuer.map(|i| i.trim().to_string());
+        let account = account.trim().to_string();
         let mut secret = None;
         let mut issuer = None;
         let mut params = Params::default();
@@ -144,6 +153,22 @@ mod tests {
              &issuer=ACME%20Corp&algorithm=SHA256&digits=8&period=30"
         );
         assert_eq!(TotpUri::parse(&s).unwrap(), u);
+    }
+
+    #[test]
+    fn issuer_with_a_colon_round_trips() {
+        // Found by the `otpauth` fuzz target: the label was percent-decoded before it was split,
+        // so the encoded colon of an issuer like "Exam:ple" was taken for the separator.
+        let u = TotpUri::parse(
+            "otpauth://totp/Example:alice@google.com?secret=JBSWY3DPEHPK3PXP&issuer=Exam:ple",
+        )
+        .unwrap();
+        assert_eq!((u.issuer.as_str(), u.account.as_str()), ("Exam:ple", "alice@google.com"));
+        assert_eq!(TotpUri::parse(&u.to_uri()).unwrap(), u);
+        // Without a literal colon, the separator may be percent-encoded.
+        let e =
+            TotpUri::parse("otpauth://totp/ACME%20Co%3A%20john?secret=JBSWY3DPEHPK3PXP").unwrap();
+        assert_eq!((e.issuer.as_str(), e.account.as_str()), ("ACME Co", "john"));
     }
 
     #[test]

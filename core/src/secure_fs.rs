@@ -34,9 +34,16 @@ impl FilePolicy {
     }
 }
 
-/// The uid every file and directory must belong to: the effective uid (root in production).
+/// The uid that must own every file and directory: root, or the effective uid. For the root
+/// processes that read the store (sshd, sudo, the helper) that is root alone; an unprivileged
+/// process (a screen locker reading the configuration) also trusts its own files, which can only
+/// change what that process itself does.
 pub fn expected_owner() -> u32 {
     rustix::process::geteuid().as_raw()
+}
+
+fn owner_ok(uid: u32) -> bool {
+    uid == 0 || uid == expected_owner()
 }
 
 fn io_err(context: impl Into<String>, e: rustix::io::Errno) -> Error {
@@ -52,11 +59,10 @@ fn check_stat(path: &Path, st: &rfs::Stat, want: FileType, policy_secret: bool) 
         };
         return Err(Error::insecure(path, what));
     }
-    let owner = expected_owner();
-    if st.st_uid != owner {
+    if !owner_ok(st.st_uid) {
         return Err(Error::insecure(
             path,
-            format!("owned by uid {}, expected uid {owner}", st.st_uid),
+            format!("owned by uid {}, expected uid {}", st.st_uid, expected_owner()),
         ));
     }
     let mode = st.st_mode & 0o7777;

@@ -45,6 +45,8 @@ pub(crate) enum Error {
     Qr(String),
     /// Some items of a listing could not be read (each was reported already).
     Partial(String),
+    /// The setuid helper failed or refused (unprivileged self-service).
+    Helper(String),
 }
 
 impl Error {
@@ -102,6 +104,7 @@ impl fmt::Display for Error {
             Error::Io { context, source } => write!(f, "{context}: {source}"),
             Error::Qr(m) => write!(f, "QR code: {m}"),
             Error::Partial(m) => write!(f, "{m}"),
+            Error::Helper(m) => write!(f, "{m}"),
         }
     }
 }

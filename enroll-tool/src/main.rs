@@ -12,6 +12,7 @@ mod error;
 mod output;
 mod prompt;
 mod qr;
+mod selfservice;
 
 use clap::Parser;
 use error::Error;
@@ -59,7 +60,8 @@ fn exit_code(e: &Error) -> u8 {
         | Error::NotEnrolled(_)
         | Error::Io { .. }
         | Error::Qr(_)
-        | Error::Partial(_) => EXIT_ERROR,
+        | Error::Partial(_)
+        | Error::Helper(_) => EXIT_ERROR,
     }
 }
 

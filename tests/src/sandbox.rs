@@ -133,6 +133,60 @@ impl Sandbox {
     }
 }
 
+impl Sandbox {
+    /// Installs the built `mfa-helper` setuid root at `DIR/bin/mfa-helper` and returns its
+    /// path (name it in the configuration with `helper = "..."`).
+    pub fn install_helper(&self) -> PathBuf {
+        use std::os::unix::fs::PermissionsExt;
+        let bin = self.dir.join("bin");
+        std::fs::create_dir_all(&bin).expect("mkdir");
+        std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        let helper = bin.join("mfa-helper");
+        std::fs::copy(artifact_dir().join("mfa-helper"), &helper).expect("copy helper");
+        std::os::unix::fs::chown(&helper, Some(0), Some(0)).expect("chown");
+        std::fs::set_permissions(&helper, std::fs::Permissions::from_mode(0o4755)).expect("setuid");
+        helper
+    }
+
+    /// Runs `program args` inside the sandbox as the unprivileged `uid`, with `stdin` as input.
+    pub fn run_as(&self, uid: u32, program: &Path, args: &[&str], stdin: &[u8]) -> Output {
+        use std::io::Write;
+        let mut child = Command::new(repo().join("scripts/sandbox.sh"))
+            .arg("run")
+            .arg(&self.dir)
+            .arg(module_path())
+            .args([
+                "setpriv",
+                &format!("--reuid={uid}"),
+                &format!("--regid={uid}"),
+                "--clear-groups",
+                "--",
+            ])
+            .arg(program)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        let mut input = child.stdin.take().expect("stdin");
+        // A broken pipe is expected when the program refuses early.
+        let _ = input.write_all(stdin);
+        drop(input);
+        child.wait_with_output().expect("wait")
+    }
+
+    /// One login as the unprivileged `uid` through `/etc/pam.d/<service>` (no syslog capture:
+    /// that needs root).
+    pub fn login_as(&self, uid: u32, service: &str, user: &str, args: &[&str]) -> Outcome {
+        let mut all = vec!["--service", service, "--user", user];
+        all.extend_from_slice(args);
+        let out = self.run_as(uid, &client_path(), &all, b"");
+        assert!(out.status.success(), "pam-test-client: {}", String::from_utf8_lossy(&out.stderr));
+        Outcome::parse(&out.stdout)
+    }
+}
+
 impl Default for Sandbox {
     fn default() -> Self {
         Sandbox::new()

@@ -74,3 +74,35 @@ fn single_prompt_hands_the_password_to_pam_unix() {
     let answer = format!("wrong{}", e.code_at(mfa_tests::fixture::now() + 30));
     assert_ne!(s.login("oneprompt", "alice", &["--answer", &answer]).code, PAM_SUCCESS);
 }
+
+/// The desktop greeters' stacks (run as root, like GDM and LightDM do): password, then code,
+/// each prompt without echo, in that order.
+#[test]
+fn gdm_and_lightdm_stacks_password_then_code() {
+    let s = sandbox();
+    s.install("config/pam.d/gdm-password", "pam.d/gdm-password");
+    s.install("config/pam.d/lightdm", "pam.d/lightdm");
+    let e = s.enroll("alice");
+    for (service, offset) in [("gdm-password", 0), ("lightdm", 30)] {
+        wait_for_step_margin(30, 5);
+        let code = e.code_at(mfa_tests::fixture::now() + offset);
+        let o = s.login(service, "alice", &["--answer", PASSWORD, "--answer", &code]);
+        assert_eq!(o.code, PAM_SUCCESS, "{service}: {o:?}");
+        let prompts: Vec<(i32, &str)> =
+            o.messages.iter().map(|(st, m)| (*st, m.as_str())).collect();
+        assert_eq!(
+            prompts,
+            [(PAM_PROMPT_ECHO_OFF, "Password: "), (PAM_PROMPT_ECHO_OFF, "Verification code: ")],
+            "{service}"
+        );
+    }
+    // A recovery code in the greeter: the count arrives as an informational message.
+    let o =
+        s.login("gdm-password", "alice", &["--answer", PASSWORD, "--answer", &e.recovery_codes[0]]);
+    assert_eq!(o.code, PAM_SUCCESS);
+    assert!(
+        o.messages
+            .iter()
+            .any(|(st, m)| *st == PAM_TEXT_INFO && m.contains("9 recovery codes left"))
+    );
+}

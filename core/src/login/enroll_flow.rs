@@ -61,7 +61,9 @@ pub(super) fn offer(
         }
     };
     match choice {
-        Choice::Enroll => enroll_totp(cfg, store, user, conv, clock).with_factor("enroll-totp"),
+        Choice::Enroll => {
+            enroll_totp(cfg, store, user, conv, clock, Existing::Keep).with_factor("enroll-totp")
+        }
         Choice::Skip => update_state(store, user, now, |s| {
             s.skips += 1;
             s.first_skipped.get_or_insert(now);
@@ -153,12 +155,15 @@ fn grouped(secret: &str) -> String {
         .join(" ")
 }
 
-fn enroll_totp(
+/// Sets up an authenticator app inside the conversation: QR code and secret as text, one code
+/// to confirm, then the recovery codes. Used at login and for self-service enrollment.
+pub(crate) fn enroll_totp(
     cfg: &Config,
     store: &Store,
     user: &UserName,
     conv: &mut dyn Conversation,
     clock: &dyn Clock,
+    existing: Existing,
 ) -> Outcome {
     let pending = match PendingTotp::generate(&cfg.totp, &format!("{user}@{}", hostname())) {
         Ok(p) => p,
@@ -203,25 +208,22 @@ fn enroll_totp(
             }
             continue;
         };
-        let codes =
-            match enroll::save_totp(store, user, &pending, Some(step), now, Existing::Keep, true) {
-                Ok(Some(codes)) => codes,
-                Ok(None) => {
-                    return Outcome::deny(Denial::Unavailable, "no recovery codes were made");
-                }
-                Err(Error::AlreadyEnrolled(_)) => {
-                    return Outcome::deny(
-                        Denial::AuthFailed,
-                        "enrolled concurrently by another login",
-                    );
-                }
-                Err(e) => {
-                    return Outcome::deny(
-                        Denial::Unavailable,
-                        format!("cannot save the enrollment: {e}"),
-                    );
-                }
-            };
+        let codes = match enroll::save_totp(store, user, &pending, Some(step), now, existing, true)
+        {
+            Ok(Some(codes)) => codes,
+            Ok(None) => {
+                return Outcome::deny(Denial::Unavailable, "no recovery codes were made");
+            }
+            Err(Error::AlreadyEnrolled(_)) => {
+                return Outcome::deny(Denial::AuthFailed, "enrolled concurrently by another login");
+            }
+            Err(e) => {
+                return Outcome::deny(
+                    Denial::Unavailable,
+                    format!("cannot save the enrollment: {e}"),
+                );
+            }
+        };
         let mut text = zeroize::Zeroizing::new(String::from(
             "Your authenticator app is set up. These are your recovery codes: each works once, \
              instead of a code, if you lose the phone. Store them somewhere safe now; they are \

@@ -5,8 +5,8 @@
 //! verified factor ends in a denial; leniency (exempt by policy, optional enrollment, a skipped
 //! or declined enrollment) is [`Decision::Ignore`], never success.
 
-mod enroll_flow;
-mod verify;
+pub(crate) mod enroll_flow;
+pub(crate) mod verify;
 
 use crate::config::{Config, ModuleArgs};
 use crate::error::Error;
@@ -169,8 +169,44 @@ pub fn authenticate(
         Ok(c) => c,
         Err(e) => return Outcome::deny(Denial::Config, e.to_string()),
     };
+    if !rustix::process::geteuid().is_root() {
+        return through_helper(&cfg, args, req, conv);
+    }
     cfg.apply(args);
     authenticate_with(&cfg, req, conv, clock, groups)
+}
+
+/// Without root (a screen locker, `su` from a user) the store is out of reach: the setuid
+/// helper runs the same logic for the calling user, and we relay its conversation.
+fn through_helper(
+    cfg: &Config,
+    args: &ModuleArgs,
+    req: &Request,
+    conv: &mut dyn Conversation,
+) -> Outcome {
+    let mut forwarded = Vec::new();
+    if args.nullok {
+        forwarded.push("nullok".to_string());
+    }
+    if args.single_prompt {
+        forwarded.push("single_prompt".to_string());
+    }
+    if args.debug {
+        forwarded.push("debug".to_string());
+    }
+    let request = crate::helper::Request::Login {
+        pam_user: req.user.clone(),
+        service: req.service.clone(),
+        rhost: req.rhost.clone(),
+        silent: req.silent,
+        args: forwarded,
+    };
+    match crate::helper::call(&cfg.helper, &request, conv) {
+        Ok(done) => done.to_outcome(),
+        Err(e) => {
+            Outcome::deny(Denial::Unavailable, format!("not root, and the helper failed: {e}"))
+        }
+    }
 }
 
 /// [`authenticate`] with an already loaded configuration.
@@ -258,7 +294,7 @@ pub fn authenticate_with(
             }
             return Outcome::deny(Denial::AuthFailed, format!("locked for {left} more seconds"));
         }
-        return verify::ask_and_verify(cfg, req, &store, &user, conv, clock, preset);
+        return verify::ask_and_verify(cfg, req, &store, &user, conv, clock, preset, PROMPT);
     }
     match policy.enrollment {
         Enrollment::Optional => {

@@ -1,7 +1,7 @@
 //! Asking an enrolled user for a code and checking it, with replay protection and lockout.
 
 use super::{
-    Clock, ConvError, Conversation, Denial, MAX_ANSWER_LEN, Outcome, PROMPT, Request, SINGLE_PROMPT,
+    Clock, ConvError, Conversation, Denial, MAX_ANSWER_LEN, Outcome, Request, SINGLE_PROMPT,
 };
 use crate::config::Config;
 use crate::recovery::{self, Attempt};
@@ -33,7 +33,7 @@ fn classify(answer: &str, totp_digits: Option<u8>) -> Answer {
 }
 
 /// The message shown when the factor is locked.
-pub(super) fn locked_message(seconds_left: u64) -> String {
+pub(crate) fn locked_message(seconds_left: u64) -> String {
     let minutes = seconds_left.div_ceil(60);
     format!(
         "Too many wrong codes: two-factor login is locked for {minutes} more minute{}. \
@@ -81,7 +81,8 @@ pub(super) fn split_single_prompt(
 
 /// Asks for a code (unless single-prompt mode already has it) and verifies it under the user's
 /// lock. Wrong answers count towards the lockout; a correct one clears the count.
-pub(super) fn ask_and_verify(
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn ask_and_verify(
     cfg: &Config,
     req: &Request,
     store: &Store,
@@ -89,10 +90,11 @@ pub(super) fn ask_and_verify(
     conv: &mut dyn Conversation,
     clock: &dyn Clock,
     preset: Option<Zeroizing<String>>,
+    prompt: &str,
 ) -> Outcome {
     let answer = match preset {
         Some(a) => a,
-        None => match conv.prompt_secret(PROMPT) {
+        None => match conv.prompt_secret(prompt) {
             Ok(Some(a)) => a,
             Ok(None) => return Outcome::deny(Denial::Conversation, "no answer (cancelled)"),
             Err(e) => return conv_failed(e),

@@ -18,6 +18,13 @@ pub(crate) fn run(cli: &Cli) -> Result<()> {
     let mut input = std::io::stdin().lock();
     let mut out = std::io::stdout().lock();
     let mut console = Console { input: &mut input, out: &mut out };
+    // Without root, a user manages their own account through the setuid helper.
+    if !nix::unistd::getuid().is_root() && cli.user.is_none() {
+        if let Some(request) = crate::selfservice::request_for(&cli.command) {
+            crate::selfservice::run(cli, request, &mut console)?;
+            return console.out.flush().map_err(Error::stdout);
+        }
+    }
     match &cli.command {
         Command::Init => init::run(cli, console.out),
         Command::Totp(args) => totp::run(cli, args, &mut console),

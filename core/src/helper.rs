@@ -1,0 +1,379 @@
+//! The protocol between unprivileged callers and the setuid helper `mfa-helper`.
+//!
+//! Secrets are root-only. A screen locker runs the PAM stack as the user, and a user runs
+//! `mfa-enroll` without root; both reach the store only through the helper, which acts on the
+//! calling user alone (its real uid), reads only the system configuration, and runs the same
+//! login and enrollment logic as the module, relaying the conversation:
+//!
+//! ```text
+//! caller → helper   one Request line
+//! helper → caller   Event lines: prompts, messages … and finally Done
+//! caller → helper   one Reply line after each prompt event
+//! ```
+//!
+//! Every line is one JSON object of at most [`MAX_LINE`] bytes; anything else ends the session.
+
+use crate::enroll::Status;
+use crate::login::{ConvError, Conversation, Decision, Denial, Outcome};
+use serde::{Deserialize, Serialize};
+use std::io::{BufRead, Read, Write};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use zeroize::Zeroizing;
+
+/// Longest protocol line (a QR code as text is ~5 KiB).
+pub const MAX_LINE: usize = 64 * 1024;
+
+/// What the caller asks for. The user is never part of a request except to be checked: the
+/// helper acts on the user of its real uid.
+///
+/// Encoded externally tagged: `"status"`, `{"enroll_totp":{"replace":false}}`, …; unknown
+/// operations and unknown fields are refused. (An internally tagged form would let unit
+/// variants carry stray fields: serde does not reject them there.)
+#[derive(Debug, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Request {
+    /// Second-factor login for `pam_user` (must be the calling user).
+    Login {
+        /// `PAM_USER` as the module saw it.
+        pam_user: String,
+        /// `PAM_SERVICE`.
+        service: String,
+        /// `PAM_RHOST`.
+        rhost: Option<String>,
+        /// `PAM_SILENT`.
+        silent: bool,
+        /// The module arguments (`config=` is refused: the helper reads only the system
+        /// configuration).
+        args: Vec<String>,
+    },
+    /// Enroll (or, with `replace`, re-enroll after proving a current factor) an app.
+    EnrollTotp {
+        /// Replace an existing enrollment.
+        replace: bool,
+    },
+    /// Remove all factors (after proving a current factor).
+    Remove,
+    /// A new set of recovery codes (after proving a current factor).
+    RegenerateRecoveryCodes,
+    /// The caller's enrollment status.
+    Status,
+    /// Undo an enroll-on-login opt-out.
+    OptIn,
+}
+
+/// Helper → caller.
+#[derive(Debug, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Event {
+    /// Ask without echo; a [`Reply`] follows.
+    PromptSecret(String),
+    /// Ask with echo; a [`Reply`] follows.
+    PromptVisible(String),
+    /// Show information.
+    Info(String),
+    /// Show an error.
+    Error(String),
+    /// Single-prompt mode: hand this password to the next PAM module.
+    SetPassword(String),
+    /// Request a failure delay (milliseconds).
+    FailDelay(u32),
+    /// A debug log line.
+    Debug(String),
+    /// The end of the session.
+    Done(Done),
+}
+
+/// The result of a session.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Done {
+    /// `success`, `ignore` or `deny`.
+    pub decision: String,
+    /// For `deny`: `auth`, `conversation`, `config`, `unavailable` or `user`.
+    pub denial: Option<String>,
+    /// The factor tried.
+    pub factor: Option<String>,
+    /// Short reason (for the log; never a secret).
+    pub reason: String,
+    /// For [`Request::Status`].
+    pub status: Option<Status>,
+}
+
+/// Caller → helper, after a prompt.
+#[derive(Debug, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Reply {
+    /// The user's answer.
+    Answer(String),
+    /// No answer (cancelled).
+    NoAnswer,
+    /// The caller's conversation failed.
+    ConvError(String),
+}
+
+fn denial_name(d: Denial) -> &'static str {
+    match d {
+        Denial::AuthFailed => "auth",
+        Denial::Conversation => "conversation",
+        Denial::Config => "config",
+        Denial::Unavailable => "unavailable",
+        Denial::BadUser => "user",
+    }
+}
+
+impl Done {
+    /// Encodes an outcome.
+    pub fn from_outcome(o: &Outcome, status: Option<Status>) -> Done {
+        let (decision, denial) = match o.decision {
+            Decision::Success => ("success", None),
+            Decision::Ignore => ("ignore", None),
+            Decision::Deny(d) => ("deny", Some(denial_name(d).to_string())),
+        };
+        Done {
+            decision: decision.into(),
+            denial,
+            factor: o.factor.map(str::to_string),
+            reason: o.reason.clone(),
+            status,
+        }
+    }
+
+    /// Decodes into an outcome; anything unexpected is a denial.
+    pub fn to_outcome(&self) -> Outcome {
+        let decision = match (self.decision.as_str(), self.denial.as_deref()) {
+            ("success", None) => Decision::Success,
+            ("ignore", None) => Decision::Ignore,
+            ("deny", Some("conversation")) => Decision::Deny(Denial::Conversation),
+            ("deny", Some("config")) => Decision::Deny(Denial::Config),
+            ("deny", Some("unavailable")) => Decision::Deny(Denial::Unavailable),
+            ("deny", Some("user")) => Decision::Deny(Denial::BadUser),
+            ("deny", Some("auth")) => Decision::Deny(Denial::AuthFailed),
+            _ => Decision::Deny(Denial::Unavailable),
+        };
+        let factor = match self.factor.as_deref() {
+            Some("totp") => Some("totp"),
+            Some("recovery") => Some("recovery"),
+            Some("enroll-totp") => Some("enroll-totp"),
+            Some(_) => Some("other"),
+            None => None,
+        };
+        let reason: String = self.reason.chars().take(200).flat_map(char::escape_default).collect();
+        Outcome { decision, factor, reason: format!("helper: {reason}") }
+    }
+}
+
+/// Reads one protocol line (without the newline); `Ok(None)` at end of input. Lines longer
+/// than [`MAX_LINE`] or not UTF-8 are errors.
+pub fn read_line(r: &mut impl BufRead) -> std::io::Result<Option<Zeroizing<String>>> {
+    let mut buf = Zeroizing::new(Vec::new());
+    let n = r.take(MAX_LINE as u64 + 1).read_until(b'\n', &mut buf)?;
+    if n == 0 {
+        return Ok(None);
+    }
+    if buf.last() != Some(&b'\n') {
+        let why = if buf.len() > MAX_LINE { "line too long" } else { "incomplete line" };
+        return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, why));
+    }
+    buf.pop();
+    let text = String::from_utf8(buf.to_vec())
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "not UTF-8"))?;
+    Ok(Some(Zeroizing::new(text)))
+}
+
+/// Writes one protocol line.
+pub fn write_line<T: Serialize>(w: &mut impl Write, value: &T) -> std::io::Result<()> {
+    let text = Zeroizing::new(serde_json::to_string(value).map_err(std::io::Error::other)?);
+    w.write_all(text.as_bytes())?;
+    w.write_all(b"\n")?;
+    w.flush()
+}
+
+/// Parses one protocol line as `T`.
+pub fn parse<T: for<'de> Deserialize<'de>>(line: &str) -> std::io::Result<T> {
+    serde_json::from_str(line).map_err(|e| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("bad message ({})", e.classify_name()),
+        )
+    })
+}
+
+trait ClassifyName {
+    fn classify_name(&self) -> &'static str;
+}
+impl ClassifyName for serde_json::Error {
+    fn classify_name(&self) -> &'static str {
+        match self.classify() {
+            serde_json::error::Category::Io => "I/O",
+            serde_json::error::Category::Syntax => "syntax",
+            serde_json::error::Category::Data => "unexpected content",
+            serde_json::error::Category::Eof => "truncated",
+        }
+    }
+}
+
+/// The helper's side of the conversation: events out, replies in.
+pub struct PipeConversation<R: BufRead, W: Write> {
+    input: R,
+    output: W,
+}
+
+impl<R: BufRead, W: Write> PipeConversation<R, W> {
+    /// Wraps the helper's standard input and output.
+    pub fn new(input: R, output: W) -> Self {
+        PipeConversation { input, output }
+    }
+
+    /// Sends the final event.
+    pub fn finish(&mut self, done: Done) -> std::io::Result<()> {
+        write_line(&mut self.output, &Event::Done(done))
+    }
+
+    fn ask(&mut self, event: Event) -> Result<Option<Zeroizing<String>>, ConvError> {
+        write_line(&mut self.output, &event)
+            .map_err(|e| ConvError(format!("helper output: {e}")))?;
+        let line = read_line(&mut self.input)
+            .map_err(|e| ConvError(format!("caller input: {e}")))?
+            .ok_or_else(|| ConvError("caller closed the connection".into()))?;
+        match parse::<Reply>(&line).map_err(|e| ConvError(format!("caller input: {e}")))? {
+            Reply::Answer(a) => Ok(Some(Zeroizing::new(a))),
+            Reply::NoAnswer => Ok(None),
+            Reply::ConvError(e) => Err(ConvError(e.chars().take(100).collect())),
+        }
+    }
+
+    fn tell(&mut self, event: Event) {
+        let _ = write_line(&mut self.output, &event);
+    }
+}
+
+impl<R: BufRead, W: Write> Conversation for PipeConversation<R, W> {
+    fn prompt_secret(&mut self, prompt: &str) -> Result<Option<Zeroizing<String>>, ConvError> {
+        self.ask(Event::PromptSecret(prompt.to_string()))
+    }
+    fn prompt_visible(&mut self, prompt: &str) -> Result<Option<Zeroizing<String>>, ConvError> {
+        self.ask(Event::PromptVisible(prompt.to_string()))
+    }
+    fn info(&mut self, text: &str) {
+        self.tell(Event::Info(text.to_string()))
+    }
+    fn error(&mut self, text: &str) {
+        self.tell(Event::Error(text.to_string()))
+    }
+    fn set_password(&mut self, password: &str) -> Result<(), ConvError> {
+        write_line(&mut self.output, &Event::SetPassword(password.to_string()))
+            .map_err(|e| ConvError(format!("helper output: {e}")))
+    }
+    fn fail_delay(&mut self, ms: u32) {
+        self.tell(Event::FailDelay(ms))
+    }
+    fn debug(&mut self, text: &str) {
+        self.tell(Event::Debug(text.to_string()))
+    }
+}
+
+/// The caller's side: runs `helper` with `request`, relaying prompts and messages to `conv`.
+/// Any failure (the helper missing, crashing, or speaking nonsense) is an error, which callers
+/// turn into a denial.
+pub fn call(helper: &Path, request: &Request, conv: &mut dyn Conversation) -> Result<Done, String> {
+    let mut child = Command::new(helper)
+        .env_clear()
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("cannot run {}: {e}", helper.display()))?;
+    let result = (|| {
+        let mut to = child.stdin.take().ok_or("no pipe to the helper")?;
+        let mut from =
+            std::io::BufReader::new(child.stdout.take().ok_or("no pipe from the helper")?);
+        write_line(&mut to, request).map_err(|e| format!("helper: {e}"))?;
+        loop {
+            let line = read_line(&mut from)
+                .map_err(|e| format!("helper: {e}"))?
+                .ok_or("the helper ended without an answer")?;
+            let reply = |r: Result<Option<Zeroizing<String>>, ConvError>| match r {
+                Ok(Some(a)) => Reply::Answer(a.to_string()),
+                Ok(None) => Reply::NoAnswer,
+                Err(e) => Reply::ConvError(e.0),
+            };
+            match parse::<Event>(&line).map_err(|e| format!("helper: {e}"))? {
+                Event::PromptSecret(p) => write_line(&mut to, &reply(conv.prompt_secret(&p)))
+                    .map_err(|e| format!("helper: {e}"))?,
+                Event::PromptVisible(p) => write_line(&mut to, &reply(conv.prompt_visible(&p)))
+                    .map_err(|e| format!("helper: {e}"))?,
+                Event::Info(t) => conv.info(&t),
+                Event::Error(t) => conv.error(&t),
+                Event::SetPassword(p) => conv.set_password(&Zeroizing::new(p)).map_err(|e| e.0)?,
+                Event::FailDelay(ms) => conv.fail_delay(ms),
+                Event::Debug(t) => conv.debug(&t),
+                Event::Done(d) => return Ok(d),
+            }
+        }
+    })();
+    // The helper ends after Done; never leave a child behind.
+    if result.is_err() {
+        let _ = child.kill();
+    }
+    let _ = child.wait();
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_are_bounded_and_utf8() {
+        let long = vec![b'a'; MAX_LINE + 10];
+        assert!(read_line(&mut &long[..]).is_err());
+        assert!(read_line(&mut &b"\xff\xfe\n"[..]).is_err());
+        assert!(read_line(&mut &b"no newline"[..]).is_err());
+        assert_eq!(read_line(&mut &b""[..]).unwrap(), None);
+        assert_eq!(read_line(&mut &b"{}\n"[..]).unwrap().unwrap().as_str(), "{}");
+    }
+
+    #[test]
+    fn messages_round_trip_and_unknown_fields_are_refused() {
+        let r = Request::Login {
+            pam_user: "a".into(),
+            service: "s".into(),
+            rhost: None,
+            silent: false,
+            args: vec![],
+        };
+        let text = serde_json::to_string(&r).unwrap();
+        assert_eq!(parse::<Request>(&text).unwrap(), r);
+        assert_eq!(parse::<Request>(r#""status""#).unwrap(), Request::Status);
+        assert!(parse::<Request>(r#"{"status":{"user":"root"}}"#).is_err());
+        assert!(parse::<Request>(r#"{"status":null,"user":"root"}"#).is_err());
+        assert!(parse::<Request>(r#""delete_everyone""#).is_err());
+        assert!(parse::<Request>(r#"{"enroll_totp":{"replace":true,"user":"root"}}"#).is_err());
+        assert!(parse::<Request>(
+            r#"{"login":{"pam_user":"a","service":"s","rhost":null,"silent":false,"args":[],"x":1}}"#
+        )
+        .is_err());
+        assert!(parse::<Reply>(r#"{"answer":"1","extra":1}"#).is_err());
+    }
+
+    #[test]
+    fn unknown_results_decode_as_denials() {
+        let d = Done {
+            decision: "yes please".into(),
+            denial: None,
+            factor: None,
+            reason: "x".into(),
+            status: None,
+        };
+        assert_eq!(d.to_outcome().decision, Decision::Deny(Denial::Unavailable));
+        let d = Done {
+            decision: "success".into(),
+            denial: Some("auth".into()),
+            factor: None,
+            reason: "x".into(),
+            status: None,
+        };
+        assert_eq!(d.to_outcome().decision, Decision::Deny(Denial::Unavailable));
+    }
+}

@@ -1,0 +1,198 @@
+//! What the setuid helper does for the calling user: second-factor logins for screen lockers
+//! and `su`, and self-service enrollment for `mfa-enroll` without root.
+//!
+//! Every operation acts on `caller` (the helper's real uid) and nobody else. Changing or removing
+//! an enrolled factor first requires a current code or recovery code (checked with the same
+//! replay protection and lockout as a login), so a stolen unlocked shell cannot swap the phone
+//! and then pass sudo's second factor. A first enrollment follows `first_enrollment`.
+
+use crate::config::{Config, FirstEnrollment, ModuleArgs};
+use crate::enroll::{self, Existing};
+use crate::helper::{Done, Request};
+use crate::login::{self, Clock, Conversation, Denial, Outcome, verify};
+use crate::policy::Groups;
+use crate::store::Store;
+use crate::username::UserName;
+
+/// The prompt before a change to an enrolled factor.
+pub const PROVE_PROMPT: &str =
+    "Current verification code (or a recovery code), to confirm it is you: ";
+
+/// Runs one request for `caller` and returns the final message.
+pub fn serve(
+    request: Request,
+    caller: &UserName,
+    cfg: &Config,
+    conv: &mut dyn Conversation,
+    clock: &dyn Clock,
+    groups: &dyn Groups,
+) -> Done {
+    let outcome = match request {
+        Request::Login { pam_user, service, rhost, silent, args } => {
+            if pam_user != caller.as_str() {
+                Outcome::deny(Denial::BadUser, "the helper acts only on the calling user")
+            } else {
+                login_for(cfg, caller, service, rhost, silent, &args, conv, clock, groups)
+            }
+        }
+        Request::Status => {
+            return match with_store(cfg, |store, now| enroll::status(store, caller, now), clock) {
+                Ok(status) => Done::from_outcome(&Outcome::success("status"), status),
+                Err(o) => Done::from_outcome(&o, None),
+            };
+        }
+        Request::OptIn => match with_store(cfg, |store, _| enroll::opt_in(store, caller), clock) {
+            Ok(_) => Outcome::success("opted in"),
+            Err(o) => o,
+        },
+        Request::EnrollTotp { replace } => enroll_totp(cfg, caller, replace, conv, clock),
+        Request::Remove => changed_after_proof(cfg, caller, conv, clock, |store, conv, _| {
+            enroll::remove(store, caller)?;
+            conv.info("All your second factors were removed.");
+            Ok(())
+        }),
+        Request::RegenerateRecoveryCodes => {
+            changed_after_proof(cfg, caller, conv, clock, |store, conv, now| {
+                let codes =
+                    enroll::regenerate_recovery_codes(store, caller, now)?.unwrap_or_default();
+                let mut text = zeroize::Zeroizing::new(String::from(
+                    "Your new recovery codes (each works once; the old ones no longer work):\n",
+                ));
+                for c in &codes {
+                    text.push_str("    ");
+                    text.push_str(c);
+                    text.push('\n');
+                }
+                conv.info(text.trim_end());
+                Ok(())
+            })
+        }
+    };
+    Done::from_outcome(&outcome, None)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn login_for(
+    cfg: &Config,
+    caller: &UserName,
+    service: String,
+    rhost: Option<String>,
+    silent: bool,
+    args: &[String],
+    conv: &mut dyn Conversation,
+    clock: &dyn Clock,
+    groups: &dyn Groups,
+) -> Outcome {
+    let args = match ModuleArgs::parse(args.iter().map(String::as_str)) {
+        Ok(a) if a.config.is_some() => {
+            return Outcome::deny(
+                Denial::Config,
+                "the helper reads only the system configuration (config= refused)",
+            );
+        }
+        Ok(a) => a,
+        Err(e) => return Outcome::deny(Denial::Config, e.to_string()),
+    };
+    let mut cfg = cfg.clone();
+    cfg.apply(&args);
+    let req = login::Request { user: caller.to_string(), service, rhost, silent };
+    login::authenticate_with(&cfg, &req, conv, clock, groups)
+}
+
+fn with_store<T>(
+    cfg: &Config,
+    f: impl FnOnce(&Store, u64) -> crate::Result<T>,
+    clock: &dyn Clock,
+) -> Result<T, Outcome> {
+    let now = clock.now().map_err(|e| Outcome::deny(Denial::Unavailable, e.to_string()))?;
+    let store =
+        Store::open(&cfg.store).map_err(|e| Outcome::deny(Denial::Unavailable, e.to_string()))?;
+    f(&store, now).map_err(|e| Outcome::deny(Denial::Unavailable, e.to_string()))
+}
+
+/// Asks for a current factor; `Ok` once it was verified (and recorded as used).
+fn prove(
+    cfg: &Config,
+    store: &Store,
+    user: &UserName,
+    conv: &mut dyn Conversation,
+    clock: &dyn Clock,
+) -> Result<(), Outcome> {
+    let req = login::Request {
+        user: user.to_string(),
+        service: "mfa-enroll".into(),
+        rhost: None,
+        silent: false,
+    };
+    let o = verify::ask_and_verify(cfg, &req, store, user, conv, clock, None, PROVE_PROMPT);
+    match o.decision {
+        login::Decision::Success => Ok(()),
+        _ => Err(Outcome { reason: format!("current factor not proven: {}", o.reason), ..o }),
+    }
+}
+
+fn changed_after_proof(
+    cfg: &Config,
+    user: &UserName,
+    conv: &mut dyn Conversation,
+    clock: &dyn Clock,
+    change: impl FnOnce(&Store, &mut dyn Conversation, u64) -> crate::Result<()>,
+) -> Outcome {
+    let store = match Store::open(&cfg.store) {
+        Ok(s) => s,
+        Err(e) => return Outcome::deny(Denial::Unavailable, e.to_string()),
+    };
+    match store.load(user) {
+        Ok(Some(r)) if r.is_enrolled() => {}
+        Ok(_) => return Outcome::deny(Denial::AuthFailed, "nothing enrolled"),
+        Err(e) => return Outcome::deny(Denial::Unavailable, e.to_string()),
+    }
+    if let Err(o) = prove(cfg, &store, user, conv, clock) {
+        return o;
+    }
+    let now = match clock.now() {
+        Ok(n) => n,
+        Err(e) => return Outcome::deny(Denial::Unavailable, e.to_string()),
+    };
+    match change(&store, conv, now) {
+        Ok(()) => Outcome::success("changed after proving a current factor"),
+        Err(e) => Outcome::deny(Denial::Unavailable, e.to_string()),
+    }
+}
+
+fn enroll_totp(
+    cfg: &Config,
+    user: &UserName,
+    replace: bool,
+    conv: &mut dyn Conversation,
+    clock: &dyn Clock,
+) -> Outcome {
+    let store = match Store::open(&cfg.store) {
+        Ok(s) => s,
+        Err(e) => return Outcome::deny(Denial::Unavailable, e.to_string()),
+    };
+    let enrolled = match store.load(user) {
+        Ok(r) => r.is_some_and(|r| r.is_enrolled()),
+        Err(e) => return Outcome::deny(Denial::Unavailable, e.to_string()),
+    };
+    let existing = if enrolled {
+        if !replace {
+            return Outcome::deny(
+                Denial::AuthFailed,
+                "already enrolled (replace with --force, after proving a current factor)",
+            );
+        }
+        if let Err(o) = prove(cfg, &store, user, conv, clock) {
+            return o;
+        }
+        Existing::Replace
+    } else {
+        if cfg.first_enrollment == FirstEnrollment::Admin {
+            conv.error("Your first second factor is set up by an administrator here.");
+            return Outcome::deny(Denial::AuthFailed, "first enrollment is admin-only");
+        }
+        Existing::Keep
+    };
+    login::enroll_flow::enroll_totp(cfg, &store, user, conv, clock, existing)
+        .with_factor("enroll-totp")
+}

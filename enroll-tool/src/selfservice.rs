@@ -1,0 +1,134 @@
+//! `mfa-enroll` without root: the caller's own enrollment, through the setuid helper.
+//!
+//! The store is root-only. For the user's own account, `totp`, `status`, `remove`,
+//! `recovery-codes` and `opt-in` are relayed to `mfa-helper` (path from the configuration),
+//! which acts only on the calling user and asks for a current code before changing an enrolled
+//! factor. The conversation happens on this terminal.
+
+use crate::cli::{Cli, Command, QrTarget};
+use crate::error::{Error, Result};
+use crate::prompt::Console;
+use mfa_core::config::Config;
+use mfa_core::enroll::Status;
+use mfa_core::helper::{self, Request};
+use mfa_core::login::{ConvError, Conversation};
+use std::io::Write;
+use zeroize::Zeroizing;
+
+/// The helper request for a command a user may run on their own account, if it is one.
+pub(crate) fn request_for(command: &Command) -> Option<Request> {
+    match command {
+        Command::Totp(a) if !a.yes && a.qr.as_ref().is_none_or(QrTarget::is_terminal) => {
+            Some(Request::EnrollTotp { replace: a.force })
+        }
+        Command::Status(_) => Some(Request::Status),
+        Command::Remove(_) => Some(Request::Remove),
+        Command::RecoveryCodes(a) if a.regenerate => Some(Request::RegenerateRecoveryCodes),
+        Command::RecoveryCodes(_) => Some(Request::Status),
+        Command::OptIn => Some(Request::OptIn),
+        _ => None,
+    }
+}
+
+/// The terminal as the helper's conversation partner.
+struct Terminal<'a, 'b> {
+    console: &'a mut Console<'b>,
+}
+
+impl Conversation for Terminal<'_, '_> {
+    fn prompt_secret(
+        &mut self,
+        prompt: &str,
+    ) -> std::result::Result<Option<Zeroizing<String>>, ConvError> {
+        self.console.ask(prompt).map_err(|e| ConvError(e.to_string()))
+    }
+    fn prompt_visible(
+        &mut self,
+        prompt: &str,
+    ) -> std::result::Result<Option<Zeroizing<String>>, ConvError> {
+        self.console.ask(prompt).map_err(|e| ConvError(e.to_string()))
+    }
+    fn info(&mut self, text: &str) {
+        let _ = writeln!(self.console.out, "{text}");
+    }
+    fn error(&mut self, text: &str) {
+        let _ = writeln!(self.console.out, "{text}");
+    }
+    fn set_password(&mut self, _: &str) -> std::result::Result<(), ConvError> {
+        Err(ConvError("no password here".into()))
+    }
+    fn fail_delay(&mut self, _: u32) {}
+    fn debug(&mut self, _: &str) {}
+}
+
+fn print_status(
+    out: &mut dyn Write,
+    s: Option<&Status>,
+    json: bool,
+    count_only: bool,
+) -> Result<()> {
+    if json {
+        let text = serde_json::to_string(&s)
+            .map_err(|e| Error::io("encode JSON", std::io::Error::other(e)))?;
+        return writeln!(out, "{text}").map_err(Error::stdout);
+    }
+    let Some(s) = s else {
+        return writeln!(out, "Nothing is enrolled.").map_err(Error::stdout);
+    };
+    if count_only {
+        return writeln!(
+            out,
+            "{} of {} recovery codes left.",
+            s.recovery_codes_left,
+            mfa_core::recovery::CODE_COUNT
+        )
+        .map_err(Error::stdout);
+    }
+    let mut text = format!(
+        "{}: {}\n",
+        s.user,
+        if s.totp_enrolled.is_some() || s.recovery_codes_left > 0 {
+            "enrolled"
+        } else {
+            "not enrolled"
+        }
+    );
+    if let Some(p) = &s.totp_params {
+        text.push_str(&format!("  Authenticator app: {p}\n"));
+    }
+    text.push_str(&format!("  Recovery codes:    {} left\n", s.recovery_codes_left));
+    if s.locked_until.is_some() {
+        text.push_str("  Locked:            too many wrong codes (an administrator can unlock)\n");
+    }
+    if s.opted_out {
+        text.push_str("  Enrollment:        opted out at login (`mfa-enroll opt-in` undoes it)\n");
+    }
+    write!(out, "{text}").map_err(Error::stdout)
+}
+
+/// Runs `request` through the helper named in the configuration.
+pub(crate) fn run(cli: &Cli, request: Request, console: &mut Console<'_>) -> Result<()> {
+    if let Command::Remove(a) = &cli.command {
+        if !a.yes && !console.confirm("Remove all your second factors?")? {
+            return Err(Error::Aborted("nothing was removed".into()));
+        }
+    }
+    let cfg = Config::load(&cli.config)?;
+    let mut terminal = Terminal { console };
+    let done = helper::call(&cfg.helper, &request, &mut terminal).map_err(|e| {
+        Error::Helper(format!("{e} (is {} installed setuid root?)", cfg.helper.display()))
+    })?;
+    if done.decision == "deny" {
+        let reason = done.reason;
+        return Err(match done.denial.as_deref() {
+            Some("auth") | Some("conversation") => Error::Aborted(reason),
+            _ => Error::Helper(reason),
+        });
+    }
+    let (json, count_only) = match &cli.command {
+        Command::Status(a) => (a.json, false),
+        Command::RecoveryCodes(a) if !a.regenerate => (a.json, true),
+        _ => return Ok(()),
+    };
+    print_status(terminal.console.out, done.status.as_ref(), json, count_only)
+}

@@ -1,0 +1,221 @@
+//! Without root: a screen locker (a PAM client running as the user) and `mfa-enroll` reach the
+//! user's own state only through the setuid helper, installed setuid root in the sandbox.
+
+use mfa_tests::client::*;
+use mfa_tests::fixture::{now, oathtool, wait_for_step_margin};
+use mfa_tests::sandbox::{Sandbox, enroll_tool};
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Stdio};
+
+const LOCKER: u32 = 4250;
+const OTHER: u32 = 4251;
+
+const PASSWORD: &str = "screen lock pass";
+
+fn sandbox(extra: &str) -> Sandbox {
+    let s = Sandbox::new();
+    s.add_user("lockuser", LOCKER, Some(PASSWORD));
+    s.add_user("alice", OTHER, None);
+    let helper = s.install_helper();
+    std::fs::create_dir_all(s.dir.join("etc.upper/pam.d")).expect("test step");
+    std::fs::write(s.dir.join("etc.upper/pam.d/locker"), "auth required pam_mfa.so\n")
+        .expect("test step");
+    s.configure(&format!("helper = \"{}\"\n{extra}", helper.display()));
+    s
+}
+
+#[test]
+fn screen_locker_verifies_its_own_user_through_the_helper() {
+    let s = sandbox("[lockout]\nmax_failures = 3\nfail_delay_ms = 0\n");
+    let e = s.enroll("lockuser");
+    wait_for_step_margin(30, 5);
+    let code = e.code_now();
+    let o = s.login_as(LOCKER, "locker", "lockuser", &["--answer", &code]);
+    assert_eq!(o.code, PAM_SUCCESS, "{o:?}");
+    assert_eq!(o.messages, vec![(PAM_PROMPT_ECHO_OFF, "Verification code: ".to_string())]);
+    assert_eq!(
+        s.login_as(LOCKER, "locker", "lockuser", &["--answer", &code]).code,
+        PAM_AUTH_ERR,
+        "replay"
+    );
+
+    // Wrong codes through the helper count towards the same lockout as the module's.
+    for _ in 0..3 {
+        assert_eq!(
+            s.login_as(LOCKER, "locker", "lockuser", &["--answer", "000000"]).code,
+            PAM_AUTH_ERR
+        );
+    }
+    let o = s.login(
+        "locker",
+        "lockuser",
+        &["--answer", &oathtool(&e.secret, "SHA1", 6, 30, now() + 30)],
+    );
+    assert_eq!(o.code, PAM_AUTH_ERR, "root-side login sees the helper's lockout: {o:?}");
+    assert!(o.decision_lines()[0].contains("locked"), "{:?}", o.syslog);
+}
+
+#[test]
+fn the_helper_never_acts_on_another_user() {
+    let s = sandbox("");
+    let alice = s.enroll("alice");
+    let record = s.dir.join("state/users/alice");
+    let before = std::fs::read(&record).expect("test step");
+    let o = s.login_as(LOCKER, "locker", "alice", &["--answer", &alice.code_now()]);
+    assert_ne!(o.code, PAM_SUCCESS, "{o:?}");
+    assert_eq!(std::fs::read(&record).expect("test step"), before, "alice's record untouched");
+}
+
+#[test]
+fn the_helper_refuses_hostile_input_with_a_clear_error() {
+    let s = sandbox("");
+    let helper = s.dir.join("bin/mfa-helper");
+    let huge = vec![b'x'; 1 << 20];
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        ("huge line", huge, "line too long"),
+        ("bad bytes", b"\xff\xfe{}\n".to_vec(), "not UTF-8"),
+        ("not JSON", b"hello\n".to_vec(), "bad request"),
+        ("unknown operation", br#""delete_all""#.to_vec().into_iter().chain(*b"\n").collect(), "bad request"),
+        ("extra field", br#"{"enroll_totp":{"replace":false,"user":"alice"}}"#.iter().copied().chain(*b"\n").collect(), "bad request"),
+        ("closed stdin", Vec::new(), "no request"),
+        (
+            "another user",
+            br#"{"login":{"pam_user":"alice","service":"x","rhost":null,"silent":false,"args":[]}}"#
+                .iter()
+                .copied()
+                .chain(*b"\n")
+                .collect(),
+            "acts only on the calling user",
+        ),
+        (
+            "config= argument",
+            br#"{"login":{"pam_user":"lockuser","service":"x","rhost":null,"silent":false,"args":["config=/tmp/x.toml"]}}"#
+                .iter()
+                .copied()
+                .chain(*b"\n")
+                .collect(),
+            "reads only the system configuration",
+        ),
+    ];
+    for (name, input, expected) in cases {
+        let out = s.run_as(LOCKER, &helper, &[], &input);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(stdout.contains("\"decision\":\"deny\""), "{name}: {stdout}");
+        assert!(stdout.contains(expected), "{name}: expected '{expected}' in {stdout}");
+    }
+    // A well-formed request for the caller's own status works.
+    let out = s.run_as(LOCKER, &helper, &[], b"\"status\"\n");
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("\"decision\":\"success\""));
+}
+
+/// Runs `mfa-enroll ARGS` as the unprivileged user, answering the confirmation code from the
+/// URI it shows, then `rest` (further lines).
+fn self_enroll(s: &Sandbox, args: &[&str], rest: &str) -> (bool, String) {
+    let mut child = Command::new(mfa_tests::sandbox::repo().join("scripts/sandbox.sh"))
+        .arg("run")
+        .arg(&s.dir)
+        .arg(mfa_tests::fixture::module_path())
+        .args([
+            "setpriv",
+            &format!("--reuid={LOCKER}"),
+            &format!("--regid={LOCKER}"),
+            "--clear-groups",
+            "--",
+        ])
+        .arg(enroll_tool())
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("test step");
+    let mut stdin = child.stdin.take().expect("test step");
+    let mut reader = BufReader::new(child.stdout.take().expect("test step"));
+    let mut seen = String::new();
+    let mut line = String::new();
+    while reader.read_line(&mut line).expect("test step") > 0 {
+        seen.push_str(&line);
+        if let Some(uri) = line.trim().strip_prefix("otpauth://").map(|_| line.trim().to_string()) {
+            let secret = uri
+                .split("secret=")
+                .nth(1)
+                .expect("test step")
+                .split('&')
+                .next()
+                .expect("test step");
+            writeln!(stdin, "{}", oathtool(secret, "SHA1", 6, 30, now())).expect("test step");
+            write!(stdin, "{rest}").expect("test step");
+            break;
+        }
+        line.clear();
+    }
+    drop(stdin);
+    let mut tail = String::new();
+    std::io::Read::read_to_string(&mut reader, &mut tail).expect("test step");
+    seen.push_str(&tail);
+    let status = child.wait().expect("test step");
+    (status.success(), seen)
+}
+
+#[test]
+fn a_user_enrolls_and_removes_their_own_factor_without_root() {
+    let s = sandbox("");
+    wait_for_step_margin(30, 8);
+    let (ok, shown) = self_enroll(&s, &["totp"], "\n");
+    assert!(ok, "self-service enrollment: {shown}");
+    assert!(shown.contains('█') && shown.contains("recovery codes"), "{shown}");
+    let status = s.run_as(LOCKER, &enroll_tool(), &["status"], b"");
+    assert!(String::from_utf8_lossy(&status.stdout).contains("lockuser: enrolled"), "{status:?}");
+
+    // Removing needs a current factor: a wrong code is refused and nothing changes.
+    let out = s.run_as(LOCKER, &enroll_tool(), &["remove"], b"y\n000000\n");
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&s.run_as(LOCKER, &enroll_tool(), &["status"], b"").stdout)
+            .contains("enrolled")
+    );
+    // With a recovery code shown at enrollment it works.
+    let recovery = shown
+        .lines()
+        .map(str::trim)
+        .find(|l| mfa_core::recovery::Attempt::parse(l).is_some() && l.len() == 13)
+        .expect("recovery codes shown")
+        .to_string();
+    let removed =
+        s.run_as(LOCKER, &enroll_tool(), &["remove"], format!("y\n{recovery}\n").as_bytes());
+    assert!(removed.status.success(), "{removed:?}");
+    let status = s.run_as(LOCKER, &enroll_tool(), &["status"], b"");
+    assert!(String::from_utf8_lossy(&status.stdout).contains("Nothing is enrolled"), "{status:?}");
+}
+
+#[test]
+fn first_enrollment_can_be_reserved_for_admins_and_root_only_options_are_refused() {
+    let s = sandbox("first_enrollment = \"admin\"\n");
+    let out = s.run_as(LOCKER, &enroll_tool(), &["totp"], b"");
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("set up by an administrator"), "{out:?}");
+    assert!(!s.dir.join("state/users/lockuser").exists());
+    let out = s.run_as(LOCKER, &enroll_tool(), &["--user", "alice", "status"], b"");
+    assert_ne!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--user"), "{out:?}");
+}
+
+/// A screen locker's real stack, run as the user: pam_unix checks the password through
+/// unix_chkpwd, then pam_mfa the code through the setuid helper.
+#[test]
+fn xscreensaver_stack_unlocks_with_password_and_code_as_the_user() {
+    let s = sandbox("");
+    s.install("config/pam.d/xscreensaver", "pam.d/xscreensaver");
+    let e = s.enroll("lockuser");
+    wait_for_step_margin(30, 5);
+    let code = e.code_now();
+    let o =
+        s.login_as(LOCKER, "xscreensaver", "lockuser", &["--answer", PASSWORD, "--answer", &code]);
+    assert_eq!(o.code, PAM_SUCCESS, "{o:?}");
+    let prompts: Vec<&str> = o.messages.iter().map(|(_, m)| m.as_str()).collect();
+    assert_eq!(prompts, ["Password: ", "Verification code: "]);
+    let o =
+        s.login_as(LOCKER, "xscreensaver", "lockuser", &["--answer", "wrong", "--answer", &code]);
+    assert_ne!(o.code, PAM_SUCCESS, "{o:?}");
+}
