@@ -39,6 +39,8 @@ pub struct Config {
     pub helper: PathBuf,
     /// Limits of the enroll-on-login "skip" choice.
     pub on_login: OnLoginConfig,
+    /// Security keys.
+    pub fido2: Fido2Config,
     /// Failed-code lockout.
     pub lockout: LockoutConfig,
     /// Policy rules, first match wins (`[[rule]]` tables).
@@ -109,6 +111,33 @@ impl Default for OnLoginConfig {
     }
 }
 
+/// `[fido2]`: security keys.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Fido2Config {
+    /// RP id keys are registered for and checked against; empty: `pam://<hostname>` (pam_u2f's
+    /// default origin, so imported keys keep working).
+    pub rp_id: String,
+    /// Seconds to wait for a touch.
+    pub timeout: u64,
+    /// TEST ONLY: use the software authenticator whose state is in this file instead of a USB
+    /// key. Never set this on a real system.
+    pub test_device: Option<PathBuf>,
+}
+
+impl Default for Fido2Config {
+    fn default() -> Self {
+        Fido2Config { rp_id: String::new(), timeout: 30, test_device: None }
+    }
+}
+
+impl Fido2Config {
+    /// The effective RP id.
+    pub fn rp_id(&self) -> String {
+        if self.rp_id.is_empty() { crate::fido2::default_rp_id() } else { self.rp_id.clone() }
+    }
+}
+
 /// `[lockout]`: locking the second factor after repeated wrong codes.
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
@@ -174,6 +203,7 @@ impl Default for Config {
             first_enrollment: FirstEnrollment::default(),
             helper: PathBuf::from(DEFAULT_HELPER),
             on_login: OnLoginConfig::default(),
+            fido2: Fido2Config::default(),
             lockout: LockoutConfig::default(),
             rules: Vec::new(),
             store: StoreConfig::default(),
@@ -243,6 +273,17 @@ impl Config {
         }
         if l.fail_delay_ms > 60_000 {
             return Err(Error::Config("lockout.fail_delay_ms must be at most 60000".into()));
+        }
+        if !(1..=300).contains(&self.fido2.timeout) {
+            return Err(Error::Config("fido2.timeout must be between 1 and 300 seconds".into()));
+        }
+        if self.fido2.rp_id.len() > 255 || self.fido2.rp_id.chars().any(char::is_whitespace) {
+            return Err(Error::Config(
+                "fido2.rp_id must be at most 255 characters without spaces".into(),
+            ));
+        }
+        if self.fido2.test_device.as_ref().is_some_and(|p| !p.is_absolute()) {
+            return Err(Error::Config("fido2.test_device must be an absolute path".into()));
         }
         if self.on_login.grace_days > 3650 {
             return Err(Error::Config("on_login.grace_days must be at most 3650".into()));

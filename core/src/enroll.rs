@@ -195,6 +195,9 @@ pub struct Status {
     pub skips: u32,
     /// Enroll-on-login: the user opted out.
     pub opted_out: bool,
+    /// Names of registered security keys.
+    #[serde(default)]
+    pub security_keys: Vec<String>,
 }
 
 /// Reads a user's status at time `now`. `Ok(None)`: nothing stored.
@@ -203,6 +206,7 @@ pub fn status(store: &Store, user: &UserName, now: u64) -> Result<Option<Status>
         locked_until: r.lockout.locked_until.filter(|_| r.lockout.locked_for(now).is_some()),
         skips: r.enrollment.skips,
         opted_out: r.enrollment.opted_out,
+        security_keys: r.fido2.iter().map(|c| c.name.clone()).collect(),
         user: r.user.clone(),
         totp_enrolled: r.totp.as_ref().map(|t| t.enrolled),
         totp_params: r.totp.as_ref().map(|t| {
@@ -210,4 +214,141 @@ pub fn status(store: &Store, user: &UserName, now: u64) -> Result<Option<Status>
         }),
         recovery_codes_left: r.recovery.as_ref().map_or(0, RecoveryCodes::remaining),
     }))
+}
+
+/// Registers a security key for `user` under `name`: asks the key to create a credential for
+/// the configured RP id, checks what it returned with our own parser, then asks for one test
+/// assertion and verifies it before anything is saved. `touch` tells the user when to touch the
+/// key. Returns new recovery codes if the user had none.
+#[allow(clippy::too_many_arguments)]
+pub fn register_fido2(
+    cfg: &crate::config::Config,
+    store: &Store,
+    user: &UserName,
+    name: &str,
+    user_verification: bool,
+    pin: Option<&Zeroizing<String>>,
+    device: &mut dyn crate::fido2::device::Authenticator,
+    now: u64,
+    touch: &mut dyn FnMut(&str),
+) -> Result<Option<Vec<Zeroizing<String>>>> {
+    use crate::fido2::authdata::{AuthData, FLAG_UP};
+    use crate::fido2::device::{Login, Registration, client_data_hash};
+    use crate::fido2::{Fido2Credential, b64, cose::PublicKey, verify::verify_assertion};
+    let fido = |e: crate::fido2::Fido2Error| Error::Invalid(e.to_string());
+    if name.is_empty() || name.len() > 64 || name.chars().any(|c| c.is_control() || c == ':') {
+        return Err(Error::Invalid(
+            "key names are 1-64 characters without ':' or control characters".into(),
+        ));
+    }
+    if store.load(user)?.is_some_and(|r| r.fido2.iter().any(|c| c.name == name)) {
+        return Err(Error::Invalid(format!("{user} already has a security key named '{name}'")));
+    }
+    let rp_id = cfg.fido2.rp_id();
+    let mut user_id = [0u8; 16];
+    crate::random::fill(&mut user_id)?;
+    let mut challenge = [0u8; 32];
+    crate::random::fill(&mut challenge)?;
+    touch("Touch your security key to register it.");
+    let raw = device
+        .make_credential(&Registration {
+            rp_id: &rp_id,
+            user_id: &user_id,
+            user_name: user.as_str(),
+            challenge: &challenge,
+            user_verification,
+            pin,
+        })
+        .map_err(fido)?;
+    let data = AuthData::parse(&raw).map_err(fido)?;
+    let expected: [u8; 32] = <sha2::Sha256 as sha2::Digest>::digest(rp_id.as_bytes()).into();
+    if data.rp_id_hash != expected || data.flags & FLAG_UP == 0 {
+        return Err(Error::Invalid(
+            "the key's registration is for another RP id or without user presence".into(),
+        ));
+    }
+    let attested =
+        data.attested.ok_or_else(|| Error::Invalid("no credential in the key's answer".into()))?;
+    let key = PublicKey::from_cose(&attested.public_key).map_err(fido)?;
+    let mut candidate = Fido2Credential {
+        name: name.to_string(),
+        credential_id: b64(&attested.credential_id),
+        public_key: b64(&key.to_cose()),
+        rp_id: rp_id.clone(),
+        sign_count: data.sign_count,
+        user_verification,
+        created: now,
+    };
+    // Only a key that can also log in is saved.
+    crate::random::fill(&mut challenge)?;
+    touch("Touch it once more to confirm it works.");
+    let assertion = device
+        .get_assertion(&Login {
+            rp_id: &rp_id,
+            challenge: &challenge,
+            allow_list: std::slice::from_ref(&attested.credential_id),
+            user_verification,
+            pin,
+            timeout: std::time::Duration::from_secs(cfg.fido2.timeout),
+        })
+        .map_err(fido)?;
+    let (_, count) = verify_assertion(
+        std::slice::from_ref(&candidate),
+        &rp_id,
+        &client_data_hash(&challenge),
+        &assertion,
+    )
+    .map_err(fido)?;
+    candidate.sign_count = count;
+    let lock = store.lock(user)?;
+    let mut record = lock.load()?.unwrap_or_else(|| UserRecord::new(user, now));
+    if record.fido2.iter().any(|c| c.name == name) {
+        return Err(Error::Invalid(format!("{user} already has a security key named '{name}'")));
+    }
+    record.fido2.push(candidate);
+    let shown = if record.recovery.is_none() {
+        let (shown, codes) = RecoveryCodes::generate(now)?;
+        record.recovery = Some(codes);
+        Some(shown)
+    } else {
+        None
+    };
+    lock.save(&record)?;
+    Ok(shown)
+}
+
+/// Removes the security key `name`; returns whether it existed.
+pub fn remove_fido2(store: &Store, user: &UserName, name: &str) -> Result<bool> {
+    let lock = store.lock(user)?;
+    let Some(mut record) = lock.load()? else {
+        return Ok(false);
+    };
+    let before = record.fido2.len();
+    record.fido2.retain(|c| c.name != name);
+    if record.fido2.len() == before {
+        return Ok(false);
+    }
+    lock.save(&record)?;
+    Ok(true)
+}
+
+/// Adds security keys imported from a pam_u2f authfile (named `pam_u2f-1`, `pam_u2f-2`, …);
+/// keys already registered (same credential id) are skipped. Returns how many were added.
+pub fn import_fido2(
+    store: &Store,
+    user: &UserName,
+    creds: Vec<crate::fido2::Fido2Credential>,
+    now: u64,
+) -> Result<usize> {
+    let lock = store.lock(user)?;
+    let mut record = lock.load()?.unwrap_or_else(|| UserRecord::new(user, now));
+    let mut added = 0;
+    for c in creds {
+        if !record.fido2.iter().any(|x| x.credential_id == c.credential_id) {
+            record.fido2.push(c);
+            added += 1;
+        }
+    }
+    lock.save(&record)?;
+    Ok(added)
 }

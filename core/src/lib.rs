@@ -13,6 +13,7 @@
 pub mod config;
 pub mod enroll;
 pub mod error;
+pub mod fido2;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
 pub mod helper;

@@ -71,6 +71,15 @@ impl TryFrom<String> for HostMatch {
                 .filter(|p| *p <= max)
                 .ok_or_else(|| format!("bad prefix length in '{s}'"))?,
         };
+        if let IpAddr::V6(v6) = addr {
+            if v6.to_ipv4_mapped().is_some() && prefix < 96 {
+                return Err(format!(
+                    "'{s}': an IPv4-mapped network needs a prefix of at least 96 (or write it \
+                     as an IPv4 network)"
+                ));
+            }
+        }
+        let (addr, prefix) = canonical_net(addr, prefix);
         Ok(HostMatch::Net { addr, prefix })
     }
 }
@@ -79,6 +88,19 @@ fn canonical(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
         v4 => v4,
+    }
+}
+
+/// A network in the form addresses are compared in: an IPv4-mapped network whose prefix
+/// covers the mapping (`::ffff:10.0.0.0/104`) is the IPv4 network (`10.0.0.0/8`); any other
+/// IPv6 network stays one (and matches no IPv4 client).
+fn canonical_net(addr: IpAddr, prefix: u8) -> (IpAddr, u8) {
+    match addr {
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) if prefix >= 96 => (IpAddr::V4(v4), prefix - 96),
+            _ => (addr, prefix),
+        },
+        v4 => (v4, prefix),
     }
 }
 
@@ -93,13 +115,18 @@ impl HostMatch {
                 let Some(ip) = rhost.and_then(|r| r.parse::<IpAddr>().ok()).map(canonical) else {
                     return false;
                 };
-                match (canonical(*addr), ip) {
+                // The prefix is at most 32 for an IPv4 network and 128 for an IPv6 one (parsing
+                // checks that); saturating keeps a hand-made larger one exact, not matching all.
+                let (net, prefix) = canonical_net(*addr, *prefix);
+                match (net, ip) {
                     (IpAddr::V4(n), IpAddr::V4(a)) => {
-                        let mask = u32::MAX.checked_shl(32 - u32::from(*prefix)).unwrap_or(0);
+                        let shift = 32u32.saturating_sub(u32::from(prefix));
+                        let mask = u32::MAX.checked_shl(shift).unwrap_or(0);
                         u32::from(n) & mask == u32::from(a) & mask
                     }
                     (IpAddr::V6(n), IpAddr::V6(a)) => {
-                        let mask = u128::MAX.checked_shl(128 - u32::from(*prefix)).unwrap_or(0);
+                        let shift = 128u32.saturating_sub(u32::from(prefix));
+                        let mask = u128::MAX.checked_shl(shift).unwrap_or(0);
                         u128::from(n) & mask == u128::from(a) & mask
                     }
                     _ => false,
@@ -246,6 +273,28 @@ mod tests {
 
     fn host(s: &str) -> HostMatch {
         HostMatch::try_from(s.to_string()).unwrap()
+    }
+
+    #[test]
+    fn ipv4_mapped_network_matches_only_its_ipv4_addresses() {
+        // Found by the `config` fuzz target: the prefix of an IPv4-mapped network (0-128) was
+        // applied to the IPv4 address (0-32): `32 - 104` overflowed, a panic in debug builds
+        // and, in release builds, a mask of zero that matched every IPv4 client.
+        let net = host("::ffff:10.0.0.0/104");
+        assert!(net.matches(Some("10.1.2.3")));
+        assert!(net.matches(Some("::ffff:10.200.0.1")));
+        assert!(!net.matches(Some("192.0.2.7")));
+        assert!(!net.matches(Some("::ffff:192.0.2.7")));
+        assert!(host("::ffff:192.0.2.7").matches(Some("192.0.2.7")));
+        assert!(!host("::ffff:192.0.2.7").matches(Some("192.0.2.8")));
+        assert_eq!(net, host("10.0.0.0/8"));
+        // A shorter prefix would reach beyond the mapped addresses: refused.
+        assert!(HostMatch::try_from("::ffff:0.0.0.0/64".to_string()).is_err());
+        // Other IPv6 networks match no IPv4 client, as before.
+        assert!(!host("::/0").matches(Some("192.0.2.7")));
+        // A hand-made mapped network (not from parsing) cannot overflow either.
+        let raw = HostMatch::Net { addr: "::ffff:10.0.0.0".parse().unwrap(), prefix: 104 };
+        assert!(raw.matches(Some("10.9.9.9")) && !raw.matches(Some("11.0.0.1")));
     }
 
     #[test]

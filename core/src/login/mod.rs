@@ -6,6 +6,7 @@
 //! or declined enrollment) is [`Decision::Ignore`], never success.
 
 pub(crate) mod enroll_flow;
+pub(crate) mod fido2_flow;
 pub(crate) mod verify;
 
 use crate::config::{Config, ModuleArgs};
@@ -15,6 +16,8 @@ use crate::store::Store;
 use crate::username::{UserName, log_safe};
 use std::fmt;
 use zeroize::Zeroizing;
+
+pub use fido2_flow::{KEY_ONLY, KEY_OR_CODE};
 
 /// The prompt for the second factor.
 pub const PROMPT: &str = "Verification code: ";
@@ -293,6 +296,9 @@ pub fn authenticate_with(
                 conv.error(&verify::locked_message(left));
             }
             return Outcome::deny(Denial::AuthFailed, format!("locked for {left} more seconds"));
+        }
+        if !record.fido2.is_empty() && preset.is_none() {
+            return fido2_flow::key_or_code(cfg, req, &store, &user, record, conv, clock);
         }
         return verify::ask_and_verify(cfg, req, &store, &user, conv, clock, preset, PROMPT);
     }

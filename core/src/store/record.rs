@@ -22,6 +22,9 @@ pub struct UserRecord {
     pub totp: Option<TotpFactor>,
     /// Recovery code hashes, if any were generated.
     pub recovery: Option<RecoveryCodes>,
+    /// Registered security keys.
+    #[serde(default)]
+    pub fido2: Vec<crate::fido2::Fido2Credential>,
     /// Enroll-on-login choices of a user without factors (skips, opt-out).
     #[serde(default)]
     pub enrollment: EnrollmentState,
@@ -69,6 +72,7 @@ impl UserRecord {
             created: now,
             totp: None,
             recovery: None,
+            fido2: Vec::new(),
             enrollment: EnrollmentState::default(),
             lockout: LockoutState::default(),
         }
@@ -76,7 +80,9 @@ impl UserRecord {
 
     /// True when the user has at least one way to log in with the second factor.
     pub fn is_enrolled(&self) -> bool {
-        self.totp.is_some() || self.recovery.as_ref().is_some_and(|r| r.remaining() > 0)
+        self.totp.is_some()
+            || !self.fido2.is_empty()
+            || self.recovery.as_ref().is_some_and(|r| r.remaining() > 0)
     }
 
     pub(super) fn encode(&self) -> Zeroizing<Vec<u8>> {
