@@ -19,7 +19,7 @@ fi
 
 # 1. Build dependencies from Debian.
 need=()
-for pkg in build-essential pkg-config libpam0g-dev; do
+for pkg in build-essential pkg-config libpam0g-dev libudev-dev; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

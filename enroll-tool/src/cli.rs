@@ -92,10 +92,28 @@ pub(crate) enum Command {
     )]
     RecoveryCodes(RecoveryArgs),
 
+    /// Register, list or remove security keys (FIDO2: YubiKey, SoloKey, Nitrokey, ...)
+    #[command(
+        long_about = "Register a security key for the user (--name), list the registered keys \
+                      (--list) or remove one (--remove NAME). Registering asks for one touch to \
+                      create the credential and one more to confirm it works; only then is it \
+                      saved. With --uv every login with this key also needs the key's PIN (or \
+                      fingerprint). Keys work at the console, in desktop logins, for sudo and \
+                      su; they cannot be used over SSH (use a code there).",
+        after_help = "Examples:\n  sudo mfa-enroll --user alice fido2 --name yubikey-blue\n  \
+                      sudo mfa-enroll --user alice fido2 --name work-key --uv\n  \
+                      sudo mfa-enroll --user alice fido2 --list\n  \
+                      sudo mfa-enroll --user alice fido2 --remove yubikey-blue"
+    )]
+    Fido2(Fido2Args),
+
     /// Import an enrollment from another PAM module (google-authenticator)
     #[command(
         long_about = "Import a user's enrollment from another PAM module, so the user keeps the \
                       same authenticator app entry and codes.\n\n\
+                      pam-u2f: the user's line of a pam_u2f authfile (both formats, options \
+                      +presence, +verification, +pin); the keys keep working for the same RP id \
+                      (--rp-id, default pam://<hostname> like pam_u2f's origin).\n\n\
                       google-authenticator: a ~/.google_authenticator file (time-based only). \
                       The secret and STEP_SIZE are kept; WINDOW_SIZE becomes this user's window; \
                       the time steps listed by DISALLOW_REUSE stay used; the scratch codes \
@@ -106,6 +124,28 @@ pub(crate) enum Command {
         after_help = "Example:\n  sudo mfa-enroll --user alice import google-authenticator ~alice/.google_authenticator"
     )]
     Import(ImportArgs),
+
+    /// Check the PAM stacks and sshd configuration for ways around pam_mfa and lockouts
+    #[command(
+        long_about = "Read /etc/pam.d (following @include, include and substack) and the sshd \
+                      configuration (Include, Match) and report every stack where pam_mfa can \
+                      be bypassed or locks everyone out: its control (sufficient, optional, \
+                      [...]), arguments, position before the password, a missing module or \
+                      pam_permit, a configuration that does not load, a store in which nobody \
+                      is enrolled yet, and the sshd settings UsePAM, KbdInteractiveAuthentication, \
+                      AuthenticationMethods and PasswordAuthentication. Each finding names the \
+                      file and line, says what follows from it and how to fix it. Nothing is \
+                      changed.\n\n\
+                      --root DIR checks the files below DIR instead (an image or a copy; root \
+                      is not needed then). --config names the configuration used by pam_mfa \
+                      lines without config= (read as given; by default /etc/pam_mfa/pam_mfa.toml \
+                      below the root).\n\n\
+                      Exit status: 0 when there are no errors (warnings allowed), 1 with errors.",
+        after_help = "Examples:\n  sudo mfa-enroll doctor\n  \
+                      sudo mfa-enroll doctor --json\n  \
+                      mfa-enroll doctor --root /srv/images/web01"
+    )]
+    Doctor(DoctorArgs),
 
     /// Be offered enrollment at login again (undo "opt out", reset the skips)
     #[command(
@@ -146,9 +186,31 @@ impl Command {
             Command::RecoveryCodes(_) => "recovery-codes",
             Command::OptIn => "opt-in",
             Command::Import(_) => "import",
+            Command::Fido2(_) => "fido2",
+            Command::Doctor(_) => "doctor",
             Command::Admin(AdminCommand::Unlock) => "admin unlock",
         }
     }
+}
+
+/// Options of `fido2`.
+#[derive(Debug, Args)]
+pub(crate) struct Fido2Args {
+    /// Register a new key under this name (e.g. yubikey-blue)
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["list", "remove"], required_unless_present_any = ["list", "remove"])]
+    pub(crate) name: Option<String>,
+
+    /// Require user verification (the key's PIN or fingerprint) at every login with this key
+    #[arg(long, requires = "name")]
+    pub(crate) uv: bool,
+
+    /// List the user's registered keys
+    #[arg(long, conflicts_with = "remove")]
+    pub(crate) list: bool,
+
+    /// Remove the key with this name
+    #[arg(long, value_name = "NAME")]
+    pub(crate) remove: Option<String>,
 }
 
 /// Options of `import`.
@@ -164,6 +226,11 @@ pub(crate) struct ImportArgs {
     /// Replace an existing enrollment of the user
     #[arg(long)]
     pub(crate) force: bool,
+
+    /// pam-u2f: the RP id (pam_u2f's `origin`) the keys were registered for, if not the
+    /// configured one (default pam://<hostname>)
+    #[arg(long, value_name = "ID")]
+    pub(crate) rp_id: Option<String>,
 }
 
 /// Formats `import` reads.
@@ -171,6 +238,21 @@ pub(crate) struct ImportArgs {
 pub(crate) enum ImportFormat {
     /// A ~/.google_authenticator file (google-authenticator-libpam).
     GoogleAuthenticator,
+    /// A pam_u2f authfile (central file or ~/.config/Yubico/u2f_keys); the user's line.
+    PamU2f,
+}
+
+/// Options of `doctor`.
+#[derive(Debug, Args)]
+pub(crate) struct DoctorArgs {
+    /// Check the files below DIR instead of / (DIR/etc/pam.d, DIR/etc/ssh/sshd_config, the
+    /// pam_mfa configuration and store); root is not needed
+    #[arg(long, value_name = "DIR")]
+    pub(crate) root: Option<PathBuf>,
+
+    /// Print the findings as one JSON array instead of text
+    #[arg(long)]
+    pub(crate) json: bool,
 }
 
 /// Options of `totp`.

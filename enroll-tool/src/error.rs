@@ -47,6 +47,10 @@ pub(crate) enum Error {
     Partial(String),
     /// The setuid helper failed or refused (unprivileged self-service).
     Helper(String),
+    /// `doctor` without `--root` was run by a user other than root.
+    DoctorNeedsRoot,
+    /// `doctor` found this many errors (each was reported already).
+    Findings(usize),
 }
 
 impl Error {
@@ -76,8 +80,9 @@ impl fmt::Display for Error {
             Error::Core(e) => write!(f, "{e}"),
             Error::NotRoot { user, command } => write!(
                 f,
-                "must be run as root for now (the unprivileged helper is not built yet): \
-                 sudo mfa-enroll --user {user} {command}"
+                "`{command}` is an administrator command and must run as root: \
+                 sudo mfa-enroll --user {user} {command} (users manage their own account \
+                 without sudo with totp, status, remove, recovery-codes and opt-in)"
             ),
             Error::UserOptionNeedsRoot => {
                 write!(f, "--user (acting for another user) is only allowed for root")
@@ -105,6 +110,14 @@ impl fmt::Display for Error {
             Error::Qr(m) => write!(f, "QR code: {m}"),
             Error::Partial(m) => write!(f, "{m}"),
             Error::Helper(m) => write!(f, "{m}"),
+            Error::DoctorNeedsRoot => write!(
+                f,
+                "must be run as root (it reads root-only files: the pam_mfa configuration and \
+                 the store): sudo mfa-enroll doctor, or check a copy with --root DIR"
+            ),
+            Error::Findings(n) => {
+                write!(f, "doctor found {n} error{} (see above)", if *n == 1 { "" } else { "s" })
+            }
         }
     }
 }

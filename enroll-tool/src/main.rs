@@ -8,6 +8,7 @@
 mod cli;
 mod commands;
 mod context;
+mod doctor;
 mod error;
 mod output;
 mod prompt;
@@ -61,7 +62,9 @@ fn exit_code(e: &Error) -> u8 {
         | Error::Io { .. }
         | Error::Qr(_)
         | Error::Partial(_)
-        | Error::Helper(_) => EXIT_ERROR,
+        | Error::Helper(_)
+        | Error::DoctorNeedsRoot
+        | Error::Findings(_) => EXIT_ERROR,
     }
 }
 

@@ -22,6 +22,7 @@ const CODE_TRIES: usize = 3;
 
 enum Choice {
     Enroll,
+    SecurityKey,
     Skip,
     OptOut,
 }
@@ -41,6 +42,7 @@ pub(super) fn offer(
     conv: &mut dyn Conversation,
     clock: &dyn Clock,
     now: u64,
+    local: bool,
 ) -> Outcome {
     if state.opted_out && policy.allow_opt_out {
         return Outcome::ignore("not enrolled, opted out");
@@ -55,7 +57,7 @@ pub(super) fn offer(
         conv.info("Two-factor authentication is required for your account: set up an authenticator app now.");
         Choice::Enroll
     } else {
-        match menu(conv, skips_left, policy.allow_opt_out) {
+        match menu(conv, skips_left, policy.allow_opt_out, local) {
             Ok(c) => c,
             Err(o) => return o,
         }
@@ -64,6 +66,7 @@ pub(super) fn offer(
         Choice::Enroll => {
             enroll_totp(cfg, store, user, conv, clock, Existing::Keep).with_factor("enroll-totp")
         }
+        Choice::SecurityKey => enroll_key(cfg, store, user, conv, clock).with_factor("enroll-fido2"),
         Choice::Skip => update_state(store, user, now, |s| {
             s.skips += 1;
             s.first_skipped.get_or_insert(now);
@@ -88,6 +91,7 @@ fn menu(
     conv: &mut dyn Conversation,
     skips_left: u32,
     allow_opt_out: bool,
+    local: bool,
 ) -> Result<Choice, Outcome> {
     let mut text = String::from(
         "Two-factor authentication is not set up for your account.\n  1) Set up an authenticator app now (takes a minute)\n",
@@ -100,6 +104,11 @@ fn menu(
     }
     if allow_opt_out {
         text.push_str("  3) Opt out (you will not be asked again)\n");
+    }
+    if local {
+        text.push_str("  4) Register a security key plugged into this computer\n");
+    } else {
+        text.push_str("  (Security keys can be registered at the console; over SSH, use an app.)\n");
     }
     for _ in 0..MENU_TRIES {
         conv.info(text.trim_end());
@@ -117,6 +126,7 @@ fn menu(
             "1" => return Ok(Choice::Enroll),
             "2" if skips_left > 0 => return Ok(Choice::Skip),
             "3" if allow_opt_out => return Ok(Choice::OptOut),
+            "4" if local => return Ok(Choice::SecurityKey),
             "" => {
                 return Err(Outcome::deny(Denial::AuthFailed, "no choice in the enrollment menu"));
             }
@@ -240,4 +250,50 @@ pub(crate) fn enroll_totp(
         return Outcome::success("enrolled on login, code confirmed");
     }
     Outcome::deny(Denial::AuthFailed, "enrollment not confirmed (wrong codes)")
+}
+
+/// Registers a security key during the login (console only), then shows recovery codes.
+fn enroll_key(
+    cfg: &Config,
+    store: &Store,
+    user: &UserName,
+    conv: &mut dyn Conversation,
+    clock: &dyn Clock,
+) -> Outcome {
+    let mut device = match crate::fido2::device::open(&cfg.fido2) {
+        Ok(d) => d,
+        Err(e) => {
+            conv.error("No security key found: plug it in and log in again, or set up an app.");
+            return Outcome::deny(Denial::AuthFailed, format!("enrollment: {e}"));
+        }
+    };
+    let now = match clock.now() {
+        Ok(n) => n,
+        Err(e) => return Outcome::deny(Denial::Unavailable, e.to_string()),
+    };
+    let registered = enroll::register_fido2(cfg, store, user, "security-key", false, None, device.as_mut(), now, &mut |m| {
+        conv.info(m)
+    });
+    match registered {
+        Ok(codes) => {
+            let mut text = zeroize::Zeroizing::new(String::from(
+                "Your security key is registered (as \"security-key\"; rename or add more with mfa-enroll fido2).",
+            ));
+            if let Some(codes) = codes {
+                text.push_str(" Your recovery codes, each works once if you lose the key; store them now:\n\n");
+                for c in &codes {
+                    text.push_str("    ");
+                    text.push_str(c);
+                    text.push('\n');
+                }
+            }
+            conv.info(text.trim_end());
+            let _ = conv.prompt_visible("Press Enter when you have stored the recovery codes: ");
+            Outcome::success("security key registered on login")
+        }
+        Err(e) => {
+            conv.error("The security key could not be registered.");
+            Outcome::deny(Denial::AuthFailed, format!("enrollment: {e}"))
+        }
+    }
 }

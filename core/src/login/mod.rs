@@ -309,7 +309,8 @@ pub fn authenticate_with(
         Enrollment::Required => Outcome::deny(Denial::AuthFailed, format!("not enrolled{by_rule}")),
         Enrollment::OnLogin => {
             let state = record.map(|r| r.enrollment).unwrap_or_default();
-            enroll_flow::offer(cfg, &policy, &state, &store, &user, conv, clock, now)
+            let local = req.rhost.as_deref().is_none_or(str::is_empty);
+            enroll_flow::offer(cfg, &policy, &state, &store, &user, conv, clock, now, local)
         }
     }
 }

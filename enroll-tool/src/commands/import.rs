@@ -14,13 +14,14 @@ pub(crate) fn run(cli: &Cli, args: &ImportArgs, out: &mut dyn Write) -> Result<(
     let user = target_user(cli)?;
     let cfg = load_config(cli)?;
     let store = open_store(&cfg)?;
-    match args.format {
-        ImportFormat::GoogleAuthenticator => {}
-    }
     // The user controls this file and we run as root: no symlinks, regular file, bounded.
-    let bytes = mfa_core::secure_fs::read_foreign_file(&args.file, MAX_SIZE as u64)?;
+    let limit = if args.format == ImportFormat::PamU2f { 1 << 20 } else { MAX_SIZE as u64 };
+    let bytes = mfa_core::secure_fs::read_foreign_file(&args.file, limit)?;
     let text = std::str::from_utf8(&bytes)
         .map_err(|_| Error::Usage(format!("{} is not a text file", args.file.display())))?;
+    if args.format == ImportFormat::PamU2f {
+        return import_pam_u2f(args, &cfg, &store, &user, text, out);
+    }
     let file = google_authenticator::parse(text)?;
     let existing = if args.force { Existing::Replace } else { Existing::Keep };
     enroll::import_google_authenticator(&store, &user, &file, SystemClock.now()?, existing)?;
@@ -64,4 +65,38 @@ pub(crate) fn run(cli: &Cli, args: &ImportArgs, out: &mut dyn Write) -> Result<(
             .into(),
     );
     writeln!(out, "{}", lines.join("\n")).map_err(Error::stdout)
+}
+
+/// Imports the user's security keys from a pam_u2f authfile.
+fn import_pam_u2f(
+    args: &ImportArgs,
+    cfg: &mfa_core::config::Config,
+    store: &mfa_core::store::Store,
+    user: &mfa_core::username::UserName,
+    text: &str,
+    out: &mut dyn Write,
+) -> Result<()> {
+    let creds = mfa_core::fido2::pam_u2f::parse(text, user.as_str())
+        .map_err(|e| Error::Usage(format!("{}: {e}", args.file.display())))?;
+    if creds.is_empty() {
+        return Err(Error::Usage(format!("{} has no line for {user}", args.file.display())));
+    }
+    let rp_id = args.rp_id.clone().unwrap_or_else(|| cfg.fido2.rp_id());
+    let now = SystemClock.now()?;
+    let stored: Vec<_> = creds
+        .into_iter()
+        .enumerate()
+        .map(|(i, c)| c.into_stored(format!("pam_u2f-{}", i + 1), &rp_id, now))
+        .collect();
+    let total = stored.len();
+    let added = enroll::import_fido2(store, user, stored, now)?;
+    writeln!(
+        out,
+        "Imported {added} of {total} security key(s) of {user} from {} for RP id {rp_id} \
+         (named pam_u2f-N; already registered keys were skipped). Presence is always required; \
+         +verification/+pin keys also need the PIN.\nGive {user} recovery codes with: \
+         mfa-enroll --user {user} recovery-codes --regenerate",
+        args.file.display()
+    )
+    .map_err(Error::stdout)
 }

@@ -1,6 +1,8 @@
 //! One module per subcommand. Each checks root first, then loads the configuration and opens
 //! the store (see [`crate::context`]).
 
+mod doctor;
+mod fido2;
 mod import;
 mod init;
 mod recovery;
@@ -34,6 +36,8 @@ pub(crate) fn run(cli: &Cli) -> Result<()> {
         Command::RecoveryCodes(args) => recovery::run(cli, args, console.out),
         Command::OptIn => state::opt_in(cli, console.out),
         Command::Import(args) => import::run(cli, args, console.out),
+        Command::Fido2(args) => fido2::run(cli, args, &mut console),
+        Command::Doctor(args) => doctor::run(cli, args, console.out),
         Command::Admin(AdminCommand::Unlock) => state::unlock(cli, console.out),
     }?;
     console.out.flush().map_err(Error::stdout)
