@@ -5,7 +5,8 @@
 #
 # Output in target/packages/ (or $CARGO_TARGET_DIR/packages/):
 #   libpam-mfa_<version>-1_<arch>.deb   the PAM module (Multi-Arch: same) + pam-auth-update profile
-#   mfa-enroll_<version>-1_<arch>.deb   mfa-enroll, /etc/pam_mfa/pam_mfa.toml, the store scripts
+#   mfa-enroll_<version>-1_<arch>.deb   mfa-enroll, the setuid mfa-helper, the configuration,
+#                                       the store scripts (Multi-Arch: foreign)
 #   pam_mfa-<version>-1.<arch>.rpm      all of it, for Fedora/RHEL
 #
 # Needs cargo-deb and cargo-generate-rpm (cargo install --locked cargo-deb cargo-generate-rpm),
@@ -28,8 +29,8 @@ gen=$target/release/packaging
 out=$target/packages
 version=$(cargo pkgid -p pam_mfa | sed 's/.*[#@]//')
 
-echo "==> Release build of pam_mfa.so and mfa-enroll $version"
-cargo build --release --locked -p pam_mfa -p mfa-enroll
+echo "==> Release build of pam_mfa.so, mfa-enroll and mfa-helper $version"
+cargo build --release --locked -p pam_mfa -p mfa-enroll -p mfa-helper
 
 echo "==> Man pages and shell completions (xtask)"
 rm -rf "$gen"
@@ -39,18 +40,25 @@ gzip -9n "$gen"/man/*
 mkdir -p "$gen/rpm"
 strip --strip-unneeded -o "$gen/rpm/pam_mfa.so" "$target/release/libpam_mfa.so"
 strip --strip-unneeded -o "$gen/rpm/mfa-enroll" "$target/release/mfa-enroll"
+strip --strip-unneeded -o "$gen/rpm/mfa-helper" "$target/release/mfa-helper"
 
 echo "==> .deb packages (cargo-deb)"
 rm -rf "$out"
 mkdir -p "$out"
 cargo deb --no-build --locked -p pam_mfa --multiarch=same --output "$out/"
-cargo deb --no-build --locked -p mfa-enroll --multiarch=foreign --output "$out/"
+# Not --multiarch=foreign: cargo-deb would move every usr/lib/ asset, the helper too, to
+# usr/lib/<triplet>/, where pam_mfa.toml's `helper` does not look. Multi-Arch is added below.
+cargo deb --no-build --locked -p mfa-enroll --output "$out/"
 
 # cargo-deb writes no DEBIAN/md5sums; add them, so `dpkg --verify` (and debsums) can check the
-# installed files of a security module.
+# installed files of a security module. mfa-enroll gets its "Multi-Arch: foreign" here.
 for deb in "$out"/*.deb; do
   tree=$(mktemp -d)
+  chmod 0755 "$tree"   # it becomes the package's "./" entry: not mktemp's 0700
   dpkg-deb -R "$deb" "$tree"
+  if [ "$(dpkg-deb -f "$deb" Package)" = mfa-enroll ] && ! grep -q '^Multi-Arch:' "$tree/DEBIAN/control"; then
+    sed -i '/^Architecture:/a Multi-Arch: foreign' "$tree/DEBIAN/control"
+  fi
   (cd "$tree" && find . -path ./DEBIAN -prune -o -type f -printf '%P\0' | sort -z |
     xargs -0 md5sum >DEBIAN/md5sums)
   chmod 0644 "$tree/DEBIAN/md5sums"
@@ -72,6 +80,18 @@ dpkg-deb -f "$module_deb" Depends | grep -qF "mfa-enroll (= $tool_version)" || {
 }
 head -n 1 packaging/debian/changelog | grep -qF "($tool_version)" || {
   echo "build-packages.sh: packaging/debian/changelog has no entry for $tool_version: add one" >&2
+  exit 1
+}
+# The helper must be where the configuration's default `helper` says, setuid root.
+helper=$(sed -n 's/^helper = "\(.*\)"$/\1/p' config/pam_mfa.toml)
+tool_files=$(dpkg-deb -c "$tool_deb")
+grep -qE "^-rwsr-xr-x root/root +[0-9]+ [-0-9]+ [:0-9]+ \.$helper\$" <<<"$tool_files" || {
+  echo "build-packages.sh: $tool_deb has no $helper, mode 4755 root/root:" \
+    "$(grep mfa-helper <<<"$tool_files" || echo none)" >&2
+  exit 1
+}
+[ "$(dpkg-deb -f "$tool_deb" Multi-Arch)" = foreign ] || {
+  echo "build-packages.sh: $tool_deb is not Multi-Arch: foreign" >&2
   exit 1
 }
 

@@ -8,7 +8,10 @@
 # installs, removes and purges the packages. Checks: lintian (no error or warning left), the
 # .rpm's paths, modes, config files and scriptlets (rpm -qp), the installed files and modes,
 # the master key, the pam-auth-update profile (enabled, checked, disabled again), logins through
-# the installed module, and what stays after remove and goes with purge.
+# the installed module, a login and `mfa-enroll status` as an unprivileged user through the
+# installed setuid helper (a throwaway user in scripts/sandbox.sh: the host's /etc is not
+# changed), a dpkg-statoverride on the helper kept across a reinstall, and what stays after
+# remove and goes with purge.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
@@ -28,10 +31,12 @@ gone() { [ ! -e "$1" ] || fail "$1 should be gone"; pass "$1 gone"; }
 
 multiarch=$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || gcc -print-multiarch)
 module=/usr/lib/$multiarch/security/pam_mfa.so
+helper=/usr/lib/pam_mfa/mfa-helper  # the `helper` default of config/pam_mfa.toml
 common_auth=/etc/pam.d/common-auth
 user=pam-mfa-pkgtest            # enrolled during the test
 user2=pam-mfa-pkgtest2          # enrolled too, for the authselect stack (codes are single-use)
 stranger=pam-mfa-pkgtest-none   # never enrolled
+self_user=pam-mfa-pkgtest-self  # exists only in a sandbox; logs in without root, via the helper
 client=${CARGO_TARGET_DIR:-target}/debug/pam-test-client
 
 echo "==> Tools"
@@ -71,6 +76,7 @@ echo "$files"
 for want in \
   "-rwxr-xr-x root:root  /usr/lib64/security/pam_mfa.so" \
   "-rwxr-xr-x root:root  /usr/bin/mfa-enroll" \
+  "-rwsr-xr-x root:root  $helper" \
   "-rw-r--r-- root:root cn /etc/pam_mfa/pam_mfa.toml" \
   "-rw-r--r-- root:root d /usr/share/man/man8/pam_mfa.8.gz" \
   "-rw-r--r-- root:root d /usr/share/man/man5/pam_mfa.toml.5.gz" \
@@ -96,6 +102,8 @@ pass "rpm: scriptlets and requirements"
 echo "==> Clearing the way: a from-source install and earlier test leftovers"
 in_use=$(grep -lsw pam_mfa.so /etc/pam.d/* | grep -vx "$common_auth" || true)
 [ -z "$in_use" ] || fail "pam_mfa.so is in PAM stacks here ($(echo $in_use)): not touching it"
+! dpkg-statoverride --list "$helper" >/dev/null ||
+  fail "dpkg-statoverride has an entry for $helper (dpkg-statoverride --remove $helper)"
 backup=/var/backups/pam_mfa-test-packages.$(date +%Y%m%d%H%M%S)
 for p in /etc/pam_mfa /var/lib/pam_mfa; do
   if [ -e "$p" ]; then
@@ -105,9 +113,10 @@ for p in /etc/pam_mfa /var/lib/pam_mfa; do
   fi
 done
 dpkg --purge libpam-mfa mfa-enroll >/dev/null 2>&1 || true
-for f in /usr/local/bin/mfa-enroll "$module"; do
+for f in /usr/local/bin/mfa-enroll "$module" "$helper"; do
   if [ -e "$f" ] && ! dpkg -S "$f" >/dev/null 2>&1; then rm -f "$f"; echo "  removed $f (install.sh)"; fi
 done
+rmdir "$(dirname "$helper")" 2>/dev/null || true
 rm -rf /etc/pam_mfa /var/lib/pam_mfa
 hash -r
 
@@ -115,6 +124,7 @@ echo "==> Install (dpkg -i)"
 dpkg -i "$tool_deb" "$module_deb"
 mode_is "$module" 644
 mode_is /usr/bin/mfa-enroll 755
+mode_is "$helper" 4755
 mode_is /etc/pam_mfa/pam_mfa.toml 644
 mode_is /etc/pam_mfa/master.key 600
 [ "$(stat -c %s /etc/pam_mfa/master.key)" = 32 ] || fail "master key is not 32 bytes"
@@ -147,10 +157,12 @@ pass "profile registered, not enabled (Default: no)"
 saved_auth=$(mktemp)
 cp "$common_auth" "$saved_auth"
 pamd=$(mktemp -d)
+sandbox=$(mktemp -d)
 cleanup() {
   if grep -q pam_mfa "$common_auth" 2>/dev/null; then pam-auth-update --package --remove pam_mfa || true; fi
-  for u in "$user" "$user2"; do mfa-enroll --user "$u" remove --yes >/dev/null 2>&1 || true; done
-  rm -rf "$pamd" "$saved_auth"
+  for u in "$user" "$user2" "$self_user"; do mfa-enroll --user "$u" remove --yes >/dev/null 2>&1 || true; done
+  if dpkg-statoverride --list "$helper" >/dev/null 2>&1; then dpkg-statoverride --remove "$helper" || true; fi
+  rm -rf "$pamd" "$saved_auth" "$sandbox"
 }
 trap cleanup EXIT
 pam-auth-update --enable pam_mfa
@@ -193,6 +205,48 @@ pass "authselect: no code prompt after a wrong password"
 # The module by name, as scripts/install.sh's smoke test does.
 scripts/smoke-installed.sh
 
+echo "==> Without root: through the installed setuid helper"
+# A user who exists only in a sandbox (scripts/sandbox.sh: /etc is an overlay in a private mount
+# namespace, so the host's passwd is never changed). The installed pam_mfa.toml, store and helper
+# are the real ones; sandbox.sh lays a copy of the installed module over the module directory.
+getent passwd "$self_user" >/dev/null && fail "$self_user exists on this machine"
+self_uid=4290
+while getent passwd "$self_uid" >/dev/null || getent group "$self_uid" >/dev/null; do
+  self_uid=$((self_uid + 1))
+done
+chmod 0711 "$sandbox"
+scripts/sandbox.sh add-user "$sandbox" "$self_user" "$self_uid"
+mkdir -p "$sandbox/etc.upper/pam.d"
+printf 'auth required pam_mfa.so\n' >"$sandbox/etc.upper/pam.d/pam-mfa-pkgtest"
+chmod 0644 "$sandbox/etc.upper/pam.d/pam-mfa-pkgtest"
+install -m 0755 "$client" "$sandbox/pam-test-client"   # the checkout may not be readable to the user
+in_sandbox() { scripts/sandbox.sh run "$sandbox" "$module" "$@"; }
+as_self() { in_sandbox setpriv --reuid="$self_uid" --regid="$self_uid" --clear-groups -- "$@"; }
+secret3=$(in_sandbox /usr/bin/mfa-enroll --user "$self_user" totp --yes --json |
+  python3 -c 'import json,sys; print(json.load(sys.stdin)["secret"])')
+result=$(as_self "$sandbox/pam-test-client" --service pam-mfa-pkgtest --user "$self_user" \
+  --answer "$(code "$secret3")")
+expect PAM_SUCCESS "$result" "uid $self_uid, valid code, through $helper"
+status=$(as_self /usr/bin/mfa-enroll status)
+grep -q "^$self_user: enrolled" <<<"$status" || fail "mfa-enroll status without root: $status"
+pass "mfa-enroll status without root: $self_user: enrolled"
+
+echo "==> dpkg-statoverride on the helper"
+# An administrator's override (here: setuid off) is applied by dpkg itself when it unpacks the
+# file, so an upgrade or reinstall keeps it; without the setuid bit, self-service says why.
+dpkg-statoverride --add root root 0755 "$helper"
+dpkg -i "$tool_deb" >/dev/null
+mode_is "$helper" 755
+status=$(as_self /usr/bin/mfa-enroll status 2>&1) && fail "self-service worked without setuid: $status"
+grep -q 'setuid root' <<<"$status" || fail "no hint at the missing setuid bit: $status"
+result=$(as_self "$sandbox/pam-test-client" --service pam-mfa-pkgtest --user "$self_user" \
+  --answer "$(code "$secret3")")
+expect PAM_AUTHINFO_UNAVAIL "$result" "uid $self_uid, helper not setuid"
+pass "override kept by a reinstall; without setuid: $(tail -n 1 <<<"$status")"
+dpkg-statoverride --remove "$helper"
+dpkg -i "$tool_deb" >/dev/null
+mode_is "$helper" 4755
+
 echo "==> Remove (dpkg -r), with the profile enabled"
 common_auth_before=$(grep -c . "$common_auth")
 dpkg -r libpam-mfa mfa-enroll
@@ -201,6 +255,8 @@ cmp -s "$saved_auth" "$common_auth" || fail "common-auth changed: $(diff "$saved
 pass "prerm took the module out of common-auth ($common_auth_before lines before)"
 gone "$module"
 gone /usr/bin/mfa-enroll
+gone "$helper"
+gone "$(dirname "$helper")"
 gone /usr/share/pam-configs/pam_mfa
 mode_is /etc/pam_mfa/pam_mfa.toml 644
 mode_is /etc/pam_mfa/master.key 600

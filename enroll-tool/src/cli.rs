@@ -11,7 +11,9 @@ Examples:
   sudo mfa-enroll --user alice totp         enroll alice's phone (she types a code to confirm)
   sudo mfa-enroll --user alice status       show what alice has enrolled
 
-Until the unprivileged helper exists, every command that touches the store must run as root.
+Without sudo, users manage their own account (totp, status, remove, recovery-codes, opt-in)
+through the setuid helper; changing an enrolled factor asks for a current code first.
+Everything else, and --user, is for root.
 Exit status: 0 ok, 1 error, 2 wrong usage, 3 not confirmed (wrong code, no answer, declined).";
 
 /// Enroll authenticator apps (TOTP) and manage recovery codes for pam_mfa.

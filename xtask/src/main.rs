@@ -137,4 +137,49 @@ mod tests {
         assert!(module_page(".TH X @OTHER@").unwrap_err().contains("@OTHER@"));
         assert!(module_page("mail@example.org and @VERSION@").is_ok());
     }
+
+    /// The lines of `page` from `.SH start` up to the next `.SH`.
+    fn section<'a>(page: &'a str, start: &str) -> Vec<&'a str> {
+        page.lines()
+            .skip_while(|l| *l != format!(".SH {start}"))
+            .skip(1)
+            .take_while(|l| !l.starts_with(".SH "))
+            .collect()
+    }
+
+    #[test]
+    fn module_page_documents_every_module_argument() {
+        // The arguments `ModuleArgs::parse` in core/src/config.rs accepts: `arg == "NAME"` and
+        // `arg.strip_prefix("NAME=")`.
+        let core = include_str!("../../core/src/config.rs");
+        let parse = core.split("fn parse<'a>(args").nth(1).expect("ModuleArgs::parse");
+        let parse = &parse[..parse.find("\n    }\n").expect("end of ModuleArgs::parse")];
+        let accepted: Vec<&str> = ["arg == \"", "strip_prefix(\""]
+            .iter()
+            .flat_map(|p| parse.split(p).skip(1).map(|s| &s[..s.find('"').expect("quote")]))
+            .collect();
+        assert!(accepted.contains(&"nullok"), "argument extraction: {accepted:?}");
+
+        let page = MODULE_PAGE_SOURCE;
+        let synopsis: Vec<String> = section(page, "SYNOPSIS")
+            .iter()
+            .filter_map(|l| l.strip_prefix(".RB [ ")?.strip_suffix(" ]"))
+            .map(|a| a.split('\\').next().unwrap_or(a).to_string())
+            .collect();
+        let options = section(page, "OPTIONS");
+        let options: Vec<&str> = options
+            .windows(2)
+            .filter(|w| w[0] == ".TP")
+            .filter_map(|w| w[1].split_whitespace().nth(1))
+            .collect();
+        for arg in &accepted {
+            assert!(synopsis.iter().any(|s| s == arg), "{arg} missing from SYNOPSIS: {synopsis:?}");
+            assert!(options.contains(arg), "{arg} missing from OPTIONS: {options:?}");
+        }
+        for arg in &synopsis {
+            let example = if arg.ends_with('=') { format!("{arg}/x") } else { arg.clone() };
+            mfa_core::config::ModuleArgs::parse([example.as_str()])
+                .unwrap_or_else(|e| panic!("SYNOPSIS names {arg}, which the module refuses: {e}"));
+        }
+    }
 }
