@@ -87,15 +87,24 @@ pub fn save_totp(
         last_used_step: confirmed_step,
         window: None,
     });
-    let shown = if new_recovery_codes || record.recovery.is_none() {
-        let (shown, codes) = RecoveryCodes::generate(now)?;
-        record.recovery = Some(codes);
-        Some(shown)
-    } else {
-        None
-    };
+    let shown = new_codes_if(&mut record, new_recovery_codes, now)?;
     lock.save(&record)?;
     Ok(shown)
+}
+
+/// Gives the record a new set of recovery codes when `replace` is set or it has none; returns
+/// the codes to show once.
+fn new_codes_if(
+    record: &mut UserRecord,
+    replace: bool,
+    now: u64,
+) -> Result<Option<Vec<Zeroizing<String>>>> {
+    if !replace && record.recovery.is_some() {
+        return Ok(None);
+    }
+    let (shown, codes) = RecoveryCodes::generate(now)?;
+    record.recovery = Some(codes);
+    Ok(Some(shown))
 }
 
 /// Replaces the user's recovery codes with a new set and returns it. The user must already
@@ -306,13 +315,7 @@ pub fn register_fido2(
         return Err(Error::Invalid(format!("{user} already has a security key named '{name}'")));
     }
     record.fido2.push(candidate);
-    let shown = if record.recovery.is_none() {
-        let (shown, codes) = RecoveryCodes::generate(now)?;
-        record.recovery = Some(codes);
-        Some(shown)
-    } else {
-        None
-    };
+    let shown = new_codes_if(&mut record, false, now)?;
     lock.save(&record)?;
     Ok(shown)
 }

@@ -97,3 +97,14 @@ impl std::error::Error for Error {
         }
     }
 }
+
+/// The category of a serde_json error, without its message: serde_json messages can quote the
+/// input, which may hold secrets.
+pub(crate) fn json_error_kind(e: &serde_json::Error) -> &'static str {
+    match e.classify() {
+        serde_json::error::Category::Io => "I/O error",
+        serde_json::error::Category::Syntax => "syntax error",
+        serde_json::error::Category::Data => "unexpected content",
+        serde_json::error::Category::Eof => "truncated",
+    }
+}

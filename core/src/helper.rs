@@ -194,23 +194,9 @@ pub fn parse<T: for<'de> Deserialize<'de>>(line: &str) -> std::io::Result<T> {
     serde_json::from_str(line).map_err(|e| {
         std::io::Error::new(
             std::io::ErrorKind::InvalidData,
-            format!("bad message ({})", e.classify_name()),
+            format!("bad message ({})", crate::error::json_error_kind(&e)),
         )
     })
-}
-
-trait ClassifyName {
-    fn classify_name(&self) -> &'static str;
-}
-impl ClassifyName for serde_json::Error {
-    fn classify_name(&self) -> &'static str {
-        match self.classify() {
-            serde_json::error::Category::Io => "I/O",
-            serde_json::error::Category::Syntax => "syntax",
-            serde_json::error::Category::Data => "unexpected content",
-            serde_json::error::Category::Eof => "truncated",
-        }
-    }
 }
 
 /// The helper's side of the conversation: events out, replies in.

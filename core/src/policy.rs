@@ -277,9 +277,10 @@ mod tests {
 
     #[test]
     fn ipv4_mapped_network_matches_only_its_ipv4_addresses() {
-        // Found by the `config` fuzz target: the prefix of an IPv4-mapped network (0-128) was
-        // applied to the IPv4 address (0-32): `32 - 104` overflowed, a panic in debug builds
-        // and, in release builds, a mask of zero that matched every IPv4 client.
+        // Found while writing the `config` fuzz target (which panics on it): the prefix of an
+        // IPv4-mapped network (0-128) was applied to the IPv4 address (0-32), so `32 - 104`
+        // overflowed: a panic in debug builds and, in release builds, a mask of zero that
+        // matched every IPv4 client.
         let net = host("::ffff:10.0.0.0/104");
         assert!(net.matches(Some("10.1.2.3")));
         assert!(net.matches(Some("::ffff:10.200.0.1")));

@@ -16,6 +16,16 @@ pub const CODE_COUNT: usize = 10;
 const SECRET_LEN: usize = 10;
 const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 
+/// `intro` followed by the codes, one per indented line, for showing them once.
+pub fn listing(intro: &str, codes: &[Zeroizing<String>]) -> Zeroizing<String> {
+    let mut text = Zeroizing::new(String::from(intro));
+    for c in codes {
+        text.push_str("\n    ");
+        text.push_str(c);
+    }
+    text
+}
+
 /// The stored hashes of a user's recovery codes.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -55,15 +55,10 @@ pub fn serve(
             changed_after_proof(cfg, caller, conv, clock, |store, conv, now| {
                 let codes =
                     enroll::regenerate_recovery_codes(store, caller, now)?.unwrap_or_default();
-                let mut text = zeroize::Zeroizing::new(String::from(
-                    "Your new recovery codes (each works once; the old ones no longer work):\n",
+                conv.info(&crate::recovery::listing(
+                    "Your new recovery codes (each works once; the old ones no longer work):",
+                    &codes,
                 ));
-                for c in &codes {
-                    text.push_str("    ");
-                    text.push_str(c);
-                    text.push('\n');
-                }
-                conv.info(text.trim_end());
                 Ok(())
             })
         }

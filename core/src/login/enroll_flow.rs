@@ -66,7 +66,9 @@ pub(super) fn offer(
         Choice::Enroll => {
             enroll_totp(cfg, store, user, conv, clock, Existing::Keep).with_factor("enroll-totp")
         }
-        Choice::SecurityKey => enroll_key(cfg, store, user, conv, clock).with_factor("enroll-fido2"),
+        Choice::SecurityKey => {
+            enroll_key(cfg, store, user, conv, clock).with_factor("enroll-fido2")
+        }
         Choice::Skip => update_state(store, user, now, |s| {
             s.skips += 1;
             s.first_skipped.get_or_insert(now);
@@ -108,7 +110,9 @@ fn menu(
     if local {
         text.push_str("  4) Register a security key plugged into this computer\n");
     } else {
-        text.push_str("  (Security keys can be registered at the console; over SSH, use an app.)\n");
+        text.push_str(
+            "  (Security keys can be registered at the console; over SSH, use an app.)\n",
+        );
     }
     for _ in 0..MENU_TRIES {
         conv.info(text.trim_end());
@@ -234,17 +238,12 @@ pub(crate) fn enroll_totp(
                 );
             }
         };
-        let mut text = zeroize::Zeroizing::new(String::from(
+        conv.info(&crate::recovery::listing(
             "Your authenticator app is set up. These are your recovery codes: each works once, \
              instead of a code, if you lose the phone. Store them somewhere safe now; they are \
-             not shown again.\n\n",
+             not shown again.\n",
+            &codes,
         ));
-        for c in &codes {
-            text.push_str("    ");
-            text.push_str(c);
-            text.push('\n');
-        }
-        conv.info(text.trim_end());
         // A prompt, so that sshd (which holds messages back until the next prompt) shows them.
         let _ = conv.prompt_visible("Press Enter when you have stored the recovery codes: ");
         return Outcome::success("enrolled on login, code confirmed");
@@ -271,23 +270,31 @@ fn enroll_key(
         Ok(n) => n,
         Err(e) => return Outcome::deny(Denial::Unavailable, e.to_string()),
     };
-    let registered = enroll::register_fido2(cfg, store, user, "security-key", false, None, device.as_mut(), now, &mut |m| {
-        conv.info(m)
-    });
+    let registered = enroll::register_fido2(
+        cfg,
+        store,
+        user,
+        "security-key",
+        false,
+        None,
+        device.as_mut(),
+        now,
+        &mut |m| conv.info(m),
+    );
     match registered {
         Ok(codes) => {
-            let mut text = zeroize::Zeroizing::new(String::from(
-                "Your security key is registered (as \"security-key\"; rename or add more with mfa-enroll fido2).",
-            ));
-            if let Some(codes) = codes {
-                text.push_str(" Your recovery codes, each works once if you lose the key; store them now:\n\n");
-                for c in &codes {
-                    text.push_str("    ");
-                    text.push_str(c);
-                    text.push('\n');
-                }
+            let registered = "Your security key is registered as \"security-key\" (add more or remove \
+                              it with mfa-enroll fido2).";
+            match codes {
+                Some(codes) => conv.info(&crate::recovery::listing(
+                    &format!(
+                        "{registered} Your recovery codes, each works once if you lose the key; \
+                         store them now:\n"
+                    ),
+                    &codes,
+                )),
+                None => conv.info(registered),
             }
-            conv.info(text.trim_end());
             let _ = conv.prompt_visible("Press Enter when you have stored the recovery codes: ");
             Outcome::success("security key registered on login")
         }

@@ -93,27 +93,12 @@ impl UserRecord {
     }
 
     pub(super) fn decode(plain: &[u8], user: &UserName, path: &Path) -> Result<UserRecord> {
-        let rec: UserRecord = serde_json::from_slice(plain)
-            .map_err(|e| Error::corrupt(path, format!("bad record: {}", e.classify_str())))?;
+        let rec: UserRecord = serde_json::from_slice(plain).map_err(|e| {
+            Error::corrupt(path, format!("bad record: {}", crate::error::json_error_kind(&e)))
+        })?;
         if rec.user != user.as_str() {
             return Err(Error::corrupt(path, "record belongs to another user"));
         }
         Ok(rec)
-    }
-}
-
-trait ClassifyStr {
-    fn classify_str(&self) -> &'static str;
-}
-
-impl ClassifyStr for serde_json::Error {
-    /// The error category only: serde_json messages can quote the input, which holds secrets.
-    fn classify_str(&self) -> &'static str {
-        match self.classify() {
-            serde_json::error::Category::Io => "I/O error",
-            serde_json::error::Category::Syntax => "syntax error",
-            serde_json::error::Category::Data => "unexpected content",
-            serde_json::error::Category::Eof => "truncated",
-        }
     }
 }
