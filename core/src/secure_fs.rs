@@ -226,15 +226,31 @@ impl SecureDir {
 
     /// Replaces `name` atomically with `data` (mode 0600): temporary file, fsync, rename,
     /// fsync of the directory. Readers see the old or the new content, never a mix, also after
-    /// a crash.
+    /// a crash. The temporary file has a random name, so unsynchronized writers do not collide.
     pub fn write_atomic(&self, name: &str, data: &[u8]) -> Result<()> {
         let mut suffix = [0u8; 8];
         crate::random::fill(&mut suffix)?;
         let tmp = format!(".{name}.tmp.{}", data_encoding::HEXLOWER.encode(&suffix));
-        let tmp_path = self.entry_path(&tmp);
+        self.replace_via(&tmp, name, data)
+    }
+
+    /// [`SecureDir::write_atomic`] for a caller holding the lock that serializes all writers of
+    /// `name`: the temporary file is always `.<name>.tmp`, so one left by a writer that died
+    /// mid-write is simply removed first. Constant cost, however many files the directory holds.
+    pub fn write_atomic_locked(&self, name: &str, data: &[u8]) -> Result<()> {
+        let tmp = format!(".{name}.tmp");
+        match rfs::unlinkat(&self.fd, tmp.as_str(), AtFlags::empty()) {
+            Ok(()) | Err(rustix::io::Errno::NOENT) => {}
+            Err(e) => return Err(io_err(format!("remove {}", self.entry_path(&tmp).display()), e)),
+        }
+        self.replace_via(&tmp, name, data)
+    }
+
+    fn replace_via(&self, tmp: &str, name: &str, data: &[u8]) -> Result<()> {
+        let tmp_path = self.entry_path(tmp);
         let fd = rfs::openat(
             &self.fd,
-            tmp.as_str(),
+            tmp,
             OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
             Mode::from_raw_mode(0o600),
         )
@@ -248,41 +264,16 @@ impl SecureDir {
                 .map_err(|e| Error::io(format!("write {}", tmp_path.display()), e))?;
             file.sync_all().map_err(|e| Error::io(format!("fsync {}", tmp_path.display()), e))?;
             drop(file);
-            rfs::renameat(&self.fd, tmp.as_str(), &self.fd, name).map_err(|e| {
+            rfs::renameat(&self.fd, tmp, &self.fd, name).map_err(|e| {
                 io_err(format!("rename into {}", self.entry_path(name).display()), e)
             })?;
             Ok(())
         })();
         if result.is_err() {
-            let _ = rfs::unlinkat(&self.fd, tmp.as_str(), AtFlags::empty());
+            let _ = rfs::unlinkat(&self.fd, tmp, AtFlags::empty());
             return result;
         }
         rfs::fsync(&self.fd).map_err(|e| io_err(format!("fsync {}", self.path.display()), e))
-    }
-
-    /// Removes temporary files that [`SecureDir::write_atomic`] left for `name` when its writer
-    /// died mid-write. Only call this while holding the lock that serializes writers of `name`
-    /// (then no live writer has a temporary file). Returns how many were removed.
-    pub fn remove_stale_temporaries(&self, name: &str) -> Result<usize> {
-        let prefix = format!(".{name}.tmp.");
-        let rd = std::fs::read_dir(&self.path)
-            .map_err(|e| Error::io(format!("list {}", self.path.display()), e))?;
-        let mut removed = 0;
-        for entry in rd.flatten() {
-            let file_name = entry.file_name();
-            let Some(n) = file_name.to_str() else { continue };
-            let Some(suffix) = n.strip_prefix(&prefix) else { continue };
-            if suffix.len() == 16 && suffix.bytes().all(|b| b.is_ascii_hexdigit()) {
-                match rfs::unlinkat(&self.fd, n, AtFlags::empty()) {
-                    Ok(()) => removed += 1,
-                    Err(rustix::io::Errno::NOENT) => {}
-                    Err(e) => {
-                        return Err(io_err(format!("remove {}", self.entry_path(n).display()), e));
-                    }
-                }
-            }
-        }
-        Ok(removed)
     }
 
     /// Removes `name`; returns whether it existed. The directory is synced afterwards.
@@ -382,19 +373,13 @@ mod tests {
     }
 
     #[test]
-    fn stale_temporaries_of_one_name_are_removed() {
+    fn locked_writes_replace_a_stale_temporary_left_by_a_dead_writer() {
         let (t, d) = dir();
-        for f in [
-            ".u.tmp.0123456789abcdef",
-            ".u.tmp.fedcba9876543210",
-            ".v.tmp.0123456789abcdef",
-            ".u.tmp.short",
-        ] {
-            std::fs::write(t.path().join(f), b"x").unwrap();
-        }
-        assert_eq!(d.remove_stale_temporaries("u").unwrap(), 2);
-        assert!(t.path().join(".v.tmp.0123456789abcdef").exists());
-        assert!(t.path().join(".u.tmp.short").exists(), "only our own naming pattern");
+        std::fs::write(t.path().join(".u.tmp"), b"half a record").unwrap();
+        d.write_atomic_locked("u", b"whole").unwrap();
+        assert_eq!(&d.read("u", FilePolicy::secret(10)).unwrap().unwrap()[..], b"whole");
+        assert!(!t.path().join(".u.tmp").exists());
+        assert_eq!(d.list().unwrap(), vec!["u".to_string()]);
     }
 
     /// Regression: a reader that opened the file just before a writer renamed a new version

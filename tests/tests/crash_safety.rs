@@ -98,7 +98,7 @@ fn killed_logins_never_corrupt_lose_or_revive_anything() {
         std::fs::read_dir(dir)
             .expect("list")
             .flatten()
-            .filter(|e| e.file_name().to_string_lossy().contains(".tmp."))
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
             .count()
     };
     let users_dir = f.state_dir().join("users");

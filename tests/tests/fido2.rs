@@ -231,7 +231,11 @@ fn enroll_on_login_registers_a_key_at_the_console_but_not_remotely() {
     // Remote (PAM_RHOST set): no security-key choice, and the menu says why.
     let o = f.login_with("mfa", "carol", &["4", "4", "4"], &["--rhost", "192.0.2.1"]);
     assert_eq!(o.code, PAM_AUTH_ERR, "{o:?}");
-    assert!(o.messages.iter().any(|(_, m)| m.contains("Security keys can be registered at the console")));
+    assert!(
+        o.messages
+            .iter()
+            .any(|(_, m)| m.contains("Security keys can be registered at the console"))
+    );
     // Local: choose 4, touch twice, note the recovery codes, and the login succeeds.
     let o = f.login("carol", &["4", ""]);
     assert_eq!(o.code, PAM_SUCCESS, "{o:?}");

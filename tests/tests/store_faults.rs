@@ -256,7 +256,7 @@ fn disk_full_refuses_a_code_whose_use_cannot_be_recorded() {
     let leftovers: Vec<_> = std::fs::read_dir(&users)
         .unwrap()
         .flatten()
-        .filter(|e| e.file_name().to_string_lossy().contains(".tmp."))
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
         .collect();
     assert!(leftovers.is_empty(), "temporary file removed after the failed write");
 }

@@ -97,13 +97,12 @@ impl UserLock<'_> {
         self.store.load(&self.user)
     }
 
-    /// Encrypts and atomically replaces the record. Temporary files of writers that died
-    /// mid-write (possible only before this lock was taken) are removed first.
+    /// Encrypts and atomically replaces the record (under this lock, so the temporary file has
+    /// a fixed name and one left by a writer that died mid-write is replaced).
     pub fn save(&self, record: &UserRecord) -> Result<()> {
-        self.store.users.remove_stale_temporaries(self.user.as_str())?;
         let plain = record.encode();
         let sealed = envelope::seal(&self.store.master, &self.user, &plain)?;
-        self.store.users.write_atomic(self.user.as_str(), &sealed)
+        self.store.users.write_atomic_locked(self.user.as_str(), &sealed)
     }
 
     /// Deletes the record; returns whether there was one.
