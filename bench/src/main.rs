@@ -1,0 +1,181 @@
+//! `mfa-bench`: pam_mfa side by side with pam_google_authenticator and pam_oath, through the
+//! real libpam, on one machine in one run. `scripts/bench.sh` builds and runs it.
+//!
+//! ```text
+//! mfa-bench run [--quick] [--only SCENARIO] [--module PATH] [--out FILE.md] [--svg FILE.svg]
+//!               [--command TEXT]
+//!     SCENARIO: sequential, recovery, fresh, scaling or concurrency (the others are skipped)
+//! mfa-bench worker SPEC_JSON                 (internal: a login loop in its own process)
+//! mfa-bench once ENV_DIR MODULE USER ANSWER  (internal: one login in a fresh process)
+//! ```
+//!
+//! Timing assertions do not belong in tests: this reports, people judge.
+
+mod enroll;
+mod env;
+mod machine;
+mod modules;
+mod once;
+mod report;
+mod scenarios;
+mod stats;
+mod svg;
+mod sys;
+mod syslog_sink;
+mod worker;
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+const USAGE: &str = "usage: mfa-bench run [--quick] [--only SCENARIO] [--module PATH] [--out FILE.md] \
+                     [--svg FILE.svg] [--command TEXT]";
+
+fn usage() -> ! {
+    eprintln!("{USAGE}");
+    std::process::exit(2)
+}
+
+/// Options of `mfa-bench run`.
+struct RunArgs {
+    quick: bool,
+    only: Option<String>,
+    module: PathBuf,
+    out: PathBuf,
+    svg: Option<PathBuf>,
+    command: String,
+}
+
+fn parse_run(mut args: impl Iterator<Item = String>) -> RunArgs {
+    let exe = std::env::current_exe().expect("current_exe");
+    let dir = exe.parent().expect("exe dir").to_path_buf();
+    let mut a = RunArgs {
+        quick: false,
+        only: None,
+        module: dir.join("libpam_mfa.so"),
+        out: PathBuf::from("docs/benchmarks.md"),
+        svg: None,
+        command: "mfa-bench run".to_string(),
+    };
+    while let Some(arg) = args.next() {
+        let mut value = || args.next().unwrap_or_else(|| usage());
+        match arg.as_str() {
+            "--quick" => a.quick = true,
+            "--only" => a.only = Some(value()),
+            "--module" => a.module = PathBuf::from(value()),
+            "--out" => a.out = PathBuf::from(value()),
+            "--svg" => a.svg = Some(PathBuf::from(value())),
+            "--command" => a.command = value(),
+            _ => usage(),
+        }
+    }
+    a
+}
+
+fn run(a: RunArgs) {
+    if !sys::is_root() {
+        eprintln!("mfa-bench: run as root (PAM modules run as root; scripts/bench.sh uses sudo)");
+        std::process::exit(1);
+    }
+    let module = std::fs::canonicalize(&a.module).unwrap_or_else(|e| {
+        eprintln!(
+            "mfa-bench: {}: {e} (build it: cargo build --release -p pam_mfa)",
+            a.module.display()
+        );
+        std::process::exit(1)
+    });
+    let svg = a.svg.unwrap_or_else(|| a.out.with_extension("svg"));
+    for p in [&a.out, &svg] {
+        // Fail now rather than after the run.
+        if let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+        }
+        std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(p)
+            .unwrap_or_else(|e| panic!("cannot write {}: {e}", p.display()));
+    }
+    let plan = scenarios::Plan::new(a.quick);
+    let only = a.only.clone();
+    let wanted = |name: &str| only.as_deref().is_none_or(|o| o == name);
+    if let Some(o) = &only {
+        let known = ["sequential", "recovery", "fresh", "scaling", "concurrency"];
+        if !known.contains(&o.as_str()) {
+            usage();
+        }
+    }
+    let t0 = Instant::now();
+    let date = machine::utc_now();
+    let machine = machine::describe(&env::base_dir());
+    // Before any worker starts: they inherit the private /dev with its /dev/log.
+    let sink = syslog_sink::SyslogSink::start();
+    if let Err(e) = &sink {
+        eprintln!("mfa-bench: no syslog sink ({e}); log lines go to /dev/console");
+    }
+    let sizes = scenarios::fresh::sizes(&module);
+    let probe = machine::DiskProbe::start(&env::base_dir());
+    let results = report::Results {
+        sequential: if wanted("sequential") {
+            scenarios::sequential::totp(&plan, &module, sink.as_ref().ok())
+        } else {
+            Vec::new()
+        },
+        recovery: if wanted("recovery") {
+            scenarios::sequential::recovery(&plan, &module)
+        } else {
+            Vec::new()
+        },
+        fresh: if wanted("fresh") { scenarios::fresh::run(&plan, &module) } else { Vec::new() },
+        scaling: if wanted("scaling") {
+            scenarios::scaling::run(&plan, &module)
+        } else {
+            Vec::new()
+        },
+        concurrency: if wanted("concurrency") {
+            scenarios::concurrency::run(&plan, &module)
+        } else {
+            Vec::new()
+        },
+        only,
+        sizes,
+        machine,
+        plan,
+        command: a.command,
+        module: a.module.clone(),
+        date,
+        load_after: machine::load_average(),
+        durable_during: probe.stop(),
+        durable_after_ms: machine::durable_replace(&env::base_dir()),
+        syslog: sink.map(|_| ()).map_err(|e| e.to_string()),
+        duration_s: t0.elapsed().as_secs_f64(),
+        svg_name: svg.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+    };
+    if !results.concurrency.is_empty() {
+        write(&svg, &svg::concurrency_plot(&results.concurrency));
+    }
+    write(&a.out, &report::markdown(&results));
+    eprintln!(
+        "mfa-bench: done in {:.0} s; wrote {} and {}",
+        results.duration_s,
+        a.out.display(),
+        svg.display()
+    );
+}
+
+fn write(path: &Path, text: &str) {
+    std::fs::write(path, text).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+}
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    match args.next().as_deref() {
+        Some("run") => run(parse_run(args)),
+        Some("worker") => worker::main(&args.next().unwrap_or_else(|| usage())),
+        Some("once") => {
+            let v: Vec<String> = args.collect();
+            let [env, module, user, answer] = v.as_slice() else { usage() };
+            once::child_main(Path::new(env), module, user, answer);
+        }
+        _ => usage(),
+    }
+}
