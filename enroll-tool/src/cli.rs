@@ -203,7 +203,8 @@ pub(crate) struct Fido2Args {
     pub(crate) name: Option<String>,
 
     /// Require user verification (the key's PIN or fingerprint) at every login with this key
-    #[arg(long, requires = "name")]
+    /// (--pin is the same: in CTAP2 a PIN is user verification)
+    #[arg(long, alias = "pin", requires = "name")]
     pub(crate) uv: bool,
 
     /// List the user's registered keys
