@@ -11,10 +11,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-for tool in cargo oathtool nm ssh ssh-keygen /usr/sbin/sshd openssl unshare google-authenticator faketime; do
+for tool in cargo oathtool nm ssh ssh-keygen /usr/sbin/sshd openssl unshare google-authenticator faketime valgrind; do
   command -v "$tool" >/dev/null || {
     echo "test.sh: '$tool' not found. Debian: apt-get install oathtool binutils openssh-server" \
-      "openssh-client openssl util-linux libpam-google-authenticator faketime; Rust: rustup" >&2
+      "openssh-client openssl util-linux libpam-google-authenticator faketime valgrind; Rust: rustup" >&2
     exit 1
   }
 done
