@@ -32,6 +32,27 @@ impl Console<'_> {
         Ok(answer)
     }
 
+    /// Like [`Console::ask`], but without echo when standard input is a terminal (a PIN, or a
+    /// recovery code typed to prove who you are). The terminal's settings are restored after.
+    pub(crate) fn ask_hidden(&mut self, prompt: &str) -> Result<Option<Zeroizing<String>>> {
+        use nix::sys::termios::{LocalFlags, SetArg, tcgetattr, tcsetattr};
+        use std::io::IsTerminal;
+        let stdin = std::io::stdin();
+        let saved = if stdin.is_terminal() { tcgetattr(&stdin).ok() } else { None };
+        if let Some(saved) = &saved {
+            let mut quiet = saved.clone();
+            quiet.local_flags.remove(LocalFlags::ECHO);
+            let _ = tcsetattr(&stdin, SetArg::TCSAFLUSH, &quiet);
+        }
+        let answer = self.ask(prompt);
+        if let Some(saved) = &saved {
+            let _ = tcsetattr(&stdin, SetArg::TCSAFLUSH, saved);
+            // The Enter the user typed was not echoed either.
+            writeln!(self.out).map_err(Error::stdout)?;
+        }
+        answer
+    }
+
     /// Asks a yes/no question; only `y` or `yes` (any case) count as yes, end of input as no.
     pub(crate) fn confirm(&mut self, question: &str) -> Result<bool> {
         let answer = self.ask(&format!("{question} [y/N] "))?;

@@ -40,7 +40,7 @@ impl Conversation for Terminal<'_, '_> {
         &mut self,
         prompt: &str,
     ) -> std::result::Result<Option<Zeroizing<String>>, ConvError> {
-        self.console.ask(prompt).map_err(|e| ConvError(e.to_string()))
+        self.console.ask_hidden(prompt).map_err(|e| ConvError(e.to_string()))
     }
     fn prompt_visible(
         &mut self,

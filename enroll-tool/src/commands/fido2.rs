@@ -47,7 +47,7 @@ pub(crate) fn run(cli: &Cli, args: &Fido2Args, console: &mut Console<'_>) -> Res
         );
     }
     let pin = if args.uv {
-        console.ask("Security key PIN (empty if it uses a fingerprint): ")?
+        console.ask_hidden("Security key PIN (empty if it uses a fingerprint): ")?
     } else {
         None
     };
