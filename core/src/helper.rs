@@ -56,6 +56,18 @@ pub enum Request {
     Remove,
     /// A new set of recovery codes (after proving a current factor).
     RegenerateRecoveryCodes,
+    /// Register a security key (after proving a current factor if the user has one).
+    RegisterSecurityKey {
+        /// The key's name.
+        name: String,
+        /// Require user verification at login.
+        user_verification: bool,
+    },
+    /// Remove one security key (after proving a current factor).
+    RemoveSecurityKey {
+        /// The key's name.
+        name: String,
+    },
     /// The caller's enrollment status.
     Status,
     /// Undo an enroll-on-login opt-out.

@@ -51,6 +51,25 @@ pub fn serve(
             conv.info("All your second factors were removed.");
             Ok(())
         }),
+        Request::RegisterSecurityKey { name, user_verification } => {
+            register_key(cfg, caller, &name, user_verification, conv, clock)
+        }
+        Request::RemoveSecurityKey { name } => {
+            changed_after_proof(cfg, caller, conv, clock, |store, conv, _| {
+                if enroll::remove_fido2(store, caller, &name)? {
+                    conv.info(&format!(
+                        "Removed security key '{}'.",
+                        crate::username::log_safe(&name)
+                    ));
+                    Ok(())
+                } else {
+                    Err(crate::Error::Invalid(format!(
+                        "no security key named '{}'",
+                        crate::username::log_safe(&name)
+                    )))
+                }
+            })
+        }
         Request::RegenerateRecoveryCodes => {
             changed_after_proof(cfg, caller, conv, clock, |store, conv, now| {
                 let codes =
@@ -190,4 +209,75 @@ fn enroll_totp(
     };
     login::enroll_flow::enroll_totp(cfg, &store, user, conv, clock, existing)
         .with_factor("enroll-totp")
+}
+
+/// Adds a security key. Adding a factor changes the account like replacing one does, so a user
+/// who has a factor proves it first; a first factor follows `first_enrollment`.
+fn register_key(
+    cfg: &Config,
+    user: &UserName,
+    name: &str,
+    user_verification: bool,
+    conv: &mut dyn Conversation,
+    clock: &dyn Clock,
+) -> Outcome {
+    let store = match Store::open(&cfg.store) {
+        Ok(s) => s,
+        Err(e) => return Outcome::deny(Denial::Unavailable, e.to_string()),
+    };
+    match store.load(user) {
+        Ok(r) if r.as_ref().is_some_and(|r| r.is_enrolled()) => {
+            if let Err(o) = prove(cfg, &store, user, conv, clock) {
+                return o;
+            }
+        }
+        Ok(_) if cfg.first_enrollment == FirstEnrollment::Admin => {
+            conv.error("Your first second factor is set up by an administrator here.");
+            return Outcome::deny(Denial::AuthFailed, "first enrollment is admin-only");
+        }
+        Ok(_) => {}
+        Err(e) => return Outcome::deny(Denial::Unavailable, e.to_string()),
+    }
+    let mut device = match crate::fido2::device::open(&cfg.fido2) {
+        Ok(d) => d,
+        Err(e) => return Outcome::deny(Denial::AuthFailed, format!("security key: {e}")),
+    };
+    let pin = if user_verification {
+        match conv.prompt_secret("Security key PIN (empty if it uses a fingerprint): ") {
+            Ok(p) => p.filter(|p| !p.is_empty()),
+            Err(e) => {
+                return Outcome::deny(Denial::Conversation, format!("conversation failed: {}", e.0));
+            }
+        }
+    } else {
+        None
+    };
+    let now = match clock.now() {
+        Ok(n) => n,
+        Err(e) => return Outcome::deny(Denial::Unavailable, e.to_string()),
+    };
+    let result = enroll::register_fido2(
+        cfg,
+        &store,
+        user,
+        name,
+        user_verification,
+        pin.as_ref(),
+        device.as_mut(),
+        now,
+        &mut |m| conv.info(m),
+    );
+    match result {
+        Ok(codes) => {
+            conv.info(&format!("Security key '{}' registered.", crate::username::log_safe(name)));
+            if let Some(codes) = codes {
+                conv.info(&crate::recovery::listing(
+                    "Your recovery codes (each works once; store them now):",
+                    &codes,
+                ));
+            }
+            Outcome::success("security key registered").with_factor("enroll-fido2")
+        }
+        Err(e) => Outcome::deny(Denial::AuthFailed, e.to_string()),
+    }
 }

@@ -26,6 +26,14 @@ pub(crate) fn request_for(command: &Command) -> Option<Request> {
         Command::RecoveryCodes(a) if a.regenerate => Some(Request::RegenerateRecoveryCodes),
         Command::RecoveryCodes(_) => Some(Request::Status),
         Command::OptIn => Some(Request::OptIn),
+        Command::Fido2(a) if a.list => Some(Request::Status),
+        Command::Fido2(a) => match (&a.name, &a.remove) {
+            (Some(name), _) => {
+                Some(Request::RegisterSecurityKey { name: name.clone(), user_verification: a.uv })
+            }
+            (None, Some(name)) => Some(Request::RemoveSecurityKey { name: name.clone() }),
+            (None, None) => None,
+        },
         _ => None,
     }
 }
@@ -97,6 +105,9 @@ fn print_status(
         text.push_str(&format!("  Authenticator app: {p}\n"));
     }
     text.push_str(&format!("  Recovery codes:    {} left\n", s.recovery_codes_left));
+    if !s.security_keys.is_empty() {
+        text.push_str(&format!("  Security keys:     {}\n", s.security_keys.join(", ")));
+    }
     if s.locked_until.is_some() {
         text.push_str("  Locked:            too many wrong codes (an administrator can unlock)\n");
     }
@@ -124,6 +135,18 @@ pub(crate) fn run(cli: &Cli, request: Request, console: &mut Console<'_>) -> Res
             Some("auth") | Some("conversation") => Error::Aborted(reason),
             _ => Error::Helper(reason),
         });
+    }
+    if let Command::Fido2(a) = &cli.command {
+        if a.list {
+            let keys = done.status.map(|s| s.security_keys).unwrap_or_default();
+            let text = if keys.is_empty() {
+                "You have no security key.".to_string()
+            } else {
+                keys.join("\n")
+            };
+            return writeln!(terminal.console.out, "{text}").map_err(Error::stdout);
+        }
+        return Ok(());
     }
     let (json, count_only) = match &cli.command {
         Command::Status(a) => (a.json, false),

@@ -36,6 +36,8 @@ fn op_name(r: &Request) -> &'static str {
         Request::EnrollTotp { .. } => "enroll-totp",
         Request::Remove => "remove",
         Request::RegenerateRecoveryCodes => "regenerate-recovery-codes",
+        Request::RegisterSecurityKey { .. } => "register-security-key",
+        Request::RemoveSecurityKey { .. } => "remove-security-key",
         Request::Status => "status",
         Request::OptIn => "opt-in",
     }

@@ -219,3 +219,60 @@ fn xscreensaver_stack_unlocks_with_password_and_code_as_the_user() {
         s.login_as(LOCKER, "xscreensaver", "lockuser", &["--answer", "wrong", "--answer", &code]);
     assert_ne!(o.code, PAM_SUCCESS, "{o:?}");
 }
+
+/// Security keys without sudo, through the helper: a first key follows first_enrollment; a
+/// second key, and removing one, need a current factor first.
+#[test]
+fn a_user_manages_their_own_security_keys_through_the_helper() {
+    let s = Sandbox::new();
+    s.add_user("lockuser", LOCKER, None);
+    let helper = s.install_helper();
+    let key = s.dir.join("key.json");
+    s.configure(&format!(
+        "helper = \"{}\"\n[fido2]\nrp_id = \"pam://test-host\"\ntest_device = \"{}\"\n",
+        helper.display(),
+        key.display()
+    ));
+    let first = s.run_as(LOCKER, &enroll_tool(), &["fido2", "--name", "blue"], b"");
+    let shown = String::from_utf8_lossy(&first.stdout).to_string();
+    assert!(first.status.success(), "{first:?}");
+    assert!(
+        shown.contains("Security key 'blue' registered") && shown.contains("recovery codes"),
+        "{shown}"
+    );
+    // A second key needs proof: a wrong code is refused, nothing is added.
+    let out = s.run_as(LOCKER, &enroll_tool(), &["fido2", "--name", "red"], b"000000\n");
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    let list = s.run_as(LOCKER, &enroll_tool(), &["fido2", "--list"], b"");
+    assert_eq!(String::from_utf8_lossy(&list.stdout).trim(), "blue");
+    // With a recovery code shown at the first registration, it works; so does removing one.
+    let codes: Vec<String> = shown
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.len() == 13 && mfa_core::recovery::Attempt::parse(l).is_some())
+        .map(str::to_string)
+        .collect();
+    assert_eq!(codes.len(), 10, "{shown}");
+    let out = s.run_as(
+        LOCKER,
+        &enroll_tool(),
+        &["fido2", "--name", "red"],
+        format!("{}\n", codes[0]).as_bytes(),
+    );
+    assert!(out.status.success(), "{out:?}");
+    let out = s.run_as(
+        LOCKER,
+        &enroll_tool(),
+        &["fido2", "--remove", "blue"],
+        format!("{}\n", codes[1]).as_bytes(),
+    );
+    assert!(out.status.success(), "{out:?}");
+    let list = s.run_as(LOCKER, &enroll_tool(), &["fido2", "--list"], b"");
+    assert_eq!(String::from_utf8_lossy(&list.stdout).trim(), "red");
+    // The remaining key unlocks the screen locker's stack (through the helper as well).
+    std::fs::create_dir_all(s.dir.join("etc.upper/pam.d")).expect("mkdir");
+    std::fs::write(s.dir.join("etc.upper/pam.d/locker"), "auth required pam_mfa.so\n")
+        .expect("write");
+    let o = s.login_as(LOCKER, "locker", "lockuser", &["--answer", ""]);
+    assert_eq!(o.code, PAM_SUCCESS, "{o:?}");
+}
