@@ -246,7 +246,10 @@ fn register_key(
         match conv.prompt_secret("Security key PIN (empty if it uses a fingerprint): ") {
             Ok(p) => p.filter(|p| !p.is_empty()),
             Err(e) => {
-                return Outcome::deny(Denial::Conversation, format!("conversation failed: {}", e.0));
+                return Outcome::deny(
+                    Denial::Conversation,
+                    format!("conversation failed: {}", e.0),
+                );
             }
         }
     } else {
