@@ -132,7 +132,7 @@ fn use_key(
     verify_and_record(cfg, store, user, clock, &rp_id, &client_data_hash, &assertion, test)
 }
 
-/// Counts a failure for the lockout and denies.
+/// Counts a failure for the lockout (a wrong PIN) and denies.
 fn record_failure(
     cfg: &Config,
     store: &Store,
@@ -140,22 +140,13 @@ fn record_failure(
     clock: &dyn Clock,
     reason: String,
 ) -> KeyResult {
-    let outcome = || -> crate::Result<()> {
-        let now = clock.now()?;
-        let lock = store.lock(user)?;
-        if let Some(mut r) = lock.load()? {
-            r.lockout.record_failure(now, &cfg.lockout);
-            lock.save(&r)?;
+    let outcome = match verify::lock_and_load(store, user, clock) {
+        Ok((lock, mut record, now)) => {
+            verify::count_failure(cfg, &lock, &mut record, now, reason).0
         }
-        Ok(())
+        Err(o) => o,
     };
-    match outcome() {
-        Ok(()) => KeyResult::Done(Outcome::deny(Denial::AuthFailed, reason).with_factor("fido2")),
-        Err(e) => KeyResult::Done(
-            Outcome::deny(Denial::Unavailable, format!("{reason}; cannot record the failure: {e}"))
-                .with_factor("fido2"),
-        ),
-    }
+    KeyResult::Done(outcome.with_factor("fido2"))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -170,18 +161,9 @@ fn verify_and_record(
     test: &str,
 ) -> KeyResult {
     let deny = |d, r: String| KeyResult::Done(Outcome::deny(d, r).with_factor("fido2"));
-    let lock = match store.lock(user) {
+    let (lock, mut record, now) = match verify::lock_and_load(store, user, clock) {
         Ok(l) => l,
-        Err(e) => return deny(Denial::Unavailable, e.to_string()),
-    };
-    let mut record = match lock.load() {
-        Ok(Some(r)) => r,
-        Ok(None) => return deny(Denial::AuthFailed, "enrollment removed during login".into()),
-        Err(e) => return deny(Denial::Unavailable, e.to_string()),
-    };
-    let now = match clock.now() {
-        Ok(n) => n,
-        Err(e) => return deny(Denial::Unavailable, e.to_string()),
+        Err(o) => return KeyResult::Done(o.with_factor("fido2")),
     };
     if let Some(left) = record.lockout.locked_for(now) {
         return deny(Denial::AuthFailed, format!("locked for {left} more seconds"));
@@ -203,15 +185,9 @@ fn verify_and_record(
             }
         }
         Err(e) => {
-            record.lockout.record_failure(now, &cfg.lockout);
-            let saved = lock.save(&record);
             let reason = format!("{e}{test}");
-            match saved {
-                Ok(()) => deny(Denial::AuthFailed, reason),
-                Err(se) => {
-                    deny(Denial::Unavailable, format!("{reason}; cannot record the failure: {se}"))
-                }
-            }
+            let (outcome, _) = verify::count_failure(cfg, &lock, &mut record, now, reason);
+            KeyResult::Done(outcome.with_factor("fido2"))
         }
     }
 }

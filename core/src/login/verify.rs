@@ -5,7 +5,7 @@ use super::{
 };
 use crate::config::Config;
 use crate::recovery::{self, Attempt};
-use crate::store::Store;
+use crate::store::{Store, UserLock, UserRecord};
 use crate::totp;
 use crate::username::UserName;
 use zeroize::Zeroizing;
@@ -105,19 +105,9 @@ pub(crate) fn ask_and_verify(
     }
 
     // Everything below happens under the user's lock: read, check, record, write.
-    let lock = match store.lock(user) {
+    let (lock, mut record, now) = match lock_and_load(store, user, clock) {
         Ok(l) => l,
-        Err(e) => return Outcome::deny(Denial::Unavailable, e.to_string()),
-    };
-    let mut record = match lock.load() {
-        Ok(Some(r)) => r,
-        Ok(None) => return Outcome::deny(Denial::AuthFailed, "enrollment removed during login"),
-        Err(e) => return Outcome::deny(Denial::Unavailable, e.to_string()),
-    };
-    // The time the code is judged at: after the answer, under the lock.
-    let now = match clock.now() {
-        Ok(n) => n,
-        Err(e) => return Outcome::deny(Denial::Unavailable, e.to_string()),
+        Err(o) => return o,
     };
     if let Some(left) = record.lockout.locked_for(now) {
         if !req.silent {
@@ -179,28 +169,59 @@ pub(crate) fn ask_and_verify(
             }
         }
         Err(why) => {
-            let before = record.lockout.clone();
-            let locked = record.lockout.record_failure(now, &cfg.lockout);
-            // Only a changed counter is written (nothing changes with the lockout disabled).
-            let saved = if record.lockout == before { Ok(()) } else { lock.save(&record) };
+            let (outcome, locked) = count_failure(cfg, &lock, &mut record, now, why.to_string());
             drop(lock);
-            let mut reason = why.to_string();
-            if locked {
-                reason.push_str("; factor now locked");
-                if !req.silent {
-                    conv.error(&locked_message(cfg.lockout.duration));
-                }
+            if locked && !req.silent {
+                conv.error(&locked_message(cfg.lockout.duration));
             }
-            if let Err(e) = saved {
-                return Outcome::deny(
-                    Denial::Unavailable,
-                    format!("{reason}; cannot record the failure: {e}"),
-                )
-                .with_factor(factor);
-            }
-            Outcome::deny(Denial::AuthFailed, reason).with_factor(factor)
+            outcome.with_factor(factor)
         }
     }
+}
+
+/// Takes the user's lock and reads the record, and the time an answer is judged at (after the
+/// answer, under the lock). A removed enrollment, an unusable store or clock is the denial.
+pub(crate) fn lock_and_load<'s>(
+    store: &'s Store,
+    user: &UserName,
+    clock: &dyn Clock,
+) -> Result<(UserLock<'s>, UserRecord, u64), Outcome> {
+    let lock = store.lock(user).map_err(|e| Outcome::deny(Denial::Unavailable, e.to_string()))?;
+    let record = match lock.load() {
+        Ok(Some(r)) => r,
+        Ok(None) => {
+            return Err(Outcome::deny(Denial::AuthFailed, "enrollment removed during login"));
+        }
+        Err(e) => return Err(Outcome::deny(Denial::Unavailable, e.to_string())),
+    };
+    let now = clock.now().map_err(|e| Outcome::deny(Denial::Unavailable, e.to_string()))?;
+    Ok((lock, record, now))
+}
+
+/// Counts a wrong answer under the lock and returns the denial, and whether this failure locked
+/// the factor (the caller tells the user after releasing the lock). The record is written only
+/// when the counter changed (never with the lockout disabled); if that write fails, the
+/// denial says so.
+pub(crate) fn count_failure(
+    cfg: &Config,
+    lock: &UserLock<'_>,
+    record: &mut UserRecord,
+    now: u64,
+    mut reason: String,
+) -> (Outcome, bool) {
+    let before = record.lockout.clone();
+    let locked = record.lockout.record_failure(now, &cfg.lockout);
+    let saved = if record.lockout == before { Ok(()) } else { lock.save(record) };
+    if locked {
+        reason.push_str("; factor now locked");
+    }
+    let outcome = match saved {
+        Ok(()) => Outcome::deny(Denial::AuthFailed, reason),
+        Err(e) => {
+            Outcome::deny(Denial::Unavailable, format!("{reason}; cannot record the failure: {e}"))
+        }
+    };
+    (outcome, locked)
 }
 
 fn tell_recovery_left(cfg: &Config, req: &Request, conv: &mut dyn Conversation, left: usize) {
