@@ -174,6 +174,34 @@ fn changed_after_proof(
     }
 }
 
+/// Opens the store and checks that the caller may add a factor: a user who already has one
+/// proves a current one first (or, with `refuse_if_enrolled`, is refused with that reason); a
+/// first factor follows `first_enrollment`. Returns the store and whether the user had a factor.
+fn authorize_new_factor(
+    cfg: &Config,
+    user: &UserName,
+    conv: &mut dyn Conversation,
+    clock: &dyn Clock,
+    refuse_if_enrolled: Option<&str>,
+) -> Result<(Store, bool), Outcome> {
+    let store =
+        Store::open(&cfg.store).map_err(|e| Outcome::deny(Denial::Unavailable, e.to_string()))?;
+    let enrolled = store
+        .load(user)
+        .map_err(|e| Outcome::deny(Denial::Unavailable, e.to_string()))?
+        .is_some_and(|r| r.is_enrolled());
+    if enrolled {
+        if let Some(reason) = refuse_if_enrolled {
+            return Err(Outcome::deny(Denial::AuthFailed, reason));
+        }
+        prove(cfg, &store, user, conv, clock)?;
+    } else if cfg.first_enrollment == FirstEnrollment::Admin {
+        conv.error("Your first second factor is set up by an administrator here.");
+        return Err(Outcome::deny(Denial::AuthFailed, "first enrollment is admin-only"));
+    }
+    Ok((store, enrolled))
+}
+
 fn enroll_totp(
     cfg: &Config,
     user: &UserName,
@@ -181,32 +209,13 @@ fn enroll_totp(
     conv: &mut dyn Conversation,
     clock: &dyn Clock,
 ) -> Outcome {
-    let store = match Store::open(&cfg.store) {
+    let refuse = (!replace)
+        .then_some("already enrolled (replace with --force, after proving a current factor)");
+    let (store, enrolled) = match authorize_new_factor(cfg, user, conv, clock, refuse) {
         Ok(s) => s,
-        Err(e) => return Outcome::deny(Denial::Unavailable, e.to_string()),
+        Err(o) => return o,
     };
-    let enrolled = match store.load(user) {
-        Ok(r) => r.is_some_and(|r| r.is_enrolled()),
-        Err(e) => return Outcome::deny(Denial::Unavailable, e.to_string()),
-    };
-    let existing = if enrolled {
-        if !replace {
-            return Outcome::deny(
-                Denial::AuthFailed,
-                "already enrolled (replace with --force, after proving a current factor)",
-            );
-        }
-        if let Err(o) = prove(cfg, &store, user, conv, clock) {
-            return o;
-        }
-        Existing::Replace
-    } else {
-        if cfg.first_enrollment == FirstEnrollment::Admin {
-            conv.error("Your first second factor is set up by an administrator here.");
-            return Outcome::deny(Denial::AuthFailed, "first enrollment is admin-only");
-        }
-        Existing::Keep
-    };
+    let existing = if enrolled { Existing::Replace } else { Existing::Keep };
     login::enroll_flow::enroll_totp(cfg, &store, user, conv, clock, existing)
         .with_factor("enroll-totp")
 }
@@ -221,23 +230,10 @@ fn register_key(
     conv: &mut dyn Conversation,
     clock: &dyn Clock,
 ) -> Outcome {
-    let store = match Store::open(&cfg.store) {
-        Ok(s) => s,
-        Err(e) => return Outcome::deny(Denial::Unavailable, e.to_string()),
+    let store = match authorize_new_factor(cfg, user, conv, clock, None) {
+        Ok((store, _)) => store,
+        Err(o) => return o,
     };
-    match store.load(user) {
-        Ok(r) if r.as_ref().is_some_and(|r| r.is_enrolled()) => {
-            if let Err(o) = prove(cfg, &store, user, conv, clock) {
-                return o;
-            }
-        }
-        Ok(_) if cfg.first_enrollment == FirstEnrollment::Admin => {
-            conv.error("Your first second factor is set up by an administrator here.");
-            return Outcome::deny(Denial::AuthFailed, "first enrollment is admin-only");
-        }
-        Ok(_) => {}
-        Err(e) => return Outcome::deny(Denial::Unavailable, e.to_string()),
-    }
     let mut device = match crate::fido2::device::open(&cfg.fido2) {
         Ok(d) => d,
         Err(e) => return Outcome::deny(Denial::AuthFailed, format!("security key: {e}")),
