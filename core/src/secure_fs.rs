@@ -90,14 +90,21 @@ fn read_checked(path: &Path, fd: OwnedFd, policy: FilePolicy) -> Result<Zeroizin
     if size > policy.max_size {
         return Err(Error::insecure(path, format!("larger than {} bytes", policy.max_size)));
     }
-    let mut buf = Zeroizing::new(Vec::with_capacity(size as usize));
-    // Read at most one byte more than allowed: the file may grow after fstat.
+    read_bounded(path, fd, size, policy.max_size)
+}
+
+/// Reads the whole file behind `fd`, refusing more than `max_size` bytes. It reads at most one
+/// byte more than allowed, so a file that grew after `fstat` is still caught. The buffer starts
+/// at the `fstat` size, so a secret is not left behind in a reallocated, unwiped buffer.
+fn read_bounded(path: &Path, fd: OwnedFd, size: u64, max_size: u64) -> Result<Zeroizing<Vec<u8>>> {
+    let capacity = usize::try_from(size.min(max_size) + 1).unwrap_or(0);
+    let mut buf = Zeroizing::new(Vec::with_capacity(capacity));
     File::from(fd)
-        .take(policy.max_size + 1)
+        .take(max_size + 1)
         .read_to_end(&mut buf)
         .map_err(|e| Error::io(format!("read {}", path.display()), e))?;
-    if buf.len() as u64 > policy.max_size {
-        return Err(Error::insecure(path, format!("larger than {} bytes", policy.max_size)));
+    if buf.len() as u64 > max_size {
+        return Err(Error::insecure(path, format!("larger than {max_size} bytes")));
     }
     Ok(buf)
 }
@@ -128,15 +135,8 @@ pub fn read_foreign_file(path: &Path, max_size: u64) -> Result<Zeroizing<Vec<u8>
     if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
         return Err(Error::insecure(path, "not a regular file"));
     }
-    let mut buf = Zeroizing::new(Vec::new());
-    File::from(fd)
-        .take(max_size + 1)
-        .read_to_end(&mut buf)
-        .map_err(|e| Error::io(format!("read {}", path.display()), e))?;
-    if buf.len() as u64 > max_size {
-        return Err(Error::insecure(path, format!("larger than {max_size} bytes")));
-    }
-    Ok(buf)
+    let size = u64::try_from(st.st_size).unwrap_or(u64::MAX);
+    read_bounded(path, fd, size, max_size)
 }
 
 /// Creates `path` and missing parents with mode 0700 (existing directories are left as they
