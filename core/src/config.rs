@@ -326,6 +326,8 @@ impl Config {
             exempt: false,
             enrollment: self.enrollment,
             allow_opt_out: self.allow_opt_out,
+            backend: crate::policy::Backend::Local,
+            failmode: None,
             rule: None,
         }
     }

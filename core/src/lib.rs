@@ -17,6 +17,7 @@ pub mod fido2;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
 pub mod helper;
+pub mod http;
 pub mod import;
 pub mod lockout;
 pub mod login;

@@ -18,6 +18,7 @@
 //! ```
 
 use crate::error::{Error, Result};
+use crate::http::FailMode;
 use serde::Deserialize;
 use std::net::IpAddr;
 
@@ -156,6 +157,23 @@ pub struct Rule {
     pub enrollment: Option<Enrollment>,
     /// Overrides the top-level `allow_opt_out`.
     pub allow_opt_out: Option<bool>,
+    /// Which service checks the second factor for matching logins (default `local`).
+    pub backend: Option<Backend>,
+    /// Overrides the central service's `failmode` for matching logins.
+    pub failmode: Option<FailMode>,
+}
+
+/// Who checks the second factor.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum Backend {
+    /// This host's encrypted store (TOTP, security keys, recovery codes) and, when `[push]` is
+    /// configured, mfa-pushd for push approval.
+    #[default]
+    Local,
+    /// A privacyIDEA server (`[privacyidea]`); local recovery codes keep working.
+    #[serde(rename = "privacyidea")]
+    PrivacyIdea,
 }
 
 /// The login being decided.
@@ -177,6 +195,10 @@ pub struct Policy {
     pub enrollment: Enrollment,
     /// Whether the enroll-on-login menu offers "opt out".
     pub allow_opt_out: bool,
+    /// Who checks the second factor.
+    pub backend: Backend,
+    /// The rule's override of the central service's `failmode`, if any.
+    pub failmode: Option<FailMode>,
     /// Index of the rule that decided (0-based), if any.
     pub rule: Option<usize>,
 }
@@ -249,6 +271,8 @@ pub fn resolve(
                 exempt: rule.exempt,
                 enrollment: rule.enrollment.unwrap_or(defaults.enrollment),
                 allow_opt_out: rule.allow_opt_out.unwrap_or(defaults.allow_opt_out),
+                backend: rule.backend.unwrap_or(defaults.backend),
+                failmode: rule.failmode.or(defaults.failmode),
                 rule: Some(i),
             });
         }
@@ -324,6 +348,8 @@ mod tests {
             exempt: false,
             enrollment: Enrollment::OnLogin,
             allow_opt_out: true,
+            backend: Backend::Local,
+            failmode: None,
             rule: None,
         };
         let rules = vec![
@@ -338,6 +364,8 @@ mod tests {
             Rule {
                 service: Some(vec!["sudo".into()]),
                 allow_opt_out: Some(false),
+                backend: Some(Backend::PrivacyIdea),
+                failmode: Some(FailMode::Open),
                 ..Rule::default()
             },
         ];
@@ -350,6 +378,8 @@ mod tests {
         assert_eq!((p.enrollment, p.allow_opt_out, p.rule), (Enrollment::Required, false, Some(1)));
         let p = r("sudo", "bob", None);
         assert_eq!((p.enrollment, p.allow_opt_out, p.rule), (Enrollment::OnLogin, false, Some(2)));
+        assert_eq!((p.backend, p.failmode), (Backend::PrivacyIdea, Some(FailMode::Open)));
+        assert_eq!((defaults.backend, defaults.failmode), (Backend::Local, None));
     }
 
     #[test]
@@ -360,6 +390,8 @@ mod tests {
             exempt: false,
             enrollment: Enrollment::Required,
             allow_opt_out: false,
+            backend: Backend::Local,
+            failmode: None,
             rule: None,
         };
         assert!(

@@ -1,0 +1,390 @@
+//! The HTTP client the module uses to reach a central service (mfa-pushd, privacyIDEA).
+//!
+//! It runs inside sshd and sudo, so it is built to be boring:
+//! - `ureq` 3 with rustls and the `ring` provider passed explicitly (no process-wide default
+//!   provider is installed; nothing global is touched);
+//! - no threads: only per-phase timeouts are set (connect, send, receive, body), never the
+//!   global or per-call ones that make ureq resolve names on a helper thread;
+//! - trust comes only from the root-owned CA file named in the configuration, never from the
+//!   system store or `SSL_CERT_FILE`, and a proxy only from the configuration, never from
+//!   `http_proxy` & co (under sudo the caller controls the environment);
+//! - plain `http://` is refused unless the host is a loopback address;
+//! - bodies are bounded; redirects are not followed.
+
+use crate::error::{Error, Result};
+use crate::secure_fs::{self, FilePolicy};
+use serde::Deserialize;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Largest CA file accepted.
+pub const MAX_CA_FILE: u64 = 256 * 1024;
+/// Largest response body accepted.
+pub const MAX_BODY: u64 = 256 * 1024;
+
+/// What to do when the central service cannot give an answer (down, slow, TLS error, a reply
+/// that does not verify).
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum FailMode {
+    /// Deny the login (the default).
+    #[default]
+    Closed,
+    /// Let the login through without the factor, with a loud log line. Only for services where
+    /// an outage must not lock everyone out and the risk is accepted.
+    Open,
+}
+
+/// How to reach a central service: `url`, CA, proxy and timeouts (part of `[push]` and
+/// `[privacyidea]`).
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Endpoint {
+    /// Base URL, `https://host[:port]` (`http://` only for loopback addresses).
+    pub url: String,
+    /// PEM file with the CA certificate(s) that signed the service's certificate (root-owned,
+    /// not group/world-writable). Required for `https://`.
+    pub ca_file: Option<PathBuf>,
+    /// Proxy URL (`http://proxy:3128`); none unless set here. The environment is never read.
+    #[serde(default)]
+    pub proxy: Option<String>,
+    /// Seconds to wait for the TCP and TLS connection.
+    #[serde(default = "default_connect_timeout")]
+    pub connect_timeout: u64,
+    /// Seconds to wait for a reply to an ordinary request (long-polls add their hold time).
+    #[serde(default = "default_io_timeout")]
+    pub io_timeout: u64,
+}
+
+fn default_connect_timeout() -> u64 {
+    5
+}
+fn default_io_timeout() -> u64 {
+    10
+}
+
+impl Endpoint {
+    /// Checks the values (done when the configuration is loaded).
+    pub fn validate(&self, section: &str) -> Result<()> {
+        let bad = |m: &str| Err(Error::Config(format!("{section}: {m}")));
+        let Some((scheme, rest)) = self.url.split_once("://") else {
+            return bad("url must start with https://");
+        };
+        let host = host_of(rest);
+        if host.is_empty() || rest.contains(['?', '#', '@']) || self.url.len() > 512 {
+            return bad("url must be https://host[:port][/path] without query or user");
+        }
+        match scheme {
+            "https" => {
+                if self.ca_file.is_none() {
+                    return bad("ca_file is required for https:// (the system store is not used)");
+                }
+            }
+            "http" if is_loopback(host) => {}
+            "http" => return bad("plain http:// is only allowed to a loopback address"),
+            _ => return bad("url must start with https://"),
+        }
+        if self.ca_file.as_ref().is_some_and(|p| !p.is_absolute()) {
+            return bad("ca_file must be an absolute path");
+        }
+        if let Some(p) = &self.proxy {
+            if ureq::Proxy::new(p).is_err() {
+                return bad("proxy is not a valid proxy URL");
+            }
+        }
+        if !(1..=60).contains(&self.connect_timeout) {
+            return bad("connect_timeout must be between 1 and 60 seconds");
+        }
+        if !(1..=120).contains(&self.io_timeout) {
+            return bad("io_timeout must be between 1 and 120 seconds");
+        }
+        Ok(())
+    }
+}
+
+fn host_of(after_scheme: &str) -> &str {
+    let authority = after_scheme.split('/').next().unwrap_or("");
+    if let Some(v6) = authority.strip_prefix('[') {
+        return v6.split(']').next().unwrap_or("");
+    }
+    authority.rsplit_once(':').map_or(authority, |(h, _)| h)
+}
+
+fn is_loopback(host: &str) -> bool {
+    host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Why a request got no usable answer. Messages never contain request bodies or tokens.
+#[derive(Debug)]
+pub enum HttpError {
+    /// The endpoint or CA file is unusable.
+    Setup(String),
+    /// No connection, TLS failure, timeout, or a reply that could not be read.
+    Transport(String),
+}
+
+impl std::fmt::Display for HttpError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            HttpError::Setup(m) => write!(f, "setup: {m}"),
+            HttpError::Transport(m) => write!(f, "transport: {m}"),
+        }
+    }
+}
+
+/// A request body.
+pub enum Body<'a> {
+    /// No body.
+    Empty,
+    /// `application/json`.
+    Json(&'a [u8]),
+    /// `application/x-www-form-urlencoded` from name/value pairs.
+    Form(&'a [(&'a str, &'a str)]),
+}
+
+/// A reply: status code and bounded body.
+#[derive(Debug)]
+pub struct Reply {
+    /// HTTP status.
+    pub status: u16,
+    /// The body (at most [`MAX_BODY`] bytes).
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    /// Decodes the body as JSON of type `T`.
+    pub fn json<T: for<'de> Deserialize<'de>>(&self) -> std::result::Result<T, HttpError> {
+        serde_json::from_slice(&self.body).map_err(|e| {
+            HttpError::Transport(format!(
+                "unexpected reply (HTTP {}): {}",
+                self.status,
+                crate::error::json_error_kind(&e)
+            ))
+        })
+    }
+}
+
+/// A client for one endpoint.
+pub struct Client {
+    agent: ureq::Agent,
+    base: String,
+    io_timeout: Duration,
+}
+
+impl Client {
+    /// Builds a client: reads the CA file (checked like every file we trust), sets the proxy
+    /// and the per-phase timeouts.
+    pub fn new(ep: &Endpoint) -> std::result::Result<Client, HttpError> {
+        use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig, TlsProvider};
+        let mut tls = TlsConfig::builder()
+            .provider(TlsProvider::Rustls)
+            .unversioned_rustls_crypto_provider(Arc::new(rustls::crypto::ring::default_provider()));
+        if let Some(path) = &ep.ca_file {
+            let pem = secure_fs::read_file(path, FilePolicy::config(MAX_CA_FILE))
+                .map_err(|e| HttpError::Setup(format!("CA file: {e}")))?;
+            let mut certs: Vec<Certificate<'static>> = Vec::new();
+            for item in ureq::tls::parse_pem(&pem) {
+                match item {
+                    Ok(PemItem::Certificate(c)) => certs.push(c),
+                    Ok(_) => {}
+                    Err(_) => {
+                        return Err(HttpError::Setup(format!(
+                            "CA file {} is not valid PEM",
+                            path.display()
+                        )));
+                    }
+                }
+            }
+            if certs.is_empty() {
+                return Err(HttpError::Setup(format!(
+                    "CA file {} holds no certificate",
+                    path.display()
+                )));
+            }
+            tls = tls.root_certs(RootCerts::Specific(Arc::new(certs)));
+        } else {
+            // Only reachable for loopback http:// (validate() insists on a CA for https).
+            tls = tls.root_certs(RootCerts::Specific(Arc::new(Vec::new())));
+        }
+        let proxy = match &ep.proxy {
+            Some(p) => Some(
+                ureq::Proxy::new(p).map_err(|_| HttpError::Setup("proxy URL is invalid".into()))?,
+            ),
+            None => None,
+        };
+        let connect = Duration::from_secs(ep.connect_timeout);
+        let io = Duration::from_secs(ep.io_timeout);
+        let config = ureq::Agent::config_builder()
+            .tls_config(tls.build())
+            .proxy(proxy)
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .https_only(!ep.url.starts_with("http://"))
+            .user_agent(concat!("pam_mfa/", env!("CARGO_PKG_VERSION")))
+            .max_response_header_size(16 * 1024)
+            .timeout_connect(Some(connect))
+            .timeout_send_request(Some(io))
+            .timeout_send_body(Some(io))
+            .timeout_recv_response(Some(io))
+            .timeout_recv_body(Some(io))
+            .build();
+        Ok(Client {
+            agent: config.new_agent(),
+            base: ep.url.trim_end_matches('/').to_string(),
+            io_timeout: io,
+        })
+    }
+
+    /// Sends one request to `base + path`. `hold` is extra time the server may take before it
+    /// starts replying (a long-poll's wait). Any status is a [`Reply`]; only transport problems
+    /// are errors.
+    pub fn request(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Body<'_>,
+        hold: Duration,
+    ) -> std::result::Result<Reply, HttpError> {
+        let url = format!("{}{path}", self.base);
+        let recv = Some(self.io_timeout + hold);
+        let transport = |e: ureq::Error| HttpError::Transport(describe(&e));
+        let mut builder = ureq::http::Request::builder().method(method).uri(&url);
+        for (k, v) in headers {
+            builder = builder.header(*k, *v);
+        }
+        let response = match body {
+            Body::Empty => {
+                let req = builder
+                    .body(())
+                    .map_err(|_| HttpError::Setup("request could not be built".into()))?;
+                let req = self.agent.configure_request(req).timeout_recv_response(recv).build();
+                self.agent.run(req)
+            }
+            Body::Json(bytes) => {
+                let req = builder
+                    .header("content-type", "application/json")
+                    .body(bytes.to_vec())
+                    .map_err(|_| HttpError::Setup("request could not be built".into()))?;
+                let req = self.agent.configure_request(req).timeout_recv_response(recv).build();
+                self.agent.run(req)
+            }
+            Body::Form(pairs) => {
+                let encoded = form_encode(pairs);
+                let req = builder
+                    .header("content-type", "application/x-www-form-urlencoded")
+                    .body(encoded.into_bytes())
+                    .map_err(|_| HttpError::Setup("request could not be built".into()))?;
+                let req = self.agent.configure_request(req).timeout_recv_response(recv).build();
+                self.agent.run(req)
+            }
+        }
+        .map_err(transport)?;
+        let status = response.status().as_u16();
+        let body =
+            response.into_body().with_config().limit(MAX_BODY).read_to_vec().map_err(transport)?;
+        Ok(Reply { status, body })
+    }
+}
+
+/// A short description of a transport error, without URLs' query strings or bodies.
+fn describe(e: &ureq::Error) -> String {
+    match e {
+        ureq::Error::Timeout(t) => format!("timed out ({t})"),
+        ureq::Error::Io(io) => format!("connection failed: {}", io.kind()),
+        ureq::Error::Tls(m) => format!("TLS failed: {m}"),
+        ureq::Error::Rustls(r) => format!("TLS failed: {r}"),
+        ureq::Error::HostNotFound => "host not found".into(),
+        ureq::Error::ConnectionFailed => "connection failed".into(),
+        ureq::Error::BodyExceedsLimit(n) => format!("reply larger than {n} bytes"),
+        ureq::Error::TooManyRedirects | ureq::Error::RedirectFailed => "redirect refused".into(),
+        other => {
+            let s = other.to_string();
+            s.chars().take(200).collect()
+        }
+    }
+}
+
+/// `application/x-www-form-urlencoded` encoding.
+pub fn form_encode(pairs: &[(&str, &str)]) -> String {
+    let mut out = String::new();
+    for (i, (k, v)) in pairs.iter().enumerate() {
+        if i > 0 {
+            out.push('&');
+        }
+        percent_encode_into(&mut out, k);
+        out.push('=');
+        percent_encode_into(&mut out, v);
+    }
+    out
+}
+
+/// Percent-encodes a query or form component (unreserved characters stay).
+pub fn percent_encode_into(out: &mut String, s: &str) {
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+}
+
+/// Reads a root-owned secret file (a host credential): mode 0600 or stricter.
+pub fn read_secret_file(path: &std::path::Path, max: u64) -> Result<zeroize::Zeroizing<Vec<u8>>> {
+    secure_fs::read_file(path, FilePolicy::secret(max))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ep(url: &str, ca: bool) -> Endpoint {
+        Endpoint {
+            url: url.into(),
+            ca_file: ca.then(|| PathBuf::from("/etc/pam_mfa/ca.pem")),
+            proxy: None,
+            connect_timeout: 5,
+            io_timeout: 10,
+        }
+    }
+
+    #[test]
+    fn endpoint_validation() {
+        assert!(ep("https://push.example:8443", true).validate("push").is_ok());
+        assert!(ep("https://push.example", false).validate("push").is_err(), "no CA");
+        assert!(ep("http://push.example", true).validate("push").is_err(), "plain remote");
+        assert!(ep("http://127.0.0.1:5000", false).validate("push").is_ok());
+        assert!(ep("http://[::1]:5000", false).validate("push").is_ok());
+        assert!(ep("http://localhost:5000/pi", false).validate("push").is_ok());
+        assert!(ep("http://127.0.0.1.evil.example", false).validate("push").is_err());
+        assert!(ep("https://user@push.example", true).validate("push").is_err());
+        assert!(ep("https://push.example?x=1", true).validate("push").is_err());
+        assert!(ep("ftp://push.example", true).validate("push").is_err());
+        assert!(ep("push.example", true).validate("push").is_err());
+        let mut e = ep("https://push.example", true);
+        e.connect_timeout = 0;
+        assert!(e.validate("push").is_err());
+    }
+
+    #[test]
+    fn form_encoding() {
+        assert_eq!(form_encode(&[("user", "a b"), ("pass", "1&2=3")]), "user=a%20b&pass=1%262%3D3");
+        assert_eq!(form_encode(&[("x", "é")]), "x=%C3%A9");
+    }
+
+    #[test]
+    fn unreachable_service_is_a_transport_error_within_the_timeout() {
+        // A port nothing listens on (bound, then closed).
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        let c = Client::new(&ep(&format!("http://127.0.0.1:{port}"), false)).unwrap();
+        let start = std::time::Instant::now();
+        let r = c.request("GET", "/v1/health", &[], Body::Empty, Duration::ZERO);
+        assert!(matches!(r, Err(HttpError::Transport(_))), "{r:?}");
+        assert!(start.elapsed() < Duration::from_secs(6));
+    }
+}

@@ -1,0 +1,413 @@
+//! Request and response bodies of the HTTP API (JSON; `docs/openapi.yaml`).
+//!
+//! Host endpoints take `Authorization: Bearer <host token>`; device endpoints take
+//! `Authorization: PamMfaDevice <device id>.<unix time>.<signature>` (see
+//! [`crate::signed::device_request`] and [`DeviceAuth`]); pairing takes the one-time credential
+//! in its body. Every error is an [`ErrorBody`] with a stable `error` code.
+
+use serde::{Deserialize, Serialize};
+
+/// Path prefix of protocol version 1.
+pub const PREFIX: &str = "/v1";
+
+/// A device's decision.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Decision {
+    /// Let the login in (requires the right number).
+    Approve,
+    /// Refuse the login.
+    Deny,
+    /// Refuse, and report that the user did not start this login ("this wasn't me"): the
+    /// service audits it and cools down new challenges for the user.
+    Fraud,
+}
+
+impl Decision {
+    /// The decision as it appears on the wire and in signed bytes.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Decision::Approve => "approve",
+            Decision::Deny => "deny",
+            Decision::Fraud => "fraud",
+        }
+    }
+}
+
+/// Where a challenge stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Waiting for a device.
+    Pending,
+    /// A device approved with the right number.
+    Approved,
+    /// A device refused.
+    Denied,
+    /// A device approved with a number other than the one shown at login: refused.
+    WrongNumber,
+    /// A device reported the login as not the user's.
+    Fraud,
+    /// Nobody answered in time.
+    Expired,
+    /// The host withdrew it (the user typed a code instead, or gave up).
+    Cancelled,
+}
+
+impl Status {
+    /// Whether the challenge can still change.
+    pub fn is_pending(self) -> bool {
+        self == Status::Pending
+    }
+}
+
+/// `POST /v1/challenges` (host): ask the user's devices to approve a login.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateChallenge {
+    /// The user logging in.
+    pub user: String,
+    /// The PAM service (`sshd`, `sudo`, ...).
+    pub service: String,
+    /// The remote address (`PAM_RHOST`), if any.
+    pub rhost: Option<String>,
+    /// When the login started, by the host's clock (Unix seconds).
+    pub time: u64,
+    /// 32 random bytes chosen by the module, base64url; the receipt must carry it back.
+    pub nonce: String,
+    /// The device ids enrolled for this user on the host; only these are asked.
+    pub devices: Vec<String>,
+    /// Seconds the challenge stays open (the service caps it).
+    pub ttl: u64,
+}
+
+/// A device a challenge went to.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeviceRef {
+    /// Device id.
+    pub id: String,
+    /// The name the device gave itself at pairing.
+    pub name: String,
+}
+
+/// Answer to [`CreateChallenge`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChallengeCreated {
+    /// Transaction id.
+    pub txid: String,
+    /// When it expires (service clock, Unix seconds).
+    pub expires_at: u64,
+    /// The number to show at login; the user picks it on the device.
+    pub number: u8,
+    /// The active devices it went to (revoked ones are left out).
+    pub devices: Vec<DeviceRef>,
+}
+
+/// `GET /v1/challenges/{txid}?wait=SECONDS` and `DELETE /v1/challenges/{txid}` (host).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChallengeState {
+    /// Transaction id.
+    pub txid: String,
+    /// Where it stands.
+    pub status: Status,
+    /// Present once a device answered (approved, denied, wrong number, fraud).
+    pub receipt: Option<Receipt>,
+}
+
+/// The service's signed statement of a device's answer (see [`crate::signed::receipt`]). The
+/// module checks the service signature with the pinned service key, that txid, host id, user
+/// and nonce are its own, and the device signature with the device key it enrolled.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Receipt {
+    /// Transaction id.
+    pub txid: String,
+    /// The host that created the challenge.
+    pub host_id: String,
+    /// The user logging in.
+    pub user: String,
+    /// The module's nonce.
+    pub nonce: String,
+    /// The device's decision.
+    pub decision: Decision,
+    /// The number the user picked.
+    pub number: Option<u8>,
+    /// The device that answered.
+    pub device_id: String,
+    /// The device's signature over [`crate::signed::answer`].
+    pub device_signature: String,
+    /// When the service received the answer.
+    pub answered_at: u64,
+    /// The service's signature over [`crate::signed::receipt`].
+    pub signature: String,
+}
+
+/// `POST /v1/pairings` (host): start pairing a device for a user.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreatePairing {
+    /// The user the device will belong to.
+    pub user: String,
+    /// Seconds the one-time credential stays valid (the service caps it).
+    pub ttl: u64,
+}
+
+/// Answer to [`CreatePairing`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PairingCreated {
+    /// Pairing id (to poll; not a secret).
+    pub pairing_id: String,
+    /// The link to show as a QR code: `https://<service>/pair#c=<one-time credential>`.
+    pub uri: String,
+    /// When the credential expires.
+    pub expires_at: u64,
+}
+
+/// Where a pairing stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PairingStatus {
+    /// The credential was not used yet.
+    Pending,
+    /// A device paired.
+    Paired,
+    /// The credential expired unused.
+    Expired,
+}
+
+/// `GET /v1/pairings/{id}?wait=SECONDS` (host).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PairingState {
+    /// Where it stands.
+    pub status: PairingStatus,
+    /// The paired device, once paired.
+    pub device: Option<DeviceInfo>,
+}
+
+/// A paired device as hosts see it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeviceInfo {
+    /// Device id.
+    pub id: String,
+    /// Its name.
+    pub name: String,
+    /// Its P-256 public key (uncompressed SEC1, base64url).
+    pub public_key: String,
+}
+
+/// `POST /v1/device/pair` (device, unauthenticated but for the credential).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PairRequest {
+    /// The one-time credential from the pairing link.
+    pub credential: String,
+    /// A name for the device ("pixel", "laptop-cli").
+    pub name: String,
+    /// The device's P-256 public key (uncompressed SEC1, base64url).
+    pub public_key: String,
+    /// Proof of possession: the device's signature over [`crate::signed::pair`].
+    pub signature: String,
+}
+
+/// Answer to [`PairRequest`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Paired {
+    /// The new device id.
+    pub device_id: String,
+    /// The user it belongs to.
+    pub user: String,
+    /// The service's public key (to check challenge signatures).
+    pub service_key: String,
+}
+
+/// A challenge waiting for a device's answer, as the device sees it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PendingChallenge {
+    /// Transaction id.
+    pub txid: String,
+    /// The user logging in.
+    pub user: String,
+    /// The host's name as registered by the administrator.
+    pub hostname: String,
+    /// The PAM service.
+    pub service: String,
+    /// The remote address, if any.
+    pub rhost: Option<String>,
+    /// When the login started.
+    pub time: u64,
+    /// When the challenge expires.
+    pub expires_at: u64,
+    /// The module's nonce (signed into the answer).
+    pub nonce: String,
+    /// Three different numbers, one of them shown at login.
+    pub choices: Vec<u8>,
+    /// The service's signature over [`crate::signed::challenge`].
+    pub signature: String,
+}
+
+/// `GET /v1/device/challenges?wait=SECONDS` (device).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PendingList {
+    /// Open challenges for this device's user that were sent to this device, oldest first.
+    pub challenges: Vec<PendingChallenge>,
+}
+
+/// `POST /v1/device/challenges/{txid}/answer` (device).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnswerRequest {
+    /// The decision.
+    pub decision: Decision,
+    /// The number the user picked (required to approve).
+    pub number: Option<u8>,
+    /// The device's signature over [`crate::signed::answer`].
+    pub signature: String,
+}
+
+/// Answer to [`AnswerRequest`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnswerResult {
+    /// The challenge's status after the answer.
+    pub status: Status,
+}
+
+/// `GET /v1/health` (anyone).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Health {
+    /// `ok`.
+    pub status: String,
+    /// Protocol version (1).
+    pub protocol: u32,
+}
+
+/// A host's credential file, written by `mfa-pushd host add` and read by the module
+/// (root-owned, mode 0600, e.g. `/etc/pam_mfa/push-host.json`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HostCredential {
+    /// File format version (1).
+    pub version: u32,
+    /// The host's id at the service.
+    pub host_id: String,
+    /// The host's name as registered (shown on devices).
+    pub hostname: String,
+    /// The bearer token (secret).
+    pub token: String,
+    /// The service's receipt-signing public key, pinned here.
+    pub service_key: String,
+}
+
+/// Every error response.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ErrorBody {
+    /// A stable code from [`errors`].
+    pub error: String,
+    /// A human-readable explanation (no secrets).
+    pub message: String,
+}
+
+/// The stable error codes.
+pub mod errors {
+    /// Missing or wrong host token or device signature, revoked host (401).
+    pub const UNAUTHORIZED: &str = "unauthorized";
+    /// A malformed or out-of-bounds request (400).
+    pub const BAD_REQUEST: &str = "bad_request";
+    /// Unknown id, or one that belongs to another host or device (404).
+    pub const NOT_FOUND: &str = "not_found";
+    /// The user already has an open challenge (409).
+    pub const CHALLENGE_PENDING: &str = "challenge_pending";
+    /// Too many challenges for the user or host (429).
+    pub const RATE_LIMITED: &str = "rate_limited";
+    /// The user reported a login as not theirs recently (429).
+    pub const COOLDOWN: &str = "cooldown";
+    /// None of the named devices is paired and active (404).
+    pub const NO_DEVICE: &str = "no_device";
+    /// The challenge or pairing credential expired (410).
+    pub const EXPIRED: &str = "expired";
+    /// The challenge was answered or cancelled already; a pairing credential was used (409).
+    pub const ALREADY_USED: &str = "already_used";
+    /// The answer's signature does not verify (400).
+    pub const BAD_SIGNATURE: &str = "bad_signature";
+    /// The device was revoked (403).
+    pub const REVOKED: &str = "revoked";
+}
+
+/// The pieces of a device `Authorization` header.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeviceAuth {
+    /// Device id.
+    pub device_id: String,
+    /// Unix time the device signed at.
+    pub timestamp: u64,
+    /// Signature over [`crate::signed::device_request`].
+    pub signature: String,
+}
+
+/// The `Authorization` scheme of device requests.
+pub const DEVICE_SCHEME: &str = "PamMfaDevice";
+
+impl DeviceAuth {
+    /// The header value: `PamMfaDevice <id>.<timestamp>.<signature>`.
+    pub fn header(&self) -> String {
+        format!("{DEVICE_SCHEME} {}.{}.{}", self.device_id, self.timestamp, self.signature)
+    }
+
+    /// Parses a header value; `None` if it is not exactly that shape.
+    pub fn parse(value: &str) -> Option<DeviceAuth> {
+        let rest = value.strip_prefix(DEVICE_SCHEME)?.strip_prefix(' ')?;
+        let mut parts = rest.split('.');
+        let (id, ts, sig) = (parts.next()?, parts.next()?, parts.next()?);
+        if parts.next().is_some() || !crate::limits::is_id(id) || ts.len() > 20 || sig.len() > 100 {
+            return None;
+        }
+        Some(DeviceAuth {
+            device_id: id.to_string(),
+            timestamp: ts.parse().ok()?,
+            signature: sig.to_string(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn device_auth_header_roundtrip() {
+        let a = DeviceAuth {
+            device_id: "AAAAAAAAAAAAAAAAAAAAAA".into(),
+            timestamp: 1_700_000_000,
+            signature: "c2ln".into(),
+        };
+        assert_eq!(DeviceAuth::parse(&a.header()), Some(a));
+        for bad in [
+            "Bearer x",
+            "PamMfaDevice AAAAAAAAAAAAAAAAAAAAAA.1",
+            "PamMfaDevice AAAAAAAAAAAAAAAAAAAAAA.x.sig",
+            "PamMfaDevice short.1.sig",
+            "PamMfaDevice AAAAAAAAAAAAAAAAAAAAAA.1.sig.more",
+        ] {
+            assert_eq!(DeviceAuth::parse(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn unknown_fields_are_refused() {
+        let j = r#"{"decision":"approve","number":42,"signature":"x","extra":1}"#;
+        assert!(serde_json::from_str::<AnswerRequest>(j).is_err());
+        let j = r#"{"decision":"maybe","number":42,"signature":"x"}"#;
+        assert!(serde_json::from_str::<AnswerRequest>(j).is_err());
+    }
+}

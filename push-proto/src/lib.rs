@@ -1,0 +1,46 @@
+//! The pam_mfa push protocol (version 1), shared by the PAM module, `mfa-pushd` and devices.
+//!
+//! Three parties:
+//! - a **host** (the PAM module, `mfa-enroll`), authenticated by a bearer token issued by an
+//!   administrator (`mfa-pushd host add`), creates login challenges and pairings and long-polls
+//!   their status;
+//! - the **service** (`mfa-pushd`) routes challenges to the user's devices, enforces limits, and
+//!   signs receipts with its P-256 key, which hosts pin (it is part of the host credential);
+//! - a **device** (the CLI device, later the phone web app) pairs with a one-time credential,
+//!   keeps a P-256 key, signs its requests and its answers.
+//!
+//! Everything signed is signed over canonical bytes built here ([`signed`]), never over JSON:
+//! a fixed domain string, a kind, then each field length-prefixed. Signatures are ECDSA P-256
+//! with SHA-256 in the fixed 64-byte `r ‖ s` form (what WebCrypto produces), base64url without
+//! padding; public keys are uncompressed SEC1 points (WebCrypto's `raw` export), base64url.
+//!
+//! The wire types ([`api`]) reject unknown fields, and [`limits`] bounds every string, so a
+//! hostile peer gets a clear error instead of a surprise. See `docs/push-protocol.md` and
+//! `docs/openapi.yaml`.
+
+#![forbid(unsafe_code)]
+
+pub mod api;
+pub mod keys;
+pub mod limits;
+pub mod pairing_uri;
+pub mod signed;
+
+pub use keys::{KeyError, PublicKey, SecretKey};
+
+/// Encodes bytes as base64url without padding (the protocol's only byte encoding).
+pub fn b64(bytes: &[u8]) -> String {
+    data_encoding::BASE64URL_NOPAD.encode(bytes)
+}
+
+/// Decodes base64url without padding; `None` for anything else.
+pub fn unb64(text: &str) -> Option<Vec<u8>> {
+    data_encoding::BASE64URL_NOPAD.decode(text.as_bytes()).ok()
+}
+
+/// A fresh random identifier or secret: `n` bytes from the kernel, base64url.
+pub fn random_token(n: usize) -> Result<String, KeyError> {
+    let mut buf = zeroize::Zeroizing::new(vec![0u8; n]);
+    getrandom::getrandom(&mut buf).map_err(|e| KeyError(format!("no randomness: {e}")))?;
+    Ok(b64(&buf))
+}
