@@ -52,6 +52,8 @@ pub struct Config {
     pub totp: TotpConfig,
     /// Recovery codes.
     pub recovery: RecoveryConfig,
+    /// Push approval through mfa-pushd (absent: push is not offered).
+    pub push: Option<crate::push::PushConfig>,
 }
 
 /// `[store]`: file locations.
@@ -209,6 +211,7 @@ impl Default for Config {
             store: StoreConfig::default(),
             totp: TotpConfig::default(),
             recovery: RecoveryConfig::default(),
+            push: None,
         }
     }
 }
@@ -287,6 +290,9 @@ impl Config {
         }
         if self.on_login.grace_days > 3650 {
             return Err(Error::Config("on_login.grace_days must be at most 3650".into()));
+        }
+        if let Some(p) = &self.push {
+            p.validate()?;
         }
         for (i, r) in self.rules.iter().enumerate() {
             let empty = |l: &Option<Vec<String>>| l.as_ref().is_some_and(Vec::is_empty);
@@ -423,6 +429,28 @@ mod tests {
             "allow_opt_out = \"yes\"",
             "[recovery]\nwarn_below = 11",
             "not toml at all [",
+        ] {
+            assert!(matches!(Config::parse(bad), Err(Error::Config(_))), "{bad}");
+        }
+    }
+
+    #[test]
+    fn push_section() {
+        let c = Config::parse(
+            "[push]\nurl = \"https://push.example:8443\"\nca_file = \"/etc/pam_mfa/ca.pem\"\n",
+        )
+        .unwrap();
+        let p = c.push.unwrap();
+        assert_eq!((p.timeout, p.failmode), (60, crate::http::FailMode::Closed));
+        assert_eq!(p.credential, Path::new(crate::push::DEFAULT_CREDENTIAL));
+        for bad in [
+            "[push]\nurl = \"https://push.example\"",
+            "[push]\nurl = \"http://push.example\"\nca_file = \"/x\"",
+            "[push]\nurl = \"https://p\"\nca_file = \"/x\"\ntimeout = 5",
+            "[push]\nurl = \"https://p\"\nca_file = \"/x\"\nfailmode = \"ajar\"",
+            "[push]\nurl = \"https://p\"\nca_file = \"/x\"\ncredential = \"rel\"",
+            "[push]\nurl = \"https://p\"\nca_file = \"/x\"\nsecret = 1",
+            "[[rule]]\nfailmode = \"ajar\"",
         ] {
             assert!(matches!(Config::parse(bad), Err(Error::Config(_))), "{bad}");
         }

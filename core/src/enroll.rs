@@ -94,7 +94,7 @@ pub fn save_totp(
 
 /// Gives the record a new set of recovery codes when `replace` is set or it has none; returns
 /// the codes to show once.
-fn new_codes_if(
+pub(crate) fn new_codes_if(
     record: &mut UserRecord,
     replace: bool,
     now: u64,
@@ -207,6 +207,9 @@ pub struct Status {
     /// Names of registered security keys.
     #[serde(default)]
     pub security_keys: Vec<String>,
+    /// Names of paired push devices.
+    #[serde(default)]
+    pub push_devices: Vec<String>,
 }
 
 /// Reads a user's status at time `now`. `Ok(None)`: nothing stored.
@@ -216,6 +219,7 @@ pub fn status(store: &Store, user: &UserName, now: u64) -> Result<Option<Status>
         skips: r.enrollment.skips,
         opted_out: r.enrollment.opted_out,
         security_keys: r.fido2.iter().map(|c| c.name.clone()).collect(),
+        push_devices: r.push.iter().map(|d| d.name.clone()).collect(),
         user: r.user.clone(),
         totp_enrolled: r.totp.as_ref().map(|t| t.enrolled),
         totp_params: r.totp.as_ref().map(|t| {
@@ -223,6 +227,23 @@ pub fn status(store: &Store, user: &UserName, now: u64) -> Result<Option<Status>
         }),
         recovery_codes_left: r.recovery.as_ref().map_or(0, RecoveryCodes::remaining),
     }))
+}
+
+/// Removes the user's push device(s) named `name` from this host's store. (The device stays
+/// paired at the service; `mfa-pushd device revoke` ends it there.) `Ok(false)`: none had
+/// that name.
+pub fn remove_push(store: &Store, user: &UserName, name: &str) -> Result<bool> {
+    let lock = store.lock(user)?;
+    let Some(mut record) = lock.load()? else {
+        return Ok(false);
+    };
+    let before = record.push.len();
+    record.push.retain(|d| d.name != name && d.id != name);
+    if record.push.len() == before {
+        return Ok(false);
+    }
+    lock.save(&record)?;
+    Ok(true)
 }
 
 /// Registers a security key for `user` under `name`: asks the key to create a credential for

@@ -68,6 +68,14 @@ pub enum Request {
         /// The key's name.
         name: String,
     },
+    /// Pair a phone for push approval and confirm it with a test push (after proving a
+    /// current factor if the user has one).
+    EnrollPush,
+    /// Remove one push device (after proving a current factor).
+    RemovePush {
+        /// The device's name.
+        name: String,
+    },
     /// The caller's enrollment status.
     Status,
     /// Undo an enroll-on-login opt-out.

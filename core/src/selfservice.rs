@@ -54,6 +54,26 @@ pub fn serve(
         Request::RegisterSecurityKey { name, user_verification } => {
             register_key(cfg, caller, &name, user_verification, conv, clock)
         }
+        Request::EnrollPush => match authorize_new_factor(cfg, caller, conv, clock, None) {
+            Ok((store, _)) => login::enroll_push(cfg, &store, caller, conv, clock),
+            Err(o) => o,
+        },
+        Request::RemovePush { name } => {
+            changed_after_proof(cfg, caller, conv, clock, |store, conv, _| {
+                if enroll::remove_push(store, caller, &name)? {
+                    conv.info(&format!(
+                        "Removed push device '{}'.",
+                        crate::username::log_safe(&name)
+                    ));
+                    Ok(())
+                } else {
+                    Err(crate::Error::Invalid(format!(
+                        "no push device named '{}'",
+                        crate::username::log_safe(&name)
+                    )))
+                }
+            })
+        }
         Request::RemoveSecurityKey { name } => {
             changed_after_proof(cfg, caller, conv, clock, |store, conv, _| {
                 if enroll::remove_fido2(store, caller, &name)? {

@@ -109,6 +109,23 @@ pub(crate) enum Command {
     )]
     Fido2(Fido2Args),
 
+    /// Pair a phone for push approval (mfa-pushd), list or remove push devices
+    #[command(
+        long_about = "Pair a phone (or the mfa-push-device CLI) for push approval through the \
+                      push service named in [push] of pam_mfa.toml. Shows a one-time pairing link \
+                      as a QR code; once the device has paired, a test push is sent to it, and \
+                      only when it is approved with the number shown here is the device saved. \
+                      Users without recovery codes get them. At login, the prompt then shows the \
+                      number to pick on the phone; typing a code instead always works.\n\n\
+                      --list shows the paired devices, --remove NAME forgets one on this host \
+                      (the push service keeps it paired until `mfa-pushd device revoke`).",
+        after_help = "Examples:\n  mfa-enroll push                      pair your own phone\n  \
+                      sudo mfa-enroll --user alice push\n  \
+                      mfa-enroll push --list\n  \
+                      mfa-enroll push --remove pixel"
+    )]
+    Push(PushArgs),
+
     /// Import an enrollment from another PAM module (google-authenticator)
     #[command(
         long_about = "Import a user's enrollment from another PAM module, so the user keeps the \
@@ -189,6 +206,7 @@ impl Command {
             Command::OptIn => "opt-in",
             Command::Import(_) => "import",
             Command::Fido2(_) => "fido2",
+            Command::Push(_) => "push",
             Command::Doctor(_) => "doctor",
             Command::Admin(AdminCommand::Unlock) => "admin unlock",
         }
@@ -212,6 +230,18 @@ pub(crate) struct Fido2Args {
     pub(crate) list: bool,
 
     /// Remove the key with this name
+    #[arg(long, value_name = "NAME")]
+    pub(crate) remove: Option<String>,
+}
+
+/// Options of `push`.
+#[derive(Debug, Args)]
+pub(crate) struct PushArgs {
+    /// List the user's paired push devices
+    #[arg(long, conflicts_with = "remove")]
+    pub(crate) list: bool,
+
+    /// Forget the push device with this name (or id) on this host
     #[arg(long, value_name = "NAME")]
     pub(crate) remove: Option<String>,
 }

@@ -26,6 +26,11 @@ pub(crate) fn request_for(command: &Command) -> Option<Request> {
         Command::RecoveryCodes(a) if a.regenerate => Some(Request::RegenerateRecoveryCodes),
         Command::RecoveryCodes(_) => Some(Request::Status),
         Command::OptIn => Some(Request::OptIn),
+        Command::Push(a) if a.list => Some(Request::Status),
+        Command::Push(a) => match &a.remove {
+            Some(name) => Some(Request::RemovePush { name: name.clone() }),
+            None => Some(Request::EnrollPush),
+        },
         Command::Fido2(a) if a.list => Some(Request::Status),
         Command::Fido2(a) => match (&a.name, &a.remove) {
             (Some(name), _) => {
@@ -38,9 +43,10 @@ pub(crate) fn request_for(command: &Command) -> Option<Request> {
     }
 }
 
-/// The terminal as the helper's conversation partner.
-struct Terminal<'a, 'b> {
-    console: &'a mut Console<'b>,
+/// The terminal as the conversation partner (of the helper, or of core's push enrollment).
+pub(crate) struct Terminal<'a, 'b> {
+    /// Where prompts go and answers come from.
+    pub(crate) console: &'a mut Console<'b>,
 }
 
 impl Conversation for Terminal<'_, '_> {
@@ -105,6 +111,9 @@ fn print_status(
         text.push_str(&format!("  Authenticator app: {p}\n"));
     }
     text.push_str(&format!("  Recovery codes:    {} left\n", s.recovery_codes_left));
+    if !s.push_devices.is_empty() {
+        text.push_str(&format!("  Push devices:      {}\n", s.push_devices.join(", ")));
+    }
     if !s.security_keys.is_empty() {
         text.push_str(&format!("  Security keys:     {}\n", s.security_keys.join(", ")));
     }
@@ -135,6 +144,18 @@ pub(crate) fn run(cli: &Cli, request: Request, console: &mut Console<'_>) -> Res
             Some("auth") | Some("conversation") => Error::Aborted(reason),
             _ => Error::Helper(reason),
         });
+    }
+    if let Command::Push(a) = &cli.command {
+        if a.list {
+            let names = done.status.map(|s| s.push_devices).unwrap_or_default();
+            let text = if names.is_empty() {
+                "You have no push device.".to_string()
+            } else {
+                names.join("\n")
+            };
+            return writeln!(terminal.console.out, "{text}").map_err(Error::stdout);
+        }
+        return Ok(());
     }
     if let Command::Fido2(a) = &cli.command {
         if a.list {

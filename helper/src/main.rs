@@ -38,6 +38,8 @@ fn op_name(r: &Request) -> &'static str {
         Request::RegenerateRecoveryCodes => "regenerate-recovery-codes",
         Request::RegisterSecurityKey { .. } => "register-security-key",
         Request::RemoveSecurityKey { .. } => "remove-security-key",
+        Request::EnrollPush => "enroll-push",
+        Request::RemovePush { .. } => "remove-push",
         Request::Status => "status",
         Request::OptIn => "opt-in",
     }

@@ -22,6 +22,7 @@ const CODE_TRIES: usize = 3;
 
 enum Choice {
     Enroll,
+    Push,
     SecurityKey,
     Skip,
     OptOut,
@@ -57,7 +58,7 @@ pub(super) fn offer(
         conv.info("Two-factor authentication is required for your account: set up an authenticator app now.");
         Choice::Enroll
     } else {
-        match menu(conv, skips_left, policy.allow_opt_out, local) {
+        match menu(conv, skips_left, policy.allow_opt_out, local, cfg.push.is_some()) {
             Ok(c) => c,
             Err(o) => return o,
         }
@@ -65,6 +66,9 @@ pub(super) fn offer(
     match choice {
         Choice::Enroll => {
             enroll_totp(cfg, store, user, conv, clock, Existing::Keep).with_factor("enroll-totp")
+        }
+        Choice::Push => {
+            super::push_flow::enroll_push(cfg, store, user, conv, clock).with_factor("enroll-push")
         }
         Choice::SecurityKey => {
             enroll_key(cfg, store, user, conv, clock).with_factor("enroll-fido2")
@@ -94,6 +98,7 @@ fn menu(
     skips_left: u32,
     allow_opt_out: bool,
     local: bool,
+    push: bool,
 ) -> Result<Choice, Outcome> {
     let mut text = String::from(
         "Two-factor authentication is not set up for your account.\n  1) Set up an authenticator app now (takes a minute)\n",
@@ -114,6 +119,9 @@ fn menu(
             "  (Security keys can be registered at the console; over SSH, use an app.)\n",
         );
     }
+    if push {
+        text.push_str("  5) Approve logins on your phone (push)\n");
+    }
     for _ in 0..MENU_TRIES {
         conv.info(text.trim_end());
         let answer = match conv.prompt_visible("Choice: ") {
@@ -131,6 +139,7 @@ fn menu(
             "2" if skips_left > 0 => return Ok(Choice::Skip),
             "3" if allow_opt_out => return Ok(Choice::OptOut),
             "4" if local => return Ok(Choice::SecurityKey),
+            "5" if push => return Ok(Choice::Push),
             "" => {
                 return Err(Outcome::deny(Denial::AuthFailed, "no choice in the enrollment menu"));
             }

@@ -7,6 +7,7 @@
 
 pub(crate) mod enroll_flow;
 pub(crate) mod fido2_flow;
+pub(crate) mod push_flow;
 pub(crate) mod verify;
 
 use crate::config::{Config, ModuleArgs};
@@ -297,6 +298,18 @@ pub fn authenticate_with(
             }
             return Outcome::deny(Denial::AuthFailed, format!("locked for {left} more seconds"));
         }
+        if !record.push.is_empty() && preset.is_none() {
+            return push_flow::push_or_code(
+                cfg,
+                policy.failmode,
+                req,
+                &store,
+                &user,
+                record,
+                conv,
+                clock,
+            );
+        }
         if !record.fido2.is_empty() && preset.is_none() {
             return fido2_flow::key_or_code(cfg, req, &store, &user, record, conv, clock);
         }
@@ -313,6 +326,18 @@ pub fn authenticate_with(
             enroll_flow::offer(cfg, &policy, &state, &store, &user, conv, clock, now, local)
         }
     }
+}
+
+/// Pairs a phone for push approval inside the conversation and confirms it with a test push
+/// (`mfa-enroll push`, the helper). Saves the device, with recovery codes if the user has none.
+pub fn enroll_push(
+    cfg: &Config,
+    store: &Store,
+    user: &UserName,
+    conv: &mut dyn Conversation,
+    clock: &dyn Clock,
+) -> Outcome {
+    push_flow::enroll_push(cfg, store, user, conv, clock).with_factor("enroll-push")
 }
 
 #[cfg(test)]

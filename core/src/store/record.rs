@@ -25,6 +25,9 @@ pub struct UserRecord {
     /// Registered security keys.
     #[serde(default)]
     pub fido2: Vec<crate::fido2::Fido2Credential>,
+    /// Paired push devices (approval through mfa-pushd).
+    #[serde(default)]
+    pub push: Vec<crate::push::PushDevice>,
     /// Enroll-on-login choices of a user without factors (skips, opt-out).
     #[serde(default)]
     pub enrollment: EnrollmentState,
@@ -73,6 +76,7 @@ impl UserRecord {
             totp: None,
             recovery: None,
             fido2: Vec::new(),
+            push: Vec::new(),
             enrollment: EnrollmentState::default(),
             lockout: LockoutState::default(),
         }
@@ -82,6 +86,7 @@ impl UserRecord {
     pub fn is_enrolled(&self) -> bool {
         self.totp.is_some()
             || !self.fido2.is_empty()
+            || !self.push.is_empty()
             || self.recovery.as_ref().is_some_and(|r| r.remaining() > 0)
     }
 

@@ -5,6 +5,7 @@ mod doctor;
 mod fido2;
 mod import;
 mod init;
+mod push;
 mod recovery;
 mod remove;
 mod state;
@@ -37,6 +38,7 @@ pub(crate) fn run(cli: &Cli) -> Result<()> {
         Command::OptIn => state::opt_in(cli, console.out),
         Command::Import(args) => import::run(cli, args, console.out),
         Command::Fido2(args) => fido2::run(cli, args, &mut console),
+        Command::Push(args) => push::run(cli, args, &mut console),
         Command::Doctor(args) => doctor::run(cli, args, console.out),
         Command::Admin(AdminCommand::Unlock) => state::unlock(cli, console.out),
     }?;

@@ -1,0 +1,419 @@
+//! Logging in and enrolling with push approval (mfa-pushd).
+//!
+//! Login: a challenge goes to the user's paired devices; the prompt itself carries the number to
+//! pick and what to do ("Push sent to 'pixel': choose 42 on it to approve, then press Enter (or
+//! type a code):"), because sshd shows informational text only with the next prompt. Enter
+//! waits for the answer until `push.timeout`; typing a code withdraws the push and checks the
+//! code instead. Only a receipt that verifies ([`crate::push::check`]) lets the login in.
+//!
+//! When the service cannot answer (down, slow, TLS failure, a receipt that does not verify) a
+//! user who has a code or recovery code is asked for it; otherwise `failmode` decides: `closed`
+//! denies, `open` lets the login in without a second factor and says so loudly in the log.
+//!
+//! Enrollment: a pairing link as a QR code, the device pairs, a test push must be approved with
+//! the right number, and only then is the device saved (with recovery codes if the user has
+//! none).
+
+use super::{Clock, ConvError, Conversation, Denial, Outcome, PROMPT, Request, verify};
+use crate::config::Config;
+use crate::http::FailMode;
+use crate::push::{self, Expected, PushClient, PushDevice, PushError, Verdict};
+use crate::qr::{self, Qr, Style};
+use crate::store::{Store, UserRecord};
+use crate::username::UserName;
+use push_proto::api::{ChallengeCreated, CreateChallenge, PairingStatus};
+use std::time::{Duration, Instant};
+
+fn conv_failed(e: ConvError) -> Outcome {
+    Outcome::deny(Denial::Conversation, format!("conversation failed: {}", e.0))
+}
+
+fn new_nonce() -> crate::Result<String> {
+    let mut n = [0u8; 32];
+    crate::random::fill(&mut n)?;
+    Ok(push_proto::b64(&n))
+}
+
+/// What the user sees when the service refused to send a push.
+fn refusal_text(code: &str) -> &'static str {
+    use push_proto::api::errors as e;
+    match code {
+        e::CHALLENGE_PENDING => "Another login is already waiting for approval on your phone.",
+        e::RATE_LIMITED => "Too many push requests just now; wait a minute.",
+        e::COOLDOWN => {
+            "Push is paused because a login was reported as not yours. \
+             Contact your administrator if that was a mistake."
+        }
+        e::NO_DEVICE => "Your phone is no longer paired for push (revoked?).",
+        _ => "The push service refused the request.",
+    }
+}
+
+/// Asks an enrolled user with push devices to approve on a device or type a code.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn push_or_code(
+    cfg: &Config,
+    failmode_override: Option<FailMode>,
+    req: &Request,
+    store: &Store,
+    user: &UserName,
+    record: &UserRecord,
+    conv: &mut dyn Conversation,
+    clock: &dyn Clock,
+) -> Outcome {
+    let has_codes =
+        record.totp.is_some() || record.recovery.as_ref().is_some_and(|r| r.remaining() > 0);
+    let code_instead = |conv: &mut dyn Conversation, why: &str, note: String| {
+        if !req.silent {
+            conv.error(why);
+        }
+        let o = verify::ask_and_verify(cfg, req, store, user, conv, clock, None, PROMPT);
+        Outcome { reason: format!("{note}; {}", o.reason), ..o }
+    };
+    let Some(pcfg) = cfg.push.as_ref() else {
+        if has_codes {
+            return code_instead(
+                conv,
+                "Push approval is not set up on this computer: type a code.",
+                "push device enrolled but [push] not configured".into(),
+            );
+        }
+        return Outcome::deny(Denial::Config, "push device enrolled but [push] is not configured")
+            .with_factor("push");
+    };
+    let failmode = failmode_override.unwrap_or(pcfg.failmode);
+    let service_down = |conv: &mut dyn Conversation, why: String| {
+        if has_codes {
+            return code_instead(
+                conv,
+                "The push service cannot be reached: type a code instead.",
+                format!("push unavailable ({why})"),
+            );
+        }
+        match failmode {
+            FailMode::Closed => {
+                if !req.silent {
+                    conv.error("The push service cannot be reached; try again later.");
+                }
+                Outcome::deny(
+                    Denial::Unavailable,
+                    format!("push unavailable, failmode=closed: {why}"),
+                )
+                .with_factor("push")
+            }
+            FailMode::Open => Outcome::success(format!(
+                "FAIL-OPEN: push unavailable ({why}); failmode=open lets the login in WITHOUT a \
+                 second factor"
+            ))
+            .with_factor("push-failopen"),
+        }
+    };
+
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(pcfg.timeout);
+    let client = match PushClient::new(pcfg) {
+        Ok(c) => c,
+        Err(e) => return service_down(conv, e.to_string()),
+    };
+    let nonce = match new_nonce() {
+        Ok(n) => n,
+        Err(e) => return Outcome::deny(Denial::Unavailable, e.to_string()),
+    };
+    let now = match clock.now() {
+        Ok(n) => n,
+        Err(e) => return Outcome::deny(Denial::Unavailable, e.to_string()),
+    };
+    let request = CreateChallenge {
+        user: user.as_str().to_string(),
+        service: req.service.clone(),
+        rhost: req.rhost.clone().filter(|r| !r.is_empty()),
+        time: now,
+        nonce: nonce.clone(),
+        devices: record.push.iter().map(|d| d.id.clone()).collect(),
+        ttl: pcfg.timeout,
+    };
+    let created = match client.create_challenge(&request) {
+        Ok(c) => c,
+        Err(PushError::Unavailable(m)) => return service_down(conv, m),
+        Err(PushError::Refused { code, message }) => {
+            let note = format!(
+                "push refused by the service: {code} ({})",
+                crate::username::log_safe(&message)
+            );
+            if has_codes {
+                return code_instead(
+                    conv,
+                    &format!("{} Type a code instead.", refusal_text(&code)),
+                    note,
+                );
+            }
+            if !req.silent {
+                conv.error(refusal_text(&code));
+            }
+            return Outcome::deny(Denial::AuthFailed, note).with_factor("push");
+        }
+    };
+    let prompt = approve_prompt(&created, has_codes, "Push sent to");
+    let answer = match conv.prompt_secret(&prompt) {
+        Ok(Some(a)) => a,
+        Ok(None) => {
+            let _ = client.cancel(&created.txid);
+            return Outcome::deny(Denial::Conversation, "no answer (cancelled)")
+                .with_factor("push");
+        }
+        Err(e) => {
+            let _ = client.cancel(&created.txid);
+            return conv_failed(e).with_factor("push");
+        }
+    };
+    if !answer.trim().is_empty() {
+        // The user typed a code: the push is withdrawn so it cannot be approved later.
+        let _ = client.cancel(&created.txid);
+        return verify::ask_and_verify(cfg, req, store, user, conv, clock, Some(answer), PROMPT);
+    }
+    let state = match client.wait_challenge(&created.txid, deadline) {
+        Ok(s) => s,
+        Err(PushError::Unavailable(m)) => return service_down(conv, m),
+        Err(e @ PushError::Refused { .. }) => {
+            return Outcome::deny(Denial::AuthFailed, e.to_string()).with_factor("push");
+        }
+    };
+
+    // Judge the answer under the user's lock, against the devices enrolled right now.
+    let (lock, mut record, now) = match verify::lock_and_load(store, user, clock) {
+        Ok(l) => l,
+        Err(o) => return o.with_factor("push"),
+    };
+    let expected = Expected {
+        txid: &created.txid,
+        host_id: client.host_id(),
+        user: user.as_str(),
+        nonce: &nonce,
+        number: created.number,
+        devices: &record.push,
+    };
+    let verdict = push::check(&state, client.service_key(), &expected);
+    let (why, tell): (String, &str) = match verdict {
+        Ok(Verdict::Approved { device }) => {
+            record.lockout.clear();
+            if let Err(e) = lock.save(&record) {
+                return Outcome::deny(Denial::Unavailable, format!("cannot record the login: {e}"))
+                    .with_factor("push");
+            }
+            return Outcome::success(format!(
+                "push approved on '{}'",
+                crate::username::log_safe(&device.name)
+            ))
+            .with_factor("push");
+        }
+        Err(bad) => {
+            drop(lock);
+            return service_down(conv, format!("receipt rejected: {bad}"));
+        }
+        Ok(Verdict::Pending) => {
+            let _ = client.cancel(&created.txid);
+            (format!("no answer within {} s", pcfg.timeout), "No answer from your phone in time.")
+        }
+        Ok(Verdict::Denied) => {
+            ("push denied on the device".into(), "The login was denied on your phone.")
+        }
+        Ok(Verdict::WrongNumber) => (
+            "wrong number picked on the device".into(),
+            "The wrong number was picked on your phone; the login is refused.",
+        ),
+        Ok(Verdict::Fraud) => (
+            "user reported the login as not theirs".into(),
+            "You reported this login as not yours. It was refused, and push is paused for your account.",
+        ),
+        Ok(Verdict::Expired) => ("push expired".into(), "The push request expired."),
+        Ok(Verdict::Cancelled) => ("push cancelled".into(), "The push request was withdrawn."),
+    };
+    let (outcome, locked) = verify::count_failure(cfg, &lock, &mut record, now, why);
+    drop(lock);
+    if !req.silent {
+        conv.error(tell);
+        if locked {
+            conv.error(&verify::locked_message(cfg.lockout.duration));
+        }
+    }
+    outcome.with_factor("push")
+}
+
+fn approve_prompt(created: &ChallengeCreated, or_code: bool, lead: &str) -> String {
+    let names: Vec<String> =
+        created.devices.iter().take(3).map(|d| format!("'{}'", push::shown(&d.name))).collect();
+    format!(
+        "{lead} {}: choose {} on it to approve, then press Enter{}: ",
+        names.join(", "),
+        created.number,
+        if or_code { " (or type a code)" } else { "" }
+    )
+}
+
+/// Pairs a device and confirms it with a test push, inside the conversation (enroll-on-login,
+/// `mfa-enroll push`, self-service through the helper). `name` is only used when the device
+/// gives none.
+pub(crate) fn enroll_push(
+    cfg: &Config,
+    store: &Store,
+    user: &UserName,
+    conv: &mut dyn Conversation,
+    clock: &dyn Clock,
+) -> Outcome {
+    let Some(pcfg) = cfg.push.as_ref() else {
+        return Outcome::deny(Denial::Config, "push is not configured ([push] in pam_mfa.toml)");
+    };
+    let fail = |conv: &mut dyn Conversation, e: PushError| {
+        conv.error("The push service cannot be used right now; try again later or set up an app.");
+        Outcome::deny(Denial::Unavailable, format!("push enrollment: {e}"))
+    };
+    let client = match PushClient::new(pcfg) {
+        Ok(c) => c,
+        Err(e) => return fail(conv, e),
+    };
+    let pairing = match client.create_pairing(user.as_str(), pcfg.pairing_timeout) {
+        Ok(p) => p,
+        Err(e) => return fail(conv, e),
+    };
+    let picture = match Qr::encode(&pairing.uri) {
+        Ok(q) => qr::render(&q, Style::Plain),
+        Err(e) => return Outcome::deny(Denial::Unavailable, e.to_string()),
+    };
+    conv.info(&zeroize::Zeroizing::new(format!(
+        "Scan this QR code with your phone's camera to pair it for push approval:\n\n{}\n\
+         Or open this link on the phone (or give it to `mfa-push-device pair`):\n{}\n\
+         The link works once, for {} minutes.",
+        picture.as_str(),
+        pairing.uri,
+        pcfg.pairing_timeout.div_ceil(60)
+    )));
+    match conv.prompt_visible("Press Enter once the phone says it is paired: ") {
+        Ok(Some(_)) => {}
+        Ok(None) => return Outcome::deny(Denial::Conversation, "no answer (cancelled)"),
+        Err(e) => return conv_failed(e),
+    }
+    let deadline = Instant::now() + Duration::from_secs(pcfg.pairing_timeout);
+    let state = match client.wait_pairing(&pairing.pairing_id, deadline) {
+        Ok(s) => s,
+        Err(e) => return fail(conv, e),
+    };
+    let device = match (state.status, state.device) {
+        (PairingStatus::Paired, Some(d)) => d,
+        (PairingStatus::Expired, _) => {
+            conv.error("The pairing link expired. Start again.");
+            return Outcome::deny(Denial::AuthFailed, "pairing link expired unused");
+        }
+        _ => {
+            conv.error("No device paired in time. Start again.");
+            return Outcome::deny(Denial::AuthFailed, "no device paired in time");
+        }
+    };
+    let now = match clock.now() {
+        Ok(n) => n,
+        Err(e) => return Outcome::deny(Denial::Unavailable, e.to_string()),
+    };
+    let candidate = PushDevice {
+        id: device.id.clone(),
+        name: push::shown(&device.name),
+        public_key: device.public_key.clone(),
+        added: now,
+    };
+
+    // The test push: the device must approve the right number before it is saved.
+    let nonce = match new_nonce() {
+        Ok(n) => n,
+        Err(e) => return Outcome::deny(Denial::Unavailable, e.to_string()),
+    };
+    let request = CreateChallenge {
+        user: user.as_str().to_string(),
+        service: "mfa-enroll".into(),
+        rhost: None,
+        time: now,
+        nonce: nonce.clone(),
+        devices: vec![candidate.id.clone()],
+        ttl: pcfg.timeout,
+    };
+    let created = match client.create_challenge(&request) {
+        Ok(c) => c,
+        Err(e) => return fail(conv, e),
+    };
+    conv.info(&format!("'{}' is paired. A test push was sent to it.", candidate.name));
+    let prompt = approve_prompt(&created, false, "Test push sent to");
+    match conv.prompt_visible(&prompt) {
+        Ok(Some(_)) => {}
+        Ok(None) => {
+            let _ = client.cancel(&created.txid);
+            return Outcome::deny(Denial::Conversation, "no answer (cancelled)");
+        }
+        Err(e) => {
+            let _ = client.cancel(&created.txid);
+            return conv_failed(e);
+        }
+    }
+    let deadline = Instant::now() + Duration::from_secs(pcfg.timeout);
+    let state = match client.wait_challenge(&created.txid, deadline) {
+        Ok(s) => s,
+        Err(e) => return fail(conv, e),
+    };
+    let devices = [candidate.clone()];
+    let expected = Expected {
+        txid: &created.txid,
+        host_id: client.host_id(),
+        user: user.as_str(),
+        nonce: &nonce,
+        number: created.number,
+        devices: &devices,
+    };
+    match push::check(&state, client.service_key(), &expected) {
+        Ok(Verdict::Approved { .. }) => {}
+        Ok(other) => {
+            if other == Verdict::Pending {
+                let _ = client.cancel(&created.txid);
+            }
+            conv.error(
+                "The test push was not approved with the right number; the phone was not added.",
+            );
+            return Outcome::deny(Denial::AuthFailed, format!("test push not approved: {other:?}"));
+        }
+        Err(bad) => {
+            conv.error("The test push could not be verified; the phone was not added.");
+            return Outcome::deny(
+                Denial::Unavailable,
+                format!("test push receipt rejected: {bad}"),
+            );
+        }
+    }
+    let saved = (|| -> crate::Result<Option<Vec<zeroize::Zeroizing<String>>>> {
+        let lock = store.lock(user)?;
+        let mut record = lock.load()?.unwrap_or_else(|| UserRecord::new(user, now));
+        record.push.retain(|d| d.id != candidate.id);
+        record.push.push(candidate.clone());
+        let codes = crate::enroll::new_codes_if(&mut record, false, now)?;
+        lock.save(&record)?;
+        Ok(codes)
+    })();
+    let codes = match saved {
+        Ok(c) => c,
+        Err(e) => {
+            return Outcome::deny(Denial::Unavailable, format!("cannot save the push device: {e}"));
+        }
+    };
+    let done = format!(
+        "Push approval is set up with '{}'. Remove it with: mfa-enroll push --remove '{}'",
+        candidate.name, candidate.name
+    );
+    match codes {
+        Some(codes) => {
+            conv.info(&crate::recovery::listing(
+                &format!(
+                    "{done}\nYour recovery codes: each works once if you lose the phone. Store \
+                     them somewhere safe now; they are not shown again.\n"
+                ),
+                &codes,
+            ));
+            let _ = conv.prompt_visible("Press Enter when you have stored the recovery codes: ");
+        }
+        None => conv.info(&done),
+    }
+    Outcome::success(format!("push device '{}' paired and confirmed", candidate.name))
+}
