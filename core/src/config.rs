@@ -52,6 +52,8 @@ pub struct Config {
     pub totp: TotpConfig,
     /// Recovery codes.
     pub recovery: RecoveryConfig,
+    /// A privacyIDEA server, for rules with `backend = "privacyidea"` (absent: none).
+    pub privacyidea: Option<crate::privacyidea::PrivacyIdeaConfig>,
     /// Push approval through mfa-pushd (absent: push is not offered).
     pub push: Option<crate::push::PushConfig>,
 }
@@ -211,6 +213,7 @@ impl Default for Config {
             store: StoreConfig::default(),
             totp: TotpConfig::default(),
             recovery: RecoveryConfig::default(),
+            privacyidea: None,
             push: None,
         }
     }
@@ -294,7 +297,17 @@ impl Config {
         if let Some(p) = &self.push {
             p.validate()?;
         }
+        if let Some(p) = &self.privacyidea {
+            p.validate()?;
+        }
         for (i, r) in self.rules.iter().enumerate() {
+            if r.backend == Some(crate::policy::Backend::PrivacyIdea) && self.privacyidea.is_none()
+            {
+                return Err(Error::Config(format!(
+                    "rule {}: backend = \"privacyidea\" needs a [privacyidea] table",
+                    i + 1
+                )));
+            }
             let empty = |l: &Option<Vec<String>>| l.as_ref().is_some_and(Vec::is_empty);
             if empty(&r.service)
                 || empty(&r.user)

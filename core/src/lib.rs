@@ -23,6 +23,7 @@ pub mod lockout;
 pub mod login;
 pub mod otpauth;
 pub mod policy;
+pub mod privacyidea;
 pub mod push;
 pub mod qr;
 pub mod random;

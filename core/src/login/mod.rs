@@ -7,6 +7,7 @@
 
 pub(crate) mod enroll_flow;
 pub(crate) mod fido2_flow;
+pub(crate) mod privacyidea_flow;
 pub(crate) mod push_flow;
 pub(crate) mod verify;
 
@@ -19,6 +20,7 @@ use std::fmt;
 use zeroize::Zeroizing;
 
 pub use fido2_flow::{KEY_ONLY, KEY_OR_CODE};
+pub use privacyidea_flow::PI_PROMPT;
 
 /// The prompt for the second factor.
 pub const PROMPT: &str = "Verification code: ";
@@ -278,6 +280,11 @@ pub fn authenticate_with(
                 r.enrollment.opted_out
             ),
         });
+    }
+
+    if policy.backend == policy::Backend::PrivacyIdea {
+        let r = record.as_ref();
+        return privacyidea_flow::authenticate(cfg, &policy, req, &store, &user, r, conv, clock);
     }
 
     // Single-prompt mode: password and code typed together; the password goes on to the next

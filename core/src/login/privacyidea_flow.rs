@@ -1,0 +1,279 @@
+//! Logging in through a privacyIDEA server (`backend = "privacyidea"`).
+//!
+//! One prompt: a code (sent to privacyIDEA as `pass`), one of the user's local recovery codes
+//! (checked here, so they work while the server is down), or Enter, which sends an empty
+//! `pass` and so triggers the user's challenge-response tokens. A push challenge is shown in
+//! the next prompt, with the number to press when the server asks for number matching (sshd
+//! shows messages only together with a prompt), then `/validate/polltransaction` is polled
+//! until the phone answers or `timeout` passes, and the transaction is finalized with
+//! `/validate/check`. Other challenges (HOTP, e-mail, SMS) are answered with a typed code.
+//!
+//! Only an unreachable or failing server (transport error, timeout, HTTP 5xx) is subject to
+//! `failmode`; every other unexpected reply is a denial. Every request is bounded by the
+//! client's per-phase timeouts and the wait for the phone by `timeout`: no unbounded loop.
+
+use super::{Clock, Conversation, Denial, MAX_ANSWER_LEN, Outcome, PROMPT, Request, verify};
+use crate::config::Config;
+use crate::http::FailMode;
+use crate::policy::Policy;
+use crate::privacyidea::{CheckResult, PiError, PollStatus, PrivacyIdea, PrivacyIdeaConfig};
+use crate::recovery::Attempt;
+use crate::store::{Store, UserRecord};
+use crate::username::UserName;
+use std::time::{Duration, Instant};
+use zeroize::Zeroizing;
+
+/// The first prompt.
+pub const PI_PROMPT: &str = "Verification code (or press Enter for a push to your phone): ";
+/// The factor name in log lines.
+const FACTOR: &str = "privacyidea";
+
+/// Everything one privacyIDEA login needs.
+struct Login<'a> {
+    cfg: &'a Config,
+    section: &'a PrivacyIdeaConfig,
+    failmode: FailMode,
+    req: &'a Request,
+    store: &'a Store,
+    user: &'a UserName,
+    client_addr: Option<&'a str>,
+    clock: &'a dyn Clock,
+}
+
+/// Runs the login against privacyIDEA. `record` is the user's local record, if any (only its
+/// recovery codes and lockout are used).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn authenticate(
+    cfg: &Config,
+    policy: &Policy,
+    req: &Request,
+    store: &Store,
+    user: &UserName,
+    record: Option<&UserRecord>,
+    conv: &mut dyn Conversation,
+    clock: &dyn Clock,
+) -> Outcome {
+    let Some(section) = cfg.privacyidea.as_ref() else {
+        return Outcome::deny(Denial::Config, "backend privacyidea without [privacyidea]");
+    };
+    if cfg.single_prompt {
+        return Outcome::deny(Denial::Config, "single_prompt is not supported with privacyidea");
+    }
+    if let Some(left) = record.and_then(|r| clock.now().ok().and_then(|n| r.lockout.locked_for(n)))
+    {
+        if !req.silent {
+            conv.error(&verify::locked_message(left));
+        }
+        return Outcome::deny(Denial::AuthFailed, format!("locked for {left} more seconds"));
+    }
+    let client_addr = req
+        .rhost
+        .as_deref()
+        .map(str::trim)
+        .filter(|r| section.pass_client_address && r.parse::<std::net::IpAddr>().is_ok());
+    let login = Login {
+        cfg,
+        section,
+        failmode: policy.failmode.unwrap_or(section.failmode),
+        req,
+        store,
+        user,
+        client_addr,
+        clock,
+    };
+    let answer = match ask(conv, PI_PROMPT) {
+        Ok(a) => a,
+        Err(o) => return o,
+    };
+    let has_recovery = record.and_then(|r| r.recovery.as_ref()).is_some_and(|c| c.remaining() > 0);
+    if has_recovery && Attempt::parse(&answer).is_some() {
+        return verify::ask_and_verify(cfg, req, store, user, conv, clock, Some(answer), PROMPT);
+    }
+    let pi = match PrivacyIdea::new(section) {
+        Ok(p) => p,
+        // A CA file or proxy that cannot be used is a configuration fault: never fail open.
+        Err(e) => return Outcome::deny(Denial::Unavailable, e.to_string()).with_factor(FACTOR),
+    };
+    let first = pi.check(user.as_str(), answer.trim(), None, login.client_addr);
+    let typed_code = !answer.trim().is_empty();
+    login.decide(&pi, first, typed_code, conv)
+}
+
+fn ask(conv: &mut dyn Conversation, prompt: &str) -> Result<Zeroizing<String>, Outcome> {
+    match conv.prompt_secret(prompt) {
+        Ok(Some(a)) if a.len() > MAX_ANSWER_LEN => {
+            Err(Outcome::deny(Denial::AuthFailed, "answer too long"))
+        }
+        Ok(Some(a)) => Ok(a),
+        Ok(None) => Err(Outcome::deny(Denial::Conversation, "no answer (cancelled)")),
+        Err(e) => Err(Outcome::deny(Denial::Conversation, format!("conversation failed: {}", e.0))),
+    }
+}
+
+impl Login<'_> {
+    /// Turns a `/validate/check` result into the decision, answering a challenge if needed.
+    fn decide(
+        &self,
+        pi: &PrivacyIdea,
+        result: Result<CheckResult, PiError>,
+        typed_code: bool,
+        conv: &mut dyn Conversation,
+    ) -> Outcome {
+        match result {
+            Ok(CheckResult::Accept) => {
+                Outcome::success("accepted by privacyIDEA").with_factor(FACTOR)
+            }
+            Ok(CheckResult::Reject(msg)) => self.rejected(&msg, typed_code),
+            Ok(CheckResult::Challenge { transaction_id, challenges }) => {
+                self.challenge(pi, &transaction_id, &challenges, conv)
+            }
+            Err(e) => self.failed(e, conv),
+        }
+    }
+
+    /// A rejection counts towards the local lockout when the user has a local record (the
+    /// server keeps its own failure counter as well).
+    fn rejected(&self, server_msg: &str, typed_code: bool) -> Outcome {
+        let reason = if server_msg.is_empty() {
+            "rejected by privacyIDEA".to_string()
+        } else {
+            format!("rejected by privacyIDEA: {server_msg}")
+        };
+        if !typed_code {
+            return Outcome::deny(Denial::AuthFailed, reason).with_factor(FACTOR);
+        }
+        let had_record = matches!(self.store.load(self.user), Ok(Some(_)));
+        if !had_record {
+            return Outcome::deny(Denial::AuthFailed, reason).with_factor(FACTOR);
+        }
+        match verify::lock_and_load(self.store, self.user, self.clock) {
+            Ok((lock, mut record, now)) => {
+                verify::count_failure(self.cfg, &lock, &mut record, now, reason)
+                    .0
+                    .with_factor(FACTOR)
+            }
+            Err(_) => Outcome::deny(Denial::AuthFailed, reason).with_factor(FACTOR),
+        }
+    }
+
+    /// The server could not answer: `failmode` decides, loudly.
+    fn failed(&self, e: PiError, conv: &mut dyn Conversation) -> Outcome {
+        match e {
+            PiError::Down(why) if self.failmode == FailMode::Open => Outcome::success(format!(
+                "privacyIDEA unreachable ({why}), failmode=open: letting in WITHOUT second factor"
+            ))
+            .with_factor("privacyidea-failopen"),
+            PiError::Down(why) => {
+                if !self.req.silent {
+                    conv.error("The verification service cannot be reached. Try a recovery code.");
+                }
+                Outcome::deny(
+                    Denial::Unavailable,
+                    format!("privacyIDEA unreachable ({why}), failmode=closed"),
+                )
+                .with_factor(FACTOR)
+            }
+            other => Outcome::deny(Denial::AuthFailed, other.to_string()).with_factor(FACTOR),
+        }
+    }
+
+    fn challenge(
+        &self,
+        pi: &PrivacyIdea,
+        tid: &str,
+        challenges: &[crate::privacyidea::Challenge],
+        conv: &mut dyn Conversation,
+    ) -> Outcome {
+        let push = challenges.iter().find(|c| c.kind == "push");
+        let code_challenge = challenges.iter().find(|c| !matches!(c.kind.as_str(), "push"));
+        let prompt = match (push, code_challenge) {
+            (Some(p), _) => push_prompt(p),
+            (None, Some(c)) if !c.message.is_empty() => format!("{}: ", c.message),
+            (None, _) => PROMPT.to_string(),
+        };
+        let answer = match ask(conv, &prompt) {
+            Ok(a) => a,
+            Err(o) => return o,
+        };
+        if !answer.trim().is_empty() || push.is_none() {
+            // A typed code answers the transaction's code challenge, or (without one) is
+            // checked on its own, e.g. a TOTP code typed instead of approving the push.
+            let tid = code_challenge.map(|_| tid);
+            let typed = !answer.trim().is_empty();
+            return match pi.check(self.user.as_str(), answer.trim(), tid, self.client_addr) {
+                Ok(CheckResult::Challenge { .. }) => {
+                    Outcome::deny(Denial::AuthFailed, "privacyIDEA asked for a further challenge")
+                        .with_factor(FACTOR)
+                }
+                other => self.decide(pi, other, typed, conv),
+            };
+        }
+        self.wait_for_phone(pi, tid, conv)
+    }
+
+    /// Polls until the phone answers or `timeout` passes, then finalizes the transaction.
+    fn wait_for_phone(&self, pi: &PrivacyIdea, tid: &str, conv: &mut dyn Conversation) -> Outcome {
+        let start = Instant::now();
+        let deadline = start + Duration::from_secs(self.section.timeout);
+        let interval = Duration::from_millis(self.section.poll_interval);
+        // Bounded even if the clock misbehaves: at most timeout / interval + 1 polls.
+        let max_polls = self.section.timeout * 1000 / self.section.poll_interval + 1;
+        for _ in 0..max_polls {
+            match pi.poll(tid) {
+                Ok(PollStatus::Accepted) => {
+                    return match pi.check(self.user.as_str(), "", Some(tid), self.client_addr) {
+                        Ok(CheckResult::Accept) => Outcome::success(format!(
+                            "push approved after {} ms, accepted by privacyIDEA",
+                            start.elapsed().as_millis()
+                        ))
+                        .with_factor(FACTOR),
+                        Ok(CheckResult::Reject(m)) => Outcome::deny(
+                            Denial::AuthFailed,
+                            format!("push approved but the transaction was rejected: {m}"),
+                        )
+                        .with_factor(FACTOR),
+                        Ok(CheckResult::Challenge { .. }) => Outcome::deny(
+                            Denial::AuthFailed,
+                            "push approved but privacyIDEA asked for a further challenge",
+                        )
+                        .with_factor(FACTOR),
+                        Err(e) => self.failed(e, conv),
+                    };
+                }
+                Ok(PollStatus::Declined) => {
+                    if !self.req.silent {
+                        conv.error("The login was declined on the phone.");
+                    }
+                    return Outcome::deny(Denial::AuthFailed, "push declined on the phone")
+                        .with_factor(FACTOR);
+                }
+                Ok(PollStatus::Pending) => {}
+                Err(e) => return self.failed(e, conv),
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                break;
+            }
+            std::thread::sleep(interval.min(deadline - now));
+        }
+        if !self.req.silent {
+            conv.error("The phone did not answer in time.");
+        }
+        Outcome::deny(
+            Denial::AuthFailed,
+            format!("no answer from the phone within {} s", self.section.timeout),
+        )
+        .with_factor(FACTOR)
+    }
+}
+
+/// The prompt shown while a push is out: what to press on the phone when number matching is
+/// on, and that Enter comes after approving (sshd shows text only together with a prompt).
+fn push_prompt(push: &crate::privacyidea::Challenge) -> String {
+    match &push.presence_answer {
+        Some(n) => format!(
+            "Approve the login on your phone by pressing {n}, then press Enter (or type a code): "
+        ),
+        None => "Approve the login on your phone, then press Enter (or type a code): ".to_string(),
+    }
+}
