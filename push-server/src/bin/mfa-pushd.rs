@@ -1,0 +1,49 @@
+//! `mfa-pushd`: the service and its administration commands (see `mfa-pushd --help`).
+
+#![forbid(unsafe_code)]
+
+use clap::Parser;
+use push_server::admin::Admin;
+use push_server::cli::{Cli, Command, DeviceCommand, HostCommand, UserCommand};
+use push_server::config::Config;
+
+async fn run(cli: Cli) -> Result<String, String> {
+    if let Command::TlsInit { out_dir, name, ip } = &cli.command {
+        let written = push_server::tlsinit::init(out_dir, name, ip)?;
+        let names: Vec<String> = written.iter().map(|p| p.display().to_string()).collect();
+        return Ok(format!("wrote {}", names.join(", ")));
+    }
+    let config = Config::load(&cli.config)?;
+    if let Command::Serve = cli.command {
+        push_server::server::run(config).await?;
+        return Ok(String::new());
+    }
+    let admin = Admin::open(config).await?;
+    match cli.command {
+        Command::Host(HostCommand::Add { name, out }) => admin.host_add(&name, &out).await,
+        Command::Host(HostCommand::Revoke { name }) => admin.host_revoke(&name).await,
+        Command::Host(HostCommand::List { json }) => admin.host_list(json).await,
+        Command::User(UserCommand::List { json }) => admin.user_list(json).await,
+        Command::Device(DeviceCommand::List { user, json }) => {
+            admin.device_list(user.as_deref(), json).await
+        }
+        Command::Device(DeviceCommand::Revoke { id }) => admin.device_revoke(&id).await,
+        Command::Serve | Command::TlsInit { .. } => Ok(String::new()),
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let cli = Cli::parse();
+    match run(cli).await {
+        Ok(out) => {
+            if !out.is_empty() {
+                println!("{}", out.trim_end());
+            }
+        }
+        Err(e) => {
+            eprintln!("mfa-pushd: {e}");
+            std::process::exit(1);
+        }
+    }
+}

@@ -1,0 +1,104 @@
+//! Command line of `mfa-pushd` (clap definitions; also the source of its man page).
+
+use clap::{Parser, Subcommand};
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+/// mfa-pushd: the central push-approval service of pam_mfa.
+///
+/// Hosts (PAM modules) create login challenges; paired devices approve them by picking the
+/// number shown at login; the service signs a receipt each host verifies. Administration
+/// commands work on the database directly; no running service is needed.
+#[derive(Debug, Parser)]
+#[command(name = "mfa-pushd", version, about, long_about)]
+pub struct Cli {
+    /// Configuration file (TOML).
+    #[arg(long, global = true, value_name = "FILE", default_value = crate::config::DEFAULT_PATH)]
+    pub config: PathBuf,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the service until SIGTERM or SIGINT.
+    Serve,
+    /// Create a private CA and a server certificate signed by it (ca.pem, ca.key,
+    /// server.pem, server.key). Does not read the configuration.
+    TlsInit {
+        /// Directory to write into (created if missing; existing files are never overwritten).
+        #[arg(long, value_name = "DIR")]
+        out_dir: PathBuf,
+        /// DNS name of the service, as in public_url.
+        #[arg(long, value_name = "HOST")]
+        name: String,
+        /// An IP address the certificate is also valid for (repeatable).
+        #[arg(long, value_name = "IP")]
+        ip: Vec<IpAddr>,
+    },
+    /// Register, revoke and list hosts (PAM modules).
+    #[command(subcommand)]
+    Host(HostCommand),
+    /// List users known to the service.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// List and revoke devices.
+    #[command(subcommand)]
+    Device(DeviceCommand),
+}
+
+/// `host ...`.
+#[derive(Debug, Subcommand)]
+pub enum HostCommand {
+    /// Register a host and write its credential (JSON, mode 0600) for the PAM module.
+    Add {
+        /// The host's name (shown on devices).
+        name: String,
+        /// Credential file to create (refuses to overwrite).
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+    /// Revoke a host: its token stops working at once.
+    Revoke {
+        /// The host's name.
+        name: String,
+    },
+    /// List hosts.
+    List {
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `user ...`.
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// List users with devices or a fraud cooldown.
+    List {
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `device ...`.
+#[derive(Debug, Subcommand)]
+pub enum DeviceCommand {
+    /// List devices.
+    List {
+        /// Only this user's devices.
+        #[arg(long, value_name = "USER")]
+        user: Option<String>,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a device: it can no longer authenticate or receive challenges.
+    Revoke {
+        /// The device id.
+        id: String,
+    },
+}

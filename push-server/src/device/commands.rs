@@ -1,0 +1,260 @@
+//! What `mfa-push-device` does.
+
+use super::keyfile::KeyFile;
+use crate::client::Client;
+use push_proto::api::{
+    AnswerRequest, AnswerResult, Decision, DeviceAuth, PairRequest, Paired, PendingChallenge,
+    PendingList, Status,
+};
+use push_proto::limits::{self, NUMBER_RANGE};
+use push_proto::signed::{self, ChallengeFields};
+use push_proto::{PublicKey, SecretKey, pairing_uri};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// A command's result: what to print, and whether it counts as success.
+pub struct Outcome {
+    /// Text for stdout.
+    pub stdout: String,
+    /// Exit successfully.
+    pub ok: bool,
+    /// Message for stderr when not ok.
+    pub error: Option<String>,
+}
+
+/// `pair URI --name NAME [--ca-file CA]`.
+pub fn pair(key_file: &Path, uri: &str, name: &str, ca: Option<&Path>) -> Result<Outcome, String> {
+    if key_file.symlink_metadata().is_ok() {
+        return Err(format!("{} exists; refusing to overwrite", key_file.display()));
+    }
+    let (base, credential) = pairing_uri::parse(uri).ok_or("not a pairing link")?;
+    if !limits::is_text(name, limits::MAX_NAME) {
+        return Err("--name must be 1 to 64 printable characters".into());
+    }
+    let ca = ca
+        .map(|p| std::fs::canonicalize(p).map_err(|e| format!("{}: {e}", p.display())))
+        .transpose()?;
+    let client = Client::new(&base, ca.as_deref())?;
+    let key = SecretKey::generate().map_err(|e| e.0)?;
+    let public_key = key.public().encode();
+    let req = PairRequest {
+        credential: credential.clone(),
+        name: name.to_string(),
+        signature: key.sign(&signed::pair(&credential, name, &public_key)),
+        public_key,
+    };
+    let body = serde_json::to_vec(&req).map_err(|e| e.to_string())?;
+    let reply = client.request("POST", "/v1/device/pair", &[], Some(&body), Duration::ZERO)?;
+    if reply.status != 201 {
+        return Err(format!("the service refused to pair: {}", reply.error_text()));
+    }
+    let paired: Paired = reply.json()?;
+    PublicKey::decode(&paired.service_key).map_err(|e| format!("service key: {e}"))?;
+    let file = KeyFile {
+        version: 1,
+        service_url: base,
+        device_id: paired.device_id.clone(),
+        user: paired.user.clone(),
+        name: name.to_string(),
+        private_key: key.encode().to_string(),
+        service_key: paired.service_key,
+        ca_file: ca,
+    };
+    file.save_new(key_file)?;
+    Ok(Outcome {
+        stdout: format!(
+            "paired as device {} for user {}; key written to {}",
+            paired.device_id,
+            paired.user,
+            key_file.display()
+        ),
+        ok: true,
+        error: None,
+    })
+}
+
+struct Device {
+    file: KeyFile,
+    key: SecretKey,
+    service: PublicKey,
+    client: Client,
+}
+
+impl Device {
+    fn open(key_file: &Path) -> Result<Device, String> {
+        let file = KeyFile::load(key_file)?;
+        let client = Client::new(&file.service_url, file.ca_file.as_deref())?;
+        Ok(Device { key: file.secret()?, service: file.service()?, file, client })
+    }
+
+    fn auth(&self, method: &str, path: &str) -> String {
+        let ts = crate::time::now();
+        let sig = self.key.sign(&signed::device_request(&self.file.device_id, ts, method, path));
+        DeviceAuth { device_id: self.file.device_id.clone(), timestamp: ts, signature: sig }
+            .header()
+    }
+
+    /// One fetch of the pending list, every entry's signature checked.
+    fn fetch(&self, wait: u64) -> Result<Vec<PendingChallenge>, String> {
+        let path = format!("/v1/device/challenges?wait={wait}");
+        let auth = self.auth("GET", &path);
+        let reply = self.client.request(
+            "GET",
+            &path,
+            &[("authorization", &auth)],
+            None,
+            Duration::from_secs(wait),
+        )?;
+        if reply.status != 200 {
+            return Err(format!("the service refused: {}", reply.error_text()));
+        }
+        let list: PendingList = reply.json()?;
+        for c in &list.challenges {
+            self.check(c)?;
+        }
+        Ok(list.challenges)
+    }
+
+    fn check(&self, c: &PendingChallenge) -> Result<(), String> {
+        let msg = signed::challenge(&ChallengeFields {
+            txid: &c.txid,
+            user: &c.user,
+            hostname: &c.hostname,
+            service: &c.service,
+            rhost: c.rhost.as_deref(),
+            time: c.time,
+            nonce: &c.nonce,
+            expires_at: c.expires_at,
+        });
+        let distinct = c.choices.len() == 3
+            && c.choices.iter().all(|n| NUMBER_RANGE.contains(n))
+            && c.choices[0] != c.choices[1]
+            && c.choices[1] != c.choices[2]
+            && c.choices[0] != c.choices[2];
+        if !self.service.verify(&msg, &c.signature) || !distinct || c.user != self.file.user {
+            return Err(format!(
+                "request {} does not carry a valid service signature; refusing to show it",
+                c.txid.chars().filter(char::is_ascii_alphanumeric).take(22).collect::<String>()
+            ));
+        }
+        Ok(())
+    }
+
+    /// Waits up to `wait` seconds for `txid` (or, without it, for exactly one request).
+    fn find(&self, txid: Option<&str>, wait: u64) -> Result<PendingChallenge, String> {
+        let deadline = Instant::now() + Duration::from_secs(wait);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now()).as_secs();
+            let list = self.fetch(left.min(limits::MAX_WAIT))?;
+            let found: Vec<_> = match txid {
+                Some(t) => list.into_iter().filter(|c| c.txid == t).collect(),
+                None => list,
+            };
+            match found.len() {
+                1 => return Ok(found.into_iter().next().ok_or("no request")?),
+                0 if Instant::now() < deadline => {
+                    // The service answered early with other requests; poll again shortly.
+                    std::thread::sleep(Duration::from_millis(200));
+                }
+                0 => {
+                    return Err(match txid {
+                        Some(_) => "no such pending request".into(),
+                        None => "no pending request".into(),
+                    });
+                }
+                _ => {
+                    let ids: Vec<_> = found.iter().map(|c| c.txid.as_str()).collect();
+                    return Err(format!("several pending requests; name one: {}", ids.join(" ")));
+                }
+            }
+        }
+    }
+}
+
+fn describe(c: &PendingChallenge) -> String {
+    let choices: Vec<String> = c.choices.iter().map(u8::to_string).collect();
+    format!(
+        "{}  {}@{}  service {}  from {}  at {}  expires {}  choices {}",
+        c.txid,
+        c.user,
+        c.hostname,
+        c.service,
+        c.rhost.as_deref().unwrap_or("-"),
+        crate::time::rfc3339(c.time),
+        crate::time::rfc3339(c.expires_at),
+        choices.join(" ")
+    )
+}
+
+/// `pending [--wait SECS] [--json]`.
+pub fn pending(key_file: &Path, wait: u64, json: bool) -> Result<Outcome, String> {
+    let device = Device::open(key_file)?;
+    let list = device.fetch(wait.min(limits::MAX_WAIT))?;
+    let stdout = if json {
+        serde_json::to_string_pretty(&list).map_err(|e| e.to_string())?
+    } else if list.is_empty() {
+        "no pending requests".to_string()
+    } else {
+        list.iter().map(describe).collect::<Vec<_>>().join("\n")
+    };
+    Ok(Outcome { stdout, ok: true, error: None })
+}
+
+/// `approve|deny|fraud [TXID] [--number N] [--wait SECS] [--json]`.
+pub fn answer(
+    key_file: &Path,
+    txid: Option<&str>,
+    decision: Decision,
+    number: Option<u8>,
+    wait: u64,
+    json: bool,
+) -> Result<Outcome, String> {
+    if txid.is_some_and(|t| !limits::is_id(t)) {
+        return Err("TXID is malformed".into());
+    }
+    let device = Device::open(key_file)?;
+    let c = device.find(txid, wait)?;
+    if let Some(n) = number {
+        if !c.choices.contains(&n) {
+            return Err(format!("{n} is not one of the choices ({:?})", c.choices));
+        }
+    }
+    let signature = device.key.sign(&signed::answer(&c.txid, &c.nonce, decision, number));
+    let body = serde_json::to_vec(&AnswerRequest { decision, number, signature })
+        .map_err(|e| e.to_string())?;
+    let path = format!("/v1/device/challenges/{}/answer", c.txid);
+    let auth = device.auth("POST", &path);
+    let reply = device.client.request(
+        "POST",
+        &path,
+        &[("authorization", &auth)],
+        Some(&body),
+        Duration::ZERO,
+    )?;
+    if reply.status != 200 {
+        return Err(format!("the service refused the answer: {}", reply.error_text()));
+    }
+    let result: AnswerResult = reply.json()?;
+    let status = serde_json::to_value(result.status)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default();
+    let stdout = if json {
+        serde_json::json!({"txid": c.txid, "status": status}).to_string()
+    } else {
+        status.clone()
+    };
+    let intended = match decision {
+        Decision::Approve => Status::Approved,
+        Decision::Deny => Status::Denied,
+        Decision::Fraud => Status::Fraud,
+    };
+    let ok = result.status == intended;
+    let error = (!ok).then(|| match result.status {
+        Status::WrongNumber => {
+            "the number did not match the one shown at login; the login is refused".to_string()
+        }
+        other => format!("the service recorded {other:?}"),
+    });
+    Ok(Outcome { stdout, ok, error })
+}

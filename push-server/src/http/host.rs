@@ -1,0 +1,236 @@
+//! Host endpoints for challenges: create, observe (long-poll), cancel.
+
+use super::auth::HostAuth;
+use super::extract::{IdPath, JsonBody, wait_secs};
+use super::{Shared, json};
+use crate::audit::Event;
+use crate::config::MIN_TTL;
+use crate::error::ApiError;
+use crate::store::{Challenge, Created, RateLimits};
+use axum::extract::State;
+use axum::http::{StatusCode, Uri};
+use axum::response::Response;
+use push_proto::api::{
+    ChallengeCreated, ChallengeState, CreateChallenge, DeviceRef, Receipt, Status, errors,
+};
+use push_proto::limits::{self, MAX_RHOST, MAX_SERVICE, NONCE_LEN};
+use std::time::Duration;
+
+/// Most device ids one challenge may name.
+pub const MAX_DEVICES: usize = 16;
+
+fn validate(req: &CreateChallenge) -> Result<(), ApiError> {
+    if !limits::is_user(&req.user) {
+        return Err(ApiError::bad_request("user is malformed"));
+    }
+    if !limits::is_text(&req.service, MAX_SERVICE) {
+        return Err(ApiError::bad_request("service is malformed"));
+    }
+    if req.rhost.as_deref().is_some_and(|r| !limits::is_text(r, MAX_RHOST)) {
+        return Err(ApiError::bad_request("rhost is malformed"));
+    }
+    if !limits::is_token(&req.nonce, NONCE_LEN) {
+        return Err(ApiError::bad_request("nonce must be 32 bytes, base64url"));
+    }
+    if req.devices.is_empty() || req.devices.len() > MAX_DEVICES {
+        return Err(ApiError::bad_request(format!("devices must name 1 to {MAX_DEVICES} ids")));
+    }
+    if !req.devices.iter().all(|d| limits::is_id(d)) {
+        return Err(ApiError::bad_request("a device id is malformed"));
+    }
+    if i64::try_from(req.time).is_err() {
+        return Err(ApiError::bad_request("time is out of range"));
+    }
+    Ok(())
+}
+
+fn refused(state: &Shared, host: &str, user: &str, reason: &str) {
+    state.audit.record(&Event {
+        event: "challenge.refused",
+        host: Some(host),
+        user: Some(user),
+        outcome: "refused",
+        reason: Some(reason),
+        ..Event::default()
+    });
+}
+
+/// `POST /v1/challenges`.
+pub async fn create_challenge(
+    State(state): State<Shared>,
+    HostAuth(host): HostAuth,
+    JsonBody(req): JsonBody<CreateChallenge>,
+) -> Result<Response, ApiError> {
+    validate(&req)?;
+    let now = crate::time::now();
+    if state.store.cooldown_until(&req.user).await?.is_some_and(|until| until > now) {
+        refused(&state, &host.id, &req.user, "cooldown after a fraud report");
+        return Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            errors::COOLDOWN,
+            "the user recently reported a login as not theirs; try again later",
+        ));
+    }
+    let mut devices = Vec::new();
+    for id in &req.devices {
+        if devices.iter().any(|d: &DeviceRef| &d.id == id) {
+            continue;
+        }
+        if let Some(d) = state.store.device(id).await? {
+            if d.user == req.user && d.revoked_at.is_none() {
+                devices.push(DeviceRef { id: d.id, name: d.name });
+            }
+        }
+    }
+    if devices.is_empty() {
+        refused(&state, &host.id, &req.user, "no active device");
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            errors::NO_DEVICE,
+            "none of the devices is paired and active for this user",
+        ));
+    }
+    let (number, choices) = crate::numbers::challenge_numbers().map_err(ApiError::internal)?;
+    let ttl = req.ttl.clamp(MIN_TTL, state.limits.challenge_ttl_max);
+    let challenge = Challenge {
+        txid: push_proto::random_token(16).map_err(ApiError::internal)?,
+        host_id: host.id.clone(),
+        hostname: host.name.clone(),
+        user: req.user.clone(),
+        service: req.service,
+        rhost: req.rhost,
+        time: req.time,
+        nonce: req.nonce,
+        number,
+        choices,
+        created_at: now,
+        expires_at: now + ttl,
+        status: Status::Pending,
+        answer: None,
+    };
+    let ids: Vec<String> = devices.iter().map(|d| d.id.clone()).collect();
+    let limits = RateLimits {
+        per_user: state.limits.user_per_minute,
+        per_host: state.limits.host_per_minute,
+    };
+    match state.store.create_challenge(&challenge, &ids, limits, now).await? {
+        Created::Ok { expired } => {
+            for old in expired {
+                crate::server::audit_expired(&state, &old);
+            }
+        }
+        Created::Pending => {
+            refused(&state, &host.id, &req.user, "the user has an open challenge");
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                errors::CHALLENGE_PENDING,
+                "the user already has an open challenge",
+            ));
+        }
+        Created::UserRateLimited | Created::HostRateLimited => {
+            refused(&state, &host.id, &req.user, "rate limit");
+            return Err(ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                errors::RATE_LIMITED,
+                "too many challenges; try again later",
+            ));
+        }
+    }
+    for id in &ids {
+        state.audit.record(&Event {
+            event: "challenge.created",
+            host: Some(&host.id),
+            user: Some(&challenge.user),
+            device: Some(id),
+            txid: Some(&challenge.txid),
+            outcome: "pending",
+            reason: None,
+        });
+        state.hub.publish(&format!("dev:{id}"));
+    }
+    let created = ChallengeCreated {
+        txid: challenge.txid,
+        expires_at: challenge.expires_at,
+        number,
+        devices,
+    };
+    Ok(json(StatusCode::CREATED, &created))
+}
+
+/// The host's view of a challenge at `now`.
+pub fn challenge_state(c: &Challenge, now: u64) -> ChallengeState {
+    let status = c.status_at(now);
+    let receipt = c.answer.as_ref().filter(|_| !status.is_pending()).map(|a| Receipt {
+        txid: c.txid.clone(),
+        host_id: c.host_id.clone(),
+        user: c.user.clone(),
+        nonce: c.nonce.clone(),
+        decision: a.decision,
+        number: a.number,
+        device_id: a.device_id.clone(),
+        device_signature: a.device_signature.clone(),
+        answered_at: a.answered_at,
+        signature: a.receipt_signature.clone(),
+    });
+    ChallengeState { txid: c.txid.clone(), status, receipt }
+}
+
+/// The challenge `txid` if it belongs to `host_id`; 404 otherwise (other hosts' challenges
+/// are indistinguishable from missing ones).
+async fn owned(state: &Shared, txid: &str, host_id: &str) -> Result<Challenge, ApiError> {
+    match state.store.challenge(txid).await? {
+        Some(c) if c.host_id == host_id => Ok(c),
+        _ => Err(ApiError::not_found()),
+    }
+}
+
+/// `GET /v1/challenges/{txid}?wait=N`.
+pub async fn get_challenge(
+    State(state): State<Shared>,
+    HostAuth(host): HostAuth,
+    IdPath(txid): IdPath,
+    uri: Uri,
+) -> Result<Response, ApiError> {
+    let wait = wait_secs(uri.query(), state.limits.max_wait)?;
+    let first = owned(&state, &txid, &host.id).await?;
+    let now = crate::time::now();
+    let until_expiry = first.expires_at.saturating_sub(now);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(wait.min(until_expiry));
+    let key = format!("tx:{txid}");
+    let done = state
+        .hub
+        .wait_for(&key, deadline, || async {
+            let c = owned(&state, &txid, &host.id).await?;
+            let s = challenge_state(&c, crate::time::now());
+            Ok::<_, ApiError>((!s.status.is_pending()).then_some(s))
+        })
+        .await?;
+    let s = match done {
+        Some(s) => s,
+        None => challenge_state(&owned(&state, &txid, &host.id).await?, crate::time::now()),
+    };
+    Ok(json(StatusCode::OK, &s))
+}
+
+/// `DELETE /v1/challenges/{txid}`.
+pub async fn cancel_challenge(
+    State(state): State<Shared>,
+    HostAuth(host): HostAuth,
+    IdPath(txid): IdPath,
+) -> Result<Response, ApiError> {
+    let c = owned(&state, &txid, &host.id).await?;
+    let now = crate::time::now();
+    if c.status_at(now).is_pending() && state.store.cancel(&txid, now).await? {
+        state.audit.record(&Event {
+            event: "challenge.cancelled",
+            host: Some(&host.id),
+            user: Some(&c.user),
+            txid: Some(&txid),
+            outcome: "cancelled",
+            ..Event::default()
+        });
+        state.hub.publish(&format!("tx:{txid}"));
+    }
+    let c = owned(&state, &txid, &host.id).await?;
+    Ok(json(StatusCode::OK, &challenge_state(&c, crate::time::now())))
+}

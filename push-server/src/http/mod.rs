@@ -1,0 +1,82 @@
+//! The HTTP API (`docs/openapi.yaml`): routes, shared state and JSON answers.
+
+pub mod auth;
+pub mod device;
+pub mod extract;
+pub mod host;
+pub mod pairing;
+
+use crate::audit::Audit;
+use crate::config::Limits;
+use crate::error::ApiError;
+use crate::hub::Hub;
+use crate::store::Store;
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use push_proto::SecretKey;
+use push_proto::api::Health;
+use serde::Serialize;
+use std::sync::Arc;
+
+/// Everything handlers share.
+pub struct AppState {
+    /// Persistent state.
+    pub store: Arc<dyn Store>,
+    /// Long-poll wake-ups.
+    pub hub: Hub,
+    /// The audit log.
+    pub audit: Audit,
+    /// The service signing key.
+    pub key: SecretKey,
+    /// `[limits]`.
+    pub limits: Limits,
+    /// `public_url` without a trailing slash.
+    pub base_url: String,
+}
+
+/// Shared state handle.
+pub type Shared = Arc<AppState>;
+
+/// A JSON answer with `status`.
+pub fn json<T: Serialize>(status: StatusCode, body: &T) -> Response {
+    match serde_json::to_vec(body) {
+        Ok(bytes) => (status, [(header::CONTENT_TYPE, "application/json")], bytes).into_response(),
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
+}
+
+/// The router of every endpoint.
+pub fn router(state: Shared) -> Router {
+    Router::new()
+        .route("/v1/health", get(health))
+        .route("/v1/challenges", post(host::create_challenge))
+        .route("/v1/challenges/{txid}", get(host::get_challenge).delete(host::cancel_challenge))
+        .route("/v1/pairings", post(pairing::create_pairing))
+        .route("/v1/pairings/{id}", get(pairing::get_pairing))
+        .route("/v1/device/pair", post(pairing::pair))
+        .route("/v1/device/challenges", get(device::pending))
+        .route("/v1/device/challenges/{txid}/answer", post(device::answer))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(push_proto::limits::MAX_BODY))
+        .with_state(state)
+}
+
+async fn health() -> Response {
+    json(StatusCode::OK, &Health { status: "ok".into(), protocol: 1 })
+}
+
+async fn not_found() -> ApiError {
+    ApiError::not_found()
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        push_proto::api::errors::BAD_REQUEST,
+        "method not allowed",
+    )
+}
