@@ -1,0 +1,276 @@
+//! Attacks and limits against the real service: rate limits, host isolation, revocation,
+//! concurrent answers and pairings, bad signatures, garbage input, secrets in logs.
+
+#![allow(clippy::unwrap_used)] // helpers outside #[test] fns panic like assertions
+
+mod common;
+
+use common::{Server, code};
+use push_proto::SecretKey;
+use push_proto::api::{Decision, DeviceAuth};
+use push_proto::signed;
+use serde_json::{Value, json};
+use std::path::Path;
+use std::time::Duration;
+
+#[test]
+fn per_user_and_per_host_rate_limits() {
+    let s = Server::start("user_per_minute = 2\nhost_per_minute = 3");
+    let host = s.add_host("web1");
+    let (_, d1) = s.pair(&host, "u1", "d1");
+    let (_, d2) = s.pair(&host, "u2", "d2");
+    let (_, d3) = s.pair(&host, "u3", "d3");
+    for _ in 0..2 {
+        let (st, c, _) = host.challenge("u1", &[&d1], 60);
+        assert_eq!(st, 201);
+        let (st, _) =
+            host.call("DELETE", &format!("/v1/challenges/{}", c["txid"].as_str().unwrap()), None);
+        assert_eq!(st, 200);
+    }
+    let (st, v, _) = host.challenge("u1", &[&d1], 60);
+    assert_eq!((st, code(&v)), (429, "rate_limited"), "per user");
+    let (st, _, _) = host.challenge("u2", &[&d2], 60);
+    assert_eq!(st, 201);
+    let (st, v, _) = host.challenge("u3", &[&d3], 60);
+    assert_eq!((st, code(&v)), (429, "rate_limited"), "per host");
+    // Counted in the database: a restart does not reset them.
+    let mut s = s;
+    s.restart();
+    let (st, v, _) = host.challenge("u1", &[&d1], 60);
+    assert_eq!((st, code(&v)), (429, "rate_limited"));
+}
+
+#[test]
+fn hosts_are_isolated_and_revocation_bites() {
+    let s = Server::start("");
+    let a = s.add_host("host-a");
+    let b = s.add_host("host-b");
+    let (key, dev) = s.pair(&a, "gina", "cli");
+    let (st, c, _) = a.challenge("gina", &[&dev], 60);
+    assert_eq!(st, 201);
+    let txid = c["txid"].as_str().unwrap().to_string();
+    let (st, v) = b.call("GET", &format!("/v1/challenges/{txid}"), None);
+    assert_eq!((st, code(&v)), (404, "not_found"));
+    let (st, _) = b.call("DELETE", &format!("/v1/challenges/{txid}"), None);
+    assert_eq!(st, 404);
+    let (st, p) = a.call("POST", "/v1/pairings", Some(json!({"user": "gina", "ttl": 60})));
+    assert_eq!(st, 201);
+    let (st, _) =
+        b.call("GET", &format!("/v1/pairings/{}", p["pairing_id"].as_str().unwrap()), None);
+    assert_eq!(st, 404);
+    // Still pending for A (B's DELETE did nothing); the receipt names A.
+    let (ok, _, err) = s.device(&key, &["approve", "--number", &c["number"].to_string()]);
+    assert!(ok, "{err}");
+    let (_, v) = a.call("GET", &format!("/v1/challenges/{txid}"), None);
+    assert_eq!(v["receipt"]["host_id"].as_str(), Some(a.cred.host_id.as_str()));
+    assert_ne!(a.cred.host_id, b.cred.host_id);
+
+    // Revoked device: refused at once, and no longer asked.
+    let (st, _, _) = a.challenge("gina", &[&dev], 60);
+    assert_eq!(st, 201);
+    let (ok, _, err) = s.admin(&["device", "revoke", &dev]);
+    assert!(ok, "{err}");
+    let (ok, _, err) = s.device(&key, &["approve", "--number", "42"]);
+    assert!(!ok && err.contains("revoked") && err.contains("403"), "{err}");
+    let (ok, out, _) = s.admin(&["device", "list", "--user", "gina", "--json"]);
+    assert!(ok);
+    let devices: Value = serde_json::from_str(&out).unwrap();
+    assert!(devices[0]["revoked_at"].as_u64().is_some());
+
+    // Revoked host: 401.
+    let (ok, _, _) = s.admin(&["host", "revoke", "host-b"]);
+    assert!(ok);
+    let (st, v) = b.call("POST", "/v1/pairings", Some(json!({"user": "gina", "ttl": 60})));
+    assert_eq!((st, code(&v)), (401, "unauthorized"));
+    let (ok, out, _) = s.admin(&["host", "list", "--json"]);
+    assert!(ok);
+    let hosts: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(hosts.as_array().unwrap().len(), 2);
+    let audit = s.audit_log();
+    assert!(audit.contains("\"event\":\"device.revoked\"") && audit.contains("host revoked"));
+}
+
+#[test]
+fn revoked_device_gets_no_new_challenges() {
+    let s = Server::start("");
+    let host = s.add_host("web1");
+    let (_, dev) = s.pair(&host, "hank", "cli");
+    assert!(s.admin(&["device", "revoke", &dev]).0);
+    let (st, v, _) = host.challenge("hank", &[&dev], 60);
+    assert_eq!((st, code(&v)), (404, "no_device"));
+}
+
+#[test]
+fn concurrent_answers_and_pairings_have_one_winner() {
+    let s = Server::start("");
+    let host = s.add_host("web1");
+    // Two devices of one user both receive the challenge and approve at once.
+    let (k1, d1) = s.pair(&host, "ivy", "one");
+    let (k2, d2) = s.pair(&host, "ivy", "two");
+    for round in 0..3 {
+        let (st, c, _) = host.challenge("ivy", &[&d1, &d2], 60);
+        assert_eq!(st, 201, "round {round}: {c}");
+        let txid = c["txid"].as_str().unwrap().to_string();
+        let n = c["number"].to_string();
+        let results: Vec<(bool, String, String)> = std::thread::scope(|sc| {
+            let hs: Vec<_> = [&k1, &k1, &k2, &k2]
+                .into_iter()
+                .map(|k| {
+                    let (txid, n, s) = (&txid, &n, &s);
+                    sc.spawn(move || s.device(k, &["approve", txid, "--number", n]))
+                })
+                .collect();
+            hs.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let wins = results.iter().filter(|r| r.0).count();
+        assert_eq!(wins, 1, "{results:?}");
+        for r in results.iter().filter(|r| !r.0) {
+            assert!(r.2.contains("already_used") || r.2.contains("no such pending"), "{}", r.2);
+        }
+    }
+    // One pairing credential, two devices at once: one pairs.
+    let (st, p) = host.call("POST", "/v1/pairings", Some(json!({"user": "ivy", "ttl": 60})));
+    assert_eq!(st, 201);
+    let uri = p["uri"].as_str().unwrap();
+    let ca = s.ca.to_str().unwrap();
+    let results: Vec<(bool, String, String)> = std::thread::scope(|sc| {
+        let hs: Vec<_> = (0..4)
+            .map(|i| {
+                let k = s.key_file(&format!("race{i}"));
+                let s = &s;
+                sc.spawn(move || s.device(&k, &["pair", uri, "--name", "race", "--ca-file", ca]))
+            })
+            .collect();
+        hs.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(results.iter().filter(|r| r.0).count(), 1, "{results:?}");
+    // And once more afterwards: refused as used.
+    let (ok, _, err) =
+        s.device(&s.key_file("late"), &["pair", uri, "--name", "x", "--ca-file", ca]);
+    assert!(!ok && err.contains("already_used"), "{err}");
+}
+
+fn device_key(key_file: &Path) -> (String, SecretKey) {
+    let kf: Value = serde_json::from_str(&std::fs::read_to_string(key_file).unwrap()).unwrap();
+    let key = SecretKey::decode(kf["private_key"].as_str().unwrap()).unwrap();
+    (kf["device_id"].as_str().unwrap().to_string(), key)
+}
+
+fn device_auth(id: &str, key: &SecretKey, ts: u64, method: &str, path: &str) -> String {
+    let signature = key.sign(&signed::device_request(id, ts, method, path));
+    DeviceAuth { device_id: id.into(), timestamp: ts, signature }.header()
+}
+
+#[test]
+fn bad_signatures_garbage_and_no_secrets_in_logs() {
+    let s = Server::start("");
+    let host = s.add_host("web1");
+    let (st, p) = host.call("POST", "/v1/pairings", Some(json!({"user": "jo", "ttl": 60})));
+    assert_eq!(st, 201);
+    let uri = p["uri"].as_str().unwrap().to_string();
+    let credential = uri.split("#c=").nth(1).unwrap().to_string();
+    let key_file = s.key_file("jo");
+    let (ok, _, err) =
+        s.device(&key_file, &["pair", &uri, "--name", "jo", "--ca-file", s.ca.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    let (dev, key) = device_key(&key_file);
+    let (st, c, nonce) = host.challenge("jo", &[&dev], 60);
+    assert_eq!(st, 201);
+    let txid = c["txid"].as_str().unwrap().to_string();
+    let client = s.anon();
+    let now = push_server::time::now();
+
+    // An answer signed over other bytes (another nonce): 400 bad_signature.
+    let path = format!("/v1/device/challenges/{txid}/answer");
+    let wrong = key.sign(&signed::answer(&txid, &"A".repeat(43), Decision::Approve, Some(10)));
+    let body =
+        serde_json::to_vec(&json!({"decision": "approve", "number": 10, "signature": wrong}))
+            .unwrap();
+    let auth = device_auth(&dev, &key, now, "POST", &path);
+    let r = client.request("POST", &path, &[("authorization", &auth)], Some(&body), Duration::ZERO);
+    let r = r.unwrap();
+    assert_eq!(r.status, 400);
+    assert!(r.error_text().contains("bad_signature"));
+    // Request signature over another path, stale timestamp, another device's id: 401.
+    for auth in [
+        device_auth(&dev, &key, now, "POST", "/v1/device/challenges"),
+        device_auth(&dev, &key, now - 600, "POST", &path),
+        device_auth("AAAAAAAAAAAAAAAAAAAAAA", &key, now, "POST", &path),
+        "PamMfaDevice garbage".to_string(),
+        format!("Bearer {}", host.cred.token),
+    ] {
+        let r = client
+            .request("POST", &path, &[("authorization", &auth)], Some(&body), Duration::ZERO)
+            .unwrap();
+        assert_eq!(r.status, 401, "{auth}");
+    }
+    // Garbage to every endpoint: 4xx with an ErrorBody, never 5xx.
+    let big = vec![b'{'; push_proto::limits::MAX_BODY + 10];
+    let bodies: Vec<&[u8]> = vec![
+        b"",
+        b"null",
+        b"{",
+        b"[]",
+        b"{\"user\":\"x\",\"extra\":1}",
+        b"\xff\xfe\x00",
+        b"{\"user\":\"../../etc\",\"ttl\":18446744073709551615}",
+        &big,
+    ];
+    let bearer = format!("Bearer {}", host.cred.token);
+    for (method, path) in [
+        ("POST", "/v1/challenges"),
+        ("POST", "/v1/pairings"),
+        ("POST", "/v1/device/pair"),
+        ("POST", path.as_str()),
+        ("GET", "/v1/challenges/..%2F..%2Fetc"),
+        ("GET", "/v1/challenges/x?wait=abc"),
+        ("DELETE", "/v1/pairings/x"),
+        ("GET", "/nope"),
+    ] {
+        for body in &bodies {
+            for auth in [bearer.as_str(), "Bearer \u{7f}", "", "Basic Zm9vOmJhcg=="] {
+                let headers: Vec<(&str, &str)> =
+                    if auth.is_empty() { vec![] } else { vec![("authorization", auth)] };
+                let body = (method != "GET").then_some(*body);
+                let Ok(r) = client.request(method, path, &headers, body, Duration::ZERO) else {
+                    continue; // the client itself refused an invalid header value
+                };
+                assert!((400..500).contains(&r.status), "{method} {path}: {}", r.status);
+                let e: Value = serde_json::from_slice(&r.body).unwrap_or(Value::Null);
+                assert!(e["error"].is_string(), "{method} {path} {}: {:?}", r.status, r.body);
+            }
+        }
+    }
+    let (st, v, _) = host.challenge("jo", &["not-an-id"], 60);
+    assert_eq!((st, code(&v)), (400, "bad_request"));
+    let (st, v) = host.call(
+        "POST",
+        "/v1/challenges",
+        Some(json!({"user": "jo\n", "service": "sshd", "rhost": null, "time": 1,
+                    "nonce": nonce, "devices": [dev], "ttl": 60})),
+    );
+    assert_eq!((st, code(&v)), (400, "bad_request"));
+    // Still healthy, and the challenge still answerable by the real device.
+    let (ok, out, err) = s.device(&key_file, &["approve", "--number", &c["number"].to_string()]);
+    assert!(ok, "{out} {err}");
+
+    // Nothing secret in the audit log or on stderr.
+    let audit = s.audit_log();
+    let stderr = s.log();
+    let device_private = key.encode().to_string();
+    let service_private = std::fs::read_to_string(s.dir.path().join("data/service.key")).unwrap();
+    let tls_key = std::fs::read_to_string(s.dir.path().join("tls/server.key")).unwrap();
+    let tls_key_line = tls_key.lines().nth(1).unwrap();
+    for secret in
+        [&host.cred.token, &credential, &device_private, service_private.trim(), tls_key_line]
+    {
+        assert!(!audit.contains(secret), "secret in the audit log");
+        assert!(!stderr.contains(secret), "secret on stderr");
+    }
+    assert!(audit.contains("\"event\":\"auth.device\"") && audit.contains("bad request signature"));
+    assert!(audit.contains("answer signature does not verify"));
+    for line in audit.lines() {
+        let v: Value = serde_json::from_str(line).expect("every audit line is JSON");
+        assert!(v["time"].is_string() && v["event"].is_string() && v["outcome"].is_string());
+    }
+}

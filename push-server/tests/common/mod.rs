@@ -1,0 +1,249 @@
+//! A real `mfa-pushd` on loopback with real TLS, the real `mfa-push-device`, and a small host
+//! client: what every integration test drives.
+
+// Test scaffolding: a failed setup step should panic loudly, like an assertion.
+#![allow(dead_code, unreachable_pub, missing_docs, clippy::unwrap_used)]
+
+use push_proto::api::HostCredential;
+use push_server::client::{Client, Reply};
+use serde_json::{Value, json};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tempfile::TempDir;
+
+pub const PUSHD: &str = env!("CARGO_BIN_EXE_mfa-pushd");
+pub const DEVICE: &str = env!("CARGO_BIN_EXE_mfa-push-device");
+
+pub struct Server {
+    pub dir: TempDir,
+    pub port: u16,
+    pub url: String,
+    pub ca: PathBuf,
+    pub config: PathBuf,
+    pub audit: PathBuf,
+    child: Option<Child>,
+    pub stderr: Arc<Mutex<String>>,
+}
+
+fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
+impl Server {
+    /// Starts a server; `limits` is the body of its `[limits]` table.
+    pub fn start(limits: &str) -> Server {
+        let dir = tempfile::tempdir().unwrap();
+        let tls = dir.path().join("tls");
+        let out = Command::new(PUSHD)
+            .args(["tls-init", "--out-dir"])
+            .arg(&tls)
+            .args(["--name", "localhost", "--ip", "127.0.0.1"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "tls-init: {}", String::from_utf8_lossy(&out.stderr));
+        let port = free_port();
+        let d = dir.path().display();
+        let config = dir.path().join("mfa-pushd.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "listen = \"127.0.0.1:{port}\"\npublic_url = \"https://127.0.0.1:{port}\"\n\
+                 data_dir = \"{d}/data\"\ntls_cert = \"{d}/tls/server.pem\"\n\
+                 tls_key = \"{d}/tls/server.key\"\naudit_log = \"{d}/audit.log\"\n\
+                 [limits]\n{limits}\n"
+            ),
+        )
+        .unwrap();
+        let mut s = Server {
+            url: format!("https://127.0.0.1:{port}"),
+            ca: tls.join("ca.pem"),
+            audit: dir.path().join("audit.log"),
+            config,
+            dir,
+            port,
+            child: None,
+            stderr: Arc::new(Mutex::new(String::new())),
+        };
+        s.spawn();
+        s
+    }
+
+    fn spawn(&mut self) {
+        let mut child = Command::new(PUSHD)
+            .arg("--config")
+            .arg(&self.config)
+            .arg("serve")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut err = child.stderr.take().unwrap();
+        let sink = self.stderr.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = err.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                sink.lock().unwrap().push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        });
+        self.child = Some(child);
+        let client = self.anon();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Ok(r) = client.request("GET", "/v1/health", &[], None, Duration::ZERO) {
+                if r.status == 200 {
+                    return;
+                }
+            }
+            assert!(Instant::now() < deadline, "server did not start: {}", self.log());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Stops with SIGTERM and waits; returns whether it exited successfully.
+    pub fn stop(&mut self) -> bool {
+        let Some(mut child) = self.child.take() else { return true };
+        let st = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+        assert!(st.success());
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                return status.success();
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    pub fn restart(&mut self) {
+        assert!(self.stop(), "graceful stop failed: {}", self.log());
+        self.spawn();
+    }
+
+    pub fn log(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    pub fn audit_log(&self) -> String {
+        std::fs::read_to_string(&self.audit).unwrap_or_default()
+    }
+
+    pub fn anon(&self) -> Client {
+        Client::new(&self.url, Some(&self.ca)).unwrap()
+    }
+
+    pub fn admin(&self, args: &[&str]) -> (bool, String, String) {
+        let out =
+            Command::new(PUSHD).arg("--config").arg(&self.config).args(args).output().unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    pub fn add_host(&self, name: &str) -> Host {
+        let file = self.dir.path().join(format!("host-{name}.json"));
+        let (ok, stdout, stderr) =
+            self.admin(&["host", "add", name, "--out", file.to_str().unwrap()]);
+        assert!(ok, "host add: {stderr}");
+        let cred: HostCredential =
+            serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+        assert!(!stdout.contains(&cred.token) && !stderr.contains(&cred.token));
+        Host { client: self.anon(), cred }
+    }
+
+    pub fn key_file(&self, name: &str) -> PathBuf {
+        self.dir.path().join(format!("device-{name}.json"))
+    }
+
+    /// Runs `mfa-push-device --key-file KEY args...`: (success, stdout, stderr).
+    pub fn device(&self, key: &Path, args: &[&str]) -> (bool, String, String) {
+        let out = Command::new(DEVICE).arg("--key-file").arg(key).args(args).output().unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    /// Pairs a new device for `user` through `host`; returns its key file and id.
+    pub fn pair(&self, host: &Host, user: &str, name: &str) -> (PathBuf, String) {
+        let (st, p) = host.call("POST", "/v1/pairings", Some(json!({"user": user, "ttl": 60})));
+        assert_eq!(st, 201, "{p}");
+        let key = self.key_file(name);
+        let (ok, out, err) = self.device(
+            &key,
+            &[
+                "pair",
+                p["uri"].as_str().unwrap(),
+                "--name",
+                name,
+                "--ca-file",
+                self.ca.to_str().unwrap(),
+            ],
+        );
+        assert!(ok, "pair: {out} {err}");
+        let kf: Value = serde_json::from_str(&std::fs::read_to_string(&key).unwrap()).unwrap();
+        (key, kf["device_id"].as_str().unwrap().to_string())
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+pub struct Host {
+    pub client: Client,
+    pub cred: HostCredential,
+}
+
+impl Host {
+    pub fn raw(&self, method: &str, path: &str, body: Option<&[u8]>, hold: u64) -> Reply {
+        let auth = format!("Bearer {}", self.cred.token);
+        self.client
+            .request(method, path, &[("authorization", &auth)], body, Duration::from_secs(hold))
+            .unwrap()
+    }
+
+    pub fn call(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+        let bytes = body.map(|b| serde_json::to_vec(&b).unwrap());
+        let wait = path.split("wait=").nth(1).and_then(|w| w.parse().ok()).unwrap_or(0);
+        let r = self.raw(method, path, bytes.as_deref(), wait);
+        (r.status, serde_json::from_slice(&r.body).unwrap_or(Value::Null))
+    }
+
+    /// Creates a challenge for `user` on `devices` with a fresh nonce.
+    pub fn challenge(&self, user: &str, devices: &[&str], ttl: u64) -> (u16, Value, String) {
+        let nonce = push_proto::random_token(32).unwrap();
+        let (st, v) = self.call(
+            "POST",
+            "/v1/challenges",
+            Some(json!({"user": user, "service": "sshd", "rhost": "192.0.2.7",
+                        "time": push_server::time::now(), "nonce": nonce,
+                        "devices": devices, "ttl": ttl})),
+        );
+        (st, v, nonce)
+    }
+}
+
+/// The `error` code of an error reply.
+pub fn code(v: &Value) -> &str {
+    v["error"].as_str().unwrap_or("")
+}

@@ -1,0 +1,278 @@
+//! End-to-end flows against the real binaries: pairing, approval with number matching and a
+//! verified receipt, deny, wrong number, fraud with cooldown, expiry, cancel, restart.
+
+#![allow(clippy::unwrap_used)] // helpers outside #[test] fns panic like assertions
+
+mod common;
+
+use common::{Server, code};
+use push_proto::PublicKey;
+use push_proto::api::{Decision, PendingChallenge};
+use push_proto::signed::{self, ChallengeFields, ReceiptFields};
+use serde_json::Value;
+use std::time::{Duration, Instant};
+
+fn pending(s: &Server, key: &std::path::Path, wait: u64) -> Vec<PendingChallenge> {
+    let (ok, out, err) = s.device(key, &["pending", "--wait", &wait.to_string(), "--json"]);
+    assert!(ok, "pending: {err}");
+    serde_json::from_str(&out).unwrap()
+}
+
+#[test]
+fn pair_challenge_approve_with_verified_receipt() {
+    let s = Server::start("");
+    let (st, h) = s.host_call_health();
+    assert_eq!((st, h["status"].as_str(), h["protocol"].as_u64()), (200, Some("ok"), Some(1)));
+    let host = s.add_host("web1");
+    let (key, dev) = s.pair(&host, "alice", "cli-1");
+    let service_key = PublicKey::decode(&host.cred.service_key).unwrap();
+
+    // The device long-polls before the challenge exists and wakes when it is created.
+    let (s2, key2) = (&s, key.clone());
+    std::thread::scope(|scope| {
+        let waiter = scope.spawn(move || {
+            let t = Instant::now();
+            (pending(s2, &key2, 20), t.elapsed())
+        });
+        std::thread::sleep(Duration::from_millis(500));
+        let (st, created, nonce) = host.challenge("alice", &[&dev], 60);
+        assert_eq!(st, 201, "{created}");
+        let (list, took) = waiter.join().unwrap();
+        assert!(took < Duration::from_secs(10), "long-poll did not wake: {took:?}");
+        assert_eq!(list.len(), 1);
+        let c = &list[0];
+        let number = created["number"].as_u64().unwrap() as u8;
+        let txid = created["txid"].as_str().unwrap().to_string();
+        assert_eq!(c.txid, txid);
+        assert_eq!(c.nonce, nonce);
+        assert_eq!(c.hostname, "web1", "hostname comes from the registration");
+        assert_eq!((c.service.as_str(), c.rhost.as_deref()), ("sshd", Some("192.0.2.7")));
+        assert_eq!(c.choices.len(), 3);
+        assert!(c.choices.contains(&number));
+        let msg = signed::challenge(&ChallengeFields {
+            txid: &c.txid,
+            user: &c.user,
+            hostname: &c.hostname,
+            service: &c.service,
+            rhost: c.rhost.as_deref(),
+            time: c.time,
+            nonce: &c.nonce,
+            expires_at: c.expires_at,
+        });
+        assert!(service_key.verify(&msg, &c.signature));
+        assert_eq!(created["devices"][0]["id"].as_str(), Some(dev.as_str()));
+
+        // The host long-polls; the device approves; the poll returns promptly.
+        let h = &host;
+        let tx = txid.clone();
+        let poll = scope.spawn(move || {
+            let (st, v) = h.call("GET", &format!("/v1/challenges/{tx}?wait=20"), None);
+            (st, v, Instant::now())
+        });
+        std::thread::sleep(Duration::from_millis(300));
+        let (ok, out, err) = s.device(&key, &["approve", "--number", &number.to_string()]);
+        let answered = Instant::now();
+        assert!(ok, "approve: {out} {err}");
+        assert_eq!(out.trim(), "approved");
+        let (st, state, returned) = poll.join().unwrap();
+        assert_eq!(st, 200);
+        assert!(returned.duration_since(answered) < Duration::from_secs(3));
+        assert_eq!(state["status"], "approved");
+        let r = &state["receipt"];
+        assert_eq!(r["txid"].as_str(), Some(txid.as_str()));
+        assert_eq!(r["host_id"].as_str(), Some(host.cred.host_id.as_str()));
+        assert_eq!(r["user"], "alice");
+        assert_eq!(r["nonce"].as_str(), Some(nonce.as_str()));
+        assert_eq!(r["number"].as_u64(), Some(u64::from(number)));
+        assert_eq!(r["device_id"].as_str(), Some(dev.as_str()));
+        let fields = |host_id: &'_ str| {
+            signed::receipt(&ReceiptFields {
+                txid: &txid,
+                host_id,
+                user: "alice",
+                nonce: &nonce,
+                decision: Decision::Approve,
+                number: Some(number),
+                device_id: &dev,
+                device_signature: r["device_signature"].as_str().unwrap(),
+                answered_at: r["answered_at"].as_u64().unwrap(),
+            })
+        };
+        let sig = r["signature"].as_str().unwrap();
+        assert!(service_key.verify(&fields(&host.cred.host_id), sig));
+        assert!(!service_key.verify(&fields("AAAAAAAAAAAAAAAAAAAAAA"), sig), "binds host_id");
+        // The device's own signature verifies with the key the pairing reported.
+        let kf: Value = serde_json::from_str(&std::fs::read_to_string(&key).unwrap()).unwrap();
+        let dev_pub =
+            push_proto::SecretKey::decode(kf["private_key"].as_str().unwrap()).unwrap().public();
+        let answer = signed::answer(&txid, &nonce, Decision::Approve, Some(number));
+        assert!(dev_pub.verify(&answer, r["device_signature"].as_str().unwrap()));
+        // A second answer is refused: the challenge is closed.
+        let (ok, _, _) = s.device(&key, &["deny", &txid]);
+        assert!(!ok);
+    });
+    assert!(s.audit_log().contains("\"event\":\"challenge.answered\""));
+}
+
+#[test]
+fn pairing_state_deny_wrong_number_cancel_and_one_open_challenge() {
+    let s = Server::start("");
+    let host = s.add_host("web1");
+    let (st, p) =
+        host.call("POST", "/v1/pairings", Some(serde_json::json!({"user":"bob","ttl":5000})));
+    assert_eq!(st, 201);
+    assert!(p["expires_at"].as_u64().unwrap() <= push_server::time::now() + 600, "ttl capped");
+    let pid = p["pairing_id"].as_str().unwrap().to_string();
+    let (_, state) = host.call("GET", &format!("/v1/pairings/{pid}"), None);
+    assert_eq!(state["status"], "pending");
+    let key = s.key_file("bob");
+    let (ok, _, err) = s.device(
+        &key,
+        &[
+            "pair",
+            p["uri"].as_str().unwrap(),
+            "--name",
+            "phone",
+            "--ca-file",
+            s.ca.to_str().unwrap(),
+        ],
+    );
+    assert!(ok, "{err}");
+    let (_, state) = host.call("GET", &format!("/v1/pairings/{pid}?wait=5"), None);
+    assert_eq!(state["status"], "paired");
+    let dev = state["device"]["id"].as_str().unwrap().to_string();
+    assert_eq!(state["device"]["name"], "phone");
+
+    // deny
+    let (st, c, _) = host.challenge("bob", &[&dev], 60);
+    assert_eq!(st, 201);
+    let (ok, out, _) = s.device(&key, &["deny"]);
+    assert!(ok);
+    assert_eq!(out.trim(), "denied");
+    let (_, v) = host.call("GET", &format!("/v1/challenges/{}", c["txid"].as_str().unwrap()), None);
+    assert_eq!(v["status"], "denied");
+    assert_eq!(v["receipt"]["decision"], "deny");
+
+    // wrong number: another of the three choices
+    let (st, c, _) = host.challenge("bob", &[&dev], 60);
+    assert_eq!(st, 201);
+    let list = pending(&s, &key, 0);
+    let number = c["number"].as_u64().unwrap() as u8;
+    let other = list[0].choices.iter().find(|n| **n != number).unwrap();
+    let (ok, out, err) = s.device(&key, &["approve", "--number", &other.to_string(), "--json"]);
+    assert!(!ok, "a wrong number is not a success");
+    assert!(err.contains("did not match"), "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["status"], "wrong_number");
+    let (_, v) = host.call("GET", &format!("/v1/challenges/{}", c["txid"].as_str().unwrap()), None);
+    assert_eq!(v["status"], "wrong_number");
+
+    // cancel, then one open challenge per user
+    let (st, c, _) = host.challenge("bob", &[&dev], 60);
+    assert_eq!(st, 201);
+    let txid = c["txid"].as_str().unwrap();
+    let (st, v) = host.call("DELETE", &format!("/v1/challenges/{txid}"), None);
+    assert_eq!((st, v["status"].as_str()), (200, Some("cancelled")));
+    assert!(pending(&s, &key, 0).is_empty());
+    let (st, _, _) = host.challenge("bob", &[&dev], 60);
+    assert_eq!(st, 201);
+    let (st, v, _) = host.challenge("bob", &[&dev], 60);
+    assert_eq!((st, code(&v)), (409, "challenge_pending"));
+    // Unknown or foreign device ids reach nobody.
+    let (st, v, _) = host.challenge("carol", &[&dev], 60);
+    assert_eq!((st, code(&v)), (404, "no_device"));
+    let audit = s.audit_log();
+    assert!(audit.contains("\"event\":\"challenge.cancelled\""));
+    assert!(audit.contains("the user has an open challenge"));
+}
+
+#[test]
+fn fraud_starts_cooldown_and_is_audited() {
+    let s = Server::start("");
+    let host = s.add_host("web1");
+    let (key, dev) = s.pair(&host, "dave", "cli");
+    let (st, c, _) = host.challenge("dave", &[&dev], 60);
+    assert_eq!(st, 201);
+    let (ok, out, err) = s.device(&key, &["fraud", "--wait", "5"]);
+    assert!(ok, "{err}");
+    assert_eq!(out.trim(), "fraud");
+    let (_, v) = host.call("GET", &format!("/v1/challenges/{}", c["txid"].as_str().unwrap()), None);
+    assert_eq!(v["status"], "fraud");
+    let (st, v, _) = host.challenge("dave", &[&dev], 60);
+    assert_eq!((st, code(&v)), (429, "cooldown"));
+    let audit = s.audit_log();
+    assert!(audit.contains("user reported login as not theirs"), "{audit}");
+    assert!(audit.contains("cooldown after a fraud report"));
+    let (ok, out, _) = s.admin(&["user", "list", "--json"]);
+    assert!(ok);
+    let users: Value = serde_json::from_str(&out).unwrap();
+    assert!(users[0]["cooldown_until"].as_u64().unwrap() > push_server::time::now() + 800);
+}
+
+#[test]
+fn challenges_and_pairing_credentials_expire() {
+    let s = Server::start("");
+    let host = s.add_host("web1");
+    let (key, dev) = s.pair(&host, "erin", "cli");
+    let (st, p) =
+        host.call("POST", "/v1/pairings", Some(serde_json::json!({"user":"erin","ttl":1})));
+    assert_eq!(st, 201);
+    let (st, c, _) = host.challenge("erin", &[&dev], 1);
+    assert_eq!(st, 201);
+    let txid = c["txid"].as_str().unwrap().to_string();
+    let now = push_server::time::now();
+    assert!(c["expires_at"].as_u64().unwrap() >= now + 9, "ttl raised to the minimum");
+    let t = Instant::now();
+    let (st, v) = host.call("GET", &format!("/v1/challenges/{txid}?wait=25"), None);
+    assert_eq!((st, v["status"].as_str()), (200, Some("expired")));
+    assert!(t.elapsed() < Duration::from_secs(15), "{:?}", t.elapsed());
+    assert!(pending(&s, &key, 0).is_empty());
+    let (ok, _, err) = s.device(&key, &["approve", &txid, "--number", "42"]);
+    assert!(!ok && err.contains("no such pending request"), "{err}");
+    // The pairing credential (ttl 10 s as well) expired meanwhile.
+    let (ok, _, err) = s.device(
+        &s.key_file("late"),
+        &[
+            "pair",
+            p["uri"].as_str().unwrap(),
+            "--name",
+            "late",
+            "--ca-file",
+            s.ca.to_str().unwrap(),
+        ],
+    );
+    assert!(!ok && err.contains("expired"), "{err}");
+    assert!(!s.key_file("late").exists());
+    let (_, v) =
+        host.call("GET", &format!("/v1/pairings/{}", p["pairing_id"].as_str().unwrap()), None);
+    assert_eq!(v["status"], "expired");
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(s.audit_log().contains("\"event\":\"challenge.expired\""));
+}
+
+#[test]
+fn restart_keeps_hosts_devices_and_service_key() {
+    let mut s = Server::start("");
+    let host = s.add_host("web1");
+    let (key, dev) = s.pair(&host, "frank", "cli");
+    let key_file = s.dir.path().join("data/service.key");
+    let before = std::fs::read(&key_file).unwrap();
+    s.restart();
+    assert_eq!(std::fs::read(&key_file).unwrap(), before);
+    let (st, c, _) = host.challenge("frank", &[&dev], 60);
+    assert_eq!(st, 201, "{c}");
+    // The device's pending check verifies the signature with the key it got at pairing.
+    let list = pending(&s, &key, 5);
+    assert_eq!(list.len(), 1);
+    let (ok, out, _) = s.device(&key, &["approve", "--number", &c["number"].to_string()]);
+    assert!(ok, "{out}");
+    assert!(s.stop(), "SIGTERM ends the service cleanly");
+    assert!(s.audit_log().contains("\"event\":\"service.stopped\""));
+}
+
+impl Server {
+    fn host_call_health(&self) -> (u16, Value) {
+        let r = self.anon().request("GET", "/v1/health", &[], None, Duration::ZERO).unwrap();
+        (r.status, serde_json::from_slice(&r.body).unwrap())
+    }
+}
