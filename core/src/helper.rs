@@ -100,8 +100,8 @@ pub enum Event {
     FailDelay(u32),
     /// A debug log line.
     Debug(String),
-    /// The end of the session.
-    Done(Done),
+    /// The end of the session (boxed: it is much larger than the other events).
+    Done(Box<Done>),
 }
 
 /// The result of a session.
@@ -233,7 +233,7 @@ impl<R: BufRead, W: Write> PipeConversation<R, W> {
 
     /// Sends the final event.
     pub fn finish(&mut self, done: Done) -> std::io::Result<()> {
-        write_line(&mut self.output, &Event::Done(done))
+        write_line(&mut self.output, &Event::Done(Box::new(done)))
     }
 
     fn ask(&mut self, event: Event) -> Result<Option<Zeroizing<String>>, ConvError> {
@@ -314,7 +314,7 @@ pub fn call(helper: &Path, request: &Request, conv: &mut dyn Conversation) -> Re
                 Event::SetPassword(p) => conv.set_password(&Zeroizing::new(p)).map_err(|e| e.0)?,
                 Event::FailDelay(ms) => conv.fail_delay(ms),
                 Event::Debug(t) => conv.debug(&t),
-                Event::Done(d) => return Ok(d),
+                Event::Done(d) => return Ok(*d),
             }
         }
     })();

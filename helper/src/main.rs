@@ -65,7 +65,7 @@ fn main() -> ExitCode {
         sys::log(libc::LOG_WARNING, &format!("uid={uid} refused: {why}"));
         let _ = helper::write_line(
             &mut std::io::BufWriter::new(output),
-            &helper::Event::Done(deny(why, denial)),
+            &helper::Event::Done(Box::new(deny(why, denial))),
         );
         ExitCode::from(1)
     };

@@ -55,6 +55,11 @@ pub fn code_name(code: i32) -> &'static str {
     }
 }
 
+/// When set, every message the module sends is also written to stderr as it arrives
+/// (`pam-test-client --echo-messages`), so a test can react to a prompt while the login runs
+/// (e.g. approve the number a push prompt shows).
+pub static ECHO_MESSAGES: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 /// One scripted answer to a prompt.
 #[derive(Clone, Debug)]
 pub enum Reply {
@@ -199,6 +204,12 @@ unsafe extern "C" fn conversation(
                 // SAFETY: message texts are NUL-terminated strings.
                 unsafe { CStr::from_ptr(m.msg) }.to_string_lossy().into_owned()
             };
+            if ECHO_MESSAGES.load(std::sync::atomic::Ordering::Relaxed) {
+                use std::io::Write as _;
+                let mut err = std::io::stderr().lock();
+                let _ = writeln!(err, "pam-message {}: {}", m.msg_style, text.replace('\n', " | "));
+                let _ = err.flush();
+            }
             state.messages.push((m.msg_style, text));
             if m.msg_style == PAM_PROMPT_ECHO_OFF || m.msg_style == PAM_PROMPT_ECHO_ON {
                 match state.replies.pop_front() {

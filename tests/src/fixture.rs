@@ -351,6 +351,38 @@ impl Fixture {
         o
     }
 
+    /// Starts a login on `service` that reports each message on stderr as it arrives, for tests
+    /// that act while the login runs (approving a push); see [`crate::live::Live`].
+    pub fn start_login(
+        &self,
+        service: &str,
+        user: &str,
+        answers: &[&str],
+        extra: &[&str],
+    ) -> crate::live::Live {
+        let mut c = self.command(service, user, answers, extra);
+        c.args(["--capture-syslog", "--echo-messages"]);
+        crate::live::Live::spawn(c)
+    }
+
+    /// Waits for a login started with [`Fixture::start_login`] and checks its log for secrets.
+    pub fn finish_login(&self, live: crate::live::Live, answers: &[&str]) -> Outcome {
+        let out = live.finish();
+        assert!(
+            out.status.success(),
+            "pam-test-client failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let o = Outcome::parse(&out.stdout);
+        assert_no_secrets_logged(&o, &self.secrets.borrow(), answers);
+        o
+    }
+
+    /// Adds a secret that must never appear in a captured log line.
+    pub fn add_secret(&self, s: &str) {
+        self.secrets.borrow_mut().push(s.to_string());
+    }
+
     /// Starts `n` logins that all wait for a start signal, then releases them together and
     /// returns their outcomes.
     pub fn parallel_logins(&self, n: usize, user: &str, answer: &str) -> Vec<Outcome> {

@@ -6,5 +6,7 @@
 
 pub mod client;
 pub mod fixture;
+pub mod live;
+pub mod push;
 pub mod sandbox;
 pub mod syslog;

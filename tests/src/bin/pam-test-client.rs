@@ -6,7 +6,7 @@
 //! pam-test-client [--confdir DIR] --service NAME --user USER [--rhost HOST]
 //!                 [--answer TEXT | --answer-hex HEX | --answer-fill N | --answer-shown-code
 //!                  | --null-answer | --conv-error]...
-//!                 [--silent] [--capture-syslog] [--wait-stdin]
+//!                 [--silent] [--capture-syslog] [--wait-stdin] [--echo-messages]
 //! ```
 //! Output: `{"code":0,"name":"PAM_SUCCESS","messages":[[1,"Verification code: "]],"syslog":[...]}`
 
@@ -18,7 +18,7 @@ fn usage() -> ! {
     eprintln!(
         "usage: pam-test-client [--confdir DIR] --service NAME --user USER [--rhost HOST] \
          [--answer TEXT|--answer-hex HEX|--answer-fill N|--answer-shown-code|--null-answer|--conv-error]... [--silent] \
-         [--capture-syslog] [--wait-stdin]"
+         [--capture-syslog] [--wait-stdin] [--echo-messages]"
     );
     std::process::exit(2)
 }
@@ -60,6 +60,9 @@ fn main() {
             "--silent" => flags |= client::PAM_SILENT,
             "--capture-syslog" => capture = true,
             "--wait-stdin" => wait = true,
+            "--echo-messages" => {
+                client::ECHO_MESSAGES.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
             _ => usage(),
         }
     }

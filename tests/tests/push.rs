@@ -1,0 +1,412 @@
+//! Push approval end to end: the real pam_mfa.so through the real libpam, the real mfa-pushd
+//! on loopback with real TLS, the real `mfa-enroll push` pairing, and `mfa-push-device` as the
+//! phone.
+
+use mfa_core::store::Store;
+use mfa_core::username::UserName;
+use mfa_tests::client::*;
+use mfa_tests::fixture::{Fixture, Outcome};
+use mfa_tests::live::{Live, push_number};
+use mfa_tests::push::{Device, Proxy, ProxyMode, PushService, pairing_link};
+use mfa_tests::sandbox::enroll_tool;
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+const WAIT: Duration = Duration::from_secs(30);
+
+/// A service, a host credential, a pam_mfa fixture configured for push, and alice's phone.
+struct World {
+    svc: PushService,
+    f: Fixture,
+    phone: Device,
+    credential: PathBuf,
+}
+
+fn limits_default() -> &'static str {
+    "user_per_minute = 100\nhost_per_minute = 1000\nfraud_cooldown = 600\n"
+}
+
+fn world_with(limits: &str, push_extra: &str) -> World {
+    let svc = PushService::start(limits);
+    let f = Fixture::new();
+    let credential = f.root.join("push-host.json");
+    svc.add_host("host-a", &credential);
+    f.write_config(&svc.push_section(&credential, push_extra));
+    let phone = Device::new(f.root.join("phone.json"), &svc);
+    World { svc, f, phone, credential }
+}
+
+fn world() -> World {
+    world_with(limits_default(), "timeout = 10")
+}
+
+/// Pairs `device` for `user` through the real `mfa-enroll push`: link, pairing, test push
+/// approved with the number shown, recovery codes. Returns the enrollment output.
+fn enroll(w: &World, user: &str, device: &Device, name: &str) -> String {
+    let mut c = Command::new(enroll_tool());
+    c.arg("--config").arg(&w.f.config_path).args(["--user", user, "push"]);
+    let mut live = Live::spawn(c);
+    let link = live.wait_for(WAIT, pairing_link);
+    let paired = device.pair(&link, name);
+    assert!(paired.status.success(), "pair: {}", String::from_utf8_lossy(&paired.stderr));
+    live.send_line("");
+    let n =
+        live.wait_for(WAIT, |t| t.contains("Test push sent to").then(|| push_number(t)).flatten());
+    let approved = device.approve(n);
+    assert!(approved.status.success(), "approve: {}", String::from_utf8_lossy(&approved.stderr));
+    live.send_line("");
+    live.wait_for(WAIT, |t| t.contains("Press Enter when you have stored").then_some(()));
+    live.send_line("");
+    let out = live.finish();
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "mfa-enroll push: {text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The recovery codes shown are secrets for the log check.
+    for code in recovery_codes(&text) {
+        w.f.add_secret(&code);
+    }
+    text
+}
+
+/// The recovery codes (`3-abcde-fghij`) in enrollment output.
+fn recovery_codes(text: &str) -> Vec<String> {
+    text.split_whitespace()
+        .filter(|w| {
+            let b = w.as_bytes();
+            b.len() == 13 && b[0].is_ascii_digit() && b[1] == b'-' && b[7] == b'-'
+        })
+        .map(str::to_string)
+        .collect()
+}
+
+fn enrolled_world() -> World {
+    let w = world();
+    let text = enroll(&w, "alice", &w.phone, "pixel");
+    assert!(text.contains("Push approval is set up with 'pixel'"), "{text}");
+    w
+}
+
+/// Drops alice's recovery codes so push is her only factor (failmode tests).
+fn push_only(w: &World, user: &str) {
+    let store = Store::open(&w.f.config().store).expect("store");
+    let name = UserName::parse(user).expect("name");
+    let lock = store.lock(&name).expect("lock");
+    let mut r = lock.load().expect("load").expect("record");
+    r.recovery = None;
+    r.totp = None;
+    lock.save(&r).expect("save");
+}
+
+/// Starts a login answering Enter to the push prompt, waits for the number it shows.
+fn start_push_login(w: &World, user: &str) -> (Live, u8) {
+    let live = w.f.start_login("mfa", user, &[""], &[]);
+    let n = live.wait_for(WAIT, |t| t.contains("Push sent to").then(|| push_number(t)).flatten());
+    (live, n)
+}
+
+fn decision(o: &Outcome) -> String {
+    o.decision_lines().first().map(|l| l.to_string()).unwrap_or_default()
+}
+
+fn errors(o: &Outcome) -> String {
+    o.messages
+        .iter()
+        .filter(|(s, _)| *s == PAM_ERROR_MSG)
+        .map(|(_, m)| m.as_str())
+        .collect::<Vec<_>>()
+        .join(" | ")
+}
+
+#[test]
+fn approve_with_the_right_number_logs_in() {
+    let w = enrolled_world();
+    for _ in 0..2 {
+        let (live, n) = start_push_login(&w, "alice");
+        let prompt = live.text();
+        assert!(
+            prompt.contains(&format!("Push sent to 'pixel': choose {n} on it to approve, then press Enter (or type a code)")),
+            "{prompt}"
+        );
+        // The phone sees the login's context and three numbers, one of them the shown one.
+        let pending = w.phone.pending_json(5);
+        let c = &pending[0];
+        assert_eq!(c["user"], "alice");
+        assert_eq!(c["service"], "mfa");
+        assert_eq!(c["hostname"], "host-a");
+        let choices: Vec<u64> =
+            c["choices"].as_array().expect("choices").iter().filter_map(|v| v.as_u64()).collect();
+        assert_eq!(choices.len(), 3);
+        assert!(choices.contains(&u64::from(n)), "{choices:?} {n}");
+        let a = w.phone.approve(n);
+        assert!(a.status.success(), "{}", String::from_utf8_lossy(&a.stderr));
+        let o = w.f.finish_login(live, &[""]);
+        assert_eq!(o.code, PAM_SUCCESS, "{o:?}");
+        assert!(
+            decision(&o).contains("factor=push")
+                && decision(&o).contains("push approved on 'pixel'"),
+            "{o:?}"
+        );
+    }
+    assert!(w.svc.audit().contains("approved"), "{}", w.svc.audit());
+}
+
+#[test]
+fn deny_wrong_number_and_fraud_are_refused() {
+    let w = enrolled_world();
+
+    let (live, _) = start_push_login(&w, "alice");
+    assert!(w.phone.deny().status.success());
+    let o = w.f.finish_login(live, &[""]);
+    assert_eq!(o.code, PAM_AUTH_ERR, "{o:?}");
+    assert!(errors(&o).contains("denied on your phone"), "{o:?}");
+
+    let (live, n) = start_push_login(&w, "alice");
+    // Another of the three numbers the phone offers.
+    let wrong = w.phone.pending_json(5)[0]["choices"]
+        .as_array()
+        .expect("choices")
+        .iter()
+        .filter_map(|v| v.as_u64())
+        .find(|c| *c != u64::from(n))
+        .expect("another choice") as u8;
+    let a = w.phone.approve(wrong);
+    assert!(!a.status.success(), "approving a wrong number reported success");
+    let o = w.f.finish_login(live, &[""]);
+    assert_eq!(o.code, PAM_AUTH_ERR, "{o:?}");
+    assert!(decision(&o).contains("wrong number"), "{o:?}");
+
+    let (live, _) = start_push_login(&w, "alice");
+    assert!(w.phone.fraud().status.success());
+    let o = w.f.finish_login(live, &[""]);
+    assert_eq!(o.code, PAM_AUTH_ERR, "{o:?}");
+    assert!(decision(&o).contains("not theirs"), "{o:?}");
+    // The cooldown: no push is sent; alice (who has recovery codes) is asked for a code.
+    let o = w.f.login("alice", &["", ""]);
+    assert_eq!(o.code, PAM_AUTH_ERR, "{o:?}");
+    assert!(errors(&o).contains("Push is paused"), "{o:?}");
+    assert!(decision(&o).contains("cooldown"), "{o:?}");
+    assert!(w.svc.audit().contains("fraud"), "{}", w.svc.audit());
+}
+
+#[test]
+fn no_answer_times_out_and_is_refused() {
+    let w = enrolled_world();
+    let start = Instant::now();
+    let (live, _) = start_push_login(&w, "alice");
+    let o = w.f.finish_login(live, &[""]);
+    assert_eq!(o.code, PAM_AUTH_ERR, "{o:?}");
+    assert!(decision(&o).contains("no answer within 10 s"), "{o:?}");
+    assert!(start.elapsed() < Duration::from_secs(10 + 10), "{:?}", start.elapsed());
+    // The withdrawn challenge can no longer be approved.
+    let pending = w.phone.pending_json(0);
+    assert_eq!(pending.as_array().map(Vec::len), Some(0), "{pending}");
+}
+
+#[test]
+fn typing_a_code_withdraws_the_push() {
+    let w = enrolled_world();
+    let text = enroll(&w, "bob", &Device::new(w.f.root.join("bob.json"), &w.svc), "bobphone");
+    let code = recovery_codes(&text).into_iter().next().expect("a recovery code in the output");
+    let o = w.f.login("bob", &[&code]);
+    assert_eq!(o.code, PAM_SUCCESS, "{o:?}");
+    assert!(decision(&o).contains("factor=recovery"), "{o:?}");
+    let bob = Device::new(w.f.root.join("bob.json"), &w.svc);
+    assert_eq!(bob.pending_json(0).as_array().map(Vec::len), Some(0));
+}
+
+#[test]
+fn service_down_honours_failmode_within_the_timeout() {
+    let mut w = enrolled_world();
+    push_only(&w, "alice");
+    w.svc.stop();
+    let start = Instant::now();
+    let o = w.f.login("alice", &[""]);
+    assert_eq!(o.code, PAM_AUTHINFO_UNAVAIL, "{o:?}");
+    assert!(decision(&o).contains("failmode=closed"), "{o:?}");
+    assert!(start.elapsed() < Duration::from_secs(10));
+
+    // failmode = "open" (here as a rule override): in, with a loud log line.
+    let cfg = std::fs::read_to_string(&w.f.config_path).expect("config");
+    let push = w.svc.push_section(&w.credential, "timeout = 10");
+    w.f.write_config(&format!("{push}\n[[rule]]\nservice = [\"mfa\"]\nfailmode = \"open\"\n"));
+    let start = Instant::now();
+    let o = w.f.login("alice", &[""]);
+    assert_eq!(o.code, PAM_SUCCESS, "{o:?}");
+    assert!(
+        decision(&o).contains("FAIL-OPEN") && decision(&o).contains("factor=push-failopen"),
+        "{o:?}"
+    );
+    assert!(start.elapsed() < Duration::from_secs(10));
+    drop(cfg);
+
+    // A service that accepts connections and never answers: the io timeout bounds the wait.
+    let hang = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = hang.local_addr().expect("addr").port();
+    w.f.write_config(&format!(
+        "[push]\nurl = \"http://127.0.0.1:{port}\"\ncredential = \"{}\"\ntimeout = 10\n\
+         connect_timeout = 1\nio_timeout = 2\n",
+        w.credential.display()
+    ));
+    let start = Instant::now();
+    let o = w.f.login("alice", &[""]);
+    assert_eq!(o.code, PAM_AUTHINFO_UNAVAIL, "{o:?}");
+    assert!(decision(&o).contains("timed out"), "{o:?}");
+    assert!(start.elapsed() < Duration::from_secs(6), "{:?}", start.elapsed());
+    drop(hang);
+}
+
+#[test]
+fn service_down_with_a_code_available_asks_for_the_code() {
+    let mut w = enrolled_world();
+    let text = enroll(&w, "bob", &Device::new(w.f.root.join("bob.json"), &w.svc), "bobphone");
+    let code = recovery_codes(&text).into_iter().next().expect("a recovery code in the output");
+    w.svc.stop();
+    let o = w.f.login("bob", &[&code]);
+    assert_eq!(o.code, PAM_SUCCESS, "{o:?}");
+    assert!(errors(&o).contains("cannot be reached: type a code"), "{o:?}");
+}
+
+#[test]
+fn a_replayed_receipt_is_refused() {
+    let w = enrolled_world();
+    let proxy = Proxy::start(&w.svc);
+    w.f.write_config(&format!(
+        "[push]\nurl = \"{}\"\ncredential = \"{}\"\ntimeout = 10\n",
+        proxy.url,
+        w.credential.display()
+    ));
+    // A real approval through the proxy, which keeps the receipt.
+    let (live, n) = start_push_login(&w, "alice");
+    assert!(w.phone.approve(n).status.success());
+    let o = w.f.finish_login(live, &[""]);
+    assert_eq!(o.code, PAM_SUCCESS, "{o:?}");
+    assert!(proxy.approved.lock().expect("lock").is_some());
+    // The next login gets that old receipt back as the answer to its own challenge. A receipt
+    // that does not verify is never an approval; with push as the only factor and failmode
+    // closed, the login is refused.
+    proxy.set_mode(ProxyMode::ReplayApproved);
+    push_only(&w, "alice");
+    let o = w.f.login("alice", &[""]);
+    assert_eq!(o.code, PAM_AUTHINFO_UNAVAIL, "{o:?}");
+    assert!(decision(&o).contains("receipt rejected"), "{o:?}");
+    assert!(decision(&o).contains("another transaction"), "{o:?}");
+}
+
+#[test]
+fn a_revoked_device_cannot_approve() {
+    let w = enrolled_world();
+    let id = w.phone.id();
+    let (live, n) = start_push_login(&w, "alice");
+    let r = w.svc.admin(&["device", "revoke", &id]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let a = w.phone.approve(n);
+    assert!(!a.status.success(), "a revoked device's answer was accepted");
+    let o = w.f.finish_login(live, &[""]);
+    assert_eq!(o.code, PAM_AUTH_ERR, "{o:?}");
+    // And no push goes to it any more.
+    push_only(&w, "alice");
+    let o = w.f.login("alice", &[""]);
+    assert_eq!(o.code, PAM_AUTH_ERR, "{o:?}");
+    assert!(decision(&o).contains("no_device"), "{o:?}");
+}
+
+#[test]
+fn another_hosts_credential_cannot_see_or_approve_this_hosts_login() {
+    let w = enrolled_world();
+    let cred_b = w.f.root.join("push-host-b.json");
+    w.svc.add_host("host-b", &cred_b);
+    let (live, n) = start_push_login(&w, "alice");
+    let txid = w.phone.pending_json(5)[0]["txid"].as_str().expect("txid").to_string();
+    // Host B asks for host A's transaction with its own (valid) credential.
+    let cfg_b = mfa_core::push::PushConfig {
+        url: w.svc.url.clone(),
+        ca_file: Some(w.svc.ca.clone()),
+        proxy: None,
+        connect_timeout: 5,
+        io_timeout: 10,
+        credential: cred_b,
+        timeout: 10,
+        pairing_timeout: 300,
+        failmode: Default::default(),
+    };
+    let b = mfa_core::push::PushClient::new(&cfg_b).expect("host b client");
+    for r in [b.challenge_state(&txid, 0).map(|_| ()), b.cancel(&txid).map(|_| ())] {
+        match r {
+            Err(mfa_core::push::PushError::Refused { code, .. }) => assert_eq!(code, "not_found"),
+            other => panic!("host B reached host A's challenge: {other:?}"),
+        }
+    }
+    assert!(w.phone.approve(n).status.success());
+    let o = w.f.finish_login(live, &[""]);
+    assert_eq!(o.code, PAM_SUCCESS, "{o:?}");
+}
+
+#[test]
+fn a_pairing_link_works_once() {
+    let w = world();
+    let mut c = Command::new(enroll_tool());
+    c.arg("--config").arg(&w.f.config_path).args(["--user", "alice", "push"]);
+    let mut live = Live::spawn(c);
+    let link = live.wait_for(WAIT, pairing_link);
+    assert!(w.phone.pair(&link, "pixel").status.success());
+    let thief = Device::new(w.f.root.join("thief.json"), &w.svc);
+    let again = thief.pair(&link, "thief");
+    assert!(!again.status.success(), "a used pairing link paired a second device");
+    live.send_line("");
+    let n =
+        live.wait_for(WAIT, |t| t.contains("Test push sent to").then(|| push_number(t)).flatten());
+    // Refusing the test push: nothing is saved.
+    assert!(w.phone.deny().status.success());
+    live.send_line("");
+    let out = live.finish();
+    assert!(!out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("the phone was not added"));
+    let _ = n;
+    let store = Store::open(&w.f.config().store).expect("store");
+    let rec = store.load(&UserName::parse("alice").expect("name")).expect("load");
+    assert!(rec.is_none_or(|r| r.push.is_empty()), "a refused test push saved the device");
+}
+
+#[test]
+fn the_rate_limit_stops_push_spam() {
+    let w = world_with("user_per_minute = 2\nhost_per_minute = 1000\n", "timeout = 10");
+    enroll(&w, "alice", &w.phone, "pixel");
+    push_only(&w, "alice");
+    // The enrollment's test push counted once; one more login fits, the next is refused.
+    let (live, _) = start_push_login(&w, "alice");
+    assert!(w.phone.deny().status.success());
+    let _ = w.f.finish_login(live, &[""]);
+    let o = w.f.login("alice", &[""]);
+    assert_eq!(o.code, PAM_AUTH_ERR, "{o:?}");
+    assert!(decision(&o).contains("rate_limited"), "{o:?}");
+    assert!(errors(&o).contains("Too many push requests"), "{o:?}");
+}
+
+#[test]
+fn enroll_on_login_offers_push_and_confirms_it_with_a_test_push() {
+    let w = world();
+    let push = w.svc.push_section(&w.credential, "timeout = 10");
+    w.f.write_config(&format!("enrollment = \"on-login\"\n{push}"));
+    // Answers: menu choice 5, Enter after pairing, Enter after the test push, Enter after the
+    // recovery codes. The module waits for the pairing and the approval while we act.
+    let answers = ["5", "", "", ""];
+    let live = w.f.start_login("mfa", "carol", &answers, &[]);
+    let link = live.wait_for(WAIT, pairing_link);
+    assert!(live.text().contains("5) Approve logins on your phone (push)"), "{}", live.text());
+    let carol = Device::new(w.f.root.join("carol.json"), &w.svc);
+    assert!(carol.pair(&link, "carolphone").status.success());
+    let n =
+        live.wait_for(WAIT, |t| t.contains("Test push sent to").then(|| push_number(t)).flatten());
+    assert!(carol.approve(n).status.success());
+    let o = w.f.finish_login(live, &answers);
+    assert_eq!(o.code, PAM_SUCCESS, "{o:?}");
+    assert!(decision(&o).contains("factor=enroll-push"), "{o:?}");
+    // From now on carol approves her logins.
+    let (live, n) = start_push_login(&w, "carol");
+    assert!(carol.approve(n).status.success());
+    assert_eq!(w.f.finish_login(live, &[""]).code, PAM_SUCCESS);
+}
