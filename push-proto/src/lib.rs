@@ -15,7 +15,7 @@
 //! padding; public keys are uncompressed SEC1 points (WebCrypto's `raw` export), base64url.
 //!
 //! The wire types ([`api`]) reject unknown fields, and [`limits`] bounds every string, so a
-//! hostile peer gets a clear error instead of a surprise. See `docs/push-protocol.md` and
+//! hostile peer gets a clear error instead of a surprise. See `docs/push-service.md` and
 //! `docs/openapi.yaml`.
 
 #![forbid(unsafe_code)]

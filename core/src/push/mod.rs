@@ -8,7 +8,7 @@
 //! 3. carries the device's own signature over (txid, nonce, decision, number), made by a device
 //!    enrolled for this user in the local store (so even the service alone cannot approve).
 //!
-//! The wire format is `push-proto`; see `docs/push-protocol.md`.
+//! The wire format is `push-proto`; see `docs/push-service.md`.
 
 mod client;
 mod config;
