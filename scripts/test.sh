@@ -19,13 +19,19 @@ for tool in cargo oathtool nm ssh ssh-keygen /usr/sbin/sshd openssl unshare goog
   }
 done
 
+# The privacyIDEA backend's tests need a real privacyIDEA (tests/tests/privacyidea.rs).
+if [ ! -x "${MFA_PRIVACYIDEA_VENV:-/opt/pam_mfa-test/privacyidea-venv}/bin/pi-manage" ]; then
+  echo "test.sh: privacyIDEA not installed: run scripts/privacyidea-setup.sh" >&2
+  exit 1
+fi
+
 # Build everything first: the PAM tests load target/debug/libpam_mfa.so and run the
 # pam-test-client and mfa-enroll binaries.
 cargo build --workspace --all-targets
 
 if [ "$(id -u)" -ne 0 ]; then
   host=$(rustc -vV | sed -n 's/^host: //p' | tr 'a-z-' 'A-Z_')
-  export "CARGO_TARGET_${host}_RUNNER=sudo --preserve-env=MFA_REPLAY_TRIALS,MFA_CRASH_ROUNDS,RUST_BACKTRACE"
+  export "CARGO_TARGET_${host}_RUNNER=sudo --preserve-env=MFA_REPLAY_TRIALS,MFA_CRASH_ROUNDS,MFA_PRIVACYIDEA_VENV,RUST_BACKTRACE"
   echo "test.sh: running the test binaries with sudo (builds stay yours)"
 fi
 cargo test --workspace "$@"
