@@ -176,6 +176,25 @@ impl Sandbox {
         child.wait_with_output().expect("wait")
     }
 
+    /// Starts `program args` inside the sandbox as `uid`, for a test that talks to it while it
+    /// runs (see [`crate::live::Live`]).
+    pub fn spawn_as(&self, uid: u32, program: &Path, args: &[&str]) -> crate::live::Live {
+        let mut c = Command::new(repo().join("scripts/sandbox.sh"));
+        c.arg("run")
+            .arg(&self.dir)
+            .arg(module_path())
+            .args([
+                "setpriv",
+                &format!("--reuid={uid}"),
+                &format!("--regid={uid}"),
+                "--clear-groups",
+                "--",
+            ])
+            .arg(program)
+            .args(args);
+        crate::live::Live::spawn(c)
+    }
+
     /// One login as the unprivileged `uid` through `/etc/pam.d/<service>` (no syslog capture:
     /// that needs root).
     pub fn login_as(&self, uid: u32, service: &str, user: &str, args: &[&str]) -> Outcome {

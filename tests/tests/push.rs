@@ -410,3 +410,60 @@ fn enroll_on_login_offers_push_and_confirms_it_with_a_test_push() {
     assert!(carol.approve(n).status.success());
     assert_eq!(w.f.finish_login(live, &[""]).code, PAM_SUCCESS);
 }
+
+#[test]
+fn without_root_a_user_pairs_their_phone_and_a_screen_locker_uses_push() {
+    use mfa_tests::sandbox::Sandbox;
+    const USER: u32 = 4260;
+    let svc = PushService::start(limits_default());
+    let s = Sandbox::new();
+    s.add_user("pushuser", USER, None);
+    let helper = s.install_helper();
+    std::fs::create_dir_all(s.dir.join("etc.upper/pam.d")).expect("mkdir");
+    std::fs::write(s.dir.join("etc.upper/pam.d/locker"), "auth required pam_mfa.so\n")
+        .expect("stack");
+    let credential = s.dir.join("push-host.json");
+    svc.add_host("host-a", &credential);
+    s.configure(&format!(
+        "helper = \"{}\"\n{}",
+        helper.display(),
+        svc.push_section(&credential, "timeout = 10")
+    ));
+    // `mfa-enroll push` as the user goes through the setuid helper.
+    let phone = Device::new(s.dir.join("phone.json"), &svc);
+    let mut live = s.spawn_as(USER, &enroll_tool(), &["push"]);
+    let link = live.wait_for(WAIT, pairing_link);
+    assert!(phone.pair(&link, "pixel").status.success());
+    live.send_line("");
+    let n =
+        live.wait_for(WAIT, |t| t.contains("Test push sent to").then(|| push_number(t)).flatten());
+    assert!(phone.approve(n).status.success());
+    live.send_line("");
+    live.wait_for(WAIT, |t| t.contains("Press Enter when you have stored").then_some(()));
+    live.send_line("");
+    let out = live.finish();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let status = s.run_as(USER, &enroll_tool(), &["status"], b"");
+    assert!(
+        String::from_utf8_lossy(&status.stdout).contains("Push devices:      pixel"),
+        "{status:?}"
+    );
+
+    // A screen locker running as the user: the module goes through the helper, which relays
+    // the push prompt.
+    let live = s.spawn_as(
+        USER,
+        &mfa_tests::fixture::client_path(),
+        &["--service", "locker", "--user", "pushuser", "--answer", "", "--echo-messages"],
+    );
+    let n = live.wait_for(WAIT, |t| t.contains("Push sent to").then(|| push_number(t)).flatten());
+    assert!(phone.approve(n).status.success());
+    let out = live.finish();
+    let o = Outcome::parse(&out.stdout);
+    assert_eq!(o.code, PAM_SUCCESS, "{o:?}");
+}
