@@ -246,6 +246,7 @@ case "$1" in
     oathtool --totp --base32 "$secret" ;;
   *"Verification code"*) cat "$d/answer.code" ;;
   *"Press Enter"*) echo ;;
+  *"on it to approve, then press Enter"*) echo ;;
   *) exit 1 ;;
 esac
 "#;

@@ -467,3 +467,66 @@ fn without_root_a_user_pairs_their_phone_and_a_screen_locker_uses_push() {
     let o = Outcome::parse(&out.stdout);
     assert_eq!(o.code, PAM_SUCCESS, "{o:?}");
 }
+
+/// Waits for `find` to see something in the prompts (the askpass log `file`) of the running
+/// ssh login.
+fn wait_prompts<T>(file: &std::path::Path, find: impl Fn(&str) -> Option<T>) -> T {
+    let start = Instant::now();
+    loop {
+        let text =
+            String::from_utf8_lossy(&std::fs::read(file).unwrap_or_default()).replace('\0', "\n");
+        if let Some(t) = find(&text) {
+            return t;
+        }
+        assert!(start.elapsed() < WAIT, "prompts so far: {text}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn over_ssh_a_user_pairs_on_first_login_then_approves_logins() {
+    use mfa_tests::sandbox::Sshd;
+    let svc = PushService::start(limits_default());
+    let dir = tempfile::tempdir().expect("tempdir");
+    let credential = dir.path().join("push-host.json");
+    svc.add_host("ssh-host", &credential);
+    let sshd = Sshd::start(&format!(
+        "enrollment = \"on-login\"\n{}",
+        svc.push_section(&credential, "timeout = 15")
+    ));
+    let phone = Device::new(dir.path().join("phone.json"), &svc);
+    let prompts = sshd.sandbox.dir.join("prompts");
+    // The pairing link reaches the user inside the prompt text (sshd shows messages only with
+    // the next prompt), and so does the test push's number: the "phone" acts on what it reads.
+    let run = std::thread::scope(|scope| {
+        let phone_side = scope.spawn(|| {
+            let link = wait_prompts(&prompts, pairing_link);
+            assert!(phone.pair(&link, "pixel").status.success());
+            let n = wait_prompts(&prompts, |t| {
+                t.contains("Test push sent to 'pixel'").then(|| push_number(t)).flatten()
+            });
+            assert!(phone.approve(n).status.success());
+        });
+        let run = sshd.ssh(&sshd.key(), "", "5", "echo ok-$((6*7))");
+        phone_side.join().expect("phone thread");
+        run
+    });
+    assert!(run.ok, "enroll push on login over ssh: {run:?}\n{}", sshd.log());
+    assert_eq!(run.stdout.trim(), "ok-42");
+
+    let run = std::thread::scope(|scope| {
+        let phone_side = scope.spawn(|| {
+            // Wait for the prompts file of the new login (ssh() removes the old one first).
+            std::thread::sleep(Duration::from_millis(300));
+            let n = wait_prompts(&prompts, |t| {
+                t.contains("Push sent to 'pixel': choose").then(|| push_number(t)).flatten()
+            });
+            assert!(phone.approve(n).status.success());
+        });
+        let run = sshd.ssh(&sshd.key(), "", "", "echo ok-$((6*7))");
+        phone_side.join().expect("phone thread");
+        run
+    });
+    assert!(run.ok, "push login over ssh: {run:?}\n{}", sshd.log());
+    assert_eq!(run.prompts.len(), 1, "{:?}", run.prompts);
+}
