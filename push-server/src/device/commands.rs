@@ -28,6 +28,17 @@ pub fn pair(key_file: &Path, uri: &str, name: &str, ca: Option<&Path>) -> Result
         return Err(format!("{} exists; refusing to overwrite", key_file.display()));
     }
     let (base, credential) = pairing_uri::parse(uri).ok_or("not a pairing link")?;
+    if let Some(rest) = base.strip_prefix("http://") {
+        // pairing_uri accepts http:// for loopback tests; never send a credential in clear
+        // text anywhere else.
+        let host = rest.rsplit_once(':').map_or(rest, |(h, _)| h);
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        let loopback = host == "localhost"
+            || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
+        if !loopback {
+            return Err("refusing a plain http:// pairing link to a non-loopback host".into());
+        }
+    }
     if !limits::is_text(name, limits::MAX_NAME) {
         return Err("--name must be 1 to 64 printable characters".into());
     }
@@ -257,4 +268,24 @@ pub fn answer(
         other => format!("the service recorded {other:?}"),
     });
     Ok(Outcome { stdout, ok, error })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_http_pairing_only_on_loopback() {
+        let c = "A".repeat(pairing_uri::CREDENTIAL_LEN);
+        let key = Path::new("/nonexistent-dir/key.json");
+        let Err(e) = pair(key, &format!("http://192.0.2.1:80/pair#c={c}"), "n", None) else {
+            panic!("paired over plain http")
+        };
+        assert!(e.contains("refusing a plain http://"), "{e}");
+        // Loopback passes the check and fails later, at the connection.
+        let Err(e) = pair(key, &format!("http://127.0.0.1:9/pair#c={c}"), "n", None) else {
+            panic!("paired with nobody")
+        };
+        assert!(!e.contains("refusing a plain http://"), "{e}");
+    }
 }
