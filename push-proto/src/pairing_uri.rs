@@ -15,11 +15,17 @@ pub fn build(base_url: &str, credential: &str) -> String {
 }
 
 /// Splits a link into the service's base URL and the credential. `None` unless it is an
-/// `https://` (or, for loopback tests, `http://`) link of exactly that shape.
+/// `https://` link (or an `http://` one to a loopback address, for tests) of exactly that shape.
 pub fn parse(uri: &str) -> Option<(String, String)> {
     let uri = uri.trim();
     let (base, cred) = uri.split_once("/pair#c=")?;
-    let rest = base.strip_prefix("https://").or_else(|| base.strip_prefix("http://"))?;
+    let (rest, plain) = match base.strip_prefix("https://") {
+        Some(r) => (r, false),
+        None => (base.strip_prefix("http://")?, true),
+    };
+    if plain && !is_loopback_authority(rest) {
+        return None;
+    }
     if rest.is_empty()
         || rest.len() > 255
         || rest.contains(['/', '?', '#', '@'])
@@ -29,6 +35,15 @@ pub fn parse(uri: &str) -> Option<(String, String)> {
         return None;
     }
     Some((base.to_string(), cred.to_string()))
+}
+
+/// Whether `host[:port]` names a loopback address (`localhost`, `127.x`, `[::1]`).
+fn is_loopback_authority(authority: &str) -> bool {
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => authority.rsplit_once(':').map_or(authority, |(h, _)| h),
+    };
+    host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 #[cfg(test)]
@@ -41,6 +56,8 @@ mod tests {
         let u = build("https://push.example:8443/", &c);
         assert_eq!(u, format!("https://push.example:8443/pair#c={c}"));
         assert_eq!(parse(&u), Some(("https://push.example:8443".into(), c.clone())));
+        let local = build("http://127.0.0.1:8080", &c);
+        assert_eq!(parse(&local), Some(("http://127.0.0.1:8080".into(), c.clone())));
         for bad in [
             format!("ftp://x/pair#c={c}"),
             format!("https://user@x/pair#c={c}"),
@@ -48,6 +65,7 @@ mod tests {
             "https://x/pair#c=short".to_string(),
             format!("https://x/pair?c={c}"),
             format!("https:///pair#c={c}"),
+            format!("http://push.example/pair#c={c}"),
         ] {
             assert_eq!(parse(&bad), None, "{bad}");
         }

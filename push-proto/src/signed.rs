@@ -93,6 +93,8 @@ pub struct ChallengeFields<'a> {
     pub nonce: &'a str,
     /// When the challenge expires (Unix seconds).
     pub expires_at: u64,
+    /// The three numbers the device offers (signed, so they cannot be swapped in transit).
+    pub choices: &'a [u8],
 }
 
 /// What the service signs over a pending challenge, so a device can show context it trusts.
@@ -108,6 +110,7 @@ pub fn challenge(c: &ChallengeFields<'_>) -> Vec<u8> {
             &c.time.to_string(),
             c.nonce,
             &c.expires_at.to_string(),
+            &c.choices.iter().map(u8::to_string).collect::<Vec<_>>().join(","),
         ],
     )
 }

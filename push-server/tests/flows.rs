@@ -58,6 +58,7 @@ fn pair_challenge_approve_with_verified_receipt() {
             time: c.time,
             nonce: &c.nonce,
             expires_at: c.expires_at,
+            choices: &c.choices,
         });
         assert!(service_key.verify(&msg, &c.signature));
         assert_eq!(created["devices"][0]["id"].as_str(), Some(dev.as_str()));

@@ -27,6 +27,7 @@ pub fn pending_view(key: &SecretKey, c: &Challenge) -> PendingChallenge {
         time: c.time,
         nonce: &c.nonce,
         expires_at: c.expires_at,
+        choices: &c.choices,
     }));
     PendingChallenge {
         txid: c.txid.clone(),
