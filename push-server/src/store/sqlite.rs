@@ -20,7 +20,7 @@ use std::time::Duration;
 use tokio::sync::Mutex;
 
 /// The schema migrations, applied in order at start; `schema_version` records the last one.
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../../migrations/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../../migrations/sqlite/0001_init.sql"))];
 
 /// The SQLite store.
 pub struct SqliteStore {
