@@ -292,7 +292,11 @@ impl Client {
 fn describe(e: &ureq::Error) -> String {
     match e {
         ureq::Error::Timeout(t) => format!("timed out ({t})"),
-        ureq::Error::Io(io) => format!("connection failed: {}", io.kind()),
+        ureq::Error::Io(io) => match io.get_ref().and_then(|e| e.downcast_ref::<rustls::Error>()) {
+            // rustls reports certificate and handshake failures through the I/O error.
+            Some(tls) => format!("TLS failed: {tls}"),
+            None => format!("connection failed: {}", io.kind()),
+        },
         ureq::Error::Tls(m) => format!("TLS failed: {m}"),
         ureq::Error::Rustls(r) => format!("TLS failed: {r}"),
         ureq::Error::HostNotFound => "host not found".into(),

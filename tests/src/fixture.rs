@@ -365,6 +365,21 @@ impl Fixture {
         crate::live::Live::spawn(c)
     }
 
+    /// [`Fixture::start_login`] with extra environment variables for the PAM application (what
+    /// a caller of sudo controls).
+    pub fn start_login_env(
+        &self,
+        service: &str,
+        user: &str,
+        answers: &[&str],
+        env: &[(&str, &str)],
+    ) -> crate::live::Live {
+        let mut c = self.command(service, user, answers, &[]);
+        c.args(["--capture-syslog", "--echo-messages"]);
+        c.envs(env.iter().copied());
+        crate::live::Live::spawn(c)
+    }
+
     /// Waits for a login started with [`Fixture::start_login`] and checks its log for secrets.
     pub fn finish_login(&self, live: crate::live::Live, answers: &[&str]) -> Outcome {
         let out = live.finish();

@@ -1,0 +1,91 @@
+//! How the module reaches the push service: trust only from `ca_file`, never from the caller's
+//! environment (under sudo the caller sets it), and failures reported as what they are.
+
+use mfa_core::store::Store;
+use mfa_core::username::UserName;
+use mfa_tests::client::*;
+use mfa_tests::fixture::Fixture;
+use mfa_tests::live::{Live, push_number};
+use mfa_tests::push::{Device, PushService, pairing_link};
+use mfa_tests::sandbox::enroll_tool;
+use std::process::Command;
+use std::time::Duration;
+
+const WAIT: Duration = Duration::from_secs(30);
+
+/// A service, a fixture configured for it, and alice paired with push as her only factor.
+fn setup() -> (PushService, Fixture, Device, std::path::PathBuf) {
+    let svc = PushService::start("user_per_minute = 100\n");
+    let f = Fixture::new();
+    let credential = f.root.join("push-host.json");
+    svc.add_host("host-a", &credential);
+    f.write_config(&svc.push_section(&credential, "timeout = 10"));
+    let phone = Device::new(f.root.join("phone.json"), &svc);
+    let mut c = Command::new(enroll_tool());
+    c.arg("--config").arg(&f.config_path).args(["--user", "alice", "push"]);
+    let mut live = Live::spawn(c);
+    let link = live.wait_for(WAIT, pairing_link);
+    assert!(phone.pair(&link, "pixel").status.success());
+    live.send_line("");
+    let n =
+        live.wait_for(WAIT, |t| t.contains("Test push sent to").then(|| push_number(t)).flatten());
+    assert!(phone.approve(n).status.success());
+    live.send_line("");
+    live.wait_for(WAIT, |t| t.contains("Press Enter when you have stored").then_some(()));
+    live.send_line("");
+    assert!(live.finish().status.success());
+    // Push as the only factor, so that failures are not hidden by the code fallback.
+    let store = Store::open(&f.config().store).expect("store");
+    let lock = store.lock(&UserName::parse("alice").expect("name")).expect("lock");
+    let mut r = lock.load().expect("load").expect("record");
+    r.recovery = None;
+    lock.save(&r).expect("save");
+    drop(lock);
+    (svc, f, phone, credential)
+}
+
+fn decision(o: &mfa_tests::fixture::Outcome) -> String {
+    o.decision_lines().first().map(|l| l.to_string()).unwrap_or_default()
+}
+
+#[test]
+fn a_certificate_from_another_ca_is_a_tls_failure() {
+    let (svc, f, _phone, credential) = setup();
+    let other = PushService::start("");
+    // The right service, but the module trusts another CA.
+    f.write_config(&format!(
+        "[push]\nurl = \"{}\"\nca_file = \"{}\"\ncredential = \"{}\"\ntimeout = 10\n",
+        svc.url,
+        other.ca.display(),
+        credential.display()
+    ));
+    let o = f.login("alice", &[""]);
+    assert_eq!(o.code, PAM_AUTHINFO_UNAVAIL, "{o:?}");
+    assert!(decision(&o).contains("TLS failed"), "{o:?}");
+    assert!(decision(&o).contains("failmode=closed"), "{o:?}");
+}
+
+#[test]
+fn the_callers_environment_is_ignored() {
+    let (_svc, f, phone, _credential) = setup();
+    // A caller (e.g. of sudo) pointing every proxy variable at a dead port and the CA bundle
+    // at nothing: the module uses only its configuration, so the login works.
+    let live = f.start_login_env(
+        "mfa",
+        "alice",
+        &[""],
+        &[
+            ("https_proxy", "http://127.0.0.1:1"),
+            ("HTTPS_PROXY", "http://127.0.0.1:1"),
+            ("http_proxy", "http://127.0.0.1:1"),
+            ("ALL_PROXY", "http://127.0.0.1:1"),
+            ("NO_PROXY", ""),
+            ("SSL_CERT_FILE", "/nonexistent"),
+            ("SSL_CERT_DIR", "/nonexistent"),
+        ],
+    );
+    let n = live.wait_for(WAIT, |t| t.contains("Push sent to").then(|| push_number(t)).flatten());
+    assert!(phone.approve(n).status.success());
+    let o = f.finish_login(live, &[""]);
+    assert_eq!(o.code, PAM_SUCCESS, "{o:?}");
+}
