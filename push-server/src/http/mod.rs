@@ -5,6 +5,7 @@ pub mod device;
 pub mod extract;
 pub mod host;
 pub mod pairing;
+pub mod web;
 
 use crate::audit::Audit;
 use crate::config::Limits;
@@ -59,6 +60,7 @@ pub fn router(state: Shared) -> Router {
         .route("/v1/device/pair", post(pairing::pair))
         .route("/v1/device/challenges", get(device::pending))
         .route("/v1/device/challenges/{txid}/answer", post(device::answer))
+        .merge(web::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(push_proto::limits::MAX_BODY))
