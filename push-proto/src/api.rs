@@ -291,6 +291,48 @@ pub struct Health {
     pub protocol: u32,
 }
 
+/// `GET /v1/web-push/key`: the service's VAPID public key (RFC 8292), what a browser passes as
+/// `applicationServerKey` to `pushManager.subscribe`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebPushKey {
+    /// Uncompressed P-256 point, base64url.
+    pub vapid_public_key: String,
+}
+
+/// `PUT /v1/device/push-subscription`: where the device's browser receives Web Push messages
+/// (the fields of `PushSubscription.toJSON()`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PushSubscription {
+    /// The push service's URL for this subscription (`https://`).
+    pub endpoint: String,
+    /// The browser's P-256 message key: an uncompressed point (65 bytes), base64url.
+    pub p256dh: String,
+    /// The browser's authentication secret (16 bytes), base64url.
+    pub auth: String,
+}
+
+/// What a Web Push message carries (encrypted, RFC 8291): enough to show a notification, not
+/// enough to answer (no nonce, no number, no choices: the app fetches the signed challenge).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PushMessage {
+    /// `challenge`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Transaction id.
+    pub txid: String,
+    /// The user logging in.
+    pub user: String,
+    /// The host's registered name.
+    pub hostname: String,
+    /// PAM service.
+    pub service: String,
+    /// Expiry (Unix seconds).
+    pub expires_at: u64,
+}
+
 /// A host's credential file, written by `mfa-pushd host add` and read by the module
 /// (root-owned, mode 0600, e.g. `/etc/pam_mfa/push-host.json`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -45,6 +45,8 @@ pub struct Config {
     /// Limits against push spam and long holds.
     #[serde(default)]
     pub limits: Limits,
+    /// `[web_push]`: waking the web app through browsers' push services (absent: off).
+    pub web_push: Option<crate::webpush::WebPushConfig>,
 }
 
 /// `[limits]`.
@@ -146,6 +148,9 @@ impl Config {
         if l.fraud_cooldown > 30 * 86_400 {
             return Err("limits.fraud_cooldown must be at most 30 days".into());
         }
+        if let Some(w) = &self.web_push {
+            w.validate()?;
+        }
         Ok(())
     }
 
@@ -157,6 +162,11 @@ impl Config {
     /// The service signing key file.
     pub fn key_path(&self) -> PathBuf {
         self.data_dir.join("service.key")
+    }
+
+    /// The VAPID key file (Web Push).
+    pub fn vapid_key_path(&self) -> PathBuf {
+        self.data_dir.join("vapid.key")
     }
 
     /// `public_url` without a trailing slash.

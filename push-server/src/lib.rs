@@ -21,3 +21,4 @@ pub mod store;
 pub mod time;
 pub mod tls;
 pub mod tlsinit;
+pub mod webpush;

@@ -71,6 +71,10 @@ pub async fn run(config: Config) -> Result<(), String> {
     let store = open_store(&config).await?;
     let key = crate::service_key::load_or_create(&config.key_path())?;
     let audit = Audit::open(&config.audit_log)?;
+    let web_push = match config.web_push.as_ref().filter(|w| w.enabled) {
+        Some(w) => Some(Arc::new(crate::webpush::WebPush::open(w, &config.vapid_key_path())?)),
+        None => None,
+    };
     let tls = match (&config.tls_cert, &config.tls_key) {
         (Some(c), Some(k)) if !config.insecure_http_loopback => {
             Some(crate::tls::server_config(c, k)?)
@@ -84,6 +88,7 @@ pub async fn run(config: Config) -> Result<(), String> {
         key,
         limits: config.limits.clone(),
         base_url: config.base_url().to_string(),
+        web_push,
     });
     let app = crate::http::router(state.clone());
     let tcp = tokio::net::TcpListener::bind(config.listen)

@@ -148,6 +148,9 @@ pub async fn create_challenge(
         });
         state.hub.publish(&format!("dev:{id}"));
     }
+    if let Some(push) = &state.web_push {
+        push.notify(&state, &challenge, &ids);
+    }
     let created = ChallengeCreated {
         txid: challenge.txid,
         expires_at: challenge.expires_at,

@@ -6,6 +6,7 @@ pub mod extract;
 pub mod host;
 pub mod pairing;
 pub mod web;
+pub mod webpush;
 
 use crate::audit::Audit;
 use crate::config::Limits;
@@ -16,7 +17,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use push_proto::SecretKey;
 use push_proto::api::Health;
 use serde::Serialize;
@@ -36,6 +37,8 @@ pub struct AppState {
     pub limits: Limits,
     /// `public_url` without a trailing slash.
     pub base_url: String,
+    /// The Web Push sender, when `[web_push]` is enabled.
+    pub web_push: Option<Arc<crate::webpush::WebPush>>,
 }
 
 /// Shared state handle.
@@ -60,6 +63,8 @@ pub fn router(state: Shared) -> Router {
         .route("/v1/device/pair", post(pairing::pair))
         .route("/v1/device/challenges", get(device::pending))
         .route("/v1/device/challenges/{txid}/answer", post(device::answer))
+        .route("/v1/web-push/key", get(webpush::key))
+        .route("/v1/device/push-subscription", put(webpush::subscribe).delete(webpush::unsubscribe))
         .merge(web::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

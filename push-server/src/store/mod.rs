@@ -5,7 +5,7 @@
 pub mod sqlite;
 
 use async_trait::async_trait;
-use push_proto::api::{Decision, Status};
+use push_proto::api::{Decision, PushSubscription, Status};
 
 /// A storage failure. Messages may name tables and columns, never stored secrets.
 #[derive(Debug)]
@@ -249,4 +249,21 @@ pub trait Store: Send + Sync {
     async fn expire_due(&self, now: u64) -> Result<Vec<Challenge>>;
     /// Forgets rate-limit events older than `before`.
     async fn prune(&self, before: u64) -> Result<()>;
+
+    /// Stores `device_id`'s Web Push subscription, replacing any earlier one.
+    async fn set_push_subscription(
+        &self,
+        device_id: &str,
+        sub: &PushSubscription,
+        now: u64,
+    ) -> Result<()>;
+    /// `device_id`'s Web Push subscription, if it has one.
+    async fn push_subscription(&self, device_id: &str) -> Result<Option<PushSubscription>>;
+    /// Deletes `device_id`'s subscription; with `endpoint`, only while it is still that one
+    /// (a push service's "gone" must not delete a newer subscription). Whether one was deleted.
+    async fn delete_push_subscription(
+        &self,
+        device_id: &str,
+        endpoint: Option<&str>,
+    ) -> Result<bool>;
 }

@@ -9,7 +9,7 @@ use super::{
     UserSummary,
 };
 use async_trait::async_trait;
-use push_proto::api::{Decision, Status};
+use push_proto::api::{Decision, PushSubscription, Status};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
     SqliteSynchronous,
@@ -20,7 +20,10 @@ use std::time::Duration;
 use tokio::sync::Mutex;
 
 /// The schema migrations, applied in order at start; `schema_version` records the last one.
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../../migrations/sqlite/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../../migrations/sqlite/0001_init.sql")),
+    (3, include_str!("../../migrations/sqlite/0003_web_push.sql")),
+];
 
 /// The SQLite store.
 pub struct SqliteStore {
@@ -677,5 +680,65 @@ impl Store for SqliteStore {
             .await
             .map_err(db)?;
         Ok(())
+    }
+
+    async fn set_push_subscription(
+        &self,
+        device_id: &str,
+        sub: &PushSubscription,
+        now: u64,
+    ) -> Result<()> {
+        let _w = self.write.lock().await;
+        sqlx::query(
+            "INSERT INTO push_subscriptions (device_id, endpoint, p256dh, auth, created_at) \
+             VALUES (?, ?, ?, ?, ?) ON CONFLICT (device_id) DO UPDATE SET \
+             endpoint = excluded.endpoint, p256dh = excluded.p256dh, auth = excluded.auth, \
+             created_at = excluded.created_at",
+        )
+        .bind(device_id)
+        .bind(&sub.endpoint)
+        .bind(&sub.p256dh)
+        .bind(&sub.auth)
+        .bind(i(now))
+        .execute(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(())
+    }
+
+    async fn push_subscription(&self, device_id: &str) -> Result<Option<PushSubscription>> {
+        let row = sqlx::query(
+            "SELECT endpoint, p256dh, auth FROM push_subscriptions WHERE device_id = ?",
+        )
+        .bind(device_id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db)?;
+        row.map(|r| {
+            Ok(PushSubscription {
+                endpoint: r.try_get("endpoint").map_err(db)?,
+                p256dh: r.try_get("p256dh").map_err(db)?,
+                auth: r.try_get("auth").map_err(db)?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn delete_push_subscription(
+        &self,
+        device_id: &str,
+        endpoint: Option<&str>,
+    ) -> Result<bool> {
+        let _w = self.write.lock().await;
+        let r = sqlx::query(
+            "DELETE FROM push_subscriptions \
+             WHERE device_id = ?1 AND (?2 IS NULL OR endpoint = ?2)",
+        )
+        .bind(device_id)
+        .bind(endpoint)
+        .execute(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(r.rows_affected() > 0)
     }
 }
