@@ -25,13 +25,20 @@ if [ ! -x "${MFA_PRIVACYIDEA_VENV:-/opt/pam_mfa-test/privacyidea-venv}/bin/pi-ma
   exit 1
 fi
 
+# The Web Push tests check mfa-pushd's messages with Python http_ece + py_vapid
+# (push-server/tests/webpush.rs).
+if [ ! -x "${MFA_WEBPUSH_VENV:-/opt/pam_mfa-test/webpush-venv}/bin/python" ]; then
+  echo "test.sh: the Web Push verifier is not installed: run scripts/webpush-test-setup.sh" >&2
+  exit 1
+fi
+
 # Build everything first: the PAM tests load target/debug/libpam_mfa.so and run the
 # pam-test-client and mfa-enroll binaries.
 cargo build --workspace --all-targets
 
 if [ "$(id -u)" -ne 0 ]; then
   host=$(rustc -vV | sed -n 's/^host: //p' | tr 'a-z-' 'A-Z_')
-  export "CARGO_TARGET_${host}_RUNNER=sudo --preserve-env=MFA_REPLAY_TRIALS,MFA_CRASH_ROUNDS,MFA_PRIVACYIDEA_VENV,RUST_BACKTRACE"
+  export "CARGO_TARGET_${host}_RUNNER=sudo --preserve-env=MFA_REPLAY_TRIALS,MFA_CRASH_ROUNDS,MFA_PRIVACYIDEA_VENV,MFA_WEBPUSH_VENV,RUST_BACKTRACE"
   echo "test.sh: running the test binaries with sudo (builds stay yours)"
 fi
 cargo test --workspace "$@"
