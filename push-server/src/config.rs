@@ -7,6 +7,7 @@
 //! tls_cert = "/etc/mfa-pushd/server.pem"
 //! tls_key = "/etc/mfa-pushd/server.key"
 //! audit_log = "/var/log/mfa-pushd/audit.log"
+//! # database = "postgres:///mfa_pushd?host=/run/postgresql&user=mfa_pushd"  (default: SQLite)
 //!
 //! [limits]
 //! challenge_ttl_max = 120
@@ -42,6 +43,9 @@ pub struct Config {
     pub insecure_http_loopback: bool,
     /// JSON-lines audit log (appended; created with mode 0600).
     pub audit_log: PathBuf,
+    /// PostgreSQL URL (`postgres:///db?host=/run/postgresql&user=u`) shared by every instance;
+    /// absent: SQLite in `data_dir`. Never shown with its password.
+    pub database: Option<crate::store::url::DatabaseUrl>,
     /// Limits against push spam and long holds.
     #[serde(default)]
     pub limits: Limits,
@@ -154,7 +158,7 @@ impl Config {
         Ok(())
     }
 
-    /// The SQLite database file.
+    /// The SQLite database file (unless `database` names PostgreSQL).
     pub fn db_path(&self) -> PathBuf {
         self.data_dir.join("pushd.db")
     }

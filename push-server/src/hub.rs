@@ -3,8 +3,8 @@
 //!
 //! A waiter registers before it reads the database and sleeps until the key is published, its
 //! deadline passes, or the service shuts down; then it reads again. Publishing is only a hint
-//! (the database stays the truth), so a later PostgreSQL `LISTEN/NOTIFY` bridge can call
-//! [`Hub::publish`] for changes made by other instances.
+//! (the database stays the truth), so the PostgreSQL `LISTEN/NOTIFY` bridge
+//! (`store::pg_notify`) calls [`Hub::publish`] for changes made by other instances.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -64,6 +64,16 @@ impl Hub {
         if let Some(n) = n {
             n.notify_waiters();
         }
+    }
+
+    /// Wakes every waiter on every key, once: they read the database again. Used when
+    /// changes made by other instances may have gone unheard (a lost `LISTEN` connection).
+    pub fn publish_all(&self) {
+        let all: Vec<Arc<Notify>> = {
+            let keys = self.keys.lock().unwrap_or_else(|p| p.into_inner());
+            keys.values().filter_map(Weak::upgrade).collect()
+        };
+        all.iter().for_each(|n| n.notify_waiters());
     }
 
     /// Wakes every waiter for good: the service is stopping.

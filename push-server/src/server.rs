@@ -4,6 +4,8 @@ use crate::audit::{Audit, Event};
 use crate::config::Config;
 use crate::http::{AppState, Shared};
 use crate::hub::Hub;
+use crate::store::pg_notify::Listener;
+use crate::store::postgres::PostgresStore;
 use crate::store::sqlite::SqliteStore;
 use crate::store::{Challenge, Store};
 use std::sync::Arc;
@@ -25,6 +27,10 @@ pub fn audit_expired(state: &AppState, c: &Challenge) {
 /// Opens the data directory's store (creating the directory, database and service key).
 pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, String> {
     crate::files::ensure_private_dir(&config.data_dir)?;
+    if let Some(url) = &config.database {
+        let store = PostgresStore::open(url).await.map_err(|e| e.to_string())?;
+        return Ok(Arc::new(store));
+    }
     let store = SqliteStore::open(&config.db_path()).await.map_err(|e| e.to_string())?;
     Ok(Arc::new(store))
 }
@@ -69,6 +75,11 @@ async fn shutdown_signal(state: Shared) {
 /// Runs the service.
 pub async fn run(config: Config) -> Result<(), String> {
     let store = open_store(&config).await?;
+    // Subscribed before serving: no change by another instance after start-up goes unheard.
+    let listener = match &config.database {
+        Some(url) => Some(Listener::connect(url).await?),
+        None => None,
+    };
     let key = crate::service_key::load_or_create(&config.key_path())?;
     let audit = Audit::open(&config.audit_log)?;
     let web_push = match config.web_push.as_ref().filter(|w| w.enabled) {
@@ -96,6 +107,10 @@ pub async fn run(config: Config) -> Result<(), String> {
         .map_err(|e| format!("listen on {}: {e}", config.listen))?;
     let addr = tcp.local_addr().map_err(|e| e.to_string())?;
     tokio::spawn(sweeper(state.clone()));
+    if let Some(listener) = listener {
+        let (a, b) = (state.clone(), state.clone());
+        tokio::spawn(listener.run(move |key| a.hub.publish(key), move || b.hub.publish_all()));
+    }
     state.audit.record(&Event { event: "service.started", outcome: "ok", ..Event::default() });
     let served = match tls {
         Some(cfg) => {

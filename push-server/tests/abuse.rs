@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{Server, code};
+use common::{Backend, Server, code};
 use push_proto::SecretKey;
 use push_proto::api::{Decision, DeviceAuth};
 use push_proto::signed;
@@ -13,9 +13,8 @@ use serde_json::{Value, json};
 use std::path::Path;
 use std::time::Duration;
 
-#[test]
-fn per_user_and_per_host_rate_limits() {
-    let s = Server::start("user_per_minute = 2\nhost_per_minute = 3");
+fn per_user_and_per_host_rate_limits(backend: Backend) {
+    let s = Server::start(backend, "user_per_minute = 2\nhost_per_minute = 3");
     let host = s.add_host("web1");
     let (_, d1) = s.pair(&host, "u1", "d1");
     let (_, d2) = s.pair(&host, "u2", "d2");
@@ -40,9 +39,8 @@ fn per_user_and_per_host_rate_limits() {
     assert_eq!((st, code(&v)), (429, "rate_limited"));
 }
 
-#[test]
-fn hosts_are_isolated_and_revocation_bites() {
-    let s = Server::start("");
+fn hosts_are_isolated_and_revocation_bites(backend: Backend) {
+    let s = Server::start(backend, "");
     let a = s.add_host("host-a");
     let b = s.add_host("host-b");
     let (key, dev) = s.pair(&a, "gina", "cli");
@@ -90,9 +88,8 @@ fn hosts_are_isolated_and_revocation_bites() {
     assert!(audit.contains("\"event\":\"device.revoked\"") && audit.contains("host revoked"));
 }
 
-#[test]
-fn revoked_device_gets_no_new_challenges() {
-    let s = Server::start("");
+fn revoked_device_gets_no_new_challenges(backend: Backend) {
+    let s = Server::start(backend, "");
     let host = s.add_host("web1");
     let (_, dev) = s.pair(&host, "hank", "cli");
     assert!(s.admin(&["device", "revoke", &dev]).0);
@@ -100,9 +97,8 @@ fn revoked_device_gets_no_new_challenges() {
     assert_eq!((st, code(&v)), (404, "no_device"));
 }
 
-#[test]
-fn concurrent_answers_and_pairings_have_one_winner() {
-    let s = Server::start("");
+fn concurrent_answers_and_pairings_have_one_winner(backend: Backend) {
+    let s = Server::start(backend, "");
     let host = s.add_host("web1");
     // Two devices of one user both receive the challenge and approve at once.
     let (k1, d1) = s.pair(&host, "ivy", "one");
@@ -161,9 +157,8 @@ fn device_auth(id: &str, key: &SecretKey, ts: u64, method: &str, path: &str) -> 
     DeviceAuth { device_id: id.into(), timestamp: ts, signature }.header()
 }
 
-#[test]
-fn bad_signatures_garbage_and_no_secrets_in_logs() {
-    let s = Server::start("");
+fn bad_signatures_garbage_and_no_secrets_in_logs(backend: Backend) {
+    let s = Server::start(backend, "");
     let host = s.add_host("web1");
     let (st, p) = host.call("POST", "/v1/pairings", Some(json!({"user": "jo", "ttl": 60})));
     assert_eq!(st, 201);
@@ -274,3 +269,11 @@ fn bad_signatures_garbage_and_no_secrets_in_logs() {
         assert!(v["time"].is_string() && v["event"].is_string() && v["outcome"].is_string());
     }
 }
+
+on_both_backends!(
+    per_user_and_per_host_rate_limits,
+    hosts_are_isolated_and_revocation_bites,
+    revoked_device_gets_no_new_challenges,
+    concurrent_answers_and_pairings_have_one_winner,
+    bad_signatures_garbage_and_no_secrets_in_logs,
+);

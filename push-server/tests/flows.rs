@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{Server, code};
+use common::{Backend, Server, code};
 use push_proto::PublicKey;
 use push_proto::api::{Decision, PendingChallenge};
 use push_proto::signed::{self, ChallengeFields, ReceiptFields};
@@ -18,9 +18,8 @@ fn pending(s: &Server, key: &std::path::Path, wait: u64) -> Vec<PendingChallenge
     serde_json::from_str(&out).unwrap()
 }
 
-#[test]
-fn pair_challenge_approve_with_verified_receipt() {
-    let s = Server::start("");
+fn pair_challenge_approve_with_verified_receipt(backend: Backend) {
+    let s = Server::start(backend, "");
     let (st, h) = s.host_call_health();
     assert_eq!((st, h["status"].as_str(), h["protocol"].as_u64()), (200, Some("ok"), Some(1)));
     let host = s.add_host("web1");
@@ -115,9 +114,8 @@ fn pair_challenge_approve_with_verified_receipt() {
     assert!(s.audit_log().contains("\"event\":\"challenge.answered\""));
 }
 
-#[test]
-fn pairing_state_deny_wrong_number_cancel_and_one_open_challenge() {
-    let s = Server::start("");
+fn pairing_state_deny_wrong_number_cancel_and_one_open_challenge(backend: Backend) {
+    let s = Server::start(backend, "");
     let host = s.add_host("web1");
     let (st, p) =
         host.call("POST", "/v1/pairings", Some(serde_json::json!({"user":"bob","ttl":5000})));
@@ -187,9 +185,8 @@ fn pairing_state_deny_wrong_number_cancel_and_one_open_challenge() {
     assert!(audit.contains("the user has an open challenge"));
 }
 
-#[test]
-fn fraud_starts_cooldown_and_is_audited() {
-    let s = Server::start("");
+fn fraud_starts_cooldown_and_is_audited(backend: Backend) {
+    let s = Server::start(backend, "");
     let host = s.add_host("web1");
     let (key, dev) = s.pair(&host, "dave", "cli");
     let (st, c, _) = host.challenge("dave", &[&dev], 60);
@@ -210,9 +207,8 @@ fn fraud_starts_cooldown_and_is_audited() {
     assert!(users[0]["cooldown_until"].as_u64().unwrap() > push_server::time::now() + 800);
 }
 
-#[test]
-fn challenges_and_pairing_credentials_expire() {
-    let s = Server::start("");
+fn challenges_and_pairing_credentials_expire(backend: Backend) {
+    let s = Server::start(backend, "");
     let host = s.add_host("web1");
     let (key, dev) = s.pair(&host, "erin", "cli");
     let (st, p) =
@@ -251,9 +247,8 @@ fn challenges_and_pairing_credentials_expire() {
     assert!(s.audit_log().contains("\"event\":\"challenge.expired\""));
 }
 
-#[test]
-fn restart_keeps_hosts_devices_and_service_key() {
-    let mut s = Server::start("");
+fn restart_keeps_hosts_devices_and_service_key(backend: Backend) {
+    let mut s = Server::start(backend, "");
     let host = s.add_host("web1");
     let (key, dev) = s.pair(&host, "frank", "cli");
     let key_file = s.dir.path().join("data/service.key");
@@ -277,3 +272,11 @@ impl Server {
         (r.status, serde_json::from_slice(&r.body).unwrap())
     }
 }
+
+on_both_backends!(
+    pair_challenge_approve_with_verified_receipt,
+    pairing_state_deny_wrong_number_cancel_and_one_open_challenge,
+    fraud_starts_cooldown_and_is_audited,
+    challenges_and_pairing_credentials_expire,
+    restart_keeps_hosts_devices_and_service_key,
+);

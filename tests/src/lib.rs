@@ -7,6 +7,7 @@
 pub mod client;
 pub mod fixture;
 pub mod live;
+pub mod pg;
 pub mod privacyidea;
 pub mod push;
 pub mod sandbox;

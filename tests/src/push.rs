@@ -2,6 +2,7 @@
 //! its admin CLI, and `mfa-push-device` as the phone: what the push tests log in against.
 
 use crate::fixture::artifact_dir;
+use crate::pg::PgCluster;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -37,6 +38,15 @@ fn run_ok(cmd: &mut Command) -> Output {
     out
 }
 
+/// Where a [`PushService`] keeps its state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// SQLite in its data directory (the default).
+    Sqlite,
+    /// A database in a throwaway PostgreSQL cluster of its own.
+    Postgres,
+}
+
 /// A running push service in a temporary directory.
 pub struct PushService {
     _dir: tempfile::TempDir,
@@ -51,11 +61,23 @@ pub struct PushService {
     /// The audit log.
     pub audit_log: PathBuf,
     child: Option<Child>,
+    /// The PostgreSQL cluster (dropped after the service: fields drop after `Drop::drop`).
+    pub pg: Option<PgCluster>,
 }
 
 impl PushService {
-    /// Starts a service with `limits` as the body of its `[limits]` table.
+    /// Starts a service on SQLite with `limits` as the body of its `[limits]` table.
     pub fn start(limits: &str) -> PushService {
+        PushService::start_on(Backend::Sqlite, limits)
+    }
+
+    /// Starts a service on `backend` with `limits` as the body of its `[limits]` table.
+    pub fn start_on(backend: Backend, limits: &str) -> PushService {
+        let pg = (backend == Backend::Postgres).then(PgCluster::start);
+        let database = match &pg {
+            Some(pg) => format!("database = \"{}\"\n", pg.create_database("mfa_pushd")),
+            None => String::new(),
+        };
         let dir = tempfile::Builder::new().prefix("mfa_pushd_test.").tempdir().expect("tempdir");
         let root = dir.path().to_path_buf();
         std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o700)).expect("chmod");
@@ -68,7 +90,8 @@ impl PushService {
             &config,
             format!(
                 "listen = \"127.0.0.1:{port}\"\npublic_url = \"{url}\"\ndata_dir = \"{}\"\n\
-                 tls_cert = \"{}\"\ntls_key = \"{}\"\naudit_log = \"{}\"\n[limits]\n{limits}\n",
+                 tls_cert = \"{}\"\ntls_key = \"{}\"\naudit_log = \"{}\"\n{database}\
+                 [limits]\n{limits}\n",
                 root.join("data").display(),
                 tls.join("server.pem").display(),
                 tls.join("server.key").display(),
@@ -93,6 +116,7 @@ impl PushService {
             url,
             audit_log,
             child: None,
+            pg,
         };
         s.serve();
         s

@@ -7,11 +7,17 @@ use mfa_core::username::UserName;
 use mfa_tests::client::*;
 use mfa_tests::fixture::{Fixture, Outcome};
 use mfa_tests::live::{Live, push_number};
-use mfa_tests::push::{Device, Proxy, ProxyMode, PushService, pairing_link};
+use mfa_tests::push::{Backend, Device, Proxy, ProxyMode, PushService, pairing_link};
 use mfa_tests::sandbox::enroll_tool;
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
+
+/// The service's backend in this binary. `push_postgres.rs` runs this same file as a module,
+/// where `crate::BACKEND` names its own constant (PostgreSQL) and this one goes unused.
+#[allow(dead_code)]
+const BACKEND: Backend = Backend::Sqlite;
+use crate::BACKEND as SERVICE_BACKEND;
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -28,7 +34,7 @@ fn limits_default() -> &'static str {
 }
 
 fn world_with(limits: &str, push_extra: &str) -> World {
-    let svc = PushService::start(limits);
+    let svc = PushService::start_on(SERVICE_BACKEND, limits);
     let f = Fixture::new();
     let credential = f.root.join("push-host.json");
     svc.add_host("host-a", &credential);
@@ -415,7 +421,7 @@ fn enroll_on_login_offers_push_and_confirms_it_with_a_test_push() {
 fn without_root_a_user_pairs_their_phone_and_a_screen_locker_uses_push() {
     use mfa_tests::sandbox::Sandbox;
     const USER: u32 = 4260;
-    let svc = PushService::start(limits_default());
+    let svc = PushService::start_on(SERVICE_BACKEND, limits_default());
     let s = Sandbox::new();
     s.add_user("pushuser", USER, None);
     let helper = s.install_helper();
@@ -486,7 +492,7 @@ fn wait_prompts<T>(file: &std::path::Path, find: impl Fn(&str) -> Option<T>) -> 
 #[test]
 fn over_ssh_a_user_pairs_on_first_login_then_approves_logins() {
     use mfa_tests::sandbox::Sshd;
-    let svc = PushService::start(limits_default());
+    let svc = PushService::start_on(SERVICE_BACKEND, limits_default());
     let dir = tempfile::tempdir().expect("tempdir");
     let credential = dir.path().join("push-host.json");
     svc.add_host("ssh-host", &credential);

@@ -1,8 +1,12 @@
 //! Persistent state behind one trait, so handlers and admin commands do not know the database.
-//! [`sqlite::SqliteStore`] is the embedded default; a PostgreSQL backend implements the same
-//! trait.
+//! [`sqlite::SqliteStore`] is the embedded default; [`postgres::PostgresStore`] implements the
+//! same trait for one or several instances on one PostgreSQL database.
 
+mod codec;
+pub mod pg_notify;
+pub mod postgres;
 pub mod sqlite;
+pub mod url;
 
 use async_trait::async_trait;
 use push_proto::api::{Decision, PushSubscription, Status};

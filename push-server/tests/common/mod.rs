@@ -8,16 +8,42 @@ use push_proto::api::HostCredential;
 use push_server::client::{Client, Reply};
 use serde_json::{Value, json};
 use std::io::Read;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tempfile::TempDir;
 
+#[path = "../../../tests/src/pg.rs"]
+pub mod pg;
+
 pub const PUSHD: &str = env!("CARGO_BIN_EXE_mfa-pushd");
 pub const DEVICE: &str = env!("CARGO_BIN_EXE_mfa-push-device");
 
+/// Where a server keeps its state; every test runs once per backend (`on_both_backends!`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs each named `fn(Backend)` as two tests, `sqlite::NAME` and `postgres::NAME`.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[test] fn $name() { super::$name($crate::common::Backend::Sqlite) })*
+        }
+        mod postgres {
+            $(#[test] fn $name() { super::$name($crate::common::Backend::Postgres) })*
+        }
+    };
+}
+
 pub struct Server {
+    /// The PostgreSQL cluster and database URL (shared by the instances on it).
+    pub pg: Option<(Arc<pg::PgCluster>, String)>,
     pub dir: TempDir,
     pub port: u16,
     pub url: String,
@@ -34,8 +60,28 @@ fn free_port() -> u16 {
 }
 
 impl Server {
-    /// Starts a server; `limits` is the body of its `[limits]` table.
-    pub fn start(limits: &str) -> Server {
+    /// Starts a server on `backend`; `limits` is the body of its `[limits]` table.
+    pub fn start(backend: Backend, limits: &str) -> Server {
+        let pg = (backend == Backend::Postgres).then(|| {
+            let cluster = pg::PgCluster::start();
+            let url = cluster.create_database("mfa_pushd");
+            (Arc::new(cluster), url)
+        });
+        Server::start_on(pg, limits, None)
+    }
+
+    /// Starts a second instance on `self`'s PostgreSQL database, with its own port, TLS and
+    /// audit log, and a copy of `self`'s service key (every instance signs as the service).
+    pub fn second_instance(&self, limits: &str) -> Server {
+        assert!(self.pg.is_some(), "a second instance needs PostgreSQL");
+        Server::start_on(self.pg.clone(), limits, Some(&self.dir.path().join("data/service.key")))
+    }
+
+    fn start_on(
+        pg: Option<(Arc<pg::PgCluster>, String)>,
+        limits: &str,
+        key: Option<&Path>,
+    ) -> Server {
         let dir = tempfile::tempdir().unwrap();
         let tls = dir.path().join("tls");
         let out = Command::new(PUSHD)
@@ -45,6 +91,16 @@ impl Server {
             .output()
             .unwrap();
         assert!(out.status.success(), "tls-init: {}", String::from_utf8_lossy(&out.stderr));
+        if let Some(key) = key {
+            let data = dir.path().join("data");
+            std::fs::create_dir(&data).unwrap();
+            std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o700)).unwrap();
+            std::fs::copy(key, data.join("service.key")).unwrap();
+        }
+        let database = match &pg {
+            Some((_, url)) => format!("database = \"{url}\"\n"),
+            None => String::new(),
+        };
         let port = free_port();
         let d = dir.path().display();
         let config = dir.path().join("mfa-pushd.toml");
@@ -53,12 +109,13 @@ impl Server {
             format!(
                 "listen = \"127.0.0.1:{port}\"\npublic_url = \"https://127.0.0.1:{port}\"\n\
                  data_dir = \"{d}/data\"\ntls_cert = \"{d}/tls/server.pem\"\n\
-                 tls_key = \"{d}/tls/server.key\"\naudit_log = \"{d}/audit.log\"\n\
+                 tls_key = \"{d}/tls/server.key\"\naudit_log = \"{d}/audit.log\"\n{database}\
                  [limits]\n{limits}\n"
             ),
         )
         .unwrap();
         let mut s = Server {
+            pg,
             url: format!("https://127.0.0.1:{port}"),
             ca: tls.join("ca.pem"),
             audit: dir.path().join("audit.log"),
