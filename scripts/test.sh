@@ -32,6 +32,12 @@ if [ ! -x "${MFA_WEBPUSH_VENV:-/opt/pam_mfa-test/webpush-venv}/bin/python" ]; th
   exit 1
 fi
 
+# The push suites also run on PostgreSQL, each test on a throwaway cluster (tests/src/pg.rs).
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  echo "test.sh: the PostgreSQL server is not installed: apt-get install postgresql" >&2
+  exit 1
+fi
+
 # Build everything first: the PAM tests load target/debug/libpam_mfa.so and run the
 # pam-test-client and mfa-enroll binaries.
 cargo build --workspace --all-targets
