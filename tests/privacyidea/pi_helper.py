@@ -82,8 +82,26 @@ def b32(sig):
 
 
 def enroll_push(a):
+    serial = push_token(Admin(a.url, a.ca, a.admin_password), a, a.user, a.state)
+    print(json.dumps({"serial": serial}))
+
+
+def enroll_push_many(a):
+    """Push tokens with phones for many users at once (the benchmark's setup): one admin login,
+    a few enrollments in parallel; each phone's state goes to STATE_DIR/phone-USER.json."""
+    from concurrent.futures import ThreadPoolExecutor
     ad = Admin(a.url, a.ca, a.admin_password)
-    v = ad.post("/token/init", {"type": "push", "genkey": "1", "user": a.user,
+    users = [u for u in a.users.split(",") if u]
+    enroll = lambda u: push_token(ad, a, u, os.path.join(a.state_dir, f"phone-{u}.json"))
+    with ThreadPoolExecutor(max_workers=a.parallel) as pool:
+        serials = list(pool.map(enroll, users))
+    print(json.dumps({"serials": serials}))
+
+
+def push_token(ad, a, user, state_file):
+    """Enrolls a push token for `user` and registers a new phone key for it; writes the phone's
+    state (registration URL, serial, server public key, private key PEM) to `state_file`."""
+    v = ad.post("/token/init", {"type": "push", "genkey": "1", "user": user,
                                 "realm": a.realm}, whole=True)
     uri = v["detail"]["pushurl"]["value"]
     q = urllib.parse.parse_qs(urllib.parse.urlparse(uri).query)
@@ -102,9 +120,9 @@ def enroll_push(a):
              "key": key.private_bytes(serialization.Encoding.PEM,
                                       serialization.PrivateFormat.PKCS8,
                                       serialization.NoEncryption()).decode()}
-    with open(a.state, "w") as f:
+    with open(state_file, "w") as f:
         json.dump(state, f)
-    print(json.dumps({"serial": serial}))
+    return serial
 
 
 class Phone:
@@ -303,6 +321,14 @@ def main():
     e = sub.add_parser("enroll-push")
     e.add_argument("--user", required=True)
     e.add_argument("--state", required=True)
+    em = sub.add_parser("enroll-push-many")
+    em.add_argument("--users", required=True, help="comma-separated")
+    em.add_argument("--state-dir", required=True)
+    em.add_argument("--parallel", type=int, default=4)
+    lo = sub.add_parser("load")
+    lo.add_argument("--workers", type=int, default=4)
+    lo.add_argument("--seconds", type=float, default=10.0)
+    lo.add_argument("--state-dir", required=True)
     ph = sub.add_parser("phone")
     ph.add_argument("--state", required=True)
     ph.add_argument("--action", choices=["accept", "decline", "wrong-number"], required=True)
@@ -311,12 +337,9 @@ def main():
     h.add_argument("--wait", type=float, default=60.0)
     au = sub.add_parser("audit-clients")
     au.add_argument("--user", required=True)
-    lo = sub.add_parser("load")
-    lo.add_argument("--workers", type=int, default=4)
-    lo.add_argument("--seconds", type=float, default=10.0)
-    lo.add_argument("--state-dir", required=True)
     a = ap.parse_args()
     {"load": load, "health": health, "audit-clients": audit_clients, "configure": configure, "enroll-totp": enroll_totp, "enroll-push": enroll_push,
+     "enroll-push-many": enroll_push_many,
      "phone": phone}[a.cmd](a)
 
 

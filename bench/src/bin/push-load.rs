@@ -1,35 +1,52 @@
-//! `push-load`: load on the push service. Starts `mfa-pushd` on loopback (own CA, limits
-//! opened up), registers hosts, pairs devices through the API, then measures
-//! 1. sustained logins/s: workers create challenges from many hosts, hold the host's long-poll
-//!    open, and approve from the device (pending list + signed answer);
-//! 2. approve-to-login latency: from sending the device's answer to the host's long-poll
-//!    returning;
+//! `push-load`: load on a push service. With `--backend mfa-pushd` (the default) it starts
+//! `mfa-pushd` on loopback (own CA, limits opened up), registers hosts and pairs devices
+//! through the API; with `--backend privacyidea` it starts a throwaway privacyIDEA with one push
+//! token and simulated phone per user (`push_load/privacyidea.rs`); `--backend both` runs one
+//! after the other and prints them side by side. The same worker loop then measures
+//! 1. sustained logins/s: workers start logins (challenges), wait for the outcome as the
+//!    relying party does (mfa-pushd: the host's long-poll; privacyIDEA: polling, then the
+//!    finalizing check), and approve from the device (fetch the challenge, signed answer);
+//! 2. approve-to-login latency: from sending the device's answer to the relying party knowing
+//!    the login is approved;
 //! 3. how many pending challenges one instance holds (each with an open long-poll), ramped up
-//!    to `--max-pending` or the first error, and the service's RSS per pending challenge.
+//!    to `--max-pending` or the first error, and the service's RSS per pending challenge
+//!    (mfa-pushd only: see `Backend::no_ramp`).
 //!
 //! ```text
-//! push-load [--quick] [--json] [--out FILE] [--pushd PATH] [--hosts N] [--workers N]
-//!           [--seconds N] [--max-pending N]
+//! push-load [--backend mfa-pushd|privacyidea|both] [--quick] [--json] [--out FILE]
+//!           [--pushd PATH] [--hosts N] [--workers N] [--seconds N] [--max-pending N]
+//!           [--poll-ms N]
 //! ```
 //!
 //! Timing assertions do not belong in tests: this reports, people judge.
 
+#[path = "../push_load/backend.rs"]
+mod backend;
 #[path = "../push_load/http.rs"]
 mod http;
+#[path = "../push_load/privacyidea.rs"]
+mod privacyidea;
 #[path = "../push_load/pushd.rs"]
 mod pushd;
 
-use pushd::{Backend, Login, Pushd};
+use backend::Backend;
+use privacyidea::PrivacyIdea;
+use pushd::Pushd;
 use serde_json::json;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-const USAGE: &str = "usage: push-load [--quick] [--json] [--out FILE] [--pushd PATH] [--hosts N] \
-                     [--workers N] [--seconds N] [--max-pending N]";
+const USAGE: &str = "usage: push-load [--backend mfa-pushd|privacyidea|both] [--quick] [--json] \
+                     [--out FILE] [--pushd PATH] [--hosts N] [--workers N] [--seconds N] \
+                     [--max-pending N] [--poll-ms N]";
+
+/// The push services `--backend` can name, in the order `both` runs them.
+const BACKENDS: [&str; 2] = ["mfa-pushd", "privacyidea"];
 
 struct Args {
+    backends: Vec<&'static str>,
     quick: bool,
     json: bool,
     out: Option<PathBuf>,
@@ -38,12 +55,15 @@ struct Args {
     workers: usize,
     seconds: u64,
     max_pending: usize,
+    /// privacyIDEA: the relying party's interval between `/validate/polltransaction` calls.
+    poll_ms: u64,
 }
 
 fn parse_args() -> Result<Args, String> {
     let mut argv: Vec<String> = std::env::args().skip(1).collect();
     let quick = argv.iter().any(|a| a == "--quick");
     let mut a = Args {
+        backends: vec![BACKENDS[0]],
         quick,
         json: false,
         out: None,
@@ -52,6 +72,7 @@ fn parse_args() -> Result<Args, String> {
         workers: if quick { 16 } else { 64 },
         seconds: if quick { 5 } else { 20 },
         max_pending: if quick { 300 } else { 2000 },
+        poll_ms: 1000,
     };
     argv.reverse();
     while let Some(arg) = argv.pop() {
@@ -59,6 +80,14 @@ fn parse_args() -> Result<Args, String> {
         let num = |v: String| v.parse::<usize>().map_err(|_| format!("not a number: {v}"));
         match arg.as_str() {
             "--quick" => {}
+            "--backend" => {
+                let v = value()?;
+                a.backends = match v.as_str() {
+                    "both" => BACKENDS.to_vec(),
+                    _ => vec![*BACKENDS.iter().find(|b| **b == v).ok_or(USAGE)?],
+                };
+            }
+            "--poll-ms" => a.poll_ms = num(value()?)?.max(1) as u64,
             "--json" => a.json = true,
             "--out" => a.out = Some(PathBuf::from(value()?)),
             "--pushd" => a.pushd = PathBuf::from(value()?),
@@ -96,8 +125,8 @@ struct Throughput {
     latencies_ms: Vec<f64>,
 }
 
-/// One login: challenge, host long-poll held open, device approves; returns the latency
-/// from sending the answer to the long-poll's return.
+/// One login: challenge, the relying party waits (mfa-pushd: host long-poll held open), device
+/// approves; returns the latency from sending the answer to the wait's return.
 async fn one_login<B: Backend>(b: &Arc<B>, user: usize) -> Result<f64, String> {
     let login = Arc::new(b.start_login(user).await?);
     let (b2, l2) = (b.clone(), login.clone());
@@ -106,8 +135,7 @@ async fn one_login<B: Backend>(b: &Arc<B>, user: usize) -> Result<f64, String> {
         (status, Instant::now())
     });
     tokio::task::yield_now().await;
-    let sent = Instant::now();
-    b.approve(&login).await?;
+    let sent = b.approve(&login).await?;
     let (status, returned) = poll.await.map_err(|e| e.to_string())?;
     let status = status?;
     if status != "approved" {
@@ -170,7 +198,7 @@ async fn ramp<B: Backend>(b: &Arc<B>, first_user: usize, cap: usize, step: usize
     tokio::time::sleep(Duration::from_millis(500)).await;
     let rss_before_kib = rss_kib(pid);
     let stop = Arc::new(AtomicBool::new(false));
-    let mut logins: Vec<Arc<Login>> = Vec::new();
+    let mut logins: Vec<Arc<B::Login>> = Vec::new();
     let mut holders = tokio::task::JoinSet::new();
     let mut stopped_by = format!("cap {cap} reached");
     let last_user = b.users().min(first_user + cap);
@@ -221,78 +249,181 @@ async fn ramp<B: Backend>(b: &Arc<B>, first_user: usize, cap: usize, step: usize
     Ramp { held, stopped_by, rss_before_kib, rss_at_max_kib }
 }
 
-fn report(a: &Args, b: &impl Backend, hosts: usize, t: &Throughput, r: &Ramp) -> (String, String) {
-    let rate = t.logins as f64 / t.seconds.max(0.001);
-    let p50 = percentile(&t.latencies_ms, 50.0);
-    let p99 = percentile(&t.latencies_ms, 99.0);
-    let per_pending = if r.held > 0 {
-        (r.rss_at_max_kib.saturating_sub(r.rss_before_kib)) as f64 * 1024.0 / r.held as f64
-    } else {
-        f64::NAN
+/// What one backend's run measured.
+struct Measured {
+    name: &'static str,
+    setup: String,
+    flow: &'static str,
+    users: usize,
+    t: Throughput,
+    /// Service RSS right after the login run (all its processes).
+    rss_after_logins_kib: Option<u64>,
+    /// The ramp, or why it does not apply.
+    ramp: Result<Ramp, &'static str>,
+}
+
+/// Runs the throughput measurement and (where it applies) the ramp against one backend.
+async fn measure<B: Backend>(a: &Args, b: Arc<B>) -> Measured {
+    eprintln!("push-load: {}: {} workers for {} s", b.name(), a.workers, a.seconds);
+    let t = throughput(&b, a.workers, a.seconds).await;
+    let rss_after_logins_kib = b.service_rss_kib();
+    let ramp = match b.no_ramp() {
+        Some(why) => Err(why),
+        None => {
+            eprintln!(
+                "push-load: {}: ramping pending challenges up to {}",
+                b.name(),
+                a.max_pending
+            );
+            let step = if a.quick { 50 } else { 100 };
+            Ok(ramp(&b, a.workers, a.max_pending, step).await)
+        }
     };
+    Measured {
+        name: b.name(),
+        setup: b.setup(),
+        flow: b.flow(),
+        users: b.users(),
+        t,
+        rss_after_logins_kib,
+        ramp,
+    }
+}
+
+fn mib(kib: u64) -> String {
+    format!("{:.1} MiB", kib as f64 / 1024.0)
+}
+
+/// The report: one Markdown table with a column per backend, and the JSON (one object for one
+/// backend, `{"backends": [...]}` for several).
+fn report(a: &Args, runs: &[Measured]) -> (String, String) {
     let machine = format!(
         "{} CPUs, {}",
         std::thread::available_parallelism().map_or(0, |n| n.get()),
         if cfg!(debug_assertions) { "debug build" } else { "release build" }
     );
-    let md = format!(
-        "## Push service load ({name})\n\n\
-         `push-load{quick}`: {hosts} hosts, {users} paired devices (one user each), \
-         {workers} concurrent logins for {secs:.1} s, then a ramp of pending challenges \
-         (each with an open host long-poll) up to {cap}; {machine}; TLS on loopback.\n\n\
-         | measure | value |\n|---|---|\n\
-         | logins/s sustained (challenge → device pending list → signed approve → host long-poll returns) | {rate:.1} |\n\
-         | logins completed / failed | {ok} / {err} |\n\
-         | approve → login latency, p50 / p99 | {p50:.1} ms / {p99:.1} ms |\n\
-         | pending challenges held by one instance | {held} ({stop}) |\n\
-         | service RSS before ramp / at max pending | {rb:.1} MiB / {rm:.1} MiB |\n\
-         | memory per pending challenge (RSS delta / pending) | {pp:.0} bytes |\n",
-        name = b.name(),
-        quick = if a.quick { " --quick" } else { "" },
-        users = b.users(),
-        workers = a.workers,
-        secs = t.seconds,
-        cap = a.max_pending,
-        ok = t.logins,
-        err = t.errors,
-        held = r.held,
-        stop = r.stopped_by,
-        rb = r.rss_before_kib as f64 / 1024.0,
-        rm = r.rss_at_max_kib as f64 / 1024.0,
-        pp = per_pending,
+    let names: Vec<&str> = runs.iter().map(|m| m.name).collect();
+    let mut md = format!(
+        "## Push service load ({})\n\n\
+         `push-load{}{}`: {} concurrent logins for {} s (one user with one device each), \
+         the load generator (Rust, tokio + hyper + rustls) and the service sharing this \
+         machine ({machine}); TLS on loopback.\n\n",
+        names.join(" vs "),
+        if a.backends.len() > 1 { " --backend both" } else { "" },
+        if a.quick { " --quick" } else { "" },
+        a.workers,
+        a.seconds,
     );
-    let md = match &t.first_error {
-        Some(e) => format!("{md}\nFirst login error: `{e}`\n"),
-        None => md,
+    let mut rows: Vec<(String, Vec<String>)> = Vec::new();
+    let mut row = |label: &str, f: &dyn Fn(&Measured) -> String| {
+        rows.push((label.to_string(), runs.iter().map(f).collect()));
     };
-    let js = json!({
-        "backend": b.name(), "quick": a.quick, "hosts": hosts, "devices": b.users(),
-        "workers": a.workers, "seconds": t.seconds, "logins": t.logins, "errors": t.errors,
-        "first_error": t.first_error, "logins_per_second": rate,
-        "approve_to_login_ms": {"p50": p50, "p99": p99, "n": t.latencies_ms.len()},
-        "max_pending": {"held": r.held, "cap": a.max_pending, "stopped_by": r.stopped_by},
-        "rss_kib": {"before": r.rss_before_kib, "at_max": r.rss_at_max_kib},
-        "bytes_per_pending": per_pending, "machine": machine,
+    let na = "not measured (see below)".to_string();
+    row("logins/s sustained", &|m| format!("{:.1}", m.t.logins as f64 / m.t.seconds.max(0.001)));
+    row("logins completed / failed", &|m| format!("{} / {}", m.t.logins, m.t.errors));
+    row("approve → login latency, p50 / p90 / p99", &|m| {
+        let p = |q| percentile(&m.t.latencies_ms, q);
+        format!("{:.1} / {:.1} / {:.1} ms", p(50.0), p(90.0), p(99.0))
     });
+    row("service RSS after the login run", &|m| {
+        m.rss_after_logins_kib.map_or_else(|| "unknown".into(), mib)
+    });
+    row("pending challenges held by one instance (each with an open wait)", &|m| {
+        m.ramp.as_ref().map_or(na.clone(), |r| format!("{} ({})", r.held, r.stopped_by))
+    });
+    row("service RSS before ramp / at max pending", &|m| {
+        m.ramp.as_ref().map_or(na.clone(), |r| {
+            format!("{} / {}", mib(r.rss_before_kib), mib(r.rss_at_max_kib))
+        })
+    });
+    row("memory per pending challenge (RSS delta / pending)", &|m| {
+        m.ramp.as_ref().map_or(na.clone(), |r| format!("{:.0} bytes", per_pending(r)))
+    });
+    md += &format!("| measure | {} |\n|---|{}\n", names.join(" | "), "---|".repeat(runs.len()));
+    for (label, values) in &rows {
+        md += &format!("| {label} | {} |\n", values.join(" | "));
+    }
+    md += "\n";
+    for m in runs {
+        md += &format!("* **{}**: {}. One login: {}.", m.name, m.setup, m.flow);
+        if let Err(why) = &m.ramp {
+            md += &format!(" Pending ramp not run: {why}");
+        }
+        if let Some(e) = &m.t.first_error {
+            md += &format!(" First login error: `{e}`.");
+        }
+        md += "\n";
+    }
+    let objects: Vec<serde_json::Value> = runs
+        .iter()
+        .map(|m| {
+            let rate = m.t.logins as f64 / m.t.seconds.max(0.001);
+            let p = |q| percentile(&m.t.latencies_ms, q);
+            let mut js = json!({
+                "backend": m.name, "setup": m.setup, "flow": m.flow, "quick": a.quick,
+                "devices": m.users, "workers": a.workers, "seconds": m.t.seconds,
+                "logins": m.t.logins, "errors": m.t.errors, "first_error": m.t.first_error,
+                "logins_per_second": rate,
+                "approve_to_login_ms": {
+                    "p50": p(50.0), "p90": p(90.0), "p99": p(99.0), "n": m.t.latencies_ms.len(),
+                },
+                "rss_after_logins_kib": m.rss_after_logins_kib, "machine": machine,
+            });
+            match &m.ramp {
+                Ok(r) => {
+                    js["max_pending"] =
+                        json!({"held": r.held, "cap": a.max_pending, "stopped_by": r.stopped_by});
+                    js["rss_kib"] = json!({"before": r.rss_before_kib, "at_max": r.rss_at_max_kib});
+                    js["bytes_per_pending"] = json!(per_pending(r));
+                }
+                Err(why) => js["max_pending"] = json!({"not_measured": why}),
+            }
+            js
+        })
+        .collect();
+    let js = match objects.as_slice() {
+        [one] => one.clone(),
+        _ => json!({ "backends": objects }),
+    };
     (md, serde_json::to_string_pretty(&js).unwrap_or_default())
 }
 
-async fn main_async(a: Args) -> Result<(), String> {
-    if !a.pushd.exists() {
-        return Err(format!(
-            "{} not found (cargo build --release -p push-server, or --pushd PATH)",
-            a.pushd.display()
-        ));
+fn per_pending(r: &Ramp) -> f64 {
+    if r.held > 0 {
+        (r.rss_at_max_kib.saturating_sub(r.rss_before_kib)) as f64 * 1024.0 / r.held as f64
+    } else {
+        f64::NAN
     }
-    let devices = a.max_pending + a.workers;
-    eprintln!("push-load: starting mfa-pushd, {} hosts, pairing {devices} devices", a.hosts);
-    let b = Arc::new(Pushd::start(&a.pushd, a.hosts, devices).await?);
-    eprintln!("push-load: {} workers for {} s", a.workers, a.seconds);
-    let t = throughput(&b, a.workers, a.seconds).await;
-    eprintln!("push-load: ramping pending challenges up to {}", a.max_pending);
-    let step = if a.quick { 50 } else { 100 };
-    let r = ramp(&b, a.workers, a.max_pending, step).await;
-    let (md, js) = report(&a, b.as_ref(), a.hosts, &t, &r);
+}
+
+async fn main_async(a: Args) -> Result<(), String> {
+    let mut runs = Vec::new();
+    for name in &a.backends {
+        // Each service runs alone: the previous one is stopped (dropped) before the next starts.
+        let m = match *name {
+            "privacyidea" => {
+                eprintln!("push-load: starting privacyIDEA, enrolling {} push tokens", a.workers);
+                let poll = Duration::from_millis(a.poll_ms);
+                measure(&a, Arc::new(PrivacyIdea::start(a.workers, poll).await?)).await
+            }
+            _ => {
+                if !a.pushd.exists() {
+                    return Err(format!(
+                        "{} not found (cargo build --release -p push-server, or --pushd PATH)",
+                        a.pushd.display()
+                    ));
+                }
+                let devices = a.max_pending + a.workers;
+                eprintln!(
+                    "push-load: starting mfa-pushd, {} hosts, pairing {devices} devices",
+                    a.hosts
+                );
+                measure(&a, Arc::new(Pushd::start(&a.pushd, a.hosts, devices).await?)).await
+            }
+        };
+        runs.push(m);
+    }
+    let (md, js) = report(&a, &runs);
     let text = if a.json { js } else { md };
     match &a.out {
         Some(p) => std::fs::write(p, &text).map_err(|e| format!("{}: {e}", p.display()))?,

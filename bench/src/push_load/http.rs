@@ -75,11 +75,11 @@ impl Http {
             None => self.connect().await?,
         };
         sender.ready().await.map_err(|e| e.to_string())?;
-        let mut req = hyper::Request::builder()
-            .method(method)
-            .uri(path)
-            .header("host", "localhost")
-            .header("authorization", auth);
+        let mut req =
+            hyper::Request::builder().method(method).uri(path).header("host", "localhost");
+        if !auth.is_empty() {
+            req = req.header("authorization", auth);
+        }
         if body.is_some() {
             req = req.header("content-type", "application/json");
         }
@@ -88,8 +88,15 @@ impl Http {
             .map_err(|e| e.to_string())?;
         let resp = sender.send_request(req).await.map_err(|e| e.to_string())?;
         let status = resp.status().as_u16();
+        // A server that closes after each reply (gunicorn's sync workers) gets a new connection.
+        let close = resp
+            .headers()
+            .get("connection")
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"close"));
         let body = resp.into_body().collect().await.map_err(|e| e.to_string())?.to_bytes();
-        self.idle.lock().unwrap_or_else(|p| p.into_inner()).push(sender);
+        if !close {
+            self.idle.lock().unwrap_or_else(|p| p.into_inner()).push(sender);
+        }
         Ok(Reply { status, body })
     }
 }

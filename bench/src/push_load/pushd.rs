@@ -1,47 +1,24 @@
-//! The load generator's backends. One today: a real `mfa-pushd` started on loopback with its
-//! own CA, hosts registered through its admin CLI and devices paired through the API. A
-//! privacyIDEA driver implements the same [`Backend`] trait.
+//! The load generator's `mfa-pushd` backend: a real `mfa-pushd` started on loopback with its
+//! own CA, hosts registered through its admin CLI and devices paired through the API.
 
+use super::backend::Backend;
 use super::http::Http;
 use push_proto::api::{
     AnswerRequest, ChallengeCreated, ChallengeState, Decision, DeviceAuth, HostCredential,
     PairRequest, Paired, PairingCreated, PendingList,
 };
 use push_proto::{SecretKey, pairing_uri, signed};
-use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// One login in flight.
+/// One login in flight on mfa-pushd.
 pub(crate) struct Login {
-    pub(crate) txid: String,
-    pub(crate) number: u8,
-    pub(crate) nonce: String,
+    txid: String,
+    number: u8,
+    nonce: String,
     user: usize,
-}
-
-/// What the load generator needs from a push service.
-pub(crate) trait Backend: Send + Sync + 'static {
-    /// Short name for the report.
-    fn name(&self) -> &'static str;
-    /// The service process, for its memory use.
-    fn server_pid(&self) -> Option<u32>;
-    /// Number of users with a paired device.
-    fn users(&self) -> usize;
-    /// Starts a login for `user` (a challenge from that user's host).
-    fn start_login(&self, user: usize) -> impl Future<Output = Result<Login, String>> + Send;
-    /// The host's long-poll: the status after at most `wait` seconds.
-    fn wait_login(
-        &self,
-        l: &Login,
-        wait: u64,
-    ) -> impl Future<Output = Result<String, String>> + Send;
-    /// The device fetches its pending list and approves with the right number.
-    fn approve(&self, l: &Login) -> impl Future<Output = Result<(), String>> + Send;
-    /// The host withdraws the challenge.
-    fn cancel(&self, l: &Login) -> impl Future<Output = Result<(), String>> + Send;
 }
 
 struct Device {
@@ -200,8 +177,21 @@ async fn pair_one(http: &Http, token: &str, i: usize, host: usize) -> Result<Dev
 }
 
 impl Backend for Pushd {
+    type Login = Login;
+
     fn name(&self) -> &'static str {
         "mfa-pushd"
+    }
+
+    fn setup(&self) -> String {
+        format!("mfa-pushd (SQLite store), {} registered hosts, TLS on loopback", self.hosts.len())
+    }
+
+    fn flow(&self) -> &'static str {
+        "host `POST /v1/challenges` → host long-poll `GET /v1/challenges/{txid}?wait=25` held \
+         open → device `GET /v1/device/challenges` (signed) → device signs and sends \
+         `POST …/answer`; **approve → login** runs from sending that answer to the host's \
+         long-poll returning `approved`"
     }
 
     fn server_pid(&self) -> Option<u32> {
@@ -238,7 +228,7 @@ impl Backend for Pushd {
             .unwrap_or_default())
     }
 
-    async fn approve(&self, l: &Login) -> Result<(), String> {
+    async fn approve(&self, l: &Login) -> Result<Instant, String> {
         let d = &self.devices[l.user];
         let path = "/v1/device/challenges?wait=0";
         let r = self.http.send("GET", path, &device_auth(d, "GET", path), None).await?;
@@ -249,11 +239,14 @@ impl Backend for Pushd {
             decision: Decision::Approve,
             number,
             signature: d.key.sign(&signed::answer(&c.txid, &l.nonce, Decision::Approve, number)),
+            passkey: None,
         };
         let path = format!("/v1/device/challenges/{}/answer", l.txid);
         let body = serde_json::to_vec(&req).map_err(|e| e.to_string())?;
-        let r = self.http.send("POST", &path, &device_auth(d, "POST", &path), Some(body)).await?;
-        json::<serde_json::Value>(&r, 200).map(|_| ())
+        let auth = device_auth(d, "POST", &path);
+        let sent = Instant::now();
+        let r = self.http.send("POST", &path, &auth, Some(body)).await?;
+        json::<serde_json::Value>(&r, 200).map(|_| sent)
     }
 
     async fn cancel(&self, l: &Login) -> Result<(), String> {
