@@ -32,6 +32,14 @@ if [ ! -x "${MFA_WEBPUSH_VENV:-/opt/pam_mfa-test/webpush-venv}/bin/python" ]; th
   exit 1
 fi
 
+# The web approver tests drive real headless Chromium (tests/tests/web_approver.rs).
+for tool in /usr/bin/chromedriver /usr/lib/chromium/chromium; do
+  [ -x "$tool" ] || {
+    echo "test.sh: '$tool' not found. Debian: apt-get install chromium chromium-driver" >&2
+    exit 1
+  }
+done
+
 # The push suites also run on PostgreSQL, each test on a throwaway cluster (tests/src/pg.rs).
 if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
   echo "test.sh: the PostgreSQL server is not installed: apt-get install postgresql" >&2

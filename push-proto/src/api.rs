@@ -271,6 +271,54 @@ pub struct AnswerRequest {
     pub number: Option<u8>,
     /// The device's signature over [`crate::signed::answer`].
     pub signature: String,
+    /// Required from a device with a passkey: its assertion over this very answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub passkey: Option<PasskeyAssertion>,
+}
+
+/// A WebAuthn assertion binding an answer to the phone's unlock: the challenge in
+/// `client_data_json` is base64url(SHA-256([`crate::signed::answer`] bytes)). All fields are
+/// base64url as the browser returned them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PasskeyAssertion {
+    /// The credential id.
+    pub credential_id: String,
+    /// authenticatorData.
+    pub authenticator_data: String,
+    /// clientDataJSON.
+    pub client_data_json: String,
+    /// The signature over authenticatorData ‖ SHA-256(clientDataJSON).
+    pub signature: String,
+}
+
+/// `GET /v1/device/passkey/options` (device): what `navigator.credentials.create` needs.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PasskeyOptions {
+    /// The registration challenge (base64url; signed by the service, bound to the device and
+    /// an expiry, so the service keeps no state for it).
+    pub challenge: String,
+    /// The relying party id: the host of the service's `public_url`.
+    pub rp_id: String,
+    /// The WebAuthn user handle (base64url of the device id).
+    pub user_id: String,
+    /// The user name shown by the authenticator.
+    pub user_name: String,
+    /// How long the browser may take, in milliseconds.
+    pub timeout_ms: u64,
+}
+
+/// `POST /v1/device/passkey` (device): the new credential, as the browser returned it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterPasskey {
+    /// The credential id (base64url).
+    pub credential_id: String,
+    /// attestationObject (base64url CBOR; format `none`).
+    pub attestation_object: String,
+    /// clientDataJSON (base64url).
+    pub client_data_json: String,
 }
 
 /// Answer to [`AnswerRequest`].
@@ -384,6 +432,8 @@ pub mod errors {
     pub const BAD_SIGNATURE: &str = "bad_signature";
     /// The device was revoked (403).
     pub const REVOKED: &str = "revoked";
+    /// The device has a passkey and the answer carries no assertion of it (400).
+    pub const PASSKEY_REQUIRED: &str = "passkey_required";
 }
 
 /// The pieces of a device `Authorization` header.

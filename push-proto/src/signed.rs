@@ -120,6 +120,12 @@ pub fn pair(credential: &str, name: &str, public_key: &str) -> Vec<u8> {
     message("pair", &[credential, name, public_key])
 }
 
+/// What the service signs into a passkey registration challenge: the device and the
+/// challenge's expiry (Unix seconds), so the challenge needs no server-side state.
+pub fn passkey_registration(device_id: &str, expires_at: u64) -> Vec<u8> {
+    message("passkey-registration", &[device_id, &expires_at.to_string()])
+}
+
 /// What a device signs to authenticate one request (`Authorization: PamMfaDevice ...`):
 /// its id, the time (checked within ±60 s), the method and the path with query.
 pub fn device_request(device_id: &str, timestamp: u64, method: &str, path: &str) -> Vec<u8> {

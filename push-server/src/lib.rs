@@ -21,4 +21,5 @@ pub mod store;
 pub mod time;
 pub mod tls;
 pub mod tlsinit;
+pub mod webauthn;
 pub mod webpush;

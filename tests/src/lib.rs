@@ -4,6 +4,7 @@
 //!
 //! Every capability's integration tests use these pieces; see `tests/tests/` for examples.
 
+pub mod browser;
 pub mod client;
 pub mod fixture;
 pub mod live;

@@ -56,6 +56,8 @@ pub struct PushService {
     pub config: PathBuf,
     /// `https://127.0.0.1:<port>`.
     pub url: String,
+    /// `public_url` of its configuration (what pairing links and browsers use).
+    pub public_url: String,
     /// The CA certificate made by `tls-init`.
     pub ca: PathBuf,
     /// The audit log.
@@ -73,6 +75,17 @@ impl PushService {
 
     /// Starts a service on `backend` with `limits` as the body of its `[limits]` table.
     pub fn start_on(backend: Backend, limits: &str) -> PushService {
+        PushService::start_with(backend, limits, "127.0.0.1")
+    }
+
+    /// Like [`PushService::start`], with `public_url` naming `public_host` (e.g. `localhost`:
+    /// browsers refuse WebAuthn on IP addresses) while [`PushService::url`] stays 127.0.0.1.
+    pub fn start_public(limits: &str, public_host: &str) -> PushService {
+        PushService::start_with(Backend::Sqlite, limits, public_host)
+    }
+
+    /// A service on `backend` whose `public_url` names `public_host`.
+    pub fn start_with(backend: Backend, limits: &str, public_host: &str) -> PushService {
         let pg = (backend == Backend::Postgres).then(PgCluster::start);
         let database = match &pg {
             Some(pg) => format!("database = \"{}\"\n", pg.create_database("mfa_pushd")),
@@ -86,10 +99,11 @@ impl PushService {
         let config = root.join("mfa-pushd.toml");
         let audit_log = root.join("audit.log");
         let url = format!("https://127.0.0.1:{port}");
+        let public_url = format!("https://{public_host}:{port}");
         std::fs::write(
             &config,
             format!(
-                "listen = \"127.0.0.1:{port}\"\npublic_url = \"{url}\"\ndata_dir = \"{}\"\n\
+                "listen = \"127.0.0.1:{port}\"\npublic_url = \"{public_url}\"\ndata_dir = \"{}\"\n\
                  tls_cert = \"{}\"\ntls_key = \"{}\"\naudit_log = \"{}\"\n{database}\
                  [limits]\n{limits}\n",
                 root.join("data").display(),
@@ -114,6 +128,7 @@ impl PushService {
             root,
             config,
             url,
+            public_url,
             audit_log,
             child: None,
             pg,

@@ -225,7 +225,7 @@ pub fn answer(
         }
     }
     let signature = device.key.sign(&signed::answer(&c.txid, &c.nonce, decision, number));
-    let body = serde_json::to_vec(&AnswerRequest { decision, number, signature })
+    let body = serde_json::to_vec(&AnswerRequest { decision, number, signature, passkey: None })
         .map_err(|e| e.to_string())?;
     let path = format!("/v1/device/challenges/{}/answer", c.txid);
     let auth = device.auth("POST", &path);

@@ -117,6 +117,7 @@ pub async fn answer(
             "the answer's signature does not verify",
         ));
     }
+    super::passkey::check_answer(&state, &device, &txid, &msg, req.passkey.as_ref()).await?;
     let status = outcome(req.decision, req.number, c.number);
     let mut answer = Answer {
         device_id: device.id.clone(),

@@ -5,6 +5,7 @@ pub mod device;
 pub mod extract;
 pub mod host;
 pub mod pairing;
+pub mod passkey;
 pub mod web;
 pub mod webpush;
 
@@ -65,6 +66,7 @@ pub fn router(state: Shared) -> Router {
         .route("/v1/device/challenges/{txid}/answer", post(device::answer))
         .route("/v1/web-push/key", get(webpush::key))
         .route("/v1/device/push-subscription", put(webpush::subscribe).delete(webpush::unsubscribe))
+        .merge(passkey::routes())
         .merge(web::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

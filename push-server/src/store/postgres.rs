@@ -23,9 +23,12 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 use sqlx::{Postgres, Row, Transaction};
 use std::time::Duration;
 
+mod passkeys;
+
 /// The schema migrations, applied in order at start; `schema_version` records the last one.
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/postgres/0001_init.sql")),
+    (2, include_str!("../../migrations/postgres/0002_passkeys.sql")),
     (3, include_str!("../../migrations/postgres/0003_web_push.sql")),
 ];
 

@@ -19,9 +19,12 @@ use std::path::Path;
 use std::time::Duration;
 use tokio::sync::Mutex;
 
+mod passkeys;
+
 /// The schema migrations, applied in order at start; `schema_version` records the last one.
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/sqlite/0001_init.sql")),
+    (2, include_str!("../../migrations/sqlite/0002_passkeys.sql")),
     (3, include_str!("../../migrations/sqlite/0003_web_push.sql")),
 ];
 

@@ -1,0 +1,266 @@
+//! The phone approver web app in real headless Chromium (Debian's chromium + chromedriver)
+//! against the real mfa-pushd over TLS, with the real `mfa-enroll push` pairing and logins
+//! through the real pam_mfa.so and libpam. Screenshots of the pairing and approval screens go
+//! to `target/test-artifacts/web/`.
+
+use mfa_tests::browser::{Browser, spki_hash};
+use mfa_tests::client::*;
+use mfa_tests::fixture::{Fixture, Outcome};
+use mfa_tests::live::{Live, push_number};
+use mfa_tests::push::{PushService, pairing_link};
+use mfa_tests::sandbox::enroll_tool;
+use serde_json::json;
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+
+const WAIT: Duration = Duration::from_secs(30);
+const RHOST: &str = "203.0.113.7";
+
+/// A service whose public URL is `https://localhost:<port>` (WebAuthn needs a domain), a
+/// pam_mfa fixture for push, and a browser that trusts the service's certificate.
+struct World {
+    svc: PushService,
+    f: Fixture,
+    phone: Browser,
+}
+
+fn artifacts() -> PathBuf {
+    mfa_tests::fixture::artifact_dir().join("../test-artifacts/web")
+}
+
+fn world() -> World {
+    let svc = PushService::start_public(
+        "user_per_minute = 100\nhost_per_minute = 1000\nfraud_cooldown = 600\n",
+        "localhost",
+    );
+    let f = Fixture::new();
+    let credential = f.root.join("push-host.json");
+    svc.add_host("host-a", &credential);
+    f.write_config(&svc.push_section(&credential, "timeout = 15"));
+    let cert = svc.ca.with_file_name("server.pem");
+    let phone = Browser::start(&spki_hash(&cert));
+    World { svc, f, phone }
+}
+
+fn visible(id: &str) -> String {
+    format!(
+        "document.documentElement.dataset.ready === '1' && !document.getElementById('{id}').hidden"
+    )
+}
+
+fn card(txid_or_any: Option<&str>) -> String {
+    match txid_or_any {
+        Some(t) => format!("#requests li.card[data-txid='{t}']"),
+        None => "#requests li.card".to_string(),
+    }
+}
+
+/// The status line once it contains `want`.
+fn status_with(phone: &Browser, want: &str) -> String {
+    let expr = format!(
+        "document.getElementById('status').textContent.includes({want:?}) && document.getElementById('status').textContent"
+    );
+    phone
+        .wait_for(&format!("status {want:?}"), WAIT, &expr)
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// Opens the pairing link shown by the real `mfa-enroll push` in the browser, pairs, approves
+/// the enrollment's test push in the page, and finishes the enrollment.
+fn enroll_in_browser(w: &World, screenshot: bool) {
+    let mut c = Command::new(enroll_tool());
+    c.arg("--config").arg(&w.f.config_path).args(["--user", "alice", "push"]);
+    let mut live = Live::spawn(c);
+    let link = live.wait_for(WAIT, pairing_link);
+    assert!(link.starts_with(&format!("{}/pair#c=", w.svc.public_url)), "{link}");
+    w.phone.goto(&link);
+    w.phone.wait_for("the pairing screen", WAIT, &visible("pair-view"));
+    // The one-time credential is gone from the address bar (and so from history) at once.
+    let href = w.phone.js("return location.href", json!([]));
+    assert_eq!(href, json!(format!("{}/", w.svc.public_url)), "credential left in the URL");
+    w.phone.type_into("#device-name", "pixel-web");
+    if screenshot {
+        w.phone.screenshot(&artifacts().join("pairing.png"));
+    }
+    w.phone.click("#pair-button");
+    w.phone.wait_for("the paired main screen", WAIT, &visible("main-view"));
+    assert_eq!(w.phone.text("#info-user"), "alice");
+    assert_eq!(w.phone.text("#info-name"), "pixel-web");
+    live.send_line("");
+    let n =
+        live.wait_for(WAIT, |t| t.contains("Test push sent to").then(|| push_number(t)).flatten());
+    w.phone.wait_for("the test push", WAIT, &format!("document.querySelector(\"{}\")", card(None)));
+    w.phone.click(&format!("{} button.number[data-number='{n}']", card(None)));
+    status_with(&w.phone, "Approved");
+    live.send_line("");
+    live.wait_for(WAIT, |t| t.contains("Press Enter when you have stored").then_some(()));
+    live.send_line("");
+    let out = live.finish();
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "mfa-enroll push: {text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("Push approval is set up with 'pixel-web'"), "{text}");
+    for code in text.split_whitespace().filter(|w| {
+        let b = w.as_bytes();
+        b.len() == 13 && b[0].is_ascii_digit() && b[1] == b'-' && b[7] == b'-'
+    }) {
+        w.f.add_secret(code);
+    }
+}
+
+/// Starts a login from [`RHOST`] and waits for its card in the page; returns the login, the
+/// number it shows and the card's transaction id.
+fn login_until_card(w: &World) -> (Live, u8, String) {
+    let live = w.f.start_login("mfa", "alice", &[""], &["--rhost", RHOST]);
+    let n = live.wait_for(WAIT, |t| t.contains("Push sent to").then(|| push_number(t)).flatten());
+    let txid = w.phone.wait_for(
+        "the login's request",
+        WAIT,
+        &format!("document.querySelector(\"{}\")?.dataset.txid", card(None)),
+    );
+    (live, n, txid.as_str().expect("txid").to_string())
+}
+
+fn choices(w: &World, txid: &str) -> Vec<u8> {
+    let v = w.phone.js(
+        "return [...document.querySelectorAll(arguments[0] + ' button.number')].map(b => Number(b.dataset.number))",
+        json!([card(Some(txid))]),
+    );
+    v.as_array().expect("numbers").iter().filter_map(|x| x.as_u64()).map(|x| x as u8).collect()
+}
+
+fn decision(o: &Outcome) -> String {
+    o.decision_lines().first().map(|l| l.to_string()).unwrap_or_default()
+}
+
+#[test]
+fn pair_from_the_enrollment_link_then_approve_with_the_right_number() {
+    let w = world();
+    enroll_in_browser(&w, true);
+    // The app shell is installable and works offline: the service worker controls the page.
+    w.phone.goto(&format!("{}/", w.svc.public_url));
+    w.phone.wait_for("the service worker", WAIT, "navigator.serviceWorker.controller !== null");
+    assert_eq!(
+        w.phone.js("return document.documentElement.dataset.worker", json!([])),
+        json!("registered")
+    );
+
+    let (live, n, txid) = login_until_card(&w);
+    let c = card(Some(&txid));
+    assert_eq!(w.phone.text(&format!("{c} .req-user")), "alice");
+    assert_eq!(w.phone.text(&format!("{c} .req-host")), "host-a");
+    assert_eq!(w.phone.text(&format!("{c} .req-service")), "mfa");
+    assert_eq!(w.phone.text(&format!("{c} .req-rhost")), RHOST);
+    let offered = choices(&w, &txid);
+    assert_eq!(offered.len(), 3, "{offered:?}");
+    assert!(offered.contains(&n), "{offered:?} does not offer {n}");
+    // Readable on a 360 px wide phone: nothing sticks out sideways.
+    let fits = w.phone.js("return document.documentElement.scrollWidth <= window.innerWidth && window.innerWidth === 360", json!([]));
+    assert_eq!(fits, json!(true), "the page is wider than a 360 px phone screen");
+    w.phone.screenshot(&artifacts().join("approval.png"));
+    w.phone.click(&format!("{c} button.number[data-number='{n}']"));
+    status_with(&w.phone, "Approved");
+    let o = w.f.finish_login(live, &[""]);
+    assert_eq!(o.code, PAM_SUCCESS, "{o:?}");
+    assert!(decision(&o).contains("push approved on 'pixel-web'"), "{o:?}");
+    // The local history shows both decisions, newest first.
+    let history = w.phone.text("#history");
+    assert!(history.starts_with("Approved — alice on host-a (mfa, from 203.0.113.7)"), "{history}");
+    assert_eq!(
+        w.phone.js("return document.querySelectorAll('#history li').length", json!([])),
+        json!(2)
+    );
+}
+
+#[test]
+fn a_wrong_number_deny_and_this_wasnt_me_are_refused() {
+    let w = world();
+    enroll_in_browser(&w, false);
+
+    let (live, n, txid) = login_until_card(&w);
+    let wrong = choices(&w, &txid).into_iter().find(|c| *c != n).expect("another number");
+    w.phone.click(&format!("{} button.number[data-number='{wrong}']", card(Some(&txid))));
+    status_with(&w.phone, "not the number shown");
+    let o = w.f.finish_login(live, &[""]);
+    assert_eq!(o.code, PAM_AUTH_ERR, "{o:?}");
+    assert!(decision(&o).contains("wrong number"), "{o:?}");
+
+    let (live, _, txid) = login_until_card(&w);
+    w.phone.click(&format!("{} button.deny", card(Some(&txid))));
+    status_with(&w.phone, "Denied");
+    let o = w.f.finish_login(live, &[""]);
+    assert_eq!(o.code, PAM_AUTH_ERR, "{o:?}");
+
+    let (live, _, txid) = login_until_card(&w);
+    let c = card(Some(&txid));
+    w.phone.click(&format!("{c} button.fraud"));
+    // A confirmation step first; cancelling it sends nothing.
+    w.phone.wait_for(
+        "the fraud confirmation",
+        WAIT,
+        &format!("!document.querySelector(\"{c} .confirm-fraud\").hidden"),
+    );
+    w.phone.click(&format!("{c} button.fraud-no"));
+    assert!(!w.svc.audit().contains("fraud_reported"), "cancel reported fraud");
+    w.phone.click(&format!("{c} button.fraud"));
+    w.phone.click(&format!("{c} button.fraud-yes"));
+    status_with(&w.phone, "Reported");
+    let o = w.f.finish_login(live, &[""]);
+    assert_eq!(o.code, PAM_AUTH_ERR, "{o:?}");
+    assert!(decision(&o).contains("not theirs"), "{o:?}");
+    assert!(w.svc.audit().contains("user.fraud_reported"), "{}", w.svc.audit());
+}
+
+#[test]
+fn a_passkey_device_approves_with_its_passkey_and_not_without() {
+    let w = world();
+    enroll_in_browser(&w, false);
+    // The phone's platform authenticator, unlocked by the user (Chromium's virtual one).
+    let authenticator = w.phone.add_platform_authenticator();
+    w.phone.click("#passkey-button");
+    status_with(&w.phone, "Passkey added");
+    assert_eq!(w.phone.text("#info-passkey"), "Yes (passkey)");
+    assert!(w.svc.audit().contains("passkey.registered"), "{}", w.svc.audit());
+    let count = |phone: &Browser| {
+        let creds = phone.authenticator_credentials(&authenticator);
+        assert_eq!(creds.as_array().map(Vec::len), Some(1), "{creds}");
+        creds[0]["signCount"].as_u64().expect("signCount")
+    };
+    let before = count(&w.phone);
+
+    let (live, n, txid) = login_until_card(&w);
+    w.phone.click(&format!("{} button.number[data-number='{n}']", card(Some(&txid))));
+    status_with(&w.phone, "Approved");
+    let o = w.f.finish_login(live, &[""]);
+    assert_eq!(o.code, PAM_SUCCESS, "{o:?}");
+    assert!(count(&w.phone) > before, "the passkey did not sign the approval");
+
+    // A page that lost its passkey (stale or tampered storage) answers without one: refused.
+    w.phone.js(
+        "import('/db.js').then(async db => { const d = await db.loadDevice(); d.passkey = null; \
+         await db.saveDevice(d); location.reload(); });",
+        json!([]),
+    );
+    w.phone.wait_for(
+        "the page without its passkey",
+        WAIT,
+        "document.documentElement.dataset.ready === '1' && document.getElementById('info-passkey').textContent === 'No'",
+    );
+    let (live, n, txid) = login_until_card(&w);
+    w.phone.click(&format!("{} button.number[data-number='{n}']", card(Some(&txid))));
+    status_with(&w.phone, "must confirm with its passkey");
+    assert!(
+        w.svc.audit().contains("this device must answer with its passkey"),
+        "{}",
+        w.svc.audit()
+    );
+    let o = w.f.finish_login(live, &[""]);
+    assert_eq!(o.code, PAM_AUTH_ERR, "{o:?}");
+    assert!(decision(&o).contains("no answer"), "{o:?}");
+}
