@@ -1,5 +1,6 @@
 //! mfa-enroll(1), one page per subcommand (mfa-enroll-totp(1), ...), and the bash, zsh and fish
-//! completions, all from the clap definitions that the binary uses.
+//! completions, all from the clap definitions that the binary uses. The page and completion
+//! builders are shared with `push_docs` (mfa-pushd(8), mfa-push-device(1)).
 
 use crate::cli::Cli;
 use crate::roff::{self, Context};
@@ -18,14 +19,17 @@ fn command() -> clap::Command {
 /// `(file name, page)` for mfa-enroll(1) and each subcommand's page, nested ones included.
 pub(crate) fn man_pages() -> Result<Vec<(String, Vec<u8>)>, String> {
     let mut pages = Vec::new();
-    add_pages(&command(), None, &mut pages)?;
+    add_pages(&command(), None, "1", &main_extra, &mut pages)?;
     Ok(pages)
 }
 
-/// Adds the page of `cmd` and, recursively, of its visible subcommands.
-fn add_pages(
+/// Adds the page of `cmd` (in manual `section`) and, recursively, of its visible subcommands.
+/// The top page ends with `main_extra(related pages)`, the others with SEE ALSO.
+pub(crate) fn add_pages(
     cmd: &clap::Command,
     parent: Option<&str>,
+    section: &str,
+    main_extra: &dyn Fn(&[String]) -> String,
     pages: &mut Vec<(String, Vec<u8>)>,
 ) -> Result<(), String> {
     let subcommands: Vec<&clap::Command> =
@@ -34,12 +38,12 @@ fn add_pages(
     related.extend(subcommands.iter().map(|s| page_name(s)));
     let extra = match parent {
         None => main_extra(&related),
-        Some(_) => see_also(&related, &[]),
+        Some(_) => see_also(&related, section, &[]),
     };
-    pages.push(page(cmd, &extra)?);
+    pages.push(page(cmd, section, &extra)?);
     let name = page_name(cmd);
     for sub in subcommands {
-        add_pages(sub, Some(&name), pages)?;
+        add_pages(sub, Some(&name), section, main_extra, pages)?;
     }
     Ok(())
 }
@@ -51,8 +55,9 @@ fn page_name(cmd: &clap::Command) -> String {
 
 /// One page: clap_mangen's title, name, synopsis, description, options and subcommands, then
 /// the command's `after_help` as EXAMPLES (and NOTES), then `extra` (hand-written sections).
-fn page(cmd: &clap::Command, extra: &str) -> Result<(String, Vec<u8>), String> {
+fn page(cmd: &clap::Command, section: &str, extra: &str) -> Result<(String, Vec<u8>), String> {
     let man = Man::new(cmd.clone())
+        .section(section)
         .source(format!("pam_mfa {}", crate::VERSION))
         .manual("pam_mfa Manual");
     let mut out = Vec::new();
@@ -98,10 +103,10 @@ fn after_help(text: &str) -> String {
     out
 }
 
-/// SEE ALSO: the related section-1 pages, then `others` (already in `name (section)` form).
-fn see_also(pages: &[String], others: &[&str]) -> String {
+/// SEE ALSO: the related pages (in `section`), then `others` (already in `name (section)` form).
+pub(crate) fn see_also(pages: &[String], section: &str, others: &[&str]) -> String {
     let mut items: Vec<String> =
-        pages.iter().map(|p| format!(".BR {} (1)", roff::text(p))).collect();
+        pages.iter().map(|p| format!(".BR {} ({section})", roff::text(p))).collect();
     items.extend(others.iter().map(|o| format!(".BR {o}")));
     format!(".SH SEE ALSO\n{}\n", items.join(",\n"))
 }
@@ -120,22 +125,28 @@ fn main_extra(sub_pages: &[String]) -> String {
     ] {
         out.push_str(&format!(".TP\n.I {}\n{}\n", roff::text(&path), roff::text(what)));
     }
-    out.push_str(&see_also(sub_pages, &["pam_mfa (8)", "pam_mfa.toml (5)"]));
+    out.push_str(&see_also(sub_pages, "1", &["pam_mfa (8)", "pam_mfa.toml (5)"]));
     out
 }
 
 /// `(file name, script)` for bash, zsh and fish, named as those shells look them up.
 pub(crate) fn completions() -> Vec<(String, Vec<u8>)> {
+    completions_of(&command())
+}
+
+/// `(file name, script)` for bash (`BIN.bash`), zsh (`_BIN`) and fish (`BIN.fish`) of `cmd`.
+pub(crate) fn completions_of(cmd: &clap::Command) -> Vec<(String, Vec<u8>)> {
+    let bin = cmd.get_name().to_string();
     [
-        (Shell::Bash, "mfa-enroll.bash"),
-        (Shell::Zsh, "_mfa-enroll"),
-        (Shell::Fish, "mfa-enroll.fish"),
+        (Shell::Bash, format!("{bin}.bash")),
+        (Shell::Zsh, format!("_{bin}")),
+        (Shell::Fish, format!("{bin}.fish")),
     ]
     .into_iter()
     .map(|(shell, file)| {
         let mut script = Vec::new();
-        clap_complete::generate(shell, &mut command(), "mfa-enroll", &mut script);
-        (file.to_string(), script)
+        clap_complete::generate(shell, &mut cmd.clone(), &bin, &mut script);
+        (file, script)
     })
     .collect()
 }

@@ -7,6 +7,7 @@
 //! | `man/pam_mfa.toml.5` | the comments of `config/pam_mfa.toml` |
 //! | `man/pam_mfa.8` | `packaging/man/pam_mfa.8.in` (the version filled in) |
 //! | `completions/{mfa-enroll.bash,_mfa-enroll,mfa-enroll.fish}` | the clap definitions |
+//! | `man/mfa-pushd*.8`, `man/mfa-push-device*.1`, their completions | the clap definitions in `push-server/src/cli.rs` and `push-server/src/device/cli.rs`; FILES from `config/mfa-pushd.toml` |
 //!
 //! ```text
 //! cargo run -p xtask -- docs OUT_DIR
@@ -17,6 +18,7 @@
 mod config_doc;
 mod config_man;
 mod enroll_docs;
+mod push_docs;
 mod roff;
 
 // The clap definitions of mfa-enroll, compiled here too. Only the parser's shape is used, so the
@@ -24,6 +26,21 @@ mod roff;
 #[allow(dead_code)]
 #[path = "../../enroll-tool/src/cli.rs"]
 mod cli;
+
+// The clap definitions of mfa-pushd and mfa-push-device, compiled here the same way. They are
+// `pub` in their crate, hence unreachable here.
+#[allow(dead_code, unreachable_pub)]
+#[path = "../../push-server/src/device/cli.rs"]
+mod push_device_cli;
+#[allow(dead_code, unreachable_pub)]
+#[path = "../../push-server/src/cli.rs"]
+mod pushd_cli;
+
+/// What `pushd_cli` uses of the service's `crate::config` (a test checks it is the same).
+mod config {
+    /// mfa-pushd's default configuration file.
+    pub(crate) const DEFAULT_PATH: &str = "/etc/mfa-pushd/mfa-pushd.toml";
+}
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -79,7 +96,10 @@ fn generate(out: &Path) -> Result<Vec<PathBuf>, String> {
     let config = config_doc::parse(DEFAULT_CONFIG)?;
     write(man.join("pam_mfa.toml.5"), config_man::render(&config, VERSION).as_bytes())?;
     write(man.join("pam_mfa.8"), module_page(MODULE_PAGE_SOURCE)?.as_bytes())?;
-    for (name, script) in enroll_docs::completions() {
+    for (name, page) in push_docs::man_pages()? {
+        write(man.join(name), &page)?;
+    }
+    for (name, script) in enroll_docs::completions().into_iter().chain(push_docs::completions()) {
         write(completions.join(name), &script)?;
     }
     Ok(written)
@@ -119,6 +139,12 @@ mod tests {
             "completions/mfa-enroll.bash",
             "completions/_mfa-enroll",
             "completions/mfa-enroll.fish",
+            "man/mfa-pushd.8",
+            "man/mfa-pushd-host-add.8",
+            "man/mfa-push-device.1",
+            "man/mfa-push-device-pair.1",
+            "completions/mfa-pushd.bash",
+            "completions/_mfa-push-device",
         ] {
             assert!(names.iter().any(|n| n == expected), "{expected} in {names:?}");
         }
