@@ -11,7 +11,11 @@
 # the installed module, a login and `mfa-enroll status` as an unprivileged user through the
 # installed setuid helper (a throwaway user in scripts/sandbox.sh: the host's /etc is not
 # changed), a dpkg-statoverride on the helper kept across a reinstall, and what stays after
-# remove and goes with purge.
+# remove and goes with purge. Then the same for the push service's mfa-pushd .deb: files, user,
+# conffile, man pages, unit (systemd-analyze verify), no start before it is configured, the
+# documented setup (tls-init, host add, as the service user), the unit's ExecStart as that user
+# (under systemd if this machine runs it, else through setpriv), /v1/health over TLS with the
+# generated CA, a device paired with the installed mfa-push-device, then remove and purge.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
@@ -41,7 +45,7 @@ client=${CARGO_TARGET_DIR:-target}/debug/pam-test-client
 
 echo "==> Tools"
 need=()
-for pkg in lintian rpm dpkg-dev binutils gzip man-db oathtool python3 libpam-runtime; do
+for pkg in lintian rpm dpkg-dev binutils gzip man-db oathtool python3 libpam-runtime curl; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then
@@ -60,12 +64,14 @@ out=${CARGO_TARGET_DIR:-target}/packages
 module_deb=$(ls "$out"/libpam-mfa_*.deb)
 tool_deb=$(ls "$out"/mfa-enroll_*.deb)
 rpm_file=$(ls "$out"/pam_mfa-*.rpm)
+pushd_deb=$(ls "$out"/mfa-pushd_*.deb)
+pushd_rpm=$(ls "$out"/mfa-pushd-*.rpm)
 [ -x "$client" ] || cargo build --quiet -p mfa-tests --bin pam-test-client
 
 echo "==> lintian"
 # Errors and warnings fail; the ones that remain are overridden, each with its reason, in
 # packaging/debian/lintian/ (lintian --show-overrides lists them).
-lintian --fail-on error,warning --display-info "$module_deb" "$tool_deb"
+lintian --fail-on error,warning --display-info "$module_deb" "$tool_deb" "$pushd_deb"
 pass "lintian: no error or warning"
 
 echo "==> rpm queries"
@@ -97,7 +103,31 @@ rpm -qp --qf '%{POSTIN}' "$rpm_file" | grep -q '^/usr/bin/mfa-enroll init$' || f
 rpm -qp --qf '%{PREUN}' "$rpm_file" | grep -q 'authselect disable-feature with-mfa' || fail "rpm: %preun"
 rpm -qp --qf '%{POSTUN}' "$rpm_file" | grep -q 'kept /etc/pam_mfa/master.key' || fail "rpm: %postun"
 rpm -qp --requires "$rpm_file" | grep -q '^libpam.so.0()(64bit)$' || fail "rpm: no libpam requirement"
+! grep -q 'mfa-push' <<<"$files" || fail "rpm: pam_mfa holds mfa-pushd files"
 pass "rpm: scriptlets and requirements"
+rpm -qip "$pushd_rpm"
+files=$(rpm -qp --qf "$qf" "$pushd_rpm")
+echo "$files"
+for want in \
+  "-rwxr-xr-x root:root  /usr/bin/mfa-pushd" \
+  "-rwxr-xr-x root:root  /usr/bin/mfa-push-device" \
+  "-rw-r--r-- root:root cn /etc/mfa-pushd/mfa-pushd.toml" \
+  "-rw-r--r-- root:root  /usr/lib/systemd/system/mfa-pushd.service" \
+  "-rw-r--r-- root:root d /usr/share/man/man8/mfa-pushd.8.gz" \
+  "-rw-r--r-- root:root d /usr/share/man/man8/mfa-pushd-host-add.8.gz" \
+  "-rw-r--r-- root:root d /usr/share/man/man1/mfa-push-device.1.gz" \
+  "-rw-r--r-- root:root  /usr/share/zsh/site-functions/_mfa-pushd" \
+  "-rw-r--r-- root:root  /usr/share/fish/vendor_completions.d/mfa-push-device.fish"; do
+  grep -qxF -- "$want" <<<"$files" || fail "rpm mfa-pushd: no '$want'"
+done
+[ "$(rpm -qcp "$pushd_rpm")" = /etc/mfa-pushd/mfa-pushd.toml ] || fail "rpm mfa-pushd: config files"
+for tag in PREIN POSTIN PREUN POSTUN; do
+  script=$(rpm -qp --qf "%{$tag}" "$pushd_rpm")
+  sh -n <<<"$script" || fail "rpm mfa-pushd: %$tag is not valid sh"
+done
+rpm -qp --qf '%{PREIN}' "$pushd_rpm" | grep -q 'useradd -r ' || fail "rpm mfa-pushd: %pre creates no user"
+rpm -qp --qf '%{PREUN}' "$pushd_rpm" | grep -q 'disable --now mfa-pushd.service' || fail "rpm mfa-pushd: %preun"
+pass "rpm mfa-pushd: paths, modes, %config(noreplace), scriptlets"
 
 echo "==> Clearing the way: a from-source install and earlier test leftovers"
 in_use=$(grep -lsw pam_mfa.so /etc/pam.d/* | grep -vx "$common_auth" || true)
@@ -158,7 +188,11 @@ saved_auth=$(mktemp)
 cp "$common_auth" "$saved_auth"
 pamd=$(mktemp -d)
 sandbox=$(mktemp -d)
+pushd_pid=
+pushd_systemd=
 cleanup() {
+  if [ -n "$pushd_systemd" ]; then systemctl stop mfa-pushd 2>/dev/null || true
+  elif [ -n "$pushd_pid" ]; then kill "$pushd_pid" 2>/dev/null || true; fi
   if grep -q pam_mfa "$common_auth" 2>/dev/null; then pam-auth-update --package --remove pam_mfa || true; fi
   for u in "$user" "$user2" "$self_user"; do mfa-enroll --user "$u" remove --yes >/dev/null 2>&1 || true; done
   if dpkg-statoverride --list "$helper" >/dev/null 2>&1; then dpkg-statoverride --remove "$helper" || true; fi
@@ -278,5 +312,208 @@ gone /var/lib/pam_mfa
 ! dpkg-query -W -f='${Status}' mfa-enroll 2>/dev/null | grep -q 'config-files' ||
   fail "mfa-enroll still has config files"
 pass "purge: configuration, master key and enrollments deleted, with a warning"
+
+echo "==> mfa-pushd: clearing the way"
+pushd_start=$SECONDS
+pushd_unit=/usr/lib/systemd/system/mfa-pushd.service
+pushd_conf=/etc/mfa-pushd/mfa-pushd.toml
+for p in /etc/mfa-pushd /var/lib/mfa-pushd; do
+  if [ -e "$p" ]; then
+    mkdir -p -m 0700 "$backup"
+    cp -a "$p" "$backup/$(echo "${p#/}" | tr / -)"   # etc-mfa-pushd, var-lib-mfa-pushd
+    echo "  saved $p in $backup"
+  fi
+done
+if [ -d /run/systemd/system ]; then systemctl stop mfa-pushd 2>/dev/null || true; fi
+dpkg --purge mfa-pushd >/dev/null 2>&1 || true
+rm -rf /etc/mfa-pushd /var/lib/mfa-pushd /var/log/mfa-pushd
+
+echo "==> mfa-pushd: install (dpkg -i)"
+install_log=$(dpkg -i "$pushd_deb" 2>&1) || fail "dpkg -i $pushd_deb: $install_log"
+echo "$install_log"
+grep -q 'installed but not enabled' <<<"$install_log" || fail "postinst did not say how to start it"
+mode_is /usr/bin/mfa-pushd 755
+mode_is /usr/bin/mfa-push-device 755
+mode_is "$pushd_conf" 644
+mode_is "$pushd_unit" 644
+dpkg-query -W -f='${Conffiles}\n' mfa-pushd | grep -q "^ $pushd_conf " || fail "$pushd_conf is not a conffile"
+cmp -s config/mfa-pushd.toml "$pushd_conf" || fail "installed mfa-pushd.toml differs"
+verify=$(dpkg --verify mfa-pushd)
+[ -z "$verify" ] || fail "dpkg --verify mfa-pushd: $verify"
+pass "conffile, md5sums (dpkg --verify)"
+IFS=: read -r _ _ svc_uid svc_gid _ svc_home svc_shell < <(getent passwd mfa-pushd) ||
+  fail "no user mfa-pushd"
+[ "$svc_uid" -lt 1000 ] && [ "$svc_shell" = /usr/sbin/nologin ] && [ "$svc_home" = /var/lib/mfa-pushd ] ||
+  fail "mfa-pushd is not a system user: uid $svc_uid, shell $svc_shell, home $svc_home"
+[ "$(getent group mfa-pushd | cut -d: -f3)" = "$svc_gid" ] || fail "no group mfa-pushd"
+pass "system user mfa-pushd (uid $svc_uid, nologin) and its group"
+# owned_is PATH MODE: PATH belongs to mfa-pushd:mfa-pushd with MODE.
+owned_is() {
+  local got
+  got=$(stat -c '%a %U:%G' "$1") || fail "$1 is missing"
+  [ "$got" = "$2 mfa-pushd:mfa-pushd" ] || fail "$1: $got, want $2 mfa-pushd:mfa-pushd"
+  pass "$1 $2 mfa-pushd:mfa-pushd"
+}
+owned_is /var/lib/mfa-pushd 700
+owned_is /var/log/mfa-pushd 750
+owned_is /etc/mfa-pushd/tls 700
+for page in man8/mfa-pushd.8 man8/mfa-pushd-tls-init.8 man8/mfa-pushd-host-add.8 \
+  man1/mfa-push-device.1 man1/mfa-push-device-pair.1; do
+  f=/usr/share/man/$page.gz
+  [ -f "$f" ] || fail "$f is missing"
+  warnings=$(LC_ALL=C.UTF-8 MANWIDTH=80 man --warnings -E UTF-8 -l -Tutf8 -Z "$f" 2>&1 >/dev/null)
+  [ -z "$warnings" ] || fail "$f: $warnings"
+done
+man -w mfa-pushd >/dev/null || fail "man mfa-pushd: not found"
+pass "man pages render without warnings"
+for c in mfa-pushd mfa-push-device; do
+  bash -n "/usr/share/bash-completion/completions/$c" || fail "bash completion of $c"
+  mode_is "/usr/share/zsh/vendor-completions/_$c" 644
+  mode_is "/usr/share/fish/vendor_completions.d/$c.fish" 644
+done
+/usr/bin/mfa-pushd --version
+/usr/bin/mfa-push-device --version
+
+echo "==> mfa-pushd: the systemd unit"
+for want in User=mfa-pushd Group=mfa-pushd StateDirectory=mfa-pushd StateDirectoryMode=0700 \
+  LogsDirectory=mfa-pushd NoNewPrivileges=yes ProtectSystem=strict ProtectHome=yes \
+  PrivateTmp=yes PrivateDevices=yes CapabilityBoundingSet= \
+  'RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX' SystemCallFilter=@system-service; do
+  grep -qxF "$want" "$pushd_unit" || fail "$pushd_unit: no '$want'"
+done
+pass "unit: service user, state and logs directories, hardening"
+if command -v systemd-analyze >/dev/null; then
+  analyze=$(systemd-analyze verify "$pushd_unit" 2>&1) || fail "systemd-analyze verify: $analyze"
+  [ -z "$analyze" ] || fail "systemd-analyze verify: $analyze"
+  pass "systemd-analyze verify: clean"
+  exposure=$(systemd-analyze security --offline=true "$pushd_unit" 2>/dev/null |
+    sed -n 's/.*Overall exposure level for mfa-pushd.service: \([0-9.]*\).*/\1/p')
+  [ -n "$exposure" ] || fail "systemd-analyze security: no exposure level"
+  awk -v e="$exposure" 'BEGIN { exit !(e <= 2.0) }' || fail "systemd-analyze security: exposure $exposure > 2.0"
+  pass "systemd-analyze security: exposure $exposure (at most 2.0)"
+else
+  echo "  (systemd-analyze not installed: unit not verified)"
+fi
+[ ! -e /etc/systemd/system/multi-user.target.wants/mfa-pushd.service ] || fail "the unit was enabled on install"
+pass "installed disabled"
+# The unit's own command, run as its User (and UMask); under systemd when this machine runs it.
+exec_start=$(sed -n 's/^ExecStart=//p' "$pushd_unit")
+[ -n "$exec_start" ] || fail "no ExecStart in $pushd_unit"
+read -r -a exec_start <<<"$exec_start"
+as_service() { setpriv --reuid=mfa-pushd --regid=mfa-pushd --init-groups -- "$@"; }
+# start_unit: runs ExecStart for at most 5 s as the service user; prints its stderr, fails if it
+# keeps running (it must not start before the configuration is complete).
+start_unit() {
+  local rc=0 err
+  err=$( (umask 0077; timeout 5 setpriv --reuid=mfa-pushd --regid=mfa-pushd --init-groups -- \
+    "${exec_start[@]}") 2>&1 >/dev/null) || rc=$?
+  [ "$rc" != 0 ] || fail "ExecStart succeeded unconfigured"
+  [ "$rc" != 124 ] || fail "ExecStart kept running unconfigured: $err"
+  echo "$err"
+}
+err=$(start_unit)
+grep -q 'public_url' <<<"$err" || fail "unconfigured start does not name public_url: $err"
+pass "first start refused, saying: $err"
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+url=https://127.0.0.1:$port
+# What the administrator does (README.Debian): public_url and listen, then TLS.
+sed -i -e "s|^#public_url = .*|public_url = \"$url\"|" -e "s|^listen = .*|listen = \"127.0.0.1:$port\"|" "$pushd_conf"
+grep -qx "public_url = \"$url\"" "$pushd_conf" || fail "could not set public_url"
+err=$(start_unit)
+grep -q '/etc/mfa-pushd/tls/server.pem' <<<"$err" || fail "start without TLS files does not name them: $err"
+pass "start without TLS files refused, saying: $err"
+
+echo "==> mfa-pushd: tls-init and host add as the service user"
+runuser -u mfa-pushd -- mfa-pushd --config "$pushd_conf" tls-init --out-dir /etc/mfa-pushd/tls \
+  --name localhost --ip 127.0.0.1
+owned_is /etc/mfa-pushd/tls/server.key 600
+owned_is /etc/mfa-pushd/tls/ca.key 600
+owned_is /etc/mfa-pushd/tls/server.pem 644
+cred=/var/lib/mfa-pushd/pkgtest.json
+runuser -u mfa-pushd -- mfa-pushd --config "$pushd_conf" host add pkgtest --out "$cred"
+owned_is "$cred" 600
+owned_is /var/lib/mfa-pushd/service.key 600
+runuser -u mfa-pushd -- mfa-pushd --config "$pushd_conf" host list | grep -q '^pkgtest ' ||
+  fail "host list does not show pkgtest"
+pass "host pkgtest added"
+
+echo "==> mfa-pushd: the service, as the mfa-pushd user"
+pushd_log=$(mktemp)
+if [ -d /run/systemd/system ] && systemctl daemon-reload 2>/dev/null; then
+  systemctl start mfa-pushd || fail "systemctl start mfa-pushd: $(journalctl -u mfa-pushd -n 20 --no-pager)"
+  pushd_pid=$(systemctl show -p MainPID --value mfa-pushd)
+  pushd_systemd=1
+  echo "  started by systemd (pid $pushd_pid)"
+else
+  echo "  systemd is not running here (PID 1 is $(ps -p 1 -o comm=)): running the unit's ExecStart" \
+    "as mfa-pushd through setpriv, with its UMask; the unit's sandbox is not applied"
+  (umask 0077; exec setpriv --reuid=mfa-pushd --regid=mfa-pushd --init-groups -- "${exec_start[@]}") \
+    2>"$pushd_log" &
+  pushd_pid=$!
+  pushd_systemd=
+fi
+health=
+for _ in $(seq 50); do
+  health=$(curl -sS --max-time 2 --cacert /etc/mfa-pushd/tls/ca.pem "$url/v1/health" 2>/dev/null) && break
+  kill -0 "$pushd_pid" 2>/dev/null || fail "mfa-pushd exited: $(cat "$pushd_log")"
+  sleep 0.2
+done
+[ "$health" = '{"status":"ok","protocol":1}' ] || fail "/v1/health: '$health'; log: $(cat "$pushd_log")"
+pass "/v1/health over TLS, verified with the generated CA: $health"
+[ "$(ps -o user= -p "$pushd_pid")" = mfa-pushd ] || fail "service runs as $(ps -o user= -p "$pushd_pid")"
+pass "service process $pushd_pid runs as mfa-pushd"
+! curl -sS --max-time 2 -o /dev/null "$url/v1/health" 2>/dev/null || fail "TLS accepted without the CA"
+pass "untrusted without the generated CA"
+# A device paired through the installed service with the installed mfa-push-device.
+token=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["token"])' "$cred")
+pairing=$(curl -sS --fail-with-body --max-time 5 --cacert /etc/mfa-pushd/tls/ca.pem \
+  -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
+  -d '{"user":"pkgtest","ttl":60}' "$url/v1/pairings") || fail "POST /v1/pairings: $pairing"
+uri=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["uri"])' "$pairing")
+device_dir=$(mktemp -d)
+mfa-push-device --key-file "$device_dir/key.json" pair "$uri" --name pkgtest-device \
+  --ca-file /etc/mfa-pushd/tls/ca.pem || fail "mfa-push-device pair"
+pending=$(mfa-push-device --key-file "$device_dir/key.json" pending --json) || fail "pending: $pending"
+rm -rf "$device_dir"
+devices=$(runuser -u mfa-pushd -- mfa-pushd --config "$pushd_conf" device list --user pkgtest --json)
+grep -q '"name": "pkgtest-device"' <<<"$devices" || fail "device list: $devices"
+pass "mfa-push-device paired (device list shows it), pending: $pending"
+if [ -n "$pushd_systemd" ]; then
+  systemctl stop mfa-pushd
+else
+  kill -TERM "$pushd_pid"
+  wait "$pushd_pid" || fail "mfa-pushd did not stop cleanly on SIGTERM: $(cat "$pushd_log")"
+fi
+pushd_pid=
+owned_is /var/log/mfa-pushd/audit.log 600
+for event in service.started host.added pairing.used service.stopped; do
+  grep -q "\"event\":\"$event\"" /var/log/mfa-pushd/audit.log || fail "audit log lacks $event"
+done
+pass "stopped on SIGTERM; audit log has service.started, host.added, pairing.used, service.stopped"
+rm -f "$pushd_log"
+
+echo "==> mfa-pushd: remove (dpkg -r)"
+dpkg -r mfa-pushd
+gone /usr/bin/mfa-pushd
+gone /usr/bin/mfa-push-device
+gone "$pushd_unit"
+[ -f "$pushd_conf" ] || fail "remove deleted the conffile"
+owned_is /var/lib/mfa-pushd/service.key 600
+owned_is /var/lib/mfa-pushd/pushd.db 600
+owned_is /etc/mfa-pushd/tls/server.key 600
+pass "configuration, database, service key and TLS files kept"
+
+echo "==> mfa-pushd: purge (dpkg -P)"
+purge_log=$(dpkg -P mfa-pushd 2>&1)
+echo "$purge_log"
+grep -q 'mfa-pushd purge: DELETING' <<<"$purge_log" || fail "purge did not warn"
+gone /var/lib/mfa-pushd
+gone /var/log/mfa-pushd
+gone /etc/mfa-pushd
+getent passwd mfa-pushd >/dev/null || fail "purge removed the system user (it is kept by design)"
+! dpkg-query -W -f='${Status}' mfa-pushd 2>/dev/null | grep -q 'config-files' ||
+  fail "mfa-pushd still has config files"
+pass "purge: data, TLS files, logs and configuration deleted, with a warning; user kept"
+echo "  mfa-pushd checks took $((SECONDS - pushd_start)) s"
 
 echo "package tests passed in $((SECONDS - start)) s"
