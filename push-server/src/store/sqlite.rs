@@ -207,18 +207,23 @@ impl SqliteStore {
             .execute(&self.pool)
             .await
             .map_err(db)?;
-        let current: i64 = sqlx::query("SELECT COALESCE(MAX(version), 0) AS v FROM schema_version")
-            .fetch_one(&self.pool)
+        let applied: Vec<i64> = sqlx::query("SELECT version FROM schema_version")
+            .fetch_all(&self.pool)
             .await
-            .and_then(|r| r.try_get("v"))
+            .map_err(db)?
+            .iter()
+            .map(|r| r.try_get("version"))
+            .collect::<std::result::Result<_, _>>()
             .map_err(db)?;
         let newest = MIGRATIONS.last().map_or(0, |m| m.0);
-        if current > newest {
+        if let Some(v) = applied.iter().find(|v| **v > newest) {
             return Err(StoreError::Db(format!(
-                "database schema version {current} is newer than this mfa-pushd ({newest})"
+                "database schema version {v} is newer than this mfa-pushd ({newest})"
             )));
         }
-        for (version, sql) in MIGRATIONS.iter().filter(|m| m.0 > current) {
+        // Every migration not recorded yet, in order: numbers are assigned per feature, so a
+        // database may have a later one and still lack an earlier one.
+        for (version, sql) in MIGRATIONS.iter().filter(|m| !applied.contains(&m.0)) {
             let mut tx = self.pool.begin().await.map_err(db)?;
             sqlx::raw_sql(sql).execute(&mut *tx).await.map_err(db)?;
             sqlx::query("INSERT INTO schema_version (version) VALUES (?)")
