@@ -46,7 +46,7 @@ async fn sweeper(state: Shared) {
             Err(e) => eprintln!("mfa-pushd: expiring challenges: {e}"),
         }
         n += 1;
-        if n % 60 == 0 {
+        if n.is_multiple_of(60) {
             if let Err(e) = state.store.prune(now.saturating_sub(120)).await {
                 eprintln!("mfa-pushd: pruning rate-limit events: {e}");
             }
