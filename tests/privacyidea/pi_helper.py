@@ -236,75 +236,6 @@ def audit_clients(a):
     print(json.dumps({"clients": [e.get("client") for e in v.get("auditdata", [])]}))
 
 
-def load(a):
-    """Push logins through privacyIDEA: each worker owns one user with a phone (enrolled before
-    the clock starts) and loops: trigger (/validate/check pass=""), the phone polls and
-    approves (signed), the relying party polls /validate/polltransaction until accepted and
-    finalizes (/validate/check transaction_id) -> ACCEPT. Approve-to-login latency runs from
-    the phone's acknowledged answer to the finalizing ACCEPT (polling with no pause)."""
-    import threading
-    users = [f"load{i}" for i in range(a.workers)]
-    phones = []
-    for u in users:
-        state = os.path.join(a.state_dir, f"phone-{u}.json")
-        a.user, a.state = u, state
-        with open(os.devnull, "w") as devnull:
-            out, sys.stdout = sys.stdout, devnull
-            try:
-                enroll_push(a)
-            finally:
-                sys.stdout = out
-        phones.append(Phone(state, a.ca))
-    url = a.url.rstrip("/")
-    latencies, errors, done = [], [], [0]
-    lock = threading.Lock()
-    stop = time.monotonic() + a.seconds
-
-    def worker(user, phone):
-        s = requests.Session()
-        while time.monotonic() < stop:
-            try:
-                r = s.post(f"{url}/validate/check", data={"user": user, "realm": a.realm, "pass": ""},
-                           verify=a.ca or True, timeout=30).json()
-                tid = r["detail"]["transaction_id"]
-                chal = phone.wait_challenge(time.monotonic() + 10)
-                if chal is None or not phone.answer(chal, "accept"):
-                    raise RuntimeError("phone could not answer")
-                acked = time.monotonic()
-                for _ in range(1000):
-                    p = s.get(f"{url}/validate/polltransaction", params={"transaction_id": tid},
-                              verify=a.ca or True, timeout=30).json()
-                    if p["detail"].get("challenge_status") == "accept":
-                        break
-                else:
-                    raise RuntimeError("never accepted")
-                f = s.post(f"{url}/validate/check", data={"user": user, "realm": a.realm, "pass": "",
-                                                          "transaction_id": tid},
-                           verify=a.ca or True, timeout=30).json()
-                if f["result"].get("authentication") != "ACCEPT":
-                    raise RuntimeError("finalize not ACCEPT")
-                with lock:
-                    latencies.append(time.monotonic() - acked)
-                    done[0] += 1
-            except Exception as e:  # counted and reported, never hidden
-                with lock:
-                    errors.append(f"{type(e).__name__}: {e}"[:120])
-
-    started = time.monotonic()
-    threads = [threading.Thread(target=worker, args=(u, p)) for u, p in zip(users, phones)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    elapsed = time.monotonic() - started
-    lat = sorted(latencies)
-    pct = lambda q: round(lat[min(len(lat) - 1, int(q * len(lat)))] * 1000, 1) if lat else None
-    print(json.dumps({"workers": a.workers, "seconds": round(elapsed, 1), "logins": done[0],
-                      "logins_per_s": round(done[0] / elapsed, 2), "errors": len(errors),
-                      "first_errors": errors[:3], "approve_to_login_ms":
-                      {"p50": pct(0.5), "p90": pct(0.9), "p99": pct(0.99), "max": pct(1.0)}}))
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--url", required=True)
@@ -325,10 +256,6 @@ def main():
     em.add_argument("--users", required=True, help="comma-separated")
     em.add_argument("--state-dir", required=True)
     em.add_argument("--parallel", type=int, default=4)
-    lo = sub.add_parser("load")
-    lo.add_argument("--workers", type=int, default=4)
-    lo.add_argument("--seconds", type=float, default=10.0)
-    lo.add_argument("--state-dir", required=True)
     ph = sub.add_parser("phone")
     ph.add_argument("--state", required=True)
     ph.add_argument("--action", choices=["accept", "decline", "wrong-number"], required=True)
@@ -338,7 +265,7 @@ def main():
     au = sub.add_parser("audit-clients")
     au.add_argument("--user", required=True)
     a = ap.parse_args()
-    {"load": load, "health": health, "audit-clients": audit_clients, "configure": configure, "enroll-totp": enroll_totp, "enroll-push": enroll_push,
+    {"health": health, "audit-clients": audit_clients, "configure": configure, "enroll-totp": enroll_totp, "enroll-push": enroll_push,
      "enroll-push-many": enroll_push_many,
      "phone": phone}[a.cmd](a)
 
