@@ -78,12 +78,6 @@ impl PushService {
         PushService::start_with(backend, limits, "127.0.0.1")
     }
 
-    /// Like [`PushService::start`], with `public_url` naming `public_host` (e.g. `localhost`:
-    /// browsers refuse WebAuthn on IP addresses) while [`PushService::url`] stays 127.0.0.1.
-    pub fn start_public(limits: &str, public_host: &str) -> PushService {
-        PushService::start_with(Backend::Sqlite, limits, public_host)
-    }
-
     /// A service on `backend` whose `public_url` names `public_host`.
     pub fn start_with(backend: Backend, limits: &str, public_host: &str) -> PushService {
         let pg = (backend == Backend::Postgres).then(PgCluster::start);

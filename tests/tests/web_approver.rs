@@ -7,12 +7,18 @@ use mfa_tests::browser::{Browser, spki_hash};
 use mfa_tests::client::*;
 use mfa_tests::fixture::{Fixture, Outcome};
 use mfa_tests::live::{Live, push_number};
-use mfa_tests::push::{PushService, pairing_link};
+use mfa_tests::push::{Backend, PushService, pairing_link};
 use mfa_tests::sandbox::enroll_tool;
 use serde_json::json;
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
+
+/// The service's backend in this binary. `web_approver_postgres.rs` runs this same file as a
+/// module, where `crate::BACKEND` names its own constant (PostgreSQL) and this one goes unused.
+#[allow(dead_code)]
+const BACKEND: Backend = Backend::Sqlite;
+use crate::BACKEND as SERVICE_BACKEND;
 
 const WAIT: Duration = Duration::from_secs(30);
 const RHOST: &str = "203.0.113.7";
@@ -30,7 +36,8 @@ fn artifacts() -> PathBuf {
 }
 
 fn world() -> World {
-    let svc = PushService::start_public(
+    let svc = PushService::start_with(
+        SERVICE_BACKEND,
         "user_per_minute = 100\nhost_per_minute = 1000\nfraud_cooldown = 600\n",
         "localhost",
     );
