@@ -158,6 +158,37 @@ fn pair_from_the_enrollment_link_then_approve_with_the_right_number() {
         json!("registered")
     );
 
+    // The page builds, byte for byte, what push-proto signs (every kind it uses).
+    let from_page = w.phone.js(
+        "return import('/proto.js').then(p => [
+           p.answerBytes('T', 'N', 'deny', 7), p.answerBytes('T', 'N', 'approve', null),
+           p.challengeBytes({txid: 't', user: 'ü', hostname: 'h', service: 's', rhost: null,
+                             time: 5, nonce: 'n', expires_at: 9, choices: [12, 34, 56]}),
+           p.pairBytes('c', 'name', 'k'), p.deviceRequestBytes('d', 1, 'GET', '/x?wait=25'),
+         ].map(b => Array.from(b)))",
+        json!([]),
+    );
+    use push_proto::api::Decision;
+    use push_proto::signed;
+    let from_rust = json!([
+        signed::answer("T", "N", Decision::Deny, Some(7)),
+        signed::answer("T", "N", Decision::Approve, None),
+        signed::challenge(&signed::ChallengeFields {
+            txid: "t",
+            user: "ü",
+            hostname: "h",
+            service: "s",
+            rhost: None,
+            time: 5,
+            nonce: "n",
+            expires_at: 9,
+            choices: &[12, 34, 56],
+        }),
+        signed::pair("c", "name", "k"),
+        signed::device_request("d", 1, "GET", "/x?wait=25"),
+    ]);
+    assert_eq!(from_page, from_rust, "proto.js and push-proto/src/signed.rs disagree");
+
     let (live, n, txid) = login_until_card(&w);
     let c = card(Some(&txid));
     assert_eq!(w.phone.text(&format!("{c} .req-user")), "alice");
