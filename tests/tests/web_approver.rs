@@ -214,6 +214,18 @@ fn pair_from_the_enrollment_link_then_approve_with_the_right_number() {
         w.phone.js("return document.querySelectorAll('#history li').length", json!([])),
         json!(2)
     );
+
+    // Offline: with the service gone, the installed app's shell still loads from the service
+    // worker's cache (and says it cannot reach the service).
+    let mut w = w;
+    w.svc.stop();
+    w.phone.goto(&format!("{}/", w.svc.public_url));
+    w.phone.wait_for(
+        "the cached shell",
+        WAIT,
+        "document.title === 'pam_mfa approver' && document.querySelector('h1') !== null",
+    );
+    assert!(w.phone.text("h1").contains("Login approvals"));
 }
 
 #[test]
