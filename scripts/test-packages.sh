@@ -421,6 +421,7 @@ sed -i -e "s|^#public_url = .*|public_url = \"$url\"|" -e "s|^listen = .*|listen
 grep -qx "public_url = \"$url\"" "$pushd_conf" || fail "could not set public_url"
 err=$(start_unit)
 grep -q '/etc/mfa-pushd/tls/server.pem' <<<"$err" || fail "start without TLS files does not name them: $err"
+grep -q 'mfa-pushd tls-init' <<<"$err" || fail "start without TLS files does not say how to make them: $err"
 pass "start without TLS files refused, saying: $err"
 
 echo "==> mfa-pushd: tls-init and host add as the service user"

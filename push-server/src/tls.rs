@@ -21,6 +21,15 @@ const MAX_PEM: u64 = 256 * 1024;
 /// The server configuration from a PEM certificate chain and a private key file (which must
 /// be private: mode 0600, owned by the service's user).
 pub fn server_config(cert: &Path, key: &Path) -> Result<Arc<ServerConfig>, String> {
+    if !cert.exists() && !key.exists() {
+        return Err(format!(
+            "{} and {} do not exist: make them with `mfa-pushd tls-init --out-dir {} --name \
+             HOST` (a private CA and a server certificate), or point tls_cert/tls_key at yours",
+            cert.display(),
+            key.display(),
+            cert.parent().map_or_else(|| ".".into(), |d| d.display().to_string())
+        ));
+    }
     let cert_pem = crate::files::read_public(cert, MAX_PEM)?;
     let certs = CertificateDer::pem_slice_iter(&cert_pem)
         .collect::<Result<Vec<_>, _>>()
