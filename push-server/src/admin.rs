@@ -36,7 +36,8 @@ impl Admin {
         if !push_proto::limits::is_text(name, push_proto::limits::MAX_NAME) {
             return Err("the host name must be 1 to 64 printable characters".into());
         }
-        if out.exists() || out.symlink_metadata().is_ok() {
+        let to_stdout = out == Path::new("-");
+        if !to_stdout && (out.exists() || out.symlink_metadata().is_ok()) {
             return Err(format!("{} exists; refusing to overwrite", out.display()));
         }
         let key = crate::service_key::load_or_create(&self.config.key_path())?;
@@ -64,6 +65,17 @@ impl Admin {
         );
         text.push('\n');
         drop(cred);
+        if to_stdout {
+            self.audit.record(&Event {
+                event: "host.added",
+                host: Some(&host.id),
+                outcome: "ok",
+                reason: Some(name),
+                ..Event::default()
+            });
+            // The credential is the whole output, for `> file` on the host (as root, 0600).
+            return Ok(text.trim_end().to_string());
+        }
         if let Err(err) = crate::files::write_new_private(out, text.as_bytes()) {
             // Nobody holds the token: revoke the host rather than leave it usable.
             let _ = self.store.revoke_host(name, crate::time::now()).await;

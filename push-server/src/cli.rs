@@ -56,7 +56,9 @@ pub enum HostCommand {
     Add {
         /// The host's name (shown on devices).
         name: String,
-        /// Credential file to create (refuses to overwrite).
+        /// Credential file to create (refuses to overwrite); `-` prints it to standard output
+        /// instead (e.g. `runuser -u mfa-pushd -- mfa-pushd host add web1 --out - | ssh web1
+        /// 'umask 077; cat > /etc/pam_mfa/push-host.json'`).
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
     },
