@@ -1,8 +1,11 @@
 //! `push-load`: load on a push service. With `--backend mfa-pushd` (the default) it starts
-//! `mfa-pushd` on loopback (own CA, limits opened up), registers hosts and pairs devices
-//! through the API; with `--backend privacyidea` it starts a throwaway privacyIDEA with one push
-//! token and simulated phone per user (`push_load/privacyidea.rs`); `--backend both` runs one
-//! after the other and prints them side by side. The same worker loop then measures
+//! `mfa-pushd` on loopback (own CA, limits opened up, SQLite), registers hosts and pairs devices
+//! through the API; `pushd-postgres` does the same on a throwaway PostgreSQL cluster, and
+//! `pushd-postgres-2` with two instances on that database, hosts on one and devices on the
+//! other (`push_load/pushd.rs`); with `--backend privacyidea` it starts a throwaway privacyIDEA
+//! with one push token and simulated phone per user (`push_load/privacyidea.rs`). `--backend
+//! both` runs mfa-pushd and privacyIDEA, `all` every backend, and a comma-separated list the
+//! ones named, one after the other, printed side by side. The same worker loop then measures
 //! 1. sustained logins/s: workers start logins (challenges), wait for the outcome as the
 //!    relying party does (mfa-pushd: the host's long-poll; privacyIDEA: polling, then the
 //!    finalizing check), and approve from the device (fetch the challenge, signed answer);
@@ -10,12 +13,13 @@
 //!    the login is approved;
 //! 3. how many pending challenges one instance holds (each with an open long-poll), ramped up
 //!    to `--max-pending` or the first error, and the service's RSS per pending challenge
-//!    (mfa-pushd only: see `Backend::no_ramp`).
+//!    (mfa-pushd only: see `Backend::no_ramp`), with PostgreSQL's own memory beside it.
 //!
 //! ```text
-//! push-load [--backend mfa-pushd|privacyidea|both] [--quick] [--json] [--out FILE]
+//! push-load [--backend NAME[,NAME…]|both|all] [--quick] [--json] [--out FILE]
 //!           [--pushd PATH] [--hosts N] [--workers N] [--seconds N] [--max-pending N]
 //!           [--poll-ms N]
+//!     NAME: mfa-pushd, pushd-postgres, pushd-postgres-2, privacyidea
 //! ```
 //!
 //! Timing assertions do not belong in tests: this reports, people judge.
@@ -31,19 +35,20 @@ mod pushd;
 
 use backend::Backend;
 use privacyidea::PrivacyIdea;
-use pushd::Pushd;
+use pushd::{Pushd, Store};
 use serde_json::json;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-const USAGE: &str = "usage: push-load [--backend mfa-pushd|privacyidea|both] [--quick] [--json] \
+const USAGE: &str = "usage: push-load [--backend NAME[,NAME...]|both|all] [--quick] [--json] \
                      [--out FILE] [--pushd PATH] [--hosts N] [--workers N] [--seconds N] \
-                     [--max-pending N] [--poll-ms N]";
+                     [--max-pending N] [--poll-ms N]\n\
+                     NAME: mfa-pushd, pushd-postgres, pushd-postgres-2, privacyidea";
 
-/// The push services `--backend` can name, in the order `both` runs them.
-const BACKENDS: [&str; 2] = ["mfa-pushd", "privacyidea"];
+/// The push services `--backend` can name, in the order `all` runs them.
+const BACKENDS: [&str; 4] = ["mfa-pushd", "pushd-postgres", "pushd-postgres-2", "privacyidea"];
 
 struct Args {
     /// `--backend` as given, and the backends it names.
@@ -86,8 +91,12 @@ fn parse_args() -> Result<Args, String> {
             "--backend" => {
                 let v = value()?;
                 a.backends = match v.as_str() {
-                    "both" => BACKENDS.to_vec(),
-                    _ => vec![*BACKENDS.iter().find(|b| **b == v).ok_or(USAGE)?],
+                    "both" => vec!["mfa-pushd", "privacyidea"],
+                    "all" => BACKENDS.to_vec(),
+                    _ => v
+                        .split(',')
+                        .map(|n| BACKENDS.iter().find(|b| **b == n).copied().ok_or(USAGE))
+                        .collect::<Result<_, _>>()?,
                 };
                 a.backend_arg = v;
             }
@@ -195,12 +204,15 @@ struct Ramp {
     stopped_by: String,
     rss_before_kib: u64,
     rss_at_max_kib: u64,
+    /// The database server's memory before and at max pending (`Backend::database_memory_kib`).
+    db_before_kib: Option<Result<u64, String>>,
+    db_at_max_kib: Option<Result<u64, String>>,
 }
 
 async fn ramp<B: Backend>(b: &Arc<B>, first_user: usize, cap: usize, step: usize) -> Ramp {
-    let pid = b.server_pid().unwrap_or(0);
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let rss_before_kib = rss_kib(pid);
+    let rss_before_kib = b.service_rss_kib().unwrap_or(0);
+    let db_before_kib = b.database_memory_kib();
     let stop = Arc::new(AtomicBool::new(false));
     let mut logins: Vec<Arc<B::Login>> = Vec::new();
     let mut holders = tokio::task::JoinSet::new();
@@ -240,7 +252,8 @@ async fn ramp<B: Backend>(b: &Arc<B>, first_user: usize, cap: usize, step: usize
     }
     // Let the long-polls arrive, then measure.
     tokio::time::sleep(Duration::from_millis(1000)).await;
-    let rss_at_max_kib = rss_kib(pid);
+    let rss_at_max_kib = b.service_rss_kib().unwrap_or(0);
+    let db_at_max_kib = b.database_memory_kib();
     stop.store(true, Ordering::Relaxed);
     let held = logins.len();
     let mut set = tokio::task::JoinSet::new();
@@ -250,7 +263,7 @@ async fn ramp<B: Backend>(b: &Arc<B>, first_user: usize, cap: usize, step: usize
     }
     while set.join_next().await.is_some() {}
     while holders.join_next().await.is_some() {}
-    Ramp { held, stopped_by, rss_before_kib, rss_at_max_kib }
+    Ramp { held, stopped_by, rss_before_kib, rss_at_max_kib, db_before_kib, db_at_max_kib }
 }
 
 /// What one backend's run measured.
@@ -262,6 +275,8 @@ struct Measured {
     t: Throughput,
     /// Service RSS right after the login run (all its processes).
     rss_after_logins_kib: Option<u64>,
+    /// The database server's memory right after the login run, where it has one.
+    db_after_logins_kib: Option<Result<u64, String>>,
     /// The ramp, or why it does not apply.
     ramp: Result<Ramp, &'static str>,
 }
@@ -271,6 +286,7 @@ async fn measure<B: Backend>(a: &Args, b: Arc<B>) -> Measured {
     eprintln!("push-load: {}: {} workers for {} s", b.name(), a.workers, a.seconds);
     let t = throughput(&b, a.workers, a.seconds).await;
     let rss_after_logins_kib = b.service_rss_kib();
+    let db_after_logins_kib = b.database_memory_kib();
     let ramp = match b.no_ramp() {
         Some(why) => Err(why),
         None => {
@@ -290,6 +306,7 @@ async fn measure<B: Backend>(a: &Args, b: Arc<B>) -> Measured {
         users: b.users(),
         t,
         rss_after_logins_kib,
+        db_after_logins_kib,
         ramp,
     }
 }
@@ -300,18 +317,20 @@ fn mib(kib: u64) -> String {
 
 /// The report: one Markdown table with a column per backend, and the JSON (one object for one
 /// backend, `{"backends": [...]}` for several).
-fn report(a: &Args, runs: &[Measured]) -> (String, String) {
+fn report(a: &Args, runs: &[Measured], load_before: &str) -> (String, String) {
     let machine = format!(
-        "{} CPUs, {}",
+        "{} CPUs, {}, load average {load_before} before the run and {} after it",
         std::thread::available_parallelism().map_or(0, |n| n.get()),
-        if cfg!(debug_assertions) { "debug build" } else { "release build" }
+        if cfg!(debug_assertions) { "debug build" } else { "release build" },
+        load_average()
     );
     let names: Vec<&str> = runs.iter().map(|m| m.name).collect();
     let mut md = format!(
         "## Push service load ({})\n\n\
          `push-load{}{}`: {} concurrent logins for {} s (one user with one device each), \
          the load generator (Rust, tokio + hyper + rustls) and the service sharing this \
-         machine ({machine}); TLS on loopback.\n\n",
+         machine ({machine}); TLS on loopback. The services run one after the other, each \
+         alone on the machine.{}\n\n",
         names.join(" vs "),
         if a.backend_arg == BACKENDS[0] {
             String::new()
@@ -321,6 +340,12 @@ fn report(a: &Args, runs: &[Measured]) -> (String, String) {
         if a.quick { " --quick" } else { "" },
         a.workers,
         a.seconds,
+        if a.quick {
+            " **Quick run: short and small, to keep the load test working — not numbers to \
+             judge by.**"
+        } else {
+            ""
+        },
     );
     let mut rows: Vec<(String, Vec<String>)> = Vec::new();
     let mut row = |label: &str, f: &dyn Fn(&Measured) -> String| {
@@ -342,6 +367,10 @@ fn report(a: &Args, runs: &[Measured]) -> (String, String) {
     row("service RSS after the login run", &|m| {
         m.rss_after_logins_kib.map_or_else(|| "unknown".into(), mib)
     });
+    row(
+        "database server memory after the login run (PostgreSQL: PSS summed over its processes)",
+        &|m| db_memory(&m.db_after_logins_kib),
+    );
     row("pending challenges held by one instance (each with an open wait)", &|m| {
         m.ramp.as_ref().map_or(na.clone(), |r| format!("{} ({})", r.held, r.stopped_by))
     });
@@ -353,13 +382,20 @@ fn report(a: &Args, runs: &[Measured]) -> (String, String) {
     row("memory per pending challenge (RSS delta / pending)", &|m| {
         m.ramp.as_ref().map_or(na.clone(), |r| format!("{:.0} bytes", per_pending(r)))
     });
+    row("database server memory before ramp / at max pending", &|m| {
+        m.ramp.as_ref().map_or(na.clone(), |r| match (&r.db_before_kib, &r.db_at_max_kib) {
+            (None, None) => db_memory(&None),
+            (before, at_max) => format!("{} / {}", db_memory(before), db_memory(at_max)),
+        })
+    });
     md += &format!("| measure | {} |\n|---|{}\n", names.join(" | "), "---|".repeat(runs.len()));
     for (label, values) in &rows {
         md += &format!("| {label} | {} |\n", values.join(" | "));
     }
     md += "\n";
-    for m in runs {
-        md += &format!("* **{}**: {}. One login: {}.", m.name, m.setup, m.flow);
+    for (i, m) in runs.iter().enumerate() {
+        let flow = if i > 0 && runs[i - 1].flow == m.flow { "as above" } else { m.flow };
+        md += &format!("* **{}**: {}. One login: {flow}.", m.name, m.setup);
         if let Err(why) = &m.ramp {
             md += &format!(" Pending ramp not run: {why}");
         }
@@ -368,6 +404,28 @@ fn report(a: &Args, runs: &[Measured]) -> (String, String) {
         }
         md += "\n";
     }
+    md += "\n### Caveats\n\n";
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let load1: f64 =
+        load_before.split_whitespace().next().and_then(|l| l.parse().ok()).unwrap_or(0.0);
+    if load1 > 0.5 * cpus as f64 {
+        md += &format!(
+            "* **The machine was busy**: the 1-minute load average was {load1:.2} on {cpus} CPUs \
+             when this run started (other work, or a benchmark that just ended: it decays over \
+             a minute or so). Every figure here paid for that.\n"
+        );
+    }
+    md += "\
+           * One run on one machine: the load generator and every service share its CPUs, so a \
+           service's figures include competing with the generator (and, for PostgreSQL, the \
+           service with its database server). Compare the columns with each other, not with \
+           numbers from elsewhere.\n\
+           * TLS and TCP on loopback: no network latency, which a real deployment adds to every \
+           step.\n\
+           * Memory is resident set size (RSS) for the services and proportional set size (PSS, \
+           shared pages divided among the processes sharing them) for PostgreSQL, whose \
+           processes share its buffers; the per-pending figure is one delta divided by the \
+           number held, so allocator slack shows in it.\n";
     let objects: Vec<serde_json::Value> = runs
         .iter()
         .map(|m| {
@@ -382,6 +440,7 @@ fn report(a: &Args, runs: &[Measured]) -> (String, String) {
                     "p50": p(50.0), "p90": p(90.0), "p99": p(99.0), "n": m.t.latencies_ms.len(),
                 },
                 "rss_after_logins_kib": m.rss_after_logins_kib, "machine": machine,
+                "database_pss_kib_after_logins": db_json(&m.db_after_logins_kib),
             });
             match &m.ramp {
                 Ok(r) => {
@@ -389,6 +448,9 @@ fn report(a: &Args, runs: &[Measured]) -> (String, String) {
                         json!({"held": r.held, "cap": a.max_pending, "stopped_by": r.stopped_by});
                     js["rss_kib"] = json!({"before": r.rss_before_kib, "at_max": r.rss_at_max_kib});
                     js["bytes_per_pending"] = json!(per_pending(r));
+                    js["database_pss_kib"] = json!({
+                        "before": db_json(&r.db_before_kib), "at_max": db_json(&r.db_at_max_kib),
+                    });
                 }
                 Err(why) => js["max_pending"] = json!({"not_measured": why}),
             }
@@ -402,6 +464,30 @@ fn report(a: &Args, runs: &[Measured]) -> (String, String) {
     (md, serde_json::to_string_pretty(&js).unwrap_or_default())
 }
 
+/// A database server's memory for the table.
+fn db_memory(m: &Option<Result<u64, String>>) -> String {
+    match m {
+        None => "– (no separate database server)".into(),
+        Some(Ok(kib)) => mib(*kib),
+        Some(Err(e)) => format!("not measured: {e}"),
+    }
+}
+
+/// A database server's memory for the JSON: KiB, `null` without one, the reason as a string.
+fn db_json(m: &Option<Result<u64, String>>) -> serde_json::Value {
+    match m {
+        None => serde_json::Value::Null,
+        Some(Ok(kib)) => json!(kib),
+        Some(Err(e)) => json!(format!("not measured: {e}")),
+    }
+}
+
+/// `/proc/loadavg`'s three load averages.
+fn load_average() -> String {
+    let text = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    text.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
+}
+
 fn per_pending(r: &Ramp) -> f64 {
     if r.held > 0 {
         (r.rss_at_max_kib.saturating_sub(r.rss_before_kib)) as f64 * 1024.0 / r.held as f64
@@ -411,6 +497,7 @@ fn per_pending(r: &Ramp) -> f64 {
 }
 
 async fn main_async(a: Args) -> Result<(), String> {
+    let load_before = load_average();
     let mut runs = Vec::new();
     for name in &a.backends {
         // Each service runs alone: the previous one is stopped (dropped) before the next starts.
@@ -420,7 +507,12 @@ async fn main_async(a: Args) -> Result<(), String> {
                 let poll = Duration::from_millis(a.poll_ms);
                 measure(&a, Arc::new(PrivacyIdea::start(a.workers, poll).await?)).await
             }
-            _ => {
+            pushd_backend => {
+                let store = match pushd_backend {
+                    "pushd-postgres" => Store::Postgres { instances: 1 },
+                    "pushd-postgres-2" => Store::Postgres { instances: 2 },
+                    _ => Store::Sqlite,
+                };
                 if !a.pushd.exists() {
                     return Err(format!(
                         "{} not found (cargo build --release -p push-server, or --pushd PATH)",
@@ -429,15 +521,17 @@ async fn main_async(a: Args) -> Result<(), String> {
                 }
                 let devices = a.max_pending + a.workers;
                 eprintln!(
-                    "push-load: starting mfa-pushd, {} hosts, pairing {devices} devices",
+                    "push-load: starting mfa-pushd ({store:?}), {} hosts, pairing {devices} \
+                     devices",
                     a.hosts
                 );
-                measure(&a, Arc::new(Pushd::start(&a.pushd, a.hosts, devices).await?)).await
+                let pushd = Pushd::start(&a.pushd, store, a.hosts, devices).await?;
+                measure(&a, Arc::new(pushd)).await
             }
         };
         runs.push(m);
     }
-    let (md, js) = report(&a, &runs);
+    let (md, js) = report(&a, &runs, &load_before);
     let text = if a.json { js } else { md };
     match &a.out {
         Some(p) => std::fs::write(p, &text).map_err(|e| format!("{}: {e}", p.display()))?,

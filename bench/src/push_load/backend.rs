@@ -23,6 +23,12 @@ pub(crate) trait Backend: Send + Sync + 'static {
     fn service_rss_kib(&self) -> Option<u64> {
         self.server_pid().map(crate::rss_kib)
     }
+    /// Memory of a separate database server the service uses (PostgreSQL) in KiB, PSS summed
+    /// over its processes: `None` when the store is inside the service (SQLite), `Some(Err)`
+    /// when it cannot be measured, and why.
+    fn database_memory_kib(&self) -> Option<Result<u64, String>> {
+        None
+    }
     /// `Some(why)` when ramping up pending challenges measures nothing meaningful for this
     /// service, so the report says why instead of a figure.
     fn no_ramp(&self) -> Option<&'static str> {

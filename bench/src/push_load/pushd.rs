@@ -1,8 +1,16 @@
 //! The load generator's `mfa-pushd` backend: a real `mfa-pushd` started on loopback with its
 //! own CA, hosts registered through its admin CLI and devices paired through the API.
+//!
+//! Its state lives in SQLite (the default), or in a throwaway PostgreSQL cluster
+//! (`mfa_tests::pg`, Debian's server binaries) served by one or more instances that share the
+//! database and the service key (docs/push-service.md, "PostgreSQL and several instances").
+//! With several instances the hosts talk to the first and the devices to the last, so every
+//! challenge is created on one instance and answered on another, and the host's long-poll
+//! learns of the answer through PostgreSQL's `LISTEN/NOTIFY`.
 
 use super::backend::Backend;
 use super::http::Http;
+use mfa_tests::pg::PgCluster;
 use push_proto::api::{
     AnswerRequest, ChallengeCreated, ChallengeState, Decision, DeviceAuth, HostCredential,
     PairRequest, Paired, PairingCreated, PendingList,
@@ -27,20 +35,84 @@ struct Device {
     host: usize,
 }
 
-/// A running mfa-pushd with its hosts and devices.
+/// Where the service keeps its state, and how many instances serve it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Store {
+    /// SQLite in the data directory, one instance (the default deployment).
+    Sqlite,
+    /// One database in a throwaway PostgreSQL cluster, served by `instances` instances (≥ 1)
+    /// with the same service key.
+    Postgres { instances: usize },
+}
+
+/// A running mfa-pushd (one or more instances) with its hosts and devices.
 pub(crate) struct Pushd {
-    http: Arc<Http>,
+    store: Store,
+    /// The hosts' connection: the first instance.
+    host_http: Arc<Http>,
+    /// The devices' connection: the last instance (the first too when there is only one).
+    device_http: Arc<Http>,
     hosts: Vec<HostCredential>,
     devices: Vec<Device>,
-    child: Child,
+    /// The instances, in order.
+    children: Vec<Child>,
+    /// The PostgreSQL cluster, stopped (dropped) after the instances: fields drop after
+    /// `Drop::drop` has killed them.
+    pg: Option<PgCluster>,
+    /// PostgreSQL's `server_version`, for the report.
+    pg_version: String,
     _dir: tempfile::TempDir,
 }
 
 impl Drop for Pushd {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        for c in &mut self.children {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
     }
+}
+
+/// The parent of `pid` (`/proc/<pid>/stat`: after the command name in parentheses come the
+/// state and the parent's pid); `None` if it is gone.
+fn parent_pid(pid: u32) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat.rsplit_once(')')?.1.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Proportional set size of `pid` in KiB (`/proc/<pid>/smaps_rollup`, `Pss:`).
+fn pss_kib(pid: u32) -> Option<u64> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).ok()?;
+    text.lines()
+        .find_map(|l| l.strip_prefix("Pss:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+}
+
+/// PSS summed over a PostgreSQL server's processes: the postmaster (its pid from
+/// `postmaster.pid` in the data directory) and its children (backends, checkpointer, …).
+fn postgres_pss_kib(pg: &PgCluster) -> Result<u64, String> {
+    let pid_file = pg.socket_dir.join("data/postmaster.pid");
+    let text =
+        std::fs::read_to_string(&pid_file).map_err(|e| format!("{}: {e}", pid_file.display()))?;
+    let postmaster: u32 = text
+        .lines()
+        .next()
+        .and_then(|l| l.trim().parse().ok())
+        .ok_or("no pid in postmaster.pid")?;
+    let mut total = 0;
+    let mut processes = 0;
+    for e in std::fs::read_dir("/proc").map_err(|e| e.to_string())?.flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else { continue };
+        if pid == postmaster || parent_pid(pid) == Some(postmaster) {
+            // A backend may exit between the listing and the read: it then counts nothing.
+            total += pss_kib(pid).unwrap_or(0);
+            processes += 1;
+        }
+    }
+    if processes == 0 || total == 0 {
+        return Err(format!("no readable PostgreSQL process under postmaster {postmaster}"));
+    }
+    Ok(total)
 }
 
 fn run(cmd: &mut Command) -> Result<(), String> {
@@ -68,64 +140,115 @@ fn json<T: serde::de::DeserializeOwned>(r: &super::http::Reply, want: u16) -> Re
 }
 
 impl Pushd {
-    /// Starts `pushd` (the binary) with limits opened up for load, registers `hosts` hosts
-    /// and pairs `devices` devices (one user each).
-    pub(crate) async fn start(pushd: &Path, hosts: usize, devices: usize) -> Result<Pushd, String> {
+    /// Starts `pushd` (the binary) on `store` with limits opened up for load, registers `hosts`
+    /// hosts and pairs `devices` devices (one user each).
+    pub(crate) async fn start(
+        pushd: &Path,
+        store: Store,
+        hosts: usize,
+        devices: usize,
+    ) -> Result<Pushd, String> {
         let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
         let d = dir.path();
+        let (pg, database, instances, pg_version) = match store {
+            Store::Sqlite => (None, String::new(), 1, String::new()),
+            Store::Postgres { instances } => {
+                // The harness is blocking and reports failure by panicking (it is test code).
+                let (pg, url, version) = tokio::task::spawn_blocking(|| {
+                    let pg = PgCluster::start();
+                    let url = pg.create_database("mfa_pushd");
+                    let version = pg.psql("postgres", "SHOW server_version").trim().to_string();
+                    (pg, url, version)
+                })
+                .await
+                .map_err(|e| format!("PostgreSQL did not start (see above): {e}"))?;
+                (Some(pg), format!("database = \"{url}\"\n"), instances.max(1), version)
+            }
+        };
         run(Command::new(pushd).args(["tls-init", "--out-dir"]).arg(d.join("tls")).args([
             "--name",
             "localhost",
             "--ip",
             "127.0.0.1",
         ]))?;
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map_err(|e| e.to_string())?
-            .port();
-        let config = d.join("mfa-pushd.toml");
-        let dd = d.display();
-        std::fs::write(
-            &config,
-            format!(
-                "listen = \"127.0.0.1:{port}\"\npublic_url = \"https://localhost:{port}\"\n\
-                 data_dir = \"{dd}/data\"\ntls_cert = \"{dd}/tls/server.pem\"\n\
-                 tls_key = \"{dd}/tls/server.key\"\naudit_log = \"{dd}/audit.log\"\n\
-                 [limits]\nchallenge_ttl_max = 600\nuser_per_minute = 1000000\n\
-                 host_per_minute = 1000000\n"
-            ),
-        )
-        .map_err(|e| e.to_string())?;
+        // One configuration per instance: its own port, data directory and audit log; the
+        // same certificate and database.
+        let mut configs = Vec::new();
+        for i in 0..instances {
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .map_err(|e| e.to_string())?
+                .port();
+            let config = d.join(format!("mfa-pushd-{i}.toml"));
+            let dd = d.display();
+            std::fs::write(
+                &config,
+                format!(
+                    "listen = \"127.0.0.1:{port}\"\npublic_url = \"https://localhost:{port}\"\n\
+                     data_dir = \"{dd}/data{i}\"\ntls_cert = \"{dd}/tls/server.pem\"\n\
+                     tls_key = \"{dd}/tls/server.key\"\naudit_log = \"{dd}/audit{i}.log\"\n\
+                     {database}[limits]\nchallenge_ttl_max = 600\nuser_per_minute = 1000000\n\
+                     host_per_minute = 1000000\n"
+                ),
+            )
+            .map_err(|e| e.to_string())?;
+            configs.push((config, port));
+        }
         let mut creds = Vec::new();
         for h in 0..hosts {
             let out = d.join(format!("host{h}.json"));
             run(Command::new(pushd)
                 .arg("--config")
-                .arg(&config)
+                .arg(&configs[0].0)
                 .args(["host", "add", &format!("load-host-{h}"), "--out"])
                 .arg(&out))?;
             let text = std::fs::read_to_string(&out).map_err(|e| e.to_string())?;
             creds.push(serde_json::from_str::<HostCredential>(&text).map_err(|e| e.to_string())?);
         }
-        // The audit log goes to stderr too; the benchmark does not read it.
-        let child = Command::new(pushd)
-            .arg("--config")
-            .arg(&config)
-            .arg("serve")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|e| format!("{}: {e}", pushd.display()))?;
-        let addr = format!("127.0.0.1:{port}").parse().map_err(|e| format!("{e}"))?;
-        let http = Arc::new(Http::new(addr, "localhost", &d.join("tls/ca.pem"))?);
-        let mut me = Pushd { http, hosts: creds, devices: Vec::new(), child, _dir: dir };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while me.http.send("GET", "/v1/health", "", None).await.map(|r| r.status) != Ok(200) {
-            if Instant::now() > deadline {
-                return Err("mfa-pushd did not start".into());
+        // `host add` made the first instance's service key; every other instance needs the
+        // same one (hosts pin it). `fs::copy` keeps its mode, 0600.
+        for i in 1..instances {
+            let data = d.join(format!("data{i}"));
+            std::fs::create_dir_all(&data).map_err(|e| format!("{}: {e}", data.display()))?;
+            std::fs::copy(d.join("data0/service.key"), data.join("service.key"))
+                .map_err(|e| format!("service.key: {e}"))?;
+        }
+        let ca = d.join("tls/ca.pem");
+        let mut clients = Vec::new();
+        for (_, port) in &configs {
+            let addr = format!("127.0.0.1:{port}").parse().map_err(|e| format!("{e}"))?;
+            clients.push(Arc::new(Http::new(addr, "localhost", &ca)?));
+        }
+        let mut me = Pushd {
+            store,
+            host_http: clients[0].clone(),
+            device_http: clients[instances - 1].clone(),
+            hosts: creds,
+            devices: Vec::new(),
+            children: Vec::new(),
+            pg,
+            pg_version,
+            _dir: dir,
+        };
+        for ((config, _), http) in configs.iter().zip(&clients) {
+            // The audit log goes to stderr too; the benchmark does not read it.
+            let child = Command::new(pushd)
+                .arg("--config")
+                .arg(config)
+                .arg("serve")
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .map_err(|e| format!("{}: {e}", pushd.display()))?;
+            me.children.push(child);
+            let deadline = Instant::now() + Duration::from_secs(20);
+            while http.send("GET", "/v1/health", "", None).await.map(|r| r.status) != Ok(200) {
+                if Instant::now() > deadline {
+                    return Err(format!("mfa-pushd ({}) did not start", config.display()));
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
             }
-            tokio::time::sleep(Duration::from_millis(50)).await;
         }
         me.devices = me.pair_all(devices).await?;
         Ok(me)
@@ -135,12 +258,13 @@ impl Pushd {
         let mut set = tokio::task::JoinSet::new();
         let sem = Arc::new(tokio::sync::Semaphore::new(16));
         for i in 0..n {
-            let (http, sem) = (self.http.clone(), sem.clone());
+            let (host_http, device_http) = (self.host_http.clone(), self.device_http.clone());
+            let sem = sem.clone();
             let host = i % self.hosts.len();
             let token = format!("Bearer {}", self.hosts[host].token);
             set.spawn(async move {
                 let _permit = sem.acquire().await.map_err(|e| e.to_string())?;
-                pair_one(&http, &token, i, host).await.map(|d| (i, d))
+                pair_one(&host_http, &device_http, &token, i, host).await.map(|d| (i, d))
             });
         }
         let mut out: Vec<Option<Device>> = (0..n).map(|_| None).collect();
@@ -156,9 +280,16 @@ impl Pushd {
     }
 }
 
-async fn pair_one(http: &Http, token: &str, i: usize, host: usize) -> Result<Device, String> {
+/// The host asks its instance for a pairing link; the device pairs on its own instance.
+async fn pair_one(
+    host_http: &Http,
+    device_http: &Http,
+    token: &str,
+    i: usize,
+    host: usize,
+) -> Result<Device, String> {
     let body = serde_json::json!({"user": format!("load{i}"), "ttl": 600}).to_string();
-    let r = http.send("POST", "/v1/pairings", token, Some(body.into_bytes())).await?;
+    let r = host_http.send("POST", "/v1/pairings", token, Some(body.into_bytes())).await?;
     let created: PairingCreated = json(&r, 201)?;
     let (_, credential) = pairing_uri::parse(&created.uri).ok_or("bad pairing link")?;
     let key = SecretKey::generate().map_err(|e| e.0)?;
@@ -171,7 +302,7 @@ async fn pair_one(http: &Http, token: &str, i: usize, host: usize) -> Result<Dev
         public_key,
     };
     let body = serde_json::to_vec(&req).map_err(|e| e.to_string())?;
-    let r = http.send("POST", "/v1/device/pair", "", Some(body)).await?;
+    let r = device_http.send("POST", "/v1/device/pair", "", Some(body)).await?;
     let paired: Paired = json(&r, 201)?;
     Ok(Device { id: paired.device_id, key, host })
 }
@@ -180,11 +311,43 @@ impl Backend for Pushd {
     type Login = Login;
 
     fn name(&self) -> &'static str {
-        "mfa-pushd"
+        match self.store {
+            Store::Sqlite => "mfa-pushd (SQLite)",
+            Store::Postgres { instances: 1 } => "mfa-pushd (PostgreSQL ×1)",
+            Store::Postgres { instances: 2 } => "mfa-pushd (PostgreSQL ×2)",
+            Store::Postgres { .. } => "mfa-pushd (PostgreSQL ×n)",
+        }
     }
 
     fn setup(&self) -> String {
-        format!("mfa-pushd (SQLite store), {} registered hosts, TLS on loopback", self.hosts.len())
+        let hosts = self.hosts.len();
+        match self.store {
+            Store::Sqlite => {
+                format!("mfa-pushd (SQLite store), {hosts} registered hosts, TLS on loopback")
+            }
+            Store::Postgres { instances } => {
+                let how = if instances == 1 {
+                    "one instance".to_string()
+                } else {
+                    format!(
+                        "{instances} instances sharing the database and the service key; hosts \
+                         create challenges and long-poll on the first, devices list and answer \
+                         on the last, so every approval reaches the waiting host through \
+                         `LISTEN/NOTIFY` (and the pending ramp's open waits are all held by the \
+                         first instance)"
+                    )
+                };
+                format!(
+                    "mfa-pushd on PostgreSQL {} (a throwaway local cluster on a Unix socket, \
+                     started by the tests' harness with `fsync=off`, `synchronous_commit=off`, \
+                     `full_page_writes=off`: its commits never wait for the disk, while the \
+                     SQLite store commits with `synchronous = FULL`, an fsync each, so this \
+                     favours PostgreSQL), {how}; {hosts} registered hosts, TLS on loopback; the \
+                     service's memory is summed over its instances",
+                    self.pg_version
+                )
+            }
+        }
     }
 
     fn flow(&self) -> &'static str {
@@ -195,7 +358,16 @@ impl Backend for Pushd {
     }
 
     fn server_pid(&self) -> Option<u32> {
-        Some(self.child.id())
+        self.children.first().map(Child::id)
+    }
+
+    /// Summed over the instances.
+    fn service_rss_kib(&self) -> Option<u64> {
+        Some(self.children.iter().map(|c| crate::rss_kib(c.id())).sum())
+    }
+
+    fn database_memory_kib(&self) -> Option<Result<u64, String>> {
+        self.pg.as_ref().map(postgres_pss_kib)
     }
 
     fn users(&self) -> usize {
@@ -210,7 +382,7 @@ impl Backend for Pushd {
             "time": 0, "nonce": nonce, "devices": [d.id], "ttl": 600,
         });
         let r = self
-            .http
+            .host_http
             .send("POST", "/v1/challenges", &self.bearer(d.host), Some(body.to_string().into()))
             .await?;
         let c: ChallengeCreated = json(&r, 201)?;
@@ -220,7 +392,7 @@ impl Backend for Pushd {
     async fn wait_login(&self, l: &Login, wait: u64) -> Result<String, String> {
         let d = &self.devices[l.user];
         let path = format!("/v1/challenges/{}?wait={wait}", l.txid);
-        let r = self.http.send("GET", &path, &self.bearer(d.host), None).await?;
+        let r = self.host_http.send("GET", &path, &self.bearer(d.host), None).await?;
         let s: ChallengeState = json(&r, 200)?;
         Ok(serde_json::to_value(s.status)
             .ok()
@@ -231,7 +403,7 @@ impl Backend for Pushd {
     async fn approve(&self, l: &Login) -> Result<Instant, String> {
         let d = &self.devices[l.user];
         let path = "/v1/device/challenges?wait=0";
-        let r = self.http.send("GET", path, &device_auth(d, "GET", path), None).await?;
+        let r = self.device_http.send("GET", path, &device_auth(d, "GET", path), None).await?;
         let list: PendingList = json(&r, 200)?;
         let c = list.challenges.iter().find(|c| c.txid == l.txid).ok_or("not pending")?;
         let number = Some(l.number);
@@ -245,14 +417,14 @@ impl Backend for Pushd {
         let body = serde_json::to_vec(&req).map_err(|e| e.to_string())?;
         let auth = device_auth(d, "POST", &path);
         let sent = Instant::now();
-        let r = self.http.send("POST", &path, &auth, Some(body)).await?;
+        let r = self.device_http.send("POST", &path, &auth, Some(body)).await?;
         json::<serde_json::Value>(&r, 200).map(|_| sent)
     }
 
     async fn cancel(&self, l: &Login) -> Result<(), String> {
         let d = &self.devices[l.user];
         let path = format!("/v1/challenges/{}", l.txid);
-        let r = self.http.send("DELETE", &path, &self.bearer(d.host), None).await?;
+        let r = self.host_http.send("DELETE", &path, &self.bearer(d.host), None).await?;
         json::<serde_json::Value>(&r, 200).map(|_| ())
     }
 }
