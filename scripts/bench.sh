@@ -1,26 +1,32 @@
 #!/usr/bin/env bash
 # Benchmark pam_mfa side by side with pam_google_authenticator and pam_oath, through the real
-# libpam, on this machine in one run, and write the report.
+# libpam, then the push service under load (push-load: mfa-pushd on SQLite, on PostgreSQL with
+# one and two instances, and privacyIDEA), on this machine in one run, and write the report.
 #
 #   scripts/bench.sh                     full run: docs/benchmarks.md and docs/benchmarks.svg
 #   scripts/bench.sh --quick             a few iterations each (CI: keeps the benchmark working)
 #   scripts/bench.sh [--quick] --out FILE.md [--svg FILE.svg]    write elsewhere
+#   scripts/bench.sh --no-push ...       the PAM part only (no PostgreSQL or privacyIDEA needed)
 #
 # Needs Debian's libpam-google-authenticator and libpam-oath, and root (PAM modules run as root;
-# the benchmark unshares a mount namespace for its syslog sink). Builds in release mode as the
-# calling user; when not root, only the benchmark itself runs through sudo.
+# the benchmark unshares a mount namespace for its syslog sink). The push part also needs the
+# PostgreSQL server (Debian: postgresql) and the privacyIDEA venv of scripts/privacyidea-setup.sh
+# (MFA_PRIVACYIDEA_VENV, default /opt/pam_mfa-test/privacyidea-venv). Builds in release mode as
+# the calling user; when not root, only the PAM benchmark runs through sudo.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 quick=()
 out=docs/benchmarks.md
 svg=
+push=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) quick=(--quick) ;;
     --out) out=${2:?--out needs a file}; shift ;;
     --svg) svg=${2:?--svg needs a file}; shift ;;
-    *) echo "usage: scripts/bench.sh [--quick] [--out FILE.md] [--svg FILE.svg]" >&2; exit 2 ;;
+    --no-push) push= ;;
+    *) echo "usage: scripts/bench.sh [--quick] [--no-push] [--out FILE.md] [--svg FILE.svg]" >&2; exit 2 ;;
   esac
   shift
 done
@@ -32,23 +38,60 @@ for so in pam_google_authenticator.so pam_oath.so; do
     exit 1
   fi
 done
+if [ -n "$push" ]; then
+  if ! compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null; then
+    echo "bench.sh: the PostgreSQL server is not installed (Debian: apt-get install postgresql);" \
+      "the push part runs mfa-pushd on a throwaway cluster (--no-push skips the push part)" >&2
+    exit 1
+  fi
+  venv=${MFA_PRIVACYIDEA_VENV:-/opt/pam_mfa-test/privacyidea-venv}
+  if [ ! -x "$venv/bin/gunicorn" ] || [ ! -x "$venv/bin/pi-manage" ]; then
+    echo "bench.sh: privacyIDEA is not installed in $venv: run scripts/privacyidea-setup.sh" \
+      "(or set MFA_PRIVACYIDEA_VENV; --no-push skips the push part)" >&2
+    exit 1
+  fi
+fi
 command -v cargo >/dev/null || { echo "bench.sh: cargo not found (Rust: rustup)" >&2; exit 1; }
 
-cargo build --release --locked -p pam_mfa -p mfa-bench
+cargo build --release --locked -p pam_mfa -p mfa-bench ${push:+-p push-server}
 target=${CARGO_TARGET_DIR:-target}/release
 export MFA_BENCH_RUSTC="$(rustc --version)"
-cmd="scripts/bench.sh${quick:+ ${quick[*]}}"
+args=("${quick[@]}")
+[ -n "$push" ] || args+=(--no-push)
+cmd="scripts/bench.sh${args:+ ${args[*]}}"
+push_flag=()
+[ -z "$push" ] || push_flag=(--push-follows)
 
+# Each part writes into a scratch directory; the report is put together at the end, so a failed
+# run leaves the previous one in place.
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
 if [ "$(id -u)" -eq 0 ]; then
-  "$target/mfa-bench" run "${quick[@]}" --module "$target/libpam_mfa.so" \
-    --out "$out" --svg "$svg" --command "$cmd"
+  "$target/mfa-bench" run "${quick[@]}" "${push_flag[@]}" --module "$target/libpam_mfa.so" \
+    --out "$tmp/pam.md" --svg "$tmp/report.svg" --command "$cmd"
 else
-  # Run as root into a scratch directory, then copy: the report stays owned by the caller.
-  tmp=$(mktemp -d)
-  trap 'rm -rf "$tmp"' EXIT
-  echo "bench.sh: running the benchmark with sudo (the build stays yours)"
+  # Root writes into the scratch directory; the copies below stay owned by the caller.
+  chmod 755 "$tmp"
+  echo "bench.sh: running the PAM benchmark with sudo (the build stays yours)"
   sudo --preserve-env=MFA_BENCH_RUSTC,MFA_BENCH_DIR "$target/mfa-bench" run "${quick[@]}" \
-    --module "$target/libpam_mfa.so" --out "$tmp/report.md" --svg "$tmp/report.svg" --command "$cmd"
-  sed "s|(report.svg)|($(basename "$svg"))|" "$tmp/report.md" > "$out"
-  cp "$tmp/report.svg" "$svg"
+    "${push_flag[@]}" --module "$target/libpam_mfa.so" --out "$tmp/pam.md" \
+    --svg "$tmp/report.svg" --command "$cmd"
 fi
+
+if [ -n "$push" ]; then
+  # After the PAM part, so that its load does not weigh on the PAM figures. Needs no root:
+  # as root, the harness runs PostgreSQL as the postgres user.
+  echo "bench.sh: push-load --backend all ${quick[*]}"
+  "$target/push-load" --backend all "${quick[@]}" --pushd "$target/mfa-pushd" --out "$tmp/push.md"
+fi
+
+{
+  sed "s|(report.svg)|($(basename "$svg"))|" "$tmp/pam.md"
+  if [ -n "$push" ]; then
+    echo
+    sed '1s/^## .*/## Push approval: mfa-pushd (SQLite, PostgreSQL ×1, ×2) and privacyIDEA/' "$tmp/push.md"
+  fi
+} > "$tmp/report.md"
+cp "$tmp/report.md" "$out"
+[ ! -f "$tmp/report.svg" ] || cp "$tmp/report.svg" "$svg"
+echo "bench.sh: wrote $out and $svg"

@@ -3,11 +3,15 @@
 //!
 //! ```text
 //! mfa-bench run [--quick] [--only SCENARIO] [--module PATH] [--out FILE.md] [--svg FILE.svg]
-//!               [--command TEXT]
+//!               [--command TEXT] [--push-follows]
 //!     SCENARIO: sequential, recovery, fresh, scaling or concurrency (the others are skipped)
 //! mfa-bench worker SPEC_JSON                 (internal: a login loop in its own process)
 //! mfa-bench once ENV_DIR MODULE USER ANSWER  (internal: one login in a fresh process)
 //! ```
+//!
+//! `--push-follows` says in the report's introduction that a last section, the push service's
+//! load test (`push-load`, written separately), follows the PAM part: `scripts/bench.sh`
+//! appends it.
 //!
 //! Timing assertions do not belong in tests: this reports, people judge.
 
@@ -28,7 +32,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 const USAGE: &str = "usage: mfa-bench run [--quick] [--only SCENARIO] [--module PATH] [--out FILE.md] \
-                     [--svg FILE.svg] [--command TEXT]";
+                     [--svg FILE.svg] [--command TEXT] [--push-follows]";
 
 fn usage() -> ! {
     eprintln!("{USAGE}");
@@ -43,6 +47,8 @@ struct RunArgs {
     out: PathBuf,
     svg: Option<PathBuf>,
     command: String,
+    /// `--push-follows`: the push section will be appended to the report.
+    push_follows: bool,
 }
 
 fn parse_run(mut args: impl Iterator<Item = String>) -> RunArgs {
@@ -55,6 +61,7 @@ fn parse_run(mut args: impl Iterator<Item = String>) -> RunArgs {
         out: PathBuf::from("docs/benchmarks.md"),
         svg: None,
         command: "mfa-bench run".to_string(),
+        push_follows: false,
     };
     while let Some(arg) = args.next() {
         let mut value = || args.next().unwrap_or_else(|| usage());
@@ -65,6 +72,7 @@ fn parse_run(mut args: impl Iterator<Item = String>) -> RunArgs {
             "--out" => a.out = PathBuf::from(value()),
             "--svg" => a.svg = Some(PathBuf::from(value())),
             "--command" => a.command = value(),
+            "--push-follows" => a.push_follows = true,
             _ => usage(),
         }
     }
@@ -141,6 +149,7 @@ fn run(a: RunArgs) {
         machine,
         plan,
         command: a.command,
+        push_follows: a.push_follows,
         module: a.module.clone(),
         date,
         load_after: machine::load_average(),

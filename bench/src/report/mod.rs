@@ -35,6 +35,8 @@ pub(crate) struct Results {
     pub(crate) concurrency: Vec<ConcResult>,
     /// The command that produced this.
     pub(crate) command: String,
+    /// The push service's section (`push-load`) is appended after the caveats.
+    pub(crate) push_follows: bool,
     /// The pam_mfa module measured, as given on the command line.
     pub(crate) module: PathBuf,
     /// Wall time of the whole run, seconds.
@@ -190,10 +192,19 @@ pub(crate) fn markdown(r: &Results) -> String {
          pam_google_authenticator and pam_oath — through the real libpam, on one machine in one \
          run. This file is written by `mfa-bench` (`bench/`); rerun it rather than edit it:\n\n\
          ```sh\n{}\n```\n\n\
-         Run {}, {:.0} s (build not included).{}\n\n",
+         Run {}, {:.0} s (build not included).{}{}\n\n",
         r.command,
         r.date,
         r.duration_s,
+        if r.push_follows {
+            " The PAM part ends with its caveats; the last section, [Push \
+             approval](#push-approval-mfa-pushd-sqlite-postgresql-1-2-and-privacyidea), is the \
+             push service under load — mfa-pushd on SQLite, on PostgreSQL with one and with two \
+             instances, and privacyIDEA for comparison — measured by `push-load` right after \
+             the PAM run, with its own machine line and caveats."
+        } else {
+            ""
+        },
         if r.plan.quick {
             " **Quick run: a few iterations each, to keep the benchmark working — not numbers \
              to judge by.**"
