@@ -225,7 +225,12 @@ pub(crate) fn push_or_code(
             "user reported the login as not theirs".into(),
             "You reported this login as not yours. It was refused, and push is paused for your account.",
         ),
-        Ok(Verdict::Expired) => ("push expired".into(), "The push request expired."),
+        // The service's expiry and our deadline are the same moment seen from two clocks:
+        // either way nobody answered in time.
+        Ok(Verdict::Expired) => (
+            format!("no answer within {} s (the request expired)", pcfg.timeout),
+            "No answer from your phone in time.",
+        ),
         Ok(Verdict::Cancelled) => ("push cancelled".into(), "The push request was withdrawn."),
     };
     let (outcome, locked) = verify::count_failure(cfg, &lock, &mut record, now, why);
