@@ -66,11 +66,23 @@ pub struct PgCluster {
     /// Its port (also the socket's name).
     pub port: u16,
     child: Option<Child>,
+    durable: bool,
 }
 
 impl PgCluster {
-    /// Creates and starts a cluster; panics (saying how to install PostgreSQL) if it cannot.
+    /// Creates and starts a cluster for tests (fsync off: throwaway data); panics (saying how
+    /// to install PostgreSQL) if it cannot.
     pub fn start() -> PgCluster {
+        PgCluster::start_with(false)
+    }
+
+    /// A cluster with PostgreSQL's default durability (fsync, synchronous commit, full page
+    /// writes), for benchmarks that compare it with SQLite, which fsyncs every commit.
+    pub fn start_durable() -> PgCluster {
+        PgCluster::start_with(true)
+    }
+
+    fn start_with(durable: bool) -> PgCluster {
         let bin = bin_dir();
         let dir = tempfile::Builder::new().prefix("mfa_pg.").tempdir().expect("tempdir");
         let as_postgres = is_root();
@@ -84,6 +96,7 @@ impl PgCluster {
             bin,
             as_postgres,
             child: None,
+            durable,
         };
         let data = c.data_dir();
         check(c.server_cmd("initdb").arg("-D").arg(&data).args([
@@ -124,10 +137,13 @@ impl PgCluster {
             .arg("-k")
             .arg(&self.socket_dir)
             .args(["-p", &self.port.to_string()])
-            .args(["-c", "listen_addresses=127.0.0.1"])
+            .args(["-c", "listen_addresses=127.0.0.1", "-c", "max_connections=200"]);
+        if !self.durable {
             // Throwaway data: durability is not what these tests are about.
-            .args(["-c", "fsync=off", "-c", "synchronous_commit=off"])
-            .args(["-c", "full_page_writes=off", "-c", "max_connections=200"])
+            cmd.args(["-c", "fsync=off", "-c", "synchronous_commit=off"])
+                .args(["-c", "full_page_writes=off"]);
+        }
+        cmd
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log"))
             .stderr(log)

@@ -155,7 +155,7 @@ impl Pushd {
             Store::Postgres { instances } => {
                 // The harness is blocking and reports failure by panicking (it is test code).
                 let (pg, url, version) = tokio::task::spawn_blocking(|| {
-                    let pg = PgCluster::start();
+                    let pg = PgCluster::start_durable();
                     let url = pg.create_database("mfa_pushd");
                     let version = pg.psql("postgres", "SHOW server_version").trim().to_string();
                     (pg, url, version)
@@ -338,12 +338,10 @@ impl Backend for Pushd {
                     )
                 };
                 format!(
-                    "mfa-pushd on PostgreSQL {} (a throwaway local cluster on a Unix socket, \
-                     started by the tests' harness with `fsync=off`, `synchronous_commit=off`, \
-                     `full_page_writes=off`: its commits never wait for the disk, while the \
-                     SQLite store commits with `synchronous = FULL`, an fsync each, so this \
-                     favours PostgreSQL), {how}; {hosts} registered hosts, TLS on loopback; the \
-                     service's memory is summed over its instances",
+                    "mfa-pushd on PostgreSQL {} (a throwaway local cluster on a Unix socket with \
+                     PostgreSQL's default durability: fsync and synchronous commit on, as the \
+                     SQLite store commits with `synchronous = FULL`), {how}; {hosts} registered \
+                     hosts, TLS on loopback; the service's memory is summed over its instances",
                     self.pg_version
                 )
             }
