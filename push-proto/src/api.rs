@@ -145,6 +145,23 @@ pub struct Receipt {
     pub signature: String,
 }
 
+impl Receipt {
+    /// The bytes the service's `signature` covers ([`crate::signed::receipt`]).
+    pub fn signed_bytes(&self) -> Vec<u8> {
+        crate::signed::receipt(&crate::signed::ReceiptFields {
+            txid: &self.txid,
+            host_id: &self.host_id,
+            user: &self.user,
+            nonce: &self.nonce,
+            decision: self.decision,
+            number: self.number,
+            device_id: &self.device_id,
+            device_signature: &self.device_signature,
+            answered_at: self.answered_at,
+        })
+    }
+}
+
 /// `POST /v1/pairings` (host): start pairing a device for a user.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -251,6 +268,23 @@ pub struct PendingChallenge {
     pub choices: Vec<u8>,
     /// The service's signature over [`crate::signed::challenge`].
     pub signature: String,
+}
+
+impl PendingChallenge {
+    /// The bytes the service's `signature` covers ([`crate::signed::challenge`]).
+    pub fn signed_bytes(&self) -> Vec<u8> {
+        crate::signed::challenge(&crate::signed::ChallengeFields {
+            txid: &self.txid,
+            user: &self.user,
+            hostname: &self.hostname,
+            service: &self.service,
+            rhost: self.rhost.as_deref(),
+            time: self.time,
+            nonce: &self.nonce,
+            expires_at: self.expires_at,
+            choices: &self.choices,
+        })
+    }
 }
 
 /// `GET /v1/device/challenges?wait=SECONDS` (device).

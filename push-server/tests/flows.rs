@@ -8,7 +8,7 @@ mod common;
 use common::{Backend, Server, code};
 use push_proto::PublicKey;
 use push_proto::api::{Decision, PendingChallenge};
-use push_proto::signed::{self, ChallengeFields, ReceiptFields};
+use push_proto::signed::{self, ReceiptFields};
 use serde_json::Value;
 use std::time::{Duration, Instant};
 
@@ -48,17 +48,7 @@ fn pair_challenge_approve_with_verified_receipt(backend: Backend) {
         assert_eq!((c.service.as_str(), c.rhost.as_deref()), ("sshd", Some("192.0.2.7")));
         assert_eq!(c.choices.len(), 3);
         assert!(c.choices.contains(&number));
-        let msg = signed::challenge(&ChallengeFields {
-            txid: &c.txid,
-            user: &c.user,
-            hostname: &c.hostname,
-            service: &c.service,
-            rhost: c.rhost.as_deref(),
-            time: c.time,
-            nonce: &c.nonce,
-            expires_at: c.expires_at,
-            choices: &c.choices,
-        });
+        let msg = c.signed_bytes();
         assert!(service_key.verify(&msg, &c.signature));
         assert_eq!(created["devices"][0]["id"].as_str(), Some(dev.as_str()));
 

@@ -2,7 +2,7 @@
 
 use super::PushDevice;
 use push_proto::api::{ChallengeState, Decision, Status};
-use push_proto::signed::{self, ReceiptFields};
+use push_proto::signed;
 use push_proto::{PublicKey, limits};
 use subtle::ConstantTimeEq;
 
@@ -84,18 +84,7 @@ pub fn check(
     if r.signature.len() > 200 || r.device_signature.len() > 200 || !limits::is_id(&r.device_id) {
         return Err("receipt is malformed".into());
     }
-    let fields = ReceiptFields {
-        txid: &r.txid,
-        host_id: &r.host_id,
-        user: &r.user,
-        nonce: &r.nonce,
-        decision: r.decision,
-        number: r.number,
-        device_id: &r.device_id,
-        device_signature: &r.device_signature,
-        answered_at: r.answered_at,
-    };
-    if !service_key.verify(&signed::receipt(&fields), &r.signature) {
+    if !service_key.verify(&r.signed_bytes(), &r.signature) {
         return Err("receipt signature does not verify with the pinned service key".into());
     }
     let device = exp
@@ -157,17 +146,7 @@ mod tests {
             answered_at: 5,
             signature: String::new(),
         };
-        r.signature = w.service.sign(&signed::receipt(&ReceiptFields {
-            txid: &r.txid,
-            host_id: &r.host_id,
-            user: &r.user,
-            nonce: &r.nonce,
-            decision: r.decision,
-            number: r.number,
-            device_id: &r.device_id,
-            device_signature: &r.device_signature,
-            answered_at: r.answered_at,
-        }));
+        r.signature = w.service.sign(&r.signed_bytes());
         ChallengeState { txid: TX.into(), status: Status::Approved, receipt: Some(r) }
     }
 
@@ -212,17 +191,7 @@ mod tests {
         let mut s = approved(&w, NONCE, "hostA", 42);
         let r = s.receipt.as_mut().unwrap();
         r.device_signature = SecretKey::generate().unwrap().sign(b"x");
-        r.signature = w.service.sign(&signed::receipt(&ReceiptFields {
-            txid: &r.txid,
-            host_id: &r.host_id,
-            user: &r.user,
-            nonce: &r.nonce,
-            decision: r.decision,
-            number: r.number,
-            device_id: &r.device_id,
-            device_signature: &r.device_signature,
-            answered_at: r.answered_at,
-        }));
+        r.signature = w.service.sign(&r.signed_bytes());
         assert!(check(&s, &key, &e).unwrap_err().contains("device signature"));
         // Approved without a receipt, or a receipt that is not an approval.
         let mut s = approved(&w, NONCE, "hostA", 42);

@@ -7,7 +7,7 @@ use push_proto::api::{
     PendingList, Status,
 };
 use push_proto::limits::{self, NUMBER_RANGE};
-use push_proto::signed::{self, ChallengeFields};
+use push_proto::signed;
 use push_proto::{PublicKey, SecretKey, pairing_uri};
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -120,17 +120,7 @@ impl Device {
     }
 
     fn check(&self, c: &PendingChallenge) -> Result<(), String> {
-        let msg = signed::challenge(&ChallengeFields {
-            txid: &c.txid,
-            user: &c.user,
-            hostname: &c.hostname,
-            service: &c.service,
-            rhost: c.rhost.as_deref(),
-            time: c.time,
-            nonce: &c.nonce,
-            expires_at: c.expires_at,
-            choices: &c.choices,
-        });
+        let msg = c.signed_bytes();
         let distinct = c.choices.len() == 3
             && c.choices.iter().all(|n| NUMBER_RANGE.contains(n))
             && c.choices[0] != c.choices[1]

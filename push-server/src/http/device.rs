@@ -12,24 +12,13 @@ use axum::response::Response;
 use push_proto::api::{
     AnswerRequest, AnswerResult, Decision, PendingChallenge, PendingList, Status, errors,
 };
-use push_proto::signed::{self, ChallengeFields, ReceiptFields};
+use push_proto::signed::{self, ReceiptFields};
 use push_proto::{PublicKey, SecretKey};
 use std::time::Duration;
 
 /// A pending challenge as a device sees it, signed by the service.
 pub fn pending_view(key: &SecretKey, c: &Challenge) -> PendingChallenge {
-    let signature = key.sign(&signed::challenge(&ChallengeFields {
-        txid: &c.txid,
-        user: &c.user,
-        hostname: &c.hostname,
-        service: &c.service,
-        rhost: c.rhost.as_deref(),
-        time: c.time,
-        nonce: &c.nonce,
-        expires_at: c.expires_at,
-        choices: &c.choices,
-    }));
-    PendingChallenge {
+    let mut view = PendingChallenge {
         txid: c.txid.clone(),
         user: c.user.clone(),
         hostname: c.hostname.clone(),
@@ -39,8 +28,10 @@ pub fn pending_view(key: &SecretKey, c: &Challenge) -> PendingChallenge {
         expires_at: c.expires_at,
         nonce: c.nonce.clone(),
         choices: c.choices.clone(),
-        signature,
-    }
+        signature: String::new(),
+    };
+    view.signature = key.sign(&view.signed_bytes());
+    view
 }
 
 /// `GET /v1/device/challenges?wait=N`.
