@@ -414,3 +414,33 @@ fn proxy_one(
     conn.write_all(&out)?;
     conn.flush()
 }
+
+/// Pairs `device` for `user` through the real `mfa-enroll --config CONFIG --user USER push`,
+/// acting as the phone: opens the pairing link, approves the test push with the number shown,
+/// confirms the recovery codes. Returns what mfa-enroll printed (it must succeed).
+pub fn pair_with_mfa_enroll(config: &Path, user: &str, device: &Device, name: &str) -> String {
+    use crate::live::{Live, push_number};
+    let wait = Duration::from_secs(30);
+    let mut c = Command::new(crate::sandbox::enroll_tool());
+    c.arg("--config").arg(config).args(["--user", user, "push"]);
+    let mut live = Live::spawn(c);
+    let link = live.wait_for(wait, pairing_link);
+    let paired = device.pair(&link, name);
+    assert!(paired.status.success(), "pair: {}", String::from_utf8_lossy(&paired.stderr));
+    live.send_line("");
+    let n =
+        live.wait_for(wait, |t| t.contains("Test push sent to").then(|| push_number(t)).flatten());
+    let approved = device.approve(n);
+    assert!(approved.status.success(), "approve: {}", String::from_utf8_lossy(&approved.stderr));
+    live.send_line("");
+    live.wait_for(wait, |t| t.contains("Press Enter when you have stored").then_some(()));
+    live.send_line("");
+    let out = live.finish();
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "mfa-enroll push: {text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    text
+}

@@ -50,27 +50,7 @@ fn world() -> World {
 /// Pairs `device` for `user` through the real `mfa-enroll push`: link, pairing, test push
 /// approved with the number shown, recovery codes. Returns the enrollment output.
 fn enroll(w: &World, user: &str, device: &Device, name: &str) -> String {
-    let mut c = Command::new(enroll_tool());
-    c.arg("--config").arg(&w.f.config_path).args(["--user", user, "push"]);
-    let mut live = Live::spawn(c);
-    let link = live.wait_for(WAIT, pairing_link);
-    let paired = device.pair(&link, name);
-    assert!(paired.status.success(), "pair: {}", String::from_utf8_lossy(&paired.stderr));
-    live.send_line("");
-    let n =
-        live.wait_for(WAIT, |t| t.contains("Test push sent to").then(|| push_number(t)).flatten());
-    let approved = device.approve(n);
-    assert!(approved.status.success(), "approve: {}", String::from_utf8_lossy(&approved.stderr));
-    live.send_line("");
-    live.wait_for(WAIT, |t| t.contains("Press Enter when you have stored").then_some(()));
-    live.send_line("");
-    let out = live.finish();
-    let text = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(
-        out.status.success(),
-        "mfa-enroll push: {text}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = mfa_tests::push::pair_with_mfa_enroll(&w.f.config_path, user, device, name);
     // The recovery codes shown are secrets for the log check.
     for code in recovery_codes(&text) {
         w.f.add_secret(&code);

@@ -5,10 +5,8 @@ use mfa_core::store::Store;
 use mfa_core::username::UserName;
 use mfa_tests::client::*;
 use mfa_tests::fixture::Fixture;
-use mfa_tests::live::{Live, push_number};
-use mfa_tests::push::{Device, PushService, pairing_link};
-use mfa_tests::sandbox::enroll_tool;
-use std::process::Command;
+use mfa_tests::live::push_number;
+use mfa_tests::push::{Device, PushService};
 use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -21,19 +19,7 @@ fn setup() -> (PushService, Fixture, Device, std::path::PathBuf) {
     svc.add_host("host-a", &credential);
     f.write_config(&svc.push_section(&credential, "timeout = 10"));
     let phone = Device::new(f.root.join("phone.json"), &svc);
-    let mut c = Command::new(enroll_tool());
-    c.arg("--config").arg(&f.config_path).args(["--user", "alice", "push"]);
-    let mut live = Live::spawn(c);
-    let link = live.wait_for(WAIT, pairing_link);
-    assert!(phone.pair(&link, "pixel").status.success());
-    live.send_line("");
-    let n =
-        live.wait_for(WAIT, |t| t.contains("Test push sent to").then(|| push_number(t)).flatten());
-    assert!(phone.approve(n).status.success());
-    live.send_line("");
-    live.wait_for(WAIT, |t| t.contains("Press Enter when you have stored").then_some(()));
-    live.send_line("");
-    assert!(live.finish().status.success());
+    mfa_tests::push::pair_with_mfa_enroll(&f.config_path, "alice", &phone, "pixel");
     // Push as the only factor, so that failures are not hidden by the code fallback.
     let store = Store::open(&f.config().store).expect("store");
     let lock = store.lock(&UserName::parse("alice").expect("name")).expect("lock");
