@@ -228,6 +228,11 @@ impl Client {
             .timeout_send_body(Some(io))
             .timeout_recv_response(Some(io))
             .timeout_recv_body(Some(io))
+            // A fresh connection per request: a pooled one the service has closed (it does so
+            // after refusing a request before reading its body) would fail a POST with a broken
+            // pipe, which the login would take for an unreachable service. A login makes a
+            // handful of requests, each long-poll up to 30 s: the extra handshakes cost nothing.
+            .max_idle_connections(0)
             .build();
         Ok(Client {
             agent: config.new_agent(),

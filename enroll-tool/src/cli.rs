@@ -241,8 +241,8 @@ pub(crate) struct PushArgs {
     #[arg(long, conflicts_with = "remove")]
     pub(crate) list: bool,
 
-    /// Forget the push device with this name (or id) on this host
-    #[arg(long, value_name = "NAME")]
+    /// Forget the push device with this name (or id; ids may start with '-') on this host
+    #[arg(long, value_name = "NAME", allow_hyphen_values = true)]
     pub(crate) remove: Option<String>,
 }
 

@@ -100,7 +100,22 @@ pub enum DeviceCommand {
     },
     /// Revoke a device: it can no longer authenticate or receive challenges.
     Revoke {
-        /// The device id.
+        /// The device id (ids may start with '-': taken as the id, not an option).
+        #[arg(allow_hyphen_values = true)]
         id: String,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_device_id_starting_with_a_hyphen_is_an_id() {
+        let id = "-8AAAAAAAAAAAAAAAAAAAAA";
+        let c = Cli::try_parse_from(["mfa-pushd", "device", "revoke", id]).unwrap();
+        assert!(
+            matches!(c.command, Command::Device(DeviceCommand::Revoke { id: ref got }) if got == id)
+        );
+    }
 }

@@ -71,6 +71,10 @@ impl Client {
             .max_redirects(0)
             .https_only(base.starts_with("https://"))
             .timeout_connect(Some(Duration::from_secs(10)))
+            // A fresh connection per request: the service closes a connection whose request
+            // it refused before reading the body, and a POST on such a pooled connection
+            // fails with a broken pipe (seen as a flaky test); a CLI makes few requests.
+            .max_idle_connections(0)
             .build();
         Ok(Client { agent: config.new_agent(), base: base.trim_end_matches('/').to_string() })
     }

@@ -48,7 +48,8 @@ pub enum Command {
     },
     /// Approve a request with the number shown at login.
     Approve {
-        /// The request; default: the only pending one.
+        /// The request; default: the only pending one (ids may start with '-').
+        #[arg(allow_hyphen_values = true)]
         txid: Option<String>,
         /// The number shown at login (one of the three choices).
         #[arg(long)]
@@ -62,7 +63,8 @@ pub enum Command {
     },
     /// Deny a request.
     Deny {
-        /// The request; default: the only pending one.
+        /// The request; default: the only pending one (ids may start with '-').
+        #[arg(allow_hyphen_values = true)]
         txid: Option<String>,
         /// Wait up to SECS for the request to arrive.
         #[arg(long, value_name = "SECS", default_value_t = 0)]
@@ -74,7 +76,8 @@ pub enum Command {
     /// Deny a request and report it as not yours: the service blocks new requests for the
     /// user for a while and records the report.
     Fraud {
-        /// The request; default: the only pending one.
+        /// The request; default: the only pending one (ids may start with '-').
+        #[arg(allow_hyphen_values = true)]
         txid: Option<String>,
         /// Wait up to SECS for the request to arrive.
         #[arg(long, value_name = "SECS", default_value_t = 0)]
@@ -83,4 +86,24 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_starting_with_a_hyphen_are_ids_and_options_stay_options() {
+        let id = "-8AAAAAAAAAAAAAAAAAAAAA";
+        let c = Cli::try_parse_from(["d", "approve", id, "--number", "42"]).unwrap();
+        assert!(
+            matches!(c.command, Command::Approve { txid: Some(ref t), number: 42, .. } if t == id)
+        );
+        let c = Cli::try_parse_from(["d", "approve", "--number", "42"]).unwrap();
+        assert!(matches!(c.command, Command::Approve { txid: None, number: 42, .. }));
+        let c = Cli::try_parse_from(["d", "deny", "--wait", "5"]).unwrap();
+        assert!(matches!(c.command, Command::Deny { txid: None, wait: 5, .. }));
+        let c = Cli::try_parse_from(["d", "fraud", id]).unwrap();
+        assert!(matches!(c.command, Command::Fraud { txid: Some(ref t), .. } if t == id));
+    }
 }
