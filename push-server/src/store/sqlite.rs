@@ -4,12 +4,15 @@
 //! lock, so multi-statement steps (check limits, then insert) never interleave and never hit
 //! SQLite's "busy" upgrade failure. Reads run in parallel on the pool.
 
+use super::codec::{
+    choices_text, hash32, i, parse_choices, parse_decision, parse_status, small, status_text, u,
+};
 use super::{
     Answer, Challenge, Created, Device, Host, Pairing, RateLimits, Result, Store, StoreError,
     UserSummary,
 };
 use async_trait::async_trait;
-use push_proto::api::{Decision, PushSubscription, Status};
+use push_proto::api::{PushSubscription, Status};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
     SqliteSynchronous,
@@ -41,56 +44,6 @@ fn db(e: sqlx::Error) -> StoreError {
         }
     }
     StoreError::Db(e.to_string())
-}
-
-fn i(v: u64) -> i64 {
-    i64::try_from(v).unwrap_or(i64::MAX)
-}
-
-fn u(v: i64) -> u64 {
-    u64::try_from(v).unwrap_or(0)
-}
-
-fn status_text(s: Status) -> &'static str {
-    match s {
-        Status::Pending => "pending",
-        Status::Approved => "approved",
-        Status::Denied => "denied",
-        Status::WrongNumber => "wrong_number",
-        Status::Fraud => "fraud",
-        Status::Expired => "expired",
-        Status::Cancelled => "cancelled",
-    }
-}
-
-fn parse_status(s: &str) -> Result<Status> {
-    Ok(match s {
-        "pending" => Status::Pending,
-        "approved" => Status::Approved,
-        "denied" => Status::Denied,
-        "wrong_number" => Status::WrongNumber,
-        "fraud" => Status::Fraud,
-        "expired" => Status::Expired,
-        "cancelled" => Status::Cancelled,
-        _ => return Err(StoreError::Db(format!("unknown status {s:?} in the database"))),
-    })
-}
-
-fn parse_decision(s: &str) -> Result<Decision> {
-    Ok(match s {
-        "approve" => Decision::Approve,
-        "deny" => Decision::Deny,
-        "fraud" => Decision::Fraud,
-        _ => return Err(StoreError::Db(format!("unknown decision {s:?} in the database"))),
-    })
-}
-
-fn hash32(v: Vec<u8>) -> Result<[u8; 32]> {
-    v.try_into().map_err(|_| StoreError::Db("stored hash is not 32 bytes".into()))
-}
-
-fn small(v: i64) -> Result<u8> {
-    u8::try_from(v).map_err(|_| StoreError::Db("stored number out of range".into()))
 }
 
 fn host_row(r: &SqliteRow) -> Result<Host> {
@@ -129,10 +82,7 @@ fn pairing_row(r: &SqliteRow) -> Result<Pairing> {
 
 fn challenge_row(r: &SqliteRow) -> Result<Challenge> {
     let choices: String = r.try_get("choices").map_err(db)?;
-    let choices = choices
-        .split(',')
-        .map(|c| c.parse::<u8>().map_err(|_| StoreError::Db("stored choices malformed".into())))
-        .collect::<Result<Vec<u8>>>()?;
+    let choices = parse_choices(&choices)?;
     let decision: Option<String> = r.try_get("decision").map_err(db)?;
     let answer = match decision {
         None => None,
@@ -483,7 +433,7 @@ impl Store for SqliteStore {
             .await
             .map_err(db)?;
         }
-        let choices = c.choices.iter().map(u8::to_string).collect::<Vec<_>>().join(",");
+        let choices = choices_text(&c.choices);
         let inserted = sqlx::query(
             "INSERT INTO challenges (txid, host_id, user, service, rhost, login_time, nonce, \
              number, choices, created_at, expires_at, status) \
