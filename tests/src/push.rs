@@ -419,19 +419,45 @@ fn proxy_one(
 /// acting as the phone: opens the pairing link, approves the test push with the number shown,
 /// confirms the recovery codes. Returns what mfa-enroll printed (it must succeed).
 pub fn pair_with_mfa_enroll(config: &Path, user: &str, device: &Device, name: &str) -> String {
+    enroll_push_with(
+        config,
+        user,
+        |link| {
+            let paired = device.pair(link, name);
+            assert!(paired.status.success(), "pair: {}", String::from_utf8_lossy(&paired.stderr));
+        },
+        |n| {
+            let approved = device.approve(n);
+            assert!(
+                approved.status.success(),
+                "approve: {}",
+                String::from_utf8_lossy(&approved.stderr)
+            );
+        },
+    )
+}
+
+/// Runs the real `mfa-enroll --config CONFIG --user USER push` with `pair` as the phone's
+/// pairing (given the link it shows) and `approve` as its approval of the test push (given the
+/// number shown), confirming the recovery codes at the end. Returns what mfa-enroll printed
+/// (it must succeed).
+pub fn enroll_push_with(
+    config: &Path,
+    user: &str,
+    pair: impl FnOnce(&str),
+    approve: impl FnOnce(u8),
+) -> String {
     use crate::live::{Live, push_number};
     let wait = Duration::from_secs(30);
     let mut c = Command::new(crate::sandbox::enroll_tool());
     c.arg("--config").arg(config).args(["--user", user, "push"]);
     let mut live = Live::spawn(c);
     let link = live.wait_for(wait, pairing_link);
-    let paired = device.pair(&link, name);
-    assert!(paired.status.success(), "pair: {}", String::from_utf8_lossy(&paired.stderr));
+    pair(&link);
     live.send_line("");
     let n =
         live.wait_for(wait, |t| t.contains("Test push sent to").then(|| push_number(t)).flatten());
-    let approved = device.approve(n);
-    assert!(approved.status.success(), "approve: {}", String::from_utf8_lossy(&approved.stderr));
+    approve(n);
     live.send_line("");
     live.wait_for(wait, |t| t.contains("Press Enter when you have stored").then_some(()));
     live.send_line("");
@@ -443,4 +469,15 @@ pub fn pair_with_mfa_enroll(config: &Path, user: &str, device: &Device, name: &s
         String::from_utf8_lossy(&out.stderr)
     );
     text
+}
+
+/// The recovery codes (`3-abcde-fghij`) in enrollment output.
+pub fn recovery_codes(text: &str) -> Vec<String> {
+    text.split_whitespace()
+        .filter(|w| {
+            let b = w.as_bytes();
+            b.len() == 13 && b[0].is_ascii_digit() && b[1] == b'-' && b[7] == b'-'
+        })
+        .map(str::to_string)
+        .collect()
 }

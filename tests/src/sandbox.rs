@@ -148,11 +148,10 @@ impl Sandbox {
         helper
     }
 
-    /// Runs `program args` inside the sandbox as the unprivileged `uid`, with `stdin` as input.
-    pub fn run_as(&self, uid: u32, program: &Path, args: &[&str], stdin: &[u8]) -> Output {
-        use std::io::Write;
-        let mut child = Command::new(repo().join("scripts/sandbox.sh"))
-            .arg("run")
+    /// `program args` inside the sandbox as the unprivileged `uid` (no supplementary groups).
+    fn command_as(&self, uid: u32, program: &Path, args: &[&str]) -> Command {
+        let mut c = Command::new(repo().join("scripts/sandbox.sh"));
+        c.arg("run")
             .arg(&self.dir)
             .arg(module_path())
             .args([
@@ -163,7 +162,15 @@ impl Sandbox {
                 "--",
             ])
             .arg(program)
-            .args(args)
+            .args(args);
+        c
+    }
+
+    /// Runs `program args` inside the sandbox as the unprivileged `uid`, with `stdin` as input.
+    pub fn run_as(&self, uid: u32, program: &Path, args: &[&str], stdin: &[u8]) -> Output {
+        use std::io::Write;
+        let mut child = self
+            .command_as(uid, program, args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -179,20 +186,7 @@ impl Sandbox {
     /// Starts `program args` inside the sandbox as `uid`, for a test that talks to it while it
     /// runs (see [`crate::live::Live`]).
     pub fn spawn_as(&self, uid: u32, program: &Path, args: &[&str]) -> crate::live::Live {
-        let mut c = Command::new(repo().join("scripts/sandbox.sh"));
-        c.arg("run")
-            .arg(&self.dir)
-            .arg(module_path())
-            .args([
-                "setpriv",
-                &format!("--reuid={uid}"),
-                &format!("--regid={uid}"),
-                "--clear-groups",
-                "--",
-            ])
-            .arg(program)
-            .args(args);
-        crate::live::Live::spawn(c)
+        crate::live::Live::spawn(self.command_as(uid, program, args))
     }
 
     /// One login as the unprivileged `uid` through `/etc/pam.d/<service>` (no syslog capture:

@@ -7,7 +7,9 @@ use mfa_core::username::UserName;
 use mfa_tests::client::*;
 use mfa_tests::fixture::{Fixture, Outcome};
 use mfa_tests::live::{Live, push_number};
-use mfa_tests::push::{Backend, Device, Proxy, ProxyMode, PushService, pairing_link};
+use mfa_tests::push::{
+    Backend, Device, Proxy, ProxyMode, PushService, pairing_link, recovery_codes,
+};
 use mfa_tests::sandbox::enroll_tool;
 use std::path::PathBuf;
 use std::process::Command;
@@ -56,17 +58,6 @@ fn enroll(w: &World, user: &str, device: &Device, name: &str) -> String {
         w.f.add_secret(&code);
     }
     text
-}
-
-/// The recovery codes (`3-abcde-fghij`) in enrollment output.
-fn recovery_codes(text: &str) -> Vec<String> {
-    text.split_whitespace()
-        .filter(|w| {
-            let b = w.as_bytes();
-            b.len() == 13 && b[0].is_ascii_digit() && b[1] == b'-' && b[7] == b'-'
-        })
-        .map(str::to_string)
-        .collect()
 }
 
 fn enrolled_world() -> World {

@@ -7,11 +7,9 @@ use mfa_tests::browser::{Browser, spki_hash};
 use mfa_tests::client::*;
 use mfa_tests::fixture::{Fixture, Outcome};
 use mfa_tests::live::{Live, push_number};
-use mfa_tests::push::{Backend, PushService, pairing_link};
-use mfa_tests::sandbox::enroll_tool;
+use mfa_tests::push::{Backend, PushService, enroll_push_with, recovery_codes};
 use serde_json::json;
 use std::path::PathBuf;
-use std::process::Command;
 use std::time::Duration;
 
 /// The service's backend in this binary. `web_approver_postgres.rs` runs this same file as a
@@ -78,46 +76,35 @@ fn status_with(phone: &Browser, want: &str) -> String {
 /// Opens the pairing link shown by the real `mfa-enroll push` in the browser, pairs, approves
 /// the enrollment's test push in the page, and finishes the enrollment.
 fn enroll_in_browser(w: &World, screenshot: bool) {
-    let mut c = Command::new(enroll_tool());
-    c.arg("--config").arg(&w.f.config_path).args(["--user", "alice", "push"]);
-    let mut live = Live::spawn(c);
-    let link = live.wait_for(WAIT, pairing_link);
-    assert!(link.starts_with(&format!("{}/pair#c=", w.svc.public_url)), "{link}");
-    w.phone.goto(&link);
-    w.phone.wait_for("the pairing screen", WAIT, &visible("pair-view"));
-    // The one-time credential is gone from the address bar (and so from history) at once.
-    let href = w.phone.js("return location.href", json!([]));
-    assert_eq!(href, json!(format!("{}/", w.svc.public_url)), "credential left in the URL");
-    w.phone.type_into("#device-name", "pixel-web");
-    if screenshot {
-        w.phone.screenshot(&artifacts().join("pairing.png"));
-    }
-    w.phone.click("#pair-button");
-    w.phone.wait_for("the paired main screen", WAIT, &visible("main-view"));
-    assert_eq!(w.phone.text("#info-user"), "alice");
-    assert_eq!(w.phone.text("#info-name"), "pixel-web");
-    live.send_line("");
-    let n =
-        live.wait_for(WAIT, |t| t.contains("Test push sent to").then(|| push_number(t)).flatten());
-    w.phone.wait_for("the test push", WAIT, &format!("document.querySelector(\"{}\")", card(None)));
-    w.phone.click(&format!("{} button.number[data-number='{n}']", card(None)));
-    status_with(&w.phone, "Approved");
-    live.send_line("");
-    live.wait_for(WAIT, |t| t.contains("Press Enter when you have stored").then_some(()));
-    live.send_line("");
-    let out = live.finish();
-    let text = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(
-        out.status.success(),
-        "mfa-enroll push: {text}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let pair = |link: &str| {
+        assert!(link.starts_with(&format!("{}/pair#c=", w.svc.public_url)), "{link}");
+        w.phone.goto(link);
+        w.phone.wait_for("the pairing screen", WAIT, &visible("pair-view"));
+        // The one-time credential is gone from the address bar (and so from history) at once.
+        let href = w.phone.js("return location.href", json!([]));
+        assert_eq!(href, json!(format!("{}/", w.svc.public_url)), "credential left in the URL");
+        w.phone.type_into("#device-name", "pixel-web");
+        if screenshot {
+            w.phone.screenshot(&artifacts().join("pairing.png"));
+        }
+        w.phone.click("#pair-button");
+        w.phone.wait_for("the paired main screen", WAIT, &visible("main-view"));
+        assert_eq!(w.phone.text("#info-user"), "alice");
+        assert_eq!(w.phone.text("#info-name"), "pixel-web");
+    };
+    let approve = |n: u8| {
+        w.phone.wait_for(
+            "the test push",
+            WAIT,
+            &format!("document.querySelector(\"{}\")", card(None)),
+        );
+        w.phone.click(&format!("{} button.number[data-number='{n}']", card(None)));
+        status_with(&w.phone, "Approved");
+    };
+    let text = enroll_push_with(&w.f.config_path, "alice", pair, approve);
     assert!(text.contains("Push approval is set up with 'pixel-web'"), "{text}");
-    for code in text.split_whitespace().filter(|w| {
-        let b = w.as_bytes();
-        b.len() == 13 && b[0].is_ascii_digit() && b[1] == b'-' && b[7] == b'-'
-    }) {
-        w.f.add_secret(code);
+    for code in recovery_codes(&text) {
+        w.f.add_secret(&code);
     }
 }
 
