@@ -8,6 +8,39 @@ use std::time::Duration;
 /// Largest reply body read.
 pub const MAX_REPLY: u64 = push_proto::limits::MAX_BODY as u64;
 
+/// The certificates in the PEM file `path` (at most `max` bytes), for a TLS client to trust;
+/// an error unless it holds at least one. `what` names the setting in the error (may be empty).
+pub fn ca_certificates(
+    path: &Path,
+    max: u64,
+    what: &str,
+) -> Result<Vec<ureq::tls::Certificate<'static>>, String> {
+    use ureq::tls::PemItem;
+    let pem = crate::files::read_public(path, max)?;
+    let mut certs = Vec::new();
+    for item in ureq::tls::parse_pem(&pem) {
+        match item {
+            Ok(PemItem::Certificate(c)) => certs.push(c),
+            Ok(_) => {}
+            Err(_) => return Err(format!("{}: not valid PEM", path.display())),
+        }
+    }
+    if certs.is_empty() {
+        return Err(format!("{}: no certificate{what}", path.display()));
+    }
+    Ok(certs)
+}
+
+/// A rustls (`ring`) TLS configuration trusting exactly `certs` (no system store).
+pub fn tls_trusting(certs: Vec<ureq::tls::Certificate<'static>>) -> ureq::tls::TlsConfig {
+    use ureq::tls::{RootCerts, TlsConfig, TlsProvider};
+    TlsConfig::builder()
+        .provider(TlsProvider::Rustls)
+        .unversioned_rustls_crypto_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .root_certs(RootCerts::Specific(Arc::new(certs)))
+        .build()
+}
+
 /// A client for one service.
 pub struct Client {
     agent: ureq::Agent,
@@ -43,28 +76,14 @@ impl Client {
     /// A client for `base` (`https://host:port`), trusting only the certificates in
     /// `ca_file` (or, for `http://` loopback URLs, none).
     pub fn new(base: &str, ca_file: Option<&Path>) -> Result<Client, String> {
-        use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig, TlsProvider};
-        let mut certs: Vec<Certificate<'static>> = Vec::new();
-        if let Some(path) = ca_file {
-            let pem = crate::files::read_public(path, 256 * 1024)?;
-            for item in ureq::tls::parse_pem(&pem) {
-                match item {
-                    Ok(PemItem::Certificate(c)) => certs.push(c),
-                    Ok(_) => {}
-                    Err(_) => return Err(format!("{}: not valid PEM", path.display())),
-                }
+        let certs = match ca_file {
+            Some(path) => ca_certificates(path, 256 * 1024, "")?,
+            None if base.starts_with("https://") => {
+                return Err("an https:// service needs a CA file (--ca-file)".into());
             }
-            if certs.is_empty() {
-                return Err(format!("{}: no certificate", path.display()));
-            }
-        } else if base.starts_with("https://") {
-            return Err("an https:// service needs a CA file (--ca-file)".into());
-        }
-        let tls = TlsConfig::builder()
-            .provider(TlsProvider::Rustls)
-            .unversioned_rustls_crypto_provider(Arc::new(rustls::crypto::ring::default_provider()))
-            .root_certs(RootCerts::Specific(Arc::new(certs)))
-            .build();
+            None => Vec::new(),
+        };
+        let tls = tls_trusting(certs);
         let config = ureq::Agent::config_builder()
             .tls_config(tls)
             .http_status_as_error(false)

@@ -6,7 +6,6 @@
 //! name a category, never the endpoint (it is a capability to send to the browser).
 
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
 
 /// What became of one message.
@@ -37,24 +36,8 @@ pub fn classify(status: u16) -> Outcome {
 /// The HTTP agent for push services: `ca_file`'s roots, `https_only` unless loopback HTTP is
 /// allowed.
 pub fn agent(ca_file: &Path, allow_http_loopback: bool) -> Result<ureq::Agent, String> {
-    use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig, TlsProvider};
-    let pem = crate::files::read_public(ca_file, 4 * 1024 * 1024)?;
-    let mut certs: Vec<Certificate<'static>> = Vec::new();
-    for item in ureq::tls::parse_pem(&pem) {
-        match item {
-            Ok(PemItem::Certificate(c)) => certs.push(c),
-            Ok(_) => {}
-            Err(_) => return Err(format!("{}: not valid PEM", ca_file.display())),
-        }
-    }
-    if certs.is_empty() {
-        return Err(format!("{}: no CA certificate (web_push.ca_file)", ca_file.display()));
-    }
-    let tls = TlsConfig::builder()
-        .provider(TlsProvider::Rustls)
-        .unversioned_rustls_crypto_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .root_certs(RootCerts::Specific(Arc::new(certs)))
-        .build();
+    let certs = crate::client::ca_certificates(ca_file, 4 * 1024 * 1024, " (web_push.ca_file)")?;
+    let tls = crate::client::tls_trusting(certs);
     let config = ureq::Agent::config_builder()
         .tls_config(tls)
         .proxy(None)
