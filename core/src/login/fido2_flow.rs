@@ -33,8 +33,7 @@ pub(crate) fn key_or_code(
     conv: &mut dyn Conversation,
     clock: &dyn Clock,
 ) -> Outcome {
-    let has_codes =
-        record.totp.is_some() || record.recovery.as_ref().is_some_and(|r| r.remaining() > 0);
+    let has_codes = record.has_codes();
     let answer = match conv.prompt_secret(if has_codes { KEY_OR_CODE } else { KEY_ONLY }) {
         Ok(Some(a)) => a,
         Ok(None) => return Outcome::deny(Denial::Conversation, "no answer (cancelled)"),

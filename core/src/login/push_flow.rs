@@ -61,8 +61,7 @@ pub(crate) fn push_or_code(
     conv: &mut dyn Conversation,
     clock: &dyn Clock,
 ) -> Outcome {
-    let has_codes =
-        record.totp.is_some() || record.recovery.as_ref().is_some_and(|r| r.remaining() > 0);
+    let has_codes = record.has_codes();
     let code_instead = |conv: &mut dyn Conversation, why: &str, note: String| {
         if !req.silent {
             conv.error(why);

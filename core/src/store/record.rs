@@ -84,10 +84,13 @@ impl UserRecord {
 
     /// True when the user has at least one way to log in with the second factor.
     pub fn is_enrolled(&self) -> bool {
-        self.totp.is_some()
-            || !self.fido2.is_empty()
-            || !self.push.is_empty()
-            || self.recovery.as_ref().is_some_and(|r| r.remaining() > 0)
+        self.has_codes() || !self.fido2.is_empty() || !self.push.is_empty()
+    }
+
+    /// True when the user can type a code: a TOTP factor or an unused recovery code (the
+    /// fallback that push and security-key prompts offer).
+    pub fn has_codes(&self) -> bool {
+        self.totp.is_some() || self.recovery.as_ref().is_some_and(|r| r.remaining() > 0)
     }
 
     pub(super) fn encode(&self) -> Zeroizing<Vec<u8>> {
