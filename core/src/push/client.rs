@@ -149,12 +149,11 @@ impl PushClient {
         }
     }
 
-    /// Creates a login challenge. The reply is checked for shape (id format, number range, at
-    /// least one device).
+    /// Creates a login challenge. The reply is checked for shape (id format, at least one of
+    /// the devices asked for).
     pub fn create_challenge(&self, req: &CreateChallenge) -> Result<ChallengeCreated, PushError> {
-        let c: ChallengeCreated = self.call("POST", "/v1/challenges", Some(req), Duration::ZERO)?;
+        let c: ChallengeCreated = self.call("POST", "/v2/challenges", Some(req), Duration::ZERO)?;
         if !limits::is_id(&c.txid)
-            || !limits::NUMBER_RANGE.contains(&c.number)
             || c.devices.is_empty()
             || c.devices.iter().any(|d| !req.devices.contains(&d.id))
         {
@@ -171,7 +170,7 @@ impl PushClient {
         let wait = wait.min(limits::MAX_WAIT);
         let s: ChallengeState = self.call(
             "GET",
-            &format!("/v1/challenges/{txid}?wait={wait}"),
+            &format!("/v2/challenges/{txid}?wait={wait}"),
             None::<&()>,
             Duration::from_secs(wait),
         )?;
@@ -202,13 +201,13 @@ impl PushClient {
         if !limits::is_id(txid) {
             return Err(PushError::Unavailable("bad transaction id".into()));
         }
-        self.call("DELETE", &format!("/v1/challenges/{txid}"), None::<&()>, Duration::ZERO)
+        self.call("DELETE", &format!("/v2/challenges/{txid}"), None::<&()>, Duration::ZERO)
     }
 
     /// Starts pairing a device for `user`; the reply's link is what the QR code shows.
     pub fn create_pairing(&self, user: &str, ttl: u64) -> Result<PairingCreated, PushError> {
         let req = CreatePairing { user: user.to_string(), ttl };
-        let p: PairingCreated = self.call("POST", "/v1/pairings", Some(&req), Duration::ZERO)?;
+        let p: PairingCreated = self.call("POST", "/v2/pairings", Some(&req), Duration::ZERO)?;
         if !limits::is_id(&p.pairing_id) || push_proto::pairing_uri::parse(&p.uri).is_none() {
             return Err(PushError::Unavailable("malformed pairing reply".into()));
         }
@@ -225,7 +224,7 @@ impl PushClient {
             let wait = left.min(limits::MAX_WAIT);
             let s: PairingState = self.call(
                 "GET",
-                &format!("/v1/pairings/{id}?wait={wait}"),
+                &format!("/v2/pairings/{id}?wait={wait}"),
                 None::<&()>,
                 Duration::from_secs(wait),
             )?;
@@ -234,6 +233,11 @@ impl PushClient {
                     if !limits::is_id(&d.id)
                         || !limits::is_text(&d.name, limits::MAX_NAME)
                         || PublicKey::decode(&d.public_key).is_err()
+                        || d.passkey.as_ref().is_some_and(|p| {
+                            !limits::is_text(&p.credential_id, 1024)
+                                || !limits::is_text(&p.attestation_object, 16 * 1024)
+                                || !limits::is_text(&p.client_data_json, 4096)
+                        })
                     {
                         return Err(PushError::Unavailable("malformed paired device".into()));
                     }

@@ -17,19 +17,31 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
         let bytes = Bytes::from_request(req, state).await.map_err(|e| {
             if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    push_proto::api::errors::BAD_REQUEST,
-                    "body too large",
-                )
+                too_large()
             } else {
                 ApiError::bad_request("unreadable body")
             }
         })?;
-        serde_json::from_slice(&bytes)
-            .map(JsonBody)
-            .map_err(|e| ApiError::bad_request(format!("malformed body: {e}")))
+        parse_json(&bytes).map(JsonBody)
     }
+}
+
+fn too_large() -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        push_proto::api::errors::BAD_REQUEST,
+        "body too large",
+    )
+}
+
+/// A body of at most `limits::MAX_BODY` bytes.
+pub async fn read_body(body: axum::body::Body) -> Result<Bytes, ApiError> {
+    axum::body::to_bytes(body, push_proto::limits::MAX_BODY).await.map_err(|_| too_large())
+}
+
+/// `bytes` as JSON of type `T` (unknown fields refused).
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(bytes).map_err(|e| ApiError::bad_request(format!("malformed body: {e}")))
 }
 
 /// A protocol id (transaction, pairing) from the path; anything else is 404.

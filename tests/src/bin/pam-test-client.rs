@@ -5,7 +5,7 @@
 //! ```text
 //! pam-test-client [--confdir DIR] --service NAME --user USER [--rhost HOST]
 //!                 [--answer TEXT | --answer-hex HEX | --answer-fill N | --answer-shown-code
-//!                  | --null-answer | --conv-error]...
+//!                  | --answer-stdin | --null-answer | --conv-error]...
 //!                 [--silent] [--capture-syslog] [--wait-stdin] [--echo-messages]
 //! ```
 //! Output: `{"code":0,"name":"PAM_SUCCESS","messages":[[1,"Verification code: "]],"syslog":[...]}`
@@ -17,7 +17,7 @@ use std::path::PathBuf;
 fn usage() -> ! {
     eprintln!(
         "usage: pam-test-client [--confdir DIR] --service NAME --user USER [--rhost HOST] \
-         [--answer TEXT|--answer-hex HEX|--answer-fill N|--answer-shown-code|--null-answer|--conv-error]... [--silent] \
+         [--answer TEXT|--answer-hex HEX|--answer-fill N|--answer-shown-code|--answer-stdin|--null-answer|--conv-error]... [--silent] \
          [--capture-syslog] [--wait-stdin] [--echo-messages]"
     );
     std::process::exit(2)
@@ -56,6 +56,7 @@ fn main() {
             }
             "--null-answer" => replies.push(Reply::Null),
             "--answer-shown-code" => replies.push(Reply::CodeForShownUri),
+            "--answer-stdin" => replies.push(Reply::Stdin),
             "--conv-error" => replies.push(Reply::ConvError),
             "--silent" => flags |= client::PAM_SILENT,
             "--capture-syslog" => capture = true,
