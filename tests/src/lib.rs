@@ -7,6 +7,7 @@
 pub mod browser;
 pub mod client;
 pub mod fixture;
+pub mod hostile;
 pub mod live;
 pub mod pg;
 pub mod privacyidea;

@@ -216,6 +216,11 @@ impl Device {
         Device { key_file, ca: svc.ca.clone() }
     }
 
+    /// A device for a plain-HTTP service on loopback (no CA file).
+    pub fn plain(key_file: PathBuf) -> Device {
+        Device { key_file, ca: PathBuf::new() }
+    }
+
     fn cmd(&self) -> Command {
         let mut c = Command::new(device_path());
         c.arg("--key-file").arg(&self.key_file);
@@ -224,7 +229,12 @@ impl Device {
 
     /// Pairs with the link `uri`.
     pub fn pair(&self, uri: &str, name: &str) -> Output {
-        run(self.cmd().args(["pair", uri, "--name", name]).arg("--ca-file").arg(&self.ca))
+        let mut c = self.cmd();
+        c.args(["pair", uri, "--name", name]);
+        if !self.ca.as_os_str().is_empty() {
+            c.arg("--ca-file").arg(&self.ca);
+        }
+        run(&mut c)
     }
 
     /// Pairs with the link `uri`, which must work; returns the pairing code it shows.
@@ -279,7 +289,8 @@ pub fn printed_pairing_code(text: &str) -> Option<String> {
 /// The pairing link in enrollment output, if shown.
 pub fn pairing_link(text: &str) -> Option<String> {
     let at = text.find("/pair#c=")?;
-    let start = text[..at].rfind("https://")?;
+    // https:// links, or http:// to loopback (a plain-HTTP stand-in).
+    let start = text[..at].rfind("https://").max(text[..at].rfind("http://"))?;
     let link: String = text[start..].chars().take_while(|c| !c.is_whitespace()).collect();
     // Only a link whose end has arrived: output is read in chunks, which may end inside it.
     text[start + link.len()..].starts_with(char::is_whitespace).then_some(link)
