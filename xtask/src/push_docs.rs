@@ -132,6 +132,7 @@ mod tests {
         assert!(add.contains("\\-\\-out") && add.contains(".BR mfa\\-pushd\\-host (8)"));
         let tls = page(&pages, "mfa-pushd-tls-init.8");
         assert!(tls.contains("\\-\\-out\\-dir") && tls.contains("\\-\\-ip"));
+        assert!(tls.contains("\\-\\-ca\\-key") && tls.contains("825 days"));
         let device = page(&pages, "mfa-push-device.1");
         assert!(device.contains("\n.TH mfa-push-device 1 "));
         assert!(
