@@ -87,6 +87,8 @@ function showPair({ credential, hostSecret }) {
   show("pair-view");
   $("pair-replaces").hidden = !device;
   $("passkey-choice").hidden = !passkey.supported();
+  // Ticked by default where the phone can unlock with a platform authenticator.
+  passkey.available().then((yes) => { $("use-passkey").checked = yes; });
   const input = $("device-name");
   input.value = defaultName().slice(0, 64);
   input.focus();

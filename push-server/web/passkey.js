@@ -10,6 +10,15 @@ import { b64, passkeyPairingChallenge, sha256, unb64 } from "./proto.js";
 /** Whether this browser can make passkeys at all. */
 export const supported = () => Boolean(window.PublicKeyCredential && navigator.credentials);
 
+/** Whether this device has a platform authenticator that verifies the user (the default). */
+export async function available() {
+  try {
+    return supported() && (await PublicKeyCredential.isUserVerifyingPlatformAuthenticatorAvailable());
+  } catch {
+    return false;
+  }
+}
+
 /** Makes a passkey for this pairing; returns the pair request's `passkey` field. */
 export async function createForPairing(credential, publicKey, name) {
   const cred = await navigator.credentials.create({

@@ -92,9 +92,13 @@ fn enroll_in_browser(w: &World, screenshot: bool, passkey: bool) {
         let href = w.phone.js("return location.href", json!([]));
         assert_eq!(href, json!(format!("{}/", w.svc.public_url)), "credential left in the URL");
         w.phone.type_into("#device-name", "pixel-web");
-        if !passkey {
-            w.phone.click("#use-passkey");
-        }
+        // Ticked by default exactly when the browser has a platform authenticator.
+        let ticked = w.phone.wait_for(
+            "the passkey choice",
+            WAIT,
+            &format!("document.getElementById('use-passkey').checked === {passkey} && 'settled'"),
+        );
+        assert_eq!(ticked, json!("settled"));
         if screenshot {
             w.phone.screenshot(&artifacts().join("pairing.png"));
         }
