@@ -113,10 +113,12 @@ pub(crate) enum Command {
     #[command(
         long_about = "Pair a phone (or the mfa-push-device CLI) for push approval through the \
                       push service named in [push] of pam_mfa.toml. Shows a one-time pairing link \
-                      as a QR code; once the device has paired, a test push is sent to it, and \
-                      only when it is approved with the number shown here is the device saved. \
-                      Users without recovery codes get them. At login, the prompt then shows the \
-                      number to pick on the phone; typing a code instead always works.\n\n\
+                      as a QR code; once the device has paired it shows a pairing code, which \
+                      you type here (a device that is not yours gives another code and is \
+                      refused); then a test push is sent to it, and only when it is approved \
+                      with the number shown here is the device saved. Users without recovery \
+                      codes get them. At login, the prompt then shows the number to type on \
+                      the phone; typing a code instead always works.\n\n\
                       --list shows the paired devices, --remove NAME forgets one on this host \
                       (the push service keeps it paired until `mfa-pushd device revoke`).",
         after_help = "Examples:\n  mfa-enroll push                      pair your own phone\n  \
