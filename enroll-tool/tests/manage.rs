@@ -122,9 +122,11 @@ fn remove_asks_and_only_yes_removes() {
         assert!(stderr(&out).contains("nothing was removed"));
         assert!(env.record("alice").is_some());
     }
+    assert!(env.path("state/locks/alice").exists(), "changes took the user's lock");
     let out = env.run(&["--user", "alice", "remove"], b"y\n");
     assert_ok(&out);
     assert!(env.record("alice").is_none());
+    assert!(!env.path("state/locks/alice").exists(), "remove leaves no lock file behind");
     assert_eq!(env.status("alice")["enrolled"], false);
 
     env.provision("bob");
