@@ -345,7 +345,8 @@ impl SecureDir {
     /// and lock a new file (see [`SecureDir::lock`]). `Ok(false)`: it was not there.
     pub fn remove_lock(&self, name: &str, lock: &FileLock) -> Result<bool> {
         let path = self.entry_path(name);
-        let held = rfs::fstat(&lock.fd).map_err(|e| io_err(format!("fstat {}", path.display()), e))?;
+        let held =
+            rfs::fstat(&lock.fd).map_err(|e| io_err(format!("fstat {}", path.display()), e))?;
         match rfs::statat(&self.fd, name, AtFlags::SYMLINK_NOFOLLOW) {
             Ok(st) if st.st_dev == held.st_dev && st.st_ino == held.st_ino => self.remove(name),
             Ok(_) => Err(Error::insecure(&path, "is not the lock file that is held")),

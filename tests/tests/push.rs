@@ -422,6 +422,30 @@ fn the_three_number_screen_is_an_option_per_service() {
 }
 
 #[test]
+fn a_second_device_with_the_same_name_is_refused() {
+    let w = enrolled_world();
+    let mut c = Command::new(enroll_tool());
+    c.arg("--config").arg(&w.f.config_path).args(["--user", "alice", "push"]);
+    let mut live = Live::spawn(c);
+    let link = live.wait_for(WAIT, pairing_link);
+    let tablet = Device::new(w.f.root.join("tablet.json"), &w.svc);
+    let code = tablet.pair_ok(&link, "pixel");
+    live.send_line(&code);
+    let out = live.finish();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{text}");
+    assert!(
+        text.contains("alice already has a push device named 'pixel'; this one was not added"),
+        "{text}"
+    );
+    assert!(!text.contains("Test push sent to"), "no test push for a refused name: {text}");
+    let store = Store::open(&w.f.config().store).expect("store");
+    let rec = store.load(&UserName::parse("alice").expect("name")).expect("load").expect("rec");
+    assert_eq!(rec.push.len(), 1, "{:?}", rec.push);
+    assert_eq!(rec.push[0].id, w.phone.id());
+}
+
+#[test]
 fn the_rate_limit_stops_push_spam() {
     let w = world_with("user_per_minute = 2\nhost_per_minute = 1000\n", "timeout = 10");
     enroll(&w, "alice", &w.phone, "pixel");

@@ -434,6 +434,19 @@ pub(crate) fn enroll_push(
         added: now,
         passkey,
     };
+    match crate::enroll::push_name_taken(store, user, &candidate) {
+        Ok(false) => {}
+        Ok(true) => {
+            conv.error(&format!(
+                "{user} already has a push device named '{}'; this one was not added. Pair \
+                 again under another name, or first remove the old one: mfa-enroll push \
+                 --remove '{}'",
+                candidate.name, candidate.name
+            ));
+            return Outcome::deny(Denial::AuthFailed, "push device name already in use");
+        }
+        Err(e) => return Outcome::deny(Denial::Unavailable, e.to_string()),
+    }
 
     // The test push: the device must approve the right number before it is saved.
     let nonce = match new_nonce() {
@@ -514,16 +527,7 @@ pub(crate) fn enroll_push(
             );
         }
     }
-    let saved = (|| -> crate::Result<Option<Vec<zeroize::Zeroizing<String>>>> {
-        let lock = store.lock(user)?;
-        let mut record = lock.load()?.unwrap_or_else(|| UserRecord::new(user, now));
-        record.push.retain(|d| d.id != candidate.id);
-        record.push.push(candidate.clone());
-        let codes = crate::enroll::new_codes_if(&mut record, false, now)?;
-        lock.save(&record)?;
-        Ok(codes)
-    })();
-    let codes = match saved {
+    let codes = match crate::enroll::add_push_device(store, user, &candidate, now) {
         Ok(c) => c,
         Err(e) => {
             return Outcome::deny(Denial::Unavailable, format!("cannot save the push device: {e}"));
