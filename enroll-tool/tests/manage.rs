@@ -256,4 +256,11 @@ fn help_explains_commands_with_examples() {
         assert!(text.contains("Example"), "{args:?}: {text}");
         assert!(text.contains("sudo mfa-enroll"), "{args:?}");
     }
+    // What a user can do without sudo names every factor they can set up themselves.
+    let out = Command::new(BIN).arg("--help").output().expect("run");
+    let text = stdout(&out).replace('\n', " ");
+    assert!(
+        text.contains("users manage their own account (totp, push, fido2, status, remove, recovery-codes, opt-in)"),
+        "{text}"
+    );
 }

@@ -422,6 +422,31 @@ fn the_three_number_screen_is_an_option_per_service() {
 }
 
 #[test]
+fn root_status_and_list_show_push_devices() {
+    let w = enrolled_world();
+    let run = |args: &[&str]| {
+        let out = Command::new(enroll_tool())
+            .arg("--config")
+            .arg(&w.f.config_path)
+            .args(args)
+            .output()
+            .expect("mfa-enroll");
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let id = w.phone.id();
+    let line = format!("  Push device:       pixel (id {id}; paired ");
+    let status = run(&["--user", "alice", "status"]);
+    assert!(status.starts_with("alice: enrolled\n") && status.contains(&line), "{status}");
+    let list = run(&["list"]);
+    assert!(list.contains(&line), "{list}");
+    let json: serde_json::Value =
+        serde_json::from_str(&run(&["--user", "alice", "status", "--json"])).expect("json");
+    assert_eq!(json["push_devices"][0]["name"], "pixel", "{json}");
+    assert_eq!(json["push_devices"][0]["id"], id.as_str(), "{json}");
+}
+
+#[test]
 fn a_second_device_with_the_same_name_is_refused() {
     let w = enrolled_world();
     let mut c = Command::new(enroll_tool());
