@@ -132,6 +132,31 @@ fn approve_with_the_right_number_logs_in() {
 }
 
 #[test]
+fn enter_before_the_phone_answers_says_waiting_at_a_local_login() {
+    let w = enrolled_world();
+    // Local (sudo, console): Enter came first, so the user is told, while it waits.
+    let (live, n) = start_push_login(&w, "alice");
+    live.wait_for(WAIT, |t| t.contains("Waiting for your phone to answer (up to ").then_some(()));
+    assert!(w.phone.approve(n).status.success());
+    let o = w.f.finish_login(live, &[""]);
+    assert_eq!(o.code, PAM_SUCCESS, "{o:?}");
+    assert!(
+        o.messages
+            .iter()
+            .any(|(s, m)| *s == PAM_TEXT_INFO && m.starts_with("Waiting for your phone")),
+        "{o:?}"
+    );
+    // Remote (sshd holds messages until the login is over, when "waiting" would come too late):
+    // not said; the prompt has told what Enter does.
+    let live = w.f.start_login("mfa", "alice", &[""], &["--rhost", "192.0.2.9"]);
+    let n = live.wait_for(WAIT, |t| t.contains("Push sent to").then(|| push_number(t)).flatten());
+    assert!(w.phone.approve(n).status.success());
+    let o = w.f.finish_login(live, &[""]);
+    assert_eq!(o.code, PAM_SUCCESS, "{o:?}");
+    assert!(!o.messages.iter().any(|(_, m)| m.contains("Waiting")), "{o:?}");
+}
+
+#[test]
 fn deny_wrong_number_and_fraud_are_refused() {
     let w = enrolled_world();
 
@@ -635,4 +660,6 @@ fn over_ssh_a_user_pairs_on_first_login_then_approves_logins() {
     });
     assert!(run.ok, "push login over ssh: {run:?}\n{}", sshd.log());
     assert_eq!(run.prompts.len(), 1, "{:?}", run.prompts);
+    // sshd would show "waiting" only after the login, so it is not said over ssh.
+    assert!(!run.stderr.contains("Waiting for your phone"), "{run:?}");
 }

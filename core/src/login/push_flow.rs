@@ -4,8 +4,9 @@
 //! and what to do ("Push sent to 'pixel': type 42 on it to approve, then press Enter (or type a
 //! code):"), because sshd shows informational text only with the next prompt. The number (and,
 //! with `number_entry = "choose"`, the three numbers the phone offers) is picked here, never by
-//! the service. Enter waits for the answer until `push.timeout`; typing a code withdraws the
-//! push and checks the code instead. Only a receipt that verifies against this login
+//! the service. Enter waits for the answer until `push.timeout` (local logins are told
+//! "Waiting for your phone" if it has not answered yet); typing a code withdraws the push and
+//! checks the code instead. Only a receipt that verifies against this login
 //! ([`crate::push::check`]) lets the login in.
 //!
 //! When the service cannot answer (down, slow, TLS failure, a receipt that does not verify) a
@@ -192,7 +193,23 @@ pub(crate) fn push_or_code(
         let _ = client.cancel(&created.txid);
         return verify::ask_and_verify(cfg, req, store, user, conv, clock, Some(answer), PROMPT);
     }
-    let state = match client.wait_challenge(&created.txid, deadline) {
+    // Enter came first: unless the phone has answered already, say that we wait for it. Only
+    // for local logins (sudo, su, console, screen lockers), whose terminal shows it at once:
+    // sshd (a remote login) holds messages back until the login is over, when "waiting" would
+    // be shown after the fact; there the prompt itself has said what Enter does.
+    let local = req.rhost.as_deref().is_none_or(str::is_empty);
+    let state = match client.challenge_state(&created.txid, 0) {
+        Ok(s) if !s.status.is_pending() => Ok(s),
+        Ok(_) => {
+            if !req.silent && local {
+                let left = deadline.saturating_duration_since(Instant::now()).as_secs();
+                conv.info(&format!("Waiting for your phone to answer (up to {left} s)..."));
+            }
+            client.wait_challenge(&created.txid, deadline)
+        }
+        Err(e) => Err(e),
+    };
+    let state = match state {
         Ok(s) => s,
         Err(PushError::Unavailable(m)) => return service_down(conv, m),
         Err(e @ PushError::Refused { .. }) => {
