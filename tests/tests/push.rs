@@ -216,6 +216,26 @@ fn typing_a_code_withdraws_the_push() {
 }
 
 #[test]
+fn pushes_withdrawn_by_typed_codes_leave_the_push_rate_alone() {
+    let w = world_with("user_per_minute = 2\nhost_per_minute = 1000\n", "timeout = 10");
+    // The enrollment's test push is one of the two pushes a minute.
+    let text = enroll(&w, "alice", &w.phone, "pixel");
+    let codes = recovery_codes(&text);
+    for code in &codes[..3] {
+        let o = w.f.login("alice", &[code]);
+        assert_eq!(o.code, PAM_SUCCESS, "{o:?}");
+        assert!(decision(&o).contains("factor=recovery"), "{o:?}");
+        assert!(!errors(&o).contains("Too many push requests"), "{o:?}");
+    }
+    // Three pushes were sent and withdrawn by the codes; the second push of the minute still
+    // goes out.
+    let (live, n) = start_push_login(&w, "alice");
+    assert!(w.phone.approve(n).status.success());
+    let o = w.f.finish_login(live, &[""]);
+    assert_eq!(o.code, PAM_SUCCESS, "{o:?}");
+}
+
+#[test]
 fn service_down_honours_failmode_within_the_timeout() {
     let mut w = enrolled_world();
     push_only(&w, "alice");

@@ -189,8 +189,10 @@ pub(crate) fn push_or_code(
         }
     };
     if !answer.trim().is_empty() {
-        // The user typed a code: the push is withdrawn so it cannot be approved later.
-        let _ = client.cancel(&created.txid);
+        // The user typed a code: the push is withdrawn so it cannot be approved later, and (the
+        // user being at the keyboard) not counted against the user's push rate; the code itself
+        // counts towards the lockout.
+        let _ = client.withdraw_for_code(&created.txid);
         return verify::ask_and_verify(cfg, req, store, user, conv, clock, Some(answer), PROMPT);
     }
     // Enter came first: unless the phone has answered already, say that we wait for it. Only
