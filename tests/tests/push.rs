@@ -107,7 +107,7 @@ fn approve_with_the_right_number_logs_in() {
         let prompt = live.text();
         assert!(
             prompt.contains(&format!(
-                "Push sent to 'pixel': type {n} on it to approve, then press Enter (or type a code)"
+                "Push sent to 'pixel': type {n} on it to approve, then press Enter (or type a code); Enter waits up to 10 s: "
             )),
             "{prompt}"
         );
