@@ -179,7 +179,7 @@ impl Done {
             None => None,
         };
         let reason: String = self.reason.chars().take(200).flat_map(char::escape_default).collect();
-        Outcome { decision, factor, reason: format!("helper: {reason}") }
+        Outcome { decision, factor, reason: format!("helper: {reason}"), account: None }
     }
 }
 

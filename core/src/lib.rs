@@ -10,6 +10,7 @@
 //! This crate contains no `unsafe` code.
 #![forbid(unsafe_code)]
 
+pub mod account;
 pub mod config;
 pub mod enroll;
 pub mod error;

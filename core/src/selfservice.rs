@@ -6,11 +6,11 @@
 //! replay protection and lockout as a login), so a stolen unlocked shell cannot swap the phone
 //! and then pass sudo's second factor. A first enrollment follows `first_enrollment`.
 
+use crate::account::{Account, Directory};
 use crate::config::{Config, FirstEnrollment, ModuleArgs};
 use crate::enroll::{self, Existing};
 use crate::helper::{Done, Request};
 use crate::login::{self, Clock, Conversation, Denial, Outcome, verify};
-use crate::policy::Groups;
 use crate::store::Store;
 use crate::username::UserName;
 
@@ -18,21 +18,26 @@ use crate::username::UserName;
 pub const PROVE_PROMPT: &str =
     "Current verification code (or a recovery code), to confirm it is you: ";
 
-/// Runs one request for `caller` and returns the final message.
+/// Runs one request for `account` (the helper's caller, from its real uid) and returns the
+/// final message.
 pub fn serve(
     request: Request,
-    caller: &UserName,
+    account: &Account,
     cfg: &Config,
     conv: &mut dyn Conversation,
     clock: &dyn Clock,
-    groups: &dyn Groups,
+    dir: &dyn Directory,
 ) -> Done {
+    let caller = &account.name;
     let outcome = match request {
         Request::Login { pam_user, service, rhost, silent, args } => {
-            if pam_user != caller.as_str() {
-                Outcome::deny(Denial::BadUser, "the helper acts only on the calling user")
-            } else {
-                login_for(cfg, caller, service, rhost, silent, &args, conv, clock, groups)
+            // Any spelling of the caller's own account (an alias, another case) is the
+            // caller; anything else is refused.
+            match crate::account::resolve(dir, &pam_user) {
+                Ok(a) if a.uid == account.uid => {
+                    login_for(cfg, caller, service, rhost, silent, &args, conv, clock, dir)
+                }
+                _ => Outcome::deny(Denial::BadUser, "the helper acts only on the calling user"),
             }
         }
         Request::Status => {
@@ -115,7 +120,7 @@ fn login_for(
     args: &[String],
     conv: &mut dyn Conversation,
     clock: &dyn Clock,
-    groups: &dyn Groups,
+    dir: &dyn Directory,
 ) -> Outcome {
     let args = match ModuleArgs::parse(args.iter().map(String::as_str)) {
         Ok(a) if a.config.is_some() => {
@@ -130,7 +135,7 @@ fn login_for(
     let mut cfg = cfg.clone();
     cfg.apply(&args);
     let req = login::Request { user: caller.to_string(), service, rhost, silent };
-    login::authenticate_with(&cfg, &req, conv, clock, groups)
+    login::authenticate_with(&cfg, &req, conv, clock, dir)
 }
 
 fn with_store<T>(

@@ -11,11 +11,11 @@
 
 mod sys;
 
+use mfa_core::account::{self, Account, SystemDirectory};
 use mfa_core::config::{Config, DEFAULT_PATH};
 use mfa_core::helper::{self, Done, PipeConversation, Request};
 use mfa_core::login::SystemClock;
-use mfa_core::policy::SystemGroups;
-use mfa_core::username::{UserName, log_safe};
+use mfa_core::username::log_safe;
 use std::io::{BufReader, Write};
 use std::path::Path;
 use std::process::ExitCode;
@@ -45,12 +45,9 @@ fn op_name(r: &Request) -> &'static str {
     }
 }
 
-fn caller() -> Result<UserName, String> {
-    let uid = nix::unistd::getuid();
-    let user = nix::unistd::User::from_uid(uid)
-        .map_err(|e| format!("user database: {e}"))?
-        .ok_or_else(|| format!("uid {uid} has no user name"))?;
-    UserName::parse(&user.name).map_err(|e| e.to_string())
+/// The calling account: the real uid's first passwd name.
+fn caller() -> Result<Account, String> {
+    account::by_uid(&SystemDirectory, nix::unistd::getuid().as_raw()).map_err(|e| e.to_string())
 }
 
 fn main() -> ExitCode {
@@ -90,13 +87,19 @@ fn main() -> ExitCode {
     };
     let op = op_name(&request);
     let mut conv = PipeConversation::new(input, output);
-    let done =
-        mfa_core::selfservice::serve(request, &user, &cfg, &mut conv, &SystemClock, &SystemGroups);
+    let done = mfa_core::selfservice::serve(
+        request,
+        &user,
+        &cfg,
+        &mut conv,
+        &SystemClock,
+        &SystemDirectory,
+    );
     sys::log(
         if done.decision == "deny" { libc::LOG_NOTICE } else { libc::LOG_INFO },
         &format!(
             "uid={uid} user=\"{}\" op={op} decision={} reason=\"{}\"",
-            log_safe(user.as_str()),
+            log_safe(user.name.as_str()),
             done.decision,
             log_safe(&done.reason)
         ),

@@ -15,9 +15,9 @@ mod handle;
 pub use ffi::PamHandle;
 use handle::{Handle, Priority};
 use libc::{c_char, c_int};
+use mfa_core::account::SystemDirectory;
 use mfa_core::config::ModuleArgs;
 use mfa_core::login::{self, Decision, Denial, Request, SystemClock};
-use mfa_core::policy::SystemGroups;
 use std::cell::Cell;
 use std::ffi::CStr;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -172,7 +172,7 @@ fn authenticate(h: Handle, flags: c_int, args: Result<Vec<String>, String>) -> c
             return ffi::PAM_CONV_ERR;
         }
     };
-    let outcome = login::authenticate(&args, &req, &mut conv, &SystemClock, &SystemGroups);
+    let outcome = login::authenticate(&args, &req, &mut conv, &SystemClock, &SystemDirectory);
     let priority = match outcome.decision {
         Decision::Success => Priority::Notice,
         Decision::Ignore => Priority::Info,

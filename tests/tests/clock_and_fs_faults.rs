@@ -5,7 +5,8 @@ use mfa_tests::fixture::{Fixture, client_path};
 use std::process::Command;
 
 fn login_at(f: &Fixture, fake_time: &str, answer: &str) -> mfa_tests::fixture::Outcome {
-    let out = Command::new("faketime")
+    let out = f
+        .with_user(&mut Command::new("faketime"), "alice")
         .arg(fake_time)
         .arg(client_path())
         .arg("--confdir")

@@ -41,6 +41,7 @@ fn valgrind_login(name: &str, f: &Fixture, user: &str, answers: &[&str]) -> Outc
     let _shared = FDS.read().unwrap_or_else(PoisonError::into_inner);
     let log = f.root.join(format!("valgrind-{name}.log"));
     let mut cmd = Command::new("valgrind");
+    f.with_user(&mut cmd, user);
     cmd.args([
         "--error-exitcode=99",
         "--leak-check=full",

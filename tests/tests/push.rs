@@ -12,7 +12,6 @@ use mfa_tests::push::{
 };
 use mfa_tests::sandbox::enroll_tool;
 use std::path::PathBuf;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 /// The service's backend in this binary. `push_postgres.rs` runs this same file as a module,
@@ -325,8 +324,7 @@ fn another_hosts_credential_cannot_see_or_approve_this_hosts_login() {
 #[test]
 fn a_pairing_link_works_once() {
     let w = world();
-    let mut c = Command::new(enroll_tool());
-    c.arg("--config").arg(&w.f.config_path).args(["--user", "alice", "push"]);
+    let c = w.f.enroll_tool(&["--user", "alice", "push"]);
     let mut live = Live::spawn(c);
     let link = live.wait_for(WAIT, pairing_link);
     assert!(w.phone.pair(&link, "pixel").status.success());

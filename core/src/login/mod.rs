@@ -1,7 +1,7 @@
 //! The login state machine: what the module asks, checks and decides.
 //!
-//! It talks to the user only through [`Conversation`], reads time through [`Clock`] and group
-//! membership through [`Groups`], so it is tested without PAM. Every path that is not a
+//! It talks to the user only through [`Conversation`], reads time through [`Clock`] and the
+//! user database through [`Directory`], so it is tested without PAM. Every path that is not a
 //! verified factor ends in a denial; leniency (exempt by policy, optional enrollment, a skipped
 //! or declined enrollment) is [`Decision::Ignore`], never success.
 
@@ -11,9 +11,10 @@ pub(crate) mod privacyidea_flow;
 pub(crate) mod push_flow;
 pub(crate) mod verify;
 
+use crate::account::{self, Account, Directory};
 use crate::config::{Config, ModuleArgs};
 use crate::error::Error;
-use crate::policy::{self, Enrollment, Groups, Subject};
+use crate::policy::{self, Enrollment, Subject};
 use crate::store::Store;
 use crate::username::{UserName, log_safe};
 use std::fmt;
@@ -120,34 +121,46 @@ pub struct Outcome {
     pub factor: Option<&'static str>,
     /// Short reason for the log (never a secret).
     pub reason: String,
+    /// The account the login was decided for, once the user name resolved (it may be spelled
+    /// differently from `PAM_USER`).
+    pub account: Option<String>,
 }
 
 impl Outcome {
+    fn new(decision: Decision, reason: impl Into<String>) -> Self {
+        Outcome { decision, factor: None, reason: reason.into(), account: None }
+    }
     pub(crate) fn deny(d: Denial, reason: impl Into<String>) -> Self {
-        Outcome { decision: Decision::Deny(d), factor: None, reason: reason.into() }
+        Outcome::new(Decision::Deny(d), reason)
     }
     pub(crate) fn ignore(reason: impl Into<String>) -> Self {
-        Outcome { decision: Decision::Ignore, factor: None, reason: reason.into() }
+        Outcome::new(Decision::Ignore, reason)
     }
     pub(crate) fn success(reason: impl Into<String>) -> Self {
-        Outcome { decision: Decision::Success, factor: None, reason: reason.into() }
+        Outcome::new(Decision::Success, reason)
     }
     pub(crate) fn with_factor(mut self, f: &'static str) -> Self {
         self.factor = Some(f);
         self
     }
 
-    /// The one syslog line for this decision: user, service, remote host, factor, outcome,
-    /// reason. Untrusted fields are escaped and bounded.
+    /// The one syslog line for this decision: user (the account, and `PAM_USER` as given when
+    /// it is spelled differently), service, remote host, factor, outcome, reason. Untrusted
+    /// fields are escaped and bounded.
     pub fn log_line(&self, req: &Request) -> String {
         let decision = match self.decision {
             Decision::Success => "success",
             Decision::Ignore => "ignore",
             Decision::Deny(_) => "deny",
         };
+        let user = match &self.account {
+            Some(a) if *a != req.user => {
+                format!("user=\"{}\" pam_user=\"{}\"", log_safe(a), log_safe(&req.user))
+            }
+            _ => format!("user=\"{}\"", log_safe(&req.user)),
+        };
         format!(
-            "decision={decision} user=\"{}\" service=\"{}\" rhost=\"{}\" factor={} reason=\"{}\"",
-            log_safe(&req.user),
+            "decision={decision} {user} service=\"{}\" rhost=\"{}\" factor={} reason=\"{}\"",
             log_safe(&req.service),
             log_safe(req.rhost.as_deref().unwrap_or("")),
             self.factor.unwrap_or("none"),
@@ -169,7 +182,7 @@ pub fn authenticate(
     req: &Request,
     conv: &mut dyn Conversation,
     clock: &dyn Clock,
-    groups: &dyn Groups,
+    dir: &dyn Directory,
 ) -> Outcome {
     let mut cfg = match Config::load(args.config_path()) {
         Ok(c) => c,
@@ -179,7 +192,7 @@ pub fn authenticate(
         return through_helper(&cfg, args, req, conv);
     }
     cfg.apply(args);
-    authenticate_with(&cfg, req, conv, clock, groups)
+    authenticate_with(&cfg, req, conv, clock, dir)
 }
 
 /// Without root (a screen locker, `su` from a user) the store is out of reach: the setuid
@@ -221,20 +234,48 @@ pub fn authenticate_with(
     req: &Request,
     conv: &mut dyn Conversation,
     clock: &dyn Clock,
-    groups: &dyn Groups,
+    dir: &dyn Directory,
 ) -> Outcome {
     conv.fail_delay(cfg.lockout.fail_delay_ms);
-    let user = match UserName::parse(&req.user) {
-        Ok(u) => u,
-        Err(e) => return Outcome::deny(Denial::BadUser, e.to_string()),
+    // Before any policy: the account behind the name as given. A name that resolves to nobody
+    // is denied here, so no lenient outcome (nullok, exempt, enroll-on-login) ever applies to
+    // a spelling the second factor does not know.
+    let account = match account::resolve(dir, &req.user) {
+        Ok(a) => a,
+        Err(e @ (Error::InvalidUserName(_) | Error::UnknownUser(_))) => {
+            return Outcome::deny(Denial::BadUser, e.to_string());
+        }
+        Err(e) => return Outcome::deny(Denial::Unavailable, e.to_string()),
     };
+    let mut outcome = decide(cfg, req, &account, conv, clock, dir);
+    outcome.account = Some(account.name.to_string());
+    outcome
+}
+
+/// The login of a resolved account.
+fn decide(
+    cfg: &Config,
+    req: &Request,
+    account: &Account,
+    conv: &mut dyn Conversation,
+    clock: &dyn Clock,
+    dir: &dyn Directory,
+) -> Outcome {
+    // Every user and group the rules name must exist: reported as a configuration error,
+    // whichever rule this login would reach.
+    if let Err(e) = policy::check_names(&cfg.rules, dir) {
+        return match e {
+            Error::Config(m) => Outcome::deny(Denial::Config, m),
+            e => Outcome::deny(Denial::Unavailable, format!("policy: {e}")),
+        };
+    }
+    let user = &account.name;
     let now = match clock.now() {
         Ok(n) => n,
         Err(e) => return Outcome::deny(Denial::Unavailable, e.to_string()),
     };
-    let subject =
-        Subject { service: &req.service, user: user.as_str(), rhost: req.rhost.as_deref() };
-    let policy = match policy::resolve(cfg.default_policy(), &cfg.rules, &subject, groups) {
+    let subject = Subject { service: &req.service, account, rhost: req.rhost.as_deref() };
+    let policy = match policy::resolve(cfg.default_policy(), &cfg.rules, &subject, dir) {
         Ok(p) => p,
         Err(e) => return Outcome::deny(Denial::Unavailable, format!("policy: {e}")),
     };
@@ -255,7 +296,7 @@ pub fn authenticate_with(
         Ok(s) => s,
         Err(e) => return Outcome::deny(Denial::Unavailable, e.to_string()),
     };
-    let record = match store.load(&user) {
+    let record = match store.load(user) {
         Ok(r) => r,
         Err(e) => return Outcome::deny(Denial::Unavailable, e.to_string()),
     };
@@ -284,7 +325,7 @@ pub fn authenticate_with(
 
     if policy.backend == policy::Backend::PrivacyIdea {
         let r = record.as_ref();
-        return privacyidea_flow::authenticate(cfg, &policy, req, &store, &user, r, conv, clock);
+        return privacyidea_flow::authenticate(cfg, &policy, req, &store, user, r, conv, clock);
     }
 
     // Single-prompt mode: password and code typed together; the password goes on to the next
@@ -311,16 +352,16 @@ pub fn authenticate_with(
                 policy.failmode,
                 req,
                 &store,
-                &user,
+                user,
                 record,
                 conv,
                 clock,
             );
         }
         if !record.fido2.is_empty() && preset.is_none() {
-            return fido2_flow::key_or_code(cfg, req, &store, &user, record, conv, clock);
+            return fido2_flow::key_or_code(cfg, req, &store, user, record, conv, clock);
         }
-        return verify::ask_and_verify(cfg, req, &store, &user, conv, clock, preset, PROMPT);
+        return verify::ask_and_verify(cfg, req, &store, user, conv, clock, preset, PROMPT);
     }
     match policy.enrollment {
         Enrollment::Optional => {
@@ -330,7 +371,7 @@ pub fn authenticate_with(
         Enrollment::OnLogin => {
             let state = record.map(|r| r.enrollment).unwrap_or_default();
             let local = req.rhost.as_deref().is_none_or(str::is_empty);
-            enroll_flow::offer(cfg, &policy, &state, &store, &user, conv, clock, now, local)
+            enroll_flow::offer(cfg, &policy, &state, &store, user, conv, clock, now, local)
         }
     }
 }
