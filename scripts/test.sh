@@ -19,6 +19,15 @@ for tool in cargo oathtool nm ssh ssh-keygen /usr/sbin/sshd openssl unshare goog
   }
 done
 
+# Invented test users resolve through Debian's libnss-wrapper (tests/src/nss.rs): pam_mfa
+# refuses user names that are not accounts. strace stalls a setuid helper inside a lock
+# (tests/tests/hostile_caller.rs).
+if ! ls /usr/lib/*/libnss_wrapper.so /usr/lib/libnss_wrapper.so >/dev/null 2>&1; then
+  echo "test.sh: libnss_wrapper.so not found. Debian: apt-get install libnss-wrapper" >&2
+  exit 1
+fi
+command -v strace >/dev/null || { echo "test.sh: strace not found. Debian: apt-get install strace" >&2; exit 1; }
+
 # The privacyIDEA backend's tests need a real privacyIDEA (tests/tests/privacyidea.rs).
 if [ ! -x "${MFA_PRIVACYIDEA_VENV:-/opt/pam_mfa-test/privacyidea-venv}/bin/pi-manage" ]; then
   echo "test.sh: privacyIDEA not installed: run scripts/privacyidea-setup.sh" >&2
