@@ -53,6 +53,8 @@ pub enum Error {
     UnknownUser(String),
     /// The user database could not answer.
     UserDatabase(String),
+    /// The user's lock is held by another process for longer than the configured wait.
+    Busy(String),
 }
 
 impl Error {
@@ -91,6 +93,7 @@ impl fmt::Display for Error {
             Error::AlreadyEnrolled(u) => write!(f, "{u} already has an authenticator app enrolled"),
             Error::UnknownUser(u) => write!(f, "no such user in the user database: {u}"),
             Error::UserDatabase(m) => write!(f, "user database: {m}"),
+            Error::Busy(m) => write!(f, "busy: {m}"),
         }
     }
 }

@@ -29,6 +29,7 @@ pub mod push;
 pub mod qr;
 pub mod random;
 pub mod recovery;
+pub mod seat;
 pub mod secret;
 pub mod secure_fs;
 pub mod selfservice;

@@ -137,6 +137,7 @@ fuzz_target!(|data: &[u8]| {
         user: "alice".into(),
         service: "sshd".into(),
         rhost: Some("192.0.2.7".into()),
+        seat: mfa_core::seat::Seat::NotLocal,
         silent: false,
     };
     for single_prompt in [false, true] {

@@ -197,6 +197,9 @@ pub struct Fixture {
     pub pamd: PathBuf,
     /// The users the processes under test see (see [`crate::nss`]).
     pub nss: crate::nss::NssFiles,
+    /// `pam-test-client` arguments every login of this fixture gets (see
+    /// [`Fixture::at_local_seat`]).
+    login_defaults: std::cell::RefCell<Vec<String>>,
 }
 
 impl Fixture {
@@ -222,6 +225,7 @@ impl Fixture {
             config_path: root.join("pam_mfa.toml"),
             pamd: root.join("pam.d"),
             nss: crate::nss::NssFiles::new(&root),
+            login_defaults: std::cell::RefCell::new(Vec::new()),
             root,
             _dir: dir,
         };
@@ -332,10 +336,19 @@ impl Fixture {
         c
     }
 
+    /// Every later login runs at this computer's own seat: in a login session that logind
+    /// calls local (security keys are offered only there; see `mfa_core::seat`).
+    pub fn at_local_seat(&self) {
+        *self.login_defaults.borrow_mut() = vec!["--session".into(), "local".into()];
+    }
+
     fn command(&self, service: &str, user: &str, answers: &[&str], extra: &[&str]) -> Command {
         let mut c = Command::new(client_path());
         self.with_user(&mut c, user);
         c.arg("--confdir").arg(&self.pamd).args(["--service", service, "--user", user]);
+        if !extra.contains(&"--session") {
+            c.args(self.login_defaults.borrow().iter());
+        }
         for a in answers {
             c.args(["--answer", a]);
         }

@@ -183,6 +183,34 @@ impl Sandbox {
         c
     }
 
+    /// `program args` inside the sandbox as the unprivileged `uid`, started from a login
+    /// session of the given kind (`local`, `remote`, `none`, `unknown`: see
+    /// [`crate::client::LoginSession`]), as a screen locker in a desktop session would be.
+    pub fn command_in_session(
+        &self,
+        session: &str,
+        uid: u32,
+        program: &Path,
+        args: &[&str],
+    ) -> Command {
+        let mut c = Command::new(repo().join("scripts/sandbox.sh"));
+        c.arg("run")
+            .arg(&self.dir)
+            .arg(module_path())
+            .arg(client_path())
+            .args(["session", session, "--"])
+            .args([
+                "setpriv",
+                &format!("--reuid={uid}"),
+                &format!("--regid={uid}"),
+                "--clear-groups",
+                "--",
+            ])
+            .arg(program)
+            .args(args);
+        c
+    }
+
     /// Runs `program args` inside the sandbox as the unprivileged `uid`, with `stdin` as input.
     pub fn run_as(&self, uid: u32, program: &Path, args: &[&str], stdin: &[u8]) -> Output {
         use std::io::Write;

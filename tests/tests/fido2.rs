@@ -10,6 +10,7 @@ use std::process::Stdio;
 
 fn fixture() -> (Fixture, PathBuf) {
     let f = Fixture::new();
+    f.at_local_seat();
     let key = f.root.join("key.json");
     f.write_config(&format!(
         "[fido2]\nrp_id = \"pam://test-host\"\ntest_device = \"{}\"\n",
@@ -213,6 +214,7 @@ fn keys_imported_from_a_pam_u2f_authfile_keep_working() {
 #[test]
 fn enroll_on_login_registers_a_key_at_the_console_but_not_remotely() {
     let f = Fixture::new();
+    f.at_local_seat();
     let key = f.root.join("key.json");
     f.write_config(&format!(
         "enrollment = \"on-login\"\n[fido2]\nrp_id = \"pam://test-host\"\ntest_device = \"{}\"\n",

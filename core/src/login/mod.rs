@@ -15,12 +15,14 @@ use crate::account::{self, Account, Directory};
 use crate::config::{Config, ModuleArgs};
 use crate::error::Error;
 use crate::policy::{self, Enrollment, Subject};
+use crate::seat::Seat;
 use crate::store::Store;
 use crate::username::{UserName, log_safe};
+use serde::{Deserialize, Serialize};
 use std::fmt;
 use zeroize::Zeroizing;
 
-pub use fido2_flow::{KEY_ONLY, KEY_OR_CODE};
+pub use fido2_flow::{KEY_ONLY, KEY_OR_CODE, NOT_LOCAL};
 pub use privacyidea_flow::PI_PROMPT;
 
 /// The prompt for the second factor.
@@ -78,14 +80,19 @@ pub struct Request {
     pub user: String,
     /// The PAM service (`sshd`, `sudo`, ...).
     pub service: String,
-    /// The remote host, if the application set one.
+    /// The remote host, if the application set one. One that is not UTF-8 is kept in a lossy
+    /// form: it stays a remote host and matches no rule network (issue 15, finding 9).
     pub rhost: Option<String>,
+    /// Whether the login is at this computer's own seat ([`crate::seat`]): security keys are
+    /// offered only then.
+    pub seat: Seat,
     /// `PAM_SILENT`: suppress informational messages.
     pub silent: bool,
 }
 
 /// Why a login was refused, which selects the PAM return code.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Denial {
     /// Wrong, replayed or malformed code, locked factor, not enrolled, empty answer
     /// (`PAM_AUTH_ERR`).
@@ -102,14 +109,86 @@ pub enum Denial {
 }
 
 /// The decision.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Decision {
     /// Second factor verified (or enrolled and confirmed just now).
     Success,
+    /// Let in WITHOUT a second factor: the central service had an outage (could not be reached
+    /// or did not answer in time) and `failmode = "open"` is configured. `PAM_SUCCESS`, logged
+    /// at warning level, apart from verified logins.
+    FailOpen,
     /// No second factor required for this login: let the rest of the stack decide.
     Ignore,
     /// Refused.
     Deny(Denial),
+}
+
+impl Decision {
+    /// The name in log lines (`decision=...`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Decision::Success => "success",
+            Decision::FailOpen => "fail-open",
+            Decision::Ignore => "ignore",
+            Decision::Deny(_) => "deny",
+        }
+    }
+}
+
+/// The factor a login tried, as log lines and the helper protocol name it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Factor {
+    /// A TOTP code.
+    Totp,
+    /// A recovery code.
+    Recovery,
+    /// A security key.
+    Fido2,
+    /// Push approval through mfa-pushd.
+    Push,
+    /// The privacyIDEA backend.
+    #[serde(rename = "privacyidea")]
+    PrivacyIdea,
+    /// Enrolling an app.
+    EnrollTotp,
+    /// Pairing a phone for push.
+    EnrollPush,
+    /// Registering a security key.
+    EnrollFido2,
+}
+
+impl Factor {
+    const ALL: [Factor; 8] = [
+        Factor::Totp,
+        Factor::Recovery,
+        Factor::Fido2,
+        Factor::Push,
+        Factor::PrivacyIdea,
+        Factor::EnrollTotp,
+        Factor::EnrollPush,
+        Factor::EnrollFido2,
+    ];
+
+    /// The name in log lines (`factor=...`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Factor::Totp => "totp",
+            Factor::Recovery => "recovery",
+            Factor::Fido2 => "fido2",
+            Factor::Push => "push",
+            Factor::PrivacyIdea => "privacyidea",
+            Factor::EnrollTotp => "enroll-totp",
+            Factor::EnrollPush => "enroll-push",
+            Factor::EnrollFido2 => "enroll-fido2",
+        }
+    }
+
+    /// The factor of a log name ([`Outcome::factor`]); `None` for `none` and unknown names.
+    pub fn from_name(name: &str) -> Option<Factor> {
+        Factor::ALL.into_iter().find(|f| f.name() == name)
+    }
 }
 
 /// The decision plus what the log line needs.
@@ -117,7 +196,8 @@ pub enum Decision {
 pub struct Outcome {
     /// What to return.
     pub decision: Decision,
-    /// Which factor was tried (`totp`, `recovery`, `enroll-totp`), if any.
+    /// Which factor was tried (a [`Factor::name`]: `totp`, `recovery`, `enroll-totp` ...),
+    /// if any.
     pub factor: Option<&'static str>,
     /// Short reason for the log (never a secret).
     pub reason: String,
@@ -139,6 +219,9 @@ impl Outcome {
     pub(crate) fn success(reason: impl Into<String>) -> Self {
         Outcome::new(Decision::Success, reason)
     }
+    pub(crate) fn fail_open(reason: impl Into<String>) -> Self {
+        Outcome::new(Decision::FailOpen, reason)
+    }
     pub(crate) fn with_factor(mut self, f: &'static str) -> Self {
         self.factor = Some(f);
         self
@@ -148,11 +231,7 @@ impl Outcome {
     /// it is spelled differently), service, remote host, factor, outcome, reason. Untrusted
     /// fields are escaped and bounded.
     pub fn log_line(&self, req: &Request) -> String {
-        let decision = match self.decision {
-            Decision::Success => "success",
-            Decision::Ignore => "ignore",
-            Decision::Deny(_) => "deny",
-        };
+        let decision = self.decision.name();
         let user = match &self.account {
             Some(a) if *a != req.user => {
                 format!("user=\"{}\" pam_user=\"{}\"", log_safe(a), log_safe(&req.user))
@@ -216,7 +295,8 @@ fn through_helper(
     let request = crate::helper::Request::Login {
         pam_user: req.user.clone(),
         service: req.service.clone(),
-        rhost: req.rhost.clone(),
+        remote: req.rhost.as_deref().is_some_and(|r| !r.trim().is_empty())
+            || req.seat != Seat::Local,
         silent: req.silent,
         args: forwarded,
     };
@@ -359,7 +439,21 @@ fn decide(
             );
         }
         if !record.fido2.is_empty() && preset.is_none() {
-            return fido2_flow::key_or_code(cfg, req, &store, user, record, conv, clock);
+            if req.seat == Seat::Local {
+                return fido2_flow::key_or_code(cfg, req, &store, user, record, conv, clock);
+            }
+            // Not at this computer's seat: a key plugged in here is not the user's to touch
+            // for this login. A code instead, if the user has one.
+            if !record.has_codes() {
+                if !req.silent {
+                    conv.error(NOT_LOCAL);
+                }
+                return Outcome::deny(
+                    Denial::AuthFailed,
+                    "only a security key is enrolled, and this login is not at the local seat",
+                )
+                .with_factor("fido2");
+            }
         }
         return verify::ask_and_verify(cfg, req, &store, user, conv, clock, preset, PROMPT);
     }
@@ -370,7 +464,7 @@ fn decide(
         Enrollment::Required => Outcome::deny(Denial::AuthFailed, format!("not enrolled{by_rule}")),
         Enrollment::OnLogin => {
             let state = record.map(|r| r.enrollment).unwrap_or_default();
-            let local = req.rhost.as_deref().is_none_or(str::is_empty);
+            let local = req.seat == Seat::Local;
             enroll_flow::offer(cfg, &policy, &state, &store, user, conv, clock, now, local)
         }
     }

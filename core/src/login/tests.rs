@@ -102,6 +102,7 @@ fn req(user: &str) -> Request {
         user: user.into(),
         service: "test".into(),
         rhost: Some("10.0.0.1".into()),
+        seat: Seat::NotLocal,
         silent: false,
     }
 }

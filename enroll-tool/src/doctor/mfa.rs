@@ -125,6 +125,7 @@ impl Mfa {
         let rooted = StoreConfig {
             state_dir: self.root.host(&cfg.store.state_dir),
             master_key: self.root.host(&cfg.store.master_key),
+            lock_wait: cfg.store.lock_wait,
         };
         if let Some(state) = self.stores.get(&rooted.state_dir) {
             return state.clone();
