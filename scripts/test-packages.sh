@@ -14,8 +14,9 @@
 # remove and goes with purge. Then the same for the push service's mfa-pushd .deb: files, user,
 # conffile, man pages, unit (systemd-analyze verify), no start before it is configured, the
 # documented setup (tls-init, host add, as the service user), the unit's ExecStart as that user
-# (under systemd if this machine runs it, else through setpriv), /v1/health over TLS with the
+# (under systemd if this machine runs it, else through setpriv), /v2/health over TLS with the
 # generated CA, a device paired with the installed mfa-push-device, then remove and purge.
+# Last, the documented package path as written (scripts/test-docs.sh --package).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
@@ -428,7 +429,7 @@ echo "==> mfa-pushd: tls-init and host add as the service user"
 runuser -u mfa-pushd -- mfa-pushd --config "$pushd_conf" tls-init --out-dir /etc/mfa-pushd/tls \
   --name localhost --ip 127.0.0.1
 owned_is /etc/mfa-pushd/tls/server.key 600
-owned_is /etc/mfa-pushd/tls/ca.key 600
+[ ! -e /etc/mfa-pushd/tls/ca.key ] || fail "tls-init kept the CA key next to server.key"
 owned_is /etc/mfa-pushd/tls/server.pem 644
 cred=/var/lib/mfa-pushd/pkgtest.json
 runuser -u mfa-pushd -- mfa-pushd --config "$pushd_conf" host add pkgtest --out "$cred"
@@ -455,15 +456,15 @@ else
 fi
 health=
 for _ in $(seq 50); do
-  health=$(curl -sS --max-time 2 --cacert /etc/mfa-pushd/tls/ca.pem "$url/v1/health" 2>/dev/null) && break
+  health=$(curl -sS --max-time 2 --cacert /etc/mfa-pushd/tls/ca.pem "$url/v2/health" 2>/dev/null) && break
   kill -0 "$pushd_pid" 2>/dev/null || fail "mfa-pushd exited: $(cat "$pushd_log")"
   sleep 0.2
 done
-[ "$health" = '{"status":"ok","protocol":1}' ] || fail "/v1/health: '$health'; log: $(cat "$pushd_log")"
-pass "/v1/health over TLS, verified with the generated CA: $health"
+[ "$health" = '{"status":"ok","protocol":2}' ] || fail "/v2/health: '$health'; log: $(cat "$pushd_log")"
+pass "/v2/health over TLS, verified with the generated CA: $health"
 [ "$(ps -o user= -p "$pushd_pid")" = mfa-pushd ] || fail "service runs as $(ps -o user= -p "$pushd_pid")"
 pass "service process $pushd_pid runs as mfa-pushd"
-! curl -sS --max-time 2 -o /dev/null "$url/v1/health" 2>/dev/null || fail "TLS accepted without the CA"
+! curl -sS --max-time 2 -o /dev/null "$url/v2/health" 2>/dev/null || fail "TLS accepted without the CA"
 pass "untrusted without the generated CA"
 # A device paired through the installed service with the installed mfa-push-device.
 token=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["token"])' "$cred")
@@ -516,5 +517,11 @@ getent passwd mfa-pushd >/dev/null || fail "purge removed the system user (it is
   fail "mfa-pushd still has config files"
 pass "purge: data, TLS files, logs and configuration deleted, with a warning; user kept"
 echo "  mfa-pushd checks took $((SECONDS - pushd_start)) s"
+
+# The documented package path, as written (README "Packages", docs/push-service.md "Set it
+# up"), on a throwaway copy of this machine: the .debs just built, the service configured and
+# started as documented, a host joined, a phone paired, a sudo login approved by push.
+echo "==> The documented setup from these packages (scripts/test-docs.sh --package)"
+scripts/test-docs.sh --package
 
 echo "package tests passed in $((SECONDS - start)) s"

@@ -174,7 +174,7 @@ pub struct SecureDir {
 /// An exclusive `flock` on a lock file; released when dropped (the descriptor is closed).
 #[derive(Debug)]
 pub struct FileLock {
-    _fd: OwnedFd,
+    fd: OwnedFd,
 }
 
 /// How long [`SecureDir::lock`] waits for another holder by default.
@@ -333,41 +333,70 @@ impl SecureDir {
     /// Takes an exclusive lock on the lock file `name` (created 0600 if missing), waiting up to
     /// `wait` for other holders; [`Error::Busy`] after that. Holders never wait for user input
     /// while holding it, so a long wait means a holder is stuck (stopped by its user, say): a
-    /// bounded wait turns that into a clear refusal instead of a hang. No threads and no
-    /// signals: the lock is tried without blocking, with short sleeps in between.
+    /// bounded wait turns that into a clear refusal instead of a hang (issue 15, finding 7).
+    /// No threads and no signals: the lock is tried without blocking, with short sleeps.
+    ///
+    /// A holder may delete the lock file ([`SecureDir::remove_lock`]): whoever was waiting on
+    /// the deleted file then holds a lock nobody else can see, so after `flock` the file must
+    /// still be the one at `name`; if it is not, the lock is taken again on the current file.
     pub fn lock(&self, name: &str, wait: Duration) -> Result<FileLock> {
         let path = self.entry_path(name);
-        let fd = rfs::openat(
-            &self.fd,
-            name,
-            OFlags::RDWR | OFlags::CREATE | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NOCTTY,
-            Mode::from_raw_mode(0o600),
-        )
-        .map_err(|e| match e {
-            rustix::io::Errno::LOOP => Error::insecure(&path, "is a symbolic link"),
-            e => io_err(format!("open lock {}", path.display()), e),
-        })?;
-        let fd = above_stdio(fd, &path)?;
-        let st = rfs::fstat(&fd).map_err(|e| io_err(format!("fstat {}", path.display()), e))?;
-        check_stat(&path, &st, FileType::RegularFile, false)?;
         let deadline = Instant::now() + wait;
         let mut pause = Duration::from_millis(5);
         loop {
-            match rfs::flock(&fd, FlockOperation::NonBlockingLockExclusive) {
-                Ok(()) => return Ok(FileLock { _fd: fd }),
-                Err(rustix::io::Errno::WOULDBLOCK | rustix::io::Errno::INTR) => {}
-                Err(e) => return Err(io_err(format!("lock {}", path.display()), e)),
+            let fd = rfs::openat(
+                &self.fd,
+                name,
+                OFlags::RDWR | OFlags::CREATE | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NOCTTY,
+                Mode::from_raw_mode(0o600),
+            )
+            .map_err(|e| match e {
+                rustix::io::Errno::LOOP => Error::insecure(&path, "is a symbolic link"),
+                e => io_err(format!("open lock {}", path.display()), e),
+            })?;
+            let fd = above_stdio(fd, &path)?;
+            let st = rfs::fstat(&fd).map_err(|e| io_err(format!("fstat {}", path.display()), e))?;
+            check_stat(&path, &st, FileType::RegularFile, false)?;
+            loop {
+                match rfs::flock(&fd, FlockOperation::NonBlockingLockExclusive) {
+                    Ok(()) => break,
+                    Err(rustix::io::Errno::WOULDBLOCK | rustix::io::Errno::INTR) => {}
+                    Err(e) => return Err(io_err(format!("lock {}", path.display()), e)),
+                }
+                let now = Instant::now();
+                if now >= deadline {
+                    return Err(Error::Busy(format!(
+                        "{} is held by another process for more than {} s",
+                        path.display(),
+                        wait.as_secs()
+                    )));
+                }
+                std::thread::sleep(pause.min(deadline - now));
+                pause = (pause * 2).min(Duration::from_millis(100));
             }
-            let now = Instant::now();
-            if now >= deadline {
-                return Err(Error::Busy(format!(
-                    "{} is held by another process for more than {} s",
-                    path.display(),
-                    wait.as_secs()
-                )));
+            match rfs::statat(&self.fd, name, AtFlags::SYMLINK_NOFOLLOW) {
+                Ok(now) if now.st_dev == st.st_dev && now.st_ino == st.st_ino => {
+                    return Ok(FileLock { fd });
+                }
+                // Deleted (or replaced) by the holder we waited for: lock the current file.
+                Ok(_) | Err(rustix::io::Errno::NOENT) => continue,
+                Err(e) => return Err(io_err(format!("stat {}", path.display()), e)),
             }
-            std::thread::sleep(pause.min(deadline - now));
-            pause = (pause * 2).min(Duration::from_millis(100));
+        }
+    }
+
+    /// Deletes the lock file `name`, which `lock` (taken from [`SecureDir::lock`] on this
+    /// directory) holds; the lock itself is released when `lock` is dropped. Waiters notice
+    /// and lock a new file (see [`SecureDir::lock`]). `Ok(false)`: it was not there.
+    pub fn remove_lock(&self, name: &str, lock: &FileLock) -> Result<bool> {
+        let path = self.entry_path(name);
+        let held =
+            rfs::fstat(&lock.fd).map_err(|e| io_err(format!("fstat {}", path.display()), e))?;
+        match rfs::statat(&self.fd, name, AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(st) if st.st_dev == held.st_dev && st.st_ino == held.st_ino => self.remove(name),
+            Ok(_) => Err(Error::insecure(&path, "is not the lock file that is held")),
+            Err(rustix::io::Errno::NOENT) => Ok(false),
+            Err(e) => Err(io_err(format!("stat {}", path.display()), e)),
         }
     }
 }
@@ -375,7 +404,7 @@ impl SecureDir {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::os::unix::fs::{PermissionsExt, symlink};
+    use std::os::unix::fs::{MetadataExt, PermissionsExt, symlink};
 
     fn dir() -> (tempfile::TempDir, SecureDir) {
         let t = tempfile::tempdir().unwrap();
@@ -463,5 +492,60 @@ mod tests {
         let _held = d.lock("l", DEFAULT_LOCK_WAIT).unwrap();
         let r = d.lock("l", Duration::from_millis(300));
         assert!(matches!(r, Err(Error::Busy(_))), "{r:?}");
+    }
+
+    /// Whether someone is blocked in `flock` on the file with inode `ino` (/proc/locks lists
+    /// waiting requests with a "->" mark).
+    fn someone_waits_on(ino: u64) -> bool {
+        let locks = std::fs::read_to_string("/proc/locks").unwrap();
+        locks.lines().any(|l| {
+            l.contains("->") && l.split_whitespace().any(|f| f.ends_with(&format!(":{ino}")))
+        })
+    }
+
+    #[test]
+    fn removing_the_lock_file_moves_waiters_to_a_fresh_one() {
+        let (t, d) = dir();
+        let d = std::sync::Arc::new(d);
+        let held = d.lock("u", DEFAULT_LOCK_WAIT).unwrap();
+        let path = t.path().join("u");
+        let old_ino = std::fs::metadata(&path).unwrap().ino();
+        let waiter = {
+            let d = d.clone();
+            std::thread::spawn(move || d.lock("u", DEFAULT_LOCK_WAIT).unwrap())
+        };
+        // Wait (bounded) until the waiter is blocked on the old file.
+        let mut tries = 0;
+        while !someone_waits_on(old_ino) {
+            tries += 1;
+            assert!(tries < 1000, "the waiter never blocked on the lock");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert!(d.remove_lock("u", &held).unwrap());
+        assert!(!path.exists());
+        drop(held);
+        let got = waiter.join().unwrap();
+        // The waiter holds the lock file that is at the path now, not the deleted one...
+        let now = std::fs::metadata(&path).expect("the waiter made a fresh lock file");
+        // (The inode number itself may be reused once the deleted file is closed.)
+        assert_eq!(rfs::fstat(&got.fd).unwrap().st_ino, now.ino());
+        // ...so a newcomer has to wait for it.
+        let fd = rfs::open(&path, OFlags::RDWR, Mode::empty()).unwrap();
+        assert!(rfs::flock(&fd, FlockOperation::NonBlockingLockExclusive).is_err());
+        drop(got);
+        assert!(rfs::flock(&fd, FlockOperation::NonBlockingLockExclusive).is_ok());
+    }
+
+    #[test]
+    fn remove_lock_deletes_only_the_held_file() {
+        let (t, d) = dir();
+        let held = d.lock("u", DEFAULT_LOCK_WAIT).unwrap();
+        // Someone put another file at the name: refused, not deleted.
+        std::fs::remove_file(t.path().join("u")).unwrap();
+        std::fs::write(t.path().join("u"), b"").unwrap();
+        assert!(d.remove_lock("u", &held).is_err());
+        assert!(t.path().join("u").exists());
+        std::fs::remove_file(t.path().join("u")).unwrap();
+        assert!(!d.remove_lock("u", &held).unwrap());
     }
 }

@@ -11,8 +11,9 @@ Examples:
   sudo mfa-enroll --user alice totp         enroll alice's phone (she types a code to confirm)
   sudo mfa-enroll --user alice status       show what alice has enrolled
 
-Without sudo, users manage their own account (totp, status, remove, recovery-codes, opt-in)
-through the setuid helper; changing an enrolled factor asks for a current code first.
+Without sudo, users manage their own account (totp, push, fido2, status, remove,
+recovery-codes, opt-in) through the setuid helper; changing an enrolled factor asks for a
+current code first.
 Everything else, and --user, is for root.
 Exit status: 0 ok, 1 error, 2 wrong usage, 3 not confirmed (wrong code, no answer, declined).";
 
@@ -61,11 +62,12 @@ pub(crate) enum Command {
     )]
     Totp(TotpArgs),
 
-    /// Show whether a user is enrolled, with the TOTP parameters and recovery codes left
+    /// Show whether a user is enrolled: TOTP, push devices, security keys, recovery codes left
     #[command(
-        long_about = "Show whether the user is enrolled: the TOTP parameters, when it was \
-                      enrolled, and how many recovery codes are left. A user who is not \
-                      enrolled is reported as such (exit status 0). Secrets are never shown.",
+        long_about = "Show whether the user is enrolled: the TOTP parameters and when it was \
+                      enrolled, the paired push devices (name and id), the registered security \
+                      keys, and how many recovery codes are left. A user who is not enrolled \
+                      is reported as such (exit status 0). Secrets are never shown.",
         after_help = "Examples:\n  sudo mfa-enroll status\n  sudo mfa-enroll --user alice status --json"
     )]
     Status(JsonArgs),
@@ -113,10 +115,12 @@ pub(crate) enum Command {
     #[command(
         long_about = "Pair a phone (or the mfa-push-device CLI) for push approval through the \
                       push service named in [push] of pam_mfa.toml. Shows a one-time pairing link \
-                      as a QR code; once the device has paired, a test push is sent to it, and \
-                      only when it is approved with the number shown here is the device saved. \
-                      Users without recovery codes get them. At login, the prompt then shows the \
-                      number to pick on the phone; typing a code instead always works.\n\n\
+                      as a QR code; once the device has paired it shows a pairing code, which \
+                      you type here (a device that is not yours gives another code and is \
+                      refused); then a test push is sent to it, and only when it is approved \
+                      with the number shown here is the device saved. Users without recovery \
+                      codes get them. At login, the prompt then shows the number to type on \
+                      the phone; typing a code instead always works.\n\n\
                       --list shows the paired devices, --remove NAME forgets one on this host \
                       (the push service keeps it paired until `mfa-pushd device revoke`).",
         after_help = "Examples:\n  mfa-enroll push                      pair your own phone\n  \

@@ -25,6 +25,7 @@ fn keys() -> &'static Keys {
             name: "pixel".into(),
             public_key: SecretKey::generate().expect("key").public().encode(),
             added: 0,
+            passkey: None,
         }],
     })
 }
@@ -32,21 +33,29 @@ fn keys() -> &'static Keys {
 fuzz_target!(|data: &[u8]| {
     if let Ok(state) = serde_json::from_slice::<ChallengeState>(data) {
         let k = keys();
-        let exp = Expected {
+        let login = push_proto::signed::LoginFields {
             txid: &state.txid,
             host_id: "host",
+            hostname: "web1",
             user: "alice",
+            service: "sshd",
+            rhost: None,
+            time: 1,
             nonce: "NNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNN",
-            number: 42,
-            devices: &k.devices,
+            choices: &[],
         };
+        let exp = Expected { login, number: 42, devices: &k.devices };
         if let Ok(Verdict::Approved { .. }) = check(&state, &k.service, &exp) {
             panic!("an unsigned status was accepted as an approval");
         }
     }
     let Ok(text) = std::str::from_utf8(data) else { return };
-    if let Some((base, cred)) = pairing_uri::parse(text) {
-        assert_eq!(pairing_uri::parse(&pairing_uri::build(&base, &cred)), Some((base, cred)));
+    if let Some(link) = pairing_uri::parse(text) {
+        let mut again = pairing_uri::build(&link.base, &link.credential);
+        if let Some(k) = &link.host_secret {
+            again = pairing_uri::with_host_secret(&again, k);
+        }
+        assert_eq!(pairing_uri::parse(&again), Some(link));
     }
     if let Some(a) = DeviceAuth::parse(text) {
         assert_eq!(DeviceAuth::parse(&a.header()), Some(a));

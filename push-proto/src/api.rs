@@ -1,20 +1,23 @@
 //! Request and response bodies of the HTTP API (JSON; `docs/openapi.yaml`).
 //!
 //! Host endpoints take `Authorization: Bearer <host token>`; device endpoints take
-//! `Authorization: PamMfaDevice <device id>.<unix time>.<signature>` (see
+//! `Authorization: PamMfaDevice <device id>.<unix time>.<nonce>.<signature>` (see
 //! [`crate::signed::device_request`] and [`DeviceAuth`]); pairing takes the one-time credential
 //! in its body. Every error is an [`ErrorBody`] with a stable `error` code.
 
 use serde::{Deserialize, Serialize};
 
-/// Path prefix of protocol version 1.
-pub const PREFIX: &str = "/v1";
+/// Protocol version: in the path prefix, the signed bytes' domain and `GET /v2/health`.
+pub const VERSION: u32 = 2;
+
+/// Path prefix of protocol version 2.
+pub const PREFIX: &str = "/v2";
 
 /// A device's decision.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Decision {
-    /// Let the login in (requires the right number).
+    /// Let the login in (the host checks that the number is the one it showed).
     Approve,
     /// Refuse the login.
     Deny,
@@ -40,12 +43,11 @@ impl Decision {
 pub enum Status {
     /// Waiting for a device.
     Pending,
-    /// A device approved with the right number.
+    /// A device approved, with a number: the host alone knows whether it is the one shown at
+    /// login (the service never learns it).
     Approved,
     /// A device refused.
     Denied,
-    /// A device approved with a number other than the one shown at login: refused.
-    WrongNumber,
     /// A device reported the login as not the user's.
     Fraud,
     /// Nobody answered in time.
@@ -61,7 +63,7 @@ impl Status {
     }
 }
 
-/// `POST /v1/challenges` (host): ask the user's devices to approve a login.
+/// `POST /v2/challenges` (host): ask the user's devices to approve a login.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CreateChallenge {
@@ -75,6 +77,9 @@ pub struct CreateChallenge {
     pub time: u64,
     /// 32 random bytes chosen by the module, base64url; the receipt must carry it back.
     pub nonce: String,
+    /// The three numbers the phone offers, chosen by the host (one is the number it shows at
+    /// login), in display order; empty when the phone asks the user to type the number.
+    pub choices: Vec<u8>,
     /// The device ids enrolled for this user on the host; only these are asked.
     pub devices: Vec<String>,
     /// Seconds the challenge stays open (the service caps it).
@@ -99,13 +104,11 @@ pub struct ChallengeCreated {
     pub txid: String,
     /// When it expires (service clock, Unix seconds).
     pub expires_at: u64,
-    /// The number to show at login; the user picks it on the device.
-    pub number: u8,
-    /// The active devices it went to (revoked ones are left out).
+    /// The active devices it went to (revoked ones and devices of other hosts are left out).
     pub devices: Vec<DeviceRef>,
 }
 
-/// `GET /v1/challenges/{txid}?wait=SECONDS` and `DELETE /v1/challenges/{txid}` (host).
+/// `GET /v2/challenges/{txid}?wait=SECONDS` and `DELETE /v2/challenges/{txid}` (host).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ChallengeState {
@@ -117,9 +120,11 @@ pub struct ChallengeState {
     pub receipt: Option<Receipt>,
 }
 
-/// The service's signed statement of a device's answer (see [`crate::signed::receipt`]). The
-/// module checks the service signature with the pinned service key, that txid, host id, user
-/// and nonce are its own, and the device signature with the device key it enrolled.
+/// The service's signed statement of a device's answer, carrying the login the device
+/// answered. The module checks that every login field is its own, rebuilds
+/// [`crate::signed::login`] from its *own* values, and verifies the device's signature (and
+/// passkey assertion) over [`crate::signed::answer`] of that with the enrolled keys; the
+/// service's signature over [`crate::signed::receipt`] with the pinned key comes on top.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Receipt {
@@ -127,18 +132,31 @@ pub struct Receipt {
     pub txid: String,
     /// The host that created the challenge.
     pub host_id: String,
+    /// The host's registered name, as the device showed it.
+    pub hostname: String,
     /// The user logging in.
     pub user: String,
+    /// The PAM service.
+    pub service: String,
+    /// The remote address.
+    pub rhost: Option<String>,
+    /// When the login started (host clock).
+    pub time: u64,
     /// The module's nonce.
     pub nonce: String,
+    /// The numbers the device offered (empty: the user typed the number).
+    pub choices: Vec<u8>,
     /// The device's decision.
     pub decision: Decision,
-    /// The number the user picked.
+    /// The number the user entered or picked.
     pub number: Option<u8>,
     /// The device that answered.
     pub device_id: String,
     /// The device's signature over [`crate::signed::answer`].
     pub device_signature: String,
+    /// The passkey assertion over the same answer, from a device with a passkey.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub passkey: Option<PasskeyAssertion>,
     /// When the service received the answer.
     pub answered_at: u64,
     /// The service's signature over [`crate::signed::receipt`].
@@ -146,23 +164,36 @@ pub struct Receipt {
 }
 
 impl Receipt {
+    /// The login as this receipt states it (the module compares it with its own).
+    pub fn login(&self) -> crate::signed::LoginFields<'_> {
+        crate::signed::LoginFields {
+            txid: &self.txid,
+            host_id: &self.host_id,
+            hostname: &self.hostname,
+            user: &self.user,
+            service: &self.service,
+            rhost: self.rhost.as_deref(),
+            time: self.time,
+            nonce: &self.nonce,
+            choices: &self.choices,
+        }
+    }
+
     /// The bytes the service's `signature` covers ([`crate::signed::receipt`]).
     pub fn signed_bytes(&self) -> Vec<u8> {
         crate::signed::receipt(&crate::signed::ReceiptFields {
-            txid: &self.txid,
-            host_id: &self.host_id,
-            user: &self.user,
-            nonce: &self.nonce,
+            login_hash: &crate::signed::login_hash(&self.login()),
             decision: self.decision,
             number: self.number,
             device_id: &self.device_id,
             device_signature: &self.device_signature,
+            passkey: self.passkey.as_ref(),
             answered_at: self.answered_at,
         })
     }
 }
 
-/// `POST /v1/pairings` (host): start pairing a device for a user.
+/// `POST /v2/pairings` (host): start pairing a device for a user.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CreatePairing {
@@ -178,7 +209,8 @@ pub struct CreatePairing {
 pub struct PairingCreated {
     /// Pairing id (to poll; not a secret).
     pub pairing_id: String,
-    /// The link to show as a QR code: `https://<service>/pair#c=<one-time credential>`.
+    /// The service's link: `https://<service>/pair#c=<one-time credential>`. The host adds its
+    /// own secret (`&k=...`, see [`crate::pairing_uri`]) before showing it as a QR code.
     pub uri: String,
     /// When the credential expires.
     pub expires_at: u64,
@@ -196,7 +228,7 @@ pub enum PairingStatus {
     Expired,
 }
 
-/// `GET /v1/pairings/{id}?wait=SECONDS` (host).
+/// `GET /v2/pairings/{id}?wait=SECONDS` (host).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PairingState {
@@ -216,9 +248,13 @@ pub struct DeviceInfo {
     pub name: String,
     /// Its P-256 public key (uncompressed SEC1, base64url).
     pub public_key: String,
+    /// The passkey it made while pairing, as the browser returned it (the host verifies it
+    /// and keeps its public key to check every approval's assertion itself).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub passkey: Option<PasskeyRegistration>,
 }
 
-/// `POST /v1/device/pair` (device, unauthenticated but for the credential).
+/// `POST /v2/device/pair` (device, unauthenticated but for the credential).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PairRequest {
@@ -230,6 +266,11 @@ pub struct PairRequest {
     pub public_key: String,
     /// Proof of possession: the device's signature over [`crate::signed::pair`].
     pub signature: String,
+    /// A passkey made with the phone's platform authenticator for this pairing (its WebAuthn
+    /// challenge is [`crate::signed::passkey_pairing_challenge`]): from then on every answer
+    /// must carry an assertion of it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub passkey: Option<PasskeyRegistration>,
 }
 
 /// Answer to [`PairRequest`].
@@ -244,50 +285,65 @@ pub struct Paired {
     pub service_key: String,
 }
 
-/// A challenge waiting for a device's answer, as the device sees it.
+/// A challenge waiting for a device's answer, as the device sees it: the login (the device
+/// signs the hash of exactly what it shows) and the service's signature over
+/// [`crate::signed::pending`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PendingChallenge {
     /// Transaction id.
     pub txid: String,
-    /// The user logging in.
-    pub user: String,
+    /// The host's id.
+    pub host_id: String,
     /// The host's name as registered by the administrator.
     pub hostname: String,
+    /// The user logging in.
+    pub user: String,
     /// The PAM service.
     pub service: String,
     /// The remote address, if any.
     pub rhost: Option<String>,
     /// When the login started.
     pub time: u64,
+    /// The module's nonce (in the signed login).
+    pub nonce: String,
+    /// Three different numbers, one of them shown at login, in display order; empty when the
+    /// user is to type the number shown at login.
+    pub choices: Vec<u8>,
     /// When the challenge expires.
     pub expires_at: u64,
-    /// The module's nonce (signed into the answer).
-    pub nonce: String,
-    /// Three different numbers, one of them shown at login.
-    pub choices: Vec<u8>,
-    /// The service's signature over [`crate::signed::challenge`].
+    /// The service's signature over [`crate::signed::pending`].
     pub signature: String,
 }
 
 impl PendingChallenge {
-    /// The bytes the service's `signature` covers ([`crate::signed::challenge`]).
-    pub fn signed_bytes(&self) -> Vec<u8> {
-        crate::signed::challenge(&crate::signed::ChallengeFields {
+    /// The login this challenge asks about.
+    pub fn login(&self) -> crate::signed::LoginFields<'_> {
+        crate::signed::LoginFields {
             txid: &self.txid,
-            user: &self.user,
+            host_id: &self.host_id,
             hostname: &self.hostname,
+            user: &self.user,
             service: &self.service,
             rhost: self.rhost.as_deref(),
             time: self.time,
             nonce: &self.nonce,
-            expires_at: self.expires_at,
             choices: &self.choices,
-        })
+        }
+    }
+
+    /// SHA-256 of the login ([`crate::signed::login_hash`]): what an answer signs.
+    pub fn login_hash(&self) -> [u8; 32] {
+        crate::signed::login_hash(&self.login())
+    }
+
+    /// The bytes the service's `signature` covers ([`crate::signed::pending`]).
+    pub fn signed_bytes(&self) -> Vec<u8> {
+        crate::signed::pending(&self.login_hash(), self.expires_at)
     }
 }
 
-/// `GET /v1/device/challenges?wait=SECONDS` (device).
+/// `GET /v2/device/challenges?wait=SECONDS` (device).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PendingList {
@@ -295,13 +351,13 @@ pub struct PendingList {
     pub challenges: Vec<PendingChallenge>,
 }
 
-/// `POST /v1/device/challenges/{txid}/answer` (device).
+/// `POST /v2/device/challenges/{txid}/answer` (device).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AnswerRequest {
     /// The decision.
     pub decision: Decision,
-    /// The number the user picked (required to approve).
+    /// The number the user typed or picked (required to approve).
     pub number: Option<u8>,
     /// The device's signature over [`crate::signed::answer`].
     pub signature: String,
@@ -326,32 +382,16 @@ pub struct PasskeyAssertion {
     pub signature: String,
 }
 
-/// `GET /v1/device/passkey/options` (device): what `navigator.credentials.create` needs.
+/// A passkey made while pairing, as the browser returned it from
+/// `navigator.credentials.create` (all base64url).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct PasskeyOptions {
-    /// The registration challenge (base64url; signed by the service, bound to the device and
-    /// an expiry, so the service keeps no state for it).
-    pub challenge: String,
-    /// The relying party id: the host of the service's `public_url`.
-    pub rp_id: String,
-    /// The WebAuthn user handle (base64url of the device id).
-    pub user_id: String,
-    /// The user name shown by the authenticator.
-    pub user_name: String,
-    /// How long the browser may take, in milliseconds.
-    pub timeout_ms: u64,
-}
-
-/// `POST /v1/device/passkey` (device): the new credential, as the browser returned it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RegisterPasskey {
-    /// The credential id (base64url).
+pub struct PasskeyRegistration {
+    /// The credential id.
     pub credential_id: String,
-    /// attestationObject (base64url CBOR; format `none`).
+    /// attestationObject (CBOR; format `none`).
     pub attestation_object: String,
-    /// clientDataJSON (base64url).
+    /// clientDataJSON.
     pub client_data_json: String,
 }
 
@@ -363,17 +403,17 @@ pub struct AnswerResult {
     pub status: Status,
 }
 
-/// `GET /v1/health` (anyone).
+/// `GET /v2/health` (anyone).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Health {
     /// `ok`.
     pub status: String,
-    /// Protocol version (1).
+    /// Protocol version ([`VERSION`]).
     pub protocol: u32,
 }
 
-/// `GET /v1/web-push/key`: the service's VAPID public key (RFC 8292), what a browser passes as
+/// `GET /v2/web-push/key`: the service's VAPID public key (RFC 8292), what a browser passes as
 /// `applicationServerKey` to `pushManager.subscribe`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -382,7 +422,7 @@ pub struct WebPushKey {
     pub vapid_public_key: String,
 }
 
-/// `PUT /v1/device/push-subscription`: where the device's browser receives Web Push messages
+/// `PUT /v2/device/push-subscription`: where the device's browser receives Web Push messages
 /// (the fields of `PushSubscription.toJSON()`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -413,6 +453,34 @@ pub struct PushMessage {
     pub service: String,
     /// Expiry (Unix seconds).
     pub expires_at: u64,
+}
+
+/// Why a host withdraws a pending challenge: `DELETE /v2/challenges/{txid}?reason=<reason>`.
+/// Without a reason (the login gave up, timed out, or its conversation failed) the challenge
+/// keeps counting against the user's push rate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CancelReason {
+    /// The user typed a code at the login instead of answering on the phone: the user is at the
+    /// keyboard, so this push does not count against the user's push rate (the typed code is
+    /// checked, and counted by the module's lockout, instead).
+    CodeTyped,
+}
+
+impl CancelReason {
+    /// The value of the `reason` query parameter.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            CancelReason::CodeTyped => "code_typed",
+        }
+    }
+
+    /// Parses the value of the `reason` query parameter.
+    pub fn parse(s: &str) -> Option<CancelReason> {
+        match s {
+            "code_typed" => Some(CancelReason::CodeTyped),
+            _ => None,
+        }
+    }
 }
 
 /// A host's credential file, written by `mfa-pushd host add` and read by the module
@@ -468,6 +536,8 @@ pub mod errors {
     pub const REVOKED: &str = "revoked";
     /// The device has a passkey and the answer carries no assertion of it (400).
     pub const PASSKEY_REQUIRED: &str = "passkey_required";
+    /// A device request's nonce was used before: a replayed request (401).
+    pub const REPLAYED: &str = "replayed";
 }
 
 /// The pieces of a device `Authorization` header.
@@ -477,6 +547,9 @@ pub struct DeviceAuth {
     pub device_id: String,
     /// Unix time the device signed at.
     pub timestamp: u64,
+    /// A fresh random value ([`crate::limits::REQUEST_NONCE_LEN`] base64url characters); the
+    /// service accepts each once.
+    pub nonce: String,
     /// Signature over [`crate::signed::device_request`].
     pub signature: String,
 }
@@ -485,22 +558,53 @@ pub struct DeviceAuth {
 pub const DEVICE_SCHEME: &str = "PamMfaDevice";
 
 impl DeviceAuth {
-    /// The header value: `PamMfaDevice <id>.<timestamp>.<signature>`.
+    /// Signs a request of `device_id` with `key`: a fresh nonce, the current `timestamp`, and
+    /// the method, path and body as sent.
+    pub fn sign(
+        key: &crate::SecretKey,
+        device_id: &str,
+        timestamp: u64,
+        method: &str,
+        path: &str,
+        body: &[u8],
+    ) -> Result<DeviceAuth, crate::KeyError> {
+        let nonce = crate::random_token(16)?;
+        let msg = crate::signed::device_request(device_id, timestamp, &nonce, method, path, body);
+        Ok(DeviceAuth {
+            device_id: device_id.to_string(),
+            timestamp,
+            signature: key.sign(&msg),
+            nonce,
+        })
+    }
+
+    /// The header value: `PamMfaDevice <id>.<timestamp>.<nonce>.<signature>`.
     pub fn header(&self) -> String {
-        format!("{DEVICE_SCHEME} {}.{}.{}", self.device_id, self.timestamp, self.signature)
+        format!(
+            "{DEVICE_SCHEME} {}.{}.{}.{}",
+            self.device_id, self.timestamp, self.nonce, self.signature
+        )
     }
 
     /// Parses a header value; `None` if it is not exactly that shape.
     pub fn parse(value: &str) -> Option<DeviceAuth> {
         let rest = value.strip_prefix(DEVICE_SCHEME)?.strip_prefix(' ')?;
         let mut parts = rest.split('.');
-        let (id, ts, sig) = (parts.next()?, parts.next()?, parts.next()?);
-        if parts.next().is_some() || !crate::limits::is_id(id) || ts.len() > 20 || sig.len() > 100 {
+        let (id, ts, nonce, sig) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+        if parts.next().is_some()
+            || !crate::limits::is_id(id)
+            || ts.is_empty()
+            || ts.len() > 20
+            || !ts.bytes().all(|b| b.is_ascii_digit())
+            || !crate::limits::is_token(nonce, crate::limits::REQUEST_NONCE_LEN)
+            || sig.len() > 100
+        {
             return None;
         }
         Some(DeviceAuth {
             device_id: id.to_string(),
             timestamp: ts.parse().ok()?,
+            nonce: nonce.to_string(),
             signature: sig.to_string(),
         })
     }
@@ -515,15 +619,19 @@ mod tests {
         let a = DeviceAuth {
             device_id: "AAAAAAAAAAAAAAAAAAAAAA".into(),
             timestamp: 1_700_000_000,
+            nonce: "NNNNNNNNNNNNNNNNNNNNNN".into(),
             signature: "c2ln".into(),
         };
         assert_eq!(DeviceAuth::parse(&a.header()), Some(a));
         for bad in [
             "Bearer x",
             "PamMfaDevice AAAAAAAAAAAAAAAAAAAAAA.1",
-            "PamMfaDevice AAAAAAAAAAAAAAAAAAAAAA.x.sig",
-            "PamMfaDevice short.1.sig",
-            "PamMfaDevice AAAAAAAAAAAAAAAAAAAAAA.1.sig.more",
+            "PamMfaDevice AAAAAAAAAAAAAAAAAAAAAA.1.sig",
+            "PamMfaDevice AAAAAAAAAAAAAAAAAAAAAA.x.NNNNNNNNNNNNNNNNNNNNNN.sig",
+            "PamMfaDevice AAAAAAAAAAAAAAAAAAAAAA.+1.NNNNNNNNNNNNNNNNNNNNNN.sig",
+            "PamMfaDevice AAAAAAAAAAAAAAAAAAAAAA.1.short.sig",
+            "PamMfaDevice short.1.NNNNNNNNNNNNNNNNNNNNNN.sig",
+            "PamMfaDevice AAAAAAAAAAAAAAAAAAAAAA.1.NNNNNNNNNNNNNNNNNNNNNN.sig.more",
         ] {
             assert_eq!(DeviceAuth::parse(bad), None, "{bad}");
         }

@@ -62,9 +62,13 @@ impl SecretKey {
         PublicKey(*self.0.verifying_key())
     }
 
-    /// Signs `msg` (ECDSA P-256, SHA-256); the 64-byte `r ‖ s` signature, base64url.
+    /// Signs `msg` (ECDSA P-256, SHA-256); the 64-byte `r ‖ s` signature in its low-S form
+    /// (the only form [`PublicKey::verify`] accepts), base64url.
     pub fn sign(&self, msg: &[u8]) -> String {
         let sig: Signature = self.0.sign(msg);
+        // p256 does not normalize (its curve leaves `NORMALIZE_S` off): about half of its
+        // signatures are high-S.
+        let sig = sig.normalize_s().unwrap_or(sig);
         b64(&sig.to_bytes())
     }
 }
@@ -90,9 +94,17 @@ impl PublicKey {
     }
 
     /// Whether `signature` (64-byte `r ‖ s`, base64url) is this key's signature over `msg`.
+    ///
+    /// High-S signatures are refused: for every valid `(r, s)` the pair `(r, n - s)` verifies
+    /// too, so accepting both would make each signature malleable (a third party could make a
+    /// second, different-looking valid signature). Every signer of the protocol normalizes
+    /// (ours above, the web app's `proto.js` after WebCrypto).
     pub fn verify(&self, msg: &[u8], signature: &str) -> bool {
         let Some(bytes) = unb64(signature) else { return false };
         let Ok(sig) = Signature::from_slice(&bytes) else { return false };
+        if sig.normalize_s().is_some() {
+            return false;
+        }
         self.0.verify(msg, &sig).is_ok()
     }
 }
@@ -118,6 +130,29 @@ mod tests {
         assert!(!p.verify(b"hello", "not base64!"));
         let k2 = SecretKey::decode(&k.encode()).unwrap();
         assert_eq!(k2.public(), k.public());
+    }
+
+    /// `(r, n - s)` of a signature: the other of its two valid forms.
+    fn flip_s(signature: &str) -> String {
+        use p256::elliptic_curve::ops::Neg;
+        let sig = Signature::from_slice(&unb64(signature).unwrap()).unwrap();
+        let (r, s) = sig.split_scalars();
+        b64(&Signature::from_scalars(r, s.neg()).unwrap().to_bytes())
+    }
+
+    #[test]
+    fn high_s_signatures_are_refused_and_never_produced() {
+        let k = SecretKey::generate().unwrap();
+        let p = k.public();
+        // Enough signatures that, were `sign` not normalizing, some would be high-S.
+        for i in 0..64u8 {
+            let msg = [i; 3];
+            let sig = k.sign(&msg);
+            assert!(p.verify(&msg, &sig), "a signature of ours does not verify");
+            let flipped = flip_s(&sig);
+            assert_ne!(flipped, sig);
+            assert!(!p.verify(&msg, &flipped), "the high-S twin of a signature verified");
+        }
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! The pam_mfa push protocol (version 1), shared by the PAM module, `mfa-pushd` and devices.
+//! The pam_mfa push protocol (version 2), shared by the PAM module, `mfa-pushd` and devices.
 //!
 //! Three parties:
 //! - a **host** (the PAM module, `mfa-enroll`), authenticated by a bearer token issued by an
@@ -6,13 +6,19 @@
 //!   their status;
 //! - the **service** (`mfa-pushd`) routes challenges to the user's devices, enforces limits, and
 //!   signs receipts with its P-256 key, which hosts pin (it is part of the host credential);
-//! - a **device** (the CLI device, later the phone web app) pairs with a one-time credential,
-//!   keeps a P-256 key, signs its requests and its answers.
+//! - a **device** (the CLI device, the phone web app) pairs with a one-time credential, keeps a
+//!   P-256 key (and optionally a passkey), signs its requests and its answers.
+//!
+//! The host chooses everything the user compares: the number shown at login and the numbers
+//! the phone offers. The device signs a hash of the whole login it displayed with its answer,
+//! and the module checks that signature against its *own* login, so a service that changes
+//! what the phone shows, or hands one login's approval to another, gets nothing the module
+//! accepts ([`signed::login`]).
 //!
 //! Everything signed is signed over canonical bytes built here ([`signed`]), never over JSON:
 //! a fixed domain string, a kind, then each field length-prefixed. Signatures are ECDSA P-256
-//! with SHA-256 in the fixed 64-byte `r ‖ s` form (what WebCrypto produces), base64url without
-//! padding; public keys are uncompressed SEC1 points (WebCrypto's `raw` export), base64url.
+//! with SHA-256 in the fixed 64-byte `r ‖ s` form (what WebCrypto produces) with a low `s`
+//! (high-S signatures are refused: [`PublicKey::verify`]), base64url without padding; public keys are uncompressed SEC1 points (WebCrypto's `raw` export), base64url.
 //!
 //! The wire types ([`api`]) reject unknown fields, and [`limits`] bounds every string, so a
 //! hostile peer gets a clear error instead of a surprise. See `docs/push-service.md` and
@@ -23,6 +29,7 @@
 pub mod api;
 pub mod keys;
 pub mod limits;
+pub mod numbers;
 pub mod pairing_uri;
 pub mod signed;
 

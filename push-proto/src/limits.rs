@@ -20,6 +20,8 @@ pub const MAX_WAIT: u64 = 30;
 pub const NUMBER_RANGE: std::ops::RangeInclusive<u8> = 10..=99;
 /// A device request's timestamp may be this far from the service's clock, in seconds.
 pub const CLOCK_SKEW: u64 = 60;
+/// Length of a device request's single-use nonce: 16 random bytes, base64url.
+pub const REQUEST_NONCE_LEN: usize = ID_LEN;
 
 /// Whether `s` is an id/nonce of exactly `len` base64url characters.
 pub fn is_token(s: &str, len: usize) -> bool {

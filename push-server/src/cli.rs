@@ -6,8 +6,9 @@ use std::path::PathBuf;
 
 /// mfa-pushd: the central push-approval service of pam_mfa.
 ///
-/// Hosts (PAM modules) create login challenges; paired devices approve them by picking the
-/// number shown at login; the service signs a receipt each host verifies. Administration
+/// Hosts (PAM modules) create login challenges; paired devices approve them with the number
+/// shown at login, signing the login they displayed; the service signs a receipt each host
+/// verifies. Administration
 /// commands work on the database directly; no running service is needed.
 #[derive(Debug, Parser)]
 #[command(name = "mfa-pushd", version, about, long_about)]
@@ -25,8 +26,10 @@ pub struct Cli {
 pub enum Command {
     /// Run the service until SIGTERM or SIGINT.
     Serve,
-    /// Create a private CA and a server certificate signed by it (ca.pem, ca.key,
-    /// server.pem, server.key). Does not read the configuration.
+    /// Create a private CA and a server certificate signed by it (ca.pem, server.pem,
+    /// server.key), both valid 825 days. The CA is name-constrained to --name and the --ip
+    /// addresses, and its key is not kept unless --ca-key names a file outside --out-dir.
+    /// Does not read the configuration.
     TlsInit {
         /// Directory to write into (created if missing; existing files are never overwritten).
         #[arg(long, value_name = "DIR")]
@@ -37,6 +40,12 @@ pub enum Command {
         /// An IP address the certificate is also valid for (repeatable).
         #[arg(long, value_name = "IP")]
         ip: Vec<IpAddr>,
+        /// Also write the CA's private key (0600) to FILE, which must not be in --out-dir:
+        /// only to issue certificates with other tools; phones trust this CA as a root, so
+        /// keep it offline. Without it the key is discarded, and renewing means running
+        /// tls-init again and handing out the new ca.pem.
+        #[arg(long, value_name = "FILE")]
+        ca_key: Option<PathBuf>,
     },
     /// Register, revoke and list hosts (PAM modules).
     #[command(subcommand)]

@@ -1,32 +1,79 @@
 //! `mfa-pushd tls-init`: a private CA and a server certificate signed by it, so TLS needs no
 //! outside PKI. ECDSA P-256 keys, generated with `ring` through `rcgen`.
 //!
-//! Files written into the output directory (never overwritten):
-//! `ca.pem` (give to hosts and devices as their CA file), `ca.key` (0600, keep offline after
-//! issuing), `server.pem` and `server.key` (0600) for `tls_cert` / `tls_key`.
+//! Files written into the output directory (never overwritten): `ca.pem` (give to hosts and
+//! devices as their CA file), `server.pem` and `server.key` (0600) for `tls_cert` / `tls_key`.
+//!
+//! Phones install `ca.pem` as a trusted root, so the CA is made as harmless as a root can be:
+//! * **name constraints** (RFC 5280 §4.2.1.10): it can only vouch for the service's own DNS
+//!   name (and names below it) and the IP addresses given; a certificate it signed for any
+//!   other name is invalid to clients that check constraints (rustls/webpki, browsers);
+//! * **no key kept**: its private key signs the server certificate and is dropped, unless
+//!   `--ca-key FILE` asks for it, and then never next to `server.key` (a copy of a stolen
+//!   service machine's disk must not hold the key that phones trust);
+//! * **a short life**: [`VALIDITY_DAYS`] for both certificates, renewed by running `tls-init`
+//!   again into a new directory and handing out the new `ca.pem`.
 
 use rcgen::{
-    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair,
-    KeyUsagePurpose, SanType,
+    BasicConstraints, CertificateParams, CidrSubnet, DnType, ExtendedKeyUsagePurpose,
+    GeneralSubtree, IsCa, KeyPair, KeyUsagePurpose, NameConstraints, SanType,
 };
 use std::net::IpAddr;
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
-/// The files [`init`] writes.
-pub const FILES: [&str; 4] = ["ca.pem", "ca.key", "server.pem", "server.key"];
+/// The files [`init`] writes into the output directory.
+pub const FILES: [&str; 3] = ["ca.pem", "server.pem", "server.key"];
+
+/// How long both certificates are valid: 825 days, the longest Apple platforms accept for a
+/// TLS server certificate from a privately installed root.
+pub const VALIDITY_DAYS: i64 = 825;
+
+/// The civil date `days_since_epoch` days after 1970-01-01, as rcgen takes it.
+fn ymd(days_since_epoch: i64) -> Result<(i32, u8, u8), String> {
+    let (y, m, d) = crate::time::civil_from_days(days_since_epoch);
+    let bad = |_| "date out of range".to_string();
+    Ok((
+        i32::try_from(y).map_err(bad)?,
+        u8::try_from(m).map_err(bad)?,
+        u8::try_from(d).map_err(bad)?,
+    ))
+}
 
 /// Creates the CA and a server certificate for DNS name `name` and addresses `ips` in
-/// `out_dir`; returns the paths written.
-pub fn init(out_dir: &Path, name: &str, ips: &[IpAddr]) -> Result<Vec<PathBuf>, String> {
+/// `out_dir`, and the CA's private key in `ca_key` if asked (it must not be in `out_dir`);
+/// returns the paths written.
+pub fn init(
+    out_dir: &Path,
+    name: &str,
+    ips: &[IpAddr],
+    ca_key: Option<&Path>,
+) -> Result<Vec<PathBuf>, String> {
     if name.is_empty()
         || name.len() > 253
         || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
+        || name.starts_with('.')
+        || name.ends_with('.')
     {
         return Err(format!("--name {name:?} is not a DNS name"));
     }
-    let paths: Vec<PathBuf> = FILES.iter().map(|f| out_dir.join(f)).collect();
-    if let Some(p) = paths.iter().find(|p| p.exists()) {
+    let mut paths: Vec<PathBuf> = FILES.iter().map(|f| out_dir.join(f)).collect();
+    if let Some(key) = ca_key {
+        let key_dir = key.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let same = |a: &Path, b: &Path| match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+            (Ok(a), Ok(b)) => a == b,
+            _ => a == b,
+        };
+        if same(key_dir, out_dir) {
+            return Err(format!(
+                "--ca-key {} is in the output directory: keep the CA key away from server.key \
+                 (offline, or at least another directory)",
+                key.display()
+            ));
+        }
+        paths.push(key.to_path_buf());
+    }
+    if let Some(p) = paths.iter().find(|p| p.symlink_metadata().is_ok()) {
         return Err(format!("{} exists; refusing to overwrite", p.display()));
     }
     if !out_dir.exists() {
@@ -37,24 +84,28 @@ pub fn init(out_dir: &Path, name: &str, ips: &[IpAddr]) -> Result<Vec<PathBuf>, 
             .map_err(|e| format!("{}: {e}", out_dir.display()))?;
     }
     let err = |e: rcgen::Error| format!("certificate generation: {e}");
-    let (y, m, d) =
-        crate::time::civil_from_days(i64::try_from(crate::time::now() / 86_400).unwrap_or(0));
-    let (y, m, d) = (
-        i32::try_from(y).unwrap_or(2026),
-        u8::try_from(m).unwrap_or(1),
-        u8::try_from(d).unwrap_or(1).min(28),
-    );
-    // Start yesterday-ish (day clamped to 28, month start otherwise) to tolerate clock skew.
-    let from = rcgen::date_time_ymd(y, m, d.saturating_sub(1).max(1));
+    let today = i64::try_from(crate::time::now() / 86_400).unwrap_or(0);
+    // From yesterday, to tolerate clients whose clocks are a little behind.
+    let (y, m, d) = ymd(today - 1)?;
+    let from = rcgen::date_time_ymd(y, m, d);
+    let (y, m, d) = ymd(today + VALIDITY_DAYS)?;
+    let until = rcgen::date_time_ymd(y, m, d);
 
-    let ca_key = KeyPair::generate().map_err(err)?;
+    let ca_key_pair = KeyPair::generate().map_err(err)?;
     let mut ca = CertificateParams::new(Vec::<String>::new()).map_err(err)?;
     ca.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
     ca.distinguished_name.push(DnType::CommonName, format!("mfa-pushd CA for {name}"));
     ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    let mut permitted = vec![GeneralSubtree::DnsName(name.to_string())];
+    permitted.extend(ips.iter().map(|ip| {
+        let bits = if ip.is_ipv4() { 32 } else { 128 };
+        GeneralSubtree::IpAddress(CidrSubnet::from_addr_prefix(*ip, bits))
+    }));
+    ca.name_constraints =
+        Some(NameConstraints { permitted_subtrees: permitted, excluded_subtrees: Vec::new() });
     ca.not_before = from;
-    ca.not_after = rcgen::date_time_ymd(y + 10, m, d);
-    let ca_cert = ca.self_signed(&ca_key).map_err(err)?;
+    ca.not_after = until;
+    let ca_cert = ca.self_signed(&ca_key_pair).map_err(err)?;
 
     let server_key = KeyPair::generate().map_err(err)?;
     let mut server = CertificateParams::new(vec![name.to_string()]).map_err(err)?;
@@ -65,16 +116,17 @@ pub fn init(out_dir: &Path, name: &str, ips: &[IpAddr]) -> Result<Vec<PathBuf>, 
     server.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
     server.use_authority_key_identifier_extension = true;
     server.not_before = from;
-    // Two years: within what Apple and browsers accept for any server certificate.
-    server.not_after = rcgen::date_time_ymd(y + 2, m, d);
-    let server_cert = server.signed_by(&server_key, &ca_cert, &ca_key).map_err(err)?;
+    server.not_after = until;
+    let server_cert = server.signed_by(&server_key, &ca_cert, &ca_key_pair).map_err(err)?;
 
-    let contents = [
+    let mut contents = vec![
         (ca_cert.pem(), false),
-        (ca_key.serialize_pem(), true),
         (server_cert.pem(), false),
         (server_key.serialize_pem(), true),
     ];
+    if ca_key.is_some() {
+        contents.push((ca_key_pair.serialize_pem(), true));
+    }
     for (path, (text, private)) in paths.iter().zip(contents) {
         let text = zeroize::Zeroizing::new(text);
         if private {

@@ -27,7 +27,7 @@ fn pair_of_instances(limits: &str) -> (Server, Server, Host, Host) {
 /// The host's long-poll on `txid`: (status, seconds it took).
 fn host_wait(host: &Host, txid: &str) -> (String, Duration) {
     let started = Instant::now();
-    let (st, v) = host.call("GET", &format!("/v1/challenges/{txid}?wait={HOLD}"), None);
+    let (st, v) = host.call("GET", &format!("/v2/challenges/{txid}?wait={HOLD}"), None);
     assert_eq!(st, 200, "{v}");
     (v["status"].as_str().unwrap().to_string(), started.elapsed())
 }
@@ -47,7 +47,7 @@ fn listeners(s: &Server) -> usize {
 fn answer_on_b_wakes_host_on_a(a: &Server, b: &Server, on_a: &Host, on_b: &Host, user: &str) {
     // The device paired through B talks to B only (B's URL and CA are in its key file).
     let (key, dev) = b.pair(on_b, user, &format!("{user}-phone"));
-    let (st, c, _) = on_a.challenge(user, &[&dev], 60);
+    let (st, c, sent) = on_a.challenge(user, &[&dev], 60);
     assert_eq!(st, 201, "{c}");
     let txid = c["txid"].as_str().unwrap().to_string();
     let (status, took) = std::thread::scope(|sc| {
@@ -55,7 +55,7 @@ fn answer_on_b_wakes_host_on_a(a: &Server, b: &Server, on_a: &Host, on_b: &Host,
         // Let the long-poll reach A's hub first.
         std::thread::sleep(Duration::from_millis(500));
         let (ok, out, err) =
-            b.device(&key, &["approve", &txid, "--number", &c["number"].to_string()]);
+            b.device(&key, &["approve", &txid, "--number", &sent.number.to_string()]);
         assert!(ok, "approve through B: {out} {err}\n{}", b.log());
         waiter.join().unwrap()
     });
@@ -103,13 +103,13 @@ fn rate_limits_and_the_one_open_challenge_hold_across_instances() {
     let (st, v, _) = on_b.challenge("carol", &[&dev], 60);
     assert_eq!((st, code(&v)), (409, "challenge_pending"), "{v}");
     let (st, _) =
-        on_b.call("DELETE", &format!("/v1/challenges/{}", c["txid"].as_str().unwrap()), None);
+        on_b.call("DELETE", &format!("/v2/challenges/{}", c["txid"].as_str().unwrap()), None);
     assert_eq!(st, 200);
 
     // The user's limit (2 a minute) counts challenges made through both.
     let (st, c, _) = on_b.challenge("carol", &[&dev], 60);
     assert_eq!(st, 201, "{c}");
-    on_a.call("DELETE", &format!("/v1/challenges/{}", c["txid"].as_str().unwrap()), None);
+    on_a.call("DELETE", &format!("/v2/challenges/{}", c["txid"].as_str().unwrap()), None);
     let (st, v, _) = on_a.challenge("carol", &[&dev], 60);
     assert_eq!((st, code(&v)), (429, "rate_limited"), "{v}");
 

@@ -9,7 +9,7 @@ mod common;
 
 use common::{Backend, Server, code};
 use push_proto::api::DeviceAuth;
-use push_proto::{SecretKey, b64, signed};
+use push_proto::{SecretKey, b64};
 use push_server::client::Reply;
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader, Read, Write};
@@ -21,7 +21,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 const SUBJECT: &str = "mailto:admin@example.org";
-const SUBSCRIPTION: &str = "/v1/device/push-subscription";
+const SUBSCRIPTION: &str = "/v2/device/push-subscription";
 
 /// The Python virtualenv with http_ece and py_vapid.
 fn venv_python() -> PathBuf {
@@ -184,10 +184,10 @@ fn device_call(s: &Server, key_file: &Path, method: &str, body: Option<&Value>) 
     let kf: Value = serde_json::from_str(&std::fs::read_to_string(key_file).unwrap()).unwrap();
     let id = kf["device_id"].as_str().unwrap();
     let key = SecretKey::decode(kf["private_key"].as_str().unwrap()).unwrap();
-    let timestamp = push_server::time::now();
-    let signature = key.sign(&signed::device_request(id, timestamp, method, SUBSCRIPTION));
-    let auth = DeviceAuth { device_id: id.to_string(), timestamp, signature }.header();
     let bytes = body.map(|b| serde_json::to_vec(b).unwrap());
+    let now = push_server::time::now();
+    let signed_body = bytes.as_deref().unwrap_or(b"");
+    let auth = DeviceAuth::sign(&key, id, now, method, SUBSCRIPTION, signed_body).unwrap().header();
     s.anon()
         .request(
             method,
@@ -200,7 +200,7 @@ fn device_call(s: &Server, key_file: &Path, method: &str, body: Option<&Value>) 
 }
 
 fn vapid_key(s: &Server) -> String {
-    let r = s.anon().request("GET", "/v1/web-push/key", &[], None, Duration::ZERO).unwrap();
+    let r = s.anon().request("GET", "/v2/web-push/key", &[], None, Duration::ZERO).unwrap();
     assert_eq!(r.status, 200, "{}", r.error_text());
     let v: Value = r.json().unwrap();
     v["vapid_public_key"].as_str().unwrap().to_string()
@@ -257,7 +257,8 @@ fn delivers_an_encrypted_vapid_signed_message(backend: Backend) {
     let r = device_call(&s, &key, "PUT", Some(&browser.subscription(&endpoint)));
     assert_eq!(r.status, 204, "{}", r.error_text());
 
-    let (st, created, nonce) = host.challenge("alice", &[&dev], 60);
+    let (st, created, sent) = host.challenge("alice", &[&dev], 60);
+    let nonce = sent.nonce;
     let now = push_server::time::now();
     assert_eq!(st, 201, "{created}");
     let req = push.next(10).expect("the stand-in received no push message");
@@ -310,7 +311,7 @@ fn delivers_an_encrypted_vapid_signed_message(backend: Backend) {
     }
 
     // Unsubscribed: the next challenge sends nothing.
-    assert_eq!(host.call("DELETE", &format!("/v1/challenges/{txid}"), None).0, 200);
+    assert_eq!(host.call("DELETE", &format!("/v2/challenges/{txid}"), None).0, 200);
     assert_eq!(device_call(&s, &key, "DELETE", None).status, 204);
     assert_eq!(device_call(&s, &key, "DELETE", None).status, 204, "idempotent");
     let (st, c, _) = host.challenge("alice", &[&dev], 60);
@@ -346,7 +347,7 @@ fn gone_subscription_is_removed(backend: Backend) {
     // The push service would accept now, but the subscription is gone: nothing is sent.
     push.set(Mode::Status(201));
     let txid = c["txid"].as_str().unwrap();
-    assert_eq!(host.call("DELETE", &format!("/v1/challenges/{txid}"), None).0, 200);
+    assert_eq!(host.call("DELETE", &format!("/v2/challenges/{txid}"), None).0, 200);
     let (st, c, _) = host.challenge("bob", &[&dev], 60);
     assert_eq!(st, 201, "{c}");
     assert!(push.next(2).is_none(), "a message to a subscription the push service ended");
@@ -361,7 +362,7 @@ fn hanging_push_service_delays_nothing(backend: Backend) {
     assert_eq!(device_call(&s, &key, "PUT", Some(&sub)).status, 204);
 
     let t = Instant::now();
-    let (st, c, _) = host.challenge("carol", &[&dev], 60);
+    let (st, c, sent) = host.challenge("carol", &[&dev], 60);
     assert_eq!(st, 201, "{c}");
     assert!(t.elapsed() < Duration::from_secs(3), "creation waited for the push service");
     assert!(push.next(10).is_some(), "the message was sent");
@@ -369,9 +370,9 @@ fn hanging_push_service_delays_nothing(backend: Backend) {
     // service still holds the message.
     let txid = c["txid"].as_str().unwrap().to_string();
     let t = Instant::now();
-    let (ok, out, err) = s.device(&key, &["approve", "--number", &c["number"].to_string()]);
+    let (ok, out, err) = s.device(&key, &["approve", "--number", &sent.number.to_string()]);
     assert!(ok, "approve: {out} {err}");
-    let (st, v) = host.call("GET", &format!("/v1/challenges/{txid}?wait=20"), None);
+    let (st, v) = host.call("GET", &format!("/v2/challenges/{txid}?wait=20"), None);
     assert_eq!((st, v["status"].as_str()), (200, Some("approved")));
     assert!(t.elapsed() < Duration::from_secs(3), "the login waited for the push service");
     let deadline = Instant::now() + Duration::from_secs(15);
@@ -382,8 +383,12 @@ fn hanging_push_service_delays_nothing(backend: Backend) {
     assert!(s.stop(), "graceful stop with a push service hanging: {}", s.log());
 }
 
+/// A global address for names that must resolve somewhere public (nothing is sent there).
+const PUBLIC: &str = "93.184.215.14";
+
 fn subscription_bodies_are_checked(backend: Backend) {
-    let mut s = Server::start(backend, &config(5));
+    let hosts = format!("{PUBLIC} push.example.org\n");
+    let mut s = Server::start_with_hosts(backend, &config(5), Some(&hosts));
     let host = s.add_host("web1");
     let (key, _) = s.pair(&host, "dave", "phone");
     let b = Browser::new();
@@ -437,7 +442,7 @@ fn subscription_bodies_are_checked(backend: Backend) {
     let r = device_call(&strict, &key, "PUT", Some(&b.subscription("http://127.0.0.1:9/p")));
     assert_eq!(r.status, 400, "loopback http without allow_http_loopback");
     let off = Server::start(backend, "");
-    let r = off.anon().request("GET", "/v1/web-push/key", &[], None, Duration::ZERO).unwrap();
+    let r = off.anon().request("GET", "/v2/web-push/key", &[], None, Duration::ZERO).unwrap();
     assert_eq!(r.status, 404);
     let host = off.add_host("web1");
     let (key, _) = off.pair(&host, "dave", "phone");
@@ -445,7 +450,114 @@ fn subscription_bodies_are_checked(backend: Backend) {
     assert!(!off.dir.path().join("data/vapid.key").exists(), "no VAPID key when off");
 }
 
+/// A TCP listener on 127.0.0.1 that counts the connections made to it (a TLS handshake
+/// counts: the service got through to a loopback address).
+struct Counter {
+    port: u16,
+    seen: Arc<std::sync::atomic::AtomicUsize>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Counter {
+    fn start() -> Counter {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let seen = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (n, st) = (seen.clone(), stop.clone());
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                if st.load(Ordering::SeqCst) {
+                    break;
+                }
+                if conn.is_ok() {
+                    n.fetch_add(1, Ordering::SeqCst);
+                }
+            }
+        });
+        Counter { port, seen, stop }
+    }
+
+    fn count(&self) -> usize {
+        self.seen.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for Counter {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = TcpStream::connect(("127.0.0.1", self.port));
+    }
+}
+
+/// Endpoints are judged by what their names resolve to: names of private, loopback,
+/// link-local, shared, unique-local and unspecified addresses are refused when registered, and
+/// a name that resolved to a public address then and to loopback later (DNS rebinding) gets no
+/// connection when a message is sent. The names resolve through the service's own resolver,
+/// from an `/etc/hosts` of its own (mount namespace). The tests' loopback switch
+/// (`allow_http_loopback`) stays on: it admits loopback IP literals only, never names.
+fn endpoints_resolving_to_private_addresses_are_refused(backend: Backend) {
+    let trap = Counter::start();
+    let port = trap.port;
+    let private = [
+        ("loop", "127.0.0.1"),
+        ("loop2", "127.9.9.9"),
+        ("ten", "10.1.2.3"),
+        ("lan", "192.168.1.20"),
+        ("corp", "172.20.0.1"),
+        ("metadata", "169.254.169.254"),
+        ("cgnat", "100.64.1.1"),
+        ("zero", "0.0.0.0"),
+        ("loop6", "::1"),
+        ("ula", "fd00::5"),
+        ("mapped", "::ffff:127.0.0.1"),
+    ];
+    let mut hosts = format!("{PUBLIC} public.push.test\n{PUBLIC} rebind.push.test\n");
+    for (name, ip) in private {
+        hosts.push_str(&format!("{ip} {name}.push.test\n"));
+    }
+    let s = Server::start_with_hosts(backend, &config(3), Some(&hosts));
+    let host = s.add_host("web1");
+    let (key, dev) = s.pair(&host, "olga", "phone");
+    let b = Browser::new();
+    let put = |url: String| device_call(&s, &key, "PUT", Some(&b.subscription(&url)));
+    let r = put(format!("https://public.push.test:{port}/sub"));
+    assert_eq!(r.status, 204, "a name with a public address: {}", r.error_text());
+    for (name, ip) in private {
+        let r = put(format!("https://{name}.push.test:{port}/sub"));
+        assert_eq!(r.status, 400, "{name} -> {ip} was accepted");
+        assert!(r.error_text().contains("non-global address"), "{ip}: {}", r.error_text());
+    }
+    let r = put(format!("https://nowhere.push.test:{port}/sub"));
+    assert_eq!(r.status, 400, "a name that does not resolve");
+    // IP literals stay refused for https, and loopback literals pass only as the tests' http.
+    assert_eq!(put(format!("https://127.0.0.1:{port}/sub")).status, 204);
+    assert_eq!(put("https://10.0.0.1/sub".into()).status, 400);
+
+    // DNS rebinding: public when registered, loopback when the message goes out.
+    let r = put(format!("https://rebind.push.test:{port}/sub"));
+    assert_eq!(r.status, 204, "{}", r.error_text());
+    s.set_hosts(
+        &hosts.replace(&format!("{PUBLIC} rebind.push.test"), "127.0.0.1 rebind.push.test"),
+    );
+    let (st, c, _) = host.challenge("olga", &[&dev], 60);
+    assert_eq!(st, 201, "{c}");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !s.audit_log().contains("\"event\":\"web_push.failed\"") {
+        assert!(Instant::now() < deadline, "no web_push outcome audited: {}", s.audit_log());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(trap.count(), 0, "the service connected to a loopback address");
+    let audit = s.audit_log();
+    assert!(
+        audit.contains("endpoint resolves to a private, loopback or other non-global address"),
+        "{audit}"
+    );
+    assert!(!audit.contains("rebind.push.test"), "the endpoint in the audit log");
+}
+
 on_both_backends!(
+    endpoints_resolving_to_private_addresses_are_refused,
     delivers_an_encrypted_vapid_signed_message,
     gone_subscription_is_removed,
     hanging_push_service_delays_nothing,

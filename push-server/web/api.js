@@ -1,7 +1,9 @@
 // The service's device API (docs/openapi.yaml), same origin. Device requests carry
-// `Authorization: PamMfaDevice <id>.<unix time>.<signature over signed::device_request>`.
+// `Authorization: PamMfaDevice <id>.<unix time>.<nonce>.<signature over signed::device_request>`:
+// the signature covers the method, path, body (its SHA-256) and a fresh nonce, so a request
+// someone captured cannot be sent again, with its body or another.
 
-import { deviceRequestBytes, sign } from "./proto.js";
+import { b64, deviceRequestBytes, randomToken, sha256, sign } from "./proto.js";
 
 /** An error answer from the service (`code` is the stable `error` field). */
 export class ApiError extends Error {
@@ -12,11 +14,11 @@ export class ApiError extends Error {
   }
 }
 
-async function send(method, path, { body, headers = {}, signal } = {}) {
+async function send(method, path, { text, headers = {}, signal } = {}) {
   const init = { method, headers: { ...headers }, signal, cache: "no-store", credentials: "omit" };
-  if (body !== undefined) {
+  if (text !== undefined) {
     init.headers["Content-Type"] = "application/json";
-    init.body = JSON.stringify(body);
+    init.body = text;
   }
   const r = await fetch(path, init);
   if (r.status === 204) return null;
@@ -32,35 +34,31 @@ async function send(method, path, { body, headers = {}, signal } = {}) {
   return data;
 }
 
-/** A request signed by the paired device. */
-export async function deviceSend(device, method, path, options = {}) {
+/** A request signed by the paired device (the body is sent exactly as signed). */
+export async function deviceSend(device, method, path, { body, signal } = {}) {
+  const text = body === undefined ? undefined : JSON.stringify(body);
+  const bodyHash = b64(await sha256(new TextEncoder().encode(text ?? "")));
   const ts = Math.floor(Date.now() / 1000);
-  const sig = await sign(device.privateKey, deviceRequestBytes(device.id, ts, method, path));
-  const headers = { Authorization: `PamMfaDevice ${device.id}.${ts}.${sig}` };
-  return send(method, path, { ...options, headers });
+  const nonce = randomToken(16);
+  const sig = await sign(device.privateKey, deviceRequestBytes(device.id, ts, nonce, method, path, bodyHash));
+  const headers = { Authorization: `PamMfaDevice ${device.id}.${ts}.${nonce}.${sig}` };
+  return send(method, path, { text, headers, signal });
 }
 
-/** POST /v1/device/pair */
-export const pair = (body) => send("POST", "/v1/device/pair", { body });
+/** POST /v2/device/pair */
+export const pair = (body) => send("POST", "/v2/device/pair", { text: JSON.stringify(body) });
 
-/** GET /v1/device/challenges?wait=N */
+/** GET /v2/device/challenges?wait=N */
 export const pending = (device, wait, signal) =>
-  deviceSend(device, "GET", `/v1/device/challenges?wait=${wait}`, { signal });
+  deviceSend(device, "GET", `/v2/device/challenges?wait=${wait}`, { signal });
 
-/** POST /v1/device/challenges/{txid}/answer */
+/** POST /v2/device/challenges/{txid}/answer */
 export const answer = (device, txid, body) =>
-  deviceSend(device, "POST", `/v1/device/challenges/${encodeURIComponent(txid)}/answer`, { body });
+  deviceSend(device, "POST", `/v2/device/challenges/${encodeURIComponent(txid)}/answer`, { body });
 
-/** GET /v1/web-push/key (no authentication). */
-export const webPushKey = () => send("GET", "/v1/web-push/key");
+/** GET /v2/web-push/key (no authentication). */
+export const webPushKey = () => send("GET", "/v2/web-push/key");
 
-/** PUT /v1/device/push-subscription */
+/** PUT /v2/device/push-subscription */
 export const putSubscription = (device, body) =>
-  deviceSend(device, "PUT", "/v1/device/push-subscription", { body });
-
-/** GET /v1/device/passkey/options */
-export const passkeyOptions = (device) => deviceSend(device, "GET", "/v1/device/passkey/options");
-
-/** POST /v1/device/passkey */
-export const registerPasskey = (device, body) =>
-  deviceSend(device, "POST", "/v1/device/passkey", { body });
+  deviceSend(device, "PUT", "/v2/device/push-subscription", { body });

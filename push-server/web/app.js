@@ -1,6 +1,8 @@
-// The approver: pairing from the QR link, pending requests by long-poll (checked against the
-// service's signature before they are shown), number matching, deny, "this wasn't me", a
-// local history, and the optional passkey and notifications.
+// The approver: pairing from the QR link (with an optional passkey, and the pairing code to type
+// at the host), pending requests by long-poll (shown only when the service signed them, they
+// name this phone's account and offer sane numbers), number matching (type the number shown
+// at login, or tap one of three when the host offers them), deny, "this wasn't me", a local
+// history, and notifications. An answer signs the hash of the login exactly as shown.
 
 import * as api from "./api.js";
 import { ApiError } from "./api.js";
@@ -44,6 +46,7 @@ function explain(e) {
       case "revoked": return "This phone was removed by the administrator. Pair it again.";
       case "not_found": return "The service does not know this request any more.";
       case "passkey_required": return "This phone must confirm with its passkey.";
+      case "replayed": return "The request was sent twice; try again.";
       default: return `The service refused: ${e.message}`;
     }
   }
@@ -64,17 +67,28 @@ function defaultName() {
 const validName = (n) =>
   n.length > 0 && new TextEncoder().encode(n).length <= 64 && !/[\u0000-\u001f\u007f-\u009f]/.test(n);
 
-/** The one-time credential from `/pair#c=...`; it is dropped from the address bar at once. */
-function takeCredential() {
+/**
+ * The one-time credential and the host's secret from `/pair#c=...&k=...`; they are dropped
+ * from the address bar at once.
+ */
+function takeLink() {
   if (location.pathname !== "/pair") return undefined;
-  const m = /^#c=([A-Za-z0-9_-]{43})$/.exec(location.hash);
+  const m = /^#c=([A-Za-z0-9_-]{43})&k=([A-Za-z0-9_-]{22})$/.exec(location.hash);
   history.replaceState(null, "", "/");
-  return m ? m[1] : null;
+  return m ? { credential: m[1], hostSecret: m[2] } : null;
 }
 
-function showPair(credential) {
+function showPairCode(code) {
+  $("pair-code").textContent = code ? `${code.slice(0, 3)} ${code.slice(3)}` : "";
+  $("pair-code-box").hidden = !code;
+}
+
+function showPair({ credential, hostSecret }) {
   show("pair-view");
   $("pair-replaces").hidden = !device;
+  $("passkey-choice").hidden = !passkey.supported();
+  // Ticked by default where the phone can unlock with a platform authenticator.
+  passkey.available().then((yes) => { $("use-passkey").checked = yes; });
   const input = $("device-name");
   input.value = defaultName().slice(0, 64);
   input.focus();
@@ -92,14 +106,23 @@ function showPair(credential) {
       const keys = await proto.generateKey();
       const publicKey = await proto.exportPublic(keys.publicKey);
       const signature = await proto.sign(keys.privateKey, proto.pairBytes(credential, name, publicKey));
-      const paired = await api.pair({ credential, name, public_key: publicKey, signature });
+      const body = { credential, name, public_key: publicKey, signature };
+      let made = null;
+      if (passkey.supported() && $("use-passkey").checked) {
+        setStatus("Creating a passkey: confirm with your phone's unlock…");
+        body.passkey = await passkey.createForPairing(credential, publicKey, name);
+        made = { credentialId: body.passkey.credential_id, rpId: location.hostname };
+      }
+      const paired = await api.pair(body);
       device = {
         id: paired.device_id, user: paired.user, serviceKey: paired.service_key, name,
-        privateKey: keys.privateKey, publicKey, pairedAt: Date.now(), passkey: null, push: false,
+        privateKey: keys.privateKey, publicKey, pairedAt: Date.now(), passkey: made, push: false,
       };
       await db.saveDevice(device);
-      setStatus(`Paired for ${device.user}. Requests will show up here.`, "ok");
+      const code = await proto.pairingCode(hostSecret, credential, publicKey, body.passkey ?? null);
+      setStatus(`Paired for ${device.user}. Type the pairing code below on the computer.`, "ok");
       showMain();
+      showPairCode(code);
     } catch (e) {
       setStatus(explain(e), "error");
       $("pair-button").disabled = false;
@@ -148,7 +171,11 @@ async function pollLoop(signal) {
 async function showRequests(list) {
   const valid = [];
   for (const c of list) {
-    if (await proto.verifyService(device.serviceKey, proto.challengeBytes(c), c.signature)) {
+    const hash = await proto.loginHash(c);
+    const problem = proto.requestProblem(c, device.user);
+    if (problem) {
+      setStatus(`A request is not shown: ${problem}.`, "error");
+    } else if (await proto.verifyService(device.serviceKey, proto.pendingBytes(hash, c.expires_at), c.signature)) {
       valid.push(c);
     } else {
       setStatus("A request did not carry the service's valid signature and is not shown.", "error");
@@ -180,16 +207,36 @@ function addCard(c) {
   set(".req-service", c.service);
   set(".req-rhost", c.rhost ?? "this computer (no remote address)");
   set(".req-time", new Date(c.time * 1000).toLocaleString());
-  const row = el.querySelector(".number-row");
-  for (const n of c.choices) {
-    const b = document.createElement("button");
-    b.type = "button";
-    b.className = "number";
-    b.dataset.number = String(n);
-    b.textContent = String(n);
-    b.setAttribute("aria-label", `Approve: the login shows ${n}`);
-    b.onclick = () => decide(c, "approve", n);
-    row.append(b);
+  if (c.choices.length === 0) {
+    // Typing the number: a blind approval gets in 1 time in 90, not 1 in 3.
+    const form = el.querySelector(".type-number");
+    const typed = form.querySelector(".typed");
+    typed.id = `typed-${c.txid}`;
+    form.querySelector(".type-label").htmlFor = typed.id;
+    form.hidden = false;
+    form.onsubmit = (ev) => {
+      ev.preventDefault();
+      const text = typed.value.trim();
+      if (!/^[1-9][0-9]$/.test(text)) {
+        setStatus("Type the two-digit number shown at the login.", "error");
+        typed.focus();
+        return;
+      }
+      decide(c, "approve", Number(text));
+    };
+  } else {
+    el.querySelector(".numbers").hidden = false;
+    const row = el.querySelector(".number-row");
+    for (const n of c.choices) {
+      const b = document.createElement("button");
+      b.type = "button";
+      b.className = "number";
+      b.dataset.number = String(n);
+      b.textContent = String(n);
+      b.setAttribute("aria-label", `Approve: the login shows ${n}`);
+      b.onclick = () => decide(c, "approve", n);
+      row.append(b);
+    }
   }
   const confirm = el.querySelector(".confirm-fraud");
   el.querySelector(".deny").onclick = () => decide(c, "deny", null);
@@ -213,15 +260,14 @@ function tick() {
     const left = Math.round(c.expires_at - now);
     el.querySelector(".req-expiry").textContent = left > 0 ? `${left} s` : "expired";
     if (left <= 0 && !busy) {
-      el.querySelectorAll("button").forEach((b) => { b.disabled = true; });
+      el.querySelectorAll("button, input").forEach((b) => { b.disabled = true; });
       if (left < -5) removeCard(txid);
     }
   }
 }
 
 const OUTCOMES = {
-  approved: ["Approved: the login goes ahead.", "ok"],
-  wrong_number: ["Refused: that was not the number shown at the login.", "error"],
+  approved: ["Approved: the login goes ahead if the number is the one it shows.", "ok"],
   denied: ["Denied: the login is refused.", ""],
   fraud: ["Reported: the login is refused and new requests for the account pause for a while.", ""],
 };
@@ -230,10 +276,11 @@ async function decide(c, decision, number) {
   const card = cards.get(c.txid);
   if (!card || card.busy) return;
   card.busy = true;
-  card.el.querySelectorAll("button").forEach((b) => { b.disabled = true; });
+  card.el.querySelectorAll("button, input").forEach((b) => { b.disabled = true; });
   setStatus("Sending…");
   try {
-    const bytes = proto.answerBytes(c.txid, c.nonce, decision, number);
+    // The answer signs the hash of the login exactly as this card shows it.
+    const bytes = proto.answerBytes(await proto.loginHash(c), decision, number);
     const body = { decision, number, signature: await proto.sign(device.privateKey, bytes) };
     if (device.passkey) {
       setStatus("Confirm with your phone's unlock…");
@@ -247,6 +294,7 @@ async function decide(c, decision, number) {
       decision, number, status: r.status, at: Date.now(),
     });
     removeCard(c.txid);
+    showPairCode(null);
     renderHistory();
   } catch (e) {
     setStatus(explain(e), "error");
@@ -254,14 +302,14 @@ async function decide(c, decision, number) {
     if (e instanceof ApiError && ["expired", "already_used", "not_found"].includes(e.code)) {
       removeCard(c.txid);
     } else {
-      card.el.querySelectorAll("button").forEach((b) => { b.disabled = false; });
+      card.el.querySelectorAll("button, input").forEach((b) => { b.disabled = false; });
     }
   }
 }
 
 // ---- history and settings -----------------------------------------------------------------
 
-const DONE = { approved: "Approved", wrong_number: "Wrong number", denied: "Denied", fraud: "Reported" };
+const DONE = { approved: "Approved", denied: "Denied", fraud: "Reported" };
 
 async function renderHistory() {
   const list = await db.listHistory();
@@ -286,26 +334,7 @@ function renderInfo() {
   $("info-id").textContent = device.id;
   $("info-passkey").textContent = device.passkey ? "Yes (passkey)" : "No";
   $("info-push").textContent = device.push ? "On" : "Off";
-  $("passkey-button").hidden = Boolean(device.passkey) || !passkey.supported();
   $("push-button").hidden = !webpush.supported();
-}
-
-async function addPasskey() {
-  const button = $("passkey-button");
-  button.disabled = true;
-  setStatus("Creating a passkey: confirm with your phone's unlock…");
-  try {
-    const options = await api.passkeyOptions(device);
-    const body = await passkey.create(options);
-    await api.registerPasskey(device, body);
-    device.passkey = { credentialId: body.credential_id, rpId: options.rp_id };
-    await db.saveDevice(device);
-    setStatus("Passkey added: every approval now needs this phone's unlock.", "ok");
-  } catch (e) {
-    setStatus(explain(e), "error");
-  }
-  button.disabled = false;
-  renderInfo();
 }
 
 async function enablePush(quiet) {
@@ -348,16 +377,15 @@ async function registerWorker() {
 }
 
 async function start() {
-  $("passkey-button").onclick = addPasskey;
   $("push-button").onclick = () => enablePush(false);
   document.addEventListener("visibilitychange", () => (document.hidden ? stopPolling() : startPolling()));
   setInterval(tick, 1000);
   registerWorker().then((s) => { document.documentElement.dataset.worker = s; });
   device = (await db.loadDevice()) ?? null;
-  const credential = takeCredential();
-  if (credential) {
-    showPair(credential);
-  } else if (credential === null) {
+  const link = takeLink();
+  if (link) {
+    showPair(link);
+  } else if (link === null) {
     show(device ? "main-view" : "unpaired-view");
     if (device) showMain();
     setStatus("This pairing link is damaged: scan the QR code again.", "error");

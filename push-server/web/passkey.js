@@ -1,19 +1,31 @@
-// Passkeys (WebAuthn with the phone's platform authenticator): once registered, every answer
-// carries an assertion whose challenge is SHA-256 of the very answer bytes the device key
-// signs, so the phone's unlock (user verification) is bound to that decision.
+// Passkeys (WebAuthn with the phone's platform authenticator), made while pairing: the
+// registration's challenge binds the passkey to the pairing credential and this device's key,
+// the host that paired the phone keeps its public key (confirmed by the pairing code, which
+// covers it), and every answer carries an assertion whose challenge is SHA-256 of the very
+// answer bytes the device key signs, so the phone's unlock is bound to that decision and
+// checked by the host itself.
 
-import { b64, unb64, sha256 } from "./proto.js";
+import { b64, passkeyPairingChallenge, sha256, unb64 } from "./proto.js";
 
 /** Whether this browser can make passkeys at all. */
 export const supported = () => Boolean(window.PublicKeyCredential && navigator.credentials);
 
-/** Creates a passkey from the service's registration options; returns the POST body. */
-export async function create(options) {
+/** Whether this device has a platform authenticator that verifies the user (the default). */
+export async function available() {
+  try {
+    return supported() && (await PublicKeyCredential.isUserVerifyingPlatformAuthenticatorAvailable());
+  } catch {
+    return false;
+  }
+}
+
+/** Makes a passkey for this pairing; returns the pair request's `passkey` field. */
+export async function createForPairing(credential, publicKey, name) {
   const cred = await navigator.credentials.create({
     publicKey: {
-      challenge: unb64(options.challenge),
-      rp: { id: options.rp_id, name: "pam_mfa" },
-      user: { id: unb64(options.user_id), name: options.user_name, displayName: options.user_name },
+      challenge: await passkeyPairingChallenge(credential, publicKey),
+      rp: { id: location.hostname, name: "pam_mfa" },
+      user: { id: crypto.getRandomValues(new Uint8Array(16)), name, displayName: name },
       pubKeyCredParams: [{ type: "public-key", alg: -7 }],
       authenticatorSelection: {
         authenticatorAttachment: "platform",
@@ -21,7 +33,7 @@ export async function create(options) {
         residentKey: "discouraged",
       },
       attestation: "none",
-      timeout: options.timeout_ms,
+      timeout: 120000,
     },
   });
   return {

@@ -2,7 +2,7 @@
 // arrive at once), never touches the API, shows Web Push notifications and opens the app on
 // a click.
 
-const CACHE = "pam-mfa-shell-v1";
+const CACHE = "pam-mfa-shell-v2";
 const SHELL = [
   "/", "/app.js", "/proto.js", "/db.js", "/api.js", "/passkey.js", "/webpush.js",
   "/style.css", "/manifest.webmanifest", "/icon.svg", "/icon-192.png",

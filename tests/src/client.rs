@@ -73,6 +73,9 @@ pub enum Reply {
     /// Answer with the current TOTP code for the last `otpauth://` URI the module showed
     /// (the enroll-on-login confirmation), computed with mfa-core.
     CodeForShownUri,
+    /// Answer with the next line read from standard input when the prompt comes (what the
+    /// test learns only during the login, e.g. a pairing code a device printed).
+    Stdin,
 }
 
 /// The current code for the last otpauth URI in `messages`, if any.
@@ -296,6 +299,13 @@ unsafe extern "C" fn conversation(
                             return 19;
                         }
                     },
+                    Some(Reply::Stdin) => {
+                        let mut line = String::new();
+                        let _ = std::io::stdin().read_line(&mut line);
+                        let line = line.trim_end_matches(['\r', '\n']);
+                        // SAFETY: `out` has `n` zeroed entries; `i < n`.
+                        unsafe { (*out.add(i)).resp = malloc_copy(line.as_bytes()) };
+                    }
                     Some(Reply::ConvError) | None => {
                         // SAFETY: `out` and its entries were allocated by us in this call.
                         unsafe { free_responses(out, n) };

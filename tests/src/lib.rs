@@ -8,6 +8,7 @@ pub mod accounts;
 pub mod browser;
 pub mod client;
 pub mod fixture;
+pub mod hostile;
 pub mod live;
 pub mod nss;
 pub mod pg;

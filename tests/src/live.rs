@@ -97,9 +97,14 @@ impl Drop for Live {
     }
 }
 
-/// The number in a push prompt ("... choose 42 on it to approve ..."), if one was shown.
+/// The number in a push prompt ("... type 42 on it to approve ..." or "... choose 42 ..."), if
+/// one was shown (the last one).
 pub fn push_number(text: &str) -> Option<u8> {
-    let at = text.rfind("choose ")?;
-    let digits: String = text[at + 7..].chars().take_while(char::is_ascii_digit).collect();
+    let at = ["type ", "choose "]
+        .iter()
+        .flat_map(|w| text.match_indices(w).map(|(i, _)| i + w.len()))
+        .filter(|i| text[*i..].starts_with(|c: char| c.is_ascii_digit()))
+        .max()?;
+    let digits: String = text[at..].chars().take_while(char::is_ascii_digit).collect();
     digits.parse().ok()
 }

@@ -216,6 +216,11 @@ impl Device {
         Device { key_file, ca: svc.ca.clone() }
     }
 
+    /// A device for a plain-HTTP service on loopback (no CA file).
+    pub fn plain(key_file: PathBuf) -> Device {
+        Device { key_file, ca: PathBuf::new() }
+    }
+
     fn cmd(&self) -> Command {
         let mut c = Command::new(device_path());
         c.arg("--key-file").arg(&self.key_file);
@@ -224,7 +229,20 @@ impl Device {
 
     /// Pairs with the link `uri`.
     pub fn pair(&self, uri: &str, name: &str) -> Output {
-        run(self.cmd().args(["pair", uri, "--name", name]).arg("--ca-file").arg(&self.ca))
+        let mut c = self.cmd();
+        c.args(["pair", uri, "--name", name]);
+        if !self.ca.as_os_str().is_empty() {
+            c.arg("--ca-file").arg(&self.ca);
+        }
+        run(&mut c)
+    }
+
+    /// Pairs with the link `uri`, which must work; returns the pairing code it shows.
+    pub fn pair_ok(&self, uri: &str, name: &str) -> String {
+        let out = self.pair(uri, name);
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "pair: {text}{}", String::from_utf8_lossy(&out.stderr));
+        printed_pairing_code(&text).unwrap_or_else(|| panic!("no pairing code shown: {text}"))
     }
 
     /// Approves the single pending request with `number`, waiting up to 20 s for it.
@@ -257,16 +275,32 @@ impl Device {
     }
 }
 
+/// The pairing code `mfa-push-device pair` printed ("pairing code: 123 456 ..."), digits only.
+pub fn printed_pairing_code(text: &str) -> Option<String> {
+    let at = text.find("pairing code: ")?;
+    let code: String = text[at + 14..]
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || *c == ' ')
+        .filter(char::is_ascii_digit)
+        .collect();
+    (code.len() == 6).then_some(code)
+}
+
 /// The pairing link in enrollment output, if shown.
 pub fn pairing_link(text: &str) -> Option<String> {
     let at = text.find("/pair#c=")?;
-    let start = text[..at].rfind("https://")?;
+    // https:// links, or http:// to loopback (a plain-HTTP stand-in).
+    let start = text[..at].rfind("https://").max(text[..at].rfind("http://"))?;
     let link: String = text[start..].chars().take_while(|c| !c.is_whitespace()).collect();
-    Some(link)
+    // Only a link whose end has arrived: output is read in chunks, which may end inside it.
+    text[start + link.len()..].starts_with(char::is_whitespace).then_some(link)
 }
 
+/// A change a compromised service makes to a receipt before re-signing it with its key.
+pub type ReceiptEdit = std::sync::Arc<dyn Fn(&mut push_proto::api::Receipt) + Send + Sync>;
+
 /// What the [`Proxy`] does with status replies.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Default)]
 pub enum ProxyMode {
     /// Pass everything through (and remember the last approved status).
     #[default]
@@ -274,6 +308,27 @@ pub enum ProxyMode {
     /// Answer status requests with the remembered approved status of an earlier login, its
     /// `txid` field set to the one asked about (a replayed receipt).
     ReplayApproved,
+    /// Apply the edit to every receipt and sign it again with this key (the service's own:
+    /// the proxy plays a compromised service).
+    EditReceipts(ReceiptEdit, push_proto::SecretKey),
+}
+
+impl std::fmt::Debug for ProxyMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ProxyMode::Forward => "Forward",
+            ProxyMode::ReplayApproved => "ReplayApproved",
+            ProxyMode::EditReceipts(..) => "EditReceipts",
+        })
+    }
+}
+
+impl PushService {
+    /// The service's signing key (what a compromised service's operator holds).
+    pub fn service_key(&self) -> push_proto::SecretKey {
+        let text = std::fs::read_to_string(self.root.join("data/service.key")).expect("key");
+        push_proto::SecretKey::decode(&text).expect("service key")
+    }
 }
 
 /// A plain-HTTP man in the middle on loopback in front of the real service: forwards requests
@@ -377,10 +432,11 @@ fn proxy_one(
         }
         body.extend_from_slice(&chunk[..n]);
     }
-    let is_status = method == "GET" && path.starts_with("/v1/challenges/");
-    let replay = matches!(*mode.lock().expect("mode"), ProxyMode::ReplayApproved);
+    let is_status = method == "GET" && path.starts_with("/v2/challenges/");
+    let current = mode.lock().expect("mode").clone();
+    let replay = matches!(current, ProxyMode::ReplayApproved);
     let (status, out) = if is_status && replay {
-        let txid = path.trim_start_matches("/v1/challenges/").split('?').next().unwrap_or("");
+        let txid = path.trim_start_matches("/v2/challenges/").split('?').next().unwrap_or("");
         let mut old =
             approved.lock().expect("approved").clone().expect("an approved status to replay");
         old["txid"] = serde_json::Value::String(txid.to_string());
@@ -394,14 +450,26 @@ fn proxy_one(
         };
         match upstream.request(&method, &path, &headers, b, Duration::from_secs(30)) {
             Ok(r) => {
+                let mut body = r.body;
                 if is_status {
-                    if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&r.body) {
+                    if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&body) {
                         if v["status"] == "approved" {
                             *approved.lock().expect("approved") = Some(v);
                         }
                     }
+                    if let ProxyMode::EditReceipts(edit, key) = &current {
+                        let parsed =
+                            serde_json::from_slice::<push_proto::api::ChallengeState>(&body);
+                        if let Ok(mut state) = parsed {
+                            if let Some(receipt) = state.receipt.as_mut() {
+                                edit(receipt);
+                                receipt.signature = key.sign(&receipt.signed_bytes());
+                            }
+                            body = serde_json::to_vec(&state).expect("json");
+                        }
+                    }
                 }
-                (r.status, r.body)
+                (r.status, body)
             }
             Err(_) => (502, b"{\"error\":\"bad_gateway\",\"message\":\"upstream\"}".to_vec()),
         }
@@ -416,16 +484,14 @@ fn proxy_one(
 }
 
 /// Pairs `device` for `user` through the real `mfa-enroll --config CONFIG --user USER push`,
-/// acting as the phone: opens the pairing link, approves the test push with the number shown,
-/// confirms the recovery codes. Returns what mfa-enroll printed (it must succeed).
+/// acting as the phone and its user: opens the pairing link, types the pairing code the device
+/// shows, approves the test push with the number shown, confirms the recovery codes. Returns
+/// what mfa-enroll printed (it must succeed).
 pub fn pair_with_mfa_enroll(config: &Path, user: &str, device: &Device, name: &str) -> String {
     enroll_push_with(
         config,
         user,
-        |link| {
-            let paired = device.pair(link, name);
-            assert!(paired.status.success(), "pair: {}", String::from_utf8_lossy(&paired.stderr));
-        },
+        |link| device.pair_ok(link, name),
         |n| {
             let approved = device.approve(n);
             assert!(
@@ -438,13 +504,14 @@ pub fn pair_with_mfa_enroll(config: &Path, user: &str, device: &Device, name: &s
 }
 
 /// Runs the real `mfa-enroll --config CONFIG --user USER push` with `pair` as the phone's
-/// pairing (given the link it shows) and `approve` as its approval of the test push (given the
-/// number shown), confirming the recovery codes at the end. Returns what mfa-enroll printed
-/// (it must succeed).
+/// pairing (given the link it shows; it returns the pairing code the phone shows, which the
+/// user types) and `approve` as its approval of the test push (given the number shown),
+/// confirming the recovery codes at the end. Returns what mfa-enroll printed (it must
+/// succeed).
 pub fn enroll_push_with(
     config: &Path,
     user: &str,
-    pair: impl FnOnce(&str),
+    pair: impl FnOnce(&str) -> String,
     approve: impl FnOnce(u8),
 ) -> String {
     use crate::live::{Live, push_number};
@@ -456,8 +523,9 @@ pub fn enroll_push_with(
     }
     let mut live = Live::spawn(c);
     let link = live.wait_for(wait, pairing_link);
-    pair(&link);
-    live.send_line("");
+    let code = pair(&link);
+    live.wait_for(wait, |t| t.contains("Type the pairing code").then_some(()));
+    live.send_line(&code);
     let n =
         live.wait_for(wait, |t| t.contains("Test push sent to").then(|| push_number(t)).flatten());
     approve(n);

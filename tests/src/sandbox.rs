@@ -286,6 +286,10 @@ case "$1" in
   *"Verification code"*) cat "$d/answer.code" ;;
   *"Press Enter"*) echo ;;
   *"on it to approve, then press Enter"*) echo ;;
+  *"pairing code"*)
+    # The test's phone writes the code it shows once it has paired.
+    for _ in $(seq 300); do [ -s "$d/answer.pairing" ] && break; sleep 0.1; done
+    cat "$d/answer.pairing" ;;
   *) exit 1 ;;
 esac
 "#;

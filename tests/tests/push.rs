@@ -1,6 +1,6 @@
 //! Push approval end to end: the real pam_mfa.so through the real libpam, the real mfa-pushd
-//! on loopback with real TLS, the real `mfa-enroll push` pairing, and `mfa-push-device` as the
-//! phone.
+//! on loopback with real TLS, the real `mfa-enroll push` pairing (with the pairing code typed
+//! at the host), and `mfa-push-device` as the phone.
 
 use mfa_core::store::Store;
 use mfa_core::username::UserName;
@@ -8,10 +8,12 @@ use mfa_tests::client::*;
 use mfa_tests::fixture::{Fixture, Outcome};
 use mfa_tests::live::{Live, push_number};
 use mfa_tests::push::{
-    Backend, Device, Proxy, ProxyMode, PushService, pairing_link, recovery_codes,
+    Backend, Device, Proxy, ProxyMode, PushService, pairing_link, printed_pairing_code,
+    recovery_codes,
 };
 use mfa_tests::sandbox::enroll_tool;
 use std::path::PathBuf;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 /// The service's backend in this binary. `push_postgres.rs` runs this same file as a module,
@@ -104,19 +106,18 @@ fn approve_with_the_right_number_logs_in() {
         let (live, n) = start_push_login(&w, "alice");
         let prompt = live.text();
         assert!(
-            prompt.contains(&format!("Push sent to 'pixel': choose {n} on it to approve, then press Enter (or type a code)")),
+            prompt.contains(&format!(
+                "Push sent to 'pixel': type {n} on it to approve, then press Enter (or type a code); Enter waits up to 10 s: "
+            )),
             "{prompt}"
         );
-        // The phone sees the login's context and three numbers, one of them the shown one.
+        // The phone sees the login's context and no numbers: the user types the one shown.
         let pending = w.phone.pending_json(5);
         let c = &pending[0];
         assert_eq!(c["user"], "alice");
         assert_eq!(c["service"], "mfa");
         assert_eq!(c["hostname"], "host-a");
-        let choices: Vec<u64> =
-            c["choices"].as_array().expect("choices").iter().filter_map(|v| v.as_u64()).collect();
-        assert_eq!(choices.len(), 3);
-        assert!(choices.contains(&u64::from(n)), "{choices:?} {n}");
+        assert_eq!(c["choices"], serde_json::json!([]), "the phone must not offer the number");
         let a = w.phone.approve(n);
         assert!(a.status.success(), "{}", String::from_utf8_lossy(&a.stderr));
         let o = w.f.finish_login(live, &[""]);
@@ -131,6 +132,31 @@ fn approve_with_the_right_number_logs_in() {
 }
 
 #[test]
+fn enter_before_the_phone_answers_says_waiting_at_a_local_login() {
+    let w = enrolled_world();
+    // Local (sudo, console): Enter came first, so the user is told, while it waits.
+    let (live, n) = start_push_login(&w, "alice");
+    live.wait_for(WAIT, |t| t.contains("Waiting for your phone to answer (up to ").then_some(()));
+    assert!(w.phone.approve(n).status.success());
+    let o = w.f.finish_login(live, &[""]);
+    assert_eq!(o.code, PAM_SUCCESS, "{o:?}");
+    assert!(
+        o.messages
+            .iter()
+            .any(|(s, m)| *s == PAM_TEXT_INFO && m.starts_with("Waiting for your phone")),
+        "{o:?}"
+    );
+    // Remote (sshd holds messages until the login is over, when "waiting" would come too late):
+    // not said; the prompt has told what Enter does.
+    let live = w.f.start_login("mfa", "alice", &[""], &["--rhost", "192.0.2.9"]);
+    let n = live.wait_for(WAIT, |t| t.contains("Push sent to").then(|| push_number(t)).flatten());
+    assert!(w.phone.approve(n).status.success());
+    let o = w.f.finish_login(live, &[""]);
+    assert_eq!(o.code, PAM_SUCCESS, "{o:?}");
+    assert!(!o.messages.iter().any(|(_, m)| m.contains("Waiting")), "{o:?}");
+}
+
+#[test]
 fn deny_wrong_number_and_fraud_are_refused() {
     let w = enrolled_world();
 
@@ -141,16 +167,11 @@ fn deny_wrong_number_and_fraud_are_refused() {
     assert!(errors(&o).contains("denied on your phone"), "{o:?}");
 
     let (live, n) = start_push_login(&w, "alice");
-    // Another of the three numbers the phone offers.
-    let wrong = w.phone.pending_json(5)[0]["choices"]
-        .as_array()
-        .expect("choices")
-        .iter()
-        .filter_map(|v| v.as_u64())
-        .find(|c| *c != u64::from(n))
-        .expect("another choice") as u8;
+    // Another number typed on the phone: the service relays it (it does not know the number
+    // shown); the module refuses it.
+    let wrong = if n == 99 { 98 } else { n + 1 };
     let a = w.phone.approve(wrong);
-    assert!(!a.status.success(), "approving a wrong number reported success");
+    assert!(a.status.success(), "{}", String::from_utf8_lossy(&a.stderr));
     let o = w.f.finish_login(live, &[""]);
     assert_eq!(o.code, PAM_AUTH_ERR, "{o:?}");
     assert!(decision(&o).contains("wrong number"), "{o:?}");
@@ -192,6 +213,26 @@ fn typing_a_code_withdraws_the_push() {
     assert!(decision(&o).contains("factor=recovery"), "{o:?}");
     let bob = Device::new(w.f.root.join("bob.json"), &w.svc);
     assert_eq!(bob.pending_json(0).as_array().map(Vec::len), Some(0));
+}
+
+#[test]
+fn pushes_withdrawn_by_typed_codes_leave_the_push_rate_alone() {
+    let w = world_with("user_per_minute = 2\nhost_per_minute = 1000\n", "timeout = 10");
+    // The enrollment's test push is one of the two pushes a minute.
+    let text = enroll(&w, "alice", &w.phone, "pixel");
+    let codes = recovery_codes(&text);
+    for code in &codes[..3] {
+        let o = w.f.login("alice", &[code]);
+        assert_eq!(o.code, PAM_SUCCESS, "{o:?}");
+        assert!(decision(&o).contains("factor=recovery"), "{o:?}");
+        assert!(!errors(&o).contains("Too many push requests"), "{o:?}");
+    }
+    // Three pushes were sent and withdrawn by the codes; the second push of the minute still
+    // goes out.
+    let (live, n) = start_push_login(&w, "alice");
+    assert!(w.phone.approve(n).status.success());
+    let o = w.f.finish_login(live, &[""]);
+    assert_eq!(o.code, PAM_SUCCESS, "{o:?}");
 }
 
 #[test]
@@ -308,8 +349,25 @@ fn another_hosts_credential_cannot_see_or_approve_this_hosts_login() {
         timeout: 10,
         pairing_timeout: 300,
         failmode: Default::default(),
+        number_entry: Default::default(),
+        number_entry_services: Default::default(),
     };
     let b = mfa_core::push::PushClient::new(&cfg_b).expect("host b client");
+    // Nor can it push to this host's device itself.
+    let created = b.create_challenge(&push_proto::api::CreateChallenge {
+        user: "alice".into(),
+        service: "sshd".into(),
+        rhost: None,
+        time: 1,
+        nonce: "N".repeat(43),
+        choices: Vec::new(),
+        devices: vec![w.phone.id()],
+        ttl: 10,
+    });
+    match created {
+        Err(mfa_core::push::PushError::Refused { code, .. }) => assert_eq!(code, "no_device"),
+        other => panic!("host B pushed to host A's device: {other:?}"),
+    }
     for r in [b.challenge_state(&txid, 0).map(|_| ()), b.cancel(&txid).map(|_| ())] {
         match r {
             Err(mfa_core::push::PushError::Refused { code, .. }) => assert_eq!(code, "not_found"),
@@ -322,28 +380,138 @@ fn another_hosts_credential_cannot_see_or_approve_this_hosts_login() {
 }
 
 #[test]
-fn a_pairing_link_works_once() {
+fn a_pairing_link_works_once_and_a_refused_test_push_saves_nothing() {
     let w = world();
     let c = w.f.enroll_tool(&["--user", "alice", "push"]);
     let mut live = Live::spawn(c);
     let link = live.wait_for(WAIT, pairing_link);
-    assert!(w.phone.pair(&link, "pixel").status.success());
-    let thief = Device::new(w.f.root.join("thief.json"), &w.svc);
-    let again = thief.pair(&link, "thief");
+    let code = w.phone.pair_ok(&link, "pixel");
+    let second = Device::new(w.f.root.join("second.json"), &w.svc);
+    let again = second.pair(&link, "second");
     assert!(!again.status.success(), "a used pairing link paired a second device");
-    live.send_line("");
-    let n =
-        live.wait_for(WAIT, |t| t.contains("Test push sent to").then(|| push_number(t)).flatten());
+    live.send_line(&code);
+    live.wait_for(WAIT, |t| t.contains("Test push sent to").then(|| push_number(t)).flatten());
     // Refusing the test push: nothing is saved.
     assert!(w.phone.deny().status.success());
     live.send_line("");
     let out = live.finish();
     assert!(!out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
     assert!(String::from_utf8_lossy(&out.stdout).contains("the phone was not added"));
-    let _ = n;
     let store = Store::open(&w.f.config().store).expect("store");
     let rec = store.load(&UserName::parse("alice").expect("name")).expect("load");
     assert!(rec.is_none_or(|r| r.push.is_empty()), "a refused test push saved the device");
+}
+
+/// Issue 15, item 10: whoever sees the pairing link (the terminal, a screen recording) and
+/// uses it first pairs a device, but the user, whose own phone is then refused by the service,
+/// cannot type that device's pairing code at the host: the host refuses, sends the intruder
+/// no test push, and saves nothing. (Before the fix the intruder approved the test push and
+/// became alice's push device.)
+#[test]
+fn a_device_that_used_the_pairing_link_first_is_refused_at_the_host() {
+    let w = world();
+    let mut c = Command::new(enroll_tool());
+    c.arg("--config").arg(&w.f.config_path).args(["--user", "alice", "push"]);
+    let mut live = Live::spawn(c);
+    let link = live.wait_for(WAIT, pairing_link);
+    let intruder = Device::new(w.f.root.join("intruder.json"), &w.svc);
+    let intruder_code = intruder.pair_ok(&link, "intruder");
+    let mine = w.phone.pair(&link, "pixel");
+    assert!(!mine.status.success(), "the user's own phone paired after the intruder");
+    assert!(printed_pairing_code(&String::from_utf8_lossy(&mine.stdout)).is_none());
+    // The user's phone shows no code; whatever they type is not the intruder's.
+    let typed = if intruder_code == "123456" { "654321" } else { "123456" };
+    for _ in 0..3 {
+        live.wait_for(WAIT, |t| t.contains("code").then_some(()));
+        live.send_line(typed);
+    }
+    let out = live.finish();
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(!out.status.success(), "{text}");
+    assert!(text.contains("not the code of the device that used the pairing link"), "{text}");
+    assert!(!text.contains("Test push sent to"), "{text}");
+    assert_eq!(
+        intruder.pending_json(0).as_array().map(Vec::len),
+        Some(0),
+        "a push to the intruder"
+    );
+    let store = Store::open(&w.f.config().store).expect("store");
+    let rec = store.load(&UserName::parse("alice").expect("name")).expect("load");
+    assert!(rec.is_none_or(|r| r.push.is_empty()), "the intruder's device was saved");
+}
+
+/// The three-number screen stays available, here for one PAM service.
+#[test]
+fn the_three_number_screen_is_an_option_per_service() {
+    let w =
+        world_with(limits_default(), "timeout = 10\nnumber_entry_services = { mfa = \"choose\" }");
+    enroll(&w, "alice", &w.phone, "pixel");
+    let (live, n) = start_push_login(&w, "alice");
+    assert!(live.text().contains(&format!("choose {n} on it to approve")), "{}", live.text());
+    let pending = w.phone.pending_json(5);
+    let choices: Vec<u8> = pending[0]["choices"]
+        .as_array()
+        .expect("choices")
+        .iter()
+        .filter_map(|v| v.as_u64())
+        .map(|v| v as u8)
+        .collect();
+    assert_eq!(choices.len(), 3, "{pending}");
+    assert!(choices.contains(&n), "{choices:?} {n}");
+    let outside = (10..=99).find(|x| !choices.contains(x)).expect("a number not offered");
+    assert!(!w.phone.approve(outside).status.success(), "a number not offered was sent");
+    assert!(w.phone.approve(n).status.success());
+    let o = w.f.finish_login(live, &[""]);
+    assert_eq!(o.code, PAM_SUCCESS, "{o:?}");
+}
+
+#[test]
+fn root_status_and_list_show_push_devices() {
+    let w = enrolled_world();
+    let run = |args: &[&str]| {
+        let out = Command::new(enroll_tool())
+            .arg("--config")
+            .arg(&w.f.config_path)
+            .args(args)
+            .output()
+            .expect("mfa-enroll");
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let id = w.phone.id();
+    let line = format!("  Push device:       pixel (id {id}; paired ");
+    let status = run(&["--user", "alice", "status"]);
+    assert!(status.starts_with("alice: enrolled\n") && status.contains(&line), "{status}");
+    let list = run(&["list"]);
+    assert!(list.contains(&line), "{list}");
+    let json: serde_json::Value =
+        serde_json::from_str(&run(&["--user", "alice", "status", "--json"])).expect("json");
+    assert_eq!(json["push_devices"][0]["name"], "pixel", "{json}");
+    assert_eq!(json["push_devices"][0]["id"], id.as_str(), "{json}");
+}
+
+#[test]
+fn a_second_device_with_the_same_name_is_refused() {
+    let w = enrolled_world();
+    let mut c = Command::new(enroll_tool());
+    c.arg("--config").arg(&w.f.config_path).args(["--user", "alice", "push"]);
+    let mut live = Live::spawn(c);
+    let link = live.wait_for(WAIT, pairing_link);
+    let tablet = Device::new(w.f.root.join("tablet.json"), &w.svc);
+    let code = tablet.pair_ok(&link, "pixel");
+    live.send_line(&code);
+    let out = live.finish();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{text}");
+    assert!(
+        text.contains("alice already has a push device named 'pixel'; this one was not added"),
+        "{text}"
+    );
+    assert!(!text.contains("Test push sent to"), "no test push for a refused name: {text}");
+    let store = Store::open(&w.f.config().store).expect("store");
+    let rec = store.load(&UserName::parse("alice").expect("name")).expect("load").expect("rec");
+    assert_eq!(rec.push.len(), 1, "{:?}", rec.push);
+    assert_eq!(rec.push[0].id, w.phone.id());
 }
 
 #[test]
@@ -366,14 +534,17 @@ fn enroll_on_login_offers_push_and_confirms_it_with_a_test_push() {
     let w = world();
     let push = w.svc.push_section(&w.credential, "timeout = 10");
     w.f.write_config(&format!("enrollment = \"on-login\"\n{push}"));
-    // Answers: menu choice 5, Enter after pairing, Enter after the test push, Enter after the
-    // recovery codes. The module waits for the pairing and the approval while we act.
-    let answers = ["5", "", "", ""];
-    let live = w.f.start_login("mfa", "carol", &answers, &[]);
+    // Answers: menu choice 5, the pairing code (read from stdin when asked: the phone shows
+    // it only once paired), Enter after the test push, Enter after the recovery codes. The
+    // module waits for the approval while we act.
+    let answers = ["5"];
+    let rest = ["--answer-stdin", "--answer", "", "--answer", ""];
+    let mut live = w.f.start_login("mfa", "carol", &answers, &rest);
     let link = live.wait_for(WAIT, pairing_link);
     assert!(live.text().contains("5) Approve logins on your phone (push)"), "{}", live.text());
     let carol = Device::new(w.f.root.join("carol.json"), &w.svc);
-    assert!(carol.pair(&link, "carolphone").status.success());
+    let code = carol.pair_ok(&link, "carolphone");
+    live.send_line(&code);
     let n =
         live.wait_for(WAIT, |t| t.contains("Test push sent to").then(|| push_number(t)).flatten());
     assert!(carol.approve(n).status.success());
@@ -383,7 +554,8 @@ fn enroll_on_login_offers_push_and_confirms_it_with_a_test_push() {
     // From now on carol approves her logins.
     let (live, n) = start_push_login(&w, "carol");
     assert!(carol.approve(n).status.success());
-    assert_eq!(w.f.finish_login(live, &[""]).code, PAM_SUCCESS);
+    let o = w.f.finish_login(live, &[""]);
+    assert_eq!(o.code, PAM_SUCCESS, "{o:?}");
 }
 
 #[test]
@@ -408,8 +580,8 @@ fn without_root_a_user_pairs_their_phone_and_a_screen_locker_uses_push() {
     let phone = Device::new(s.dir.join("phone.json"), &svc);
     let mut live = s.spawn_as(USER, &enroll_tool(), &["push"]);
     let link = live.wait_for(WAIT, pairing_link);
-    assert!(phone.pair(&link, "pixel").status.success());
-    live.send_line("");
+    let code = phone.pair_ok(&link, "pixel");
+    live.send_line(&code);
     let n =
         live.wait_for(WAIT, |t| t.contains("Test push sent to").then(|| push_number(t)).flatten());
     assert!(phone.approve(n).status.success());
@@ -476,7 +648,10 @@ fn over_ssh_a_user_pairs_on_first_login_then_approves_logins() {
     let run = std::thread::scope(|scope| {
         let phone_side = scope.spawn(|| {
             let link = wait_prompts(&prompts, pairing_link);
-            assert!(phone.pair(&link, "pixel").status.success());
+            let code = phone.pair_ok(&link, "pixel");
+            // What the user types at the pairing-code prompt (the askpass helper waits for it).
+            std::fs::write(sshd.sandbox.dir.join("answer.pairing"), format!("{code}\n"))
+                .expect("answer");
             let n = wait_prompts(&prompts, |t| {
                 t.contains("Test push sent to 'pixel'").then(|| push_number(t)).flatten()
             });
@@ -494,7 +669,7 @@ fn over_ssh_a_user_pairs_on_first_login_then_approves_logins() {
             // Wait for the prompts file of the new login (ssh() removes the old one first).
             std::thread::sleep(Duration::from_millis(300));
             let n = wait_prompts(&prompts, |t| {
-                t.contains("Push sent to 'pixel': choose").then(|| push_number(t)).flatten()
+                t.contains("Push sent to 'pixel': type").then(|| push_number(t)).flatten()
             });
             assert!(phone.approve(n).status.success());
         });
@@ -504,4 +679,6 @@ fn over_ssh_a_user_pairs_on_first_login_then_approves_logins() {
     });
     assert!(run.ok, "push login over ssh: {run:?}\n{}", sshd.log());
     assert_eq!(run.prompts.len(), 1, "{:?}", run.prompts);
+    // sshd would show "waiting" only after the login, so it is not said over ssh.
+    assert!(!run.stderr.contains("Waiting for your phone"), "{run:?}");
 }

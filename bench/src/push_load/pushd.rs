@@ -15,6 +15,7 @@ use push_proto::api::{
     AnswerRequest, ChallengeCreated, ChallengeState, Decision, DeviceAuth, HostCredential,
     PairRequest, Paired, PairingCreated, PendingList,
 };
+use push_proto::numbers::Entry;
 use push_proto::{SecretKey, pairing_uri, signed};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -24,8 +25,8 @@ use std::time::{Duration, Instant};
 /// One login in flight on mfa-pushd.
 pub(crate) struct Login {
     txid: String,
+    /// The number the host picked (and would show): the device types it.
     number: u8,
-    nonce: String,
     user: usize,
 }
 
@@ -123,13 +124,12 @@ fn run(cmd: &mut Command) -> Result<(), String> {
     Ok(())
 }
 
-fn device_auth(d: &Device, method: &str, path: &str) -> String {
+fn device_auth(d: &Device, method: &str, path: &str, body: &[u8]) -> Result<String, String> {
     let ts = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0);
-    let signature = d.key.sign(&signed::device_request(&d.id, ts, method, path));
-    DeviceAuth { device_id: d.id.clone(), timestamp: ts, signature }.header()
+    DeviceAuth::sign(&d.key, &d.id, ts, method, path, body).map(|a| a.header()).map_err(|e| e.0)
 }
 
 fn json<T: serde::de::DeserializeOwned>(r: &super::http::Reply, want: u16) -> Result<T, String> {
@@ -243,7 +243,7 @@ impl Pushd {
                 .map_err(|e| format!("{}: {e}", pushd.display()))?;
             me.children.push(child);
             let deadline = Instant::now() + Duration::from_secs(20);
-            while http.send("GET", "/v1/health", "", None).await.map(|r| r.status) != Ok(200) {
+            while http.send("GET", "/v2/health", "", None).await.map(|r| r.status) != Ok(200) {
                 if Instant::now() > deadline {
                     return Err(format!("mfa-pushd ({}) did not start", config.display()));
                 }
@@ -289,9 +289,9 @@ async fn pair_one(
     host: usize,
 ) -> Result<Device, String> {
     let body = serde_json::json!({"user": format!("load{i}"), "ttl": 600}).to_string();
-    let r = host_http.send("POST", "/v1/pairings", token, Some(body.into_bytes())).await?;
+    let r = host_http.send("POST", "/v2/pairings", token, Some(body.into_bytes())).await?;
     let created: PairingCreated = json(&r, 201)?;
-    let (_, credential) = pairing_uri::parse(&created.uri).ok_or("bad pairing link")?;
+    let credential = pairing_uri::parse(&created.uri).ok_or("bad pairing link")?.credential;
     let key = SecretKey::generate().map_err(|e| e.0)?;
     let public_key = key.public().encode();
     let name = format!("load-device-{i}");
@@ -300,9 +300,10 @@ async fn pair_one(
         credential,
         name,
         public_key,
+        passkey: None,
     };
     let body = serde_json::to_vec(&req).map_err(|e| e.to_string())?;
-    let r = device_http.send("POST", "/v1/device/pair", "", Some(body)).await?;
+    let r = device_http.send("POST", "/v2/device/pair", "", Some(body)).await?;
     let paired: Paired = json(&r, 201)?;
     Ok(Device { id: paired.device_id, key, host })
 }
@@ -349,8 +350,8 @@ impl Backend for Pushd {
     }
 
     fn flow(&self) -> &'static str {
-        "host `POST /v1/challenges` → host long-poll `GET /v1/challenges/{txid}?wait=25` held \
-         open → device `GET /v1/device/challenges` (signed) → device signs and sends \
+        "host `POST /v2/challenges` → host long-poll `GET /v2/challenges/{txid}?wait=25` held \
+         open → device `GET /v2/device/challenges` (signed) → device signs and sends \
          `POST …/answer`; **approve → login** runs from sending that answer to the host's \
          long-poll returning `approved`"
     }
@@ -375,21 +376,24 @@ impl Backend for Pushd {
     async fn start_login(&self, user: usize) -> Result<Login, String> {
         let d = self.devices.get(user).ok_or("no such user")?;
         let nonce = push_proto::random_token(32).map_err(|e| e.0)?;
+        // The host picks the number; the device types it (the default number entry).
+        let (number, choices) = push_proto::numbers::login_numbers(Entry::Type)
+            .map_err(|e| format!("no randomness: {e}"))?;
         let body = serde_json::json!({
             "user": format!("load{user}"), "service": "sshd", "rhost": "192.0.2.1",
-            "time": 0, "nonce": nonce, "devices": [d.id], "ttl": 600,
+            "time": 0, "nonce": nonce, "choices": choices, "devices": [d.id], "ttl": 600,
         });
         let r = self
             .host_http
-            .send("POST", "/v1/challenges", &self.bearer(d.host), Some(body.to_string().into()))
+            .send("POST", "/v2/challenges", &self.bearer(d.host), Some(body.to_string().into()))
             .await?;
         let c: ChallengeCreated = json(&r, 201)?;
-        Ok(Login { txid: c.txid, number: c.number, nonce, user })
+        Ok(Login { txid: c.txid, number, user })
     }
 
     async fn wait_login(&self, l: &Login, wait: u64) -> Result<String, String> {
         let d = &self.devices[l.user];
-        let path = format!("/v1/challenges/{}?wait={wait}", l.txid);
+        let path = format!("/v2/challenges/{}?wait={wait}", l.txid);
         let r = self.host_http.send("GET", &path, &self.bearer(d.host), None).await?;
         let s: ChallengeState = json(&r, 200)?;
         Ok(serde_json::to_value(s.status)
@@ -400,20 +404,22 @@ impl Backend for Pushd {
 
     async fn approve(&self, l: &Login) -> Result<Instant, String> {
         let d = &self.devices[l.user];
-        let path = "/v1/device/challenges?wait=0";
-        let r = self.device_http.send("GET", path, &device_auth(d, "GET", path), None).await?;
+        let path = "/v2/device/challenges?wait=0";
+        let auth = device_auth(d, "GET", path, b"")?;
+        let r = self.device_http.send("GET", path, &auth, None).await?;
         let list: PendingList = json(&r, 200)?;
         let c = list.challenges.iter().find(|c| c.txid == l.txid).ok_or("not pending")?;
         let number = Some(l.number);
         let req = AnswerRequest {
             decision: Decision::Approve,
             number,
-            signature: d.key.sign(&signed::answer(&c.txid, &l.nonce, Decision::Approve, number)),
+            // Over the hash of the login as the device received it, as a real device does.
+            signature: d.key.sign(&signed::answer(&c.login_hash(), Decision::Approve, number)),
             passkey: None,
         };
-        let path = format!("/v1/device/challenges/{}/answer", l.txid);
+        let path = format!("/v2/device/challenges/{}/answer", l.txid);
         let body = serde_json::to_vec(&req).map_err(|e| e.to_string())?;
-        let auth = device_auth(d, "POST", &path);
+        let auth = device_auth(d, "POST", &path, &body)?;
         let sent = Instant::now();
         let r = self.device_http.send("POST", &path, &auth, Some(body)).await?;
         json::<serde_json::Value>(&r, 200).map(|_| sent)
@@ -421,7 +427,7 @@ impl Backend for Pushd {
 
     async fn cancel(&self, l: &Login) -> Result<(), String> {
         let d = &self.devices[l.user];
-        let path = format!("/v1/challenges/{}", l.txid);
+        let path = format!("/v2/challenges/{}", l.txid);
         let r = self.host_http.send("DELETE", &path, &self.bearer(d.host), None).await?;
         json::<serde_json::Value>(&r, 200).map(|_| ())
     }

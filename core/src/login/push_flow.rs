@@ -1,10 +1,14 @@
 //! Logging in and enrolling with push approval (mfa-pushd).
 //!
-//! Login: a challenge goes to the user's paired devices; the prompt itself carries the number to
-//! pick and what to do ("Push sent to 'pixel': choose 42 on it to approve, then press Enter (or
-//! type a code):"), because sshd shows informational text only with the next prompt. Enter
-//! waits for the answer until `push.timeout`; typing a code withdraws the push and checks the
-//! code instead. Only a receipt that verifies ([`crate::push::check`]) lets the login in.
+//! Login: a challenge goes to the user's paired devices; the prompt itself carries the number
+//! and what to do ("Push sent to 'pixel': type 42 on it to approve, then press Enter (or type a
+//! code); Enter waits up to 60 s:"), because sshd shows informational text only with the next
+//! prompt and sudo asks for none (`PAM_SILENT`). The number (and, with `number_entry =
+//! "choose"`, the three numbers the phone offers) is picked here, never by the service. Enter
+//! waits for the answer until `push.timeout` (local logins that show messages are told "Waiting
+//! for your phone" if it has not answered yet); typing a code withdraws the push and checks the
+//! code instead. Only a receipt that verifies against this login ([`crate::push::check`]) lets
+//! the login in.
 //!
 //! When the service cannot answer (down, slow, TLS failure, a receipt that does not verify) a
 //! user who has a code or recovery code is asked for it. Otherwise an outage (no connection, no
@@ -13,28 +17,42 @@
 //! level); anything else (a receipt that does not verify, a malformed reply, an unreadable
 //! credential or CA file) denies.
 //!
-//! Enrollment: a pairing link as a QR code, the device pairs, a test push must be approved with
-//! the right number, and only then is the device saved (with recovery codes if the user has
-//! none).
+//! Enrollment: a pairing link as a QR code (with a secret of this host's that the service never
+//! sees), the device pairs and shows a pairing code, the user types that code here, which must
+//! be the code of the device the service says paired (so a device that used the link first,
+//! or a key the service swapped in, is refused), a test push must be approved with the right
+//! number, and only then is the device saved (with recovery codes if the user has none).
 
 use super::{Clock, ConvError, Conversation, Denial, Outcome, PROMPT, Request, verify};
 use crate::config::Config;
 use crate::http::FailMode;
-use crate::push::{self, Expected, PushClient, PushDevice, PushError, Verdict};
+use crate::push::{self, Expected, NumberEntry, PushClient, PushDevice, PushError, Verdict};
 use crate::qr::{self, Qr, Style};
 use crate::store::{Store, UserRecord};
 use crate::username::UserName;
-use push_proto::api::{ChallengeCreated, CreateChallenge, PairingStatus};
+use push_proto::api::{ChallengeCreated, CreateChallenge, DeviceInfo, PairingStatus};
+use push_proto::signed::{self, LoginFields};
 use std::time::{Duration, Instant};
+use subtle::ConstantTimeEq;
 
 fn conv_failed(e: ConvError) -> Outcome {
     Outcome::deny(Denial::Conversation, format!("conversation failed: {}", e.0))
 }
 
 fn new_nonce() -> crate::Result<String> {
-    let mut n = [0u8; 32];
-    crate::random::fill(&mut n)?;
-    Ok(push_proto::b64(&n))
+    random_b64::<32>()
+}
+
+fn random_b64<const N: usize>() -> crate::Result<String> {
+    let mut n = zeroize::Zeroizing::new([0u8; N]);
+    crate::random::fill(&mut n[..])?;
+    Ok(push_proto::b64(&n[..]))
+}
+
+/// The number to show and the numbers the phone offers (none when the user types it).
+fn login_numbers(entry: NumberEntry) -> crate::Result<(u8, Vec<u8>)> {
+    push_proto::numbers::login_numbers(entry.into())
+        .map_err(|e| crate::Error::Random(e.to_string()))
 }
 
 /// What the user sees when the service refused to send a push.
@@ -126,12 +144,18 @@ pub(crate) fn push_or_code(
         Ok(n) => n,
         Err(e) => return Outcome::deny(Denial::Unavailable, e.to_string()),
     };
+    let entry = pcfg.number_entry_for(&req.service);
+    let (number, choices) = match login_numbers(entry) {
+        Ok(n) => n,
+        Err(e) => return Outcome::deny(Denial::Unavailable, e.to_string()),
+    };
     let request = CreateChallenge {
         user: user.as_str().to_string(),
         service: req.service.clone(),
         rhost: req.rhost.clone().filter(|r| !r.is_empty()),
         time: now,
         nonce: nonce.clone(),
+        choices: choices.clone(),
         devices: record.push.iter().map(|d| d.id.clone()).collect(),
         ttl: pcfg.timeout,
     };
@@ -157,7 +181,7 @@ pub(crate) fn push_or_code(
             return Outcome::deny(Denial::AuthFailed, note).with_factor("push");
         }
     };
-    let prompt = approve_prompt(&created, has_codes, "Push sent to");
+    let prompt = approve_prompt(&created, number, entry, has_codes, "Push sent to", pcfg.timeout);
     let answer = match conv.prompt_secret(&prompt) {
         Ok(Some(a)) => a,
         Ok(None) => {
@@ -171,11 +195,29 @@ pub(crate) fn push_or_code(
         }
     };
     if !answer.trim().is_empty() {
-        // The user typed a code: the push is withdrawn so it cannot be approved later.
-        let _ = client.cancel(&created.txid);
+        // The user typed a code: the push is withdrawn so it cannot be approved later, and (the
+        // user being at the keyboard) not counted against the user's push rate; the code itself
+        // counts towards the lockout.
+        let _ = client.withdraw_for_code(&created.txid);
         return verify::ask_and_verify(cfg, req, store, user, conv, clock, Some(answer), PROMPT);
     }
-    let state = match client.wait_challenge(&created.txid, deadline) {
+    // Enter came first: unless the phone has answered already, say that we wait for it. Only
+    // for local logins (su, console, screen lockers), whose conversation shows it at once: sshd
+    // (a remote login) holds messages back until the login is over, when "waiting" would be
+    // shown after the fact, and sudo asks for silence (PAM_SILENT); the prompt has said it.
+    let local = req.rhost.as_deref().is_none_or(str::is_empty);
+    let state = match client.challenge_state(&created.txid, 0) {
+        Ok(s) if !s.status.is_pending() => Ok(s),
+        Ok(_) => {
+            if !req.silent && local {
+                let left = deadline.saturating_duration_since(Instant::now()).as_secs();
+                conv.info(&format!("Waiting for your phone to answer (up to {left} s)..."));
+            }
+            client.wait_challenge(&created.txid, deadline)
+        }
+        Err(e) => Err(e),
+    };
+    let state = match state {
         Ok(s) => s,
         Err(PushError::Outage(m)) => return service_down(conv, m, true),
         Err(PushError::Unavailable(m)) => return service_down(conv, m, false),
@@ -189,18 +231,31 @@ pub(crate) fn push_or_code(
         Ok(l) => l,
         Err(o) => return o.with_factor("push"),
     };
-    let expected = Expected {
+    let login = LoginFields {
         txid: &created.txid,
         host_id: client.host_id(),
+        hostname: client.hostname(),
         user: user.as_str(),
+        service: &request.service,
+        rhost: request.rhost.as_deref(),
+        time: request.time,
         nonce: &nonce,
-        number: created.number,
-        devices: &record.push,
+        choices: &choices,
     };
-    let verdict = push::check(&state, client.service_key(), &expected);
+    let verdict = push::check(
+        &state,
+        client.service_key(),
+        &Expected { login, number, devices: &record.push },
+    );
     let (why, tell): (String, &str) = match verdict {
-        Ok(Verdict::Approved { device }) => {
+        Ok(Verdict::Approved { device, passkey_count }) => {
             record.lockout.clear();
+            if let Some(count) = passkey_count {
+                let stored = record.push.iter_mut().find(|d| d.id == device.id);
+                if let Some(pk) = stored.and_then(|d| d.passkey.as_mut()) {
+                    pk.sign_count = count;
+                }
+            }
             if let Err(e) = lock.save(&record) {
                 return Outcome::deny(Denial::Unavailable, format!("cannot record the login: {e}"))
                     .with_factor("push");
@@ -249,15 +304,43 @@ pub(crate) fn push_or_code(
     outcome.with_factor("push")
 }
 
-fn approve_prompt(created: &ChallengeCreated, or_code: bool, lead: &str) -> String {
+/// The prompt of a push. It also says that Enter waits for the phone: sudo asks modules to be
+/// silent (`PAM_SILENT`) and sshd shows messages only with the next prompt, so for them the
+/// prompt is the only text that can say so.
+fn approve_prompt(
+    created: &ChallengeCreated,
+    number: u8,
+    entry: NumberEntry,
+    or_code: bool,
+    lead: &str,
+    wait: u64,
+) -> String {
     let names: Vec<String> =
         created.devices.iter().take(3).map(|d| format!("'{}'", push::shown(&d.name))).collect();
+    let verb = match entry {
+        NumberEntry::Type => "type",
+        NumberEntry::Choose => "choose",
+    };
     format!(
-        "{lead} {}: choose {} on it to approve, then press Enter{}: ",
+        "{lead} {}: {verb} {number} on it to approve, then press Enter{}; Enter waits up to {wait} s: ",
         names.join(", "),
-        created.number,
         if or_code { " (or type a code)" } else { "" }
     )
+}
+
+/// How many times the user may type the pairing code.
+const PAIRING_CODE_TRIES: usize = 3;
+
+/// The code the device that paired must show: from this host's secret in the link, the
+/// credential, and the keys the service says the device registered.
+fn expected_pairing_code(host_secret: &str, credential: &str, device: &DeviceInfo) -> String {
+    signed::pairing_code(host_secret, credential, &device.public_key, device.passkey.as_ref())
+}
+
+/// Whether `typed` is `code` (spaces and dashes ignored), in constant time.
+fn code_matches(typed: &str, code: &str) -> bool {
+    let digits: String = typed.chars().filter(|c| !matches!(c, ' ' | '-')).collect();
+    digits.len() == code.len() && bool::from(digits.as_bytes().ct_eq(code.as_bytes()))
 }
 
 /// Pairs a device and confirms it with a test push, inside the conversation (enroll-on-login,
@@ -285,23 +368,37 @@ pub(crate) fn enroll_push(
         Ok(p) => p,
         Err(e) => return fail(conv, e),
     };
-    let picture = match Qr::encode(&pairing.uri) {
+    let Some(credential) = push_proto::pairing_uri::parse(&pairing.uri).map(|l| l.credential)
+    else {
+        return fail(conv, PushError::Unavailable("malformed pairing link".into()));
+    };
+    // Our own secret in the link: the service never sees it, so it cannot pick a device key
+    // whose pairing code matches the one the user's phone shows.
+    let host_secret = match random_b64::<16>() {
+        Ok(k) => zeroize::Zeroizing::new(k),
+        Err(e) => return Outcome::deny(Denial::Unavailable, e.to_string()),
+    };
+    let link = zeroize::Zeroizing::new(push_proto::pairing_uri::with_host_secret(
+        &pairing.uri,
+        &host_secret,
+    ));
+    let picture = match Qr::encode(&link) {
         Ok(q) => qr::render(&q, Style::Plain),
         Err(e) => return Outcome::deny(Denial::Unavailable, e.to_string()),
     };
     conv.info(&zeroize::Zeroizing::new(format!(
         "Scan this QR code with your phone's camera to pair it for push approval:\n\n{}\n\
          Or open this link on the phone (or give it to `mfa-push-device pair`):\n{}\n\
-         The link works once, for {} minutes.",
+         The link works once, for {} minutes. Once paired, the phone shows a pairing code.",
         picture.as_str(),
-        pairing.uri,
+        link.as_str(),
         pcfg.pairing_timeout.div_ceil(60)
     )));
-    match conv.prompt_visible("Press Enter once the phone says it is paired: ") {
-        Ok(Some(_)) => {}
+    let mut typed = match conv.prompt_visible("Type the pairing code your phone shows: ") {
+        Ok(Some(t)) => zeroize::Zeroizing::new(t),
         Ok(None) => return Outcome::deny(Denial::Conversation, "no answer (cancelled)"),
         Err(e) => return conv_failed(e),
-    }
+    };
     let deadline = Instant::now() + Duration::from_secs(pcfg.pairing_timeout);
     let state = match client.wait_pairing(&pairing.pairing_id, deadline) {
         Ok(s) => s,
@@ -318,28 +415,87 @@ pub(crate) fn enroll_push(
             return Outcome::deny(Denial::AuthFailed, "no device paired in time");
         }
     };
+    // A passkey made while pairing is checked here, against this pairing and device key; the
+    // pairing code below covers it, so the key kept is the one on the user's phone.
+    let passkey = match &device.passkey {
+        None => None,
+        Some(reg) => {
+            let challenge = signed::passkey_pairing_challenge(&credential, &device.public_key);
+            match push::passkey::verify_registration(reg, &challenge, None) {
+                Ok(p) => Some(p),
+                Err(e) => {
+                    conv.error("The phone's passkey could not be verified; nothing was added.");
+                    return Outcome::deny(
+                        Denial::AuthFailed,
+                        format!("push enrollment: passkey refused: {e}"),
+                    );
+                }
+            }
+        }
+    };
+    let code = zeroize::Zeroizing::new(expected_pairing_code(&host_secret, &credential, &device));
+    let mut tries = 1;
+    while !code_matches(&typed, &code) {
+        if tries == PAIRING_CODE_TRIES {
+            conv.error(
+                "That is not the code of the device that used the pairing link: another device \
+                 may have used it. Nothing was added; start again.",
+            );
+            return Outcome::deny(
+                Denial::AuthFailed,
+                "push enrollment: the pairing code does not match the device that paired",
+            );
+        }
+        tries += 1;
+        typed = match conv.prompt_visible("That code does not match. Type the code again: ") {
+            Ok(Some(t)) => zeroize::Zeroizing::new(t),
+            Ok(None) => return Outcome::deny(Denial::Conversation, "no answer (cancelled)"),
+            Err(e) => return conv_failed(e),
+        };
+    }
     let now = match clock.now() {
         Ok(n) => n,
         Err(e) => return Outcome::deny(Denial::Unavailable, e.to_string()),
     };
-    let candidate = PushDevice {
+    let mut candidate = PushDevice {
         id: device.id.clone(),
         name: push::shown(&device.name),
         public_key: device.public_key.clone(),
         added: now,
+        passkey,
     };
+    match crate::enroll::push_name_taken(store, user, &candidate) {
+        Ok(false) => {}
+        Ok(true) => {
+            conv.error(&format!(
+                "{user} already has a push device named '{}'; this one was not added. Pair \
+                 again under another name, or first remove the old one: mfa-enroll push \
+                 --remove '{}'",
+                candidate.name, candidate.name
+            ));
+            return Outcome::deny(Denial::AuthFailed, "push device name already in use");
+        }
+        Err(e) => return Outcome::deny(Denial::Unavailable, e.to_string()),
+    }
 
     // The test push: the device must approve the right number before it is saved.
     let nonce = match new_nonce() {
         Ok(n) => n,
         Err(e) => return Outcome::deny(Denial::Unavailable, e.to_string()),
     };
+    let service = "mfa-enroll";
+    let entry = pcfg.number_entry_for(service);
+    let (number, choices) = match login_numbers(entry) {
+        Ok(n) => n,
+        Err(e) => return Outcome::deny(Denial::Unavailable, e.to_string()),
+    };
     let request = CreateChallenge {
         user: user.as_str().to_string(),
-        service: "mfa-enroll".into(),
+        service: service.into(),
         rhost: None,
         time: now,
         nonce: nonce.clone(),
+        choices: choices.clone(),
         devices: vec![candidate.id.clone()],
         ttl: pcfg.timeout,
     };
@@ -348,7 +504,7 @@ pub(crate) fn enroll_push(
         Err(e) => return fail(conv, e),
     };
     conv.info(&format!("'{}' is paired. A test push was sent to it.", candidate.name));
-    let prompt = approve_prompt(&created, false, "Test push sent to");
+    let prompt = approve_prompt(&created, number, entry, false, "Test push sent to", pcfg.timeout);
     match conv.prompt_visible(&prompt) {
         Ok(Some(_)) => {}
         Ok(None) => {
@@ -366,16 +522,24 @@ pub(crate) fn enroll_push(
         Err(e) => return fail(conv, e),
     };
     let devices = [candidate.clone()];
-    let expected = Expected {
+    let login = LoginFields {
         txid: &created.txid,
         host_id: client.host_id(),
+        hostname: client.hostname(),
         user: user.as_str(),
+        service,
+        rhost: None,
+        time: request.time,
         nonce: &nonce,
-        number: created.number,
-        devices: &devices,
+        choices: &choices,
     };
+    let expected = Expected { login, number, devices: &devices };
     match push::check(&state, client.service_key(), &expected) {
-        Ok(Verdict::Approved { .. }) => {}
+        Ok(Verdict::Approved { passkey_count, .. }) => {
+            if let (Some(pk), Some(count)) = (candidate.passkey.as_mut(), passkey_count) {
+                pk.sign_count = count;
+            }
+        }
         Ok(other) => {
             if other == Verdict::Pending {
                 let _ = client.cancel(&created.txid);
@@ -393,16 +557,7 @@ pub(crate) fn enroll_push(
             );
         }
     }
-    let saved = (|| -> crate::Result<Option<Vec<zeroize::Zeroizing<String>>>> {
-        let lock = store.lock(user)?;
-        let mut record = lock.load()?.unwrap_or_else(|| UserRecord::new(user, now));
-        record.push.retain(|d| d.id != candidate.id);
-        record.push.push(candidate.clone());
-        let codes = crate::enroll::new_codes_if(&mut record, false, now)?;
-        lock.save(&record)?;
-        Ok(codes)
-    })();
-    let codes = match saved {
+    let codes = match crate::enroll::add_push_device(store, user, &candidate, now) {
         Ok(c) => c,
         Err(e) => {
             return Outcome::deny(Denial::Unavailable, format!("cannot save the push device: {e}"));

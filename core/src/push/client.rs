@@ -6,8 +6,8 @@
 use super::PushConfig;
 use crate::http::{Body, Client, HttpError};
 use push_proto::api::{
-    ChallengeCreated, ChallengeState, CreateChallenge, CreatePairing, ErrorBody, HostCredential,
-    PairingCreated, PairingState, PairingStatus,
+    CancelReason, ChallengeCreated, ChallengeState, CreateChallenge, CreatePairing, ErrorBody,
+    HostCredential, PairingCreated, PairingState, PairingStatus,
 };
 use push_proto::{PublicKey, limits};
 use serde::Serialize;
@@ -165,12 +165,11 @@ impl PushClient {
         }
     }
 
-    /// Creates a login challenge. The reply is checked for shape (id format, number range, at
-    /// least one device).
+    /// Creates a login challenge. The reply is checked for shape (id format, at least one of
+    /// the devices asked for).
     pub fn create_challenge(&self, req: &CreateChallenge) -> Result<ChallengeCreated, PushError> {
-        let c: ChallengeCreated = self.call("POST", "/v1/challenges", Some(req), Duration::ZERO)?;
+        let c: ChallengeCreated = self.call("POST", "/v2/challenges", Some(req), Duration::ZERO)?;
         if !limits::is_id(&c.txid)
-            || !limits::NUMBER_RANGE.contains(&c.number)
             || c.devices.is_empty()
             || c.devices.iter().any(|d| !req.devices.contains(&d.id))
         {
@@ -187,7 +186,7 @@ impl PushClient {
         let wait = wait.min(limits::MAX_WAIT);
         let s: ChallengeState = self.call(
             "GET",
-            &format!("/v1/challenges/{txid}?wait={wait}"),
+            &format!("/v2/challenges/{txid}?wait={wait}"),
             None::<&()>,
             Duration::from_secs(wait),
         )?;
@@ -215,16 +214,31 @@ impl PushClient {
 
     /// Withdraws a challenge (the user typed a code, gave up, or the login timed out).
     pub fn cancel(&self, txid: &str) -> Result<ChallengeState, PushError> {
+        self.withdraw(txid, None)
+    }
+
+    /// Withdraws a challenge because the user typed a code instead of answering on the phone;
+    /// the service then does not count it against the user's push rate.
+    pub fn withdraw_for_code(&self, txid: &str) -> Result<ChallengeState, PushError> {
+        self.withdraw(txid, Some(CancelReason::CodeTyped))
+    }
+
+    fn withdraw(
+        &self,
+        txid: &str,
+        reason: Option<CancelReason>,
+    ) -> Result<ChallengeState, PushError> {
         if !limits::is_id(txid) {
             return Err(PushError::Unavailable("bad transaction id".into()));
         }
-        self.call("DELETE", &format!("/v1/challenges/{txid}"), None::<&()>, Duration::ZERO)
+        let query = reason.map(|r| format!("?reason={}", r.as_str())).unwrap_or_default();
+        self.call("DELETE", &format!("/v2/challenges/{txid}{query}"), None::<&()>, Duration::ZERO)
     }
 
     /// Starts pairing a device for `user`; the reply's link is what the QR code shows.
     pub fn create_pairing(&self, user: &str, ttl: u64) -> Result<PairingCreated, PushError> {
         let req = CreatePairing { user: user.to_string(), ttl };
-        let p: PairingCreated = self.call("POST", "/v1/pairings", Some(&req), Duration::ZERO)?;
+        let p: PairingCreated = self.call("POST", "/v2/pairings", Some(&req), Duration::ZERO)?;
         if !limits::is_id(&p.pairing_id) || push_proto::pairing_uri::parse(&p.uri).is_none() {
             return Err(PushError::Unavailable("malformed pairing reply".into()));
         }
@@ -241,7 +255,7 @@ impl PushClient {
             let wait = left.min(limits::MAX_WAIT);
             let s: PairingState = self.call(
                 "GET",
-                &format!("/v1/pairings/{id}?wait={wait}"),
+                &format!("/v2/pairings/{id}?wait={wait}"),
                 None::<&()>,
                 Duration::from_secs(wait),
             )?;
@@ -250,6 +264,11 @@ impl PushClient {
                     if !limits::is_id(&d.id)
                         || !limits::is_text(&d.name, limits::MAX_NAME)
                         || PublicKey::decode(&d.public_key).is_err()
+                        || d.passkey.as_ref().is_some_and(|p| {
+                            !limits::is_text(&p.credential_id, 1024)
+                                || !limits::is_text(&p.attestation_object, 16 * 1024)
+                                || !limits::is_text(&p.client_data_json, 4096)
+                        })
                     {
                         return Err(PushError::Unavailable("malformed paired device".into()));
                     }

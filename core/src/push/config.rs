@@ -3,6 +3,7 @@
 use crate::error::{Error, Result};
 use crate::http::{Endpoint, FailMode};
 use serde::Deserialize;
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 /// Where the host credential written by `mfa-pushd host add` lives unless configured.
@@ -39,6 +40,35 @@ pub struct PushConfig {
     /// has a code is asked for the code instead either way. Rules may override it.
     #[serde(default)]
     pub failmode: FailMode,
+    /// How the phone asks for the number shown at login: `type` (the default: the user types
+    /// the two digits) or `choose` (the user taps one of three).
+    #[serde(default)]
+    pub number_entry: NumberEntry,
+    /// `number_entry` for particular PAM services, e.g. `{ "gdm-password" = "choose" }`.
+    #[serde(default)]
+    pub number_entry_services: BTreeMap<String, NumberEntry>,
+}
+
+/// How the phone asks for the number shown at login.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum NumberEntry {
+    /// The phone asks the user to type it: a user approving without reading gets in 1 time in
+    /// 90.
+    #[default]
+    Type,
+    /// The phone shows three numbers and the user taps the one shown at login: 1 time in 3
+    /// for a blind tap.
+    Choose,
+}
+
+impl From<NumberEntry> for push_proto::numbers::Entry {
+    fn from(e: NumberEntry) -> Self {
+        match e {
+            NumberEntry::Type => push_proto::numbers::Entry::Type,
+            NumberEntry::Choose => push_proto::numbers::Entry::Choose,
+        }
+    }
 }
 
 fn connect_timeout() -> u64 {
@@ -67,6 +97,11 @@ impl PushConfig {
             connect_timeout: self.connect_timeout,
             io_timeout: self.io_timeout,
         }
+    }
+
+    /// How the phone asks for the number on logins to PAM service `service`.
+    pub fn number_entry_for(&self, service: &str) -> NumberEntry {
+        self.number_entry_services.get(service).copied().unwrap_or(self.number_entry)
     }
 
     /// Checks every value.

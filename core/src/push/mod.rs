@@ -1,21 +1,31 @@
 //! Push approval through `mfa-pushd`: configuration, the host's client, receipt checks.
 //!
-//! The module creates a challenge carrying the login context and a fresh nonce, shows the
-//! number the service picked, long-polls for the answer, and accepts only a receipt that
+//! The module creates a challenge carrying the login context, a fresh nonce and, if the phone
+//! is to offer a choice, three numbers; it picks and shows the number itself, long-polls for
+//! the answer, and accepts only a receipt that
 //! 1. is signed by the service key pinned in the host credential,
-//! 2. names this transaction, this host, this user and this login's nonce (so a receipt cannot
-//!    be replayed on another host or another login), and
-//! 3. carries the device's own signature over (txid, nonce, decision, number), made by a device
-//!    enrolled for this user in the local store (so even the service alone cannot approve).
+//! 2. names this very login: transaction, host, user, service, remote address, time, nonce and
+//!    choices (so a receipt cannot be replayed on another host or another login),
+//! 3. carries the device's own signature over the hash of *this module's* login with the
+//!    decision and the number (and, for a device enrolled with a passkey, a passkey assertion
+//!    over the same), made by a device enrolled for this user in the local store, so a service
+//!    that shows the phone another host, user or service, or the number of another login, gets
+//!    a signature this module refuses; and
+//! 4. approves the number this module showed.
+//!
+//! So the service alone cannot approve a login. It can still refuse or delay them; and for the
+//! phone web app, whose code the service serves, see `docs/threat-model.md`.
 //!
 //! The wire format is `push-proto`; see `docs/push-service.md`.
 
 mod client;
 mod config;
+pub mod passkey;
 mod receipt;
 
 pub use client::{PushClient, PushError};
-pub use config::{DEFAULT_CREDENTIAL, PushConfig};
+pub use config::{DEFAULT_CREDENTIAL, NumberEntry, PushConfig};
+pub use passkey::DevicePasskey;
 pub use receipt::{Expected, Verdict, check};
 
 use serde::{Deserialize, Serialize};
@@ -32,6 +42,10 @@ pub struct PushDevice {
     pub public_key: String,
     /// When it was paired here (Unix seconds).
     pub added: u64,
+    /// The passkey it made while pairing (phone web app): every approval must carry an
+    /// assertion of it, checked here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub passkey: Option<DevicePasskey>,
 }
 
 /// Text from the service made safe to show in a prompt: no control characters, bounded.

@@ -1,23 +1,22 @@
 //! Checking the service's receipt before a push approval counts.
+//!
+//! Everything is judged against the module's *own* login: the device signature must cover the
+//! hash of the login this module created (its transaction, host, user, service, remote
+//! address, time, nonce and choices), and the number must be the one this module showed. What
+//! the service says about the login is compared only to name the mismatch in the log.
 
 use super::PushDevice;
 use push_proto::api::{ChallengeState, Decision, Status};
-use push_proto::signed;
+use push_proto::signed::{self, LoginFields};
 use push_proto::{PublicKey, limits};
 use subtle::ConstantTimeEq;
 
 /// What the module expects a receipt for its own login to say.
 #[derive(Clone, Copy, Debug)]
 pub struct Expected<'a> {
-    /// The transaction this login created.
-    pub txid: &'a str,
-    /// This host's id.
-    pub host_id: &'a str,
-    /// The user logging in.
-    pub user: &'a str,
-    /// This login's nonce.
-    pub nonce: &'a str,
-    /// The number shown at login.
+    /// The login this module created, with its own values.
+    pub login: LoginFields<'a>,
+    /// The number shown at login (chosen by this module).
     pub number: u8,
     /// The devices enrolled for the user in the local store.
     pub devices: &'a [PushDevice],
@@ -30,10 +29,13 @@ pub enum Verdict {
     Approved {
         /// The device that approved.
         device: PushDevice,
+        /// The passkey's new signature counter, for a device with a passkey (to be stored).
+        passkey_count: Option<u32>,
     },
     /// Refused on the device.
     Denied,
-    /// The device picked another number.
+    /// The device approved a number other than the one shown at login (verified: this really
+    /// is the user's device answering this login).
     WrongNumber,
     /// Reported on the device as not the user's login.
     Fraud,
@@ -49,6 +51,29 @@ fn same(a: &str, b: &str) -> bool {
     a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
 }
 
+/// Which field of the receipt's login differs from ours, if any.
+fn mismatch(got: &LoginFields<'_>, ours: &LoginFields<'_>) -> Option<&'static str> {
+    if got.txid != ours.txid {
+        Some("another transaction")
+    } else if got.host_id != ours.host_id || got.hostname != ours.hostname {
+        Some("another host")
+    } else if got.user != ours.user {
+        Some("another user")
+    } else if got.service != ours.service {
+        Some("another service")
+    } else if got.rhost != ours.rhost {
+        Some("another remote address")
+    } else if got.time != ours.time {
+        Some("another login time")
+    } else if !same(got.nonce, ours.nonce) {
+        Some("another login's nonce (replayed?)")
+    } else if got.choices != ours.choices {
+        Some("other choices than this host offered")
+    } else {
+        None
+    }
+}
+
 /// Interprets a challenge state. Anything short of a fully verified approval is not an
 /// approval; an approval whose receipt does not verify is an `Err` (the reason, for the log).
 pub fn check(
@@ -56,13 +81,12 @@ pub fn check(
     service_key: &PublicKey,
     exp: &Expected<'_>,
 ) -> Result<Verdict, String> {
-    if state.txid != exp.txid {
+    if state.txid != exp.login.txid {
         return Err("status names another transaction".into());
     }
     match state.status {
         Status::Pending => return Ok(Verdict::Pending),
         Status::Denied => return Ok(Verdict::Denied),
-        Status::WrongNumber => return Ok(Verdict::WrongNumber),
         Status::Fraud => return Ok(Verdict::Fraud),
         Status::Expired => return Ok(Verdict::Expired),
         Status::Cancelled => return Ok(Verdict::Cancelled),
@@ -72,14 +96,8 @@ pub fn check(
     if r.decision != Decision::Approve {
         return Err("approved status but the receipt is not an approval".into());
     }
-    if r.txid != exp.txid || r.host_id != exp.host_id || r.user != exp.user {
-        return Err("receipt is for another transaction, host or user".into());
-    }
-    if !same(&r.nonce, exp.nonce) {
-        return Err("receipt carries another login's nonce (replayed?)".into());
-    }
-    if r.number != Some(exp.number) {
-        return Err("receipt approves another number".into());
+    if let Some(what) = mismatch(&r.login(), &exp.login) {
+        return Err(format!("receipt is for {what}"));
     }
     if r.signature.len() > 200 || r.device_signature.len() > 200 || !limits::is_id(&r.device_id) {
         return Err("receipt is malformed".into());
@@ -94,11 +112,24 @@ pub fn check(
         .ok_or("approved by a device not enrolled for this user on this host")?;
     let key = PublicKey::decode(&device.public_key)
         .map_err(|e| format!("enrolled device key unusable: {e}"))?;
-    let answer = signed::answer(&r.txid, &r.nonce, r.decision, r.number);
+    // Our own login, never the receipt's: what the device signed must be exactly it.
+    let answer = signed::answer(&signed::login_hash(&exp.login), r.decision, r.number);
     if !key.verify(&answer, &r.device_signature) {
-        return Err("device signature does not verify with the enrolled device key".into());
+        return Err("device signature does not cover this login with this answer".into());
     }
-    Ok(Verdict::Approved { device: device.clone() })
+    let passkey_count = match (&device.passkey, &r.passkey) {
+        (None, _) => None,
+        (Some(_), None) => {
+            return Err("the device has a passkey and the receipt carries no assertion".into());
+        }
+        (Some(pk), Some(a)) => Some(
+            super::passkey::verify_answer(pk, a, &answer).map_err(|e| format!("passkey: {e}"))?,
+        ),
+    };
+    if r.number != Some(exp.number) {
+        return Ok(Verdict::WrongNumber);
+    }
+    Ok(Verdict::Approved { device: device.clone(), passkey_count })
 }
 
 #[cfg(test)]
@@ -116,6 +147,7 @@ mod tests {
     const TX: &str = "TTTTTTTTTTTTTTTTTTTTTT";
     const DEV: &str = "DDDDDDDDDDDDDDDDDDDDDD";
     const NONCE: &str = "NNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNN";
+    const CHOICES: [u8; 3] = [17, 42, 80];
 
     fn world() -> World {
         let device = SecretKey::generate().unwrap();
@@ -126,80 +158,142 @@ mod tests {
                 name: "pixel".into(),
                 public_key: device.public().encode(),
                 added: 0,
+                passkey: None,
             }],
             device,
         }
     }
 
-    fn approved(w: &World, nonce: &str, host: &str, number: u8) -> ChallengeState {
+    fn login() -> LoginFields<'static> {
+        LoginFields {
+            txid: TX,
+            host_id: "hostA",
+            hostname: "web1",
+            user: "alice",
+            service: "sshd",
+            rhost: Some("192.0.2.7"),
+            time: 5,
+            nonce: NONCE,
+            choices: &CHOICES,
+        }
+    }
+
+    /// The receipt an honest service makes after `device` signed `shown` with `number`.
+    fn receipt(w: &World, device: &SecretKey, shown: &LoginFields<'_>, number: u8) -> Receipt {
         let decision = Decision::Approve;
-        let device_signature = w.device.sign(&signed::answer(TX, nonce, decision, Some(number)));
+        let answer = signed::answer(&signed::login_hash(shown), decision, Some(number));
         let mut r = Receipt {
-            txid: TX.into(),
-            host_id: host.into(),
-            user: "alice".into(),
-            nonce: nonce.into(),
+            txid: shown.txid.into(),
+            host_id: shown.host_id.into(),
+            hostname: shown.hostname.into(),
+            user: shown.user.into(),
+            service: shown.service.into(),
+            rhost: shown.rhost.map(str::to_string),
+            time: shown.time,
+            nonce: shown.nonce.into(),
+            choices: shown.choices.to_vec(),
             decision,
             number: Some(number),
             device_id: DEV.into(),
-            device_signature,
+            device_signature: device.sign(&answer),
+            passkey: None,
             answered_at: 5,
             signature: String::new(),
         };
         r.signature = w.service.sign(&r.signed_bytes());
+        r
+    }
+
+    fn approved(r: Receipt) -> ChallengeState {
         ChallengeState { txid: TX.into(), status: Status::Approved, receipt: Some(r) }
     }
 
     fn exp(w: &World) -> Expected<'_> {
-        Expected {
-            txid: TX,
-            host_id: "hostA",
-            user: "alice",
-            nonce: NONCE,
-            number: 42,
-            devices: &w.devices,
+        Expected { login: login(), number: 42, devices: &w.devices }
+    }
+
+    #[test]
+    fn a_good_receipt_is_an_approval_and_another_number_is_wrong() {
+        let w = world();
+        let key = w.service.public();
+        let v = check(&approved(receipt(&w, &w.device, &login(), 42)), &key, &exp(&w)).unwrap();
+        assert!(matches!(v, Verdict::Approved { passkey_count: None, .. }), "{v:?}");
+        let v = check(&approved(receipt(&w, &w.device, &login(), 17)), &key, &exp(&w)).unwrap();
+        assert_eq!(v, Verdict::WrongNumber);
+    }
+
+    #[test]
+    fn a_device_signature_over_another_login_is_refused_even_when_the_receipt_lies() {
+        let w = world();
+        let key = w.service.public();
+        let e = exp(&w);
+        let swapped = [42, 17, 80];
+        // What the device was shown differs from our login in one field; a hostile service
+        // then writes our own values into the receipt (and signs it with the service key).
+        let shown = [
+            LoginFields { hostname: "web2", ..login() },
+            LoginFields { host_id: "hostB", ..login() },
+            LoginFields { user: "bob", ..login() },
+            LoginFields { service: "sudo", ..login() },
+            LoginFields { rhost: Some("198.51.100.1"), ..login() },
+            LoginFields { rhost: None, ..login() },
+            LoginFields { time: 6, ..login() },
+            LoginFields { nonce: "MMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMM", ..login() },
+            LoginFields { txid: "UUUUUUUUUUUUUUUUUUUUUU", ..login() },
+            LoginFields { choices: &swapped, ..login() },
+            LoginFields { choices: &[], ..login() },
+        ];
+        for s in shown {
+            let honest = receipt(&w, &w.device, &s, 42);
+            if s.txid == TX {
+                let err = check(&approved(honest.clone()), &key, &e).unwrap_err();
+                assert!(err.starts_with("receipt is for "), "{s:?}: {err}");
+            }
+            let mut lying = receipt(&w, &w.device, &login(), 42);
+            lying.device_signature = honest.device_signature;
+            lying.signature = w.service.sign(&lying.signed_bytes());
+            let err = check(&approved(lying), &key, &e).unwrap_err();
+            assert!(err.contains("device signature does not cover"), "{s:?}: {err}");
         }
     }
 
     #[test]
-    fn a_good_receipt_is_an_approval() {
-        let w = world();
-        let v = check(&approved(&w, NONCE, "hostA", 42), &w.service.public(), &exp(&w)).unwrap();
-        assert!(matches!(v, Verdict::Approved { .. }));
-    }
-
-    #[test]
-    fn every_mismatch_is_refused() {
+    fn every_other_mismatch_is_refused() {
         let w = world();
         let key = w.service.public();
         let e = exp(&w);
-        // Another login's nonce (a replayed receipt), another host, another number.
-        let other_nonce = "MMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMM";
-        assert!(check(&approved(&w, other_nonce, "hostA", 42), &key, &e).is_err());
-        assert!(check(&approved(&w, NONCE, "hostB", 42), &key, &e).is_err());
-        assert!(check(&approved(&w, NONCE, "hostA", 43), &key, &e).is_err());
+        let good = || receipt(&w, &w.device, &login(), 42);
         // Signed by another service key.
         let stranger = SecretKey::generate().unwrap().public();
-        assert!(check(&approved(&w, NONCE, "hostA", 42), &stranger, &e).is_err());
-        // A device this host does not know.
+        assert!(check(&approved(good()), &stranger, &e).is_err());
+        // A device this host does not know, or another device's key.
         let none: Vec<PushDevice> = Vec::new();
-        assert!(
-            check(&approved(&w, NONCE, "hostA", 42), &key, &Expected { devices: &none, ..e })
-                .is_err()
-        );
-        // The service re-signed a receipt with a forged device signature.
-        let mut s = approved(&w, NONCE, "hostA", 42);
-        let r = s.receipt.as_mut().unwrap();
-        r.device_signature = SecretKey::generate().unwrap().sign(b"x");
+        assert!(check(&approved(good()), &key, &Expected { devices: &none, ..e }).is_err());
+        let thief = SecretKey::generate().unwrap();
+        assert!(check(&approved(receipt(&w, &thief, &login(), 42)), &key, &e).is_err());
+        // The number changed after the device signed.
+        let mut r = good();
+        r.number = Some(17);
         r.signature = w.service.sign(&r.signed_bytes());
-        assert!(check(&s, &key, &e).unwrap_err().contains("device signature"));
+        assert!(check(&approved(r), &key, &e).unwrap_err().contains("device signature"));
         // Approved without a receipt, or a receipt that is not an approval.
-        let mut s = approved(&w, NONCE, "hostA", 42);
+        let mut s = approved(good());
         s.receipt = None;
         assert!(check(&s, &key, &e).is_err());
-        let mut s = approved(&w, NONCE, "hostA", 42);
-        s.receipt.as_mut().unwrap().decision = Decision::Deny;
-        assert!(check(&s, &key, &e).is_err());
+        let mut r = good();
+        r.decision = Decision::Deny;
+        assert!(check(&approved(r), &key, &e).is_err());
+        // A device with a passkey must send an assertion.
+        let mut devices = w.devices.clone();
+        devices[0].passkey = Some(super::super::passkey::DevicePasskey {
+            credential_id: "AAAA".into(),
+            public_key: "AAAA".into(),
+            rp_id: "p.example".into(),
+            origin: "https://p.example".into(),
+            sign_count: 0,
+        });
+        let err = check(&approved(good()), &key, &Expected { devices: &devices, ..e }).unwrap_err();
+        assert!(err.contains("passkey"), "{err}");
     }
 
     #[test]
@@ -207,7 +301,6 @@ mod tests {
         let w = world();
         for (status, verdict) in [
             (Status::Denied, Verdict::Denied),
-            (Status::WrongNumber, Verdict::WrongNumber),
             (Status::Fraud, Verdict::Fraud),
             (Status::Expired, Verdict::Expired),
             (Status::Cancelled, Verdict::Cancelled),

@@ -8,8 +8,8 @@ use push_server::cli::{Cli, Command, DeviceCommand, HostCommand, UserCommand};
 use push_server::config::Config;
 
 async fn run(cli: Cli) -> Result<String, String> {
-    if let Command::TlsInit { out_dir, name, ip } = &cli.command {
-        let written = push_server::tlsinit::init(out_dir, name, ip)?;
+    if let Command::TlsInit { out_dir, name, ip, ca_key } = &cli.command {
+        let written = push_server::tlsinit::init(out_dir, name, ip, ca_key.as_deref())?;
         let names: Vec<String> = written.iter().map(|p| p.display().to_string()).collect();
         return Ok(format!("wrote {}", names.join(", ")));
     }

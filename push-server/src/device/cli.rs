@@ -5,12 +5,14 @@ use std::path::PathBuf;
 
 /// mfa-push-device: a pam_mfa push device on the command line.
 ///
-/// Pairs with an mfa-pushd service through the one-time link a host shows, then lists and
-/// answers login requests sent to it. Every request's login context is checked against the
-/// service's signature before it is shown; approving needs the number shown at login.
+/// Pairs with an mfa-pushd service through the one-time link a host shows (and prints the
+/// pairing code to type there), then lists and answers login requests sent to it. Every
+/// request's login context is checked against the service's signature before it is shown, and
+/// an answer signs exactly the login shown; approving needs the number shown at login.
 ///
 /// Exit status: 0 when the service recorded the intended answer (or the listing succeeded),
-/// 1 when the service refused, the number did not match, or anything failed, 2 for usage errors.
+/// 1 when the service refused or anything failed, 2 for usage errors. Whether an approved
+/// number is the one shown at login only the host knows: a wrong one is refused there.
 #[derive(Debug, Parser)]
 #[command(name = "mfa-push-device", version, about, long_about)]
 pub struct Cli {
@@ -25,7 +27,8 @@ pub struct Cli {
 /// Subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Pair with a service using a pairing link (https://host/pair#c=...); creates the key file.
+    /// Pair with a service using a pairing link (https://host/pair#c=...&k=...); creates the key
+    /// file and prints the pairing code to type where the pairing was started.
     Pair {
         /// The pairing link.
         uri: String,
@@ -37,7 +40,8 @@ pub enum Command {
         #[arg(long, value_name = "CA")]
         ca_file: Option<PathBuf>,
     },
-    /// List pending login requests (their signed context and the three choices).
+    /// List pending login requests (their signed context, and the three choices if the host
+    /// offers them).
     Pending {
         /// Wait up to SECS for a request to arrive.
         #[arg(long, value_name = "SECS", default_value_t = 0)]
@@ -51,7 +55,7 @@ pub enum Command {
         /// The request; default: the only pending one (ids may start with '-').
         #[arg(allow_hyphen_values = true)]
         txid: Option<String>,
-        /// The number shown at login (one of the three choices).
+        /// The number shown at login (one of the three choices, if the request offers them).
         #[arg(long)]
         number: u8,
         /// Wait up to SECS for the request to arrive.

@@ -6,9 +6,9 @@ use push_proto::api::{
     AnswerRequest, AnswerResult, Decision, DeviceAuth, PairRequest, Paired, PendingChallenge,
     PendingList, Status,
 };
-use push_proto::limits::{self, NUMBER_RANGE};
+use push_proto::limits;
 use push_proto::signed;
-use push_proto::{PublicKey, SecretKey, pairing_uri};
+use push_proto::{PublicKey, SecretKey, numbers, pairing_uri};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -29,9 +29,14 @@ pub fn pair(key_file: &Path, uri: &str, name: &str, ca: Option<&Path>) -> Result
     }
     // pairing_uri::parse accepts plain http:// only to a loopback address (tests): a
     // credential is never sent in clear text anywhere else.
-    let (base, credential) = pairing_uri::parse(uri).ok_or(
-        "not a pairing link (https://HOST/pair#c=..., or http:// to a loopback address only)",
+    let link = pairing_uri::parse(uri).ok_or(
+        "not a pairing link (https://HOST/pair#c=...&k=..., or http:// to a loopback address \
+         only)",
     )?;
+    let Some(host_secret) = link.host_secret else {
+        return Err("the link lacks the host's part (&k=...): use the link the host shows".into());
+    };
+    let (base, credential) = (link.base, link.credential);
     if !limits::is_text(name, limits::MAX_NAME) {
         return Err("--name must be 1 to 64 printable characters".into());
     }
@@ -45,10 +50,11 @@ pub fn pair(key_file: &Path, uri: &str, name: &str, ca: Option<&Path>) -> Result
         credential: credential.clone(),
         name: name.to_string(),
         signature: key.sign(&signed::pair(&credential, name, &public_key)),
-        public_key,
+        public_key: public_key.clone(),
+        passkey: None,
     };
     let body = serde_json::to_vec(&req).map_err(|e| e.to_string())?;
-    let reply = client.request("POST", "/v1/device/pair", &[], Some(&body), Duration::ZERO)?;
+    let reply = client.request("POST", "/v2/device/pair", &[], Some(&body), Duration::ZERO)?;
     if reply.status != 201 {
         return Err(format!("the service refused to pair: {}", reply.error_text()));
     }
@@ -65,12 +71,16 @@ pub fn pair(key_file: &Path, uri: &str, name: &str, ca: Option<&Path>) -> Result
         ca_file: ca,
     };
     file.save_new(key_file)?;
+    let code = signed::pairing_code(&host_secret, &credential, &public_key, None);
     Ok(Outcome {
         stdout: format!(
-            "paired as device {} for user {}; key written to {}",
+            "paired as device {} for user {}; key written to {}\n\
+             pairing code: {} {} (type it where the pairing was started)",
             paired.device_id,
             paired.user,
-            key_file.display()
+            key_file.display(),
+            &code[..3],
+            &code[3..],
         ),
         ok: true,
         error: None,
@@ -91,17 +101,18 @@ impl Device {
         Ok(Device { key: file.secret()?, service: file.service()?, file, client })
     }
 
-    fn auth(&self, method: &str, path: &str) -> String {
+    /// The `Authorization` header of one request (a fresh nonce each time).
+    fn auth(&self, method: &str, path: &str, body: &[u8]) -> Result<String, String> {
         let ts = crate::time::now();
-        let sig = self.key.sign(&signed::device_request(&self.file.device_id, ts, method, path));
-        DeviceAuth { device_id: self.file.device_id.clone(), timestamp: ts, signature: sig }
-            .header()
+        DeviceAuth::sign(&self.key, &self.file.device_id, ts, method, path, body)
+            .map(|a| a.header())
+            .map_err(|e| e.0)
     }
 
     /// One fetch of the pending list, every entry's signature checked.
     fn fetch(&self, wait: u64) -> Result<Vec<PendingChallenge>, String> {
-        let path = format!("/v1/device/challenges?wait={wait}");
-        let auth = self.auth("GET", &path);
+        let path = format!("/v2/device/challenges?wait={wait}");
+        let auth = self.auth("GET", &path, b"")?;
         let reply = self.client.request(
             "GET",
             &path,
@@ -119,14 +130,16 @@ impl Device {
         Ok(list.challenges)
     }
 
+    /// A request is shown (and answered) only if the service signed it, it names this device's
+    /// user, and its choices are none or three distinct two-digit numbers. What is shown is
+    /// what the answer signs (the login's hash), so a service that alters any of it gets an
+    /// answer the host refuses.
     fn check(&self, c: &PendingChallenge) -> Result<(), String> {
         let msg = c.signed_bytes();
-        let distinct = c.choices.len() == 3
-            && c.choices.iter().all(|n| NUMBER_RANGE.contains(n))
-            && c.choices[0] != c.choices[1]
-            && c.choices[1] != c.choices[2]
-            && c.choices[0] != c.choices[2];
-        if !self.service.verify(&msg, &c.signature) || !distinct || c.user != self.file.user {
+        if !self.service.verify(&msg, &c.signature)
+            || !numbers::valid_choices(&c.choices)
+            || c.user != self.file.user
+        {
             return Err(format!(
                 "request {} does not carry a valid service signature; refusing to show it",
                 c.txid.chars().filter(char::is_ascii_alphanumeric).take(22).collect::<String>()
@@ -167,9 +180,14 @@ impl Device {
 }
 
 fn describe(c: &PendingChallenge) -> String {
-    let choices: Vec<String> = c.choices.iter().map(u8::to_string).collect();
+    let choices = if c.choices.is_empty() {
+        "type the number shown at login".to_string()
+    } else {
+        let c: Vec<String> = c.choices.iter().map(u8::to_string).collect();
+        format!("choices {}", c.join(" "))
+    };
     format!(
-        "{}  {}@{}  service {}  from {}  at {}  expires {}  choices {}",
+        "{}  {}@{}  service {}  from {}  at {}  expires {}  {}",
         c.txid,
         c.user,
         c.hostname,
@@ -177,7 +195,7 @@ fn describe(c: &PendingChallenge) -> String {
         c.rhost.as_deref().unwrap_or("-"),
         crate::time::rfc3339(c.time),
         crate::time::rfc3339(c.expires_at),
-        choices.join(" ")
+        choices
     )
 }
 
@@ -210,15 +228,20 @@ pub fn answer(
     let device = Device::open(key_file)?;
     let c = device.find(txid, wait)?;
     if let Some(n) = number {
-        if !c.choices.contains(&n) {
-            return Err(format!("{n} is not one of the choices ({:?})", c.choices));
+        if !numbers::acceptable(&c.choices, n) {
+            return Err(if c.choices.is_empty() {
+                format!("{n} is not a two-digit number")
+            } else {
+                format!("{n} is not one of the choices ({:?})", c.choices)
+            });
         }
     }
-    let signature = device.key.sign(&signed::answer(&c.txid, &c.nonce, decision, number));
+    // The answer signs the hash of the login exactly as shown above.
+    let signature = device.key.sign(&signed::answer(&c.login_hash(), decision, number));
     let body = serde_json::to_vec(&AnswerRequest { decision, number, signature, passkey: None })
         .map_err(|e| e.to_string())?;
-    let path = format!("/v1/device/challenges/{}/answer", c.txid);
-    let auth = device.auth("POST", &path);
+    let path = format!("/v2/device/challenges/{}/answer", c.txid);
+    let auth = device.auth("POST", &path, &body)?;
     let reply = device.client.request(
         "POST",
         &path,
@@ -245,12 +268,7 @@ pub fn answer(
         Decision::Fraud => Status::Fraud,
     };
     let ok = result.status == intended;
-    let error = (!ok).then(|| match result.status {
-        Status::WrongNumber => {
-            "the number did not match the one shown at login; the login is refused".to_string()
-        }
-        other => format!("the service recorded {other:?}"),
-    });
+    let error = (!ok).then(|| format!("the service recorded {:?}", result.status));
     Ok(Outcome { stdout, ok, error })
 }
 
@@ -259,15 +277,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn plain_http_pairing_only_on_loopback() {
+    fn plain_http_pairing_only_on_loopback_and_only_with_the_hosts_part() {
         let c = "A".repeat(pairing_uri::CREDENTIAL_LEN);
+        let k = "K".repeat(pairing_uri::HOST_SECRET_LEN);
         let key = Path::new("/nonexistent-dir/key.json");
-        let Err(e) = pair(key, &format!("http://192.0.2.1:80/pair#c={c}"), "n", None) else {
+        let Err(e) = pair(key, &format!("http://192.0.2.1:80/pair#c={c}&k={k}"), "n", None) else {
             panic!("paired over plain http")
         };
         assert!(e.contains("not a pairing link"), "{e}");
-        // Loopback passes the check and fails later, at the connection.
         let Err(e) = pair(key, &format!("http://127.0.0.1:9/pair#c={c}"), "n", None) else {
+            panic!("paired without the host's secret")
+        };
+        assert!(e.contains("lacks the host's part"), "{e}");
+        // Loopback passes the check and fails later, at the connection.
+        let Err(e) = pair(key, &format!("http://127.0.0.1:9/pair#c={c}&k={k}"), "n", None) else {
             panic!("paired with nobody")
         };
         assert!(!e.contains("not a pairing link"), "{e}");

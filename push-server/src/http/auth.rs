@@ -1,10 +1,12 @@
-//! Who is calling: hosts by bearer token, devices by a signed `Authorization` header.
+//! Who is calling: hosts by bearer token, devices by a signed `Authorization` header that
+//! covers the request's body and a single-use nonce.
 
 use super::Shared;
 use crate::audit::Event;
 use crate::error::ApiError;
 use crate::store::{Device, Host};
-use axum::extract::FromRequestParts;
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use push_proto::api::{DeviceAuth, errors};
@@ -59,13 +61,31 @@ impl FromRequestParts<Shared> for HostAuth {
     }
 }
 
-/// An authenticated, active device.
-pub struct DeviceAuthed(pub Device);
+/// A request of an authenticated, active device, with its body (which the signature covers).
+///
+/// The `Authorization` header must be `PamMfaDevice <id>.<time>.<nonce>.<signature>` over
+/// [`signed::device_request`]: the method, the path with query, and the SHA-256 of the body,
+/// within the allowed clock skew, with a nonce this device never used before (kept until the
+/// timestamp could no longer pass). A captured request therefore cannot be sent again, neither
+/// as it was nor with another body. As an extractor it consumes the body, so it comes last.
+pub struct SignedDevice {
+    /// The device.
+    pub device: Device,
+    /// The request body as signed.
+    pub body: Bytes,
+}
 
-impl FromRequestParts<Shared> for DeviceAuthed {
+impl SignedDevice {
+    /// The body as JSON of type `T` (unknown fields refused).
+    pub fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T, ApiError> {
+        super::extract::parse_json(&self.body)
+    }
+}
+
+impl FromRequest<Shared> for SignedDevice {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &Shared) -> Result<Self, ApiError> {
+    async fn from_request(req: Request, state: &Shared) -> Result<Self, ApiError> {
         let refuse = |device: Option<&str>, reason: &str| {
             state.audit.record(&Event {
                 event: "auth.device",
@@ -76,6 +96,7 @@ impl FromRequestParts<Shared> for DeviceAuthed {
             });
             ApiError::unauthorized()
         };
+        let (parts, body) = req.into_parts();
         let Some(auth) = parts
             .headers
             .get(header::AUTHORIZATION)
@@ -88,11 +109,19 @@ impl FromRequestParts<Shared> for DeviceAuthed {
         if auth.timestamp.abs_diff(now) > CLOCK_SKEW {
             return Err(refuse(Some(&auth.device_id), "timestamp outside the allowed clock skew"));
         }
+        let body = super::extract::read_body(body).await?;
         let Some(device) = state.store.device(&auth.device_id).await? else {
             return Err(refuse(None, "unknown device"));
         };
         let path = parts.uri.path_and_query().map_or_else(|| parts.uri.path(), |p| p.as_str());
-        let msg = signed::device_request(&device.id, auth.timestamp, parts.method.as_str(), path);
+        let msg = signed::device_request(
+            &device.id,
+            auth.timestamp,
+            &auth.nonce,
+            parts.method.as_str(),
+            path,
+            &body,
+        );
         let verified = PublicKey::decode(&device.public_key)
             .map(|k| k.verify(&msg, &auth.signature))
             .unwrap_or(false);
@@ -110,6 +139,23 @@ impl FromRequestParts<Shared> for DeviceAuthed {
             });
             return Err(ApiError::new(StatusCode::FORBIDDEN, errors::REVOKED, "device revoked"));
         }
-        Ok(DeviceAuthed(device))
+        // Last, so only requests this device really signed fill the table.
+        let until = auth.timestamp.saturating_add(CLOCK_SKEW);
+        if !state.store.use_request_nonce(&device.id, &auth.nonce, until).await? {
+            state.audit.record(&Event {
+                event: "auth.device",
+                device: Some(&device.id),
+                user: Some(&device.user),
+                outcome: "refused",
+                reason: Some("request nonce used before (replayed request)"),
+                ..Event::default()
+            });
+            return Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                errors::REPLAYED,
+                "this request was sent before",
+            ));
+        }
+        Ok(SignedDevice { device, body })
     }
 }

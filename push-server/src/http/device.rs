@@ -1,7 +1,11 @@
 //! Device endpoints: list pending challenges (long-poll), answer one.
+//!
+//! The service checks an answer's device signature over the hash of the login it stored, so
+//! it records only answers to what it showed; the host checks the same signature against its
+//! own login and the number it chose, which the service never learns.
 
-use super::auth::DeviceAuthed;
-use super::extract::{IdPath, JsonBody, wait_secs};
+use super::auth::SignedDevice;
+use super::extract::{IdPath, wait_secs};
 use super::{Shared, json};
 use crate::audit::Event;
 use crate::error::ApiError;
@@ -20,25 +24,26 @@ use std::time::Duration;
 pub fn pending_view(key: &SecretKey, c: &Challenge) -> PendingChallenge {
     let mut view = PendingChallenge {
         txid: c.txid.clone(),
-        user: c.user.clone(),
+        host_id: c.host_id.clone(),
         hostname: c.hostname.clone(),
+        user: c.user.clone(),
         service: c.service.clone(),
         rhost: c.rhost.clone(),
         time: c.time,
-        expires_at: c.expires_at,
         nonce: c.nonce.clone(),
         choices: c.choices.clone(),
+        expires_at: c.expires_at,
         signature: String::new(),
     };
     view.signature = key.sign(&view.signed_bytes());
     view
 }
 
-/// `GET /v1/device/challenges?wait=N`.
+/// `GET /v2/device/challenges?wait=N`.
 pub async fn pending(
     State(state): State<Shared>,
-    DeviceAuthed(device): DeviceAuthed,
     uri: Uri,
+    SignedDevice { device, .. }: SignedDevice,
 ) -> Result<Response, ApiError> {
     let wait = wait_secs(uri.query(), state.limits.max_wait)?;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(wait);
@@ -55,11 +60,11 @@ pub async fn pending(
     Ok(json(StatusCode::OK, &PendingList { challenges }))
 }
 
-/// The status an answer leads to.
-pub fn outcome(decision: Decision, picked: Option<u8>, shown: u8) -> Status {
+/// The status an answer leads to (whether an approval's number is the one shown at login
+/// is for the host to say: the service does not know it).
+pub fn outcome(decision: Decision) -> Status {
     match decision {
-        Decision::Approve if picked == Some(shown) => Status::Approved,
-        Decision::Approve => Status::WrongNumber,
+        Decision::Approve => Status::Approved,
         Decision::Deny => Status::Denied,
         Decision::Fraud => Status::Fraud,
     }
@@ -73,13 +78,23 @@ fn refuse_closed(c: &Challenge, now: u64) -> ApiError {
     }
 }
 
-/// `POST /v1/device/challenges/{txid}/answer`.
+/// `POST /v2/device/challenges/{txid}/answer`.
 pub async fn answer(
     State(state): State<Shared>,
-    DeviceAuthed(device): DeviceAuthed,
     IdPath(txid): IdPath,
-    JsonBody(req): JsonBody<AnswerRequest>,
+    signed_request: SignedDevice,
 ) -> Result<Response, ApiError> {
+    let req: AnswerRequest = signed_request.json()?;
+    let device = signed_request.device;
+    match (req.decision, req.number) {
+        (Decision::Approve, None) => {
+            return Err(ApiError::bad_request("an approval needs the number"));
+        }
+        (_, Some(n)) if !push_proto::limits::NUMBER_RANGE.contains(&n) => {
+            return Err(ApiError::bad_request("the number must be from 10 to 99"));
+        }
+        _ => {}
+    }
     let c = match state.store.challenge(&txid).await? {
         Some(c) if state.store.sent_to(&txid, &device.id).await? => c,
         _ => return Err(ApiError::not_found()),
@@ -88,7 +103,11 @@ pub async fn answer(
     if !c.status_at(now).is_pending() {
         return Err(refuse_closed(&c, now));
     }
-    let msg = signed::answer(&txid, &c.nonce, req.decision, req.number);
+    if req.number.is_some_and(|n| !push_proto::numbers::acceptable(&c.choices, n)) {
+        return Err(ApiError::bad_request("the number is not one of the choices"));
+    }
+    let login_hash = signed::login_hash(&c.login());
+    let msg = signed::answer(&login_hash, req.decision, req.number);
     let verified = PublicKey::decode(&device.public_key)
         .map(|k| k.verify(&msg, &req.signature))
         .unwrap_or(false);
@@ -109,24 +128,23 @@ pub async fn answer(
         ));
     }
     super::passkey::check_answer(&state, &device, &txid, &msg, req.passkey.as_ref()).await?;
-    let status = outcome(req.decision, req.number, c.number);
+    let status = outcome(req.decision);
     let mut answer = Answer {
         device_id: device.id.clone(),
         decision: req.decision,
         number: req.number,
         device_signature: req.signature,
+        passkey: req.passkey,
         answered_at: now,
         receipt_signature: String::new(),
     };
     answer.receipt_signature = state.key.sign(&signed::receipt(&ReceiptFields {
-        txid: &txid,
-        host_id: &c.host_id,
-        user: &c.user,
-        nonce: &c.nonce,
+        login_hash: &login_hash,
         decision: answer.decision,
         number: answer.number,
         device_id: &answer.device_id,
         device_signature: &answer.device_signature,
+        passkey: answer.passkey.as_ref(),
         answered_at: answer.answered_at,
     }));
     let cooldown = (status == Status::Fraud).then(|| now + state.limits.fraud_cooldown);
@@ -136,7 +154,6 @@ pub async fn answer(
     }
     let status_text = match status {
         Status::Approved => "approved",
-        Status::WrongNumber => "wrong_number",
         Status::Denied => "denied",
         _ => "fraud",
     };
@@ -147,7 +164,7 @@ pub async fn answer(
         device: Some(&device.id),
         txid: Some(&txid),
         outcome: status_text,
-        reason: (status == Status::WrongNumber).then_some("approved with a different number"),
+        reason: None,
     });
     if status == Status::Fraud {
         state.audit.record(&Event {
@@ -170,10 +187,8 @@ mod tests {
 
     #[test]
     fn outcomes() {
-        assert_eq!(outcome(Decision::Approve, Some(42), 42), Status::Approved);
-        assert_eq!(outcome(Decision::Approve, Some(41), 42), Status::WrongNumber);
-        assert_eq!(outcome(Decision::Approve, None, 42), Status::WrongNumber);
-        assert_eq!(outcome(Decision::Deny, Some(42), 42), Status::Denied);
-        assert_eq!(outcome(Decision::Fraud, None, 42), Status::Fraud);
+        assert_eq!(outcome(Decision::Approve), Status::Approved);
+        assert_eq!(outcome(Decision::Deny), Status::Denied);
+        assert_eq!(outcome(Decision::Fraud), Status::Fraud);
     }
 }

@@ -1,7 +1,7 @@
 //! Host endpoints for challenges: create, observe (long-poll), cancel.
 
 use super::auth::HostAuth;
-use super::extract::{IdPath, JsonBody, wait_secs};
+use super::extract::{IdPath, JsonBody, cancel_reason, wait_secs};
 use super::{Shared, json};
 use crate::audit::Event;
 use crate::config::MIN_TTL;
@@ -41,6 +41,11 @@ fn validate(req: &CreateChallenge) -> Result<(), ApiError> {
     if i64::try_from(req.time).is_err() {
         return Err(ApiError::bad_request("time is out of range"));
     }
+    if !push_proto::numbers::valid_choices(&req.choices) {
+        return Err(ApiError::bad_request(
+            "choices must be empty or three different numbers from 10 to 99",
+        ));
+    }
     Ok(())
 }
 
@@ -55,7 +60,7 @@ fn refused(state: &Shared, host: &str, user: &str, reason: &str) {
     });
 }
 
-/// `POST /v1/challenges`.
+/// `POST /v2/challenges`.
 pub async fn create_challenge(
     State(state): State<Shared>,
     HostAuth(host): HostAuth,
@@ -63,7 +68,8 @@ pub async fn create_challenge(
 ) -> Result<Response, ApiError> {
     validate(&req)?;
     let now = crate::time::now();
-    if state.store.cooldown_until(&req.user).await?.is_some_and(|until| until > now) {
+    let scope = crate::scope::of_host(&host.id);
+    if state.store.cooldown_until(&scope, &req.user).await?.is_some_and(|until| until > now) {
         refused(&state, &host.id, &req.user, "cooldown after a fraud report");
         return Err(ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
@@ -77,7 +83,8 @@ pub async fn create_challenge(
             continue;
         }
         if let Some(d) = state.store.device(id).await? {
-            if d.user == req.user && d.revoked_at.is_none() {
+            // Only this user's active devices, paired through a host of this host's scope.
+            if d.user == req.user && d.revoked_at.is_none() && crate::scope::may_push(&host, &d) {
                 devices.push(DeviceRef { id: d.id, name: d.name });
             }
         }
@@ -87,22 +94,21 @@ pub async fn create_challenge(
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
             errors::NO_DEVICE,
-            "none of the devices is paired and active for this user",
+            "none of the devices is paired through this host and active for this user",
         ));
     }
-    let (number, choices) = crate::numbers::challenge_numbers().map_err(ApiError::internal)?;
     let ttl = req.ttl.clamp(MIN_TTL, state.limits.challenge_ttl_max);
     let challenge = Challenge {
         txid: push_proto::random_token(16).map_err(ApiError::internal)?,
         host_id: host.id.clone(),
+        scope,
         hostname: host.name.clone(),
         user: req.user.clone(),
         service: req.service,
         rhost: req.rhost,
         time: req.time,
         nonce: req.nonce,
-        number,
-        choices,
+        choices: req.choices,
         created_at: now,
         expires_at: now + ttl,
         status: Status::Pending,
@@ -151,12 +157,8 @@ pub async fn create_challenge(
     if let Some(push) = &state.web_push {
         push.notify(&state, &challenge, &ids);
     }
-    let created = ChallengeCreated {
-        txid: challenge.txid,
-        expires_at: challenge.expires_at,
-        number,
-        devices,
-    };
+    let created =
+        ChallengeCreated { txid: challenge.txid, expires_at: challenge.expires_at, devices };
     Ok(json(StatusCode::CREATED, &created))
 }
 
@@ -166,12 +168,18 @@ pub fn challenge_state(c: &Challenge, now: u64) -> ChallengeState {
     let receipt = c.answer.as_ref().filter(|_| !status.is_pending()).map(|a| Receipt {
         txid: c.txid.clone(),
         host_id: c.host_id.clone(),
+        hostname: c.hostname.clone(),
         user: c.user.clone(),
+        service: c.service.clone(),
+        rhost: c.rhost.clone(),
+        time: c.time,
         nonce: c.nonce.clone(),
+        choices: c.choices.clone(),
         decision: a.decision,
         number: a.number,
         device_id: a.device_id.clone(),
         device_signature: a.device_signature.clone(),
+        passkey: a.passkey.clone(),
         answered_at: a.answered_at,
         signature: a.receipt_signature.clone(),
     });
@@ -187,7 +195,7 @@ async fn owned(state: &Shared, txid: &str, host_id: &str) -> Result<Challenge, A
     }
 }
 
-/// `GET /v1/challenges/{txid}?wait=N`.
+/// `GET /v2/challenges/{txid}?wait=N`.
 pub async fn get_challenge(
     State(state): State<Shared>,
     HostAuth(host): HostAuth,
@@ -215,21 +223,24 @@ pub async fn get_challenge(
     Ok(json(StatusCode::OK, &s))
 }
 
-/// `DELETE /v1/challenges/{txid}`.
+/// `DELETE /v2/challenges/{txid}[?reason=code_typed]`.
 pub async fn cancel_challenge(
     State(state): State<Shared>,
     HostAuth(host): HostAuth,
     IdPath(txid): IdPath,
+    uri: Uri,
 ) -> Result<Response, ApiError> {
+    let reason = cancel_reason(uri.query())?;
     let c = owned(&state, &txid, &host.id).await?;
     let now = crate::time::now();
-    if c.status_at(now).is_pending() && state.store.cancel(&txid, now).await? {
+    if c.status_at(now).is_pending() && state.store.cancel(&txid, now, reason).await? {
         state.audit.record(&Event {
             event: "challenge.cancelled",
             host: Some(&host.id),
             user: Some(&c.user),
             txid: Some(&txid),
             outcome: "cancelled",
+            reason: reason.map(|_| "code typed at the login; not counted against the user's rate"),
             ..Event::default()
         });
         state.hub.publish(&format!("tx:{txid}"));

@@ -56,17 +56,16 @@ pub fn json<T: Serialize>(status: StatusCode, body: &T) -> Response {
 /// The router of every endpoint.
 pub fn router(state: Shared) -> Router {
     Router::new()
-        .route("/v1/health", get(health))
-        .route("/v1/challenges", post(host::create_challenge))
-        .route("/v1/challenges/{txid}", get(host::get_challenge).delete(host::cancel_challenge))
-        .route("/v1/pairings", post(pairing::create_pairing))
-        .route("/v1/pairings/{id}", get(pairing::get_pairing))
-        .route("/v1/device/pair", post(pairing::pair))
-        .route("/v1/device/challenges", get(device::pending))
-        .route("/v1/device/challenges/{txid}/answer", post(device::answer))
-        .route("/v1/web-push/key", get(webpush::key))
-        .route("/v1/device/push-subscription", put(webpush::subscribe).delete(webpush::unsubscribe))
-        .merge(passkey::routes())
+        .route("/v2/health", get(health))
+        .route("/v2/challenges", post(host::create_challenge))
+        .route("/v2/challenges/{txid}", get(host::get_challenge).delete(host::cancel_challenge))
+        .route("/v2/pairings", post(pairing::create_pairing))
+        .route("/v2/pairings/{id}", get(pairing::get_pairing))
+        .route("/v2/device/pair", post(pairing::pair))
+        .route("/v2/device/challenges", get(device::pending))
+        .route("/v2/device/challenges/{txid}/answer", post(device::answer))
+        .route("/v2/web-push/key", get(webpush::key))
+        .route("/v2/device/push-subscription", put(webpush::subscribe).delete(webpush::unsubscribe))
         .merge(web::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -75,7 +74,7 @@ pub fn router(state: Shared) -> Router {
 }
 
 async fn health() -> Response {
-    json(StatusCode::OK, &Health { status: "ok".into(), protocol: 1 })
+    json(StatusCode::OK, &Health { status: "ok".into(), protocol: push_proto::api::VERSION })
 }
 
 async fn not_found() -> ApiError {

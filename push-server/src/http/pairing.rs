@@ -1,4 +1,6 @@
-//! Pairing: a host asks for a one-time credential, a device redeems it with its public key.
+//! Pairing: a host asks for a one-time credential, a device redeems it with its public key (and
+//! optionally a passkey). The device is bound to the host that paired it ([`crate::scope`]);
+//! the host learns its keys and confirms them with the pairing code the user types there.
 
 use super::auth::{HostAuth, secret_hash};
 use super::extract::{IdPath, JsonBody, wait_secs};
@@ -6,10 +8,12 @@ use super::{Shared, json};
 use crate::audit::Event;
 use crate::config::MIN_TTL;
 use crate::error::ApiError;
+use crate::store::passkeys::Passkey;
 use crate::store::{Device, Pairing};
 use axum::extract::State;
 use axum::http::{StatusCode, Uri};
 use axum::response::Response;
+use mfa_core::push::passkey::verify_registration;
 use push_proto::api::{
     CreatePairing, DeviceInfo, PairRequest, Paired, PairingCreated, PairingState, PairingStatus,
     errors,
@@ -20,7 +24,7 @@ use push_proto::{PublicKey, signed};
 use std::time::Duration;
 use subtle::ConstantTimeEq;
 
-/// `POST /v1/pairings`.
+/// `POST /v2/pairings`.
 pub async fn create_pairing(
     State(state): State<Shared>,
     HostAuth(host): HostAuth,
@@ -72,16 +76,20 @@ async fn pairing_state(
     };
     if let Some(device_id) = &p.device_id {
         let d = state.store.device(device_id).await?.ok_or_else(ApiError::not_found)?;
+        let passkey = match state.store.passkey(&d.id).await? {
+            Some(pk) => Some(serde_json::from_str(&pk.registration).map_err(ApiError::internal)?),
+            None => None,
+        };
         return Ok(PairingState {
             status: PairingStatus::Paired,
-            device: Some(DeviceInfo { id: d.id, name: d.name, public_key: d.public_key }),
+            device: Some(DeviceInfo { id: d.id, name: d.name, public_key: d.public_key, passkey }),
         });
     }
     let status = if now >= p.expires_at { PairingStatus::Expired } else { PairingStatus::Pending };
     Ok(PairingState { status, device: None })
 }
 
-/// `GET /v1/pairings/{id}?wait=N` (only the host that created it).
+/// `GET /v2/pairings/{id}?wait=N` (only the host that created it).
 pub async fn get_pairing(
     State(state): State<Shared>,
     HostAuth(host): HostAuth,
@@ -121,7 +129,7 @@ fn pair_refused(state: &Shared, p: Option<&Pairing>, reason: &str) {
     });
 }
 
-/// `POST /v1/device/pair`.
+/// `POST /v2/device/pair`.
 pub async fn pair(
     State(state): State<Shared>,
     JsonBody(req): JsonBody<PairRequest>,
@@ -172,8 +180,40 @@ pub async fn pair(
         public_key: key.encode(),
         created_at: now,
         revoked_at: None,
+        host_id: Some(pairing.host_id.clone()),
     };
-    if !state.store.use_pairing(&pairing.id, &device, now).await? {
+    let passkey = match &req.passkey {
+        None => None,
+        Some(reg) => {
+            let rp = super::passkey::relying_party(&state)?;
+            let challenge = signed::passkey_pairing_challenge(&credential, &req.public_key);
+            let new = match verify_registration(reg, &challenge, Some(&rp)) {
+                Ok(n) => n,
+                Err(reason) => {
+                    pair_refused(&state, Some(&pairing), "passkey registration refused");
+                    return Err(ApiError::bad_request(format!("passkey refused: {reason}")));
+                }
+            };
+            Some(Passkey {
+                device_id: device.id.clone(),
+                credential_id: new.credential_id,
+                public_key: new.public_key,
+                sign_count: new.sign_count,
+                created_at: now,
+                registration: serde_json::to_string(reg).map_err(ApiError::internal)?,
+            })
+        }
+    };
+    let added = match state.store.use_pairing(&pairing.id, &device, passkey.as_ref(), now).await {
+        Ok(added) => added,
+        // The passkey's credential id is unique: a registration replayed from another pairing.
+        Err(crate::store::StoreError::Conflict(_)) if passkey.is_some() => {
+            pair_refused(&state, Some(&pairing), "passkey already registered");
+            return Err(ApiError::bad_request("passkey refused: it is registered already"));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if !added {
         // Lost a race with another use, or expired meanwhile.
         let p = state.store.pairing(&pairing.id).await?.unwrap_or(pairing);
         return Err(refuse_state(&p));

@@ -1,7 +1,6 @@
 //! Web Push endpoints: the VAPID public key for browsers, and a device's push subscription.
 
-use super::auth::DeviceAuthed;
-use super::extract::JsonBody;
+use super::auth::SignedDevice;
 use super::{Shared, json};
 use crate::audit::Event;
 use crate::error::ApiError;
@@ -22,20 +21,21 @@ fn enabled(state: &Shared) -> Result<&Arc<WebPush>, ApiError> {
     })
 }
 
-/// `GET /v1/web-push/key` (no authentication).
+/// `GET /v2/web-push/key` (no authentication).
 pub async fn key(State(state): State<Shared>) -> Result<Response, ApiError> {
     let push = enabled(&state)?;
     Ok(json(StatusCode::OK, &WebPushKey { vapid_public_key: push.public_key() }))
 }
 
-/// `PUT /v1/device/push-subscription`.
+/// `PUT /v2/device/push-subscription`.
 pub async fn subscribe(
     State(state): State<Shared>,
-    DeviceAuthed(device): DeviceAuthed,
-    JsonBody(sub): JsonBody<PushSubscription>,
+    signed_request: SignedDevice,
 ) -> Result<Response, ApiError> {
     let push = enabled(&state)?;
-    push.check(&sub).map_err(ApiError::bad_request)?;
+    let sub: PushSubscription = signed_request.json()?;
+    let device = signed_request.device;
+    push.check_resolved(&sub).await.map_err(ApiError::bad_request)?;
     state.store.set_push_subscription(&device.id, &sub, crate::time::now()).await?;
     state.audit.record(&Event {
         event: "web_push.subscribed",
@@ -47,10 +47,10 @@ pub async fn subscribe(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-/// `DELETE /v1/device/push-subscription` (also when none is stored, or Web Push is off).
+/// `DELETE /v2/device/push-subscription` (also when none is stored, or Web Push is off).
 pub async fn unsubscribe(
     State(state): State<Shared>,
-    DeviceAuthed(device): DeviceAuthed,
+    SignedDevice { device, .. }: SignedDevice,
 ) -> Result<Response, ApiError> {
     if state.store.delete_push_subscription(&device.id, None).await? {
         state.audit.record(&Event {

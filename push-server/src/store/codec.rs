@@ -2,7 +2,7 @@
 //! 64-bit integers, hashes as 32-byte blobs, choices as `"a,b,c"`.
 
 use super::{Result, StoreError};
-use push_proto::api::{Decision, Status};
+use push_proto::api::{Decision, PasskeyAssertion, Status};
 
 /// A time or counter as the databases store it.
 pub(crate) fn i(v: u64) -> i64 {
@@ -20,7 +20,6 @@ pub(crate) fn status_text(s: Status) -> &'static str {
         Status::Pending => "pending",
         Status::Approved => "approved",
         Status::Denied => "denied",
-        Status::WrongNumber => "wrong_number",
         Status::Fraud => "fraud",
         Status::Expired => "expired",
         Status::Cancelled => "cancelled",
@@ -33,7 +32,6 @@ pub(crate) fn parse_status(s: &str) -> Result<Status> {
         "pending" => Status::Pending,
         "approved" => Status::Approved,
         "denied" => Status::Denied,
-        "wrong_number" => Status::WrongNumber,
         "fraud" => Status::Fraud,
         "expired" => Status::Expired,
         "cancelled" => Status::Cancelled,
@@ -61,16 +59,35 @@ pub(crate) fn small(v: i64) -> Result<u8> {
     u8::try_from(v).map_err(|_| StoreError::Db("stored number out of range".into()))
 }
 
-/// The stored text of the choices.
+/// The stored text of the choices (empty when the user types the number).
 pub(crate) fn choices_text(choices: &[u8]) -> String {
-    choices.iter().map(u8::to_string).collect::<Vec<_>>().join(",")
+    push_proto::signed::choices_text(choices)
 }
 
 /// Stored choices.
 pub(crate) fn parse_choices(s: &str) -> Result<Vec<u8>> {
+    if s.is_empty() {
+        return Ok(Vec::new());
+    }
     s.split(',')
         .map(|c| c.parse::<u8>().map_err(|_| StoreError::Db("stored choices malformed".into())))
         .collect()
+}
+
+/// The stored JSON of a passkey assertion.
+pub(crate) fn passkey_text(a: Option<&PasskeyAssertion>) -> Result<Option<String>> {
+    a.map(|a| {
+        serde_json::to_string(a).map_err(|e| StoreError::Db(format!("passkey assertion: {e}")))
+    })
+    .transpose()
+}
+
+/// A stored passkey assertion.
+pub(crate) fn parse_passkey(s: Option<String>) -> Result<Option<PasskeyAssertion>> {
+    s.map(|s| {
+        serde_json::from_str(&s).map_err(|_| StoreError::Db("stored passkey malformed".into()))
+    })
+    .transpose()
 }
 
 #[cfg(test)]
@@ -83,7 +100,6 @@ mod tests {
             Status::Pending,
             Status::Approved,
             Status::Denied,
-            Status::WrongNumber,
             Status::Fraud,
             Status::Expired,
             Status::Cancelled,
@@ -91,6 +107,7 @@ mod tests {
             assert_eq!(parse_status(status_text(s)).unwrap(), s);
         }
         assert_eq!(parse_choices(&choices_text(&[7, 42, 0])).unwrap(), vec![7, 42, 0]);
+        assert_eq!(parse_choices(&choices_text(&[])).unwrap(), Vec::<u8>::new());
         assert!(parse_choices("1,,2").is_err());
         assert!(parse_status("approved ").is_err());
         assert!(small(256).is_err() && hash32(vec![0; 31]).is_err());

@@ -10,7 +10,7 @@ pub mod sqlite;
 pub mod url;
 
 use async_trait::async_trait;
-use push_proto::api::{Decision, PushSubscription, Status};
+use push_proto::api::{CancelReason, Decision, PasskeyAssertion, PushSubscription, Status};
 
 /// A storage failure. Messages may name tables and columns, never stored secrets.
 #[derive(Debug)]
@@ -65,6 +65,9 @@ pub struct Device {
     pub created_at: u64,
     /// Revocation time, if revoked.
     pub revoked_at: Option<u64>,
+    /// The host it was paired through: only hosts of its push scope may send it challenges
+    /// ([`crate::scope`]). `None` for devices paired before protocol 2, which no host reaches.
+    pub host_id: Option<String>,
 }
 
 /// A pairing (one-time credential).
@@ -99,6 +102,8 @@ pub struct Answer {
     pub number: Option<u8>,
     /// Its signature over `signed::answer`.
     pub device_signature: String,
+    /// Its passkey's assertion over the same answer, for a device with a passkey.
+    pub passkey: Option<PasskeyAssertion>,
     /// When the service received it.
     pub answered_at: u64,
     /// The service's signature over `signed::receipt`.
@@ -112,6 +117,9 @@ pub struct Challenge {
     pub txid: String,
     /// The host that created it.
     pub host_id: String,
+    /// The push scope of that host ([`crate::scope`]): one open challenge, the user rate
+    /// limit and fraud cooldowns count per user within a scope.
+    pub scope: String,
     /// The host's name at creation.
     pub hostname: String,
     /// The user logging in.
@@ -124,9 +132,8 @@ pub struct Challenge {
     pub time: u64,
     /// The module's nonce.
     pub nonce: String,
-    /// The number shown at login.
-    pub number: u8,
-    /// The three choices, in display order.
+    /// The three numbers the host had the phone offer, in display order, or none (the user
+    /// types the number). The number shown at login is the host's alone.
     pub choices: Vec<u8>,
     /// Creation time.
     pub created_at: u64,
@@ -139,6 +146,21 @@ pub struct Challenge {
 }
 
 impl Challenge {
+    /// The login this challenge asks about, as the device signs it.
+    pub fn login(&self) -> push_proto::signed::LoginFields<'_> {
+        push_proto::signed::LoginFields {
+            txid: &self.txid,
+            host_id: &self.host_id,
+            hostname: &self.hostname,
+            user: &self.user,
+            service: &self.service,
+            rhost: self.rhost.as_deref(),
+            time: self.time,
+            nonce: &self.nonce,
+            choices: &self.choices,
+        }
+    }
+
     /// The status at `now`: a pending challenge past its expiry is expired, whether or not
     /// the sweeper has marked it yet.
     pub fn status_at(&self, now: u64) -> Status {
@@ -150,10 +172,15 @@ impl Challenge {
     }
 }
 
+/// The rate-limit key of a user within a push scope (user names never contain `/`).
+pub fn user_key(scope: &str, user: &str) -> String {
+    format!("{scope}/{user}")
+}
+
 /// Limits checked atomically with creating a challenge.
 #[derive(Clone, Copy, Debug)]
 pub struct RateLimits {
-    /// Challenges per user in the last 60 s.
+    /// Challenges per user (within the challenge's scope) in the last 60 s.
     pub per_user: u32,
     /// Challenges per host in the last 60 s.
     pub per_host: u32,
@@ -215,14 +242,30 @@ pub trait Store: passkeys::PasskeyStore + Send + Sync {
     async fn pairing(&self, id: &str) -> Result<Option<Pairing>>;
     /// The pairing whose credential hashes to `hash`.
     async fn pairing_by_credential(&self, hash: &[u8; 32]) -> Result<Option<Pairing>>;
-    /// Marks the pairing used and creates `device`, atomically; false if it was used or
-    /// expired meanwhile (a concurrent second use loses here).
-    async fn use_pairing(&self, pairing_id: &str, device: &Device, now: u64) -> Result<bool>;
+    /// Marks the pairing used and creates `device` (with the passkey it made while pairing),
+    /// atomically; false if it was used or expired meanwhile (a concurrent second use loses
+    /// here).
+    async fn use_pairing(
+        &self,
+        pairing_id: &str,
+        device: &Device,
+        passkey: Option<&passkeys::Passkey>,
+        now: u64,
+    ) -> Result<bool>;
 
-    /// The end of `user`'s fraud cooldown, if any was recorded.
-    async fn cooldown_until(&self, user: &str) -> Result<Option<u64>>;
-    /// Stores a challenge sent to `devices` if the user has no open challenge and neither
-    /// rate limit is reached, counting it against both; all in one step.
+    /// Records a device request's single-use nonce until `expires_at`; false if it was seen
+    /// before (a replayed request).
+    async fn use_request_nonce(
+        &self,
+        device_id: &str,
+        nonce: &str,
+        expires_at: u64,
+    ) -> Result<bool>;
+
+    /// The end of `user`'s fraud cooldown in push scope `scope`, if any was recorded.
+    async fn cooldown_until(&self, scope: &str, user: &str) -> Result<Option<u64>>;
+    /// Stores a challenge sent to `devices` if the user has no open challenge in its scope and
+    /// neither rate limit is reached, counting it against both; all in one step.
     async fn create_challenge(
         &self,
         challenge: &Challenge,
@@ -239,7 +282,8 @@ pub trait Store: passkeys::PasskeyStore + Send + Sync {
     /// Pending, unexpired challenges sent to `device_id`, oldest first.
     async fn pending_for_device(&self, device_id: &str, now: u64) -> Result<Vec<Challenge>>;
     /// Records an answer if the challenge is still pending and unexpired at `now`; with
-    /// `cooldown_until`, starts the user's cooldown in the same step. False if it lost.
+    /// `cooldown_until`, starts the user's cooldown (in the challenge's scope) in the same
+    /// step. False if it lost.
     async fn answer(
         &self,
         txid: &str,
@@ -248,11 +292,14 @@ pub trait Store: passkeys::PasskeyStore + Send + Sync {
         cooldown_until: Option<u64>,
         now: u64,
     ) -> Result<bool>;
-    /// Cancels a pending, unexpired challenge; false if it was not pending.
-    async fn cancel(&self, txid: &str, now: u64) -> Result<bool>;
+    /// Cancels a pending, unexpired challenge; false if it was not pending. With
+    /// [`CancelReason::CodeTyped`] the challenge no longer counts against its user's rate
+    /// limit (its event is removed in the same step); the host's rate still counts it.
+    async fn cancel(&self, txid: &str, now: u64, reason: Option<CancelReason>) -> Result<bool>;
     /// Marks every pending challenge expired at `now` as expired and returns them.
     async fn expire_due(&self, now: u64) -> Result<Vec<Challenge>>;
-    /// Forgets rate-limit events older than `before`.
+    /// Forgets rate-limit events older than `before` and request nonces that expired before
+    /// it.
     async fn prune(&self, before: u64) -> Result<()>;
 
     /// Stores `device_id`'s Web Push subscription, replacing any earlier one.

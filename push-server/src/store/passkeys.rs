@@ -1,6 +1,7 @@
-//! Passkeys (WebAuthn credentials) of web app devices: at most one per device, never replaced
-//! through the API (only revoking the device ends it), with the signature counter kept so a
-//! cloned or replayed assertion is refused.
+//! Passkeys (WebAuthn credentials) of web app devices: made while pairing, at most one per
+//! device, never replaced (only revoking the device ends it), with the registration kept for
+//! the host that paired it and the signature counter kept so a cloned or replayed assertion is
+//! refused.
 
 use super::Result;
 use async_trait::async_trait;
@@ -18,13 +19,15 @@ pub struct Passkey {
     pub sign_count: u32,
     /// Registration time.
     pub created_at: u64,
+    /// The registration as the browser returned it (JSON of
+    /// [`push_proto::api::PasskeyRegistration`]), handed to the pairing host, which checks it
+    /// itself.
+    pub registration: String,
 }
 
 /// Storage of passkeys (part of every [`super::Store`]).
 #[async_trait]
 pub trait PasskeyStore: Send + Sync {
-    /// Stores `passkey` unless its device already has one (false then).
-    async fn add_passkey(&self, passkey: &Passkey) -> Result<bool>;
     /// The passkey of `device_id`, if it registered one.
     async fn passkey(&self, device_id: &str) -> Result<Option<Passkey>>;
     /// Moves the counter from `old` to `new` if it is still `old` (false if another answer

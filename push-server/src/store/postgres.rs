@@ -9,16 +9,18 @@
 //! (delivered on commit); [`super::pg_notify`] feeds those into every instance's `Hub`.
 
 use super::codec::{
-    choices_text, hash32, i, parse_choices, parse_decision, parse_status, small, status_text, u,
+    choices_text, hash32, i, parse_choices, parse_decision, parse_passkey, parse_status,
+    passkey_text, small, status_text, u,
 };
+use super::passkeys::Passkey;
 use super::pg_notify::payload;
 use super::url::DatabaseUrl;
 use super::{
     Answer, Challenge, Created, Device, Host, Pairing, RateLimits, Result, Store, StoreError,
-    UserSummary,
+    UserSummary, user_key,
 };
 use async_trait::async_trait;
-use push_proto::api::{PushSubscription, Status};
+use push_proto::api::{CancelReason, PushSubscription, Status};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 use sqlx::{Postgres, Row, Transaction};
 use std::time::Duration;
@@ -30,6 +32,8 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/postgres/0001_init.sql")),
     (2, include_str!("../../migrations/postgres/0002_passkeys.sql")),
     (3, include_str!("../../migrations/postgres/0003_web_push.sql")),
+    (4, include_str!("../../migrations/postgres/0004_protocol_v2.sql")),
+    (5, include_str!("../../migrations/postgres/0005_rate_event_txid.sql")),
 ];
 
 /// The `NOTIFY` channel; payloads are `Hub` keys (`tx:<txid>`, `dev:<id>`, `pair:<id>`).
@@ -73,6 +77,7 @@ fn device_row(r: &PgRow) -> Result<Device> {
         public_key: r.try_get("public_key").map_err(db)?,
         created_at: u(r.try_get("created_at").map_err(db)?),
         revoked_at: r.try_get::<Option<i64>, _>("revoked_at").map_err(db)?.map(u),
+        host_id: r.try_get("host_id").map_err(db)?,
     })
 }
 
@@ -105,6 +110,7 @@ fn challenge_row(r: &PgRow) -> Result<Challenge> {
                 .try_get::<Option<String>, _>("device_signature")
                 .map_err(db)?
                 .unwrap_or_default(),
+            passkey: parse_passkey(r.try_get("passkey").map_err(db)?)?,
             answered_at: u(r.try_get::<Option<i64>, _>("answered_at").map_err(db)?.unwrap_or(0)),
             receipt_signature: r
                 .try_get::<Option<String>, _>("receipt_signature")
@@ -115,13 +121,13 @@ fn challenge_row(r: &PgRow) -> Result<Challenge> {
     Ok(Challenge {
         txid: r.try_get("txid").map_err(db)?,
         host_id: r.try_get("host_id").map_err(db)?,
+        scope: r.try_get("scope").map_err(db)?,
         hostname: r.try_get("hostname").map_err(db)?,
         user: r.try_get("user").map_err(db)?,
         service: r.try_get("service").map_err(db)?,
         rhost: r.try_get("rhost").map_err(db)?,
         time: u(r.try_get("login_time").map_err(db)?),
         nonce: r.try_get("nonce").map_err(db)?,
-        number: small(r.try_get("number").map_err(db)?)?,
         choices: parse_choices(&r.try_get::<String, _>("choices").map_err(db)?)?,
         created_at: u(r.try_get("created_at").map_err(db)?),
         expires_at: u(r.try_get("expires_at").map_err(db)?),
@@ -330,7 +336,7 @@ impl Store for PostgresStore {
             "SELECT u.\"user\" AS \"user\", \
                (SELECT COUNT(*) FROM devices d WHERE d.\"user\" = u.\"user\" AND d.revoked_at IS NULL) AS active, \
                (SELECT COUNT(*) FROM devices d WHERE d.\"user\" = u.\"user\" AND d.revoked_at IS NOT NULL) AS revoked, \
-               (SELECT until FROM cooldowns c WHERE c.\"user\" = u.\"user\") AS until \
+               (SELECT MAX(until) FROM cooldowns c WHERE c.\"user\" = u.\"user\") AS until \
              FROM (SELECT \"user\" FROM devices UNION SELECT \"user\" FROM cooldowns) u \
              ORDER BY u.\"user\"",
         )
@@ -384,20 +390,42 @@ impl Store for PostgresStore {
         r.as_ref().map(pairing_row).transpose()
     }
 
-    async fn use_pairing(&self, pairing_id: &str, d: &Device, now: u64) -> Result<bool> {
+    async fn use_pairing(
+        &self,
+        pairing_id: &str,
+        d: &Device,
+        passkey: Option<&Passkey>,
+        now: u64,
+    ) -> Result<bool> {
         let mut tx = self.pool.begin().await.map_err(db)?;
         sqlx::query(
-            "INSERT INTO devices (id, \"user\", name, public_key, created_at) \
-             VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO devices (id, \"user\", name, public_key, created_at, host_id) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(&d.id)
         .bind(&d.user)
         .bind(&d.name)
         .bind(&d.public_key)
         .bind(i(d.created_at))
+        .bind(&d.host_id)
         .execute(&mut *tx)
         .await
         .map_err(db)?;
+        if let Some(p) = passkey {
+            sqlx::query(
+                "INSERT INTO passkeys (device_id, credential_id, public_key, sign_count, \
+                 created_at, registration) VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(&p.device_id)
+            .bind(&p.credential_id)
+            .bind(&p.public_key)
+            .bind(i(u64::from(p.sign_count)))
+            .bind(i(p.created_at))
+            .bind(&p.registration)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        }
         // A concurrent second use waits on this row's lock, then finds `used_at` set and
         // rolls its device back.
         let r = sqlx::query(
@@ -419,8 +447,28 @@ impl Store for PostgresStore {
         Ok(true)
     }
 
-    async fn cooldown_until(&self, user: &str) -> Result<Option<u64>> {
-        let r = sqlx::query("SELECT until FROM cooldowns WHERE \"user\" = $1")
+    async fn use_request_nonce(
+        &self,
+        device_id: &str,
+        nonce: &str,
+        expires_at: u64,
+    ) -> Result<bool> {
+        let r = sqlx::query(
+            "INSERT INTO request_nonces (device_id, nonce, expires_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (device_id, nonce) DO NOTHING",
+        )
+        .bind(device_id)
+        .bind(nonce)
+        .bind(i(expires_at))
+        .execute(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    async fn cooldown_until(&self, scope: &str, user: &str) -> Result<Option<u64>> {
+        let r = sqlx::query("SELECT until FROM cooldowns WHERE scope = $1 AND \"user\" = $2")
+            .bind(scope)
             .bind(user)
             .fetch_optional(&self.pool)
             .await
@@ -437,10 +485,11 @@ impl Store for PostgresStore {
     ) -> Result<Created> {
         let mut tx = self.pool.begin().await.map_err(db)?;
         // Always user first, then host: no two transactions wait on each other in a cycle.
-        lock(&mut tx, &format!("user:{}", c.user)).await?;
+        let user = user_key(&c.scope, &c.user);
+        lock(&mut tx, &format!("user:{user}")).await?;
         lock(&mut tx, &format!("host:{}", c.host_id)).await?;
         let since = now.saturating_sub(60);
-        if Self::count_since(&mut tx, "user", &c.user, since).await? >= i64::from(limits.per_user) {
+        if Self::count_since(&mut tx, "user", &user, since).await? >= i64::from(limits.per_user) {
             return Ok(Created::UserRateLimited);
         }
         if Self::count_since(&mut tx, "host", &c.host_id, since).await?
@@ -451,9 +500,11 @@ impl Store for PostgresStore {
         // Stale pending challenges of this user are expired now, so the one-open rule only
         // counts live ones.
         let stale = sqlx::query(&format!(
-            "{EXPIRE_RETURNING} AND c.\"user\" = $2 RETURNING c.*, h.name AS hostname"
+            "{EXPIRE_RETURNING} AND c.scope = $2 AND c.\"user\" = $3 \
+             RETURNING c.*, h.name AS hostname"
         ))
         .bind(i(now))
+        .bind(&c.scope)
         .bind(&c.user)
         .fetch_all(&mut *tx)
         .await
@@ -463,19 +514,19 @@ impl Store for PostgresStore {
         .collect::<Result<Vec<_>>>()?;
         notify(&mut tx, tx_keys(&stale)).await?;
         let inserted = sqlx::query(
-            "INSERT INTO challenges (txid, host_id, \"user\", service, rhost, login_time, nonce, \
-             number, choices, created_at, expires_at, status) \
+            "INSERT INTO challenges (txid, host_id, scope, \"user\", service, rhost, login_time, \
+             nonce, choices, created_at, expires_at, status) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'pending') \
-             ON CONFLICT (\"user\") WHERE status = 'pending' DO NOTHING",
+             ON CONFLICT (scope, \"user\") WHERE status = 'pending' DO NOTHING",
         )
         .bind(&c.txid)
         .bind(&c.host_id)
+        .bind(&c.scope)
         .bind(&c.user)
         .bind(&c.service)
         .bind(&c.rhost)
         .bind(i(c.time))
         .bind(&c.nonce)
-        .bind(i64::from(c.number))
         .bind(choices_text(&c.choices))
         .bind(i(c.created_at))
         .bind(i(c.expires_at))
@@ -496,11 +547,13 @@ impl Store for PostgresStore {
         .await
         .map_err(db)?;
         sqlx::query(
-            "INSERT INTO rate_events (scope, key, at) VALUES ('user', $1, $3), ('host', $2, $3)",
+            "INSERT INTO rate_events (scope, key, at, txid) \
+             VALUES ('user', $1, $3, $4), ('host', $2, $3, $4)",
         )
-        .bind(&c.user)
+        .bind(&user)
         .bind(&c.host_id)
         .bind(i(now))
+        .bind(&c.txid)
         .execute(&mut *tx)
         .await
         .map_err(db)?;
@@ -562,8 +615,8 @@ impl Store for PostgresStore {
         let mut tx = self.pool.begin().await.map_err(db)?;
         let r = sqlx::query(
             "UPDATE challenges SET status = $1, closed_at = $2, device_id = $3, decision = $4, \
-             answer_number = $5, device_signature = $6, answered_at = $7, receipt_signature = $8 \
-             WHERE txid = $9 AND status = 'pending' AND expires_at > $2",
+             answer_number = $5, device_signature = $6, answered_at = $7, receipt_signature = $8, \
+             passkey = $10 WHERE txid = $9 AND status = 'pending' AND expires_at > $2",
         )
         .bind(status_text(status))
         .bind(i(now))
@@ -574,6 +627,7 @@ impl Store for PostgresStore {
         .bind(i(a.answered_at))
         .bind(&a.receipt_signature)
         .bind(txid)
+        .bind(passkey_text(a.passkey.as_ref())?)
         .execute(&mut *tx)
         .await
         .map_err(db)?;
@@ -583,9 +637,9 @@ impl Store for PostgresStore {
         }
         if let Some(until) = cooldown_until {
             sqlx::query(
-                "INSERT INTO cooldowns (\"user\", until) \
-                 SELECT \"user\", $1 FROM challenges WHERE txid = $2 \
-                 ON CONFLICT (\"user\") DO UPDATE \
+                "INSERT INTO cooldowns (scope, \"user\", until) \
+                 SELECT scope, \"user\", $1 FROM challenges WHERE txid = $2 \
+                 ON CONFLICT (scope, \"user\") DO UPDATE \
                  SET until = GREATEST(cooldowns.until, excluded.until)",
             )
             .bind(i(until))
@@ -599,7 +653,7 @@ impl Store for PostgresStore {
         Ok(true)
     }
 
-    async fn cancel(&self, txid: &str, now: u64) -> Result<bool> {
+    async fn cancel(&self, txid: &str, now: u64, reason: Option<CancelReason>) -> Result<bool> {
         let mut tx = self.pool.begin().await.map_err(db)?;
         let r = sqlx::query(
             "UPDATE challenges SET status = 'cancelled', closed_at = $1 \
@@ -613,6 +667,13 @@ impl Store for PostgresStore {
         if r.rows_affected() != 1 {
             tx.rollback().await.map_err(db)?;
             return Ok(false);
+        }
+        if reason == Some(CancelReason::CodeTyped) {
+            sqlx::query("DELETE FROM rate_events WHERE scope = 'user' AND txid = $1")
+                .bind(txid)
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
         }
         notify(&mut tx, vec![format!("tx:{txid}")]).await?;
         tx.commit().await.map_err(db)?;
@@ -648,6 +709,11 @@ impl Store for PostgresStore {
 
     async fn prune(&self, before: u64) -> Result<()> {
         sqlx::query("DELETE FROM rate_events WHERE at < $1")
+            .bind(i(before))
+            .execute(&self.pool)
+            .await
+            .map_err(db)?;
+        sqlx::query("DELETE FROM request_nonces WHERE expires_at < $1")
             .bind(i(before))
             .execute(&self.pool)
             .await

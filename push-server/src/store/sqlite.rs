@@ -5,14 +5,16 @@
 //! SQLite's "busy" upgrade failure. Reads run in parallel on the pool.
 
 use super::codec::{
-    choices_text, hash32, i, parse_choices, parse_decision, parse_status, small, status_text, u,
+    choices_text, hash32, i, parse_choices, parse_decision, parse_passkey, parse_status,
+    passkey_text, small, status_text, u,
 };
+use super::passkeys::Passkey;
 use super::{
     Answer, Challenge, Created, Device, Host, Pairing, RateLimits, Result, Store, StoreError,
-    UserSummary,
+    UserSummary, user_key,
 };
 use async_trait::async_trait;
-use push_proto::api::{PushSubscription, Status};
+use push_proto::api::{CancelReason, PushSubscription, Status};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
     SqliteSynchronous,
@@ -29,6 +31,8 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/sqlite/0001_init.sql")),
     (2, include_str!("../../migrations/sqlite/0002_passkeys.sql")),
     (3, include_str!("../../migrations/sqlite/0003_web_push.sql")),
+    (4, include_str!("../../migrations/sqlite/0004_protocol_v2.sql")),
+    (5, include_str!("../../migrations/sqlite/0005_rate_event_txid.sql")),
 ];
 
 /// The SQLite store.
@@ -64,6 +68,7 @@ fn device_row(r: &SqliteRow) -> Result<Device> {
         public_key: r.try_get("public_key").map_err(db)?,
         created_at: u(r.try_get("created_at").map_err(db)?),
         revoked_at: r.try_get::<Option<i64>, _>("revoked_at").map_err(db)?.map(u),
+        host_id: r.try_get("host_id").map_err(db)?,
     })
 }
 
@@ -98,6 +103,7 @@ fn challenge_row(r: &SqliteRow) -> Result<Challenge> {
                 .try_get::<Option<String>, _>("device_signature")
                 .map_err(db)?
                 .unwrap_or_default(),
+            passkey: parse_passkey(r.try_get("passkey").map_err(db)?)?,
             answered_at: u(r.try_get::<Option<i64>, _>("answered_at").map_err(db)?.unwrap_or(0)),
             receipt_signature: r
                 .try_get::<Option<String>, _>("receipt_signature")
@@ -108,13 +114,13 @@ fn challenge_row(r: &SqliteRow) -> Result<Challenge> {
     Ok(Challenge {
         txid: r.try_get("txid").map_err(db)?,
         host_id: r.try_get("host_id").map_err(db)?,
+        scope: r.try_get("scope").map_err(db)?,
         hostname: r.try_get("hostname").map_err(db)?,
         user: r.try_get("user").map_err(db)?,
         service: r.try_get("service").map_err(db)?,
         rhost: r.try_get("rhost").map_err(db)?,
         time: u(r.try_get("login_time").map_err(db)?),
         nonce: r.try_get("nonce").map_err(db)?,
-        number: small(r.try_get("number").map_err(db)?)?,
         choices,
         created_at: u(r.try_get("created_at").map_err(db)?),
         expires_at: u(r.try_get("expires_at").map_err(db)?),
@@ -294,7 +300,7 @@ impl Store for SqliteStore {
             "SELECT u.user AS user, \
                (SELECT COUNT(*) FROM devices d WHERE d.user = u.user AND d.revoked_at IS NULL) AS active, \
                (SELECT COUNT(*) FROM devices d WHERE d.user = u.user AND d.revoked_at IS NOT NULL) AS revoked, \
-               (SELECT until FROM cooldowns c WHERE c.user = u.user) AS until \
+               (SELECT MAX(until) FROM cooldowns c WHERE c.user = u.user) AS until \
              FROM (SELECT user FROM devices UNION SELECT user FROM cooldowns) u ORDER BY u.user",
         )
         .fetch_all(&self.pool)
@@ -348,20 +354,43 @@ impl Store for SqliteStore {
         r.as_ref().map(pairing_row).transpose()
     }
 
-    async fn use_pairing(&self, pairing_id: &str, d: &Device, now: u64) -> Result<bool> {
+    async fn use_pairing(
+        &self,
+        pairing_id: &str,
+        d: &Device,
+        passkey: Option<&Passkey>,
+        now: u64,
+    ) -> Result<bool> {
         let _w = self.write.lock().await;
         let mut tx = self.pool.begin().await.map_err(db)?;
         sqlx::query(
-            "INSERT INTO devices (id, user, name, public_key, created_at) VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO devices (id, user, name, public_key, created_at, host_id) \
+             VALUES (?, ?, ?, ?, ?, ?)",
         )
         .bind(&d.id)
         .bind(&d.user)
         .bind(&d.name)
         .bind(&d.public_key)
         .bind(i(d.created_at))
+        .bind(&d.host_id)
         .execute(&mut *tx)
         .await
         .map_err(db)?;
+        if let Some(p) = passkey {
+            sqlx::query(
+                "INSERT INTO passkeys (device_id, credential_id, public_key, sign_count, \
+                 created_at, registration) VALUES (?, ?, ?, ?, ?, ?)",
+            )
+            .bind(&p.device_id)
+            .bind(&p.credential_id)
+            .bind(&p.public_key)
+            .bind(i(u64::from(p.sign_count)))
+            .bind(i(p.created_at))
+            .bind(&p.registration)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        }
         let r = sqlx::query(
             "UPDATE pairings SET used_at = ?, device_id = ? \
              WHERE id = ? AND used_at IS NULL AND expires_at > ?",
@@ -381,8 +410,29 @@ impl Store for SqliteStore {
         Ok(true)
     }
 
-    async fn cooldown_until(&self, user: &str) -> Result<Option<u64>> {
-        let r = sqlx::query("SELECT until FROM cooldowns WHERE user = ?")
+    async fn use_request_nonce(
+        &self,
+        device_id: &str,
+        nonce: &str,
+        expires_at: u64,
+    ) -> Result<bool> {
+        let _w = self.write.lock().await;
+        let r = sqlx::query(
+            "INSERT INTO request_nonces (device_id, nonce, expires_at) VALUES (?, ?, ?) \
+             ON CONFLICT (device_id, nonce) DO NOTHING",
+        )
+        .bind(device_id)
+        .bind(nonce)
+        .bind(i(expires_at))
+        .execute(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    async fn cooldown_until(&self, scope: &str, user: &str) -> Result<Option<u64>> {
+        let r = sqlx::query("SELECT until FROM cooldowns WHERE scope = ? AND user = ?")
+            .bind(scope)
             .bind(user)
             .fetch_optional(&self.pool)
             .await
@@ -400,7 +450,8 @@ impl Store for SqliteStore {
         let _w = self.write.lock().await;
         let mut tx = self.pool.begin().await.map_err(db)?;
         let since = now.saturating_sub(60);
-        if Self::count_since(&mut tx, "user", &c.user, since).await? >= i64::from(limits.per_user) {
+        let user = user_key(&c.scope, &c.user);
+        if Self::count_since(&mut tx, "user", &user, since).await? >= i64::from(limits.per_user) {
             return Ok(Created::UserRateLimited);
         }
         if Self::count_since(&mut tx, "host", &c.host_id, since).await?
@@ -411,8 +462,10 @@ impl Store for SqliteStore {
         // Stale pending challenges of this user are expired now, so the one-open rule only
         // counts live ones.
         let stale = sqlx::query(&format!(
-            "{CHALLENGE_SELECT} WHERE c.user = ? AND c.status = 'pending' AND c.expires_at <= ?"
+            "{CHALLENGE_SELECT} WHERE c.scope = ? AND c.user = ? AND c.status = 'pending' \
+             AND c.expires_at <= ?"
         ))
+        .bind(&c.scope)
         .bind(&c.user)
         .bind(i(now))
         .fetch_all(&mut *tx)
@@ -424,9 +477,10 @@ impl Store for SqliteStore {
         if !stale.is_empty() {
             sqlx::query(
                 "UPDATE challenges SET status = 'expired', closed_at = ? \
-                 WHERE user = ? AND status = 'pending' AND expires_at <= ?",
+                 WHERE scope = ? AND user = ? AND status = 'pending' AND expires_at <= ?",
             )
             .bind(i(now))
+            .bind(&c.scope)
             .bind(&c.user)
             .bind(i(now))
             .execute(&mut *tx)
@@ -435,18 +489,18 @@ impl Store for SqliteStore {
         }
         let choices = choices_text(&c.choices);
         let inserted = sqlx::query(
-            "INSERT INTO challenges (txid, host_id, user, service, rhost, login_time, nonce, \
-             number, choices, created_at, expires_at, status) \
+            "INSERT INTO challenges (txid, host_id, scope, user, service, rhost, login_time, \
+             nonce, choices, created_at, expires_at, status) \
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending')",
         )
         .bind(&c.txid)
         .bind(&c.host_id)
+        .bind(&c.scope)
         .bind(&c.user)
         .bind(&c.service)
         .bind(&c.rhost)
         .bind(i(c.time))
         .bind(&c.nonce)
-        .bind(i64::from(c.number))
         .bind(choices)
         .bind(i(c.created_at))
         .bind(i(c.expires_at))
@@ -470,11 +524,12 @@ impl Store for SqliteStore {
                 .await
                 .map_err(db)?;
         }
-        for (scope, key) in [("user", &c.user), ("host", &c.host_id)] {
-            sqlx::query("INSERT INTO rate_events (scope, key, at) VALUES (?, ?, ?)")
+        for (scope, key) in [("user", &user), ("host", &c.host_id)] {
+            sqlx::query("INSERT INTO rate_events (scope, key, at, txid) VALUES (?, ?, ?, ?)")
                 .bind(scope)
                 .bind(key)
                 .bind(i(now))
+                .bind(&c.txid)
                 .execute(&mut *tx)
                 .await
                 .map_err(db)?;
@@ -544,8 +599,8 @@ impl Store for SqliteStore {
         let mut tx = self.pool.begin().await.map_err(db)?;
         let r = sqlx::query(
             "UPDATE challenges SET status = ?, closed_at = ?, device_id = ?, decision = ?, \
-             answer_number = ?, device_signature = ?, answered_at = ?, receipt_signature = ? \
-             WHERE txid = ? AND status = 'pending' AND expires_at > ?",
+             answer_number = ?, device_signature = ?, passkey = ?, answered_at = ?, \
+             receipt_signature = ? WHERE txid = ? AND status = 'pending' AND expires_at > ?",
         )
         .bind(status_text(status))
         .bind(i(now))
@@ -553,6 +608,7 @@ impl Store for SqliteStore {
         .bind(a.decision.as_str())
         .bind(a.number.map(i64::from))
         .bind(&a.device_signature)
+        .bind(passkey_text(a.passkey.as_ref())?)
         .bind(i(a.answered_at))
         .bind(&a.receipt_signature)
         .bind(txid)
@@ -566,9 +622,9 @@ impl Store for SqliteStore {
         }
         if let Some(until) = cooldown_until {
             sqlx::query(
-                "INSERT INTO cooldowns (user, until) \
-                 SELECT user, ? FROM challenges WHERE txid = ? \
-                 ON CONFLICT (user) DO UPDATE SET until = MAX(until, excluded.until)",
+                "INSERT INTO cooldowns (scope, user, until) \
+                 SELECT scope, user, ? FROM challenges WHERE txid = ? \
+                 ON CONFLICT (scope, user) DO UPDATE SET until = MAX(until, excluded.until)",
             )
             .bind(i(until))
             .bind(txid)
@@ -580,8 +636,9 @@ impl Store for SqliteStore {
         Ok(true)
     }
 
-    async fn cancel(&self, txid: &str, now: u64) -> Result<bool> {
+    async fn cancel(&self, txid: &str, now: u64, reason: Option<CancelReason>) -> Result<bool> {
         let _w = self.write.lock().await;
+        let mut tx = self.pool.begin().await.map_err(db)?;
         let r = sqlx::query(
             "UPDATE challenges SET status = 'cancelled', closed_at = ? \
              WHERE txid = ? AND status = 'pending' AND expires_at > ?",
@@ -589,10 +646,22 @@ impl Store for SqliteStore {
         .bind(i(now))
         .bind(txid)
         .bind(i(now))
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await
         .map_err(db)?;
-        Ok(r.rows_affected() == 1)
+        if r.rows_affected() != 1 {
+            tx.rollback().await.map_err(db)?;
+            return Ok(false);
+        }
+        if reason == Some(CancelReason::CodeTyped) {
+            sqlx::query("DELETE FROM rate_events WHERE scope = 'user' AND txid = ?")
+                .bind(txid)
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+        }
+        tx.commit().await.map_err(db)?;
+        Ok(true)
     }
 
     async fn expire_due(&self, now: u64) -> Result<Vec<Challenge>> {
@@ -633,6 +702,11 @@ impl Store for SqliteStore {
     async fn prune(&self, before: u64) -> Result<()> {
         let _w = self.write.lock().await;
         sqlx::query("DELETE FROM rate_events WHERE at < ?")
+            .bind(i(before))
+            .execute(&self.pool)
+            .await
+            .map_err(db)?;
+        sqlx::query("DELETE FROM request_nonces WHERE expires_at < ?")
             .bind(i(before))
             .execute(&self.pool)
             .await

@@ -3,8 +3,9 @@
 //!
 //! The endpoint is chosen by whoever holds a device key, so it is treated as hostile: `https://`
 //! with a DNS name only (real push services are named; IP literals would let a device aim the
-//! service at addresses inside the network), no user info, bounded length. Plain `http://` is
-//! accepted only to a loopback IP literal and only when the configuration allows it (tests).
+//! service at addresses inside the network), no user info, bounded length; what the name
+//! resolves to is checked too ([`super::address`]). Plain `http://` is accepted only to a
+//! loopback IP literal and only when the configuration allows it (tests).
 
 use axum::http::Uri;
 use push_proto::api::PushSubscription;
@@ -23,6 +24,8 @@ pub struct Endpoint {
     pub uri: Uri,
     /// `scheme://host[:port]`, lower case, without a default port (RFC 6454).
     pub origin: String,
+    /// The host is a loopback IP literal (only accepted with `allow_http_loopback`).
+    pub loopback_literal: bool,
 }
 
 /// Checks `url`; `allow_http_loopback` admits `http://` to 127.0.0.0/8 and `[::1]`.
@@ -56,7 +59,7 @@ pub fn parse_endpoint(url: &str, allow_http_loopback: bool) -> Result<Endpoint, 
         Some(p) if p != default_port => format!("{scheme}://{host}:{p}"),
         _ => format!("{scheme}://{host}"),
     };
-    Ok(Endpoint { uri, origin })
+    Ok(Endpoint { uri, origin, loopback_literal: ip.is_some_and(|ip| ip.is_loopback()) })
 }
 
 /// Letters, digits, hyphens and dots, with at least one dot, as push services' names are.

@@ -8,6 +8,7 @@
 //! hostile push service delays nothing; the long-poll of the open app is the fallback anyway.
 //! A push service answering 404/410 ends the subscription.
 
+pub mod address;
 pub mod config;
 pub mod endpoint;
 pub mod send;
@@ -65,9 +66,26 @@ impl WebPush {
         self.key.public().encode()
     }
 
-    /// Checks a subscription a device wants to register.
-    pub fn check(&self, sub: &PushSubscription) -> Result<(), &'static str> {
-        endpoint::check(sub, self.allow_http_loopback).map(|_| ())
+    /// Checks a subscription a device wants to register: its form, and that its host resolves
+    /// to global addresses only (checked again, on the addresses connected to, for every
+    /// message).
+    pub async fn check_resolved(&self, sub: &PushSubscription) -> Result<(), &'static str> {
+        let (endpoint, _) = endpoint::check(sub, self.allow_http_loopback)?;
+        if endpoint.loopback_literal {
+            // Only reachable with `allow_http_loopback` (tests).
+            return Ok(());
+        }
+        let host = endpoint.uri.host().unwrap_or("").to_string();
+        let port = endpoint.uri.port_u16().unwrap_or(443);
+        let lookup = tokio::net::lookup_host((host, port));
+        let addrs: Vec<_> = match tokio::time::timeout(self.timeout, lookup).await {
+            Ok(Ok(addrs)) => addrs.collect(),
+            Ok(Err(_)) | Err(_) => return Err("endpoint host does not resolve"),
+        };
+        if !address::all_global(&addrs) {
+            return Err("endpoint resolves to a private, loopback or other non-global address");
+        }
+        Ok(())
     }
 
     /// The encrypted, VAPID-signed POST of `body` to `sub`, valid for `ttl` seconds.

@@ -2,8 +2,9 @@
 //! configured CA file) and what the push service's answer means.
 //!
 //! Runs on tokio's blocking pool with a hard overall timeout; no redirects, no proxy from the
-//! environment, plain HTTP only where the configuration allows loopback endpoints. Error texts
-//! name a category, never the endpoint (it is a capability to send to the browser).
+//! environment, only to global addresses (the agent's resolver, [`super::address`]), plain
+//! HTTP only where the configuration allows loopback endpoints. Error texts name a category,
+//! never the endpoint (it is a capability to send to the browser).
 
 use std::path::Path;
 use std::time::Duration;
@@ -34,7 +35,7 @@ pub fn classify(status: u16) -> Outcome {
 }
 
 /// The HTTP agent for push services: `ca_file`'s roots, `https_only` unless loopback HTTP is
-/// allowed.
+/// allowed, and a resolver that refuses names resolving to non-global addresses.
 pub fn agent(ca_file: &Path, allow_http_loopback: bool) -> Result<ureq::Agent, String> {
     let certs = crate::client::ca_certificates(ca_file, 4 * 1024 * 1024, " (web_push.ca_file)")?;
     let tls = crate::client::tls_trusting(certs);
@@ -46,7 +47,12 @@ pub fn agent(ca_file: &Path, allow_http_loopback: bool) -> Result<ureq::Agent, S
         .https_only(!allow_http_loopback)
         .user_agent("mfa-pushd")
         .build();
-    Ok(config.new_agent())
+    let resolver = super::address::GlobalOnly { allow_loopback_literal: allow_http_loopback };
+    Ok(ureq::Agent::with_parts(
+        config,
+        ureq::unversioned::transport::DefaultConnector::default(),
+        resolver,
+    ))
 }
 
 /// POSTs `request` within `timeout` (blocking; call from the blocking pool).
@@ -64,6 +70,9 @@ pub fn post(
 }
 
 fn describe(e: &ureq::Error) -> &'static str {
+    if super::address::is_non_global(e) {
+        return "endpoint resolves to a private, loopback or other non-global address";
+    }
     match e {
         ureq::Error::Timeout(_) => "push service did not answer in time",
         ureq::Error::HostNotFound => "push service host not found",

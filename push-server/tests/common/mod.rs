@@ -52,6 +52,8 @@ pub struct Server {
     pub audit: PathBuf,
     child: Option<Child>,
     pub stderr: Arc<Mutex<String>>,
+    /// The `/etc/hosts` the service sees (in a mount namespace of its own), if given.
+    pub hosts: Option<PathBuf>,
 }
 
 fn free_port() -> u16 {
@@ -62,25 +64,44 @@ fn free_port() -> u16 {
 impl Server {
     /// Starts a server on `backend`; `limits` is the body of its `[limits]` table.
     pub fn start(backend: Backend, limits: &str) -> Server {
+        Server::start_with_hosts(backend, limits, None)
+    }
+
+    /// A server that resolves names with `hosts` as its `/etc/hosts`: it runs in a private
+    /// mount namespace (`unshare -m`) with the file bound over `/etc/hosts`, so the system's
+    /// own resolver (glibc's `files` source) answers what the test says, and the machine's
+    /// file is never touched. Rewriting [`Server::set_hosts`] changes the answers at once.
+    pub fn start_with_hosts(backend: Backend, limits: &str, hosts: Option<&str>) -> Server {
         let pg = (backend == Backend::Postgres).then(|| {
             let cluster = pg::PgCluster::start();
             let url = cluster.create_database("mfa_pushd");
             (Arc::new(cluster), url)
         });
-        Server::start_on(pg, limits, None)
+        Server::start_on(pg, limits, None, hosts)
+    }
+
+    /// Rewrites the server's `/etc/hosts` in place (the same inode, which the bind mount shows).
+    pub fn set_hosts(&self, text: &str) {
+        use std::io::Write;
+        let path = self.hosts.as_ref().expect("a server started with a hosts file");
+        let mut f = std::fs::OpenOptions::new().write(true).truncate(true).open(path).unwrap();
+        f.write_all(text.as_bytes()).unwrap();
+        f.sync_all().unwrap();
     }
 
     /// Starts a second instance on `self`'s PostgreSQL database, with its own port, TLS and
     /// audit log, and a copy of `self`'s service key (every instance signs as the service).
     pub fn second_instance(&self, limits: &str) -> Server {
         assert!(self.pg.is_some(), "a second instance needs PostgreSQL");
-        Server::start_on(self.pg.clone(), limits, Some(&self.dir.path().join("data/service.key")))
+        let key = self.dir.path().join("data/service.key");
+        Server::start_on(self.pg.clone(), limits, Some(&key), None)
     }
 
     fn start_on(
         pg: Option<(Arc<pg::PgCluster>, String)>,
         limits: &str,
         key: Option<&Path>,
+        hosts: Option<&str>,
     ) -> Server {
         let dir = tempfile::tempdir().unwrap();
         let tls = dir.path().join("tls");
@@ -109,16 +130,23 @@ impl Server {
             format!(
                 "listen = \"127.0.0.1:{port}\"\npublic_url = \"https://127.0.0.1:{port}\"\n\
                  data_dir = \"{d}/data\"\ntls_cert = \"{d}/tls/server.pem\"\n\
-                 tls_key = \"{d}/tls/server.key\"\naudit_log = \"{d}/audit.log\"\n{database}\
+                 tls_key = \"{d}/tls/server.key\"\naudit_log = \"{d}/log/audit.log\"\n{database}\
                  [limits]\n{limits}\n"
             ),
         )
         .unwrap();
+        let hosts = hosts.map(|text| {
+            let path = dir.path().join("hosts");
+            std::fs::write(&path, text).unwrap();
+            path
+        });
         let mut s = Server {
+            hosts,
             pg,
             url: format!("https://127.0.0.1:{port}"),
             ca: tls.join("ca.pem"),
-            audit: dir.path().join("audit.log"),
+            // The log's directory does not exist yet: the first start makes it.
+            audit: dir.path().join("log/audit.log"),
             config,
             dir,
             port,
@@ -130,7 +158,19 @@ impl Server {
     }
 
     fn spawn(&mut self) {
-        let mut child = Command::new(PUSHD)
+        let mut cmd = match &self.hosts {
+            None => Command::new(PUSHD),
+            Some(hosts) => {
+                // unshare execs sh (no fork) and sh execs the service: one pid throughout.
+                let mut c = Command::new("unshare");
+                c.args(["-m", "--propagation", "private", "sh", "-c"])
+                    .arg("mount --bind \"$0\" /etc/hosts && exec \"$@\"")
+                    .arg(hosts)
+                    .arg(PUSHD);
+                c
+            }
+        };
+        let mut child = cmd
             .arg("--config")
             .arg(&self.config)
             .arg("serve")
@@ -154,7 +194,7 @@ impl Server {
         let client = self.anon();
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
-            if let Ok(r) = client.request("GET", "/v1/health", &[], None, Duration::ZERO) {
+            if let Ok(r) = client.request("GET", "/v2/health", &[], None, Duration::ZERO) {
                 if r.status == 200 {
                     return;
                 }
@@ -235,23 +275,29 @@ impl Server {
         )
     }
 
-    /// Pairs a new device for `user` through `host`; returns its key file and id.
+    /// Pairs a new device for `user` through `host` as a host does: the service's link with
+    /// the host's secret added; checks that the pairing code the device prints is the one the
+    /// host computes from the device the service reports. Returns its key file and id.
     pub fn pair(&self, host: &Host, user: &str, name: &str) -> (PathBuf, String) {
-        let (st, p) = host.call("POST", "/v1/pairings", Some(json!({"user": user, "ttl": 60})));
+        let (st, p) = host.call("POST", "/v2/pairings", Some(json!({"user": user, "ttl": 60})));
         assert_eq!(st, 201, "{p}");
+        let service_link = p["uri"].as_str().unwrap();
+        let secret = push_proto::random_token(16).unwrap();
+        let link = push_proto::pairing_uri::with_host_secret(service_link, &secret);
         let key = self.key_file(name);
-        let (ok, out, err) = self.device(
-            &key,
-            &[
-                "pair",
-                p["uri"].as_str().unwrap(),
-                "--name",
-                name,
-                "--ca-file",
-                self.ca.to_str().unwrap(),
-            ],
-        );
+        let (ok, out, err) = self
+            .device(&key, &["pair", &link, "--name", name, "--ca-file", self.ca.to_str().unwrap()]);
         assert!(ok, "pair: {out} {err}");
+        let pid = p["pairing_id"].as_str().unwrap();
+        let (_, state) = host.call("GET", &format!("/v2/pairings/{pid}"), None);
+        let credential = push_proto::pairing_uri::parse(service_link).unwrap().credential;
+        let code = push_proto::signed::pairing_code(
+            &secret,
+            &credential,
+            state["device"]["public_key"].as_str().unwrap(),
+            None,
+        );
+        assert_eq!(pairing_code(&out).as_deref(), Some(code.as_str()), "{out}");
         let kf: Value = serde_json::from_str(&std::fs::read_to_string(&key).unwrap()).unwrap();
         (key, kf["device_id"].as_str().unwrap().to_string())
     }
@@ -286,18 +332,52 @@ impl Host {
         (r.status, serde_json::from_slice(&r.body).unwrap_or(Value::Null))
     }
 
-    /// Creates a challenge for `user` on `devices` with a fresh nonce.
-    pub fn challenge(&self, user: &str, devices: &[&str], ttl: u64) -> (u16, Value, String) {
+    /// Creates a challenge for `user` on `devices` with a fresh nonce and, as a host does, its
+    /// own number and three choices (the phone offers them).
+    pub fn challenge(&self, user: &str, devices: &[&str], ttl: u64) -> (u16, Value, Sent) {
+        self.challenge_with(user, devices, ttl, push_proto::numbers::Entry::Choose)
+    }
+
+    /// [`Host::challenge`] with the number entry of `entry`.
+    pub fn challenge_with(
+        &self,
+        user: &str,
+        devices: &[&str],
+        ttl: u64,
+        entry: push_proto::numbers::Entry,
+    ) -> (u16, Value, Sent) {
         let nonce = push_proto::random_token(32).unwrap();
+        let (number, choices) = push_proto::numbers::login_numbers(entry).unwrap();
+        let time = push_server::time::now();
         let (st, v) = self.call(
             "POST",
-            "/v1/challenges",
+            "/v2/challenges",
             Some(json!({"user": user, "service": "sshd", "rhost": "192.0.2.7",
-                        "time": push_server::time::now(), "nonce": nonce,
+                        "time": time, "nonce": nonce, "choices": choices,
                         "devices": devices, "ttl": ttl})),
         );
-        (st, v, nonce)
+        (st, v, Sent { nonce, number, choices, time })
     }
+}
+
+/// What a host sent with a challenge, and the number it keeps.
+#[derive(Clone, Debug)]
+pub struct Sent {
+    pub nonce: String,
+    pub number: u8,
+    pub choices: Vec<u8>,
+    pub time: u64,
+}
+
+/// The pairing code `mfa-push-device pair` printed ("pairing code: 123 456 ..."), digits only.
+pub fn pairing_code(out: &str) -> Option<String> {
+    let at = out.find("pairing code: ")?;
+    let code: String = out[at + 14..]
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || *c == ' ')
+        .filter(char::is_ascii_digit)
+        .collect();
+    (code.len() == 6).then_some(code)
 }
 
 /// The `error` code of an error reply.

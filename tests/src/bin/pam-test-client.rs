@@ -6,7 +6,7 @@
 //! pam-test-client [--confdir DIR] --service NAME --user USER [--rhost HOST | --rhost-hex HEX]
 //!                 [--tty TTY] [--session none|local|remote|unknown]
 //!                 [--answer TEXT | --answer-hex HEX | --answer-fill N | --answer-shown-code
-//!                  | --null-answer | --conv-error]...
+//!                  | --answer-stdin | --null-answer | --conv-error]...
 //!                 [--silent] [--capture-syslog] [--wait-stdin] [--echo-messages]
 //! pam-test-client session none|local|remote|unknown -- COMMAND [ARGS...]
 //! ```
@@ -20,7 +20,7 @@ fn usage() -> ! {
     eprintln!(
         "usage: pam-test-client [--confdir DIR] --service NAME --user USER [--rhost HOST|--rhost-hex HEX] \
          [--tty TTY] [--session none|local|remote|unknown] \
-         [--answer TEXT|--answer-hex HEX|--answer-fill N|--answer-shown-code|--null-answer|--conv-error]... [--silent] \
+         [--answer TEXT|--answer-hex HEX|--answer-fill N|--answer-shown-code|--answer-stdin|--null-answer|--conv-error]... [--silent] \
          [--capture-syslog] [--wait-stdin] [--echo-messages]"
     );
     std::process::exit(2)
@@ -83,6 +83,7 @@ fn main() {
             }
             "--null-answer" => replies.push(Reply::Null),
             "--answer-shown-code" => replies.push(Reply::CodeForShownUri),
+            "--answer-stdin" => replies.push(Reply::Stdin),
             "--conv-error" => replies.push(Reply::ConvError),
             "--silent" => flags |= client::PAM_SILENT,
             "--capture-syslog" => capture = true,

@@ -16,30 +16,15 @@ fn passkey_row(r: &sqlx::postgres::PgRow) -> Result<Passkey> {
         sign_count: u32::try_from(count)
             .map_err(|_| StoreError::Db("stored passkey counter out of range".into()))?,
         created_at: u(r.try_get("created_at").map_err(db)?),
+        registration: r.try_get("registration").map_err(db)?,
     })
 }
 
 #[async_trait]
 impl PasskeyStore for PostgresStore {
-    async fn add_passkey(&self, p: &Passkey) -> Result<bool> {
-        let done = sqlx::query(
-            "INSERT INTO passkeys (device_id, credential_id, public_key, sign_count, created_at) \
-             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (device_id) DO NOTHING",
-        )
-        .bind(&p.device_id)
-        .bind(&p.credential_id)
-        .bind(&p.public_key)
-        .bind(i(u64::from(p.sign_count)))
-        .bind(i(p.created_at))
-        .execute(&self.pool)
-        .await
-        .map_err(db)?;
-        Ok(done.rows_affected() == 1)
-    }
-
     async fn passkey(&self, device_id: &str) -> Result<Option<Passkey>> {
         sqlx::query(
-            "SELECT device_id, credential_id, public_key, sign_count, created_at \
+            "SELECT device_id, credential_id, public_key, sign_count, created_at, registration \
              FROM passkeys WHERE device_id = $1",
         )
         .bind(device_id)
