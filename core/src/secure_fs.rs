@@ -494,13 +494,14 @@ mod tests {
         assert!(matches!(r, Err(Error::Busy(_))), "{r:?}");
     }
 
-    /// Whether someone is blocked in `flock` on the file with inode `ino` (/proc/locks lists
-    /// waiting requests with a "->" mark).
-    fn someone_waits_on(ino: u64) -> bool {
-        let locks = std::fs::read_to_string("/proc/locks").unwrap();
-        locks.lines().any(|l| {
-            l.contains("->") && l.split_whitespace().any(|f| f.ends_with(&format!(":{ino}")))
-        })
+    /// How many descriptors of this process have `path` open (the holder's and, once it has
+    /// opened the file, the waiter's: the waiter polls with non-blocking `flock`).
+    fn open_count(path: &Path) -> usize {
+        std::fs::read_dir("/proc/self/fd")
+            .unwrap()
+            .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+            .filter(|p| p == path)
+            .count()
     }
 
     #[test]
@@ -509,16 +510,15 @@ mod tests {
         let d = std::sync::Arc::new(d);
         let held = d.lock("u", DEFAULT_LOCK_WAIT).unwrap();
         let path = t.path().join("u");
-        let old_ino = std::fs::metadata(&path).unwrap().ino();
         let waiter = {
             let d = d.clone();
             std::thread::spawn(move || d.lock("u", DEFAULT_LOCK_WAIT).unwrap())
         };
-        // Wait (bounded) until the waiter is blocked on the old file.
+        // Wait (bounded) until the waiter has opened the old file.
         let mut tries = 0;
-        while !someone_waits_on(old_ino) {
+        while open_count(&path) < 2 {
             tries += 1;
-            assert!(tries < 1000, "the waiter never blocked on the lock");
+            assert!(tries < 1000, "the waiter never opened the lock file");
             std::thread::sleep(Duration::from_millis(10));
         }
         assert!(d.remove_lock("u", &held).unwrap());
