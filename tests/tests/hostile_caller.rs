@@ -313,30 +313,31 @@ fn su(s: &Sandbox, setup: &str, prlimit: &str, answer: &str) -> bool {
 fn a_setuid_su_stack_with_an_in_between_file_size_limit_never_checks_an_uncounted_guess() {
     let (s, _) = sandbox(3);
     let e = s.enroll(NAME);
-    // Clean state, then learn the two sizes (and make sure su works at all).
+    // Learn the two sizes (the success uses this step's code).
     wait_for_step_margin(30, 20);
     let wrong = wrong_code(&e);
     let (failed, succeeded) = sizes_after_failure_and_success(&s, &e, &wrong);
     assert!(succeeded < failed, "a failure makes the record larger ({succeeded} vs {failed})");
-    assert!(su(&s, "true", "", &e.code_at(now() + 30)), "su works without limits");
-    wait_for_step_margin(30, 20);
-    let wrong = wrong_code(&e);
+    // The next step's code is right (within the window, above the replay floor).
+    let right = e.code_at(now() + 30);
     let limit = format!("--fsize={succeeded}");
     // Eight guesses under the limit, then the right code under the same limit.
     for _ in 0..8 {
         assert!(!su(&s, "trap '' XFSZ", &limit, &wrong));
     }
     assert!(
-        !su(&s, "trap '' XFSZ", &limit, &e.code_now()),
+        !su(&s, "trap '' XFSZ", &limit, &right),
         "the right code must not log in when the guesses before it could not be counted"
     );
     assert_eq!(lockout(&s), LockoutState::default(), "nothing was checked, nothing counted");
     // RLIMIT_FSIZE 0 the same.
-    assert!(!su(&s, "trap '' XFSZ", "--fsize=0", &e.code_now()));
-    // Without limits: three guesses lock the factor exactly.
+    assert!(!su(&s, "trap '' XFSZ", "--fsize=0", &right));
+    // Without limits the right code works (su works, and nothing was locked)...
+    assert!(su(&s, "true", "", &right), "su with the right code and no limits");
+    // ...and three guesses lock the factor exactly.
     for _ in 0..3 {
         assert!(!su(&s, "true", "", &wrong));
     }
     assert!(lockout(&s).locked_until.is_some());
-    assert!(!su(&s, "true", "", &e.code_now()), "locked");
+    assert!(!su(&s, "true", "", &e.recovery_codes[0]), "locked");
 }
