@@ -321,6 +321,14 @@ impl Config {
                 "fido2.rp_id must be at most 255 characters without spaces".into(),
             ));
         }
+        if self.fido2.test_device.is_some() && !cfg!(any(test, feature = "test-authenticator")) {
+            // Issue 15, finding 13: the software authenticator exists only in test builds.
+            return Err(Error::Config(
+                "fido2.test_device: the software test authenticator is not part of this build \
+                 (test builds only)"
+                    .into(),
+            ));
+        }
         if self.fido2.test_device.as_ref().is_some_and(|p| !p.is_absolute()) {
             return Err(Error::Config("fido2.test_device must be an absolute path".into()));
         }

@@ -105,8 +105,9 @@ fuzz_target!(|data: &[u8]| {
         _ => return,
     };
     let is_login = matches!(request, Request::Login { .. });
-    // The caller's answers, as the session could read them.
-    let rest = &data[input.get_ref().position() as usize..];
+    // The caller's answers, as the session could read them (everything after the request
+    // line; the reader above has buffered ahead, so this is cut from `data`).
+    let rest = data.iter().position(|b| *b == b'\n').map_or(&[][..], |i| &data[i + 1..]);
     let answers: Vec<String> = rest
         .split(|b| *b == b'\n')
         .filter_map(|l| std::str::from_utf8(l).ok())

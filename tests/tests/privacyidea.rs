@@ -11,7 +11,7 @@ use mfa_tests::privacyidea::{MARGIN, PiServer, free_port, random_hex};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-const TOTP_USERS: [&str; 3] = ["pitotp", "piwrong", "pirecov"];
+const TOTP_USERS: [&str; 4] = ["pitotp", "piwrong", "pirecov", "pilockout"];
 const PUSH_USERS: [&str; 4] = ["piapprove", "pidecline", "pisilent", "pidown"];
 const PRESENCE_USERS: [&str; 2] = ["piright", "piwrongnum"];
 
@@ -288,4 +288,35 @@ fn a_certificate_from_another_ca_is_refused_even_with_failmode_open() {
         let line = o.decision_lines()[0].clone();
         assert!(line.contains("decision=deny") && !line.contains("fail-open"), "{mode}: {line}");
     }
+}
+
+/// Issue 15, finding 5: a login accepted by privacyIDEA clears the local failure count, as a
+/// local code does: rejections spread over successes never lock the user out.
+#[test]
+fn a_login_accepted_by_privacyidea_clears_the_local_failure_count() {
+    let s = shared();
+    let f = Fixture::with_config(&format!(
+        "{}\n[lockout]\nmax_failures = 3\nwindow = 3600\nduration = 3600\nfail_delay_ms = 0\n",
+        config(&s.server.url, &s.server.ca_file, "", "")
+    ));
+    // A local record (recovery codes) next to the privacyIDEA token.
+    let e = f.enroll("pilockout");
+    wait_for_step_margin(30, 10);
+    let t = now();
+    for round in 0..2u64 {
+        let good = s.code("pilockout", t + 30 * round);
+        let wrong = format!("{:06}", (good.parse::<u32>().expect("digits") + 500_000) % 1_000_000);
+        for _ in 0..2 {
+            let o = f.login("pilockout", &[&wrong]);
+            assert_eq!(o.code, PAM_AUTH_ERR, "round {round}: {o:?}");
+        }
+        let o = f.login("pilockout", &[&good]);
+        assert_eq!(
+            o.code, PAM_SUCCESS,
+            "round {round}: the right code after two rejections: {o:?}"
+        );
+    }
+    // Four rejections in all, but never three in a row: a recovery code still works.
+    let o = f.login("pilockout", &[&e.recovery_codes[0]]);
+    assert_eq!(o.code, PAM_SUCCESS, "{o:?}");
 }
