@@ -275,7 +275,7 @@ fn a_certificate_from_another_ca_is_refused_even_with_failmode_open() {
         .output()
         .expect("openssl");
     assert!(out.status.success());
-    for mode in ["closed", "open"] {
+    for mode in ["open", "closed"] {
         let f = Fixture::with_config(&config(
             &s.server.url,
             &other,
