@@ -4,10 +4,9 @@
 
 use mfa_tests::client::*;
 use mfa_tests::fixture::{Fixture, Outcome, wait_for_step_margin};
-use mfa_tests::sandbox::enroll_tool;
 use std::io::Write;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 fn fixture() -> (Fixture, PathBuf) {
     let f = Fixture::new();
@@ -91,12 +90,7 @@ fn register_then_log_in_by_touching_the_key() {
             .contains("yubikey-blue  (RP id pam://test-host, touch only, counter 3)"),
         "{list:?}"
     );
-    let status = Command::new(enroll_tool())
-        .arg("--config")
-        .arg(&f.config_path)
-        .args(["--user", "alice", "status"])
-        .output()
-        .expect("status");
+    let status = f.enroll_tool(&["--user", "alice", "status"]).output().expect("status");
     let status = String::from_utf8_lossy(&status.stdout);
     assert!(status.contains("\n  Security keys:     yubikey-blue\n"), "{status}");
     assert!(!register(&f, "alice", "yubikey-blue", &[], "").status.success());
