@@ -141,7 +141,7 @@ fn logins_leave_no_descriptor_open() {
     if std::env::var_os(CHILD).is_none() {
         let dir = tempfile::tempdir().expect("tempdir");
         let nss = mfa_tests::nss::NssFiles::new(dir.path());
-        for user in ["alice", "carol", "dave", "erin"] {
+        for user in ["alice", "bob", "carol", "dave", "erin"] {
             nss.ensure(user);
         }
         let mut c = Command::new(std::env::current_exe().expect("test binary"));
