@@ -30,7 +30,6 @@ packages=(
   chromium chromium-driver        # the phone web app in real headless Chromium
   libnss-wrapper                  # invented test users resolve (tests/src/nss.rs): pam_mfa
                                   # refuses user names that are not accounts
-  strace                          # stalls a setuid helper while it holds a user's lock
 )
 # The pinned Python environments (privacyIDEA; the independent Web Push implementation).
 venv_scripts=(scripts/privacyidea-setup.sh scripts/webpush-test-setup.sh)
