@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Fuzz mfa-core's parsers, store decoders and login state machine (fuzz/, cargo-fuzz + libFuzzer).
+# Fuzz mfa-core's parsers, store decoders, login state machine and the setuid helper's line protocol
+# (fuzz/, cargo-fuzz + libFuzzer).
 #
 #   scripts/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]
 #

@@ -2,6 +2,7 @@
 # A throwaway system view for tests and the demo, without changing the host.
 #
 #   scripts/sandbox.sh add-user DIR NAME UID [PASSWORD]   add a user (home DIR/home/NAME)
+#   scripts/sandbox.sh add-alias DIR NAME UID             another passwd name for UID (root/toor)
 #   scripts/sandbox.sh run DIR MODULE COMMAND [ARGS...]   run COMMAND in the sandbox
 #
 # COMMAND runs in a private mount namespace (unshare -m) in which /etc and the system's PAM
@@ -53,6 +54,15 @@ case $cmd in
     echo "$name:x:$uid:" >> "$up/group"
     echo "$name:$hash:19000:0:99999:7:::" >> "$up/shadow"
     chown "$uid:$uid" "$dir/home/$name"
+    ;;
+  add-alias)
+    # A second passwd entry for an existing uid, after the first (getpwuid finds the first).
+    [ $# -eq 2 ] || usage
+    name=$1 uid=$2
+    up=$dir/etc.upper
+    for f in passwd shadow; do [ -e "$up/$f" ] || cp -p "/etc/$f" "$up/$f"; done
+    echo "$name:x:$uid:$uid:pam_mfa sandbox alias:/nonexistent:/bin/sh" >> "$up/passwd"
+    echo "$name:*:19000:0:99999:7:::" >> "$up/shadow"
     ;;
   run)
     [ $# -ge 2 ] || usage

@@ -28,6 +28,8 @@ packages=(
   python3-venv                    # the pinned venvs below
   postgresql                      # mfa-pushd on PostgreSQL: a throwaway cluster per test
   chromium chromium-driver        # the phone web app in real headless Chromium
+  libnss-wrapper                  # invented test users resolve (tests/src/nss.rs): pam_mfa
+                                  # refuses user names that are not accounts
 )
 # The pinned Python environments (privacyIDEA; the independent Web Push implementation).
 venv_scripts=(scripts/privacyidea-setup.sh scripts/webpush-test-setup.sh)

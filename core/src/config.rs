@@ -37,6 +37,9 @@ pub struct Config {
     pub first_enrollment: FirstEnrollment,
     /// The setuid helper used when the module or `mfa-enroll` runs without root.
     pub helper: PathBuf,
+    /// PAM services whose non-root logins the helper serves (screen lockers). A helper caller
+    /// names its service itself, so this bounds which rules it can reach.
+    pub helper_services: Vec<String>,
     /// Limits of the enroll-on-login "skip" choice.
     pub on_login: OnLoginConfig,
     /// Security keys.
@@ -66,6 +69,9 @@ pub struct StoreConfig {
     pub state_dir: PathBuf,
     /// The 32-byte master key (root-owned, mode 0600).
     pub master_key: PathBuf,
+    /// Seconds a login waits for another login of the same user to finish its check (1-60);
+    /// then it is refused ("try again").
+    pub lock_wait: u64,
 }
 
 /// `[totp]`: verification window and parameters for new enrollments.
@@ -98,6 +104,23 @@ pub enum FirstEnrollment {
 
 /// Where the setuid helper is installed.
 pub const DEFAULT_HELPER: &str = "/usr/lib/pam_mfa/mfa-helper";
+
+/// The PAM services of the screen lockers that run as the user (and so reach the store through
+/// the helper): `helper_services`' default.
+pub const DEFAULT_HELPER_SERVICES: [&str; 12] = [
+    "xscreensaver",
+    "i3lock",
+    "swaylock",
+    "hyprlock",
+    "gtklock",
+    "waylock",
+    "kde",
+    "gnome-screensaver",
+    "mate-screensaver",
+    "cinnamon-screensaver",
+    "xfce4-screensaver",
+    "vlock",
+];
 
 /// `[on_login]`: how long enrollment may be put off.
 #[derive(Clone, Debug, Deserialize, PartialEq)]
@@ -175,6 +198,7 @@ impl Default for StoreConfig {
         StoreConfig {
             state_dir: PathBuf::from("/var/lib/pam_mfa"),
             master_key: PathBuf::from("/etc/pam_mfa/master.key"),
+            lock_wait: 10,
         }
     }
 }
@@ -206,6 +230,7 @@ impl Default for Config {
             debug: false,
             first_enrollment: FirstEnrollment::default(),
             helper: PathBuf::from(DEFAULT_HELPER),
+            helper_services: DEFAULT_HELPER_SERVICES.iter().map(|s| s.to_string()).collect(),
             on_login: OnLoginConfig::default(),
             fido2: Fido2Config::default(),
             lockout: LockoutConfig::default(),
@@ -250,6 +275,14 @@ impl Config {
                 return Err(Error::Config(format!("{key} must be an absolute path")));
             }
         }
+        if self.helper_services.iter().any(|s| s.is_empty() || s.len() > 64 || s.contains('/')) {
+            return Err(Error::Config(
+                "helper_services: service names are 1-64 characters without '/'".into(),
+            ));
+        }
+        if !(1..=60).contains(&self.store.lock_wait) {
+            return Err(Error::Config("store.lock_wait must be between 1 and 60 seconds".into()));
+        }
         let t = &self.totp;
         if t.window > 10 {
             return Err(Error::Config("totp.window must be between 0 and 10".into()));
@@ -286,6 +319,14 @@ impl Config {
         if self.fido2.rp_id.len() > 255 || self.fido2.rp_id.chars().any(char::is_whitespace) {
             return Err(Error::Config(
                 "fido2.rp_id must be at most 255 characters without spaces".into(),
+            ));
+        }
+        if self.fido2.test_device.is_some() && !cfg!(any(test, feature = "test-authenticator")) {
+            // Issue 15, finding 13: the software authenticator exists only in test builds.
+            return Err(Error::Config(
+                "fido2.test_device: the software test authenticator is not part of this build \
+                 (test builds only)"
+                    .into(),
             ));
         }
         if self.fido2.test_device.as_ref().is_some_and(|p| !p.is_absolute()) {
@@ -336,6 +377,19 @@ impl Config {
         }
         if args.debug {
             self.debug = true;
+        }
+    }
+
+    /// Enroll-on-login becomes `required` everywhere (the defaults and every rule): nothing is
+    /// recorded (no factor, skip or opt-out), an unenrolled user is refused. For helper logins
+    /// when `first_enrollment = "admin"`.
+    pub fn without_enroll_on_login(&mut self) {
+        fn strict(e: Enrollment) -> Enrollment {
+            if e == Enrollment::OnLogin { Enrollment::Required } else { e }
+        }
+        self.enrollment = strict(self.enrollment);
+        for r in &mut self.rules {
+            r.enrollment = r.enrollment.map(strict);
         }
     }
 

@@ -438,6 +438,7 @@ mod tests {
         let cfg = crate::config::StoreConfig {
             state_dir: dir.path().join("state"),
             master_key: dir.path().join("master.key"),
+            lock_wait: 10,
         };
         let store = Store::init(&cfg).unwrap();
         (dir, store)

@@ -49,6 +49,12 @@ pub enum Error {
     Invalid(String),
     /// The user already has this factor and replacing it was not asked for.
     AlreadyEnrolled(String),
+    /// The user database has no such user (or group, for a rule).
+    UnknownUser(String),
+    /// The user database could not answer.
+    UserDatabase(String),
+    /// The user's lock is held by another process for longer than the configured wait.
+    Busy(String),
 }
 
 impl Error {
@@ -85,6 +91,9 @@ impl fmt::Display for Error {
             Error::Random(m) => write!(f, "random number generator: {m}"),
             Error::Invalid(m) => write!(f, "{m}"),
             Error::AlreadyEnrolled(u) => write!(f, "{u} already has an authenticator app enrolled"),
+            Error::UnknownUser(u) => write!(f, "no such user in the user database: {u}"),
+            Error::UserDatabase(m) => write!(f, "user database: {m}"),
+            Error::Busy(m) => write!(f, "busy: {m}"),
         }
     }
 }

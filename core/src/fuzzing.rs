@@ -39,3 +39,25 @@ pub fn seal_store_file(master: &MasterKey, user: &UserName, plain: &[u8]) -> Res
 pub fn encode_record(record: &UserRecord) -> Zeroizing<Vec<u8>> {
     codec::encode(record)
 }
+
+/// A user database for fuzzing, without NSS: `alice` is uid 1000, every other user name is an
+/// account of its own, every group exists (gid = its length), and an account is a member of
+/// the groups whose name has an even length.
+pub struct FuzzDirectory;
+
+impl crate::account::Directory for FuzzDirectory {
+    fn user_by_name(&self, name: &str) -> Result<Option<crate::account::PasswdEntry>> {
+        let uid = if name == "alice" { 1000 } else { 2000 + name.len() as u32 };
+        Ok(Some(crate::account::PasswdEntry { name: name.to_string(), uid, gid: 100 }))
+    }
+    fn user_by_uid(&self, uid: u32) -> Result<Option<crate::account::PasswdEntry>> {
+        let name = if uid == 1000 { "alice".to_string() } else { format!("u{uid}") };
+        Ok(Some(crate::account::PasswdEntry { name, uid, gid: 100 }))
+    }
+    fn group_by_name(&self, name: &str) -> Result<Option<u32>> {
+        Ok(Some(name.len() as u32))
+    }
+    fn group_ids(&self, _account: &crate::account::Account) -> Result<Vec<u32>> {
+        Ok((0..64).filter(|l| l % 2 == 0).collect())
+    }
+}

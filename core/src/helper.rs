@@ -14,7 +14,7 @@
 //! Every line is one JSON object of at most [`MAX_LINE`] bytes; anything else ends the session.
 
 use crate::enroll::Status;
-use crate::login::{ConvError, Conversation, Decision, Denial, Outcome};
+use crate::login::{ConvError, Conversation, Decision, Factor, Outcome};
 use serde::{Deserialize, Serialize};
 use std::io::{BufRead, Read, Write};
 use std::path::Path;
@@ -33,17 +33,23 @@ pub const MAX_LINE: usize = 64 * 1024;
 #[derive(Debug, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum Request {
-    /// Second-factor login for `pam_user` (must be the calling user).
+    /// Second-factor login for `pam_user` (must name the calling user's account).
+    ///
+    /// There is no remote host: the helper cannot verify one, so a helper login is a local
+    /// login (rules see no `PAM_RHOST`), and `service` must be one of `helper_services`.
     Login {
         /// `PAM_USER` as the module saw it.
         pam_user: String,
         /// `PAM_SERVICE`.
         service: String,
-        /// `PAM_RHOST`.
-        rhost: Option<String>,
+        /// The caller's application named a remote host, or the module judged the login not
+        /// at the local seat: security keys are not offered. (It can only make the login
+        /// stricter; rules still see a local login.)
+        remote: bool,
         /// `PAM_SILENT`.
         silent: bool,
-        /// The module arguments (`config=` is refused: the helper reads only the system
+        /// The module arguments: only `nullok`, `single_prompt` and `debug`, which cannot widen
+        /// what the helper does (`config=` is refused: the helper reads only the system
         /// configuration).
         args: Vec<String>,
     },
@@ -98,24 +104,21 @@ pub enum Event {
     SetPassword(String),
     /// Request a failure delay (milliseconds).
     FailDelay(u32),
-    /// A debug log line.
-    Debug(String),
     /// The end of the session (boxed: it is much larger than the other events).
     Done(Box<Done>),
 }
 
-/// The result of a session.
+/// The result of a session: the decision only. Why a request was refused is written to the
+/// system log by the helper and never sent to the caller: an internal reason can tell a
+/// guesser more than "refused" (issue 15, finding 1: "cannot record the failure" against
+/// "cannot record the used code" named the right code).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Done {
-    /// `success`, `ignore` or `deny`.
-    pub decision: String,
-    /// For `deny`: `auth`, `conversation`, `config`, `unavailable` or `user`.
-    pub denial: Option<String>,
-    /// The factor tried.
-    pub factor: Option<String>,
-    /// Short reason (for the log; never a secret).
-    pub reason: String,
+    /// What was decided.
+    pub decision: Decision,
+    /// The factor tried, if any.
+    pub factor: Option<Factor>,
     /// For [`Request::Status`].
     pub status: Option<Status>,
 }
@@ -132,54 +135,20 @@ pub enum Reply {
     ConvError(String),
 }
 
-fn denial_name(d: Denial) -> &'static str {
-    match d {
-        Denial::AuthFailed => "auth",
-        Denial::Conversation => "conversation",
-        Denial::Config => "config",
-        Denial::Unavailable => "unavailable",
-        Denial::BadUser => "user",
-    }
-}
-
 impl Done {
-    /// Encodes an outcome.
+    /// Encodes an outcome (its reason is for the helper's log, not for the caller).
     pub fn from_outcome(o: &Outcome, status: Option<Status>) -> Done {
-        let (decision, denial) = match o.decision {
-            Decision::Success => ("success", None),
-            Decision::Ignore => ("ignore", None),
-            Decision::Deny(d) => ("deny", Some(denial_name(d).to_string())),
-        };
-        Done {
-            decision: decision.into(),
-            denial,
-            factor: o.factor.map(str::to_string),
-            reason: o.reason.clone(),
-            status,
-        }
+        Done { decision: o.decision, factor: o.factor.and_then(Factor::from_name), status }
     }
 
-    /// Decodes into an outcome; anything unexpected is a denial.
+    /// Decodes into an outcome for the module's log line.
     pub fn to_outcome(&self) -> Outcome {
-        let decision = match (self.decision.as_str(), self.denial.as_deref()) {
-            ("success", None) => Decision::Success,
-            ("ignore", None) => Decision::Ignore,
-            ("deny", Some("conversation")) => Decision::Deny(Denial::Conversation),
-            ("deny", Some("config")) => Decision::Deny(Denial::Config),
-            ("deny", Some("unavailable")) => Decision::Deny(Denial::Unavailable),
-            ("deny", Some("user")) => Decision::Deny(Denial::BadUser),
-            ("deny", Some("auth")) => Decision::Deny(Denial::AuthFailed),
-            _ => Decision::Deny(Denial::Unavailable),
-        };
-        let factor = match self.factor.as_deref() {
-            Some("totp") => Some("totp"),
-            Some("recovery") => Some("recovery"),
-            Some("enroll-totp") => Some("enroll-totp"),
-            Some(_) => Some("other"),
-            None => None,
-        };
-        let reason: String = self.reason.chars().take(200).flat_map(char::escape_default).collect();
-        Outcome { decision, factor, reason: format!("helper: {reason}") }
+        Outcome {
+            decision: self.decision,
+            factor: self.factor.map(Factor::name),
+            reason: "through mfa-helper (the reason is in its log line)".into(),
+            account: None,
+        }
     }
 }
 
@@ -274,9 +243,9 @@ impl<R: BufRead, W: Write> Conversation for PipeConversation<R, W> {
     fn fail_delay(&mut self, ms: u32) {
         self.tell(Event::FailDelay(ms))
     }
-    fn debug(&mut self, text: &str) {
-        self.tell(Event::Debug(text.to_string()))
-    }
+    /// Debug lines are not sent: they describe the record and the policy. The helper logs
+    /// them itself (see `mfa-helper`).
+    fn debug(&mut self, _text: &str) {}
 }
 
 /// The caller's side: runs `helper` with `request`, relaying prompts and messages to `conv`.
@@ -295,28 +264,7 @@ pub fn call(helper: &Path, request: &Request, conv: &mut dyn Conversation) -> Re
         let mut from =
             std::io::BufReader::new(child.stdout.take().ok_or("no pipe from the helper")?);
         write_line(&mut to, request).map_err(|e| format!("helper: {e}"))?;
-        loop {
-            let line = read_line(&mut from)
-                .map_err(|e| format!("helper: {e}"))?
-                .ok_or("the helper ended without an answer")?;
-            let reply = |r: Result<Option<Zeroizing<String>>, ConvError>| match r {
-                Ok(Some(a)) => Reply::Answer(a.to_string()),
-                Ok(None) => Reply::NoAnswer,
-                Err(e) => Reply::ConvError(e.0),
-            };
-            match parse::<Event>(&line).map_err(|e| format!("helper: {e}"))? {
-                Event::PromptSecret(p) => write_line(&mut to, &reply(conv.prompt_secret(&p)))
-                    .map_err(|e| format!("helper: {e}"))?,
-                Event::PromptVisible(p) => write_line(&mut to, &reply(conv.prompt_visible(&p)))
-                    .map_err(|e| format!("helper: {e}"))?,
-                Event::Info(t) => conv.info(&t),
-                Event::Error(t) => conv.error(&t),
-                Event::SetPassword(p) => conv.set_password(&Zeroizing::new(p)).map_err(|e| e.0)?,
-                Event::FailDelay(ms) => conv.fail_delay(ms),
-                Event::Debug(t) => conv.debug(&t),
-                Event::Done(d) => return Ok(*d),
-            }
-        }
+        relay(&mut from, &mut to, conv)
     })();
     // The helper ends after Done; never leave a child behind.
     if result.is_err() {
@@ -326,9 +274,40 @@ pub fn call(helper: &Path, request: &Request, conv: &mut dyn Conversation) -> Re
     result
 }
 
+/// Relays a session after the request: events from `from` to `conv`, replies to `to`, until
+/// [`Event::Done`].
+pub fn relay(
+    from: &mut impl BufRead,
+    to: &mut impl Write,
+    conv: &mut dyn Conversation,
+) -> Result<Done, String> {
+    loop {
+        let line = read_line(from)
+            .map_err(|e| format!("helper: {e}"))?
+            .ok_or("the helper ended without an answer")?;
+        let reply = |r: Result<Option<Zeroizing<String>>, ConvError>| match r {
+            Ok(Some(a)) => Reply::Answer(a.to_string()),
+            Ok(None) => Reply::NoAnswer,
+            Err(e) => Reply::ConvError(e.0),
+        };
+        match parse::<Event>(&line).map_err(|e| format!("helper: {e}"))? {
+            Event::PromptSecret(p) => write_line(to, &reply(conv.prompt_secret(&p)))
+                .map_err(|e| format!("helper: {e}"))?,
+            Event::PromptVisible(p) => write_line(to, &reply(conv.prompt_visible(&p)))
+                .map_err(|e| format!("helper: {e}"))?,
+            Event::Info(t) => conv.info(&t),
+            Event::Error(t) => conv.error(&t),
+            Event::SetPassword(p) => conv.set_password(&Zeroizing::new(p)).map_err(|e| e.0)?,
+            Event::FailDelay(ms) => conv.fail_delay(ms),
+            Event::Done(d) => return Ok(*d),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::login::Denial;
 
     #[test]
     fn lines_are_bounded_and_utf8() {
@@ -345,7 +324,7 @@ mod tests {
         let r = Request::Login {
             pam_user: "a".into(),
             service: "s".into(),
-            rhost: None,
+            remote: false,
             silent: false,
             args: vec![],
         };
@@ -357,29 +336,45 @@ mod tests {
         assert!(parse::<Request>(r#""delete_everyone""#).is_err());
         assert!(parse::<Request>(r#"{"enroll_totp":{"replace":true,"user":"root"}}"#).is_err());
         assert!(parse::<Request>(
-            r#"{"login":{"pam_user":"a","service":"s","rhost":null,"silent":false,"args":[],"x":1}}"#
+            r#"{"login":{"pam_user":"a","service":"s","remote":false,"silent":false,"args":[],"x":1}}"#
+        )
+        .is_err());
+        // A remote host is no longer part of a request (the helper could not verify it).
+        assert!(parse::<Request>(
+            r#"{"login":{"pam_user":"a","service":"s","rhost":"10.0.0.1","remote":false,"silent":false,"args":[]}}"#
         )
         .is_err());
         assert!(parse::<Reply>(r#"{"answer":"1","extra":1}"#).is_err());
     }
 
     #[test]
-    fn unknown_results_decode_as_denials() {
-        let d = Done {
-            decision: "yes please".into(),
-            denial: None,
-            factor: None,
-            reason: "x".into(),
-            status: None,
-        };
-        assert_eq!(d.to_outcome().decision, Decision::Deny(Denial::Unavailable));
-        let d = Done {
-            decision: "success".into(),
-            denial: Some("auth".into()),
-            factor: None,
-            reason: "x".into(),
-            status: None,
-        };
-        assert_eq!(d.to_outcome().decision, Decision::Deny(Denial::Unavailable));
+    fn results_are_typed_and_carry_no_reason() {
+        let o = Outcome::deny(Denial::Unavailable, "cannot record the attempt: disk full")
+            .with_factor("totp");
+        let done = Done::from_outcome(&o, None);
+        let text = serde_json::to_string(&Event::Done(Box::new(done.clone()))).unwrap();
+        assert_eq!(
+            text,
+            r#"{"done":{"decision":{"deny":"unavailable"},"factor":"totp","status":null}}"#
+        );
+        assert!(!text.contains("disk"));
+        assert_eq!(done.to_outcome().decision, Decision::Deny(Denial::Unavailable));
+        assert_eq!(done.to_outcome().factor, Some("totp"));
+        for bad in [
+            r#"{"done":{"decision":"yes please","factor":null,"status":null}}"#,
+            r#"{"done":{"decision":"success","factor":null,"status":null,"reason":"x"}}"#,
+            r#"{"done":{"decision":{"deny":"maybe"},"factor":null,"status":null}}"#,
+            r#"{"done":{"decision":"success","factor":"magic","status":null}}"#,
+            r#"{"debug":"record: failures=3"}"#,
+        ] {
+            assert!(parse::<Event>(bad).is_err(), "{bad}");
+        }
+        for f in [Factor::Push, Factor::Fido2, Factor::PrivacyIdea, Factor::EnrollPush] {
+            let o = Outcome::success("x").with_factor(f.name());
+            assert_eq!(Done::from_outcome(&o, None).factor, Some(f), "not 'other' any more");
+        }
+        let o = Outcome::fail_open("outage").with_factor("push");
+        let text = serde_json::to_string(&Done::from_outcome(&o, None)).unwrap();
+        assert_eq!(text, r#"{"decision":"fail_open","factor":"push","status":null}"#);
     }
 }

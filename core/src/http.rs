@@ -23,16 +23,19 @@ pub const MAX_CA_FILE: u64 = 256 * 1024;
 /// Largest response body accepted.
 pub const MAX_BODY: u64 = 256 * 1024;
 
-/// What to do when the central service cannot give an answer (down, slow, TLS error, a reply
-/// that does not verify).
+/// What to do when the central service has an outage: it cannot be reached or does not answer
+/// in time (or a gateway in front of it says so: HTTP 502, 503, 504). Anything else that goes
+/// wrong (a TLS certificate that does not verify, a malformed or unexpected reply, a receipt
+/// that does not verify, an unreadable CA file or credential) is a denial whatever this says.
 #[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "kebab-case")]
 pub enum FailMode {
     /// Deny the login (the default).
     #[default]
     Closed,
-    /// Let the login through without the factor, with a loud log line. Only for services where
-    /// an outage must not lock everyone out and the risk is accepted.
+    /// Let the login through without the factor during an outage, logged at warning level
+    /// (`decision=fail-open`). Only for services where an outage must not lock everyone out
+    /// and the risk is accepted.
     Open,
 }
 
@@ -118,19 +121,38 @@ fn is_loopback(host: &str) -> bool {
 /// Why a request got no usable answer. Messages never contain request bodies or tokens.
 #[derive(Debug)]
 pub enum HttpError {
-    /// The endpoint or CA file is unusable.
+    /// The endpoint or CA file is unusable (a local setup error: never an outage).
     Setup(String),
-    /// No connection, TLS failure, timeout, or a reply that could not be read.
+    /// An outage: no connection (refused, reset, unreachable, name not found) or no answer in
+    /// time. The one case `failmode` decides.
+    Outage(String),
+    /// Something arrived that is not a usable reply: a TLS failure (a certificate that does
+    /// not verify, as a man in the middle would present), an oversized or unreadable reply,
+    /// a redirect. Never an outage.
     Transport(String),
+}
+
+impl HttpError {
+    /// Whether this is an outage (see [`FailMode`]).
+    pub fn is_outage(&self) -> bool {
+        matches!(self, HttpError::Outage(_))
+    }
 }
 
 impl std::fmt::Display for HttpError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             HttpError::Setup(m) => write!(f, "setup: {m}"),
+            HttpError::Outage(m) => write!(f, "outage: {m}"),
             HttpError::Transport(m) => write!(f, "transport: {m}"),
         }
     }
+}
+
+/// Whether an HTTP status is a gateway's "the service behind me is down or slow" (502, 503,
+/// 504): an outage. Every other 5xx is the service failing on this request: not one.
+pub fn is_gateway_outage(status: u16) -> bool {
+    matches!(status, 502..=504)
 }
 
 /// A request body.
@@ -254,7 +276,7 @@ impl Client {
     ) -> std::result::Result<Reply, HttpError> {
         let url = format!("{}{path}", self.base);
         let recv = Some(self.io_timeout + hold);
-        let transport = |e: ureq::Error| HttpError::Transport(describe(&e));
+        let transport = classify;
         let mut builder = ureq::http::Request::builder().method(method).uri(&url);
         for (k, v) in headers {
             builder = builder.header(*k, *v);
@@ -293,25 +315,43 @@ impl Client {
     }
 }
 
-/// A short description of a transport error, without URLs' query strings or bodies.
-fn describe(e: &ureq::Error) -> String {
-    match e {
-        ureq::Error::Timeout(t) => format!("timed out ({t})"),
+/// Sorts a transport error into an outage (no connection, no answer in time) and everything
+/// else, with a short description without URLs' query strings or bodies.
+fn classify(e: ureq::Error) -> HttpError {
+    use std::io::ErrorKind as K;
+    match &e {
+        ureq::Error::Timeout(t) => HttpError::Outage(format!("timed out ({t})")),
+        ureq::Error::HostNotFound => HttpError::Outage("host not found".into()),
+        ureq::Error::ConnectionFailed => HttpError::Outage("connection failed".into()),
         ureq::Error::Io(io) => match io.get_ref().and_then(|e| e.downcast_ref::<rustls::Error>()) {
             // rustls reports certificate and handshake failures through the I/O error.
-            Some(tls) => format!("TLS failed: {tls}"),
-            None => format!("connection failed: {}", io.kind()),
+            Some(tls) => HttpError::Transport(format!("TLS failed: {tls}")),
+            None => match io.kind() {
+                K::ConnectionRefused
+                | K::ConnectionReset
+                | K::ConnectionAborted
+                | K::NotConnected
+                | K::BrokenPipe
+                | K::TimedOut
+                | K::HostUnreachable
+                | K::NetworkUnreachable
+                | K::NetworkDown
+                | K::AddrNotAvailable
+                | K::UnexpectedEof => {
+                    HttpError::Outage(format!("connection failed: {}", io.kind()))
+                }
+                kind => HttpError::Transport(format!("connection failed: {kind}")),
+            },
         },
-        ureq::Error::Tls(m) => format!("TLS failed: {m}"),
-        ureq::Error::Rustls(r) => format!("TLS failed: {r}"),
-        ureq::Error::HostNotFound => "host not found".into(),
-        ureq::Error::ConnectionFailed => "connection failed".into(),
-        ureq::Error::BodyExceedsLimit(n) => format!("reply larger than {n} bytes"),
-        ureq::Error::TooManyRedirects | ureq::Error::RedirectFailed => "redirect refused".into(),
-        other => {
-            let s = other.to_string();
-            s.chars().take(200).collect()
+        ureq::Error::Tls(m) => HttpError::Transport(format!("TLS failed: {m}")),
+        ureq::Error::Rustls(r) => HttpError::Transport(format!("TLS failed: {r}")),
+        ureq::Error::BodyExceedsLimit(n) => {
+            HttpError::Transport(format!("reply larger than {n} bytes"))
         }
+        ureq::Error::TooManyRedirects | ureq::Error::RedirectFailed => {
+            HttpError::Transport("redirect refused".into())
+        }
+        other => HttpError::Transport(other.to_string().chars().take(200).collect()),
     }
 }
 
@@ -384,7 +424,7 @@ mod tests {
     }
 
     #[test]
-    fn unreachable_service_is_a_transport_error_within_the_timeout() {
+    fn unreachable_service_is_an_outage_within_the_timeout() {
         // A port nothing listens on (bound, then closed).
         let port = {
             let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -393,7 +433,7 @@ mod tests {
         let c = Client::new(&ep(&format!("http://127.0.0.1:{port}"), false)).unwrap();
         let start = std::time::Instant::now();
         let r = c.request("GET", "/v1/health", &[], Body::Empty, Duration::ZERO);
-        assert!(matches!(r, Err(HttpError::Transport(_))), "{r:?}");
+        assert!(matches!(r, Err(HttpError::Outage(_))), "{r:?}");
         assert!(start.elapsed() < Duration::from_secs(6));
     }
 }

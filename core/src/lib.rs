@@ -10,6 +10,7 @@
 //! This crate contains no `unsafe` code.
 #![forbid(unsafe_code)]
 
+pub mod account;
 pub mod config;
 pub mod enroll;
 pub mod error;
@@ -28,6 +29,7 @@ pub mod push;
 pub mod qr;
 pub mod random;
 pub mod recovery;
+pub mod seat;
 pub mod secret;
 pub mod secure_fs;
 pub mod selfservice;

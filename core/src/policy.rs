@@ -17,6 +17,7 @@
 //! allow_opt_out = false
 //! ```
 
+use crate::account::{Account, Directory};
 use crate::error::{Error, Result};
 use crate::http::FailMode;
 use serde::Deserialize;
@@ -144,7 +145,7 @@ impl HostMatch {
 pub struct Rule {
     /// PAM service names (`sshd`, `sudo`, `login`, ...).
     pub service: Option<Vec<String>>,
-    /// User names.
+    /// User names (any passwd name of the account; matched by uid).
     pub user: Option<Vec<String>>,
     /// Group names (primary or supplementary membership).
     pub group: Option<Vec<String>>,
@@ -180,8 +181,8 @@ pub enum Backend {
 pub struct Subject<'a> {
     /// PAM service.
     pub service: &'a str,
-    /// User name.
-    pub user: &'a str,
+    /// The account (resolved from the user name as given; see [`crate::account`]).
+    pub account: &'a Account,
     /// `PAM_RHOST`.
     pub rhost: Option<&'a str>,
 }
@@ -203,41 +204,34 @@ pub struct Policy {
     pub rule: Option<usize>,
 }
 
-/// Looks up group membership (injected so tests need no system users).
-pub trait Groups {
-    /// Whether `user` is a member of `group`. `Err` when the user database cannot answer.
-    fn is_member(&self, user: &str, group: &str) -> Result<bool>;
-}
-
-/// Group membership from the system's user database (NSS).
-pub struct SystemGroups;
-
-impl Groups for SystemGroups {
-    fn is_member(&self, user: &str, group: &str) -> Result<bool> {
-        use nix::unistd::{Group, User, getgrouplist};
-        let lookup = |e: nix::Error| Error::Invalid(format!("user database lookup failed: {e}"));
-        let Some(g) = Group::from_name(group).map_err(lookup)? else {
-            return Ok(false);
-        };
-        let Some(u) = User::from_name(user).map_err(lookup)? else {
-            return Ok(false);
-        };
-        if u.gid == g.gid {
-            return Ok(true);
+/// Whether `list` (a rule's `user` or `group` condition) is absent or names one of `ids`.
+/// Every name must exist: a name the database does not know is an error (a typo or a
+/// directory outage must never turn into a silently skipped rule).
+fn names_match(
+    list: &Option<Vec<String>>,
+    what: &str,
+    lookup: impl Fn(&str) -> Result<Option<u32>>,
+    ids: &[u32],
+) -> Result<bool> {
+    let Some(list) = list else { return Ok(true) };
+    let mut found = false;
+    for name in list {
+        match lookup(name)? {
+            Some(id) => found |= ids.contains(&id),
+            None => {
+                return Err(Error::UnknownUser(format!(
+                    "{what} '{}' named in a rule does not exist",
+                    crate::username::log_safe(name)
+                )));
+            }
         }
-        let c_user = std::ffi::CString::new(user)
-            .map_err(|_| Error::Invalid("user name with NUL".into()))?;
-        Ok(getgrouplist(&c_user, u.gid).map_err(lookup)?.contains(&g.gid))
     }
-}
-
-fn list_has(list: &Option<Vec<String>>, value: &str) -> bool {
-    list.as_ref().is_none_or(|l| l.iter().any(|v| v == value))
+    Ok(found)
 }
 
 impl Rule {
-    fn matches(&self, s: &Subject<'_>, groups: &dyn Groups) -> Result<bool> {
-        if !list_has(&self.service, s.service) || !list_has(&self.user, s.user) {
+    fn matches(&self, s: &Subject<'_>, dir: &dyn Directory) -> Result<bool> {
+        if !list_has(&self.service, s.service) {
             return Ok(false);
         }
         if let Some(hosts) = &self.rhost {
@@ -245,28 +239,70 @@ impl Rule {
                 return Ok(false);
             }
         }
-        if let Some(gs) = &self.group {
-            for g in gs {
-                if groups.is_member(s.user, g)? {
-                    return Ok(true);
-                }
-            }
+        // Users by uid, so any spelling of an account in the rule matches the account.
+        let uid = |n: &str| Ok(dir.user_by_name(n)?.map(|u| u.uid));
+        if !names_match(&self.user, "user", uid, &[s.account.uid])? {
             return Ok(false);
+        }
+        if self.group.is_some() {
+            let gids = dir.group_ids(s.account)?;
+            let gid = |n: &str| dir.group_by_name(n);
+            return names_match(&self.group, "group", gid, &gids);
         }
         Ok(true)
     }
 }
 
-/// Resolves the policy: the first matching rule over the defaults. A failed group lookup is an
-/// error (the login is denied), never a silent non-match.
+/// Checks that every user and group the rules name exists (done when a login loads the
+/// configuration); the error names the first that does not.
+pub fn check_names(rules: &[Rule], dir: &dyn Directory) -> Result<()> {
+    match unknown_names(rules, dir)?.into_iter().next() {
+        Some(m) => Err(Error::Config(m)),
+        None => Ok(()),
+    }
+}
+
+/// Every user and group the rules name that the user database does not know, as messages
+/// ("rule 2: group 'whel' does not exist in the user database"); `mfa-enroll doctor` reports
+/// them all. `Err` when the database cannot answer.
+pub fn unknown_names(rules: &[Rule], dir: &dyn Directory) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    for (i, rule) in rules.iter().enumerate() {
+        let missing = |what: &str, name: &str| {
+            format!(
+                "rule {}: {what} '{}' does not exist in the user database",
+                i + 1,
+                crate::username::log_safe(name)
+            )
+        };
+        for name in rule.user.iter().flatten() {
+            if dir.user_by_name(name)?.is_none() {
+                out.push(missing("user", name));
+            }
+        }
+        for name in rule.group.iter().flatten() {
+            if dir.group_by_name(name)?.is_none() {
+                out.push(missing("group", name));
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn list_has(list: &Option<Vec<String>>, value: &str) -> bool {
+    list.as_ref().is_none_or(|l| l.iter().any(|v| v == value))
+}
+
+/// Resolves the policy: the first matching rule over the defaults. A failed or empty user or
+/// group lookup is an error (the login is denied), never a silent non-match.
 pub fn resolve(
     defaults: Policy,
     rules: &[Rule],
     subject: &Subject<'_>,
-    groups: &dyn Groups,
+    dir: &dyn Directory,
 ) -> Result<Policy> {
     for (i, rule) in rules.iter().enumerate() {
-        if rule.matches(subject, groups)? {
+        if rule.matches(subject, dir)? {
             return Ok(Policy {
                 exempt: rule.exempt,
                 enrollment: rule.enrollment.unwrap_or(defaults.enrollment),
@@ -284,15 +320,17 @@ pub fn resolve(
 mod tests {
     use super::*;
 
-    struct Fake;
-    impl Groups for Fake {
-        fn is_member(&self, user: &str, group: &str) -> Result<bool> {
-            match (user, group) {
-                (_, "broken") => Err(Error::Invalid("nss down".into())),
-                ("alice", "wheel") => Ok(true),
-                _ => Ok(false),
-            }
+    use crate::account::tests::ListDirectory;
+
+    fn dir() -> ListDirectory {
+        ListDirectory {
+            users: vec![("alice", 1000, 1000), ("bob", 1001, 1001), ("ALICE", 1000, 1000)],
+            groups: vec![("wheel", 10, vec!["alice"]), ("users", 100, vec![])],
         }
+    }
+
+    fn account(name: &str) -> Account {
+        crate::account::resolve(&dir(), name).unwrap()
     }
 
     fn host(s: &str) -> HostMatch {
@@ -370,7 +408,9 @@ mod tests {
             },
         ];
         let r = |service, user, rhost| {
-            resolve(defaults, &rules, &Subject { service, user, rhost }, &Fake).unwrap()
+            let account = account(user);
+            resolve(defaults, &rules, &Subject { service, account: &account, rhost }, &dir())
+                .unwrap()
         };
         assert!(r("sshd", "bob", Some("10.1.2.3")).exempt);
         assert_eq!(r("sshd", "bob", Some("10.2.2.3")), defaults);
@@ -383,9 +423,7 @@ mod tests {
     }
 
     #[test]
-    fn failed_group_lookup_is_an_error() {
-        let rules =
-            vec![Rule { group: Some(vec!["broken".into()]), exempt: true, ..Rule::default() }];
+    fn failed_or_empty_lookups_are_errors_not_skipped_rules() {
         let defaults = Policy {
             exempt: false,
             enrollment: Enrollment::Required,
@@ -394,16 +432,59 @@ mod tests {
             failmode: None,
             rule: None,
         };
-        assert!(
-            resolve(defaults, &rules, &Subject { service: "s", user: "u", rhost: None }, &Fake)
-                .is_err()
-        );
+        let alice = account("alice");
+        let s = Subject { service: "s", account: &alice, rhost: None };
+        for (user, group) in [
+            (None, Some("broken")),
+            (None, Some("no-such-group")),
+            (Some("no-such-user"), None),
+            (Some("broken"), None),
+        ] {
+            // The rule would be lenient; an unknown name must not make the login skip it
+            // (and fall through to a later rule or the defaults), nor match.
+            let rules = vec![Rule {
+                user: user.map(|u| vec![u.to_string()]),
+                group: group.map(|g| vec![g.to_string()]),
+                exempt: true,
+                ..Rule::default()
+            }];
+            assert!(resolve(defaults, &rules, &s, &dir()).is_err(), "{user:?} {group:?}");
+            assert!(check_names(&rules, &dir()).is_err(), "{user:?} {group:?}");
+        }
     }
 
     #[test]
-    fn system_groups_root_is_in_root() {
-        assert!(SystemGroups.is_member("root", "root").unwrap());
-        assert!(!SystemGroups.is_member("root", "no-such-group-xyz").unwrap());
-        assert!(!SystemGroups.is_member("no-such-user-xyz", "root").unwrap());
+    fn rule_users_match_by_uid_and_groups_by_membership() {
+        let defaults = Policy {
+            exempt: false,
+            enrollment: Enrollment::Required,
+            allow_opt_out: false,
+            backend: Backend::Local,
+            failmode: None,
+            rule: None,
+        };
+        let rules = vec![
+            Rule { user: Some(vec!["ALICE".into()]), exempt: true, ..Rule::default() },
+            Rule { group: Some(vec!["users".into(), "wheel".into()]), ..Rule::default() },
+        ];
+        assert!(check_names(&rules, &dir()).is_ok());
+        let alice = account("alice");
+        let p = resolve(
+            defaults,
+            &rules,
+            &Subject { service: "s", account: &alice, rhost: None },
+            &dir(),
+        )
+        .unwrap();
+        assert_eq!((p.exempt, p.rule), (true, Some(0)), "ALICE in a rule is alice's uid");
+        let bob = account("bob");
+        let p = resolve(
+            defaults,
+            &rules,
+            &Subject { service: "s", account: &bob, rhost: None },
+            &dir(),
+        )
+        .unwrap();
+        assert_eq!(p, defaults, "bob is in neither group");
     }
 }

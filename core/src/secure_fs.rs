@@ -7,11 +7,12 @@
 //! renamed over it, and the directory is synced.
 
 use crate::error::{Error, Result};
-use rustix::fd::OwnedFd;
+use rustix::fd::{AsRawFd, OwnedFd};
 use rustix::fs::{self as rfs, AtFlags, FileType, FlockOperation, Mode, OFlags};
 use std::fs::File;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 use zeroize::Zeroizing;
 
 /// What a file must look like to be accepted.
@@ -48,6 +49,17 @@ fn owner_ok(uid: u32) -> bool {
 
 fn io_err(context: impl Into<String>, e: rustix::io::Errno) -> Error {
     Error::io(context, std::io::Error::from(e))
+}
+
+/// Moves a descriptor that landed on 0, 1 or 2 above them. A caller (a setuid program's user)
+/// may start us with standard input, output or error closed; a store, lock or temporary file
+/// opened there would then receive whatever the application prints to that stream.
+fn above_stdio(fd: OwnedFd, path: &Path) -> Result<OwnedFd> {
+    if fd.as_raw_fd() > 2 {
+        return Ok(fd);
+    }
+    rustix::io::fcntl_dupfd_cloexec(&fd, 3)
+        .map_err(|e| io_err(format!("move descriptor of {}", path.display()), e))
 }
 
 fn check_stat(path: &Path, st: &rfs::Stat, want: FileType, policy_secret: bool) -> Result<()> {
@@ -120,7 +132,7 @@ const READ_FLAGS: OFlags = OFlags::RDONLY
 pub fn read_file(path: &Path, policy: FilePolicy) -> Result<Zeroizing<Vec<u8>>> {
     let fd = rfs::open(path, READ_FLAGS, Mode::empty())
         .map_err(|e| io_err(format!("open {}", path.display()), e))?;
-    read_checked(path, fd, policy)
+    read_checked(path, above_stdio(fd, path)?, policy)
 }
 
 /// Reads a file that someone else may control (a user's `~/.google_authenticator` read by an
@@ -131,6 +143,7 @@ pub fn read_foreign_file(path: &Path, max_size: u64) -> Result<Zeroizing<Vec<u8>
         rustix::io::Errno::LOOP => Error::insecure(path, "is a symbolic link"),
         e => io_err(format!("open {}", path.display()), e),
     })?;
+    let fd = above_stdio(fd, path)?;
     let st = rfs::fstat(&fd).map_err(|e| io_err(format!("fstat {}", path.display()), e))?;
     if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
         return Err(Error::insecure(path, "not a regular file"));
@@ -164,6 +177,9 @@ pub struct FileLock {
     fd: OwnedFd,
 }
 
+/// How long [`SecureDir::lock`] waits for another holder by default.
+pub const DEFAULT_LOCK_WAIT: Duration = Duration::from_secs(10);
+
 impl SecureDir {
     /// Opens and checks a directory: owned by the effective user, not group/world-writable.
     pub fn open(path: &Path) -> Result<Self> {
@@ -177,6 +193,7 @@ impl SecureDir {
     }
 
     fn checked(fd: OwnedFd, path: PathBuf) -> Result<Self> {
+        let fd = above_stdio(fd, &path)?;
         let st = rfs::fstat(&fd).map_err(|e| io_err(format!("fstat {}", path.display()), e))?;
         check_stat(&path, &st, FileType::Directory, false)?;
         Ok(SecureDir { fd, path })
@@ -217,7 +234,7 @@ impl SecureDir {
     pub fn read(&self, name: &str, policy: FilePolicy) -> Result<Option<Zeroizing<Vec<u8>>>> {
         let path = self.entry_path(name);
         match rfs::openat(&self.fd, name, READ_FLAGS, Mode::empty()) {
-            Ok(fd) => read_checked(&path, fd, policy).map(Some),
+            Ok(fd) => read_checked(&path, above_stdio(fd, &path)?, policy).map(Some),
             Err(rustix::io::Errno::NOENT) => Ok(None),
             Err(rustix::io::Errno::LOOP) => Err(Error::insecure(&path, "is a symbolic link")),
             Err(e) => Err(io_err(format!("open {}", path.display()), e)),
@@ -255,6 +272,13 @@ impl SecureDir {
             Mode::from_raw_mode(0o600),
         )
         .map_err(|e| io_err(format!("create {}", tmp_path.display()), e))?;
+        let fd = match above_stdio(fd, &tmp_path) {
+            Ok(fd) => fd,
+            Err(e) => {
+                let _ = rfs::unlinkat(&self.fd, tmp, AtFlags::empty());
+                return Err(e);
+            }
+        };
         let result = (|| {
             // The creation mode is filtered by the umask; set it explicitly.
             rfs::fchmod(&fd, Mode::from_raw_mode(0o600))
@@ -306,14 +330,19 @@ impl SecureDir {
         Ok(names)
     }
 
-    /// Takes an exclusive lock on the lock file `name` (created 0600 if missing), waiting for
-    /// other holders. Holders never wait for user input while holding it.
+    /// Takes an exclusive lock on the lock file `name` (created 0600 if missing), waiting up to
+    /// `wait` for other holders; [`Error::Busy`] after that. Holders never wait for user input
+    /// while holding it, so a long wait means a holder is stuck (stopped by its user, say): a
+    /// bounded wait turns that into a clear refusal instead of a hang (issue 15, finding 7).
+    /// No threads and no signals: the lock is tried without blocking, with short sleeps.
     ///
     /// A holder may delete the lock file ([`SecureDir::remove_lock`]): whoever was waiting on
     /// the deleted file then holds a lock nobody else can see, so after `flock` the file must
     /// still be the one at `name`; if it is not, the lock is taken again on the current file.
-    pub fn lock(&self, name: &str) -> Result<FileLock> {
+    pub fn lock(&self, name: &str, wait: Duration) -> Result<FileLock> {
         let path = self.entry_path(name);
+        let deadline = Instant::now() + wait;
+        let mut pause = Duration::from_millis(5);
         loop {
             let fd = rfs::openat(
                 &self.fd,
@@ -325,10 +354,26 @@ impl SecureDir {
                 rustix::io::Errno::LOOP => Error::insecure(&path, "is a symbolic link"),
                 e => io_err(format!("open lock {}", path.display()), e),
             })?;
+            let fd = above_stdio(fd, &path)?;
             let st = rfs::fstat(&fd).map_err(|e| io_err(format!("fstat {}", path.display()), e))?;
             check_stat(&path, &st, FileType::RegularFile, false)?;
-            rfs::flock(&fd, FlockOperation::LockExclusive)
-                .map_err(|e| io_err(format!("lock {}", path.display()), e))?;
+            loop {
+                match rfs::flock(&fd, FlockOperation::NonBlockingLockExclusive) {
+                    Ok(()) => break,
+                    Err(rustix::io::Errno::WOULDBLOCK | rustix::io::Errno::INTR) => {}
+                    Err(e) => return Err(io_err(format!("lock {}", path.display()), e)),
+                }
+                let now = Instant::now();
+                if now >= deadline {
+                    return Err(Error::Busy(format!(
+                        "{} is held by another process for more than {} s",
+                        path.display(),
+                        wait.as_secs()
+                    )));
+                }
+                std::thread::sleep(pause.min(deadline - now));
+                pause = (pause * 2).min(Duration::from_millis(100));
+            }
             match rfs::statat(&self.fd, name, AtFlags::SYMLINK_NOFOLLOW) {
                 Ok(now) if now.st_dev == st.st_dev && now.st_ino == st.st_ino => {
                     return Ok(FileLock { fd });
@@ -432,39 +477,49 @@ mod tests {
     #[test]
     fn lock_is_exclusive_across_descriptors() {
         let (_t, d) = dir();
-        let held = d.lock("l").unwrap();
+        let held = d.lock("l", DEFAULT_LOCK_WAIT).unwrap();
         let fd = rfs::openat(&d.fd, "l", OFlags::RDWR | OFlags::CLOEXEC, Mode::empty()).unwrap();
         assert!(rfs::flock(&fd, FlockOperation::NonBlockingLockExclusive).is_err());
         drop(held);
         assert!(rfs::flock(&fd, FlockOperation::NonBlockingLockExclusive).is_ok());
     }
 
-    /// Whether someone is blocked in `flock` on the file with inode `ino` (/proc/locks lists
-    /// waiting requests with a "->" mark).
-    fn someone_waits_on(ino: u64) -> bool {
-        let locks = std::fs::read_to_string("/proc/locks").unwrap();
-        locks.lines().any(|l| {
-            l.contains("->") && l.split_whitespace().any(|f| f.ends_with(&format!(":{ino}")))
-        })
+    /// Issue 15, finding 7: a holder that never lets go (a stopped process) makes a waiter
+    /// give up with `Busy` instead of hanging.
+    #[test]
+    fn lock_wait_is_bounded() {
+        let (_t, d) = dir();
+        let _held = d.lock("l", DEFAULT_LOCK_WAIT).unwrap();
+        let r = d.lock("l", Duration::from_millis(300));
+        assert!(matches!(r, Err(Error::Busy(_))), "{r:?}");
+    }
+
+    /// How many descriptors of this process have `path` open (the holder's and, once it has
+    /// opened the file, the waiter's: the waiter polls with non-blocking `flock`).
+    fn open_count(path: &Path) -> usize {
+        std::fs::read_dir("/proc/self/fd")
+            .unwrap()
+            .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+            .filter(|p| p == path)
+            .count()
     }
 
     #[test]
     fn removing_the_lock_file_moves_waiters_to_a_fresh_one() {
         let (t, d) = dir();
         let d = std::sync::Arc::new(d);
-        let held = d.lock("u").unwrap();
+        let held = d.lock("u", DEFAULT_LOCK_WAIT).unwrap();
         let path = t.path().join("u");
-        let old_ino = std::fs::metadata(&path).unwrap().ino();
         let waiter = {
             let d = d.clone();
-            std::thread::spawn(move || d.lock("u").unwrap())
+            std::thread::spawn(move || d.lock("u", DEFAULT_LOCK_WAIT).unwrap())
         };
-        // Wait (bounded) until the waiter is blocked on the old file.
+        // Wait (bounded) until the waiter has opened the old file.
         let mut tries = 0;
-        while !someone_waits_on(old_ino) {
+        while open_count(&path) < 2 {
             tries += 1;
-            assert!(tries < 1000, "the waiter never blocked on the lock");
-            std::thread::sleep(std::time::Duration::from_millis(10));
+            assert!(tries < 1000, "the waiter never opened the lock file");
+            std::thread::sleep(Duration::from_millis(10));
         }
         assert!(d.remove_lock("u", &held).unwrap());
         assert!(!path.exists());
@@ -484,7 +539,7 @@ mod tests {
     #[test]
     fn remove_lock_deletes_only_the_held_file() {
         let (t, d) = dir();
-        let held = d.lock("u").unwrap();
+        let held = d.lock("u", DEFAULT_LOCK_WAIT).unwrap();
         // Someone put another file at the name: refused, not deleted.
         std::fs::remove_file(t.path().join("u")).unwrap();
         std::fs::write(t.path().join("u"), b"").unwrap();

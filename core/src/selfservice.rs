@@ -6,11 +6,11 @@
 //! replay protection and lockout as a login), so a stolen unlocked shell cannot swap the phone
 //! and then pass sudo's second factor. A first enrollment follows `first_enrollment`.
 
+use crate::account::{Account, Directory};
 use crate::config::{Config, FirstEnrollment, ModuleArgs};
 use crate::enroll::{self, Existing};
 use crate::helper::{Done, Request};
 use crate::login::{self, Clock, Conversation, Denial, Outcome, verify};
-use crate::policy::Groups;
 use crate::store::Store;
 use crate::username::UserName;
 
@@ -18,27 +18,48 @@ use crate::username::UserName;
 pub const PROVE_PROMPT: &str =
     "Current verification code (or a recovery code), to confirm it is you: ";
 
-/// Runs one request for `caller` and returns the final message.
+/// What a request came to: the outcome (its reason is for the helper's log) and, for
+/// [`Request::Status`], the status.
+#[derive(Debug)]
+pub struct Served {
+    /// The decision, factor and reason.
+    pub outcome: Outcome,
+    /// The caller's status, for a status request.
+    pub status: Option<enroll::Status>,
+}
+
+impl Served {
+    /// The final message to the caller: the decision only, never the reason.
+    pub fn done(&self) -> Done {
+        Done::from_outcome(&self.outcome, self.status.clone())
+    }
+}
+
+/// Runs one request for `account` (the helper's caller, from its real uid).
 pub fn serve(
     request: Request,
-    caller: &UserName,
+    account: &Account,
     cfg: &Config,
     conv: &mut dyn Conversation,
     clock: &dyn Clock,
-    groups: &dyn Groups,
-) -> Done {
+    dir: &dyn Directory,
+) -> Served {
+    let caller = &account.name;
     let outcome = match request {
-        Request::Login { pam_user, service, rhost, silent, args } => {
-            if pam_user != caller.as_str() {
-                Outcome::deny(Denial::BadUser, "the helper acts only on the calling user")
-            } else {
-                login_for(cfg, caller, service, rhost, silent, &args, conv, clock, groups)
+        Request::Login { pam_user, service, remote, silent, args } => {
+            // Any spelling of the caller's own account (an alias, another case) is the
+            // caller; anything else is refused.
+            match crate::account::resolve(dir, &pam_user) {
+                Ok(a) if a.uid == account.uid => {
+                    login_for(cfg, caller, service, remote, silent, &args, conv, clock, dir)
+                }
+                _ => Outcome::deny(Denial::BadUser, "the helper acts only on the calling user"),
             }
         }
         Request::Status => {
             return match with_store(cfg, |store, now| enroll::status(store, caller, now), clock) {
-                Ok(status) => Done::from_outcome(&Outcome::success("status"), status),
-                Err(o) => Done::from_outcome(&o, None),
+                Ok(status) => Served { outcome: Outcome::success("status"), status },
+                Err(o) => Served { outcome: o, status: None },
             };
         }
         Request::OptIn => match with_store(cfg, |store, _| enroll::opt_in(store, caller), clock) {
@@ -67,10 +88,10 @@ pub fn serve(
                     ));
                     Ok(())
                 } else {
-                    Err(crate::Error::Invalid(format!(
-                        "no push device named '{}'",
-                        crate::username::log_safe(&name)
-                    )))
+                    let msg =
+                        format!("You have no push device named '{}'.", crate::push::shown(&name));
+                    conv.error(&msg);
+                    Err(crate::Error::Invalid(msg))
                 }
             })
         }
@@ -83,10 +104,10 @@ pub fn serve(
                     ));
                     Ok(())
                 } else {
-                    Err(crate::Error::Invalid(format!(
-                        "no security key named '{}'",
-                        crate::username::log_safe(&name)
-                    )))
+                    let msg =
+                        format!("You have no security key named '{}'.", crate::push::shown(&name));
+                    conv.error(&msg);
+                    Err(crate::Error::Invalid(msg))
                 }
             })
         }
@@ -102,7 +123,7 @@ pub fn serve(
             })
         }
     };
-    Done::from_outcome(&outcome, None)
+    Served { outcome, status: None }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -110,12 +131,12 @@ fn login_for(
     cfg: &Config,
     caller: &UserName,
     service: String,
-    rhost: Option<String>,
+    remote: bool,
     silent: bool,
     args: &[String],
     conv: &mut dyn Conversation,
     clock: &dyn Clock,
-    groups: &dyn Groups,
+    dir: &dyn Directory,
 ) -> Outcome {
     let args = match ModuleArgs::parse(args.iter().map(String::as_str)) {
         Ok(a) if a.config.is_some() => {
@@ -127,10 +148,30 @@ fn login_for(
         Ok(a) => a,
         Err(e) => return Outcome::deny(Denial::Config, e.to_string()),
     };
+    // The caller names the service, so it chooses among the rules for the services the
+    // configuration allows through the helper, and no other.
+    if !cfg.helper_services.contains(&service) {
+        return Outcome::deny(
+            Denial::Config,
+            format!(
+                "service '{}' is not one of helper_services",
+                crate::username::log_safe(&service)
+            ),
+        );
+    }
     let mut cfg = cfg.clone();
     cfg.apply(&args);
-    let req = login::Request { user: caller.to_string(), service, rhost, silent };
-    login::authenticate_with(&cfg, &req, conv, clock, groups)
+    // Nothing proves who is at a helper login (the password, if any, was checked in the
+    // caller's own process): a first factor, a skip or an opt-out may be recorded through it
+    // only where a user may enroll on their own.
+    if cfg.first_enrollment == FirstEnrollment::Admin {
+        cfg.without_enroll_on_login();
+    }
+    // A helper caller is local: it cannot prove a remote address, so none is used. Security
+    // keys follow the caller's login session (inherited, unchangeable by the caller).
+    let seat = crate::seat::of_helper_caller(remote, &crate::seat::current_session());
+    let req = login::Request { user: caller.to_string(), service, rhost: None, seat, silent };
+    login::authenticate_with(&cfg, &req, conv, clock, dir)
 }
 
 fn with_store<T>(
@@ -156,6 +197,7 @@ fn prove(
         user: user.to_string(),
         service: "mfa-enroll".into(),
         rhost: None,
+        seat: crate::seat::Seat::NotLocal,
         silent: false,
     };
     let o = verify::ask_and_verify(cfg, &req, store, user, conv, clock, None, PROVE_PROMPT);
@@ -178,7 +220,10 @@ fn changed_after_proof(
     };
     match store.load(user) {
         Ok(Some(r)) if r.is_enrolled() => {}
-        Ok(_) => return Outcome::deny(Denial::AuthFailed, "nothing enrolled"),
+        Ok(_) => {
+            conv.error("You have nothing enrolled.");
+            return Outcome::deny(Denial::AuthFailed, "nothing enrolled");
+        }
         Err(e) => return Outcome::deny(Denial::Unavailable, e.to_string()),
     }
     if let Err(o) = prove(cfg, &store, user, conv, clock) {
@@ -212,6 +257,10 @@ fn authorize_new_factor(
         .is_some_and(|r| r.is_enrolled());
     if enrolled {
         if let Some(reason) = refuse_if_enrolled {
+            conv.error(
+                "You already have a second factor. To replace your app, run \
+                 `mfa-enroll totp --force` (it asks for a current code first).",
+            );
             return Err(Outcome::deny(Denial::AuthFailed, reason));
         }
         prove(cfg, &store, user, conv, clock)?;
@@ -256,7 +305,10 @@ fn register_key(
     };
     let mut device = match crate::fido2::device::open(&cfg.fido2) {
         Ok(d) => d,
-        Err(e) => return Outcome::deny(Denial::AuthFailed, format!("security key: {e}")),
+        Err(e) => {
+            conv.error("No security key could be used: plug it in and try again.");
+            return Outcome::deny(Denial::AuthFailed, format!("security key: {e}"));
+        }
     };
     let pin = if user_verification {
         match conv.prompt_secret("Security key PIN (empty if it uses a fingerprint): ") {
@@ -297,6 +349,9 @@ fn register_key(
             }
             Outcome::success("security key registered").with_factor("enroll-fido2")
         }
-        Err(e) => Outcome::deny(Denial::AuthFailed, e.to_string()),
+        Err(e) => {
+            conv.error("The security key could not be registered.");
+            Outcome::deny(Denial::AuthFailed, e.to_string())
+        }
     }
 }

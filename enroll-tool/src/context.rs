@@ -5,9 +5,10 @@
 
 use crate::cli::Cli;
 use crate::error::{Error, Result};
+use mfa_core::account::{self, SystemDirectory};
 use mfa_core::config::Config;
 use mfa_core::store::Store;
-use mfa_core::username::UserName;
+use mfa_core::username::{UserName, log_safe};
 use nix::unistd::{Uid, User, getuid};
 use std::path::Path;
 
@@ -26,14 +27,53 @@ pub(crate) fn require_root(cli: &Cli) -> Result<()> {
     Err(Error::NotRoot { user, command: cli.command.name() })
 }
 
-/// The user the command acts for: `--user NAME` (root only, checked by [`require_root`]), or
-/// else the user of the real uid.
+/// The account the command acts for: `--user NAME` (root only, checked by [`require_root`])
+/// resolved as the module resolves `PAM_USER` (any passwd name or spelling of an account is
+/// that account, whose first name keys its record), or else the account of the real uid.
 pub(crate) fn target_user(cli: &Cli) -> Result<UserName> {
-    let name = match &cli.user {
-        Some(name) => name.clone(),
-        None => invoking_user_name(getuid())?,
-    };
-    Ok(UserName::parse(&name)?)
+    match &cli.user {
+        Some(name) => resolve_user(name),
+        None => invoking_user_name(getuid()).and_then(|n| Ok(UserName::parse(&n)?)),
+    }
+}
+
+/// [`target_user`] for `remove`: when `--user NAME` resolves to nobody (the account was
+/// deleted) but a record of exactly that name exists, the record, so it can be cleaned up.
+pub(crate) fn target_user_or_record(cli: &Cli, store: &Store) -> Result<UserName> {
+    match (target_user(cli), &cli.user) {
+        (Err(Error::UnknownUser(_)), Some(name)) => {
+            let literal = UserName::parse(name)?;
+            if store.users()?.iter().any(|u| u == literal.as_str()) {
+                crate::output::warn(&format!(
+                    "there is no user {} in the user database; acting on the record of that name",
+                    log_safe(name)
+                ));
+                Ok(literal)
+            } else {
+                Err(Error::UnknownUser(log_safe(name)))
+            }
+        }
+        (other, _) => other,
+    }
+}
+
+fn resolve_user(name: &str) -> Result<UserName> {
+    match account::resolve(&SystemDirectory, name) {
+        Ok(a) => {
+            if a.name.as_str() != name {
+                crate::output::warn(&format!(
+                    "{} is the account {} (uid {}); acting on {}",
+                    log_safe(name),
+                    a.name,
+                    a.uid,
+                    a.name
+                ));
+            }
+            Ok(a.name)
+        }
+        Err(mfa_core::Error::UnknownUser(_)) => Err(Error::UnknownUser(log_safe(name))),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Refuses `--user` for commands that act on no particular user.
@@ -50,12 +90,6 @@ fn invoking_user_name(uid: Uid) -> Result<String> {
         Ok(None) => Err(Error::UnknownUid(uid.as_raw())),
         Err(e) => Err(Error::io(format!("look up uid {uid}"), e.into())),
     }
-}
-
-/// Whether the user database knows `name` (a typo check for `--user`; failures count as known,
-/// so a broken NSS setup does not produce false warnings).
-pub(crate) fn user_exists(name: &UserName) -> bool {
-    !matches!(User::from_name(name.as_str()), Ok(None))
 }
 
 /// Loads the configuration file given by `--config` (ownership and mode are checked).

@@ -22,6 +22,8 @@ pub(crate) enum Error {
     UserOptionNeedsRoot,
     /// The real uid has no passwd entry.
     UnknownUid(u32),
+    /// `--user NAME` names no account in the user database.
+    UnknownUser(String),
     /// The store has not been created yet (the text says which path is missing).
     StoreMissing(String),
     /// The user already has TOTP enrolled and `--force` was not given.
@@ -88,6 +90,11 @@ impl fmt::Display for Error {
                 write!(f, "--user (acting for another user) is only allowed for root")
             }
             Error::UnknownUid(uid) => write!(f, "uid {uid} has no entry in the user database"),
+            Error::UnknownUser(name) => write!(
+                f,
+                "there is no user {name} in the user database (pam_mfa refuses logins of names \
+                 that do not resolve to an account)"
+            ),
             Error::StoreMissing(what) => {
                 write!(f, "{what} does not exist; run `mfa-enroll init` to create the store")
             }

@@ -56,6 +56,7 @@ fn exit_code(e: &Error) -> u8 {
         | Error::NotRoot { .. }
         | Error::UserOptionNeedsRoot
         | Error::UnknownUid(_)
+        | Error::UnknownUser(_)
         | Error::StoreMissing(_)
         | Error::AlreadyEnrolled(_)
         | Error::NotEnrolled(_)

@@ -11,7 +11,7 @@ use crate::prompt::Console;
 use mfa_core::config::Config;
 use mfa_core::enroll::Status;
 use mfa_core::helper::{self, Request};
-use mfa_core::login::{ConvError, Conversation};
+use mfa_core::login::{ConvError, Conversation, Decision, Denial};
 use std::io::Write;
 use zeroize::Zeroizing;
 
@@ -138,12 +138,28 @@ pub(crate) fn run(cli: &Cli, request: Request, console: &mut Console<'_>) -> Res
     let done = helper::call(&cfg.helper, &request, &mut terminal).map_err(|e| {
         Error::Helper(format!("{e} (is {} installed setuid root?)", cfg.helper.display()))
     })?;
-    if done.decision == "deny" {
-        let reason = done.reason;
-        return Err(match done.denial.as_deref() {
-            Some("auth") | Some("conversation") => Error::Aborted(reason),
-            _ => Error::Helper(reason),
-        });
+    // The helper sends the decision only; why it refused is in its log line (authpriv), and
+    // what the user must know it has shown already.
+    match done.decision {
+        Decision::Success | Decision::Ignore => {}
+        Decision::Deny(Denial::AuthFailed | Denial::Conversation) => {
+            return Err(Error::Aborted("not confirmed; nothing was changed".into()));
+        }
+        Decision::Deny(Denial::Config) => {
+            return Err(Error::Helper(
+                "refused by the configuration (the reason is in the system log)".into(),
+            ));
+        }
+        Decision::Deny(Denial::BadUser) => {
+            return Err(Error::Helper(
+                "your account cannot use pam_mfa (the reason is in the system log)".into(),
+            ));
+        }
+        Decision::Deny(Denial::Unavailable) | Decision::FailOpen => {
+            return Err(Error::Helper(
+                "the request could not be completed (the reason is in the system log)".into(),
+            ));
+        }
     }
     if let Command::Push(a) = &cli.command {
         if a.list {

@@ -120,6 +120,26 @@ fn configuration_that_does_not_load_denies_everyone() {
     assert!(f["message"].as_str().expect("message").contains("unknown field `nulok`"), "{f}");
 }
 
+/// Issue 15, finding 8: a group or user a rule names that does not exist is an error (the
+/// module denies every login through the configuration), reported with every missing name.
+#[test]
+fn unknown_rule_names_are_errors() {
+    let f = one_finding(
+        "unknown-name",
+        "config.unknown-name",
+        "error",
+        "/etc/pam_mfa/pam_mfa.toml",
+        None,
+    );
+    let m = f["message"].as_str().expect("message");
+    assert!(
+        m.contains("rule 1: group 'admins' does not exist")
+            && m.contains("rule 2: user 'deploy' does not exist")
+            && !m.contains("'wheel'"),
+        "{f}"
+    );
+}
+
 #[test]
 fn config_option_names_the_configuration_to_check() {
     let tree = Tree::new("good", Store::Enrolled);

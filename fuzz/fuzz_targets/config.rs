@@ -6,16 +6,8 @@
 
 use libfuzzer_sys::fuzz_target;
 use mfa_core::config::Config;
-use mfa_core::policy::{self, Groups, HostMatch, Subject};
-
-/// Group membership without NSS: members of groups with an even-length name.
-struct FakeGroups;
-
-impl Groups for FakeGroups {
-    fn is_member(&self, _user: &str, group: &str) -> mfa_core::Result<bool> {
-        Ok(group.len().is_multiple_of(2))
-    }
-}
+use mfa_core::fuzzing::FuzzDirectory;
+use mfa_core::policy::{self, HostMatch, Subject};
 
 const RHOSTS: &[Option<&str>] = &[
     None,
@@ -47,10 +39,12 @@ fuzz_target!(|data: &[u8]| {
             }
         }
     }
+    let _ = policy::check_names(&cfg.rules, &FuzzDirectory);
+    let alice = mfa_core::account::resolve(&FuzzDirectory, "alice").expect("alice");
     for rhost in RHOSTS {
         for service in ["sshd", "sudo"] {
-            let subject = Subject { service, user: "alice", rhost: *rhost };
-            let _ = policy::resolve(cfg.default_policy(), &cfg.rules, &subject, &FakeGroups);
+            let subject = Subject { service, account: &alice, rhost: *rhost };
+            let _ = policy::resolve(cfg.default_policy(), &cfg.rules, &subject, &FuzzDirectory);
         }
     }
 });

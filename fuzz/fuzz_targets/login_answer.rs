@@ -17,7 +17,7 @@ use mfa_core::login::{
     Clock, ConvError, Conversation, Decision, Denial, Request, authenticate_with,
 };
 use mfa_core::otpauth::TotpUri;
-use mfa_core::policy::Groups;
+use mfa_core::fuzzing::FuzzDirectory;
 use mfa_core::secret::SecretBytes;
 use mfa_core::store::Store;
 use mfa_core::totp::{self, Params};
@@ -129,12 +129,6 @@ impl Clock for FixedClock {
     }
 }
 
-struct NoGroups;
-impl Groups for NoGroups {
-    fn is_member(&self, _user: &str, _group: &str) -> mfa_core::Result<bool> {
-        Ok(false)
-    }
-}
 
 fuzz_target!(|data: &[u8]| {
     let e = env();
@@ -143,13 +137,14 @@ fuzz_target!(|data: &[u8]| {
         user: "alice".into(),
         service: "sshd".into(),
         rhost: Some("192.0.2.7".into()),
+        seat: mfa_core::seat::Seat::NotLocal,
         silent: false,
     };
     for single_prompt in [false, true] {
         let mut cfg = e.cfg.clone();
         cfg.single_prompt = single_prompt;
         let mut conv = Scripted { answer: Some(answer.clone()), prompts: 0, password: None };
-        let outcome = authenticate_with(&cfg, &req, &mut conv, &FixedClock, &NoGroups);
+        let outcome = authenticate_with(&cfg, &req, &mut conv, &FixedClock, &FuzzDirectory);
         assert_eq!(conv.prompts, 1, "{outcome}");
         match outcome.decision {
             Decision::Deny(Denial::AuthFailed) => {}

@@ -11,24 +11,15 @@
 
 mod sys;
 
+use mfa_core::account::{self, Account, SystemDirectory};
 use mfa_core::config::{Config, DEFAULT_PATH};
 use mfa_core::helper::{self, Done, PipeConversation, Request};
-use mfa_core::login::SystemClock;
-use mfa_core::policy::SystemGroups;
-use mfa_core::username::{UserName, log_safe};
-use std::io::{BufReader, Write};
+use mfa_core::login::{ConvError, Conversation, Decision, Denial, SystemClock};
+use mfa_core::username::log_safe;
+use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::ExitCode;
-
-fn deny(reason: &str, denial: &str) -> Done {
-    Done {
-        decision: "deny".into(),
-        denial: Some(denial.into()),
-        factor: None,
-        reason: reason.into(),
-        status: None,
-    }
-}
+use zeroize::Zeroizing;
 
 fn op_name(r: &Request) -> &'static str {
     match r {
@@ -45,63 +36,112 @@ fn op_name(r: &Request) -> &'static str {
     }
 }
 
-fn caller() -> Result<UserName, String> {
-    let uid = nix::unistd::getuid();
-    let user = nix::unistd::User::from_uid(uid)
-        .map_err(|e| format!("user database: {e}"))?
-        .ok_or_else(|| format!("uid {uid} has no user name"))?;
-    UserName::parse(&user.name).map_err(|e| e.to_string())
+/// The calling account: the real uid's first passwd name.
+fn caller(uid: u32) -> Result<Account, String> {
+    account::by_uid(&SystemDirectory, uid).map_err(|e| e.to_string())
+}
+
+/// The pipe conversation, with debug lines going to this helper's log instead of the caller
+/// (they describe the record and the policy).
+struct Logged<R: BufRead, W: Write>(PipeConversation<R, W>);
+
+impl<R: BufRead, W: Write> Conversation for Logged<R, W> {
+    fn prompt_secret(&mut self, p: &str) -> Result<Option<Zeroizing<String>>, ConvError> {
+        self.0.prompt_secret(p)
+    }
+    fn prompt_visible(&mut self, p: &str) -> Result<Option<Zeroizing<String>>, ConvError> {
+        self.0.prompt_visible(p)
+    }
+    fn info(&mut self, text: &str) {
+        self.0.info(text)
+    }
+    fn error(&mut self, text: &str) {
+        self.0.error(text)
+    }
+    fn set_password(&mut self, password: &str) -> Result<(), ConvError> {
+        self.0.set_password(password)
+    }
+    fn fail_delay(&mut self, ms: u32) {
+        self.0.fail_delay(ms)
+    }
+    fn debug(&mut self, text: &str) {
+        sys::log(libc::LOG_DEBUG, text);
+    }
 }
 
 fn main() -> ExitCode {
-    sys::harden();
+    // Before anything else, and before any state is touched: the caller's limits, signals,
+    // timers and descriptors are gone (or the helper stops here).
+    let hardened = sys::harden();
     sys::open_log();
-    let stdin = std::io::stdin();
-    let mut input = BufReader::new(stdin.lock());
+    let uid = nix::unistd::getuid().as_raw();
     let mut output = std::io::stdout().lock();
-    let uid = nix::unistd::getuid();
 
-    let fail = |output: &mut dyn Write, why: &str, denial: &str| {
+    // A refusal before the request is served: the reason goes to the log, the caller gets the
+    // decision only.
+    let fail = |output: &mut dyn Write, why: &str, denial: Denial| {
         sys::log(libc::LOG_WARNING, &format!("uid={uid} refused: {why}"));
+        let done = Done { decision: Decision::Deny(denial), factor: None, status: None };
         let _ = helper::write_line(
             &mut std::io::BufWriter::new(output),
-            &helper::Event::Done(Box::new(deny(why, denial))),
+            &helper::Event::Done(Box::new(done)),
         );
         ExitCode::from(1)
     };
+    if let Err(e) = hardened {
+        return fail(&mut output, &format!("cannot start cleanly: {e}"), Denial::Unavailable);
+    }
+    let stdin = std::io::stdin();
+    let mut input = BufReader::new(stdin.lock());
     let request = match helper::read_line(&mut input) {
         Ok(Some(line)) => match helper::parse::<Request>(&line) {
             Ok(r) => r,
-            Err(e) => return fail(&mut output, &format!("bad request: {e}"), "config"),
+            Err(e) => return fail(&mut output, &format!("bad request: {e}"), Denial::Config),
         },
-        Ok(None) => return fail(&mut output, "no request (input closed)", "conversation"),
-        Err(e) => return fail(&mut output, &format!("bad request: {e}"), "config"),
+        Ok(None) => return fail(&mut output, "no request (input closed)", Denial::Conversation),
+        Err(e) => return fail(&mut output, &format!("bad request: {e}"), Denial::Config),
     };
     if !nix::unistd::geteuid().is_root() {
-        return fail(&mut output, "not installed setuid root", "unavailable");
+        return fail(&mut output, "not installed setuid root", Denial::Unavailable);
     }
-    let user = match caller() {
+    let user = match caller(uid) {
         Ok(u) => u,
-        Err(e) => return fail(&mut output, &e, "user"),
+        Err(e) => return fail(&mut output, &e, Denial::BadUser),
     };
+    if let Err(e) = sys::become_root() {
+        return fail(&mut output, &e, Denial::Unavailable);
+    }
     let cfg = match Config::load(Path::new(DEFAULT_PATH)) {
         Ok(c) => c,
-        Err(e) => return fail(&mut output, &e.to_string(), "config"),
+        Err(e) => return fail(&mut output, &e.to_string(), Denial::Config),
     };
     let op = op_name(&request);
-    let mut conv = PipeConversation::new(input, output);
-    let done =
-        mfa_core::selfservice::serve(request, &user, &cfg, &mut conv, &SystemClock, &SystemGroups);
+    let mut conv = Logged(PipeConversation::new(input, output));
+    let served = mfa_core::selfservice::serve(
+        request,
+        &user,
+        &cfg,
+        &mut conv,
+        &SystemClock,
+        &SystemDirectory,
+    );
+    let o = &served.outcome;
+    let priority = match o.decision {
+        Decision::Deny(_) => libc::LOG_NOTICE,
+        Decision::FailOpen => libc::LOG_WARNING,
+        Decision::Success | Decision::Ignore => libc::LOG_INFO,
+    };
     sys::log(
-        if done.decision == "deny" { libc::LOG_NOTICE } else { libc::LOG_INFO },
+        priority,
         &format!(
-            "uid={uid} user=\"{}\" op={op} decision={} reason=\"{}\"",
-            log_safe(user.as_str()),
-            done.decision,
-            log_safe(&done.reason)
+            "uid={uid} user=\"{}\" op={op} decision={} factor={} reason=\"{}\"",
+            log_safe(user.name.as_str()),
+            o.decision.name(),
+            o.factor.unwrap_or("none"),
+            o.reason.chars().take(400).flat_map(char::escape_default).collect::<String>()
         ),
     );
-    match conv.finish(done) {
+    match conv.0.finish(served.done()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(_) => ExitCode::from(1),
     }

@@ -22,6 +22,7 @@ pub(crate) const PAM_ABORT: c_int = 26;
 pub(crate) const PAM_SILENT: c_int = 0x8000;
 
 pub(crate) const PAM_SERVICE: c_int = 1;
+pub(crate) const PAM_TTY: c_int = 3;
 pub(crate) const PAM_RHOST: c_int = 4;
 pub(crate) const PAM_CONV: c_int = 5;
 pub(crate) const PAM_AUTHTOK: c_int = 6;

@@ -16,6 +16,7 @@ pub(crate) struct Handle(*mut PamHandle);
 #[derive(Clone, Copy)]
 pub(crate) enum Priority {
     Err = libc::LOG_ERR as isize,
+    Warning = libc::LOG_WARNING as isize,
     Notice = libc::LOG_NOTICE as isize,
     Info = libc::LOG_INFO as isize,
     Crit = libc::LOG_CRIT as isize,
@@ -42,8 +43,8 @@ impl Handle {
         unsafe { ffi::pam_syslog(self.0, priority as c_int, c"%s".as_ptr(), line.as_ptr()) };
     }
 
-    /// Reads a string item (`PAM_SERVICE`, `PAM_RHOST`). `None` if unset or not UTF-8.
-    pub(crate) fn string_item(self, item: c_int) -> Option<String> {
+    /// Reads a string item's bytes (`PAM_SERVICE`, `PAM_RHOST`, `PAM_TTY`). `None` if unset.
+    pub(crate) fn item_bytes(self, item: c_int) -> Option<Vec<u8>> {
         let mut ptr: *const c_void = std::ptr::null();
         // SAFETY: valid handle; `ptr` is a valid out-pointer. libpam keeps ownership of the
         // returned string, which stays valid until the item is changed (not during this call).
@@ -53,7 +54,12 @@ impl Handle {
         }
         // SAFETY: string items are NUL-terminated C strings owned by libpam.
         let s = unsafe { CStr::from_ptr(ptr.cast::<c_char>()) };
-        s.to_str().ok().map(str::to_string)
+        Some(s.to_bytes().to_vec())
+    }
+
+    /// Reads a string item. `None` if unset or not UTF-8.
+    pub(crate) fn string_item(self, item: c_int) -> Option<String> {
+        self.item_bytes(item).and_then(|b| String::from_utf8(b).ok())
     }
 
     /// The user name (libpam may prompt for it). `Err` with a PAM code on failure; a name that

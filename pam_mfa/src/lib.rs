@@ -15,19 +15,24 @@ mod handle;
 pub use ffi::PamHandle;
 use handle::{Handle, Priority};
 use libc::{c_char, c_int};
+use mfa_core::account::SystemDirectory;
 use mfa_core::config::ModuleArgs;
 use mfa_core::login::{self, Decision, Denial, Request, SystemClock};
-use mfa_core::policy::SystemGroups;
+use mfa_core::seat;
 use std::cell::Cell;
 use std::ffi::CStr;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, Ordering};
 
-/// The one mapping from a core decision to a PAM return code. Only a verified factor yields
-/// `PAM_SUCCESS`; `nullok` leniency yields `PAM_IGNORE`; everything else is a failure.
+/// The one mapping from a core decision to a PAM return code. Only a verified factor, or an
+/// outage with `failmode = "open"`, yields `PAM_SUCCESS`; `nullok` leniency yields
+/// `PAM_IGNORE`; everything else is a failure.
 fn pam_code(decision: Decision) -> c_int {
     match decision {
         Decision::Success => ffi::PAM_SUCCESS,
+        // Let in without a second factor during a central service's outage, as configured
+        // (failmode = "open"); logged at warning level.
+        Decision::FailOpen => ffi::PAM_SUCCESS,
         Decision::Ignore => ffi::PAM_IGNORE,
         Decision::Deny(Denial::AuthFailed) => ffi::PAM_AUTH_ERR,
         Decision::Deny(Denial::Conversation) => ffi::PAM_CONV_ERR,
@@ -159,10 +164,16 @@ fn authenticate(h: Handle, flags: c_int, args: Result<Vec<String>, String>) -> c
             return if rc == ffi::PAM_SUCCESS { ffi::PAM_USER_UNKNOWN } else { rc };
         }
     };
+    // A remote host that is not UTF-8 is still a remote host: kept in a lossy form, it is
+    // remote and matches no rule network (issue 15, finding 9).
+    let rhost = h.item_bytes(ffi::PAM_RHOST).map(|b| String::from_utf8_lossy(&b).into_owned());
+    let remote_host = rhost.as_deref().is_some_and(|r| !r.trim().is_empty());
+    let tty = h.string_item(ffi::PAM_TTY);
     let req = Request {
         user,
         service: h.string_item(ffi::PAM_SERVICE).unwrap_or_default(),
-        rhost: h.string_item(ffi::PAM_RHOST),
+        rhost,
+        seat: seat::of_login(remote_host, tty.as_deref(), &seat::current_session()),
         silent: flags & ffi::PAM_SILENT != 0,
     };
     let mut conv = match h.conversation() {
@@ -172,9 +183,11 @@ fn authenticate(h: Handle, flags: c_int, args: Result<Vec<String>, String>) -> c
             return ffi::PAM_CONV_ERR;
         }
     };
-    let outcome = login::authenticate(&args, &req, &mut conv, &SystemClock, &SystemGroups);
+    let outcome = login::authenticate(&args, &req, &mut conv, &SystemClock, &SystemDirectory);
     let priority = match outcome.decision {
         Decision::Success => Priority::Notice,
+        // Above a verified login, so an administrator filtering at warning sees it.
+        Decision::FailOpen => Priority::Warning,
         Decision::Ignore => Priority::Info,
         Decision::Deny(Denial::AuthFailed | Denial::Conversation) => Priority::Notice,
         Decision::Deny(_) => Priority::Err,
@@ -274,9 +287,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_decision_maps_to_a_distinct_code_and_only_success_is_success() {
+    fn every_decision_maps_to_a_distinct_code_and_only_success_and_fail_open_succeed() {
         let all = [
             Decision::Success,
+            Decision::FailOpen,
             Decision::Ignore,
             Decision::Deny(Denial::AuthFailed),
             Decision::Deny(Denial::Conversation),
@@ -285,7 +299,7 @@ mod tests {
             Decision::Deny(Denial::BadUser),
         ];
         let codes: Vec<c_int> = all.iter().map(|d| pam_code(*d)).collect();
-        assert_eq!(codes, [0, 25, 7, 19, 3, 9, 10]);
+        assert_eq!(codes, [0, 0, 25, 7, 19, 3, 9, 10]);
     }
 
     #[test]

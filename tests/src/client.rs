@@ -36,6 +36,7 @@ pub const PAM_PROMPT_ECHO_ON: i32 = 2;
 pub const PAM_ERROR_MSG: i32 = 3;
 /// Message style: informational message.
 pub const PAM_TEXT_INFO: i32 = 4;
+const PAM_TTY: c_int = 3;
 const PAM_RHOST: c_int = 4;
 
 /// The symbolic name of a PAM return code.
@@ -131,6 +132,74 @@ struct PamConv {
 #[repr(C)]
 struct PamHandle {
     _private: [u8; 0],
+}
+
+/// The login session a test client runs in, for the security-key seat rule
+/// (`mfa_core::seat`): set up as root in the client's private mount namespace.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LoginSession {
+    /// No kernel audit session (a system service before any login).
+    None,
+    /// A fresh audit session that logind (a record in a private `/run`) calls local, on seat0.
+    Local,
+    /// A fresh audit session that logind calls remote (an SSH login).
+    Remote,
+    /// A fresh audit session logind has no record of.
+    Unknown,
+}
+
+impl LoginSession {
+    /// Parses `none`, `local`, `remote`, `unknown`.
+    pub fn parse(s: &str) -> Option<LoginSession> {
+        match s {
+            "none" => Some(LoginSession::None),
+            "local" => Some(LoginSession::Local),
+            "remote" => Some(LoginSession::Remote),
+            "unknown" => Some(LoginSession::Unknown),
+            _ => None,
+        }
+    }
+
+    /// Puts this process into the session. Needs root (`CAP_AUDIT_CONTROL`, mounts) and a
+    /// private mount namespace (one is made if `private_mounts` is false): writes
+    /// `/proc/self/loginuid` (which starts a new audit session, or with -1 leaves none) and,
+    /// for a logind session, mounts a tmpfs on `/run` holding `systemd/sessions/<id>`.
+    pub fn enter(self, private_mounts: bool) -> std::io::Result<()> {
+        let loginuid = if self == LoginSession::None { "4294967295" } else { "0" };
+        std::fs::write("/proc/self/loginuid", loginuid)?;
+        let record = match self {
+            LoginSession::Local => "UID=0\nACTIVE=1\nREMOTE=0\nSEAT=seat0\nTYPE=tty\n",
+            LoginSession::Remote => "UID=0\nACTIVE=1\nREMOTE=1\nREMOTE_HOST=192.0.2.9\nTYPE=tty\n",
+            LoginSession::None | LoginSession::Unknown => return Ok(()),
+        };
+        let check = |rc: c_int| {
+            if rc == 0 { Ok(()) } else { Err(std::io::Error::last_os_error()) }
+        };
+        // SAFETY: plain system calls with valid NUL-terminated arguments; they only affect
+        // this process's own (new, private) mount namespace.
+        unsafe {
+            if !private_mounts {
+                check(libc::unshare(libc::CLONE_NEWNS))?;
+                check(libc::mount(
+                    std::ptr::null(),
+                    c"/".as_ptr(),
+                    std::ptr::null(),
+                    libc::MS_REC | libc::MS_PRIVATE,
+                    std::ptr::null(),
+                ))?;
+            }
+            check(libc::mount(
+                c"tmpfs".as_ptr(),
+                c"/run".as_ptr(),
+                c"tmpfs".as_ptr(),
+                0,
+                c"mode=0755".as_ptr().cast(),
+            ))?;
+        }
+        let id = std::fs::read_to_string("/proc/self/sessionid")?;
+        std::fs::create_dir_all(mfa_core::seat::LOGIND_SESSIONS)?;
+        std::fs::write(Path::new(mfa_core::seat::LOGIND_SESSIONS).join(id.trim()), record)
+    }
 }
 
 #[link(name = "pam")]
@@ -262,6 +331,28 @@ pub fn authenticate(
     replies: Vec<Reply>,
     flags: i32,
 ) -> Transcript {
+    let items = Items { rhost: rhost.map(|r| r.as_bytes().to_vec()), tty: None };
+    authenticate_with_items(confdir, service, user, &items, replies, flags)
+}
+
+/// PAM items the application sets before `pam_authenticate`.
+#[derive(Clone, Debug, Default)]
+pub struct Items {
+    /// `PAM_RHOST`, as bytes (need not be UTF-8; must not contain NUL).
+    pub rhost: Option<Vec<u8>>,
+    /// `PAM_TTY`.
+    pub tty: Option<String>,
+}
+
+/// [`authenticate`] with the items given as [`Items`].
+pub fn authenticate_with_items(
+    confdir: Option<&Path>,
+    service: &str,
+    user: &str,
+    items: &Items,
+    replies: Vec<Reply>,
+    flags: i32,
+) -> Transcript {
     let c_service = CString::new(service).expect("service without NUL");
     let c_user = CString::new(user).expect("user without NUL");
     let c_confdir =
@@ -280,11 +371,17 @@ pub fn authenticate(
         )
     };
     assert_eq!(rc, 0, "pam_start_confdir failed with {rc}");
-    let c_rhost = rhost.map(|r| CString::new(r).expect("rhost without NUL"));
+    let c_rhost = items.rhost.clone().map(|r| CString::new(r).expect("rhost without NUL"));
     if let Some(r) = &c_rhost {
         // SAFETY: valid handle; libpam copies the string.
         let rc = unsafe { pam_set_item(pamh, PAM_RHOST, r.as_ptr().cast()) };
         assert_eq!(rc, 0, "pam_set_item(PAM_RHOST) failed");
+    }
+    let c_tty = items.tty.as_deref().map(|t| CString::new(t).expect("tty without NUL"));
+    if let Some(t) = &c_tty {
+        // SAFETY: valid handle; libpam copies the string.
+        let rc = unsafe { pam_set_item(pamh, PAM_TTY, t.as_ptr().cast()) };
+        assert_eq!(rc, 0, "pam_set_item(PAM_TTY) failed");
     }
     // SAFETY: valid handle.
     let code = unsafe { pam_authenticate(pamh, flags) };

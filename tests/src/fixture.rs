@@ -195,6 +195,11 @@ pub struct Fixture {
     pub config_path: PathBuf,
     /// The pam.d directory given to `pam_start_confdir`.
     pub pamd: PathBuf,
+    /// The users the processes under test see (see [`crate::nss`]).
+    pub nss: crate::nss::NssFiles,
+    /// `pam-test-client` arguments every login of this fixture gets (see
+    /// [`Fixture::at_local_seat`]).
+    login_defaults: std::cell::RefCell<Vec<String>>,
 }
 
 impl Fixture {
@@ -219,6 +224,8 @@ impl Fixture {
             secrets: std::cell::RefCell::new(Vec::new()),
             config_path: root.join("pam_mfa.toml"),
             pamd: root.join("pam.d"),
+            nss: crate::nss::NssFiles::new(&root),
+            login_defaults: std::cell::RefCell::new(Vec::new()),
             root,
             _dir: dir,
         };
@@ -283,6 +290,7 @@ impl Fixture {
 
     /// Enrolls `user` with a fresh TOTP secret (configured parameters) and recovery codes.
     pub fn enroll(&self, user: &str) -> Enrolled {
+        self.nss.ensure(user);
         let cfg = self.config();
         let store = Store::open(&cfg.store).expect("store");
         let pending = PendingTotp::generate(&cfg.totp, &format!("{user}@test")).expect("generate");
@@ -313,9 +321,34 @@ impl Fixture {
         s.extend(e.recovery_codes.iter().cloned());
     }
 
+    /// Makes `user` exist for `cmd` (see [`crate::nss`]); returns `cmd`.
+    pub fn with_user<'c>(&self, cmd: &'c mut Command, user: &str) -> &'c mut Command {
+        self.nss.apply(cmd, &["--user", user]);
+        cmd
+    }
+
+    /// The real `mfa-enroll` with this fixture's configuration, `args`, and the users the
+    /// module sees (the user of a `--user NAME` argument is added).
+    pub fn enroll_tool(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(crate::sandbox::enroll_tool());
+        c.arg("--config").arg(&self.config_path).args(args);
+        self.nss.apply(&mut c, args);
+        c
+    }
+
+    /// Every later login runs at this computer's own seat: in a login session that logind
+    /// calls local (security keys are offered only there; see `mfa_core::seat`).
+    pub fn at_local_seat(&self) {
+        *self.login_defaults.borrow_mut() = vec!["--session".into(), "local".into()];
+    }
+
     fn command(&self, service: &str, user: &str, answers: &[&str], extra: &[&str]) -> Command {
         let mut c = Command::new(client_path());
+        self.with_user(&mut c, user);
         c.arg("--confdir").arg(&self.pamd).args(["--service", service, "--user", user]);
+        if !extra.contains(&"--session") {
+            c.args(self.login_defaults.borrow().iter());
+        }
         for a in answers {
             c.args(["--answer", a]);
         }

@@ -4,11 +4,13 @@
 //!
 //! Every capability's integration tests use these pieces; see `tests/tests/` for examples.
 
+pub mod accounts;
 pub mod browser;
 pub mod client;
 pub mod fixture;
 pub mod hostile;
 pub mod live;
+pub mod nss;
 pub mod pg;
 pub mod privacyidea;
 pub mod push;

@@ -518,6 +518,9 @@ pub fn enroll_push_with(
     let wait = Duration::from_secs(30);
     let mut c = Command::new(crate::sandbox::enroll_tool());
     c.arg("--config").arg(config).args(["--user", user, "push"]);
+    if let Some(nss) = crate::nss::NssFiles::beside(config) {
+        nss.apply(&mut c, &["--user", user]);
+    }
     let mut live = Live::spawn(c);
     let link = live.wait_for(wait, pairing_link);
     let code = pair(&link);

@@ -60,6 +60,18 @@ impl Sandbox {
         run_ok(&mut c);
     }
 
+    /// Adds a second passwd name for `uid` (after the first one, as root/toor are), inside the
+    /// sandbox only.
+    pub fn add_alias(&self, name: &str, uid: u32) {
+        run_ok(
+            Command::new(repo().join("scripts/sandbox.sh"))
+                .arg("add-alias")
+                .arg(&self.dir)
+                .arg(name)
+                .arg(uid.to_string()),
+        );
+    }
+
     /// Installs a repository file (e.g. `config/pam.d/sudo`) at `/etc/<etc_path>`.
     pub fn install(&self, repo_file: &str, etc_path: &str) {
         let to = self.dir.join("etc.upper").join(etc_path);
@@ -91,10 +103,15 @@ impl Sandbox {
         run_ok(Command::new(enroll_tool()).arg("--config").arg(&path).arg("init"));
     }
 
-    /// Enrolls `user` with the real `mfa-enroll --yes --json`.
+    /// Enrolls `user` with the real `mfa-enroll --yes --json`, run inside the sandbox so the
+    /// sandbox's users resolve.
     pub fn enroll(&self, user: &str) -> Enrolled {
         let out = run_ok(
-            Command::new(enroll_tool())
+            Command::new(repo().join("scripts/sandbox.sh"))
+                .arg("run")
+                .arg(&self.dir)
+                .arg(module_path())
+                .arg(enroll_tool())
                 .arg("--config")
                 .arg(self.config_path())
                 .args(["--user", user, "totp", "--yes", "--json"]),
@@ -154,6 +171,34 @@ impl Sandbox {
         c.arg("run")
             .arg(&self.dir)
             .arg(module_path())
+            .args([
+                "setpriv",
+                &format!("--reuid={uid}"),
+                &format!("--regid={uid}"),
+                "--clear-groups",
+                "--",
+            ])
+            .arg(program)
+            .args(args);
+        c
+    }
+
+    /// `program args` inside the sandbox as the unprivileged `uid`, started from a login
+    /// session of the given kind (`local`, `remote`, `none`, `unknown`: see
+    /// [`crate::client::LoginSession`]), as a screen locker in a desktop session would be.
+    pub fn command_in_session(
+        &self,
+        session: &str,
+        uid: u32,
+        program: &Path,
+        args: &[&str],
+    ) -> Command {
+        let mut c = Command::new(repo().join("scripts/sandbox.sh"));
+        c.arg("run")
+            .arg(&self.dir)
+            .arg(module_path())
+            .arg(client_path())
+            .args(["session", session, "--"])
             .args([
                 "setpriv",
                 &format!("--reuid={uid}"),

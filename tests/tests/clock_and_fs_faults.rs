@@ -5,7 +5,8 @@ use mfa_tests::fixture::{Fixture, client_path};
 use std::process::Command;
 
 fn login_at(f: &Fixture, fake_time: &str, answer: &str) -> mfa_tests::fixture::Outcome {
-    let out = Command::new("faketime")
+    let out = f
+        .with_user(&mut Command::new("faketime"), "alice")
         .arg(fake_time)
         .arg(client_path())
         .arg("--confdir")
@@ -59,9 +60,18 @@ fn read_only_store_refuses_a_code_whose_use_cannot_be_recorded() {
     }
     let _guard = Mounted(&users);
     let before = std::fs::read(f.user_file("alice")).expect("read");
+    // The lockout is off in this fixture, so nothing is written before the check: the right
+    // code is checked, cannot be recorded as used, and is refused exactly like a wrong code
+    // (issue 15, finding 1: a different answer would tell a guesser the code was right).
+    let o = f.login("alice", &[&e.code_now()]);
+    assert_eq!(o.code, PAM_AUTH_ERR, "{o:?}");
+    assert!(o.decision_lines()[0].contains("could not be recorded as used"), "{:?}", o.syslog);
+    assert!(o.decision_lines()[0].contains("Read-only file system"), "{:?}", o.syslog);
+    assert_eq!(std::fs::read(f.user_file("alice")).expect("read"), before);
+    // With the lockout on, the attempt cannot be counted, so no answer is checked at all.
+    f.write_config("[lockout]\nmax_failures = 5\nfail_delay_ms = 0\n");
     let o = f.login("alice", &[&e.code_now()]);
     assert_eq!(o.code, PAM_AUTHINFO_UNAVAIL, "{o:?}");
-    assert!(o.decision_lines()[0].contains("cannot record used code"), "{:?}", o.syslog);
-    assert!(o.decision_lines()[0].contains("Read-only file system"), "{:?}", o.syslog);
+    assert!(o.decision_lines()[0].contains("cannot record the attempt"), "{:?}", o.syslog);
     assert_eq!(std::fs::read(f.user_file("alice")).expect("read"), before);
 }

@@ -51,7 +51,8 @@ fn killed_logins_never_corrupt_lose_or_revive_anything() {
                 1 => "000000".to_string(),
                 _ => e.recovery_codes[random_below(10) as usize].clone(),
             };
-            let child = Command::new(client_path())
+            let child = f
+                .with_user(&mut Command::new(client_path()), name)
                 .arg("--confdir")
                 .arg(&f.pamd)
                 .args(["--service", "mfa", "--user", name, "--answer", &answer])

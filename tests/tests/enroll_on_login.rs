@@ -60,13 +60,7 @@ fn skip_is_limited_and_opt_out_is_remembered() {
     assert_eq!(o.code, PAM_SUCCESS);
     assert!(o.messages.is_empty(), "{:?}", o.messages);
     // The admin resets it with mfa-enroll: the menu is back.
-    let tool = mfa_tests::sandbox::enroll_tool();
-    let st = std::process::Command::new(tool)
-        .arg("--config")
-        .arg(&f.config_path)
-        .args(["--user", "skipper", "opt-in"])
-        .status()
-        .unwrap();
+    let st = f.enroll_tool(&["--user", "skipper", "opt-in"]).status().unwrap();
     assert!(st.success());
     let o = f.login_with("mfa-permit", "skipper", &["2"], &[]);
     assert!(o.messages.iter().any(|(_, m)| m.contains("Skip for now")), "{:?}", o.messages);

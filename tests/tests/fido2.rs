@@ -4,13 +4,13 @@
 
 use mfa_tests::client::*;
 use mfa_tests::fixture::{Fixture, Outcome, wait_for_step_margin};
-use mfa_tests::sandbox::enroll_tool;
 use std::io::Write;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 fn fixture() -> (Fixture, PathBuf) {
     let f = Fixture::new();
+    f.at_local_seat();
     let key = f.root.join("key.json");
     f.write_config(&format!(
         "[fido2]\nrp_id = \"pam://test-host\"\ntest_device = \"{}\"\n",
@@ -37,10 +37,8 @@ fn register(
     extra: &[&str],
     stdin: &str,
 ) -> std::process::Output {
-    let mut child = Command::new(enroll_tool())
-        .arg("--config")
-        .arg(&f.config_path)
-        .args(["--user", user, "fido2", "--name", name])
+    let mut child = f
+        .enroll_tool(&["--user", user, "fido2", "--name", name])
         .args(extra)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -86,23 +84,13 @@ fn register_then_log_in_by_touching_the_key() {
         );
     }
     // Listing shows the key with its counter; a second key with the same name is refused.
-    let list = Command::new(enroll_tool())
-        .arg("--config")
-        .arg(&f.config_path)
-        .args(["--user", "alice", "fido2", "--list"])
-        .output()
-        .expect("list");
+    let list = f.enroll_tool(&["--user", "alice", "fido2", "--list"]).output().expect("list");
     assert!(
         String::from_utf8_lossy(&list.stdout)
             .contains("yubikey-blue  (RP id pam://test-host, touch only, counter 3)"),
         "{list:?}"
     );
-    let status = Command::new(enroll_tool())
-        .arg("--config")
-        .arg(&f.config_path)
-        .args(["--user", "alice", "status"])
-        .output()
-        .expect("status");
+    let status = f.enroll_tool(&["--user", "alice", "status"]).output().expect("status");
     let status = String::from_utf8_lossy(&status.stdout);
     assert!(status.contains("\n  Security keys:     yubikey-blue\n"), "{status}");
     assert!(!register(&f, "alice", "yubikey-blue", &[], "").status.success());
@@ -214,10 +202,8 @@ fn keys_imported_from_a_pam_u2f_authfile_keep_working() {
     );
     let authfile = f.root.join("u2f_keys");
     std::fs::write(&authfile, line).expect("write");
-    let out = Command::new(enroll_tool())
-        .arg("--config")
-        .arg(&f.config_path)
-        .args(["--user", "bob", "import", "pam-u2f"])
+    let out = f
+        .enroll_tool(&["--user", "bob", "import", "pam-u2f"])
         .arg(&authfile)
         .output()
         .expect("import");
@@ -231,6 +217,7 @@ fn keys_imported_from_a_pam_u2f_authfile_keep_working() {
 #[test]
 fn enroll_on_login_registers_a_key_at_the_console_but_not_remotely() {
     let f = Fixture::new();
+    f.at_local_seat();
     let key = f.root.join("key.json");
     f.write_config(&format!(
         "enrollment = \"on-login\"\n[fido2]\nrp_id = \"pam://test-host\"\ntest_device = \"{}\"\n",

@@ -4,7 +4,6 @@
 
 use mfa_tests::client::*;
 use mfa_tests::fixture::{Fixture, now, oathtool, wait_for_step_margin};
-use mfa_tests::sandbox::enroll_tool;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -21,10 +20,7 @@ fn make_ga_file(dir: &Path, name: &str) -> PathBuf {
 }
 
 fn import(f: &Fixture, user: &str, file: &Path, extra: &[&str]) -> Output {
-    Command::new(enroll_tool())
-        .arg("--config")
-        .arg(&f.config_path)
-        .args(["--user", user, "import", "google-authenticator"])
+    f.enroll_tool(&["--user", user, "import", "google-authenticator"])
         .arg(file)
         .args(extra)
         .output()

@@ -36,20 +36,9 @@ fn fifty_parallel_wrong_codes_check_exactly_five_then_lock() {
     assert!(o.messages[0].1.contains("locked for 15 more minutes"), "{:?}", o.messages);
 
     // mfa-enroll shows the lock, and admin unlock lifts it.
-    let tool = mfa_tests::sandbox::enroll_tool();
-    let status = std::process::Command::new(&tool)
-        .arg("--config")
-        .arg(&f.config_path)
-        .args(["--user", "alice", "status"])
-        .output()
-        .unwrap();
+    let status = f.enroll_tool(&["--user", "alice", "status"]).output().unwrap();
     assert!(String::from_utf8_lossy(&status.stdout).contains("Locked:"), "{status:?}");
-    let unlock = std::process::Command::new(&tool)
-        .arg("--config")
-        .arg(&f.config_path)
-        .args(["--user", "alice", "admin", "unlock"])
-        .status()
-        .unwrap();
+    let unlock = f.enroll_tool(&["--user", "alice", "admin", "unlock"]).status().unwrap();
     assert!(unlock.success());
     assert_eq!(f.login("alice", &[&e.code_at(now() + 30)]).code, PAM_SUCCESS);
 }

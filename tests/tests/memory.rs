@@ -41,6 +41,7 @@ fn valgrind_login(name: &str, f: &Fixture, user: &str, answers: &[&str]) -> Outc
     let _shared = FDS.read().unwrap_or_else(PoisonError::into_inner);
     let log = f.root.join(format!("valgrind-{name}.log"));
     let mut cmd = Command::new("valgrind");
+    f.with_user(&mut cmd, user);
     cmd.args([
         "--error-exitcode=99",
         "--leak-check=full",
@@ -133,6 +134,28 @@ struct Case {
 
 #[test]
 fn logins_leave_no_descriptor_open() {
+    // The module resolves user names through NSS (issue 15, finding 2) and this test calls PAM
+    // in its own process: it runs again in a child process that sees the invented users through
+    // libnss_wrapper (which must be preloaded at exec).
+    const CHILD: &str = "MFA_FD_TEST_IN_NSS_WRAPPER";
+    if std::env::var_os(CHILD).is_none() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let nss = mfa_tests::nss::NssFiles::new(dir.path());
+        for user in ["alice", "bob", "carol", "dave", "erin"] {
+            nss.ensure(user);
+        }
+        let mut c = Command::new(std::env::current_exe().expect("test binary"));
+        c.args(["--exact", "logins_leave_no_descriptor_open", "--nocapture"]).env(CHILD, "1");
+        nss.apply(&mut c, &[]);
+        let out = c.output().expect("run the test in a child");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && stdout.contains("1 passed"),
+            "{stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        return;
+    }
     let _exclusive = FDS.write().unwrap_or_else(PoisonError::into_inner);
     let f = Fixture::new();
     let alice = f.enroll("alice");

@@ -11,7 +11,7 @@ use mfa_tests::privacyidea::{MARGIN, PiServer, free_port, random_hex};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-const TOTP_USERS: [&str; 3] = ["pitotp", "piwrong", "pirecov"];
+const TOTP_USERS: [&str; 4] = ["pitotp", "piwrong", "pirecov", "pilockout"];
 const PUSH_USERS: [&str; 4] = ["piapprove", "pidecline", "pisilent", "pidown"];
 const PRESENCE_USERS: [&str; 2] = ["piright", "piwrongnum"];
 
@@ -216,7 +216,8 @@ fn server_down_failmode_closed_denies_and_open_lets_in_within_the_timeout() {
             let line = o.decision_lines()[0].clone();
             if expect == PAM_SUCCESS {
                 assert!(
-                    line.contains("factor=privacyidea-failopen")
+                    line.contains("decision=fail-open")
+                        && line.contains("factor=privacyidea")
                         && line.contains("failmode=open: letting in WITHOUT second factor"),
                     "{case}: {line}"
                 );
@@ -259,10 +260,12 @@ fn a_rule_with_backend_privacyidea_needs_the_section() {
     assert!(o.messages.is_empty());
 }
 
+/// Issue 15, finding 4: a server certificate from another CA (what a man in the middle
+/// presents) is not an outage: refused with failmode closed and with failmode open alike.
 #[test]
-fn a_certificate_from_another_ca_is_refused() {
+fn a_certificate_from_another_ca_is_refused_even_with_failmode_open() {
     let s = shared();
-    // Our own CA file is a valid PEM, but not the server's CA: TLS fails, failmode closed.
+    // Our own CA file is a valid PEM, but not the server's CA: TLS fails.
     let other = s.server.dir().join("other-ca.pem");
     let out = std::process::Command::new("openssl")
         .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"])
@@ -272,11 +275,48 @@ fn a_certificate_from_another_ca_is_refused() {
         .output()
         .expect("openssl");
     assert!(out.status.success());
-    let f = Fixture::with_config(&config(&s.server.url, &other, "", ""));
-    wait_for_step_margin(30, 4);
-    let o = f.login("pitotp", &[&s.code("pitotp", now() + 30)]);
-    assert_eq!(o.code, PAM_AUTHINFO_UNAVAIL, "{o:?}");
-    // (ureq reports the failed certificate check as an I/O error: "invalid data".)
-    let line = o.decision_lines()[0].clone();
-    assert!(line.contains("unreachable") && line.contains("failmode=closed"), "{line}");
+    for mode in ["open", "closed"] {
+        let f = Fixture::with_config(&config(
+            &s.server.url,
+            &other,
+            &format!("failmode = \"{mode}\""),
+            "",
+        ));
+        // The user has no local record: with failmode open, only a real outage may let in.
+        let o = f.login("pidown", &["", ""]);
+        assert_eq!(o.code, PAM_AUTH_ERR, "failmode {mode}: {o:?}");
+        let line = o.decision_lines()[0].clone();
+        assert!(line.contains("decision=deny") && !line.contains("fail-open"), "{mode}: {line}");
+    }
+}
+
+/// Issue 15, finding 5: a login accepted by privacyIDEA clears the local failure count, as a
+/// local code does: rejections spread over successes never lock the user out.
+#[test]
+fn a_login_accepted_by_privacyidea_clears_the_local_failure_count() {
+    let s = shared();
+    let f = Fixture::with_config(&format!(
+        "{}\n[lockout]\nmax_failures = 3\nwindow = 3600\nduration = 3600\nfail_delay_ms = 0\n",
+        config(&s.server.url, &s.server.ca_file, "", "")
+    ));
+    // A local record (recovery codes) next to the privacyIDEA token.
+    let e = f.enroll("pilockout");
+    wait_for_step_margin(30, 10);
+    let t = now();
+    for round in 0..2u64 {
+        let good = s.code("pilockout", t + 30 * round);
+        let wrong = format!("{:06}", (good.parse::<u32>().expect("digits") + 500_000) % 1_000_000);
+        for _ in 0..2 {
+            let o = f.login("pilockout", &[&wrong]);
+            assert_eq!(o.code, PAM_AUTH_ERR, "round {round}: {o:?}");
+        }
+        let o = f.login("pilockout", &[&good]);
+        assert_eq!(
+            o.code, PAM_SUCCESS,
+            "round {round}: the right code after two rejections: {o:?}"
+        );
+    }
+    // Four rejections in all, but never three in a row: a recovery code still works.
+    let o = f.login("pilockout", &[&e.recovery_codes[0]]);
+    assert_eq!(o.code, PAM_SUCCESS, "{o:?}");
 }

@@ -13,7 +13,6 @@ use mfa_tests::push::{
 };
 use mfa_tests::sandbox::enroll_tool;
 use std::path::PathBuf;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 /// The service's backend in this binary. `push_postgres.rs` runs this same file as a module,
@@ -254,7 +253,9 @@ fn service_down_honours_failmode_within_the_timeout() {
     let o = w.f.login("alice", &[""]);
     assert_eq!(o.code, PAM_SUCCESS, "{o:?}");
     assert!(
-        decision(&o).contains("FAIL-OPEN") && decision(&o).contains("factor=push-failopen"),
+        decision(&o).contains("FAIL-OPEN")
+            && decision(&o).contains("decision=fail-open")
+            && decision(&o).contains("factor=push"),
         "{o:?}"
     );
     assert!(start.elapsed() < Duration::from_secs(10));
@@ -382,8 +383,7 @@ fn another_hosts_credential_cannot_see_or_approve_this_hosts_login() {
 #[test]
 fn a_pairing_link_works_once_and_a_refused_test_push_saves_nothing() {
     let w = world();
-    let mut c = Command::new(enroll_tool());
-    c.arg("--config").arg(&w.f.config_path).args(["--user", "alice", "push"]);
+    let c = w.f.enroll_tool(&["--user", "alice", "push"]);
     let mut live = Live::spawn(c);
     let link = live.wait_for(WAIT, pairing_link);
     let code = w.phone.pair_ok(&link, "pixel");
@@ -411,8 +411,7 @@ fn a_pairing_link_works_once_and_a_refused_test_push_saves_nothing() {
 #[test]
 fn a_device_that_used_the_pairing_link_first_is_refused_at_the_host() {
     let w = world();
-    let mut c = Command::new(enroll_tool());
-    c.arg("--config").arg(&w.f.config_path).args(["--user", "alice", "push"]);
+    let c = w.f.enroll_tool(&["--user", "alice", "push"]);
     let mut live = Live::spawn(c);
     let link = live.wait_for(WAIT, pairing_link);
     let intruder = Device::new(w.f.root.join("intruder.json"), &w.svc);
@@ -470,12 +469,7 @@ fn the_three_number_screen_is_an_option_per_service() {
 fn root_status_and_list_show_push_devices() {
     let w = enrolled_world();
     let run = |args: &[&str]| {
-        let out = Command::new(enroll_tool())
-            .arg("--config")
-            .arg(&w.f.config_path)
-            .args(args)
-            .output()
-            .expect("mfa-enroll");
+        let out = w.f.enroll_tool(args).output().expect("mfa-enroll");
         assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
@@ -494,8 +488,7 @@ fn root_status_and_list_show_push_devices() {
 #[test]
 fn a_second_device_with_the_same_name_is_refused() {
     let w = enrolled_world();
-    let mut c = Command::new(enroll_tool());
-    c.arg("--config").arg(&w.f.config_path).args(["--user", "alice", "push"]);
+    let c = w.f.enroll_tool(&["--user", "alice", "push"]);
     let mut live = Live::spawn(c);
     let link = live.wait_for(WAIT, pairing_link);
     let tablet = Device::new(w.f.root.join("tablet.json"), &w.svc);
@@ -573,7 +566,7 @@ fn without_root_a_user_pairs_their_phone_and_a_screen_locker_uses_push() {
     let credential = s.dir.join("push-host.json");
     svc.add_host("host-a", &credential);
     s.configure(&format!(
-        "helper = \"{}\"\n{}",
+        "helper = \"{}\"\nhelper_services = [\"locker\"]\n{}",
         helper.display(),
         svc.push_section(&credential, "timeout = 10")
     ));

@@ -16,7 +16,6 @@ use mfa_tests::fixture::{Fixture, Outcome};
 use mfa_tests::hostile::{HostileService, Lies, ReceiptLie, View};
 use mfa_tests::live::{Live, push_number};
 use mfa_tests::push::{Device, pair_with_mfa_enroll, pairing_link};
-use std::process::Command;
 use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -220,8 +219,7 @@ fn a_compromised_service_cannot_swap_the_device_at_pairing() {
         svc.lie(Lies { pairing_report: Some(report), ..Lies::default() });
         let intruder = Device::plain(f.root.join(format!("intruder{report}.json")));
         let phone = Device::plain(f.root.join(format!("phone{report}.json")));
-        let mut c = Command::new(mfa_tests::sandbox::enroll_tool());
-        c.arg("--config").arg(&f.config_path).args(["--user", "alice", "push"]);
+        let c = f.enroll_tool(&["--user", "alice", "push"]);
         let mut live = Live::spawn(c);
         let link = live.wait_for(WAIT, pairing_link);
         let _ = intruder.pair_ok(&link, "intruder");

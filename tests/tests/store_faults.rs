@@ -249,9 +249,11 @@ fn disk_full_refuses_a_code_whose_use_cannot_be_recorded() {
     let chunk = [0u8; 512];
     while std::io::Write::write_all(&mut filler, &chunk).and_then(|()| filler.sync_all()).is_ok() {}
     let before = std::fs::read(f.user_file("alice")).unwrap();
+    // The lockout is off in this fixture, so the right code is checked; it cannot be recorded
+    // as used and is refused exactly like a wrong one (issue 15, finding 1).
     let o = f.login("alice", &[&alice.code_now()]);
-    assert_eq!(o.code, UNAVAIL, "{o:?}");
-    assert!(o.decision_lines()[0].contains("cannot record used code"), "{:?}", o.syslog);
+    assert_eq!(o.code, PAM_AUTH_ERR, "{o:?}");
+    assert!(o.decision_lines()[0].contains("could not be recorded as used"), "{:?}", o.syslog);
     assert_eq!(std::fs::read(f.user_file("alice")).unwrap(), before, "record intact");
     let leftovers: Vec<_> = std::fs::read_dir(&users)
         .unwrap()

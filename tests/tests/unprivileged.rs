@@ -2,7 +2,7 @@
 //! user's own state only through the setuid helper, installed setuid root in the sandbox.
 
 use mfa_tests::client::*;
-use mfa_tests::fixture::{now, oathtool, wait_for_step_margin};
+use mfa_tests::fixture::{Outcome, client_path, now, oathtool, wait_for_step_margin};
 use mfa_tests::sandbox::{Sandbox, enroll_tool};
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
@@ -20,7 +20,10 @@ fn sandbox(extra: &str) -> Sandbox {
     std::fs::create_dir_all(s.dir.join("etc.upper/pam.d")).expect("test step");
     std::fs::write(s.dir.join("etc.upper/pam.d/locker"), "auth required pam_mfa.so\n")
         .expect("test step");
-    s.configure(&format!("helper = \"{}\"\n{extra}", helper.display()));
+    s.configure(&format!(
+        "helper = \"{}\"\nhelper_services = [\"locker\", \"xscreensaver\"]\n{extra}",
+        helper.display()
+    ));
     s
 }
 
@@ -71,42 +74,48 @@ fn the_helper_refuses_hostile_input_with_a_clear_error() {
     let s = sandbox("");
     let helper = s.dir.join("bin/mfa-helper");
     let huge = vec![b'x'; 1 << 20];
+    // The caller gets the decision and its kind only; the reason is in the helper's log.
+    let line = |s: &[u8]| -> Vec<u8> { s.iter().copied().chain(*b"\n").collect() };
     let cases: Vec<(&str, Vec<u8>, &str)> = vec![
-        ("huge line", huge, "line too long"),
-        ("bad bytes", b"\xff\xfe{}\n".to_vec(), "not UTF-8"),
-        ("not JSON", b"hello\n".to_vec(), "bad request"),
-        ("unknown operation", br#""delete_all""#.to_vec().into_iter().chain(*b"\n").collect(), "bad request"),
-        ("extra field", br#"{"enroll_totp":{"replace":false,"user":"alice"}}"#.iter().copied().chain(*b"\n").collect(), "bad request"),
-        ("closed stdin", Vec::new(), "no request"),
+        ("huge line", huge, "config"),
+        ("bad bytes", b"\xff\xfe{}\n".to_vec(), "config"),
+        ("not JSON", b"hello\n".to_vec(), "config"),
+        ("unknown operation", line(br#""delete_all""#), "config"),
+        ("extra field", line(br#"{"enroll_totp":{"replace":false,"user":"alice"}}"#), "config"),
+        ("closed stdin", Vec::new(), "conversation"),
         (
             "another user",
-            br#"{"login":{"pam_user":"alice","service":"x","rhost":null,"silent":false,"args":[]}}"#
-                .iter()
-                .copied()
-                .chain(*b"\n")
-                .collect(),
-            "acts only on the calling user",
+            line(br#"{"login":{"pam_user":"alice","service":"locker","remote":false,"silent":false,"args":[]}}"#),
+            "bad_user",
         ),
         (
             "config= argument",
-            br#"{"login":{"pam_user":"lockuser","service":"x","rhost":null,"silent":false,"args":["config=/tmp/x.toml"]}}"#
-                .iter()
-                .copied()
-                .chain(*b"\n")
-                .collect(),
-            "reads only the system configuration",
+            line(br#"{"login":{"pam_user":"lockuser","service":"locker","remote":false,"silent":false,"args":["config=/tmp/x.toml"]}}"#),
+            "config",
+        ),
+        (
+            "a service not in helper_services",
+            line(br#"{"login":{"pam_user":"lockuser","service":"sshd","remote":false,"silent":false,"args":[]}}"#),
+            "config",
+        ),
+        (
+            "a made-up remote host",
+            line(br#"{"login":{"pam_user":"lockuser","service":"locker","rhost":"10.9.9.9","remote":false,"silent":false,"args":[]}}"#),
+            "config",
         ),
     ];
-    for (name, input, expected) in cases {
+    for (name, input, denial) in cases {
         let out = s.run_as(LOCKER, &helper, &[], &input);
         let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(stdout.contains("\"decision\":\"deny\""), "{name}: {stdout}");
-        assert!(stdout.contains(expected), "{name}: expected '{expected}' in {stdout}");
+        let expected = format!(
+            "{{\"done\":{{\"decision\":{{\"deny\":\"{denial}\"}},\"factor\":null,\"status\":null}}}}\n"
+        );
+        assert_eq!(stdout, expected, "{name}");
     }
     // A well-formed request for the caller's own status works.
     let out = s.run_as(LOCKER, &helper, &[], b"\"status\"\n");
     assert!(out.status.success());
-    assert!(String::from_utf8_lossy(&out.stdout).contains("\"decision\":\"success\""));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("\"decision\":\"success\""), "{out:?}");
 }
 
 /// Runs `mfa-enroll ARGS` as the unprivileged user, answering the confirmation code from the
@@ -229,7 +238,7 @@ fn a_user_manages_their_own_security_keys_through_the_helper() {
     let helper = s.install_helper();
     let key = s.dir.join("key.json");
     s.configure(&format!(
-        "helper = \"{}\"\n[fido2]\nrp_id = \"pam://test-host\"\ntest_device = \"{}\"\n",
+        "helper = \"{}\"\nhelper_services = [\"locker\"]\n[fido2]\nrp_id = \"pam://test-host\"\ntest_device = \"{}\"\n",
         helper.display(),
         key.display()
     ));
@@ -269,10 +278,13 @@ fn a_user_manages_their_own_security_keys_through_the_helper() {
     assert!(out.status.success(), "{out:?}");
     let list = s.run_as(LOCKER, &enroll_tool(), &["fido2", "--list"], b"");
     assert_eq!(String::from_utf8_lossy(&list.stdout).trim(), "red");
-    // The remaining key unlocks the screen locker's stack (through the helper as well).
+    // The remaining key unlocks the screen locker's stack (through the helper as well), in a
+    // desktop session at this computer's seat.
     std::fs::create_dir_all(s.dir.join("etc.upper/pam.d")).expect("mkdir");
     std::fs::write(s.dir.join("etc.upper/pam.d/locker"), "auth required pam_mfa.so\n")
         .expect("write");
-    let o = s.login_as(LOCKER, "locker", "lockuser", &["--answer", ""]);
-    assert_eq!(o.code, PAM_SUCCESS, "{o:?}");
+    let args = ["--service", "locker", "--user", "lockuser", "--answer", ""];
+    let out = s.command_in_session("local", LOCKER, &client_path(), &args).output().expect("run");
+    let o = Outcome::parse(&out.stdout);
+    assert_eq!(o.code, PAM_SUCCESS, "{o:?} {}", String::from_utf8_lossy(&out.stderr));
 }

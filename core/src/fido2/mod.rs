@@ -12,6 +12,7 @@ pub mod device;
 #[cfg(feature = "hid")]
 pub mod hid;
 pub mod pam_u2f;
+#[cfg(any(test, feature = "test-authenticator"))]
 pub mod soft;
 pub mod verify;
 

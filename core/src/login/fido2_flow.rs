@@ -1,7 +1,7 @@
 //! Logging in with a security key: "Press Enter to use your security key, or type a code".
 //!
-//! Touching a key cannot happen over SSH, so typing a code (or recovery code) always works
-//! instead. With Enter, the key is asked for an assertion over a fresh random challenge; the
+//! Keys are offered only at this computer's own seat ([`crate::seat`]); elsewhere the login asks
+//! for a code. Typing a code (or recovery code) always works instead of the key. With Enter, the key is asked for an assertion over a fresh random challenge; the
 //! assertion is verified by us ([`crate::fido2::verify`]) under the user's lock, where the new
 //! signature counter is stored and failures count towards the lockout.
 
@@ -17,6 +17,9 @@ use std::time::Duration;
 pub const KEY_OR_CODE: &str = "Press Enter to use your security key, or type a code: ";
 /// Prompt when the key is the only factor left.
 pub const KEY_ONLY: &str = "Press Enter, then touch your security key: ";
+/// Shown to a user whose only factor is a key, logging in away from the local seat.
+pub const NOT_LOCAL: &str = "Security keys work only at this computer's own keyboard and screen; \
+     use a recovery code or an authenticator app from elsewhere.";
 
 enum KeyResult {
     Done(Outcome),
@@ -44,7 +47,7 @@ pub(crate) fn key_or_code(
     if !answer.trim().is_empty() {
         return verify::ask_and_verify(cfg, req, store, user, conv, clock, Some(answer), PROMPT);
     }
-    match use_key(cfg, store, user, record, conv, clock) {
+    match use_key(cfg, req, store, user, record, conv, clock) {
         KeyResult::Done(o) => o,
         KeyResult::NoDevice if has_codes => {
             conv.error("No security key found. Type a code instead.");
@@ -56,6 +59,7 @@ pub(crate) fn key_or_code(
 
 fn use_key(
     cfg: &Config,
+    req: &Request,
     store: &Store,
     user: &UserName,
     record: &UserRecord,
@@ -128,7 +132,18 @@ fn use_key(
         }
         Err(e) => return deny(Denial::Unavailable, format!("{e}{test}")),
     };
-    verify_and_record(cfg, store, user, clock, &rp_id, &client_data_hash, &assertion, test)
+    verify_and_record(
+        cfg,
+        req,
+        store,
+        user,
+        clock,
+        conv,
+        &rp_id,
+        &client_data_hash,
+        &assertion,
+        test,
+    )
 }
 
 /// Counts a failure for the lockout (a wrong PIN) and denies.
@@ -148,31 +163,30 @@ fn record_failure(
     KeyResult::Done(outcome.with_factor("fido2"))
 }
 
+/// Checks the assertion as a counted attempt ([`verify::begin_attempt`]): counted before the
+/// check, cleared (with the new signature counter saved) when it verifies.
 #[allow(clippy::too_many_arguments)]
 fn verify_and_record(
     cfg: &Config,
+    req: &Request,
     store: &Store,
     user: &UserName,
     clock: &dyn Clock,
+    conv: &mut dyn Conversation,
     rp_id: &str,
     client_data_hash: &[u8; 32],
     assertion: &crate::fido2::verify::Assertion,
     test: &str,
 ) -> KeyResult {
-    let deny = |d, r: String| KeyResult::Done(Outcome::deny(d, r).with_factor("fido2"));
-    let (lock, mut record, now) = match verify::lock_and_load(store, user, clock) {
-        Ok(l) => l,
+    let mut counted = match verify::begin_attempt(cfg, req, store, user, clock, conv) {
+        Ok(c) => c,
         Err(o) => return KeyResult::Done(o.with_factor("fido2")),
     };
-    if let Some(left) = record.lockout.locked_for(now) {
-        return deny(Denial::AuthFailed, format!("locked for {left} more seconds"));
-    }
-    match verify_assertion(&record.fido2, rp_id, client_data_hash, assertion) {
+    match verify_assertion(&counted.record.fido2, rp_id, client_data_hash, assertion) {
         Ok((index, count)) => {
-            record.fido2[index].sign_count = count;
-            record.lockout.clear();
-            let name = record.fido2[index].name.clone();
-            match lock.save(&record) {
+            counted.record.fido2[index].sign_count = count;
+            let name = counted.record.fido2[index].name.clone();
+            match counted.accept(cfg, req, conv) {
                 Ok(()) => KeyResult::Done(
                     Outcome::success(format!(
                         "security key '{}' verified{test}",
@@ -180,13 +194,12 @@ fn verify_and_record(
                     ))
                     .with_factor("fido2"),
                 ),
-                Err(e) => deny(Denial::Unavailable, format!("cannot record the counter: {e}")),
+                Err(o) => KeyResult::Done(o.with_factor("fido2")),
             }
         }
         Err(e) => {
-            let reason = format!("{e}{test}");
-            let (outcome, _) = verify::count_failure(cfg, &lock, &mut record, now, reason);
-            KeyResult::Done(outcome.with_factor("fido2"))
+            let o = counted.reject(cfg, req, conv, format!("{e}{test}"));
+            KeyResult::Done(o.with_factor("fido2"))
         }
     }
 }

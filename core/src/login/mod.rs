@@ -1,7 +1,7 @@
 //! The login state machine: what the module asks, checks and decides.
 //!
-//! It talks to the user only through [`Conversation`], reads time through [`Clock`] and group
-//! membership through [`Groups`], so it is tested without PAM. Every path that is not a
+//! It talks to the user only through [`Conversation`], reads time through [`Clock`] and the
+//! user database through [`Directory`], so it is tested without PAM. Every path that is not a
 //! verified factor ends in a denial; leniency (exempt by policy, optional enrollment, a skipped
 //! or declined enrollment) is [`Decision::Ignore`], never success.
 
@@ -11,15 +11,18 @@ pub(crate) mod privacyidea_flow;
 pub(crate) mod push_flow;
 pub(crate) mod verify;
 
+use crate::account::{self, Account, Directory};
 use crate::config::{Config, ModuleArgs};
 use crate::error::Error;
-use crate::policy::{self, Enrollment, Groups, Subject};
+use crate::policy::{self, Enrollment, Subject};
+use crate::seat::Seat;
 use crate::store::Store;
 use crate::username::{UserName, log_safe};
+use serde::{Deserialize, Serialize};
 use std::fmt;
 use zeroize::Zeroizing;
 
-pub use fido2_flow::{KEY_ONLY, KEY_OR_CODE};
+pub use fido2_flow::{KEY_ONLY, KEY_OR_CODE, NOT_LOCAL};
 pub use privacyidea_flow::PI_PROMPT;
 
 /// The prompt for the second factor.
@@ -77,14 +80,19 @@ pub struct Request {
     pub user: String,
     /// The PAM service (`sshd`, `sudo`, ...).
     pub service: String,
-    /// The remote host, if the application set one.
+    /// The remote host, if the application set one. One that is not UTF-8 is kept in a lossy
+    /// form: it stays a remote host and matches no rule network (issue 15, finding 9).
     pub rhost: Option<String>,
+    /// Whether the login is at this computer's own seat ([`crate::seat`]): security keys are
+    /// offered only then.
+    pub seat: Seat,
     /// `PAM_SILENT`: suppress informational messages.
     pub silent: bool,
 }
 
 /// Why a login was refused, which selects the PAM return code.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Denial {
     /// Wrong, replayed or malformed code, locked factor, not enrolled, empty answer
     /// (`PAM_AUTH_ERR`).
@@ -101,14 +109,86 @@ pub enum Denial {
 }
 
 /// The decision.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Decision {
     /// Second factor verified (or enrolled and confirmed just now).
     Success,
+    /// Let in WITHOUT a second factor: the central service had an outage (could not be reached
+    /// or did not answer in time) and `failmode = "open"` is configured. `PAM_SUCCESS`, logged
+    /// at warning level, apart from verified logins.
+    FailOpen,
     /// No second factor required for this login: let the rest of the stack decide.
     Ignore,
     /// Refused.
     Deny(Denial),
+}
+
+impl Decision {
+    /// The name in log lines (`decision=...`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Decision::Success => "success",
+            Decision::FailOpen => "fail-open",
+            Decision::Ignore => "ignore",
+            Decision::Deny(_) => "deny",
+        }
+    }
+}
+
+/// The factor a login tried, as log lines and the helper protocol name it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Factor {
+    /// A TOTP code.
+    Totp,
+    /// A recovery code.
+    Recovery,
+    /// A security key.
+    Fido2,
+    /// Push approval through mfa-pushd.
+    Push,
+    /// The privacyIDEA backend.
+    #[serde(rename = "privacyidea")]
+    PrivacyIdea,
+    /// Enrolling an app.
+    EnrollTotp,
+    /// Pairing a phone for push.
+    EnrollPush,
+    /// Registering a security key.
+    EnrollFido2,
+}
+
+impl Factor {
+    const ALL: [Factor; 8] = [
+        Factor::Totp,
+        Factor::Recovery,
+        Factor::Fido2,
+        Factor::Push,
+        Factor::PrivacyIdea,
+        Factor::EnrollTotp,
+        Factor::EnrollPush,
+        Factor::EnrollFido2,
+    ];
+
+    /// The name in log lines (`factor=...`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Factor::Totp => "totp",
+            Factor::Recovery => "recovery",
+            Factor::Fido2 => "fido2",
+            Factor::Push => "push",
+            Factor::PrivacyIdea => "privacyidea",
+            Factor::EnrollTotp => "enroll-totp",
+            Factor::EnrollPush => "enroll-push",
+            Factor::EnrollFido2 => "enroll-fido2",
+        }
+    }
+
+    /// The factor of a log name ([`Outcome::factor`]); `None` for `none` and unknown names.
+    pub fn from_name(name: &str) -> Option<Factor> {
+        Factor::ALL.into_iter().find(|f| f.name() == name)
+    }
 }
 
 /// The decision plus what the log line needs.
@@ -116,38 +196,50 @@ pub enum Decision {
 pub struct Outcome {
     /// What to return.
     pub decision: Decision,
-    /// Which factor was tried (`totp`, `recovery`, `enroll-totp`), if any.
+    /// Which factor was tried (a [`Factor::name`]: `totp`, `recovery`, `enroll-totp` ...),
+    /// if any.
     pub factor: Option<&'static str>,
     /// Short reason for the log (never a secret).
     pub reason: String,
+    /// The account the login was decided for, once the user name resolved (it may be spelled
+    /// differently from `PAM_USER`).
+    pub account: Option<String>,
 }
 
 impl Outcome {
+    fn new(decision: Decision, reason: impl Into<String>) -> Self {
+        Outcome { decision, factor: None, reason: reason.into(), account: None }
+    }
     pub(crate) fn deny(d: Denial, reason: impl Into<String>) -> Self {
-        Outcome { decision: Decision::Deny(d), factor: None, reason: reason.into() }
+        Outcome::new(Decision::Deny(d), reason)
     }
     pub(crate) fn ignore(reason: impl Into<String>) -> Self {
-        Outcome { decision: Decision::Ignore, factor: None, reason: reason.into() }
+        Outcome::new(Decision::Ignore, reason)
     }
     pub(crate) fn success(reason: impl Into<String>) -> Self {
-        Outcome { decision: Decision::Success, factor: None, reason: reason.into() }
+        Outcome::new(Decision::Success, reason)
+    }
+    pub(crate) fn fail_open(reason: impl Into<String>) -> Self {
+        Outcome::new(Decision::FailOpen, reason)
     }
     pub(crate) fn with_factor(mut self, f: &'static str) -> Self {
         self.factor = Some(f);
         self
     }
 
-    /// The one syslog line for this decision: user, service, remote host, factor, outcome,
-    /// reason. Untrusted fields are escaped and bounded.
+    /// The one syslog line for this decision: user (the account, and `PAM_USER` as given when
+    /// it is spelled differently), service, remote host, factor, outcome, reason. Untrusted
+    /// fields are escaped and bounded.
     pub fn log_line(&self, req: &Request) -> String {
-        let decision = match self.decision {
-            Decision::Success => "success",
-            Decision::Ignore => "ignore",
-            Decision::Deny(_) => "deny",
+        let decision = self.decision.name();
+        let user = match &self.account {
+            Some(a) if *a != req.user => {
+                format!("user=\"{}\" pam_user=\"{}\"", log_safe(a), log_safe(&req.user))
+            }
+            _ => format!("user=\"{}\"", log_safe(&req.user)),
         };
         format!(
-            "decision={decision} user=\"{}\" service=\"{}\" rhost=\"{}\" factor={} reason=\"{}\"",
-            log_safe(&req.user),
+            "decision={decision} {user} service=\"{}\" rhost=\"{}\" factor={} reason=\"{}\"",
             log_safe(&req.service),
             log_safe(req.rhost.as_deref().unwrap_or("")),
             self.factor.unwrap_or("none"),
@@ -169,7 +261,7 @@ pub fn authenticate(
     req: &Request,
     conv: &mut dyn Conversation,
     clock: &dyn Clock,
-    groups: &dyn Groups,
+    dir: &dyn Directory,
 ) -> Outcome {
     let mut cfg = match Config::load(args.config_path()) {
         Ok(c) => c,
@@ -179,7 +271,7 @@ pub fn authenticate(
         return through_helper(&cfg, args, req, conv);
     }
     cfg.apply(args);
-    authenticate_with(&cfg, req, conv, clock, groups)
+    authenticate_with(&cfg, req, conv, clock, dir)
 }
 
 /// Without root (a screen locker, `su` from a user) the store is out of reach: the setuid
@@ -203,7 +295,8 @@ fn through_helper(
     let request = crate::helper::Request::Login {
         pam_user: req.user.clone(),
         service: req.service.clone(),
-        rhost: req.rhost.clone(),
+        remote: req.rhost.as_deref().is_some_and(|r| !r.trim().is_empty())
+            || req.seat != Seat::Local,
         silent: req.silent,
         args: forwarded,
     };
@@ -221,20 +314,48 @@ pub fn authenticate_with(
     req: &Request,
     conv: &mut dyn Conversation,
     clock: &dyn Clock,
-    groups: &dyn Groups,
+    dir: &dyn Directory,
 ) -> Outcome {
     conv.fail_delay(cfg.lockout.fail_delay_ms);
-    let user = match UserName::parse(&req.user) {
-        Ok(u) => u,
-        Err(e) => return Outcome::deny(Denial::BadUser, e.to_string()),
+    // Before any policy: the account behind the name as given. A name that resolves to nobody
+    // is denied here, so no lenient outcome (nullok, exempt, enroll-on-login) ever applies to
+    // a spelling the second factor does not know.
+    let account = match account::resolve(dir, &req.user) {
+        Ok(a) => a,
+        Err(e @ (Error::InvalidUserName(_) | Error::UnknownUser(_))) => {
+            return Outcome::deny(Denial::BadUser, e.to_string());
+        }
+        Err(e) => return Outcome::deny(Denial::Unavailable, e.to_string()),
     };
+    let mut outcome = decide(cfg, req, &account, conv, clock, dir);
+    outcome.account = Some(account.name.to_string());
+    outcome
+}
+
+/// The login of a resolved account.
+fn decide(
+    cfg: &Config,
+    req: &Request,
+    account: &Account,
+    conv: &mut dyn Conversation,
+    clock: &dyn Clock,
+    dir: &dyn Directory,
+) -> Outcome {
+    // Every user and group the rules name must exist: reported as a configuration error,
+    // whichever rule this login would reach.
+    if let Err(e) = policy::check_names(&cfg.rules, dir) {
+        return match e {
+            Error::Config(m) => Outcome::deny(Denial::Config, m),
+            e => Outcome::deny(Denial::Unavailable, format!("policy: {e}")),
+        };
+    }
+    let user = &account.name;
     let now = match clock.now() {
         Ok(n) => n,
         Err(e) => return Outcome::deny(Denial::Unavailable, e.to_string()),
     };
-    let subject =
-        Subject { service: &req.service, user: user.as_str(), rhost: req.rhost.as_deref() };
-    let policy = match policy::resolve(cfg.default_policy(), &cfg.rules, &subject, groups) {
+    let subject = Subject { service: &req.service, account, rhost: req.rhost.as_deref() };
+    let policy = match policy::resolve(cfg.default_policy(), &cfg.rules, &subject, dir) {
         Ok(p) => p,
         Err(e) => return Outcome::deny(Denial::Unavailable, format!("policy: {e}")),
     };
@@ -255,7 +376,7 @@ pub fn authenticate_with(
         Ok(s) => s,
         Err(e) => return Outcome::deny(Denial::Unavailable, e.to_string()),
     };
-    let record = match store.load(&user) {
+    let record = match store.load(user) {
         Ok(r) => r,
         Err(e) => return Outcome::deny(Denial::Unavailable, e.to_string()),
     };
@@ -284,7 +405,7 @@ pub fn authenticate_with(
 
     if policy.backend == policy::Backend::PrivacyIdea {
         let r = record.as_ref();
-        return privacyidea_flow::authenticate(cfg, &policy, req, &store, &user, r, conv, clock);
+        return privacyidea_flow::authenticate(cfg, &policy, req, &store, user, r, conv, clock);
     }
 
     // Single-prompt mode: password and code typed together; the password goes on to the next
@@ -311,16 +432,30 @@ pub fn authenticate_with(
                 policy.failmode,
                 req,
                 &store,
-                &user,
+                user,
                 record,
                 conv,
                 clock,
             );
         }
         if !record.fido2.is_empty() && preset.is_none() {
-            return fido2_flow::key_or_code(cfg, req, &store, &user, record, conv, clock);
+            if req.seat == Seat::Local {
+                return fido2_flow::key_or_code(cfg, req, &store, user, record, conv, clock);
+            }
+            // Not at this computer's seat: a key plugged in here is not the user's to touch
+            // for this login. A code instead, if the user has one.
+            if !record.has_codes() {
+                if !req.silent {
+                    conv.error(NOT_LOCAL);
+                }
+                return Outcome::deny(
+                    Denial::AuthFailed,
+                    "only a security key is enrolled, and this login is not at the local seat",
+                )
+                .with_factor("fido2");
+            }
         }
-        return verify::ask_and_verify(cfg, req, &store, &user, conv, clock, preset, PROMPT);
+        return verify::ask_and_verify(cfg, req, &store, user, conv, clock, preset, PROMPT);
     }
     match policy.enrollment {
         Enrollment::Optional => {
@@ -329,8 +464,8 @@ pub fn authenticate_with(
         Enrollment::Required => Outcome::deny(Denial::AuthFailed, format!("not enrolled{by_rule}")),
         Enrollment::OnLogin => {
             let state = record.map(|r| r.enrollment).unwrap_or_default();
-            let local = req.rhost.as_deref().is_none_or(str::is_empty);
-            enroll_flow::offer(cfg, &policy, &state, &store, &user, conv, clock, now, local)
+            let local = req.seat == Seat::Local;
+            enroll_flow::offer(cfg, &policy, &state, &store, user, conv, clock, now, local)
         }
     }
 }

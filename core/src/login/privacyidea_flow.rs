@@ -8,9 +8,17 @@
 //! until the phone answers or `timeout` passes, and the transaction is finalized with
 //! `/validate/check`. Other challenges (HOTP, e-mail, SMS) are answered with a typed code.
 //!
-//! Only an unreachable or failing server (transport error, timeout, HTTP 5xx) is subject to
-//! `failmode`; every other unexpected reply is a denial. Every request is bounded by the
-//! client's per-phase timeouts and the wait for the phone by `timeout`: no unbounded loop.
+//! Only an outage (no connection, no answer in time, a gateway's 502/503/504) is subject to
+//! `failmode`, and an open failmode is its own decision ([`Decision::FailOpen`], logged at
+//! warning level); a TLS failure, an HTTP 500 or any other unexpected reply is a denial. Every
+//! request is bounded by the client's per-phase timeouts and the wait for the phone by
+//! `timeout`: no unbounded loop.
+//!
+//! privacyIDEA counts failed checks per token itself. A rejection also counts towards the
+//! local lockout of a user who has a local record, and an accepted login clears that count, as
+//! a local code does.
+//!
+//! [`Decision::FailOpen`]: super::Decision::FailOpen
 
 use super::{Clock, Conversation, Denial, MAX_ANSWER_LEN, Outcome, PROMPT, Request, verify};
 use crate::config::Config;
@@ -120,9 +128,7 @@ impl Login<'_> {
         conv: &mut dyn Conversation,
     ) -> Outcome {
         match result {
-            Ok(CheckResult::Accept) => {
-                Outcome::success("accepted by privacyIDEA").with_factor(FACTOR)
-            }
+            Ok(CheckResult::Accept) => self.accepted("accepted by privacyIDEA".into()),
             Ok(CheckResult::Reject(msg)) => self.rejected(&msg, typed_code),
             Ok(CheckResult::Challenge { transaction_id, challenges }) => {
                 self.challenge(pi, &transaction_id, &challenges, conv)
@@ -156,13 +162,33 @@ impl Login<'_> {
         }
     }
 
-    /// The server could not answer: `failmode` decides, loudly.
+    /// privacyIDEA accepted: the local failure count (if the user has a local record) is
+    /// cleared, as after a local code. The login stands if that cannot be written (nothing
+    /// local was used up); the log says so.
+    fn accepted(&self, mut reason: String) -> Outcome {
+        if let Ok(Some(r)) = self.store.load(self.user) {
+            if r.lockout != crate::lockout::LockoutState::default() {
+                let cleared = verify::lock_and_load(self.store, self.user, self.clock)
+                    .map_err(|o| o.reason)
+                    .and_then(|(lock, mut record, _)| {
+                        record.lockout.clear();
+                        lock.save(&record).map_err(|e| e.to_string())
+                    });
+                if let Err(e) = cleared {
+                    reason.push_str(&format!(" (the local failure count was not cleared: {e})"));
+                }
+            }
+        }
+        Outcome::success(reason).with_factor(FACTOR)
+    }
+
+    /// The server could not answer: `failmode` decides an outage, loudly; anything else denies.
     fn failed(&self, e: PiError, conv: &mut dyn Conversation) -> Outcome {
         match e {
-            PiError::Down(why) if self.failmode == FailMode::Open => Outcome::success(format!(
+            PiError::Down(why) if self.failmode == FailMode::Open => Outcome::fail_open(format!(
                 "privacyIDEA unreachable ({why}), failmode=open: letting in WITHOUT second factor"
             ))
-            .with_factor("privacyidea-failopen"),
+            .with_factor(FACTOR),
             PiError::Down(why) => {
                 if !self.req.silent {
                     conv.error("The verification service cannot be reached. Try a recovery code.");
@@ -222,11 +248,10 @@ impl Login<'_> {
             match pi.poll(tid) {
                 Ok(PollStatus::Accepted) => {
                     return match pi.check(self.user.as_str(), "", Some(tid), self.client_addr) {
-                        Ok(CheckResult::Accept) => Outcome::success(format!(
+                        Ok(CheckResult::Accept) => self.accepted(format!(
                             "push approved after {} ms, accepted by privacyIDEA",
                             start.elapsed().as_millis()
-                        ))
-                        .with_factor(FACTOR),
+                        )),
                         Ok(CheckResult::Reject(m)) => Outcome::deny(
                             Denial::AuthFailed,
                             format!("push approved but the transaction was rejected: {m}"),

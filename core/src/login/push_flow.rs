@@ -11,8 +11,11 @@
 //! the login in.
 //!
 //! When the service cannot answer (down, slow, TLS failure, a receipt that does not verify) a
-//! user who has a code or recovery code is asked for it; otherwise `failmode` decides: `closed`
-//! denies, `open` lets the login in without a second factor and says so loudly in the log.
+//! user who has a code or recovery code is asked for it. Otherwise an outage (no connection, no
+//! answer in time, a gateway's 502/503/504) is decided by `failmode`: `closed` denies, `open`
+//! lets the login in without a second factor ([`super::Decision::FailOpen`], logged at warning
+//! level); anything else (a receipt that does not verify, a malformed reply, an unreadable
+//! credential or CA file) denies.
 //!
 //! Enrollment: a pairing link as a QR code (with a secret of this host's that the service never
 //! sees), the device pairs and shows a pairing code, the user types that code here, which must
@@ -99,7 +102,7 @@ pub(crate) fn push_or_code(
             .with_factor("push");
     };
     let failmode = failmode_override.unwrap_or(pcfg.failmode);
-    let service_down = |conv: &mut dyn Conversation, why: String| {
+    let service_down = |conv: &mut dyn Conversation, why: String, outage: bool| {
         if has_codes {
             return code_instead(
                 conv,
@@ -108,21 +111,19 @@ pub(crate) fn push_or_code(
             );
         }
         match failmode {
-            FailMode::Closed => {
-                if !req.silent {
-                    conv.error("The push service cannot be reached; try again later.");
-                }
-                Outcome::deny(
-                    Denial::Unavailable,
-                    format!("push unavailable, failmode=closed: {why}"),
-                )
-                .with_factor("push")
-            }
-            FailMode::Open => Outcome::success(format!(
+            FailMode::Open if outage => Outcome::fail_open(format!(
                 "FAIL-OPEN: push unavailable ({why}); failmode=open lets the login in WITHOUT a \
                  second factor"
             ))
-            .with_factor("push-failopen"),
+            .with_factor("push"),
+            _ => {
+                if !req.silent {
+                    conv.error("The push service cannot be reached; try again later.");
+                }
+                let mode = if outage { "failmode=closed" } else { "not an outage" };
+                Outcome::deny(Denial::Unavailable, format!("push unavailable, {mode}: {why}"))
+                    .with_factor("push")
+            }
         }
     };
 
@@ -130,7 +131,10 @@ pub(crate) fn push_or_code(
     let deadline = started + Duration::from_secs(pcfg.timeout);
     let client = match PushClient::new(pcfg) {
         Ok(c) => c,
-        Err(e) => return service_down(conv, e.to_string()),
+        Err(e) => {
+            let outage = e.is_outage();
+            return service_down(conv, e.to_string(), outage);
+        }
     };
     let nonce = match new_nonce() {
         Ok(n) => n,
@@ -157,7 +161,8 @@ pub(crate) fn push_or_code(
     };
     let created = match client.create_challenge(&request) {
         Ok(c) => c,
-        Err(PushError::Unavailable(m)) => return service_down(conv, m),
+        Err(PushError::Outage(m)) => return service_down(conv, m, true),
+        Err(PushError::Unavailable(m)) => return service_down(conv, m, false),
         Err(PushError::Refused { code, message }) => {
             let note = format!(
                 "push refused by the service: {code} ({})",
@@ -214,7 +219,8 @@ pub(crate) fn push_or_code(
     };
     let state = match state {
         Ok(s) => s,
-        Err(PushError::Unavailable(m)) => return service_down(conv, m),
+        Err(PushError::Outage(m)) => return service_down(conv, m, true),
+        Err(PushError::Unavailable(m)) => return service_down(conv, m, false),
         Err(e @ PushError::Refused { .. }) => {
             return Outcome::deny(Denial::AuthFailed, e.to_string()).with_factor("push");
         }
@@ -262,7 +268,7 @@ pub(crate) fn push_or_code(
         }
         Err(bad) => {
             drop(lock);
-            return service_down(conv, format!("receipt rejected: {bad}"));
+            return service_down(conv, format!("receipt rejected: {bad}"), false);
         }
         Ok(Verdict::Pending) => {
             let _ = client.cancel(&created.txid);

@@ -1,9 +1,10 @@
 //! Unit tests of the login state machine, through a scripted conversation and a fixed clock.
 
 use super::*;
+use crate::account::tests::ListDirectory;
 use crate::config::Config;
 use crate::enroll::{self, PendingTotp};
-use crate::policy::{Enrollment, Groups, HostMatch, Rule};
+use crate::policy::{Enrollment, HostMatch, Rule};
 use crate::store::Store;
 use crate::totp;
 use std::os::unix::fs::PermissionsExt;
@@ -54,10 +55,13 @@ impl Conversation for Script {
     }
 }
 
-struct NoGroups;
-impl Groups for NoGroups {
-    fn is_member(&self, _: &str, group: &str) -> crate::Result<bool> {
-        Ok(group == "wheel")
+/// The test users; everyone is in `wheel`.
+const USERS: [&str; 7] = ["alice", "bob", "carol", "dave", "erin", "frank", "locked"];
+
+fn users() -> ListDirectory {
+    ListDirectory {
+        users: USERS.iter().zip(1000..).map(|(n, uid)| (*n, uid, 100)).collect(),
+        groups: vec![("wheel", 100, vec![])],
     }
 }
 
@@ -98,6 +102,7 @@ fn req(user: &str) -> Request {
         user: user.into(),
         service: "test".into(),
         rhost: Some("10.0.0.1".into()),
+        seat: Seat::NotLocal,
         silent: false,
     }
 }
@@ -107,7 +112,38 @@ fn code(e: &Env, t: u64) -> String {
 }
 
 fn run(e: &Env, user: &str, conv: &mut Script, now: Option<u64>) -> Outcome {
-    authenticate_with(&e.cfg, &req(user), conv, &Fixed(now), &NoGroups)
+    authenticate_with(&e.cfg, &req(user), conv, &Fixed(now), &users())
+}
+
+/// Issue 15, finding 2: a name the user database does not know is refused before any policy
+/// (an exempt rule, optional enrollment, enroll-on-login), and every spelling of an account
+/// is that account.
+#[test]
+fn unknown_names_are_refused_and_aliases_are_the_account() {
+    let mut e = env();
+    e.cfg.enrollment = Enrollment::OnLogin;
+    e.cfg.rules =
+        vec![Rule { service: Some(vec!["test".into()]), exempt: true, ..Rule::default() }];
+    let dir = ListDirectory {
+        users: vec![("alice", 1000, 100), ("toor", 1000, 100), ("ALICE", 1000, 100)],
+        groups: vec![],
+    };
+    let mut conv = Script::new(vec![]);
+    let o = authenticate_with(&e.cfg, &req("mallory"), &mut conv, &Fixed(Some(T)), &dir);
+    assert_eq!(o.decision, Decision::Deny(Denial::BadUser), "{o}");
+    assert!(conv.prompts.is_empty());
+    e.cfg.rules.clear();
+    for (alias, t) in [("toor", T), ("ALICE", T + 60)] {
+        let mut conv = Script::answer(&code(&e, t));
+        let o = authenticate_with(&e.cfg, &req(alias), &mut conv, &Fixed(Some(t)), &dir);
+        assert_eq!(o.decision, Decision::Success, "{alias}: {o}");
+        assert_eq!(o.account.as_deref(), Some("alice"));
+        assert!(o.log_line(&req(alias)).contains(&format!("user=\"alice\" pam_user=\"{alias}\"")));
+        // The code was recorded for alice: the other spelling cannot replay it.
+        let mut conv = Script::answer(&code(&e, t));
+        let o = authenticate_with(&e.cfg, &req("alice"), &mut conv, &Fixed(Some(t)), &dir);
+        assert_eq!(o.decision, Decision::Deny(Denial::AuthFailed), "{o}");
+    }
 }
 
 #[test]
@@ -184,7 +220,7 @@ fn recovery_code_once_with_count_and_warning() {
         &Request { silent: true, ..req("alice") },
         &mut conv,
         &Fixed(Some(T)),
-        &NoGroups,
+        &users(),
     );
     assert_eq!(o.decision, Decision::Success);
     assert!(conv.infos.is_empty());
@@ -345,7 +381,7 @@ fn exempt_rule_ignores_without_prompting_and_rules_can_require() {
         &Request { rhost: Some("192.0.2.1".into()), ..req("bob") },
         &mut Script::new(vec![]),
         &Fixed(Some(T)),
-        &NoGroups,
+        &users(),
     );
     assert_eq!(o.decision, Decision::Deny(Denial::AuthFailed), "wheel must enroll: {o}");
 }
@@ -367,7 +403,7 @@ fn on_login_skip_is_limited_then_enrollment_is_mandatory() {
     e.cfg.allow_opt_out = false;
     for n in 1..=2 {
         let mut conv = Script::answer("2");
-        let o = authenticate_with(&e.cfg, &far("carol"), &mut conv, &Fixed(Some(T)), &NoGroups);
+        let o = authenticate_with(&e.cfg, &far("carol"), &mut conv, &Fixed(Some(T)), &users());
         assert_eq!(o.decision, Decision::Ignore, "{o}");
         assert_eq!(o.reason, format!("enrollment skipped ({n} of 2)"));
         assert!(conv.infos[0].contains("Skip for now"), "{:?}", conv.infos);
@@ -375,7 +411,7 @@ fn on_login_skip_is_limited_then_enrollment_is_mandatory() {
     }
     // No skips left: straight to the setup; a cancelled setup denies.
     let mut conv = Script::new(vec![Ok(None)]);
-    let o = authenticate_with(&e.cfg, &far("carol"), &mut conv, &Fixed(Some(T)), &NoGroups);
+    let o = authenticate_with(&e.cfg, &far("carol"), &mut conv, &Fixed(Some(T)), &users());
     assert_eq!(o.decision, Decision::Deny(Denial::Conversation));
     assert!(conv.infos[0].contains("required"), "{:?}", conv.infos);
     assert!(conv.prompts[0].starts_with("Enter the 6-digit code"));
@@ -390,23 +426,23 @@ fn on_login_opt_out_is_remembered_and_resettable() {
         &far("dave"),
         &mut Script::answer("3"),
         &Fixed(Some(T)),
-        &NoGroups,
+        &users(),
     );
     assert_eq!(o.decision, Decision::Ignore);
     let mut conv = Script::new(vec![]);
-    let o = authenticate_with(&e.cfg, &far("dave"), &mut conv, &Fixed(Some(T)), &NoGroups);
+    let o = authenticate_with(&e.cfg, &far("dave"), &mut conv, &Fixed(Some(T)), &users());
     assert_eq!((o.decision, o.reason.as_str()), (Decision::Ignore, "not enrolled, opted out"));
     assert!(conv.prompts.is_empty());
     // If the admin stops allowing opt-out, the menu comes back.
     e.cfg.allow_opt_out = false;
     let mut conv = Script::answer("2");
-    authenticate_with(&e.cfg, &far("dave"), &mut conv, &Fixed(Some(T)), &NoGroups);
+    authenticate_with(&e.cfg, &far("dave"), &mut conv, &Fixed(Some(T)), &users());
     assert_eq!(conv.prompts, vec!["Choice: ".to_string()]);
     e.cfg.allow_opt_out = true;
     let store = Store::open(&e.cfg.store).unwrap();
     assert!(enroll::opt_in(&store, &UserName::parse("dave").unwrap()).unwrap());
     let mut conv = Script::answer("2");
-    let o = authenticate_with(&e.cfg, &far("dave"), &mut conv, &Fixed(Some(T)), &NoGroups);
+    let o = authenticate_with(&e.cfg, &far("dave"), &mut conv, &Fixed(Some(T)), &users());
     assert_eq!(o.reason, "enrollment skipped (1 of 2)", "opt-in resets the skips too");
 }
 
@@ -422,11 +458,11 @@ fn on_login_grace_days_end_skipping() {
         &far("erin"),
         &mut Script::answer("2"),
         &Fixed(Some(T)),
-        &NoGroups,
+        &users(),
     );
     assert_eq!(o.decision, Decision::Ignore);
     let mut conv = Script::new(vec![Ok(None)]);
-    authenticate_with(&e.cfg, &far("erin"), &mut conv, &Fixed(Some(T + 86_400)), &NoGroups);
+    authenticate_with(&e.cfg, &far("erin"), &mut conv, &Fixed(Some(T + 86_400)), &users());
     assert!(
         conv.prompts[0].starts_with("Enter the 6-digit code"),
         "grace over: {:?}",
@@ -477,7 +513,7 @@ fn on_login_enrollment_shows_qr_confirms_and_gives_recovery_codes() {
         }
     }
     let mut conv = Enroller { inner: Script::new(vec![]), now: T };
-    let o = authenticate_with(&e.cfg, &far("frank"), &mut conv, &Fixed(Some(T)), &NoGroups);
+    let o = authenticate_with(&e.cfg, &far("frank"), &mut conv, &Fixed(Some(T)), &users());
     assert_eq!(o.decision, Decision::Success, "{o}");
     assert_eq!(o.factor, Some("enroll-totp"));
     let infos = &conv.inner.infos;
@@ -504,7 +540,7 @@ fn on_login_enrollment_shows_qr_confirms_and_gives_recovery_codes() {
         &far("frank"),
         &mut Script::answer(&replay),
         &Fixed(Some(T)),
-        &NoGroups,
+        &users(),
     );
     assert_eq!(o.reason, "code already used");
 }
@@ -527,7 +563,7 @@ fn single_prompt_splits_password_and_code() {
     assert_eq!(conv.password, None);
     // A user without TOTP typed only the password; policy decides (required: deny).
     let mut conv = Script::answer("s3cret");
-    assert_eq!(run(&e, "nobody", &mut conv, Some(T)).decision, Decision::Deny(Denial::AuthFailed));
+    assert_eq!(run(&e, "bob", &mut conv, Some(T)).decision, Decision::Deny(Denial::AuthFailed));
     assert_eq!(conv.password.as_deref(), Some("s3cret"));
 }
 
@@ -537,10 +573,10 @@ fn silent_suppresses_the_lockout_notice() {
     e.cfg.lockout.max_failures = 1;
     let quiet = Request { silent: true, ..req("alice") };
     let mut conv = Script::answer("000000");
-    let o = authenticate_with(&e.cfg, &quiet, &mut conv, &Fixed(Some(T)), &NoGroups);
+    let o = authenticate_with(&e.cfg, &quiet, &mut conv, &Fixed(Some(T)), &users());
     assert!(o.reason.ends_with("factor now locked"), "{o}");
     let mut conv2 = Script::new(vec![]);
-    let o = authenticate_with(&e.cfg, &quiet, &mut conv2, &Fixed(Some(T + 1)), &NoGroups);
+    let o = authenticate_with(&e.cfg, &quiet, &mut conv2, &Fixed(Some(T + 1)), &users());
     assert!(o.reason.starts_with("locked"), "{o}");
     assert!(conv.infos.is_empty() && conv2.infos.is_empty(), "{:?} {:?}", conv.infos, conv2.infos);
 }

@@ -79,8 +79,12 @@ pub(super) fn split_single_prompt(
     Ok(code)
 }
 
-/// Asks for a code (unless single-prompt mode already has it) and verifies it under the user's
-/// lock. Wrong answers count towards the lockout; a correct one clears the count.
+/// The message when another login of the same user holds the lock for too long.
+pub(crate) const BUSY_MESSAGE: &str =
+    "Another login of your account is still being checked. Try again in a moment.";
+
+/// Asks for a code (unless single-prompt mode already has it) and verifies it as a counted
+/// attempt ([`begin_attempt`]). A right code clears the count; a wrong one stays counted.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn ask_and_verify(
     cfg: &Config,
@@ -104,42 +108,41 @@ pub(crate) fn ask_and_verify(
         return Outcome::deny(Denial::AuthFailed, "empty answer");
     }
 
-    // Everything below happens under the user's lock: read, check, record, write.
-    let (lock, mut record, now) = match lock_and_load(store, user, clock) {
-        Ok(l) => l,
+    let mut counted = match begin_attempt(cfg, req, store, user, clock, conv) {
+        Ok(a) => a,
         Err(o) => return o,
     };
-    if let Some(left) = record.lockout.locked_for(now) {
-        if !req.silent {
-            conv.error(&locked_message(left));
-        }
-        return Outcome::deny(Denial::AuthFailed, format!("locked for {left} more seconds"));
-    }
+    let now = counted.now;
+    let record = &mut counted.record;
     let answer_kind = if answer.len() > MAX_ANSWER_LEN {
         Answer::TooLong
     } else {
         classify(&answer, record.totp.as_ref().map(|t| t.params.digits))
     };
     let (factor, result): (&'static str, Result<Option<usize>, &str>) = match answer_kind {
-        Answer::Totp(code) => {
-            let Some(f) = record.totp.as_mut() else {
-                return Outcome::deny(Denial::AuthFailed, "no TOTP enrolled");
-            };
-            let window = f.window.unwrap_or(cfg.totp.window);
-            let check =
-                totp::verify(f.secret.expose(), &f.params, &code, now, window, f.last_used_step);
-            (
-                "totp",
-                match check {
+        Answer::Totp(code) => match record.totp.as_mut() {
+            None => ("totp", Err("no TOTP enrolled")),
+            Some(f) => {
+                let window = f.window.unwrap_or(cfg.totp.window);
+                let check = totp::verify(
+                    f.secret.expose(),
+                    &f.params,
+                    &code,
+                    now,
+                    window,
+                    f.last_used_step,
+                );
+                let result = match check {
                     totp::Check::Accepted(step) => {
                         f.last_used_step = Some(step);
                         Ok(None)
                     }
                     totp::Check::Replayed => Err("code already used"),
                     totp::Check::Wrong => Err("wrong code"),
-                },
-            )
-        }
+                };
+                ("totp", result)
+            }
+        },
         Answer::Recovery(attempt) => {
             let result = match record.recovery.as_mut().map(|c| c.redeem(&attempt)) {
                 Some(recovery::Check::Accepted { remaining }) => Ok(Some(remaining)),
@@ -152,13 +155,10 @@ pub(crate) fn ask_and_verify(
     };
     match result {
         Ok(recovery_left) => {
-            record.lockout.clear();
-            // The used step / code must be on disk before we say yes, or it could be used again.
-            if let Err(e) = lock.save(&record) {
-                return Outcome::deny(Denial::Unavailable, format!("cannot record used code: {e}"))
-                    .with_factor(factor);
+            // The used step / code is on disk before we say yes, or it could be used again.
+            if let Err(o) = counted.accept(cfg, req, conv) {
+                return o.with_factor(factor);
             }
-            drop(lock);
             match recovery_left {
                 None => Outcome::success("code accepted").with_factor(factor),
                 Some(left) => {
@@ -168,40 +168,155 @@ pub(crate) fn ask_and_verify(
                 }
             }
         }
-        Err(why) => {
-            let (outcome, locked) = count_failure(cfg, &lock, &mut record, now, why.to_string());
-            drop(lock);
-            if locked && !req.silent {
+        Err(why) => counted.reject(cfg, req, conv, why.to_string()).with_factor(factor),
+    }
+}
+
+/// One answer's check, counted before it is made (issue 15, finding 1).
+///
+/// Under the user's lock the attempt is first recorded as a failure and written to disk
+/// (fsync'd); only then is the answer checked. A right answer clears the count with the same
+/// lock held ([`CountedAttempt::accept`]); anything else leaves it counted ([`CountedAttempt::reject`]).
+/// When the count cannot be written (a full disk, or a caller's resource limits), the answer is
+/// never checked, so no guess is ever free. The caller sees only the decision: every denial
+/// after the check looks the same (`AuthFailed`, the same messages), whether the answer was
+/// wrong or right but could not be recorded; the difference is in the log only.
+pub(crate) struct CountedAttempt<'s> {
+    lock: UserLock<'s>,
+    /// The record read under the lock, with this attempt counted; the check changes it (used
+    /// step, used recovery code, key counter).
+    pub(crate) record: UserRecord,
+    /// The time the answer is judged at (read under the lock).
+    pub(crate) now: u64,
+    /// Whether counting this attempt locked the factor.
+    locks_now: bool,
+}
+
+/// Takes the user's lock (waiting at most `[store] lock_wait`), reads the record, refuses a
+/// locked factor, counts the attempt and writes the count. Every `Err` is a denial made before
+/// the answer was looked at.
+pub(crate) fn begin_attempt<'s>(
+    cfg: &Config,
+    req: &Request,
+    store: &'s Store,
+    user: &UserName,
+    clock: &dyn Clock,
+    conv: &mut dyn Conversation,
+) -> Result<CountedAttempt<'s>, Outcome> {
+    let (lock, mut record, now) = match lock_and_load_inner(store, user, clock) {
+        Ok(l) => l,
+        Err((o, busy)) => {
+            if busy && !req.silent {
+                conv.error(BUSY_MESSAGE);
+            }
+            return Err(o);
+        }
+    };
+    if let Some(left) = record.lockout.locked_for(now) {
+        drop(lock);
+        if !req.silent {
+            conv.error(&locked_message(left));
+        }
+        return Err(Outcome::deny(Denial::AuthFailed, format!("locked for {left} more seconds")));
+    }
+    let before = record.lockout.clone();
+    let locks_now = record.lockout.record_failure(now, &cfg.lockout);
+    if record.lockout != before {
+        if let Err(e) = lock.save(&record) {
+            return Err(Outcome::deny(
+                Denial::Unavailable,
+                format!("cannot record the attempt, so the answer was not checked: {e}"),
+            ));
+        }
+    }
+    Ok(CountedAttempt { lock, record, now, locks_now })
+}
+
+impl CountedAttempt<'_> {
+    /// The answer was right: the count is cleared and the record (with what the check changed)
+    /// is written. If that write fails, the answer stays unused and counted: a denial that looks
+    /// exactly like a wrong answer to the caller.
+    pub(crate) fn accept(
+        mut self,
+        cfg: &Config,
+        req: &Request,
+        conv: &mut dyn Conversation,
+    ) -> Result<(), Outcome> {
+        self.record.lockout.clear();
+        match self.lock.save(&self.record) {
+            Ok(()) => Ok(()),
+            Err(e) => Err(self.reject(
+                cfg,
+                req,
+                conv,
+                format!("right answer, but it could not be recorded as used ({e}); counted"),
+            )),
+        }
+    }
+
+    /// The answer was wrong (or could not be used): it is already counted. Releases the lock,
+    /// then tells the user if this attempt locked the factor.
+    pub(crate) fn reject(
+        self,
+        cfg: &Config,
+        req: &Request,
+        conv: &mut dyn Conversation,
+        mut reason: String,
+    ) -> Outcome {
+        let CountedAttempt { lock, locks_now, .. } = self;
+        drop(lock);
+        if locks_now {
+            reason.push_str("; factor now locked");
+            if !req.silent {
                 conv.error(&locked_message(cfg.lockout.duration));
             }
-            outcome.with_factor(factor)
         }
+        Outcome::deny(Denial::AuthFailed, reason)
     }
 }
 
 /// Takes the user's lock and reads the record, and the time an answer is judged at (after the
-/// answer, under the lock). A removed enrollment, an unusable store or clock is the denial.
+/// answer, under the lock). A removed enrollment, an unusable store or clock is the denial;
+/// `true` with it when the lock was busy.
+#[allow(clippy::type_complexity)]
+fn lock_and_load_inner<'s>(
+    store: &'s Store,
+    user: &UserName,
+    clock: &dyn Clock,
+) -> Result<(UserLock<'s>, UserRecord, u64), (Outcome, bool)> {
+    let lock = store.lock(user).map_err(|e| {
+        let busy = matches!(e, crate::Error::Busy(_));
+        (Outcome::deny(Denial::Unavailable, e.to_string()), busy)
+    })?;
+    let record = match lock.load() {
+        Ok(Some(r)) => r,
+        Ok(None) => {
+            return Err((
+                Outcome::deny(Denial::AuthFailed, "enrollment removed during login"),
+                false,
+            ));
+        }
+        Err(e) => return Err((Outcome::deny(Denial::Unavailable, e.to_string()), false)),
+    };
+    let now =
+        clock.now().map_err(|e| (Outcome::deny(Denial::Unavailable, e.to_string()), false))?;
+    Ok((lock, record, now))
+}
+
+/// [`lock_and_load_inner`] for callers that do not tell the user about a busy lock.
 pub(crate) fn lock_and_load<'s>(
     store: &'s Store,
     user: &UserName,
     clock: &dyn Clock,
 ) -> Result<(UserLock<'s>, UserRecord, u64), Outcome> {
-    let lock = store.lock(user).map_err(|e| Outcome::deny(Denial::Unavailable, e.to_string()))?;
-    let record = match lock.load() {
-        Ok(Some(r)) => r,
-        Ok(None) => {
-            return Err(Outcome::deny(Denial::AuthFailed, "enrollment removed during login"));
-        }
-        Err(e) => return Err(Outcome::deny(Denial::Unavailable, e.to_string())),
-    };
-    let now = clock.now().map_err(|e| Outcome::deny(Denial::Unavailable, e.to_string()))?;
-    Ok((lock, record, now))
+    lock_and_load_inner(store, user, clock).map_err(|(o, _)| o)
 }
 
-/// Counts a wrong answer under the lock and returns the denial, and whether this failure locked
-/// the factor (the caller tells the user after releasing the lock). The record is written only
-/// when the counter changed (never with the lockout disabled); if that write fails, the
-/// denial says so.
+/// Counts a failure under the lock (a push denied on the phone, a wrong security-key PIN) and
+/// returns the denial, and whether this failure locked the factor (the caller tells the user
+/// after releasing the lock). The record is written only when the counter changed (never with
+/// the lockout disabled). A failed write does not change what the caller sees: the denial is
+/// the same, the log says the failure could not be recorded.
 pub(crate) fn count_failure(
     cfg: &Config,
     lock: &UserLock<'_>,
@@ -215,13 +330,10 @@ pub(crate) fn count_failure(
     if locked {
         reason.push_str("; factor now locked");
     }
-    let outcome = match saved {
-        Ok(()) => Outcome::deny(Denial::AuthFailed, reason),
-        Err(e) => {
-            Outcome::deny(Denial::Unavailable, format!("{reason}; cannot record the failure: {e}"))
-        }
-    };
-    (outcome, locked)
+    if let Err(e) = saved {
+        reason.push_str(&format!("; cannot record the failure: {e}"));
+    }
+    (Outcome::deny(Denial::AuthFailed, reason), locked)
 }
 
 fn tell_recovery_left(cfg: &Config, req: &Request, conv: &mut dyn Conversation, left: usize) {

@@ -2,10 +2,11 @@
 //! `/validate/polltransaction`, over [`crate::http::Client`] (rustls, CA from the
 //! configuration, per-phase timeouts, no threads).
 //!
-//! Replies are parsed into a small typed form at the edge. Only a reply that never came (no
-//! connection, TLS failure, timeout, oversized body) or an HTTP 5xx is [`PiError::Down`], the
-//! case the `failmode` decides; a reply that arrives but says something unexpected is
-//! [`PiError::Refused`], always a denial.
+//! Replies are parsed into a small typed form at the edge. Only an outage is [`PiError::Down`],
+//! the case the `failmode` decides: no connection, no answer in time, or a gateway's 502, 503
+//! or 504. Everything else is [`PiError::Refused`], always a denial: a TLS failure (a
+//! certificate from another CA is what a man in the middle presents), an HTTP 500 or other
+//! error status, an oversized or unexpected reply.
 
 pub mod config;
 
@@ -26,9 +27,10 @@ pub enum PiError {
     /// The client could not be built (CA file, proxy): a configuration problem, never
     /// subject to `failmode = "open"`.
     Setup(String),
-    /// No reply, or a server error (5xx): the service is down for `failmode`.
+    /// An outage (no connection, no answer in time, HTTP 502/503/504): `failmode` decides.
     Down(String),
-    /// A reply that is not a well-formed answer (bad JSON, error status, odd values): denied.
+    /// Not a usable answer (TLS failure, HTTP 500 or another error status, bad JSON, odd
+    /// values): denied.
     Refused(String),
 }
 
@@ -152,8 +154,11 @@ fn valid_presence(p: &str) -> bool {
 
 /// Turns an HTTP reply into the server's JSON, or says whether the service is down.
 fn decode(reply: &Reply) -> Result<RawReply, PiError> {
-    if reply.status >= 500 {
+    if crate::http::is_gateway_outage(reply.status) {
         return Err(PiError::Down(format!("HTTP {}", reply.status)));
+    }
+    if reply.status >= 500 {
+        return Err(PiError::Refused(format!("HTTP {} (server error)", reply.status)));
     }
     let raw: RawReply = reply.json().map_err(|e| PiError::Refused(e.to_string()))?;
     if !raw.result.status {
@@ -234,7 +239,8 @@ pub struct PrivacyIdea {
 fn transport(e: HttpError) -> PiError {
     match e {
         HttpError::Setup(m) => PiError::Setup(m),
-        HttpError::Transport(m) => PiError::Down(m),
+        HttpError::Outage(m) => PiError::Down(m),
+        HttpError::Transport(m) => PiError::Refused(m),
     }
 }
 
@@ -321,10 +327,15 @@ mod tests {
     }
 
     #[test]
-    fn only_missing_replies_and_server_errors_are_down() {
-        assert!(matches!(parse_check(&reply(502, "<html>")), Err(PiError::Down(_))));
-        assert!(matches!(parse_check(&reply(500, ACCEPT)), Err(PiError::Down(_))));
+    fn only_gateway_outages_are_down() {
+        for status in [502, 503, 504] {
+            assert!(matches!(parse_check(&reply(status, "<html>")), Err(PiError::Down(_))));
+        }
         for (status, body) in [
+            (500, ACCEPT),
+            (500, "<html>"),
+            (501, ""),
+            (505, ""),
             (200, "<html>"),
             (200, ""),
             (200, r#"{"result":{"status":true,"authentication":"MAYBE","value":true}}"#),
@@ -360,6 +371,7 @@ mod tests {
         assert!(parse_poll(&reply(200, &p("accept", false))).is_err(), "contradiction");
         assert!(parse_poll(&reply(200, &p("bogus", false))).is_err());
         assert!(matches!(parse_poll(&reply(503, "")), Err(PiError::Down(_))));
+        assert!(matches!(parse_poll(&reply(500, "")), Err(PiError::Refused(_))));
     }
 
     #[test]

@@ -21,8 +21,11 @@ const MAX_CREDENTIAL: u64 = 8 * 1024;
 /// Why a push call got no usable answer.
 #[derive(Debug)]
 pub enum PushError {
-    /// The service could not be asked or gave no usable answer: unreachable, timeout, TLS
-    /// failure, a server error, a reply that is not the protocol. `failmode` applies.
+    /// An outage: the service cannot be reached or does not answer in time (or a gateway in
+    /// front of it answers 502, 503 or 504). The one case `failmode` decides.
+    Outage(String),
+    /// No usable answer that is not an outage: a TLS failure, a server error, a reply that is
+    /// not the protocol, an unreadable host credential or CA file. Never failed open.
     Unavailable(String),
     /// The service answered and refused (rate limit, cooldown, open challenge, no device...).
     Refused {
@@ -36,7 +39,8 @@ pub enum PushError {
 impl std::fmt::Display for PushError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            PushError::Unavailable(m) => write!(f, "push service unavailable: {m}"),
+            PushError::Outage(m) => write!(f, "push service outage: {m}"),
+            PushError::Unavailable(m) => write!(f, "push service unusable: {m}"),
             PushError::Refused { code, message } => {
                 write!(f, "push service refused: {code} ({})", crate::username::log_safe(message))
             }
@@ -46,7 +50,18 @@ impl std::fmt::Display for PushError {
 
 impl From<HttpError> for PushError {
     fn from(e: HttpError) -> Self {
-        PushError::Unavailable(e.to_string())
+        if e.is_outage() {
+            PushError::Outage(e.to_string())
+        } else {
+            PushError::Unavailable(e.to_string())
+        }
+    }
+}
+
+impl PushError {
+    /// Whether this is an outage (see [`crate::http::FailMode`]).
+    pub fn is_outage(&self) -> bool {
+        matches!(self, PushError::Outage(_))
     }
 }
 
@@ -145,6 +160,7 @@ impl PushClient {
                 })?;
                 Err(PushError::Refused { code: e.error, message: e.message })
             }
+            s if crate::http::is_gateway_outage(s) => Err(PushError::Outage(format!("HTTP {s}"))),
             s => Err(PushError::Unavailable(format!("HTTP {s}"))),
         }
     }

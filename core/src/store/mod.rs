@@ -35,6 +35,7 @@ pub struct Store {
     users: SecureDir,
     locks: SecureDir,
     master: MasterKey,
+    lock_wait: std::time::Duration,
 }
 
 /// Exclusive access to one user's record, held until dropped.
@@ -50,7 +51,12 @@ impl Store {
     pub fn open(cfg: &StoreConfig) -> Result<Store> {
         let master = MasterKey::load(&cfg.master_key)?;
         let root = SecureDir::open(&cfg.state_dir)?;
-        Ok(Store { users: root.subdir(USERS, false)?, locks: root.subdir(LOCKS, false)?, master })
+        Ok(Store {
+            users: root.subdir(USERS, false)?,
+            locks: root.subdir(LOCKS, false)?,
+            master,
+            lock_wait: std::time::Duration::from_secs(cfg.lock_wait),
+        })
     }
 
     /// Creates what is missing (state directory tree with mode 0700, master key with mode
@@ -74,9 +80,10 @@ impl Store {
         UserRecord::decode(&plain, user, &path).map(Some)
     }
 
-    /// Takes the user's exclusive lock (waiting for other holders).
+    /// Takes the user's exclusive lock, waiting for other holders at most `[store] lock_wait`
+    /// ([`crate::Error::Busy`] then).
     pub fn lock(&self, user: &UserName) -> Result<UserLock<'_>> {
-        let lock = self.locks.lock(user.as_str())?;
+        let lock = self.locks.lock(user.as_str(), self.lock_wait)?;
         Ok(UserLock { store: self, user: user.clone(), lock })
     }
 

@@ -48,6 +48,7 @@ pub(crate) fn run(cli: &Cli, args: &PushArgs, console: &mut Console<'_>) -> Resu
         Decision::Deny(Denial::AuthFailed | Denial::Conversation) | Decision::Ignore => {
             Err(Error::Aborted(outcome.reason))
         }
-        Decision::Deny(_) => Err(Error::Helper(outcome.reason)),
+        // Enrollment never fails open; should it ever claim to, it is not an enrollment.
+        Decision::Deny(_) | Decision::FailOpen => Err(Error::Helper(outcome.reason)),
     }
 }

@@ -1,7 +1,7 @@
 //! `mfa-enroll remove`: deletes everything stored for a user, after confirmation.
 
 use crate::cli::{Cli, RemoveArgs};
-use crate::context::{load_config, open_store, require_root, target_user};
+use crate::context::{load_config, open_store, require_root, target_user_or_record};
 use crate::error::{Error, Result};
 use crate::output::warn;
 use crate::prompt::Console;
@@ -9,9 +9,9 @@ use crate::prompt::Console;
 /// Asks (unless `--yes`), then removes the user's record. End of input counts as "no".
 pub(crate) fn run(cli: &Cli, args: &RemoveArgs, console: &mut Console<'_>) -> Result<()> {
     require_root(cli)?;
-    let user = target_user(cli)?;
     let cfg = load_config(cli)?;
     let store = open_store(&cfg)?;
+    let user = target_user_or_record(cli, &store)?;
     // An unreadable record (corrupt, wrong mode) is exactly what an administrator may want to
     // remove, so a read error does not stop the removal.
     let present = match store.load(&user) {

@@ -5,7 +5,7 @@
 //! (configuration management) it is saved at once and printed, as text or one JSON object.
 
 use crate::cli::{Cli, QrTarget, TotpArgs};
-use crate::context::{load_config, open_store, require_root, target_user, user_exists};
+use crate::context::{load_config, open_store, require_root, target_user};
 use crate::error::{Error, Result};
 use crate::output::{group4, warn, write_json, write_recovery_codes};
 use crate::prompt::Console;
@@ -52,9 +52,6 @@ pub(crate) fn run(cli: &Cli, args: &TotpArgs, console: &mut Console<'_>) -> Resu
     let force = args.force || args.yes;
     if !force {
         refuse_if_enrolled(&store, &user)?;
-    }
-    if !user_exists(&user) {
-        warn(&format!("there is no user {user} in the user database (enrolling anyway)"));
     }
     let account = format!("{user}@{}", hostname()?);
     let pending = PendingTotp::generate(&cfg.totp, &account)?;

@@ -2,7 +2,9 @@
 //! own loader, so the verdict is the module's) and the store.
 
 use super::Root;
+use super::accounts::FileDirectory;
 use super::report::{Finding, Severity};
+use mfa_core::account::{Directory, SystemDirectory};
 use mfa_core::config::{Config, DEFAULT_PATH, StoreConfig};
 use mfa_core::policy::{Enrollment, Rule};
 use mfa_core::store::Store;
@@ -65,7 +67,10 @@ impl Mfa {
             return cached.clone();
         }
         let loaded = match Config::load(&src.host) {
-            Ok(cfg) => Some(cfg),
+            Ok(cfg) => {
+                self.check_names(&cfg, src, out);
+                Some(cfg)
+            }
             Err(e) => {
                 out.push(Finding::new(
                     "config.invalid",
@@ -86,11 +91,41 @@ impl Mfa {
         loaded
     }
 
+    /// Reports every user and group the rules name that does not exist: the module denies
+    /// every login through this configuration then (a missing name never skips a rule).
+    fn check_names(&self, cfg: &Config, src: &Source, out: &mut Vec<Finding>) {
+        let image;
+        let (dir, where_): (&dyn Directory, String) = match &self.root.0 {
+            None => (&SystemDirectory, "the user database".into()),
+            Some(r) => {
+                image = FileDirectory::read(&r.join("etc/passwd"), &r.join("etc/group"));
+                (&image, format!("{}/etc/passwd and {}/etc/group", r.display(), r.display()))
+            }
+        };
+        let (message, fix) = match mfa_core::policy::unknown_names(&cfg.rules, dir) {
+            Ok(names) if names.is_empty() => return,
+            Ok(names) => (
+                format!(
+                    "{} (checked in {where_}): pam_mfa denies every login through the stacks that \
+                     use this configuration",
+                    names.join("; ")
+                ),
+                "correct the name in the rule, or create the user or group",
+            ),
+            Err(e) => (
+                format!("the rules' user and group names could not be checked: {e}"),
+                "make the user database answer (NSS, sssd), then run `mfa-enroll doctor` again",
+            ),
+        };
+        out.push(Finding::new("config.unknown-name", Severity::Error, &src.shown, message, fix));
+    }
+
     /// Opens the store `cfg` names (below `--root`) and looks for an enrolled user.
     pub(crate) fn store(&mut self, cfg: &Config) -> StoreState {
         let rooted = StoreConfig {
             state_dir: self.root.host(&cfg.store.state_dir),
             master_key: self.root.host(&cfg.store.master_key),
+            lock_wait: cfg.store.lock_wait,
         };
         if let Some(state) = self.stores.get(&rooted.state_dir) {
             return state.clone();

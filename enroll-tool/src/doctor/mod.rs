@@ -8,10 +8,12 @@
 //! | [`control`] | what Linux-PAM does with a module's result under each control |
 //! | [`pam_checks`] | checks of a stack that uses pam_mfa |
 //! | [`modules`] | whether the modules named are installed |
-//! | [`mfa`] | pam_mfa's configuration (its own loader) and store |
+//! | [`mfa`] | pam_mfa's configuration (its own loader), the names its rules use, and store |
+//! | [`accounts`] | the user database rule names are checked against (an image's files) |
 //! | [`sshd`] | `sshd_config` parser (`Include`, `Match`) and checks |
 //! | [`report`] | findings, text and JSON output |
 
+mod accounts;
 mod control;
 mod mfa;
 mod modules;

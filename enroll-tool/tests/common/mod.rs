@@ -21,6 +21,32 @@ pub struct Env {
     pub config: PathBuf,
 }
 
+/// The user database the tool sees in these tests: `--user NAME` must name an account (the tool
+/// resolves it as pam_mfa does), so every name a test uses is made an account in passwd and
+/// group files of the test's own, which Debian's libnss-wrapper (preloaded) answers from.
+pub fn with_users(cmd: &mut Command, dir: &Path, args: &[&str]) {
+    let passwd = dir.join("nss-passwd");
+    let group = dir.join("nss-group");
+    if !passwd.exists() {
+        std::fs::write(&passwd, "root:x:0:0:root:/root:/bin/sh\n").expect("passwd");
+        std::fs::write(&group, "root:x:0:\n").expect("group");
+    }
+    if let Some(name) = args.iter().position(|a| *a == "--user").and_then(|i| args.get(i + 1)) {
+        let text = std::fs::read_to_string(&passwd).expect("passwd");
+        let known = text.lines().any(|l| l.split(':').next() == Some(*name));
+        if !known && !name.contains([':', '\n', '/']) && !name.is_empty() {
+            let uid = 62_000 + text.lines().count();
+            let mut f = std::fs::OpenOptions::new().append(true).open(&passwd).expect("passwd");
+            writeln!(f, "{name}:x:{uid}:{uid}::/nonexistent:/bin/sh").expect("passwd");
+            let mut g = std::fs::OpenOptions::new().append(true).open(&group).expect("group");
+            writeln!(g, "{name}:x:{uid}:").expect("group");
+        }
+    }
+    cmd.env("LD_PRELOAD", "libnss_wrapper.so")
+        .env("NSS_WRAPPER_PASSWD", passwd)
+        .env("NSS_WRAPPER_GROUP", group);
+}
+
 impl Env {
     pub fn new() -> Env {
         let dir = tempfile::tempdir().expect("tempdir");
@@ -47,6 +73,7 @@ impl Env {
     /// The binary with `--config` set, stdin/stdout/stderr piped.
     pub fn cmd(&self, args: &[&str]) -> Command {
         let mut c = Command::new(BIN);
+        with_users(&mut c, self.dir.path(), args);
         c.arg("--config").arg(&self.config).args(args);
         c.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
         c

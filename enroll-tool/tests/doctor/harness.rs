@@ -49,7 +49,9 @@ impl Tree {
             std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o600))
                 .expect("chmod");
             let cmd = |args: &[&str]| {
-                let out = Command::new(BIN).arg("--config").arg(&config).args(args).output();
+                let mut c = Command::new(BIN);
+                with_users(&mut c, tree.dir.path(), args);
+                let out = c.arg("--config").arg(&config).args(args).output();
                 let out = out.expect("run");
                 assert_ok(&out);
                 out

@@ -3,10 +3,12 @@
 //! as sshd does) and handy for trying a pam.d stack by hand.
 //!
 //! ```text
-//! pam-test-client [--confdir DIR] --service NAME --user USER [--rhost HOST]
+//! pam-test-client [--confdir DIR] --service NAME --user USER [--rhost HOST | --rhost-hex HEX]
+//!                 [--tty TTY] [--session none|local|remote|unknown]
 //!                 [--answer TEXT | --answer-hex HEX | --answer-fill N | --answer-shown-code
 //!                  | --answer-stdin | --null-answer | --conv-error]...
 //!                 [--silent] [--capture-syslog] [--wait-stdin] [--echo-messages]
+//! pam-test-client session none|local|remote|unknown -- COMMAND [ARGS...]
 //! ```
 //! Output: `{"code":0,"name":"PAM_SUCCESS","messages":[[1,"Verification code: "]],"syslog":[...]}`
 
@@ -16,18 +18,45 @@ use std::path::PathBuf;
 
 fn usage() -> ! {
     eprintln!(
-        "usage: pam-test-client [--confdir DIR] --service NAME --user USER [--rhost HOST] \
+        "usage: pam-test-client [--confdir DIR] --service NAME --user USER [--rhost HOST|--rhost-hex HEX] \
+         [--tty TTY] [--session none|local|remote|unknown] \
          [--answer TEXT|--answer-hex HEX|--answer-fill N|--answer-shown-code|--answer-stdin|--null-answer|--conv-error]... [--silent] \
          [--capture-syslog] [--wait-stdin] [--echo-messages]"
     );
     std::process::exit(2)
 }
 
+/// `pam-test-client session KIND -- COMMAND [ARGS...]`: enters a login session (see
+/// [`client::LoginSession`]; as root) and runs COMMAND in it, e.g. `setpriv` dropping to a user
+/// who then runs a screen locker's login through the setuid helper.
+fn run_in_session(args: &[String]) -> ! {
+    use std::os::unix::process::CommandExt;
+    let (Some(kind), Some("--"), Some(program)) =
+        (args.first(), args.get(1).map(String::as_str), args.get(2))
+    else {
+        usage()
+    };
+    let session = client::LoginSession::parse(kind).unwrap_or_else(|| usage());
+    if let Err(e) = session.enter(false) {
+        eprintln!("pam-test-client: cannot enter the {session:?} login session (needs root): {e}");
+        std::process::exit(1)
+    }
+    let e = std::process::Command::new(program).args(&args[3..]).exec();
+    eprintln!("pam-test-client: cannot run {program}: {e}");
+    std::process::exit(1)
+}
+
 fn main() {
+    let all: Vec<String> = std::env::args().skip(1).collect();
+    if all.first().map(String::as_str) == Some("session") {
+        run_in_session(&all[1..]);
+    }
     let mut confdir = None;
     let mut service = None;
     let mut user = None;
-    let mut rhost = None;
+    let mut rhost: Option<Vec<u8>> = None;
+    let mut tty = None;
+    let mut session = None;
     let mut replies = Vec::new();
     let mut flags = 0;
     let mut capture = false;
@@ -39,16 +68,14 @@ fn main() {
             "--confdir" => confdir = Some(PathBuf::from(value())),
             "--service" => service = Some(value()),
             "--user" => user = Some(value()),
-            "--rhost" => rhost = Some(value()),
-            "--answer" => replies.push(Reply::text(&value())),
-            "--answer-hex" => {
-                let hex = value();
-                let bytes = (0..hex.len())
-                    .step_by(2)
-                    .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap_or_else(|_| usage()))
-                    .collect();
-                replies.push(Reply::Text(bytes));
+            "--rhost" => rhost = Some(value().into_bytes()),
+            "--rhost-hex" => rhost = Some(hex(&value()).unwrap_or_else(|| usage())),
+            "--tty" => tty = Some(value()),
+            "--session" => {
+                session = Some(client::LoginSession::parse(&value()).unwrap_or_else(|| usage()))
             }
+            "--answer" => replies.push(Reply::text(&value())),
+            "--answer-hex" => replies.push(Reply::Text(hex(&value()).unwrap_or_else(|| usage()))),
             "--answer-fill" => {
                 // An answer of N digits, for answers too long for one argv string (1 MB).
                 let n: usize = value().parse().unwrap_or_else(|_| usage());
@@ -79,13 +106,28 @@ fn main() {
     } else {
         None
     };
+    if let Some(session) = session {
+        if let Err(e) = session.enter(syslog.is_some()) {
+            eprintln!(
+                "pam-test-client: cannot enter the {session:?} login session (needs root): {e}"
+            );
+            std::process::exit(1)
+        }
+    }
     if wait {
         // Start line for parallel tests: all clients begin together.
         let mut line = String::new();
         let _ = std::io::stdin().lock().read_line(&mut line);
     }
-    let t =
-        client::authenticate(confdir.as_deref(), &service, &user, rhost.as_deref(), replies, flags);
+    let items = client::Items { rhost, tty };
+    let t = client::authenticate_with_items(
+        confdir.as_deref(),
+        &service,
+        &user,
+        &items,
+        replies,
+        flags,
+    );
     let out = serde_json::json!({
         "code": t.code,
         "name": client::code_name(t.code),
@@ -94,4 +136,11 @@ fn main() {
         "syslog": syslog.map(|s| s.drain()).unwrap_or_default(),
     });
     println!("{out}");
+}
+
+fn hex(text: &str) -> Option<Vec<u8>> {
+    if !text.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..text.len()).step_by(2).map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok()).collect()
 }
