@@ -6,6 +6,7 @@
 
 pub mod browser;
 pub mod client;
+pub mod desktop;
 pub mod fixture;
 pub mod hostile;
 pub mod live;
