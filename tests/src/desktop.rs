@@ -118,12 +118,13 @@ pub fn is_decision(line: &str) -> bool {
 
 /// An X server (Xvfb) on a free display, with a random MIT-MAGIC-COOKIE.
 pub struct Xvfb {
-    child: Child,
+    /// None for a server someone else started (a display manager's).
+    child: Option<Child>,
     /// The display number.
     pub display: u32,
     /// An authority file for root's clients (xdotool, import).
     pub root_auth: PathBuf,
-    cookie: String,
+    cookie: Option<String>,
 }
 
 impl Xvfb {
@@ -154,12 +155,18 @@ impl Xvfb {
         });
         let root_auth = dir.join("xauth.root");
         xauth(&root_auth, &format!(":{display}"), &cookie);
-        Xvfb { child, display, root_auth, cookie }
+        Xvfb { child: Some(child), display, root_auth, cookie: Some(cookie) }
+    }
+
+    /// A server started by someone else (a display manager), reached with `root_auth`.
+    pub fn existing(display: u32, root_auth: PathBuf) -> Xvfb {
+        Xvfb { child: None, display, root_auth, cookie: None }
     }
 
     /// Writes an authority file for `user` (owned by `uid`) at `path`.
     pub fn authorize(&self, path: &Path, uid: u32) {
-        xauth(path, &format!(":{}", self.display), &self.cookie);
+        let cookie = self.cookie.as_deref().expect("our own server");
+        xauth(path, &format!(":{}", self.display), cookie);
         std::os::unix::fs::chown(path, Some(uid), Some(uid)).expect("chown");
     }
 
@@ -172,8 +179,10 @@ impl Xvfb {
 
 impl Drop for Xvfb {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        if let Some(child) = self.child.as_mut() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }
 
@@ -298,6 +307,11 @@ impl Session {
         self.screen = Some(Screen::X(x));
     }
 
+    /// Uses an X server someone else started (a display manager's), reached with `root_auth`.
+    pub fn attach_x(&mut self, display: u32, root_auth: PathBuf) {
+        self.screen = Some(Screen::X(Xvfb::existing(display, root_auth)));
+    }
+
     /// Starts sway with the headless backend as the user; waits for its socket.
     pub fn start_wayland(&mut self) {
         require(&[("sway", "sway"), ("wtype", "wtype"), ("grim", "grim")]);
@@ -362,10 +376,7 @@ impl Session {
     /// Starts `program args` as the user inside the sandbox, with [`Session::user_env`] and
     /// `env`, output to `<sandbox>/<program>.log`.
     pub fn spawn(&self, program: &str, args: &[&str], env: &[(&str, &str)]) -> UserProcess {
-        let log = self.sandbox.dir.join(format!("{program}.log"));
-        let out = std::fs::File::create(&log).expect("log");
-        let mut c = Command::new(repo().join("scripts/sandbox.sh"));
-        c.arg("run").arg(&self.sandbox.dir).arg(module_path()).args([
+        let mut argv: Vec<String> = [
             "setpriv",
             &format!("--reuid={}", self.uid),
             &format!("--regid={}", self.uid),
@@ -373,15 +384,32 @@ impl Session {
             "--",
             "env",
             "-i",
-        ]);
-        for (k, v) in self.user_env() {
-            c.arg(format!("{k}={v}"));
-        }
-        for (k, v) in env {
-            c.arg(format!("{k}={v}"));
-        }
-        c.arg(program)
-            .args(args)
+        ]
+        .iter()
+        .map(|a| a.to_string())
+        .collect();
+        argv.extend(self.user_env().into_iter().map(|(k, v)| format!("{k}={v}")));
+        argv.extend(env.iter().map(|(k, v)| format!("{k}={v}")));
+        argv.push(program.to_string());
+        argv.extend(args.iter().map(|a| a.to_string()));
+        self.spawn_in_sandbox(program, &argv)
+    }
+
+    /// Starts `argv` as root inside the sandbox (a display manager), output to
+    /// `<sandbox>/<name>.log`.
+    pub fn spawn_root(&self, name: &str, argv: &[&str]) -> UserProcess {
+        let argv: Vec<String> = argv.iter().map(|a| a.to_string()).collect();
+        self.spawn_in_sandbox(name, &argv)
+    }
+
+    fn spawn_in_sandbox(&self, name: &str, argv: &[String]) -> UserProcess {
+        let log = self.sandbox.dir.join(format!("{name}.log"));
+        let out = std::fs::File::create(&log).expect("log");
+        let mut c = Command::new(repo().join("scripts/sandbox.sh"));
+        c.arg("run")
+            .arg(&self.sandbox.dir)
+            .arg(module_path())
+            .args(argv)
             .env("PAM_MFA_SANDBOX_SYSLOG", &self.syslog.path)
             .current_dir(&self.home)
             .stdin(Stdio::null())
