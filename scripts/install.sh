@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Build pam_mfa from source and install it on this Debian machine.
 #
-#   sudo scripts/install.sh
+#   scripts/install.sh
 #
+# As root, or as a user with sudo (it continues through sudo; the build stays the user's).
 # Installs pam_mfa.so into the multiarch PAM module directory, mfa-enroll into /usr/local/bin,
 # the default configuration into /etc/pam_mfa/ (an existing one is kept), and creates the master
 # key and /var/lib/pam_mfa. It does NOT enable the module in any PAM stack: that is a separate,
@@ -12,39 +13,14 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
 
-if [ "$(id -u)" -ne 0 ]; then
-  echo "install.sh: run as root: sudo $0" >&2
-  exit 1
-fi
+. scripts/lib/install-common.sh
+become_root "$here/scripts/install.sh" "$@"
 
 # 1. Build dependencies from Debian.
-need=()
-for pkg in build-essential pkg-config libpam0g-dev libudev-dev; do
-  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
-done
-if [ ${#need[@]} -gt 0 ]; then
-  echo "==> Installing build dependencies: ${need[*]}"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}"
-fi
+install_build_deps build-essential pkg-config libpam0g-dev libudev-dev
 
-# 2. Build, as the invoking user when run through sudo (no root-owned files in the checkout).
-build_user=${SUDO_USER:-root}
-build_cmd="cd '$here' && cargo build --release --locked -p pam_mfa -p mfa-enroll -p mfa-helper"
-echo "==> Building (release) as $build_user"
-if [ "$build_user" != root ]; then
-  if ! sudo -u "$build_user" -H bash -lc 'command -v cargo' >/dev/null; then
-    echo "install.sh: cargo not found for $build_user; install Rust first: https://rustup.rs" >&2
-    exit 1
-  fi
-  sudo -u "$build_user" -H bash -lc "$build_cmd"
-else
-  if ! command -v cargo >/dev/null; then
-    [ -f "$HOME/.cargo/env" ] && . "$HOME/.cargo/env"
-  fi
-  command -v cargo >/dev/null || { echo "install.sh: cargo not found; install Rust first: https://rustup.rs" >&2; exit 1; }
-  bash -c "$build_cmd"
-fi
+# 2. Build, as the user who called sudo or owns the checkout (no root-owned files in it).
+build_release "$here" -p pam_mfa -p mfa-enroll -p mfa-helper
 target=${CARGO_TARGET_DIR:-$here/target}/release
 
 # 3. Install files.

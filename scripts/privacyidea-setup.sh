@@ -3,6 +3,7 @@
 # integration tests and benchmark (tests/tests/privacyidea.rs, docs/privacyidea.md).
 #
 #   scripts/privacyidea-setup.sh            # venv in /opt/pam_mfa-test/privacyidea-venv
+#   scripts/privacyidea-setup.sh --check    # only say (exit status) whether it is installed
 #   MFA_PRIVACYIDEA_VENV=/path scripts/privacyidea-setup.sh
 #
 # Idempotent: a venv that already has the pinned versions is left as it is. Needs Debian's
@@ -24,6 +25,8 @@ sys.exit(0 if (version("privacyidea"), version("gunicorn")) == (sys.argv[1], sys
 PY
 }
 
+# --check: exit 0 when the pinned versions are installed, 1 when not; nothing is changed.
+if [ "${1:-}" = --check ]; then installed; exit; fi
 if installed; then
   echo "privacyidea-setup: privacyIDEA $PRIVACYIDEA_VERSION already in $venv"
   exit 0

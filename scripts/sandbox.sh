@@ -6,13 +6,14 @@
 #
 # COMMAND runs in a private mount namespace (unshare -m) in which /etc and the system's PAM
 # module directory are overlayfs mounts: files under DIR/etc.upper appear in /etc (put pam.d
-# files, /etc/pam_mfa/pam_mfa.toml, ... there), users added with add-user exist, and MODULE
+# files, /etc/pam_mfa/pam_mfa.toml, ... there), users added with add-user exist (in place of
+# any host account with the same name or uid: the sandbox has its own user database), and MODULE
 # appears as pam_mfa.so. Everything disappears with the namespace; the host's /etc and module
 # directory are never written. Needs root and overlayfs. DIR must be a directory that only root
 # can write (the tests use a fresh mktemp -d).
 set -euo pipefail
 
-usage() { sed -n '2,13p' "$0" >&2; exit 2; }
+usage() { sed -n '2,14p' "$0" >&2; exit 2; }
 [ $# -ge 2 ] || usage
 cmd=$1 dir=$2
 shift 2
@@ -30,6 +31,22 @@ case $cmd in
     up=$dir/etc.upper
     mkdir -p "$up" "$dir/home/$name"
     for f in passwd group shadow; do [ -e "$up/$f" ] || cp -p "/etc/$f" "$up/$f"; done
+    # The sandbox's own user database: a host account with this name or uid (an `alice` of the
+    # machine) is left out of the sandbox's view, and only these files answer (nsswitch), so
+    # the tests never depend on the accounts the machine happens to have.
+    for f in passwd group shadow; do
+      awk -F: -v OFS=: -v n="$name" -v id="$uid" -v f="$f" '
+        $1 == n || (f != "shadow" && $3 == id) { next }
+        f == "group" { m = ""; k = split($4, a, ","); for (i = 1; i <= k; i++) if (a[i] != n) m = m (m == "" ? "" : ",") a[i]; $4 = m }
+        { print }' "$up/$f" > "$up/$f.new"
+      chown --reference="$up/$f" "$up/$f.new"
+      chmod --reference="$up/$f" "$up/$f.new"
+      mv "$up/$f.new" "$up/$f"
+    done
+    if [ ! -e "$up/nsswitch.conf" ]; then
+      sed -E 's/^(passwd|group|shadow|gshadow):.*/\1: files/' /etc/nsswitch.conf > "$up/nsswitch.conf"
+      chmod 0644 "$up/nsswitch.conf"
+    fi
     hash='*'
     [ -z "$password" ] || hash=$(openssl passwd -6 -stdin <<<"$password")
     echo "$name:x:$uid:$uid:pam_mfa sandbox user:$dir/home/$name:/bin/sh" >> "$up/passwd"

@@ -16,6 +16,7 @@
 # documented setup (tls-init, host add, as the service user), the unit's ExecStart as that user
 # (under systemd if this machine runs it, else through setpriv), /v2/health over TLS with the
 # generated CA, a device paired with the installed mfa-push-device, then remove and purge.
+# Last, the documented package path as written (scripts/test-docs.sh --package).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
@@ -516,5 +517,11 @@ getent passwd mfa-pushd >/dev/null || fail "purge removed the system user (it is
   fail "mfa-pushd still has config files"
 pass "purge: data, TLS files, logs and configuration deleted, with a warning; user kept"
 echo "  mfa-pushd checks took $((SECONDS - pushd_start)) s"
+
+# The documented package path, as written (README "Packages", docs/push-service.md "Set it
+# up"), on a throwaway copy of this machine: the .debs just built, the service configured and
+# started as documented, a host joined, a phone paired, a sudo login approved by push.
+echo "==> The documented setup from these packages (scripts/test-docs.sh --package)"
+scripts/test-docs.sh --package
 
 echo "package tests passed in $((SECONDS - start)) s"

@@ -1,50 +1,33 @@
 #!/usr/bin/env bash
 # Run every test of pam_mfa: unit tests, and integration tests that drive the built pam_mfa.so
-# through the real libpam (and oathtool as an independent TOTP implementation).
+# through the real libpam, sshd, mfa-pushd over TLS, PostgreSQL, headless Chromium and
+# privacyIDEA.
 #
-#   scripts/test.sh [extra cargo test arguments]
+#   scripts/test.sh [cargo test arguments]   e.g. --test stacks, or -p mfa-core login::
 #
-# The integration tests need root: they chown files, mount a tiny tmpfs, capture syslog and run
+# First installs what the tests need and is missing (scripts/test-deps.sh: Debian packages, the
+# pinned Python venvs, Chromium and its driver, PostgreSQL), as root or through sudo. The
+# integration tests need root: they chown files, mount a tiny tmpfs, capture syslog and run
 # sshd and the system's PAM stacks in private mount namespaces with overlays over /etc (see
-# scripts/sandbox.sh; nothing on the host changes). When run as a normal user, everything is
-# built as that user and only the test binaries run through sudo.
+# scripts/sandbox.sh; nothing on the host changes). Run as a normal user, everything is built as
+# that user and only the test binaries run through sudo.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-for tool in cargo oathtool nm ssh ssh-keygen /usr/sbin/sshd openssl unshare google-authenticator faketime valgrind; do
-  command -v "$tool" >/dev/null || {
-    echo "test.sh: '$tool' not found. Debian: apt-get install oathtool binutils openssh-server" \
-      "openssh-client openssl util-linux libpam-google-authenticator faketime valgrind; Rust: rustup" >&2
-    exit 1
-  }
-done
-
-# The privacyIDEA backend's tests need a real privacyIDEA (tests/tests/privacyidea.rs).
-if [ ! -x "${MFA_PRIVACYIDEA_VENV:-/opt/pam_mfa-test/privacyidea-venv}/bin/pi-manage" ]; then
-  echo "test.sh: privacyIDEA not installed: run scripts/privacyidea-setup.sh" >&2
+if ! command -v cargo >/dev/null && [ -f "$HOME/.cargo/env" ]; then . "$HOME/.cargo/env"; fi
+command -v cargo >/dev/null || {
+  echo "test.sh: cargo not found. Install Rust first (as the user who builds):" >&2
+  echo "  curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y && . \"\$HOME/.cargo/env\"" >&2
+  exit 1
+}
+# Said before anything takes time: without root, the test binaries need sudo.
+if [ "$(id -u)" -ne 0 ] && ! command -v sudo >/dev/null; then
+  echo "test.sh: the integration tests need root, and sudo is not installed. Run as root:" >&2
+  echo "  su -c 'cd $PWD && scripts/test.sh'" >&2
   exit 1
 fi
 
-# The Web Push tests check mfa-pushd's messages with Python http_ece + py_vapid
-# (push-server/tests/webpush.rs).
-if [ ! -x "${MFA_WEBPUSH_VENV:-/opt/pam_mfa-test/webpush-venv}/bin/python" ]; then
-  echo "test.sh: the Web Push verifier is not installed: run scripts/webpush-test-setup.sh" >&2
-  exit 1
-fi
-
-# The web approver tests drive real headless Chromium (tests/tests/web_approver.rs).
-for tool in /usr/bin/chromedriver /usr/lib/chromium/chromium; do
-  [ -x "$tool" ] || {
-    echo "test.sh: '$tool' not found. Debian: apt-get install chromium chromium-driver" >&2
-    exit 1
-  }
-done
-
-# The push suites also run on PostgreSQL, each test on a throwaway cluster (tests/src/pg.rs).
-if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
-  echo "test.sh: the PostgreSQL server is not installed: apt-get install postgresql" >&2
-  exit 1
-fi
+scripts/test-deps.sh
 
 # Build everything first: the PAM tests load target/debug/libpam_mfa.so and run the
 # pam-test-client and mfa-enroll binaries.
@@ -55,4 +38,10 @@ if [ "$(id -u)" -ne 0 ]; then
   export "CARGO_TARGET_${host}_RUNNER=sudo --preserve-env=MFA_REPLAY_TRIALS,MFA_CRASH_ROUNDS,MFA_PRIVACYIDEA_VENV,MFA_WEBPUSH_VENV,RUST_BACKTRACE"
   echo "test.sh: running the test binaries with sudo (builds stay yours)"
 fi
-cargo test --workspace "$@"
+start=$SECONDS
+status=0
+scope=(--workspace)   # unless a package is named (-p mfa-core)
+for a in "$@"; do case $a in -p | -p* | --package | --package=*) scope=() ;; esac; done
+cargo test "${scope[@]}" "$@" || status=$?
+echo "test.sh: cargo test took $((SECONDS - start)) s (exit status $status)"
+exit "$status"

@@ -4,6 +4,7 @@
 # from PyPI, pinned, in a virtualenv (push-server/tests/webpush.rs, docs/push-service.md).
 #
 #   scripts/webpush-test-setup.sh            # venv in /opt/pam_mfa-test/webpush-venv
+#   scripts/webpush-test-setup.sh --check    # only say (exit status) whether it is installed
 #   MFA_WEBPUSH_VENV=/path scripts/webpush-test-setup.sh
 #
 # Idempotent: a venv that already has the pinned versions is left as it is. Needs Debian's
@@ -26,6 +27,8 @@ sys.exit(0 if (version("http_ece"), version("py_vapid"), version("cryptography")
 PY
 }
 
+# --check: exit 0 when the pinned versions are installed, 1 when not; nothing is changed.
+if [ "${1:-}" = --check ]; then installed; exit; fi
 if installed; then
   echo "webpush-test-setup: http_ece $HTTP_ECE_VERSION, py_vapid $PY_VAPID_VERSION already in $venv"
   exit 0

@@ -7,6 +7,7 @@
 use crate::config::TotpConfig;
 use crate::error::{Error, Result};
 use crate::otpauth::TotpUri;
+use crate::push::PushDevice;
 use crate::recovery::RecoveryCodes;
 use crate::secret::SecretBytes;
 use crate::store::{Store, TotpFactor, UserRecord};
@@ -229,19 +230,68 @@ pub fn status(store: &Store, user: &UserName, now: u64) -> Result<Option<Status>
     }))
 }
 
-/// Removes the user's push device(s) named `name` from this host's store. (The device stays
-/// paired at the service; `mfa-pushd device revoke` ends it there.) `Ok(false)`: none had
-/// that name.
+/// Whether `user` already has a push device called `device.name` other than `device` itself
+/// (a device paired again under its old id replaces its old entry). Names must be unique:
+/// they are what prompts show and what `mfa-enroll push --remove NAME` acts on.
+pub fn push_name_taken(store: &Store, user: &UserName, device: &PushDevice) -> Result<bool> {
+    Ok(store.load(user)?.is_some_and(|r| name_taken(&r, device)))
+}
+
+fn name_taken(record: &UserRecord, device: &PushDevice) -> bool {
+    record.push.iter().any(|d| d.name == device.name && d.id != device.id)
+}
+
+/// Saves a confirmed push device under the user's lock (replacing an entry with the same id),
+/// refusing a name another of the user's devices has. Returns new recovery codes if the user
+/// had none.
+pub fn add_push_device(
+    store: &Store,
+    user: &UserName,
+    device: &PushDevice,
+    now: u64,
+) -> Result<Option<Vec<Zeroizing<String>>>> {
+    let lock = store.lock(user)?;
+    let mut record = lock.load()?.unwrap_or_else(|| UserRecord::new(user, now));
+    if name_taken(&record, device) {
+        return Err(Error::Invalid(format!(
+            "{user} already has a push device named '{}'",
+            crate::username::log_safe(&device.name)
+        )));
+    }
+    record.push.retain(|d| d.id != device.id);
+    record.push.push(device.clone());
+    let codes = new_codes_if(&mut record, false, now)?;
+    lock.save(&record)?;
+    Ok(codes)
+}
+
+/// Removes the user's push device `name` from this host's store: the device with that id, else
+/// the one device with that name. Several devices with that name (paired before names had to
+/// be unique) are an error naming their ids, so one `--remove` never removes two. (The device
+/// stays paired at the service; `mfa-pushd device revoke` ends it there.) `Ok(false)`: no
+/// device has that id or name.
 pub fn remove_push(store: &Store, user: &UserName, name: &str) -> Result<bool> {
     let lock = store.lock(user)?;
     let Some(mut record) = lock.load()? else {
         return Ok(false);
     };
-    let before = record.push.len();
-    record.push.retain(|d| d.name != name && d.id != name);
-    if record.push.len() == before {
-        return Ok(false);
-    }
+    let by_id = record.push.iter().position(|d| d.id == name);
+    let by_name: Vec<usize> =
+        record.push.iter().enumerate().filter(|(_, d)| d.name == name).map(|(i, _)| i).collect();
+    let index = match (by_id, by_name.as_slice()) {
+        (Some(i), _) | (None, &[i]) => i,
+        (None, []) => return Ok(false),
+        (None, several) => {
+            let ids: Vec<&str> = several.iter().map(|i| record.push[*i].id.as_str()).collect();
+            return Err(Error::Invalid(format!(
+                "{} push devices of {user} are named '{}' (ids {}): remove one by its id",
+                several.len(),
+                crate::username::log_safe(name),
+                ids.join(", ")
+            )));
+        }
+    };
+    record.push.remove(index);
     lock.save(&record)?;
     Ok(true)
 }
@@ -375,4 +425,82 @@ pub fn import_fido2(
     }
     lock.save(&record)?;
     Ok(added)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+        let cfg = crate::config::StoreConfig {
+            state_dir: dir.path().join("state"),
+            master_key: dir.path().join("master.key"),
+        };
+        let store = Store::init(&cfg).unwrap();
+        (dir, store)
+    }
+
+    fn device(id: &str, name: &str) -> PushDevice {
+        PushDevice {
+            id: id.into(),
+            name: name.into(),
+            public_key: "k".into(),
+            added: 1,
+            passkey: None,
+        }
+    }
+
+    fn names(store: &Store, user: &UserName) -> Vec<String> {
+        store
+            .load(user)
+            .unwrap()
+            .unwrap()
+            .push
+            .iter()
+            .map(|d| format!("{}={}", d.id, d.name))
+            .collect()
+    }
+
+    #[test]
+    fn push_device_names_are_unique_per_user() {
+        let (_d, store) = store();
+        let alice = UserName::parse("alice").unwrap();
+        let bob = UserName::parse("bob").unwrap();
+        assert!(add_push_device(&store, &alice, &device("d1", "pixel"), 1).unwrap().is_some());
+        assert!(push_name_taken(&store, &alice, &device("d2", "pixel")).unwrap());
+        let e = add_push_device(&store, &alice, &device("d2", "pixel"), 1).unwrap_err();
+        assert!(e.to_string().contains("alice already has a push device named 'pixel'"), "{e}");
+        // The same device paired again replaces itself; other users and names are free.
+        assert!(!push_name_taken(&store, &alice, &device("d1", "pixel")).unwrap());
+        add_push_device(&store, &alice, &device("d1", "pixel"), 2).unwrap();
+        add_push_device(&store, &alice, &device("d3", "ipad"), 2).unwrap();
+        add_push_device(&store, &bob, &device("d4", "pixel"), 2).unwrap();
+        assert_eq!(names(&store, &alice), ["d1=pixel", "d3=ipad"]);
+    }
+
+    #[test]
+    fn remove_push_never_removes_two() {
+        let (_d, store) = store();
+        let alice = UserName::parse("alice").unwrap();
+        // Two devices with one name, as stores made before names had to be unique can hold.
+        {
+            let lock = store.lock(&alice).unwrap();
+            let mut r = UserRecord::new(&alice, 1);
+            r.push = vec![device("d1", "pixel"), device("d2", "pixel"), device("d3", "ipad")];
+            lock.save(&r).unwrap();
+        }
+        let e = remove_push(&store, &alice, "pixel").unwrap_err();
+        assert!(
+            e.to_string().contains("2 push devices of alice are named 'pixel' (ids d1, d2)"),
+            "{e}"
+        );
+        assert_eq!(names(&store, &alice).len(), 3, "nothing removed");
+        assert!(remove_push(&store, &alice, "d2").unwrap(), "by id");
+        assert!(remove_push(&store, &alice, "pixel").unwrap(), "the one left with that name");
+        assert!(!remove_push(&store, &alice, "pixel").unwrap());
+        assert_eq!(names(&store, &alice), ["d3=ipad"]);
+    }
 }

@@ -161,7 +161,7 @@ pub struct SecureDir {
 /// An exclusive `flock` on a lock file; released when dropped (the descriptor is closed).
 #[derive(Debug)]
 pub struct FileLock {
-    _fd: OwnedFd,
+    fd: OwnedFd,
 }
 
 impl SecureDir {
@@ -308,30 +308,58 @@ impl SecureDir {
 
     /// Takes an exclusive lock on the lock file `name` (created 0600 if missing), waiting for
     /// other holders. Holders never wait for user input while holding it.
+    ///
+    /// A holder may delete the lock file ([`SecureDir::remove_lock`]): whoever was waiting on
+    /// the deleted file then holds a lock nobody else can see, so after `flock` the file must
+    /// still be the one at `name`; if it is not, the lock is taken again on the current file.
     pub fn lock(&self, name: &str) -> Result<FileLock> {
         let path = self.entry_path(name);
-        let fd = rfs::openat(
-            &self.fd,
-            name,
-            OFlags::RDWR | OFlags::CREATE | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NOCTTY,
-            Mode::from_raw_mode(0o600),
-        )
-        .map_err(|e| match e {
-            rustix::io::Errno::LOOP => Error::insecure(&path, "is a symbolic link"),
-            e => io_err(format!("open lock {}", path.display()), e),
-        })?;
-        let st = rfs::fstat(&fd).map_err(|e| io_err(format!("fstat {}", path.display()), e))?;
-        check_stat(&path, &st, FileType::RegularFile, false)?;
-        rfs::flock(&fd, FlockOperation::LockExclusive)
-            .map_err(|e| io_err(format!("lock {}", path.display()), e))?;
-        Ok(FileLock { _fd: fd })
+        loop {
+            let fd = rfs::openat(
+                &self.fd,
+                name,
+                OFlags::RDWR | OFlags::CREATE | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NOCTTY,
+                Mode::from_raw_mode(0o600),
+            )
+            .map_err(|e| match e {
+                rustix::io::Errno::LOOP => Error::insecure(&path, "is a symbolic link"),
+                e => io_err(format!("open lock {}", path.display()), e),
+            })?;
+            let st = rfs::fstat(&fd).map_err(|e| io_err(format!("fstat {}", path.display()), e))?;
+            check_stat(&path, &st, FileType::RegularFile, false)?;
+            rfs::flock(&fd, FlockOperation::LockExclusive)
+                .map_err(|e| io_err(format!("lock {}", path.display()), e))?;
+            match rfs::statat(&self.fd, name, AtFlags::SYMLINK_NOFOLLOW) {
+                Ok(now) if now.st_dev == st.st_dev && now.st_ino == st.st_ino => {
+                    return Ok(FileLock { fd });
+                }
+                // Deleted (or replaced) by the holder we waited for: lock the current file.
+                Ok(_) | Err(rustix::io::Errno::NOENT) => continue,
+                Err(e) => return Err(io_err(format!("stat {}", path.display()), e)),
+            }
+        }
+    }
+
+    /// Deletes the lock file `name`, which `lock` (taken from [`SecureDir::lock`] on this
+    /// directory) holds; the lock itself is released when `lock` is dropped. Waiters notice
+    /// and lock a new file (see [`SecureDir::lock`]). `Ok(false)`: it was not there.
+    pub fn remove_lock(&self, name: &str, lock: &FileLock) -> Result<bool> {
+        let path = self.entry_path(name);
+        let held =
+            rfs::fstat(&lock.fd).map_err(|e| io_err(format!("fstat {}", path.display()), e))?;
+        match rfs::statat(&self.fd, name, AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(st) if st.st_dev == held.st_dev && st.st_ino == held.st_ino => self.remove(name),
+            Ok(_) => Err(Error::insecure(&path, "is not the lock file that is held")),
+            Err(rustix::io::Errno::NOENT) => Ok(false),
+            Err(e) => Err(io_err(format!("stat {}", path.display()), e)),
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::os::unix::fs::{PermissionsExt, symlink};
+    use std::os::unix::fs::{MetadataExt, PermissionsExt, symlink};
 
     fn dir() -> (tempfile::TempDir, SecureDir) {
         let t = tempfile::tempdir().unwrap();
@@ -409,5 +437,60 @@ mod tests {
         assert!(rfs::flock(&fd, FlockOperation::NonBlockingLockExclusive).is_err());
         drop(held);
         assert!(rfs::flock(&fd, FlockOperation::NonBlockingLockExclusive).is_ok());
+    }
+
+    /// Whether someone is blocked in `flock` on the file with inode `ino` (/proc/locks lists
+    /// waiting requests with a "->" mark).
+    fn someone_waits_on(ino: u64) -> bool {
+        let locks = std::fs::read_to_string("/proc/locks").unwrap();
+        locks.lines().any(|l| {
+            l.contains("->") && l.split_whitespace().any(|f| f.ends_with(&format!(":{ino}")))
+        })
+    }
+
+    #[test]
+    fn removing_the_lock_file_moves_waiters_to_a_fresh_one() {
+        let (t, d) = dir();
+        let d = std::sync::Arc::new(d);
+        let held = d.lock("u").unwrap();
+        let path = t.path().join("u");
+        let old_ino = std::fs::metadata(&path).unwrap().ino();
+        let waiter = {
+            let d = d.clone();
+            std::thread::spawn(move || d.lock("u").unwrap())
+        };
+        // Wait (bounded) until the waiter is blocked on the old file.
+        let mut tries = 0;
+        while !someone_waits_on(old_ino) {
+            tries += 1;
+            assert!(tries < 1000, "the waiter never blocked on the lock");
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        assert!(d.remove_lock("u", &held).unwrap());
+        assert!(!path.exists());
+        drop(held);
+        let got = waiter.join().unwrap();
+        // The waiter holds the lock file that is at the path now, not the deleted one...
+        let now = std::fs::metadata(&path).expect("the waiter made a fresh lock file");
+        // (The inode number itself may be reused once the deleted file is closed.)
+        assert_eq!(rfs::fstat(&got.fd).unwrap().st_ino, now.ino());
+        // ...so a newcomer has to wait for it.
+        let fd = rfs::open(&path, OFlags::RDWR, Mode::empty()).unwrap();
+        assert!(rfs::flock(&fd, FlockOperation::NonBlockingLockExclusive).is_err());
+        drop(got);
+        assert!(rfs::flock(&fd, FlockOperation::NonBlockingLockExclusive).is_ok());
+    }
+
+    #[test]
+    fn remove_lock_deletes_only_the_held_file() {
+        let (t, d) = dir();
+        let held = d.lock("u").unwrap();
+        // Someone put another file at the name: refused, not deleted.
+        std::fs::remove_file(t.path().join("u")).unwrap();
+        std::fs::write(t.path().join("u"), b"").unwrap();
+        assert!(d.remove_lock("u", &held).is_err());
+        assert!(t.path().join("u").exists());
+        std::fs::remove_file(t.path().join("u")).unwrap();
+        assert!(!d.remove_lock("u", &held).unwrap());
     }
 }

@@ -11,8 +11,9 @@ Examples:
   sudo mfa-enroll --user alice totp         enroll alice's phone (she types a code to confirm)
   sudo mfa-enroll --user alice status       show what alice has enrolled
 
-Without sudo, users manage their own account (totp, status, remove, recovery-codes, opt-in)
-through the setuid helper; changing an enrolled factor asks for a current code first.
+Without sudo, users manage their own account (totp, push, fido2, status, remove,
+recovery-codes, opt-in) through the setuid helper; changing an enrolled factor asks for a
+current code first.
 Everything else, and --user, is for root.
 Exit status: 0 ok, 1 error, 2 wrong usage, 3 not confirmed (wrong code, no answer, declined).";
 
@@ -61,11 +62,12 @@ pub(crate) enum Command {
     )]
     Totp(TotpArgs),
 
-    /// Show whether a user is enrolled, with the TOTP parameters and recovery codes left
+    /// Show whether a user is enrolled: TOTP, push devices, security keys, recovery codes left
     #[command(
-        long_about = "Show whether the user is enrolled: the TOTP parameters, when it was \
-                      enrolled, and how many recovery codes are left. A user who is not \
-                      enrolled is reported as such (exit status 0). Secrets are never shown.",
+        long_about = "Show whether the user is enrolled: the TOTP parameters and when it was \
+                      enrolled, the paired push devices (name and id), the registered security \
+                      keys, and how many recovery codes are left. A user who is not enrolled \
+                      is reported as such (exit status 0). Secrets are never shown.",
         after_help = "Examples:\n  sudo mfa-enroll status\n  sudo mfa-enroll --user alice status --json"
     )]
     Status(JsonArgs),

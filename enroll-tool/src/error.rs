@@ -82,7 +82,7 @@ impl fmt::Display for Error {
                 f,
                 "`{command}` is an administrator command and must run as root: \
                  sudo mfa-enroll --user {user} {command} (users manage their own account \
-                 without sudo with totp, status, remove, recovery-codes and opt-in)"
+                 without sudo with totp, push, fido2, status, remove, recovery-codes and opt-in)"
             ),
             Error::UserOptionNeedsRoot => {
                 write!(f, "--user (acting for another user) is only allowed for root")

@@ -26,6 +26,22 @@ pub(crate) struct Summary {
     pub(crate) skips: u32,
     /// Enroll-on-login: the user opted out.
     pub(crate) opted_out: bool,
+    /// Paired push devices (mfa-pushd), as `mfa-enroll push --list` shows them.
+    pub(crate) push_devices: Vec<DeviceSummary>,
+    /// Registered security keys (FIDO2), by name.
+    pub(crate) security_keys: Vec<String>,
+}
+
+/// A paired push device: its name (what prompts show and `push --remove` takes) and its id at
+/// the service (what `mfa-pushd device revoke` takes).
+#[derive(Debug, Serialize, PartialEq)]
+pub(crate) struct DeviceSummary {
+    /// The name the device gave itself.
+    pub(crate) name: String,
+    /// The device id at the push service.
+    pub(crate) id: String,
+    /// When it was paired on this host (Unix seconds).
+    pub(crate) added: u64,
 }
 
 /// The enrolled authenticator app's parameters.
@@ -58,6 +74,12 @@ impl Summary {
             }),
             recovery_codes_left: record.recovery.as_ref().map_or(0, |r| r.remaining()),
             recovery_codes_generated: record.recovery.as_ref().map(|r| r.generated),
+            push_devices: record
+                .push
+                .iter()
+                .map(|d| DeviceSummary { name: d.name.clone(), id: d.id.clone(), added: d.added })
+                .collect(),
+            security_keys: record.fido2.iter().map(|k| k.name.clone()).collect(),
         }
     }
 
@@ -72,6 +94,8 @@ impl Summary {
             locked_until: None,
             skips: 0,
             opted_out: false,
+            push_devices: Vec::new(),
+            security_keys: Vec::new(),
         }
     }
 
@@ -101,6 +125,14 @@ impl Summary {
                 utc(made)
             )
             .map_err(Error::stdout)?;
+        }
+        for d in &self.push_devices {
+            writeln!(out, "  Push device:       {} (id {}; paired {})", d.name, d.id, utc(d.added))
+                .map_err(Error::stdout)?;
+        }
+        if !self.security_keys.is_empty() {
+            writeln!(out, "  Security keys:     {}", self.security_keys.join(", "))
+                .map_err(Error::stdout)?;
         }
         if let Some(until) = self.locked_until {
             writeln!(

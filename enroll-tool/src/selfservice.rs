@@ -1,7 +1,7 @@
 //! `mfa-enroll` without root: the caller's own enrollment, through the setuid helper.
 //!
-//! The store is root-only. For the user's own account, `totp`, `status`, `remove`,
-//! `recovery-codes` and `opt-in` are relayed to `mfa-helper` (path from the configuration),
+//! The store is root-only. For the user's own account, `totp`, `push`, `fido2`, `status`,
+//! `remove`, `recovery-codes` and `opt-in` are relayed to `mfa-helper` (path from the configuration),
 //! which acts only on the calling user and asks for a current code before changing an enrolled
 //! factor. The conversation happens on this terminal.
 

@@ -122,9 +122,11 @@ fn remove_asks_and_only_yes_removes() {
         assert!(stderr(&out).contains("nothing was removed"));
         assert!(env.record("alice").is_some());
     }
+    assert!(env.path("state/locks/alice").exists(), "changes took the user's lock");
     let out = env.run(&["--user", "alice", "remove"], b"y\n");
     assert_ok(&out);
     assert!(env.record("alice").is_none());
+    assert!(!env.path("state/locks/alice").exists(), "remove leaves no lock file behind");
     assert_eq!(env.status("alice")["enrolled"], false);
 
     env.provision("bob");
@@ -254,4 +256,11 @@ fn help_explains_commands_with_examples() {
         assert!(text.contains("Example"), "{args:?}: {text}");
         assert!(text.contains("sudo mfa-enroll"), "{args:?}");
     }
+    // What a user can do without sudo names every factor they can set up themselves.
+    let out = Command::new(BIN).arg("--help").output().expect("run");
+    let text = stdout(&out).replace('\n', " ");
+    assert!(
+        text.contains("users manage their own account (totp, push, fido2, status, remove, recovery-codes, opt-in)"),
+        "{text}"
+    );
 }

@@ -455,6 +455,34 @@ pub struct PushMessage {
     pub expires_at: u64,
 }
 
+/// Why a host withdraws a pending challenge: `DELETE /v2/challenges/{txid}?reason=<reason>`.
+/// Without a reason (the login gave up, timed out, or its conversation failed) the challenge
+/// keeps counting against the user's push rate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CancelReason {
+    /// The user typed a code at the login instead of answering on the phone: the user is at the
+    /// keyboard, so this push does not count against the user's push rate (the typed code is
+    /// checked, and counted by the module's lockout, instead).
+    CodeTyped,
+}
+
+impl CancelReason {
+    /// The value of the `reason` query parameter.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            CancelReason::CodeTyped => "code_typed",
+        }
+    }
+
+    /// Parses the value of the `reason` query parameter.
+    pub fn parse(s: &str) -> Option<CancelReason> {
+        match s {
+            "code_typed" => Some(CancelReason::CodeTyped),
+            _ => None,
+        }
+    }
+}
+
 /// A host's credential file, written by `mfa-pushd host add` and read by the module
 /// (root-owned, mode 0600, e.g. `/etc/pam_mfa/push-host.json`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

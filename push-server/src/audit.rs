@@ -7,7 +7,7 @@
 use serde::Serialize;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::Path;
 use std::sync::Mutex;
 
@@ -48,8 +48,17 @@ pub struct Audit {
 }
 
 impl Audit {
-    /// Opens (creating with mode 0600) the log file for appending.
+    /// Opens (creating with mode 0600) the log file for appending. Its directory is created
+    /// (mode 0700) if it does not exist yet, as the data directory is: a first start needs
+    /// nothing made by hand.
     pub fn open(path: &Path) -> Result<Audit, String> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty() && !d.exists()) {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)
+                .map_err(|e| format!("audit log directory {}: {e}", dir.display()))?;
+        }
         let f = OpenOptions::new()
             .append(true)
             .create(true)
@@ -79,5 +88,23 @@ impl Audit {
                 eprintln!("mfa-pushd: cannot write the audit log: {e}");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn a_missing_log_directory_is_made_private() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("log/mfa-pushd/audit.log");
+        let audit = Audit::open(&path).expect("open");
+        audit.record(&Event { event: "service.started", outcome: "ok", ..Event::default() });
+        let mode = |p: &Path| std::fs::metadata(p).expect("stat").permissions().mode() & 0o777;
+        assert_eq!(mode(&dir.path().join("log/mfa-pushd")), 0o700);
+        assert_eq!(mode(&path), 0o600);
+        assert!(std::fs::read_to_string(&path).expect("read").contains("service.started"));
     }
 }

@@ -40,6 +40,47 @@ fn per_user_and_per_host_rate_limits(backend: Backend) {
     assert_eq!((st, code(&v)), (429, "rate_limited"));
 }
 
+/// A push the host withdrew because the user typed a code (`?reason=code_typed`) does not count
+/// against the user's rate; one withdrawn without a reason (gave up, timed out) does, and so
+/// does an answered one, whatever the host says afterwards. The host's rate counts them all.
+fn a_push_withdrawn_for_a_typed_code_does_not_count_against_the_user(backend: Backend) {
+    let s = Server::start(backend, "user_per_minute = 2\nhost_per_minute = 6");
+    let host = s.add_host("web1");
+    let (key, d1) = s.pair(&host, "u1", "d1");
+    let cancel = |txid: &str, query: &str| {
+        let (st, v) = host.call("DELETE", &format!("/v2/challenges/{txid}{query}"), None);
+        assert_eq!(st, 200, "{v}");
+        v
+    };
+    for _ in 0..4 {
+        let (st, c, _) = host.challenge("u1", &[&d1], 60);
+        assert_eq!(st, 201, "{c}");
+        let v = cancel(c["txid"].as_str().unwrap(), "?reason=code_typed");
+        assert_eq!(v["status"], "cancelled");
+    }
+    assert!(s.audit_log().contains("code typed at the login; not counted"), "{}", s.audit_log());
+    // Answered, then "withdrawn for a code": already settled, still counted.
+    let (st, c, sent) = host.challenge("u1", &[&d1], 60);
+    assert_eq!(st, 201, "{c}");
+    let number = sent.number.to_string();
+    let (ok, out, err) = s.device(&key, &["approve", "--number", &number, "--wait", "5"]);
+    assert!(ok, "{out}{err}");
+    assert_eq!(cancel(c["txid"].as_str().unwrap(), "?reason=code_typed")["status"], "approved");
+    // Withdrawn without a reason: counted. That makes two: the user's limit is reached.
+    let (st, c, _) = host.challenge("u1", &[&d1], 60);
+    assert_eq!(st, 201, "{c}");
+    cancel(c["txid"].as_str().unwrap(), "");
+    let (st, v, _) = host.challenge("u1", &[&d1], 60);
+    assert_eq!((st, code(&v)), (429, "rate_limited"), "{v}");
+    // The host's limit saw all six.
+    let (_, d2) = s.pair(&host, "u2", "d2");
+    let (st, v, _) = host.challenge("u2", &[&d2], 60);
+    assert_eq!((st, code(&v)), (429, "rate_limited"), "per host: {v}");
+    // An unknown reason is a bad request.
+    let (st, v) = host.call("DELETE", "/v2/challenges/AAAAAAAAAAAAAAAAAAAAAA?reason=bored", None);
+    assert_eq!((st, code(&v)), (400, "bad_request"), "{v}");
+}
+
 fn hosts_are_isolated_and_revocation_bites(backend: Backend) {
     let s = Server::start(backend, "");
     let a = s.add_host("host-a");
@@ -399,6 +440,7 @@ fn bad_signatures_garbage_and_no_secrets_in_logs(backend: Backend) {
 
 on_both_backends!(
     per_user_and_per_host_rate_limits,
+    a_push_withdrawn_for_a_typed_code_does_not_count_against_the_user,
     hosts_are_isolated_and_revocation_bites,
     revoked_device_gets_no_new_challenges,
     a_host_pushes_only_to_devices_paired_through_it,

@@ -97,6 +97,14 @@ fn register_then_log_in_by_touching_the_key() {
             .contains("yubikey-blue  (RP id pam://test-host, touch only, counter 3)"),
         "{list:?}"
     );
+    let status = Command::new(enroll_tool())
+        .arg("--config")
+        .arg(&f.config_path)
+        .args(["--user", "alice", "status"])
+        .output()
+        .expect("status");
+    let status = String::from_utf8_lossy(&status.stdout);
+    assert!(status.contains("\n  Security keys:     yubikey-blue\n"), "{status}");
     assert!(!register(&f, "alice", "yubikey-blue", &[], "").status.success());
 }
 

@@ -107,7 +107,7 @@ fn approve_with_the_right_number_logs_in() {
         let prompt = live.text();
         assert!(
             prompt.contains(&format!(
-                "Push sent to 'pixel': type {n} on it to approve, then press Enter (or type a code)"
+                "Push sent to 'pixel': type {n} on it to approve, then press Enter (or type a code); Enter waits up to 10 s: "
             )),
             "{prompt}"
         );
@@ -129,6 +129,31 @@ fn approve_with_the_right_number_logs_in() {
         );
     }
     assert!(w.svc.audit().contains("approved"), "{}", w.svc.audit());
+}
+
+#[test]
+fn enter_before_the_phone_answers_says_waiting_at_a_local_login() {
+    let w = enrolled_world();
+    // Local (sudo, console): Enter came first, so the user is told, while it waits.
+    let (live, n) = start_push_login(&w, "alice");
+    live.wait_for(WAIT, |t| t.contains("Waiting for your phone to answer (up to ").then_some(()));
+    assert!(w.phone.approve(n).status.success());
+    let o = w.f.finish_login(live, &[""]);
+    assert_eq!(o.code, PAM_SUCCESS, "{o:?}");
+    assert!(
+        o.messages
+            .iter()
+            .any(|(s, m)| *s == PAM_TEXT_INFO && m.starts_with("Waiting for your phone")),
+        "{o:?}"
+    );
+    // Remote (sshd holds messages until the login is over, when "waiting" would come too late):
+    // not said; the prompt has told what Enter does.
+    let live = w.f.start_login("mfa", "alice", &[""], &["--rhost", "192.0.2.9"]);
+    let n = live.wait_for(WAIT, |t| t.contains("Push sent to").then(|| push_number(t)).flatten());
+    assert!(w.phone.approve(n).status.success());
+    let o = w.f.finish_login(live, &[""]);
+    assert_eq!(o.code, PAM_SUCCESS, "{o:?}");
+    assert!(!o.messages.iter().any(|(_, m)| m.contains("Waiting")), "{o:?}");
 }
 
 #[test]
@@ -188,6 +213,26 @@ fn typing_a_code_withdraws_the_push() {
     assert!(decision(&o).contains("factor=recovery"), "{o:?}");
     let bob = Device::new(w.f.root.join("bob.json"), &w.svc);
     assert_eq!(bob.pending_json(0).as_array().map(Vec::len), Some(0));
+}
+
+#[test]
+fn pushes_withdrawn_by_typed_codes_leave_the_push_rate_alone() {
+    let w = world_with("user_per_minute = 2\nhost_per_minute = 1000\n", "timeout = 10");
+    // The enrollment's test push is one of the two pushes a minute.
+    let text = enroll(&w, "alice", &w.phone, "pixel");
+    let codes = recovery_codes(&text);
+    for code in &codes[..3] {
+        let o = w.f.login("alice", &[code]);
+        assert_eq!(o.code, PAM_SUCCESS, "{o:?}");
+        assert!(decision(&o).contains("factor=recovery"), "{o:?}");
+        assert!(!errors(&o).contains("Too many push requests"), "{o:?}");
+    }
+    // Three pushes were sent and withdrawn by the codes; the second push of the minute still
+    // goes out.
+    let (live, n) = start_push_login(&w, "alice");
+    assert!(w.phone.approve(n).status.success());
+    let o = w.f.finish_login(live, &[""]);
+    assert_eq!(o.code, PAM_SUCCESS, "{o:?}");
 }
 
 #[test]
@@ -422,6 +467,55 @@ fn the_three_number_screen_is_an_option_per_service() {
 }
 
 #[test]
+fn root_status_and_list_show_push_devices() {
+    let w = enrolled_world();
+    let run = |args: &[&str]| {
+        let out = Command::new(enroll_tool())
+            .arg("--config")
+            .arg(&w.f.config_path)
+            .args(args)
+            .output()
+            .expect("mfa-enroll");
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let id = w.phone.id();
+    let line = format!("  Push device:       pixel (id {id}; paired ");
+    let status = run(&["--user", "alice", "status"]);
+    assert!(status.starts_with("alice: enrolled\n") && status.contains(&line), "{status}");
+    let list = run(&["list"]);
+    assert!(list.contains(&line), "{list}");
+    let json: serde_json::Value =
+        serde_json::from_str(&run(&["--user", "alice", "status", "--json"])).expect("json");
+    assert_eq!(json["push_devices"][0]["name"], "pixel", "{json}");
+    assert_eq!(json["push_devices"][0]["id"], id.as_str(), "{json}");
+}
+
+#[test]
+fn a_second_device_with_the_same_name_is_refused() {
+    let w = enrolled_world();
+    let mut c = Command::new(enroll_tool());
+    c.arg("--config").arg(&w.f.config_path).args(["--user", "alice", "push"]);
+    let mut live = Live::spawn(c);
+    let link = live.wait_for(WAIT, pairing_link);
+    let tablet = Device::new(w.f.root.join("tablet.json"), &w.svc);
+    let code = tablet.pair_ok(&link, "pixel");
+    live.send_line(&code);
+    let out = live.finish();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{text}");
+    assert!(
+        text.contains("alice already has a push device named 'pixel'; this one was not added"),
+        "{text}"
+    );
+    assert!(!text.contains("Test push sent to"), "no test push for a refused name: {text}");
+    let store = Store::open(&w.f.config().store).expect("store");
+    let rec = store.load(&UserName::parse("alice").expect("name")).expect("load").expect("rec");
+    assert_eq!(rec.push.len(), 1, "{:?}", rec.push);
+    assert_eq!(rec.push[0].id, w.phone.id());
+}
+
+#[test]
 fn the_rate_limit_stops_push_spam() {
     let w = world_with("user_per_minute = 2\nhost_per_minute = 1000\n", "timeout = 10");
     enroll(&w, "alice", &w.phone, "pixel");
@@ -586,4 +680,6 @@ fn over_ssh_a_user_pairs_on_first_login_then_approves_logins() {
     });
     assert!(run.ok, "push login over ssh: {run:?}\n{}", sshd.log());
     assert_eq!(run.prompts.len(), 1, "{:?}", run.prompts);
+    // sshd would show "waiting" only after the login, so it is not said over ssh.
+    assert!(!run.stderr.contains("Waiting for your phone"), "{run:?}");
 }

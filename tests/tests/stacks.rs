@@ -75,6 +75,21 @@ fn single_prompt_hands_the_password_to_pam_unix() {
     assert_ne!(s.login("oneprompt", "alice", &["--answer", &answer]).code, PAM_SUCCESS);
 }
 
+/// The sandbox has its own user database: a test user named like an account of the machine
+/// (here `daemon`, which every Debian system has, with another uid and no password) is the
+/// sandbox's user inside it, so the tests never depend on the host's accounts.
+#[test]
+fn a_host_account_with_the_same_name_is_not_seen_in_the_sandbox() {
+    let host = std::fs::read_to_string("/etc/passwd").expect("read /etc/passwd");
+    assert!(host.lines().any(|l| l.starts_with("daemon:")), "no host account 'daemon'");
+    let s = sandbox();
+    s.add_user("daemon", 4245, Some(PASSWORD));
+    let e = s.enroll("daemon");
+    wait_for_step_margin(30, 5);
+    let o = s.login("sudo", "daemon", &["--answer", PASSWORD, "--answer", &e.code_now()]);
+    assert_eq!(o.code, PAM_SUCCESS, "{o:?}");
+}
+
 /// The desktop greeters' stacks (run as root, like GDM and LightDM do): password, then code,
 /// each prompt without echo, in that order.
 #[test]

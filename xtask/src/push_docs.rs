@@ -27,7 +27,15 @@ Run tls-init and the administration commands (host, user, device) as the mfa-pus
 above: the database and the service key belong to it, and the service refuses a key file it \
 does not own. A host credential written by `host add` (for example to \
 /var/lib/mfa-pushd/web1.json) goes, owned by root with mode 0600, to /etc/pam_mfa/push-host.json \
-on that host.";
+on that host.
+
+A source install (scripts/install-pushd.sh in the source tree) creates the same user, \
+directories and configuration, and the same unit as /etc/systemd/system/mfa-pushd.service, with \
+the binaries in /usr/local/bin. Where systemd does not run, start the service in the background \
+as that user:
+
+  sudo setsid -f runuser -u mfa-pushd -- sh -c \\
+      'umask 077; exec mfa-pushd serve >>/var/log/mfa-pushd/mfa-pushd.log 2>&1'";
 
 /// mfa-pushd's command line, without the `help` subcommand (which has no page).
 fn pushd_command() -> clap::Command {

@@ -2,11 +2,13 @@
 //!
 //! Login: a challenge goes to the user's paired devices; the prompt itself carries the number
 //! and what to do ("Push sent to 'pixel': type 42 on it to approve, then press Enter (or type a
-//! code):"), because sshd shows informational text only with the next prompt. The number (and,
-//! with `number_entry = "choose"`, the three numbers the phone offers) is picked here, never by
-//! the service. Enter waits for the answer until `push.timeout`; typing a code withdraws the
-//! push and checks the code instead. Only a receipt that verifies against this login
-//! ([`crate::push::check`]) lets the login in.
+//! code); Enter waits up to 60 s:"), because sshd shows informational text only with the next
+//! prompt and sudo asks for none (`PAM_SILENT`). The number (and, with `number_entry =
+//! "choose"`, the three numbers the phone offers) is picked here, never by the service. Enter
+//! waits for the answer until `push.timeout` (local logins that show messages are told "Waiting
+//! for your phone" if it has not answered yet); typing a code withdraws the push and checks the
+//! code instead. Only a receipt that verifies against this login ([`crate::push::check`]) lets
+//! the login in.
 //!
 //! When the service cannot answer (down, slow, TLS failure, a receipt that does not verify) a
 //! user who has a code or recovery code is asked for it; otherwise `failmode` decides: `closed`
@@ -174,7 +176,7 @@ pub(crate) fn push_or_code(
             return Outcome::deny(Denial::AuthFailed, note).with_factor("push");
         }
     };
-    let prompt = approve_prompt(&created, number, entry, has_codes, "Push sent to");
+    let prompt = approve_prompt(&created, number, entry, has_codes, "Push sent to", pcfg.timeout);
     let answer = match conv.prompt_secret(&prompt) {
         Ok(Some(a)) => a,
         Ok(None) => {
@@ -188,11 +190,29 @@ pub(crate) fn push_or_code(
         }
     };
     if !answer.trim().is_empty() {
-        // The user typed a code: the push is withdrawn so it cannot be approved later.
-        let _ = client.cancel(&created.txid);
+        // The user typed a code: the push is withdrawn so it cannot be approved later, and (the
+        // user being at the keyboard) not counted against the user's push rate; the code itself
+        // counts towards the lockout.
+        let _ = client.withdraw_for_code(&created.txid);
         return verify::ask_and_verify(cfg, req, store, user, conv, clock, Some(answer), PROMPT);
     }
-    let state = match client.wait_challenge(&created.txid, deadline) {
+    // Enter came first: unless the phone has answered already, say that we wait for it. Only
+    // for local logins (su, console, screen lockers), whose conversation shows it at once: sshd
+    // (a remote login) holds messages back until the login is over, when "waiting" would be
+    // shown after the fact, and sudo asks for silence (PAM_SILENT); the prompt has said it.
+    let local = req.rhost.as_deref().is_none_or(str::is_empty);
+    let state = match client.challenge_state(&created.txid, 0) {
+        Ok(s) if !s.status.is_pending() => Ok(s),
+        Ok(_) => {
+            if !req.silent && local {
+                let left = deadline.saturating_duration_since(Instant::now()).as_secs();
+                conv.info(&format!("Waiting for your phone to answer (up to {left} s)..."));
+            }
+            client.wait_challenge(&created.txid, deadline)
+        }
+        Err(e) => Err(e),
+    };
+    let state = match state {
         Ok(s) => s,
         Err(PushError::Unavailable(m)) => return service_down(conv, m),
         Err(e @ PushError::Refused { .. }) => {
@@ -278,12 +298,16 @@ pub(crate) fn push_or_code(
     outcome.with_factor("push")
 }
 
+/// The prompt of a push. It also says that Enter waits for the phone: sudo asks modules to be
+/// silent (`PAM_SILENT`) and sshd shows messages only with the next prompt, so for them the
+/// prompt is the only text that can say so.
 fn approve_prompt(
     created: &ChallengeCreated,
     number: u8,
     entry: NumberEntry,
     or_code: bool,
     lead: &str,
+    wait: u64,
 ) -> String {
     let names: Vec<String> =
         created.devices.iter().take(3).map(|d| format!("'{}'", push::shown(&d.name))).collect();
@@ -292,7 +316,7 @@ fn approve_prompt(
         NumberEntry::Choose => "choose",
     };
     format!(
-        "{lead} {}: {verb} {number} on it to approve, then press Enter{}: ",
+        "{lead} {}: {verb} {number} on it to approve, then press Enter{}; Enter waits up to {wait} s: ",
         names.join(", "),
         if or_code { " (or type a code)" } else { "" }
     )
@@ -434,6 +458,19 @@ pub(crate) fn enroll_push(
         added: now,
         passkey,
     };
+    match crate::enroll::push_name_taken(store, user, &candidate) {
+        Ok(false) => {}
+        Ok(true) => {
+            conv.error(&format!(
+                "{user} already has a push device named '{}'; this one was not added. Pair \
+                 again under another name, or first remove the old one: mfa-enroll push \
+                 --remove '{}'",
+                candidate.name, candidate.name
+            ));
+            return Outcome::deny(Denial::AuthFailed, "push device name already in use");
+        }
+        Err(e) => return Outcome::deny(Denial::Unavailable, e.to_string()),
+    }
 
     // The test push: the device must approve the right number before it is saved.
     let nonce = match new_nonce() {
@@ -461,7 +498,7 @@ pub(crate) fn enroll_push(
         Err(e) => return fail(conv, e),
     };
     conv.info(&format!("'{}' is paired. A test push was sent to it.", candidate.name));
-    let prompt = approve_prompt(&created, number, entry, false, "Test push sent to");
+    let prompt = approve_prompt(&created, number, entry, false, "Test push sent to", pcfg.timeout);
     match conv.prompt_visible(&prompt) {
         Ok(Some(_)) => {}
         Ok(None) => {
@@ -514,16 +551,7 @@ pub(crate) fn enroll_push(
             );
         }
     }
-    let saved = (|| -> crate::Result<Option<Vec<zeroize::Zeroizing<String>>>> {
-        let lock = store.lock(user)?;
-        let mut record = lock.load()?.unwrap_or_else(|| UserRecord::new(user, now));
-        record.push.retain(|d| d.id != candidate.id);
-        record.push.push(candidate.clone());
-        let codes = crate::enroll::new_codes_if(&mut record, false, now)?;
-        lock.save(&record)?;
-        Ok(codes)
-    })();
-    let codes = match saved {
+    let codes = match crate::enroll::add_push_device(store, user, &candidate, now) {
         Ok(c) => c,
         Err(e) => {
             return Outcome::deny(Denial::Unavailable, format!("cannot save the push device: {e}"));

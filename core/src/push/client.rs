@@ -6,8 +6,8 @@
 use super::PushConfig;
 use crate::http::{Body, Client, HttpError};
 use push_proto::api::{
-    ChallengeCreated, ChallengeState, CreateChallenge, CreatePairing, ErrorBody, HostCredential,
-    PairingCreated, PairingState, PairingStatus,
+    CancelReason, ChallengeCreated, ChallengeState, CreateChallenge, CreatePairing, ErrorBody,
+    HostCredential, PairingCreated, PairingState, PairingStatus,
 };
 use push_proto::{PublicKey, limits};
 use serde::Serialize;
@@ -198,10 +198,25 @@ impl PushClient {
 
     /// Withdraws a challenge (the user typed a code, gave up, or the login timed out).
     pub fn cancel(&self, txid: &str) -> Result<ChallengeState, PushError> {
+        self.withdraw(txid, None)
+    }
+
+    /// Withdraws a challenge because the user typed a code instead of answering on the phone;
+    /// the service then does not count it against the user's push rate.
+    pub fn withdraw_for_code(&self, txid: &str) -> Result<ChallengeState, PushError> {
+        self.withdraw(txid, Some(CancelReason::CodeTyped))
+    }
+
+    fn withdraw(
+        &self,
+        txid: &str,
+        reason: Option<CancelReason>,
+    ) -> Result<ChallengeState, PushError> {
         if !limits::is_id(txid) {
             return Err(PushError::Unavailable("bad transaction id".into()));
         }
-        self.call("DELETE", &format!("/v2/challenges/{txid}"), None::<&()>, Duration::ZERO)
+        let query = reason.map(|r| format!("?reason={}", r.as_str())).unwrap_or_default();
+        self.call("DELETE", &format!("/v2/challenges/{txid}{query}"), None::<&()>, Duration::ZERO)
     }
 
     /// Starts pairing a device for `user`; the reply's link is what the QR code shows.

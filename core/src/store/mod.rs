@@ -42,7 +42,7 @@ pub struct Store {
 pub struct UserLock<'a> {
     store: &'a Store,
     user: UserName,
-    _lock: FileLock,
+    lock: FileLock,
 }
 
 impl Store {
@@ -77,7 +77,7 @@ impl Store {
     /// Takes the user's exclusive lock (waiting for other holders).
     pub fn lock(&self, user: &UserName) -> Result<UserLock<'_>> {
         let lock = self.locks.lock(user.as_str())?;
-        Ok(UserLock { store: self, user: user.clone(), _lock: lock })
+        Ok(UserLock { store: self, user: user.clone(), lock })
     }
 
     /// Names of all users with a record.
@@ -105,9 +105,13 @@ impl UserLock<'_> {
         self.store.users.write_atomic_locked(self.user.as_str(), &sealed)
     }
 
-    /// Deletes the record; returns whether there was one.
-    pub fn remove(&self) -> Result<bool> {
-        self.store.users.remove(self.user.as_str())
+    /// Deletes the record and then the user's lock file (still holding the lock, so nobody
+    /// can see the record half removed; waiters move on to a fresh lock file); returns whether
+    /// there was a record.
+    pub fn remove(self) -> Result<bool> {
+        let had = self.store.users.remove(self.user.as_str())?;
+        self.store.locks.remove_lock(self.user.as_str(), &self.lock)?;
+        Ok(had)
     }
 }
 

@@ -1,11 +1,12 @@
 //! Request parsing that answers every failure with an `ErrorBody`: JSON bodies, ids in paths,
-//! the `wait` query parameter.
+//! the `wait` query parameter, a cancel's `reason`.
 
 use crate::error::ApiError;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Path, Request};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
+use push_proto::api::CancelReason;
 use serde::de::DeserializeOwned;
 
 /// A JSON body of type `T` (bounded by `limits::MAX_BODY`, unknown fields refused).
@@ -77,6 +78,24 @@ pub fn wait_secs(parts_query: Option<&str>, max: u64) -> Result<u64, ApiError> {
     Ok(wait.min(max))
 }
 
+/// The `reason` query parameter of a cancel (absent: none). Other parameters and unknown
+/// reasons are refused.
+pub fn cancel_reason(query: Option<&str>) -> Result<Option<CancelReason>, ApiError> {
+    let mut reason = None;
+    for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+        match pair.split_once('=') {
+            Some(("reason", v)) => {
+                reason = Some(
+                    CancelReason::parse(v)
+                        .ok_or_else(|| ApiError::bad_request("unknown reason"))?,
+                );
+            }
+            _ => return Err(ApiError::bad_request("unknown query parameter")),
+        }
+    }
+    Ok(reason)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -89,5 +108,16 @@ mod tests {
         assert!(wait_secs(Some("wait=-1"), 25).is_err());
         assert!(wait_secs(Some("wait=99999999999999"), 25).is_err());
         assert!(wait_secs(Some("x=1"), 25).is_err());
+    }
+
+    #[test]
+    fn reason_parameter() {
+        assert_eq!(cancel_reason(None).unwrap(), None);
+        assert_eq!(
+            cancel_reason(Some("reason=code_typed")).unwrap(),
+            Some(CancelReason::CodeTyped)
+        );
+        assert!(cancel_reason(Some("reason=timeout")).is_err());
+        assert!(cancel_reason(Some("wait=1")).is_err());
     }
 }

@@ -1,7 +1,7 @@
 //! Host endpoints for challenges: create, observe (long-poll), cancel.
 
 use super::auth::HostAuth;
-use super::extract::{IdPath, JsonBody, wait_secs};
+use super::extract::{IdPath, JsonBody, cancel_reason, wait_secs};
 use super::{Shared, json};
 use crate::audit::Event;
 use crate::config::MIN_TTL;
@@ -223,21 +223,24 @@ pub async fn get_challenge(
     Ok(json(StatusCode::OK, &s))
 }
 
-/// `DELETE /v2/challenges/{txid}`.
+/// `DELETE /v2/challenges/{txid}[?reason=code_typed]`.
 pub async fn cancel_challenge(
     State(state): State<Shared>,
     HostAuth(host): HostAuth,
     IdPath(txid): IdPath,
+    uri: Uri,
 ) -> Result<Response, ApiError> {
+    let reason = cancel_reason(uri.query())?;
     let c = owned(&state, &txid, &host.id).await?;
     let now = crate::time::now();
-    if c.status_at(now).is_pending() && state.store.cancel(&txid, now).await? {
+    if c.status_at(now).is_pending() && state.store.cancel(&txid, now, reason).await? {
         state.audit.record(&Event {
             event: "challenge.cancelled",
             host: Some(&host.id),
             user: Some(&c.user),
             txid: Some(&txid),
             outcome: "cancelled",
+            reason: reason.map(|_| "code typed at the login; not counted against the user's rate"),
             ..Event::default()
         });
         state.hub.publish(&format!("tx:{txid}"));

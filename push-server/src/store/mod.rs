@@ -10,7 +10,7 @@ pub mod sqlite;
 pub mod url;
 
 use async_trait::async_trait;
-use push_proto::api::{Decision, PasskeyAssertion, PushSubscription, Status};
+use push_proto::api::{CancelReason, Decision, PasskeyAssertion, PushSubscription, Status};
 
 /// A storage failure. Messages may name tables and columns, never stored secrets.
 #[derive(Debug)]
@@ -292,8 +292,10 @@ pub trait Store: passkeys::PasskeyStore + Send + Sync {
         cooldown_until: Option<u64>,
         now: u64,
     ) -> Result<bool>;
-    /// Cancels a pending, unexpired challenge; false if it was not pending.
-    async fn cancel(&self, txid: &str, now: u64) -> Result<bool>;
+    /// Cancels a pending, unexpired challenge; false if it was not pending. With
+    /// [`CancelReason::CodeTyped`] the challenge no longer counts against its user's rate
+    /// limit (its event is removed in the same step); the host's rate still counts it.
+    async fn cancel(&self, txid: &str, now: u64, reason: Option<CancelReason>) -> Result<bool>;
     /// Marks every pending challenge expired at `now` as expired and returns them.
     async fn expire_due(&self, now: u64) -> Result<Vec<Challenge>>;
     /// Forgets rate-limit events older than `before` and request nonces that expired before

@@ -20,7 +20,7 @@ use super::{
     UserSummary, user_key,
 };
 use async_trait::async_trait;
-use push_proto::api::{PushSubscription, Status};
+use push_proto::api::{CancelReason, PushSubscription, Status};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 use sqlx::{Postgres, Row, Transaction};
 use std::time::Duration;
@@ -33,6 +33,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (2, include_str!("../../migrations/postgres/0002_passkeys.sql")),
     (3, include_str!("../../migrations/postgres/0003_web_push.sql")),
     (4, include_str!("../../migrations/postgres/0004_protocol_v2.sql")),
+    (5, include_str!("../../migrations/postgres/0005_rate_event_txid.sql")),
 ];
 
 /// The `NOTIFY` channel; payloads are `Hub` keys (`tx:<txid>`, `dev:<id>`, `pair:<id>`).
@@ -546,11 +547,13 @@ impl Store for PostgresStore {
         .await
         .map_err(db)?;
         sqlx::query(
-            "INSERT INTO rate_events (scope, key, at) VALUES ('user', $1, $3), ('host', $2, $3)",
+            "INSERT INTO rate_events (scope, key, at, txid) \
+             VALUES ('user', $1, $3, $4), ('host', $2, $3, $4)",
         )
         .bind(&user)
         .bind(&c.host_id)
         .bind(i(now))
+        .bind(&c.txid)
         .execute(&mut *tx)
         .await
         .map_err(db)?;
@@ -650,7 +653,7 @@ impl Store for PostgresStore {
         Ok(true)
     }
 
-    async fn cancel(&self, txid: &str, now: u64) -> Result<bool> {
+    async fn cancel(&self, txid: &str, now: u64, reason: Option<CancelReason>) -> Result<bool> {
         let mut tx = self.pool.begin().await.map_err(db)?;
         let r = sqlx::query(
             "UPDATE challenges SET status = 'cancelled', closed_at = $1 \
@@ -664,6 +667,13 @@ impl Store for PostgresStore {
         if r.rows_affected() != 1 {
             tx.rollback().await.map_err(db)?;
             return Ok(false);
+        }
+        if reason == Some(CancelReason::CodeTyped) {
+            sqlx::query("DELETE FROM rate_events WHERE scope = 'user' AND txid = $1")
+                .bind(txid)
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
         }
         notify(&mut tx, vec![format!("tx:{txid}")]).await?;
         tx.commit().await.map_err(db)?;

@@ -14,7 +14,7 @@ use super::{
     UserSummary, user_key,
 };
 use async_trait::async_trait;
-use push_proto::api::{PushSubscription, Status};
+use push_proto::api::{CancelReason, PushSubscription, Status};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
     SqliteSynchronous,
@@ -32,6 +32,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (2, include_str!("../../migrations/sqlite/0002_passkeys.sql")),
     (3, include_str!("../../migrations/sqlite/0003_web_push.sql")),
     (4, include_str!("../../migrations/sqlite/0004_protocol_v2.sql")),
+    (5, include_str!("../../migrations/sqlite/0005_rate_event_txid.sql")),
 ];
 
 /// The SQLite store.
@@ -524,10 +525,11 @@ impl Store for SqliteStore {
                 .map_err(db)?;
         }
         for (scope, key) in [("user", &user), ("host", &c.host_id)] {
-            sqlx::query("INSERT INTO rate_events (scope, key, at) VALUES (?, ?, ?)")
+            sqlx::query("INSERT INTO rate_events (scope, key, at, txid) VALUES (?, ?, ?, ?)")
                 .bind(scope)
                 .bind(key)
                 .bind(i(now))
+                .bind(&c.txid)
                 .execute(&mut *tx)
                 .await
                 .map_err(db)?;
@@ -634,8 +636,9 @@ impl Store for SqliteStore {
         Ok(true)
     }
 
-    async fn cancel(&self, txid: &str, now: u64) -> Result<bool> {
+    async fn cancel(&self, txid: &str, now: u64, reason: Option<CancelReason>) -> Result<bool> {
         let _w = self.write.lock().await;
+        let mut tx = self.pool.begin().await.map_err(db)?;
         let r = sqlx::query(
             "UPDATE challenges SET status = 'cancelled', closed_at = ? \
              WHERE txid = ? AND status = 'pending' AND expires_at > ?",
@@ -643,10 +646,22 @@ impl Store for SqliteStore {
         .bind(i(now))
         .bind(txid)
         .bind(i(now))
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await
         .map_err(db)?;
-        Ok(r.rows_affected() == 1)
+        if r.rows_affected() != 1 {
+            tx.rollback().await.map_err(db)?;
+            return Ok(false);
+        }
+        if reason == Some(CancelReason::CodeTyped) {
+            sqlx::query("DELETE FROM rate_events WHERE scope = 'user' AND txid = ?")
+                .bind(txid)
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+        }
+        tx.commit().await.map_err(db)?;
+        Ok(true)
     }
 
     async fn expire_due(&self, now: u64) -> Result<Vec<Challenge>> {

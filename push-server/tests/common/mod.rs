@@ -130,7 +130,7 @@ impl Server {
             format!(
                 "listen = \"127.0.0.1:{port}\"\npublic_url = \"https://127.0.0.1:{port}\"\n\
                  data_dir = \"{d}/data\"\ntls_cert = \"{d}/tls/server.pem\"\n\
-                 tls_key = \"{d}/tls/server.key\"\naudit_log = \"{d}/audit.log\"\n{database}\
+                 tls_key = \"{d}/tls/server.key\"\naudit_log = \"{d}/log/audit.log\"\n{database}\
                  [limits]\n{limits}\n"
             ),
         )
@@ -145,7 +145,8 @@ impl Server {
             pg,
             url: format!("https://127.0.0.1:{port}"),
             ca: tls.join("ca.pem"),
-            audit: dir.path().join("audit.log"),
+            // The log's directory does not exist yet: the first start makes it.
+            audit: dir.path().join("log/audit.log"),
             config,
             dir,
             port,
