@@ -28,6 +28,11 @@ pub struct Config {
     /// Ask once for password and code typed together; the password is handed to the next
     /// module (`use_first_pass`). For clients that can answer only one prompt.
     pub single_prompt: bool,
+    /// Module argument `locker` (not in the file): the client is a screen locker, which may hold
+    /// the unlock until a message is acknowledged; no message is sent once a factor is
+    /// accepted (the log line carries it).
+    #[serde(skip)]
+    pub locker: bool,
     /// Log the policy, record state and checks of each login (authpriv, debug level).
     /// Never codes, secrets or passwords.
     pub debug: bool,
@@ -203,6 +208,7 @@ impl Default for Config {
             enrollment: Enrollment::default(),
             allow_opt_out: false,
             single_prompt: false,
+            locker: false,
             debug: false,
             first_enrollment: FirstEnrollment::default(),
             helper: PathBuf::from(DEFAULT_HELPER),
@@ -334,6 +340,9 @@ impl Config {
         if args.single_prompt {
             self.single_prompt = true;
         }
+        if args.locker {
+            self.locker = true;
+        }
         if args.debug {
             self.debug = true;
         }
@@ -366,6 +375,8 @@ pub struct ModuleArgs {
     pub nullok: bool,
     /// `single_prompt`: password and code in one answer (see [`Config::single_prompt`]).
     pub single_prompt: bool,
+    /// `locker`: the client is a screen locker (see [`Config::locker`]).
+    pub locker: bool,
     /// `debug`: extra log lines (see [`Config::debug`]).
     pub debug: bool,
 }
@@ -380,6 +391,8 @@ impl ModuleArgs {
                 out.nullok = true;
             } else if arg == "single_prompt" {
                 out.single_prompt = true;
+            } else if arg == "locker" {
+                out.locker = true;
             } else if arg == "debug" {
                 out.debug = true;
             } else if let Some(p) = arg.strip_prefix("config=") {
@@ -493,5 +506,6 @@ mod tests {
         c.apply(&a);
         assert_eq!(c.enrollment, Enrollment::Optional);
         assert!(ModuleArgs::parse(["single_prompt"]).unwrap().single_prompt);
+        assert!(ModuleArgs::parse(["locker"]).unwrap().locker);
     }
 }

@@ -29,6 +29,19 @@ pub const SINGLE_PROMPT: &str = "Password and verification code: ";
 /// Longest answer considered; anything longer is refused without further work.
 pub const MAX_ANSWER_LEN: usize = 1024;
 
+/// Said when the answer to a code prompt is the user's password (`PAM_AUTHTOK`, set by
+/// pam_unix before us): clients such as i3lock answer every prompt with the typed password.
+/// The answer is then treated as no answer, which never counts as a wrong code.
+pub const PASSWORD_AT_CODE_PROMPT: &str = "That was your password, not a verification code. \
+     (A screen locker that asks only one question needs the single_prompt stack: type the \
+     password and the code together.)";
+
+/// Whether an answer is the password, compared in constant time (for equal lengths).
+pub fn answer_is_password(answer: &str, password: &str) -> bool {
+    use subtle::ConstantTimeEq;
+    !password.is_empty() && bool::from(answer.as_bytes().ct_eq(password.as_bytes()))
+}
+
 /// The conversation failed (the application could not ask or the user could not answer).
 #[derive(Debug)]
 pub struct ConvError(pub String);
@@ -197,6 +210,9 @@ fn through_helper(
     if args.single_prompt {
         forwarded.push("single_prompt".to_string());
     }
+    if args.locker {
+        forwarded.push("locker".to_string());
+    }
     if args.debug {
         forwarded.push("debug".to_string());
     }
@@ -292,7 +308,9 @@ pub fn authenticate_with(
     let mut preset = None;
     if cfg.single_prompt {
         let digits = enrolled.and_then(|r| r.totp.as_ref()).map(|t| usize::from(t.params.digits));
-        match verify::split_single_prompt(conv, digits) {
+        let has_recovery =
+            enrolled.and_then(|r| r.recovery.as_ref()).is_some_and(|c| c.remaining() > 0);
+        match verify::split_single_prompt(conv, digits, has_recovery) {
             Ok(code) => preset = code,
             Err(outcome) => return outcome,
         }
@@ -301,7 +319,7 @@ pub fn authenticate_with(
     if let Some(record) = enrolled {
         if let Some(left) = record.lockout.locked_for(now) {
             if !req.silent {
-                conv.error(&verify::locked_message(left));
+                conv.error(&verify::locked_message(&user, left));
             }
             return Outcome::deny(Denial::AuthFailed, format!("locked for {left} more seconds"));
         }

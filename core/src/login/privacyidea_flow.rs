@@ -38,6 +38,8 @@ struct Login<'a> {
     user: &'a UserName,
     client_addr: Option<&'a str>,
     clock: &'a dyn Clock,
+    /// Whether the user has unused local recovery codes (messages point to them only then).
+    has_recovery: bool,
 }
 
 /// Runs the login against privacyIDEA. `record` is the user's local record, if any (only its
@@ -62,7 +64,7 @@ pub(crate) fn authenticate(
     if let Some(left) = record.and_then(|r| clock.now().ok().and_then(|n| r.lockout.locked_for(n)))
     {
         if !req.silent {
-            conv.error(&verify::locked_message(left));
+            conv.error(&verify::locked_message(user, left));
         }
         return Outcome::deny(Denial::AuthFailed, format!("locked for {left} more seconds"));
     }
@@ -71,7 +73,9 @@ pub(crate) fn authenticate(
         .as_deref()
         .map(str::trim)
         .filter(|r| section.pass_client_address && r.parse::<std::net::IpAddr>().is_ok());
+    let has_recovery = record.and_then(|r| r.recovery.as_ref()).is_some_and(|c| c.remaining() > 0);
     let login = Login {
+        has_recovery,
         cfg,
         section,
         failmode: policy.failmode.unwrap_or(section.failmode),
@@ -85,7 +89,6 @@ pub(crate) fn authenticate(
         Ok(a) => a,
         Err(o) => return o,
     };
-    let has_recovery = record.and_then(|r| r.recovery.as_ref()).is_some_and(|c| c.remaining() > 0);
     if has_recovery && Attempt::parse(&answer).is_some() {
         return verify::ask_and_verify(cfg, req, store, user, conv, clock, Some(answer), PROMPT);
     }
@@ -123,7 +126,7 @@ impl Login<'_> {
             Ok(CheckResult::Accept) => {
                 Outcome::success("accepted by privacyIDEA").with_factor(FACTOR)
             }
-            Ok(CheckResult::Reject(msg)) => self.rejected(&msg, typed_code),
+            Ok(CheckResult::Reject(msg)) => self.rejected(&msg, typed_code, conv),
             Ok(CheckResult::Challenge { transaction_id, challenges }) => {
                 self.challenge(pi, &transaction_id, &challenges, conv)
             }
@@ -133,12 +136,21 @@ impl Login<'_> {
 
     /// A rejection counts towards the local lockout when the user has a local record (the
     /// server keeps its own failure counter as well).
-    fn rejected(&self, server_msg: &str, typed_code: bool) -> Outcome {
+    fn rejected(&self, server_msg: &str, typed_code: bool, conv: &mut dyn Conversation) -> Outcome {
         let reason = if server_msg.is_empty() {
             "rejected by privacyIDEA".to_string()
         } else {
             format!("rejected by privacyIDEA: {server_msg}")
         };
+        // The same words for every rejected code (the server's own message stays in the log):
+        // nothing a wrong guess would not tell.
+        if !self.req.silent {
+            conv.error(if typed_code {
+                "The verification server did not accept this code."
+            } else {
+                "The verification server refused the login."
+            });
+        }
         if !typed_code {
             return Outcome::deny(Denial::AuthFailed, reason).with_factor(FACTOR);
         }
@@ -165,7 +177,11 @@ impl Login<'_> {
             .with_factor("privacyidea-failopen"),
             PiError::Down(why) => {
                 if !self.req.silent {
-                    conv.error("The verification service cannot be reached. Try a recovery code.");
+                    conv.error(if self.has_recovery {
+                        "The verification service cannot be reached. Try a recovery code."
+                    } else {
+                        "The verification service cannot be reached. Try again later."
+                    });
                 }
                 Outcome::deny(
                     Denial::Unavailable,

@@ -292,7 +292,7 @@ pub(crate) fn push_or_code(
     if !req.silent {
         conv.error(tell);
         if locked {
-            conv.error(&verify::locked_message(cfg.lockout.duration));
+            conv.error(&verify::locked_message(user, cfg.lockout.duration));
         }
     }
     outcome.with_factor("push")

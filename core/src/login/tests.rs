@@ -532,6 +532,64 @@ fn single_prompt_splits_password_and_code() {
 }
 
 #[test]
+fn single_prompt_takes_a_recovery_code_at_the_end() {
+    let mut e = env();
+    e.cfg.single_prompt = true;
+    // As printed (with dashes, lowercase as people type it), after a password ending in digits.
+    let printed = e.codes[0].to_lowercase();
+    let mut conv = Script::answer(&format!("pw 12{printed}"));
+    let o = run(&e, "alice", &mut conv, Some(T));
+    assert_eq!((o.decision, o.factor), (Decision::Success, Some("recovery")), "{o}");
+    assert_eq!(conv.password.as_deref(), Some("pw 12"));
+    // Without its dashes.
+    let compact = e.codes[1].replace('-', "");
+    let mut conv = Script::answer(&format!("hunter2{compact}"));
+    let o = run(&e, "alice", &mut conv, Some(T));
+    assert_eq!((o.decision, o.factor), (Decision::Success, Some("recovery")), "{o}");
+    assert_eq!(conv.password.as_deref(), Some("hunter2"));
+    // A TOTP code still wins over a recovery-code reading of the last 11 characters.
+    let mut conv = Script::answer(&format!("hunter2{}", code(&e, T)));
+    let o = run(&e, "alice", &mut conv, Some(T));
+    assert_eq!((o.decision, o.factor), (Decision::Success, Some("totp")), "{o}");
+}
+
+#[test]
+fn a_locker_gets_no_message_after_a_recovery_code() {
+    let mut e = env();
+    e.cfg.locker = true;
+    e.cfg.recovery.warn_below = 10;
+    let mut conv = Script::answer(&e.codes[0]);
+    let o = run(&e, "alice", &mut conv, Some(T));
+    assert_eq!((o.decision, o.factor), (Decision::Success, Some("recovery")), "{o}");
+    assert_eq!(o.reason, "recovery code accepted, 9 left");
+    assert!(conv.infos.is_empty(), "{:?}", conv.infos);
+}
+
+#[test]
+fn a_replayed_code_says_to_wait_and_the_lockout_names_the_unlock_command() {
+    let mut e = env();
+    e.cfg.lockout.max_failures = 2;
+    let c = code(&e, T);
+    assert_eq!(run(&e, "alice", &mut Script::answer(&c), Some(T)).decision, Decision::Success);
+    let mut conv = Script::answer(&c);
+    let o = run(&e, "alice", &mut conv, Some(T + 1));
+    assert_eq!(o.reason, "code already used");
+    assert_eq!(conv.infos, vec![verify::REPLAYED_MESSAGE.to_string()]);
+    let mut conv = Script::answer("000000");
+    let o = run(&e, "alice", &mut conv, Some(T + 2));
+    assert!(o.reason.ends_with("factor now locked"), "{o}");
+    assert_eq!(conv.infos.len(), 1, "{:?}", conv.infos);
+    assert!(conv.infos[0].ends_with("mfa-enroll --user alice admin unlock"), "{:?}", conv.infos);
+}
+
+#[test]
+fn the_password_is_recognised_in_constant_time_only_when_equal() {
+    assert!(super::answer_is_password("pw 1234", "pw 1234"));
+    assert!(!super::answer_is_password("pw 1234", "pw 12345"));
+    assert!(!super::answer_is_password("", ""));
+}
+
+#[test]
 fn silent_suppresses_the_lockout_notice() {
     let mut e = env();
     e.cfg.lockout.max_failures = 1;
