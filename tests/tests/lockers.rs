@@ -553,3 +553,34 @@ fn swaylock_unlocks_with_password_and_code_typed_together() {
 fn swaylock_lockout() {
     lockout(Kind::Swaylock);
 }
+
+/// i3lock under a two-prompt stack (common-auth, then pam_mfa, as for xscreensaver): i3lock
+/// answers the code prompt with the password too. The screen stays locked, and more unlocks
+/// with the right password than the lockout allows cost the user nothing: the password at the
+/// code prompt is no answer, never a wrong code.
+#[test]
+fn i3lock_with_a_two_prompt_stack_never_counts_the_password() {
+    let mut s = Session::new(
+        "i3lock-two-prompt",
+        &format!("debug = true\n{CONFIG}"),
+        &[("config/pam.d/xscreensaver", "pam.d/i3lock")],
+    );
+    s.start_x();
+    let _e = s.sandbox.enroll(&s.user);
+    let mut l = Locker::start(&s, Kind::I3lock);
+    l.lock();
+    // One more than the lockout allows, and one to read the record.
+    for i in 1..=5 {
+        let r = l.attempt(&format!("password-only-{i}"), &s.password, "");
+        refused_because(&r, "no answer");
+    }
+    let records: Vec<String> =
+        s.syslog.lines().into_iter().filter(|l| l.contains("debug: record:")).collect();
+    assert_eq!(records.len(), 5, "{records:?}");
+    for r in &records {
+        assert!(r.contains("failures=0 locked=false"), "the password counted: {r}");
+    }
+    let notices = s.syslog.lines().into_iter().filter(|l| l.contains("was the user's password"));
+    assert_eq!(notices.count(), 5);
+    s.assert_no_secrets_logged(&[]);
+}
