@@ -562,7 +562,7 @@ fn swaylock_lockout() {
 fn i3lock_with_a_two_prompt_stack_never_counts_the_password() {
     let mut s = Session::new(
         "i3lock-two-prompt",
-        &format!("debug = true\n{CONFIG}"),
+        CONFIG,
         &[("config/pam.d/xscreensaver", "pam.d/i3lock")],
     );
     s.start_x();
