@@ -560,11 +560,8 @@ fn swaylock_lockout() {
 /// code prompt is no answer, never a wrong code.
 #[test]
 fn i3lock_with_a_two_prompt_stack_never_counts_the_password() {
-    let mut s = Session::new(
-        "i3lock-two-prompt",
-        CONFIG,
-        &[("config/pam.d/xscreensaver", "pam.d/i3lock")],
-    );
+    let mut s =
+        Session::new("i3lock-two-prompt", CONFIG, &[("config/pam.d/xscreensaver", "pam.d/i3lock")]);
     s.start_x();
     let _e = s.sandbox.enroll(&s.user);
     let mut l = Locker::start(&s, Kind::I3lock);

@@ -224,11 +224,18 @@ impl Login<'_> {
                 other => self.decide(pi, other, typed, conv),
             };
         }
-        self.wait_for_phone(pi, tid, conv)
+        let number_matching = push.is_some_and(|p| p.presence_answer.is_some());
+        self.wait_for_phone(pi, tid, number_matching, conv)
     }
 
     /// Polls until the phone answers or `timeout` passes, then finalizes the transaction.
-    fn wait_for_phone(&self, pi: &PrivacyIdea, tid: &str, conv: &mut dyn Conversation) -> Outcome {
+    fn wait_for_phone(
+        &self,
+        pi: &PrivacyIdea,
+        tid: &str,
+        number_matching: bool,
+        conv: &mut dyn Conversation,
+    ) -> Outcome {
         let start = Instant::now();
         let deadline = start + Duration::from_secs(self.section.timeout);
         let interval = Duration::from_millis(self.section.poll_interval);
@@ -273,7 +280,14 @@ impl Login<'_> {
             std::thread::sleep(interval.min(deadline - now));
         }
         if !self.req.silent {
-            conv.error("The phone did not answer in time.");
+            // With number matching, privacyIDEA refuses a wrong number to the phone and keeps
+            // the challenge open: to us that is the same as no answer. Say both.
+            conv.error(if number_matching {
+                "No approval from your phone in time. If you pressed a number, it was not the \
+                 one shown here."
+            } else {
+                "The phone did not answer in time."
+            });
         }
         Outcome::deny(
             Denial::AuthFailed,
