@@ -497,6 +497,20 @@ impl Session {
         ocr(&path)
     }
 
+    /// [`Session::screen_text`], plus the text read from the image's brightness (the largest
+    /// of red, green and blue), which also finds coloured text on a dark background
+    /// (xsecurelock's red errors) that grey loses. Twice the OCR time: for reading a message
+    /// once, not for polling.
+    pub fn screen_text_all(&self) -> String {
+        let path = self.sandbox.dir.join("ocr.png");
+        self.capture(&path);
+        format!(
+            "{} {}",
+            ocr(&path),
+            ocr_with(&path, &["-colorspace", "HSB", "-channel", "B", "-separate"])
+        )
+    }
+
     /// Waits until every one of `phrases` (lowercase) is on the screen; keeps a screenshot
     /// labelled `label` and returns the text. Panics with the last text after [`WAIT`].
     pub fn wait_for_screen(&self, label: &str, phrases: &[&str]) -> String {
@@ -580,11 +594,13 @@ pub fn wait_until_or<T>(
 /// The text in a screenshot (tesseract on a grey, doubled image), lowercase, whitespace
 /// collapsed.
 pub fn ocr(png: &Path) -> String {
+    ocr_with(png, &["-colorspace", "Gray"])
+}
+
+/// The text in a screenshot converted with `convert` options `to_grey`, doubled.
+fn ocr_with(png: &Path, to_grey: &[&str]) -> String {
     let big = png.with_extension("ocr.png");
-    run(Command::new("convert")
-        .arg(png)
-        .args(["-colorspace", "Gray", "-resize", "200%"])
-        .arg(&big));
+    run(Command::new("convert").arg(png).args(to_grey).args(["-resize", "200%"]).arg(&big));
     let out = Command::new("tesseract")
         .arg(&big)
         .arg("-")

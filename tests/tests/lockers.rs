@@ -328,7 +328,7 @@ impl<'s> Locker<'s> {
     fn refusal_screen(&self, label: &str) -> String {
         let s = self.s;
         let text = wait_until(WAIT, "the locker to show the refusal", || {
-            let t = s.screen_text();
+            let t = s.screen_text_all();
             let busy = ["checking", "processing", "verifying"].iter().any(|w| t.contains(w));
             (!busy).then_some(t)
         });
@@ -451,6 +451,10 @@ fn unlock_wrong_replay_recovery(kind: Kind) {
     l.lock();
     let r = l.attempt("replayed-code", &s.password, &code);
     refused_because(&r, "already used");
+    // Lockers that show PAM's messages tell the user what happened and what to do.
+    if kind.asks_each_prompt() {
+        shows(&r, &["already used", "wait for the next code"]);
+    }
 
     assert_eq!(
         l.attempt("recovery-code", &s.password, &e.recovery_codes[0].to_lowercase()),
@@ -473,6 +477,17 @@ fn lockout(kind: Kind) {
     }
     let r = l.attempt("locked", &s.password, &e.code_at(now() + 30));
     refused_because(&r, "locked for");
+    if kind.asks_each_prompt() {
+        shows(&r, &["locked for", "admin unlock"]);
+    }
+}
+
+/// Whether the locker showed each of `phrases` (lowercase) with a refusal.
+fn shows(r: &Result, phrases: &[&str]) {
+    let Result::Refused { shown, .. } = r else { panic!("expected a refusal, got {r:?}") };
+    for p in phrases {
+        assert!(shown.contains(p), "'{p}' not on the screen: {shown}");
+    }
 }
 
 /// Leaving the code prompt until the locker gives up keeps the screen locked and costs no

@@ -579,7 +579,11 @@ fn a_replayed_code_says_to_wait_and_the_lockout_names_the_unlock_command() {
     let o = run(&e, "alice", &mut conv, Some(T + 2));
     assert!(o.reason.ends_with("factor now locked"), "{o}");
     assert_eq!(conv.infos.len(), 1, "{:?}", conv.infos);
-    assert!(conv.infos[0].ends_with("mfa-enroll --user alice admin unlock"), "{:?}", conv.infos);
+    assert!(
+        conv.infos[0].ends_with("(admin: mfa-enroll --user alice admin unlock)"),
+        "{:?}",
+        conv.infos
+    );
 }
 
 #[test]

@@ -33,12 +33,13 @@ fn classify(answer: &str, totp_digits: Option<u8>) -> Answer {
 }
 
 /// The message shown when the factor is locked: for how long, and the command that lifts it,
-/// with the user's name as an administrator types it.
+/// with the user's name as an administrator types it. One short line: xsecurelock draws a
+/// message on one line, cut at the screen's edges.
 pub(crate) fn locked_message(user: &UserName, seconds_left: u64) -> String {
     let minutes = seconds_left.div_ceil(60);
     format!(
-        "Too many wrong codes: two-factor login is locked for {minutes} more minute{}. \
-         An administrator can unlock it with: mfa-enroll --user {} admin unlock",
+        "Too many wrong codes: locked for {minutes} more minute{} (admin: mfa-enroll --user {} \
+         admin unlock)",
         if minutes == 1 { "" } else { "s" },
         user.as_str()
     )
