@@ -44,10 +44,14 @@ fn fifty_parallel_wrong_codes_check_exactly_five_then_lock() {
         .output()
         .unwrap();
     assert!(String::from_utf8_lossy(&status.stdout).contains("Locked:"), "{status:?}");
+    // The command exactly as the message prints it.
+    let printed = o.messages[0].1.split("(admin: mfa-enroll ").nth(1).expect("the command");
+    let args: Vec<&str> = printed.trim_end_matches(')').split_whitespace().collect();
+    assert_eq!(args, ["--user", "alice", "admin", "unlock"]);
     let unlock = std::process::Command::new(&tool)
         .arg("--config")
         .arg(&f.config_path)
-        .args(["--user", "alice", "admin", "unlock"])
+        .args(&args)
         .status()
         .unwrap();
     assert!(unlock.success());
