@@ -33,6 +33,13 @@ pub struct Config {
     /// accepted (the log line carries it).
     #[serde(skip)]
     pub locker: bool,
+    /// Module argument `split_password` (not in the file): the first line of a single-prompt
+    /// stack that checks the password before the code. Asks the single prompt, hands the
+    /// password on and checks nothing (`PAM_IGNORE`); a `single_prompt` line after the
+    /// password module asks again (one-question lockers answer with the same text) and checks
+    /// the code, so a wrong password never uses up a code.
+    #[serde(skip)]
+    pub split_password: bool,
     /// Log the policy, record state and checks of each login (authpriv, debug level).
     /// Never codes, secrets or passwords.
     pub debug: bool,
@@ -209,6 +216,7 @@ impl Default for Config {
             allow_opt_out: false,
             single_prompt: false,
             locker: false,
+            split_password: false,
             debug: false,
             first_enrollment: FirstEnrollment::default(),
             helper: PathBuf::from(DEFAULT_HELPER),
@@ -343,6 +351,9 @@ impl Config {
         if args.locker {
             self.locker = true;
         }
+        if args.split_password {
+            self.split_password = true;
+        }
         if args.debug {
             self.debug = true;
         }
@@ -377,6 +388,9 @@ pub struct ModuleArgs {
     pub single_prompt: bool,
     /// `locker`: the client is a screen locker (see [`Config::locker`]).
     pub locker: bool,
+    /// `split_password`: hand the password of a single prompt on, check nothing (see
+    /// [`Config::split_password`]).
+    pub split_password: bool,
     /// `debug`: extra log lines (see [`Config::debug`]).
     pub debug: bool,
 }
@@ -393,6 +407,8 @@ impl ModuleArgs {
                 out.single_prompt = true;
             } else if arg == "locker" {
                 out.locker = true;
+            } else if arg == "split_password" {
+                out.split_password = true;
             } else if arg == "debug" {
                 out.debug = true;
             } else if let Some(p) = arg.strip_prefix("config=") {

@@ -181,7 +181,10 @@ impl Conversation for PamConversation {
         // two-prompt stack) must not use up the user's wrong-code limit with a correct
         // password: such an answer is no answer (here, so that logins through the helper,
         // which relays its prompts through this conversation, get the same).
-        if answer.as_deref().is_some_and(|a| self.is_password(a)) {
+        // (Not at the single prompt, whose whole answer is the password for a user without a
+        // TOTP factor, when an earlier `split_password` line set it.)
+        let code_prompt = prompt != mfa_core::login::SINGLE_PROMPT;
+        if code_prompt && answer.as_deref().is_some_and(|a| self.is_password(a)) {
             self.handle.log(
                 Priority::Notice,
                 "the answer to a code prompt was the user's password (a client that answers \

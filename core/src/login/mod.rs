@@ -213,6 +213,9 @@ fn through_helper(
     if args.locker {
         forwarded.push("locker".to_string());
     }
+    if args.split_password {
+        forwarded.push("split_password".to_string());
+    }
     if args.debug {
         forwarded.push("debug".to_string());
     }
@@ -296,6 +299,19 @@ pub fn authenticate_with(
                 r.enrollment.opted_out
             ),
         });
+    }
+
+    // The first line of a single-prompt stack that checks the password first: the password
+    // goes on to the password module, nothing is checked here, and the `single_prompt` line
+    // after it asks again and checks the code (only if the password was right).
+    if cfg.split_password {
+        let digits = enrolled.and_then(|r| r.totp.as_ref()).map(|t| usize::from(t.params.digits));
+        let has_recovery =
+            enrolled.and_then(|r| r.recovery.as_ref()).is_some_and(|c| c.remaining() > 0);
+        return match verify::split_single_prompt(conv, digits, has_recovery) {
+            Ok(_) => Outcome::ignore("password handed on; the code is checked after it"),
+            Err(outcome) => outcome,
+        };
     }
 
     if policy.backend == policy::Backend::PrivacyIdea {

@@ -554,6 +554,27 @@ fn single_prompt_takes_a_recovery_code_at_the_end() {
 }
 
 #[test]
+fn split_password_hands_the_password_on_and_checks_nothing() {
+    let mut e = env();
+    e.cfg.split_password = true;
+    let c = code(&e, T);
+    let mut conv = Script::answer(&format!("hunter2{c}"));
+    let o = run(&e, "alice", &mut conv, Some(T));
+    assert_eq!(o.decision, Decision::Ignore, "{o}");
+    assert_eq!(conv.password.as_deref(), Some("hunter2"));
+    // Nothing was used up: the single_prompt line after the password takes the same code.
+    e.cfg.split_password = false;
+    e.cfg.single_prompt = true;
+    let mut conv = Script::answer(&format!("hunter2{c}"));
+    assert_eq!(run(&e, "alice", &mut conv, Some(T)).decision, Decision::Success);
+    // No code at the end: refused at once, nothing handed on.
+    e.cfg.split_password = true;
+    let mut conv = Script::answer("hunter2");
+    assert_eq!(run(&e, "alice", &mut conv, Some(T)).decision, Decision::Deny(Denial::AuthFailed));
+    assert_eq!(conv.password, None);
+}
+
+#[test]
 fn a_locker_gets_no_message_after_a_recovery_code() {
     let mut e = env();
     e.cfg.locker = true;

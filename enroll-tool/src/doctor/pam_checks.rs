@@ -124,10 +124,10 @@ fn check_locker(
                      unlocks"
                 ),
                 format!(
-                    "use the single_prompt stack shipped for it (password and code typed \
-                     together): auth required pam_mfa.so single_prompt locker, then auth \
-                     required pam_unix.so use_first_pass (/usr/share/doc/pam_mfa: \
-                     config/pam.d/{service})"
+                    "use the single-prompt stack shipped for it (password and code typed \
+                     together): auth requisite pam_mfa.so split_password locker, auth \
+                     requisite pam_unix.so use_first_pass, auth required pam_mfa.so \
+                     single_prompt locker (the repository's config/pam.d/{service})"
                 ),
             )
             .at(rule.line),
@@ -179,7 +179,8 @@ fn check_mfa_rule(
                 "pam.bad-argument",
                 Severity::Error,
                 format!("pam_mfa refuses its arguments ({e}), so it denies every login here"),
-                "use only config=/absolute/path.toml, nullok, single_prompt, locker and debug"
+                "use only config=/absolute/path.toml, nullok, single_prompt, split_password, locker and \
+                 debug"
                     .into(),
             ));
             None
@@ -223,8 +224,13 @@ fn check_mfa_rule(
             format!("add `auth required pam_permit.so` after line {}", rule.line),
         ));
     }
-    let single_prompt =
-        cfg.as_ref().map_or(args.as_ref().is_some_and(|a| a.single_prompt), |c| c.single_prompt);
+    // `split_password` (the first line of a single-prompt stack that checks the password
+    // first) asks the single prompt too.
+    let single_prompt = cfg
+        .as_ref()
+        .map_or(args.as_ref().is_some_and(|a| a.single_prompt || a.split_password), |c| {
+            c.single_prompt || c.split_password
+        });
     let password_after = stack[i + 1..]
         .iter()
         .filter_map(rule_of)
