@@ -268,6 +268,13 @@ pub fn authenticate_with(
         ));
     }
     if policy.exempt {
+        // A single-prompt client still typed its one answer, and the password module after us
+        // needs it: an exempt user typed only the password.
+        if cfg.single_prompt || cfg.split_password {
+            if let Err(outcome) = verify::split_single_prompt(conv, None, false) {
+                return outcome;
+            }
+        }
         return Outcome::ignore(format!("exempt{by_rule}"));
     }
     let store = match Store::open(&cfg.store) {

@@ -348,6 +348,16 @@ fn exempt_rule_ignores_without_prompting_and_rules_can_require() {
         &NoGroups,
     );
     assert_eq!(o.decision, Decision::Deny(Denial::AuthFailed), "wheel must enroll: {o}");
+    // A single-prompt client (i3lock): the exempt user's one answer is the password, handed
+    // on to pam_unix, in both lines of its stack.
+    for split in [true, false] {
+        e.cfg.split_password = split;
+        e.cfg.single_prompt = !split;
+        let mut conv = Script::answer("hunter2");
+        let o = run(&e, "alice", &mut conv, Some(T));
+        assert_eq!((o.decision, o.reason.as_str()), (Decision::Ignore, "exempt by rule 1"));
+        assert_eq!(conv.password.as_deref(), Some("hunter2"));
+    }
 }
 
 fn on_login(e: &mut Env) {
