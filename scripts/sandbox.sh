@@ -65,6 +65,9 @@ case $cmd in
     echo "$name:*:19000:0:99999:7:::" >> "$up/shadow"
     ;;
   run)
+    # With PAM_MFA_SANDBOX_SYSLOG=SOCKET (a datagram socket), /dev/log in the namespace is
+    # SOCKET: the syslog lines of COMMAND and its children (the setuid helper too) reach the
+    # caller; /dev is then a private overlay as well.
     [ $# -ge 2 ] || usage
     module=$1
     shift
@@ -76,6 +79,23 @@ case $cmd in
       set -e
       mount -t overlay pam_mfa_etc -o "lowerdir=/etc,upperdir=$1/etc.upper,workdir=$1/etc.work" /etc
       mount -t overlay pam_mfa_sec -o "lowerdir=$2,upperdir=$1/sec.upper,workdir=$1/sec.work" "$2"
+      if [ -n "${PAM_MFA_SANDBOX_SYSLOG:-}" ]; then
+        # /dev/log is the caller'"'"'s socket: /dev becomes a private overlay (its submounts
+        # moved over), in which /dev/log is a file with the socket bound onto it.
+        dev=$(mktemp -d "$1/dev.XXXXXX")
+        mkdir "$dev/upper" "$dev/work"
+        for m in pts shm mqueue; do
+          if mountpoint -q "/dev/$m"; then mkdir -p "$dev/keep/$m"; mount --rbind "/dev/$m" "$dev/keep/$m"; fi
+        done
+        mount -t overlay pam_mfa_dev -o "lowerdir=/dev,upperdir=$dev/upper,workdir=$dev/work" /dev
+        for m in pts shm mqueue; do
+          if [ -d "$dev/keep/$m" ]; then mount --move "$dev/keep/$m" "/dev/$m"; fi
+        done
+        rm -f /dev/log
+        : > /dev/log
+        mount --bind "$PAM_MFA_SANDBOX_SYSLOG" /dev/log
+        unset PAM_MFA_SANDBOX_SYSLOG
+      fi
       shift 2
       exec "$@"' sandbox "$dir" "$sec" "$@"
     ;;

@@ -30,6 +30,13 @@ packages=(
   chromium chromium-driver        # the phone web app in real headless Chromium
   libnss-wrapper                  # invented test users resolve (tests/src/nss.rs): pam_mfa
                                   # refuses user names that are not accounts
+  # Screen lockers and LightDM, tested for real and headless (tests/tests/lockers.rs,
+  # tests/tests/greeters.rs, tests/src/desktop.rs): Xvfb and sway's headless backend, keys typed
+  # with xdotool / wtype, screenshots with import / grim read back with tesseract, a private
+  # D-Bus system bus for LightDM.
+  xvfb xauth xdotool imagemagick tesseract-ocr tesseract-ocr-eng
+  xscreensaver xsecurelock i3lock sway swaylock wtype grim
+  lightdm lightdm-gtk-greeter dbus
 )
 # The pinned Python environments (privacyIDEA; the independent Web Push implementation).
 venv_scripts=(scripts/privacyidea-setup.sh scripts/webpush-test-setup.sh)

@@ -28,6 +28,18 @@ pub struct Config {
     /// Ask once for password and code typed together; the password is handed to the next
     /// module (`use_first_pass`). For clients that can answer only one prompt.
     pub single_prompt: bool,
+    /// Module argument `locker` (not in the file): the client is a screen locker, which may hold
+    /// the unlock until a message is acknowledged; no message is sent once a factor is
+    /// accepted (the log line carries it).
+    #[serde(skip)]
+    pub locker: bool,
+    /// Module argument `split_password` (not in the file): the first line of a single-prompt
+    /// stack that checks the password before the code. Asks the single prompt, hands the
+    /// password on and checks nothing (`PAM_IGNORE`); a `single_prompt` line after the
+    /// password module asks again (one-question lockers answer with the same text) and checks
+    /// the code, so a wrong password never uses up a code.
+    #[serde(skip)]
+    pub split_password: bool,
     /// Log the policy, record state and checks of each login (authpriv, debug level).
     /// Never codes, secrets or passwords.
     pub debug: bool,
@@ -227,6 +239,8 @@ impl Default for Config {
             enrollment: Enrollment::default(),
             allow_opt_out: false,
             single_prompt: false,
+            locker: false,
+            split_password: false,
             debug: false,
             first_enrollment: FirstEnrollment::default(),
             helper: PathBuf::from(DEFAULT_HELPER),
@@ -375,6 +389,12 @@ impl Config {
         if args.single_prompt {
             self.single_prompt = true;
         }
+        if args.locker {
+            self.locker = true;
+        }
+        if args.split_password {
+            self.split_password = true;
+        }
         if args.debug {
             self.debug = true;
         }
@@ -420,6 +440,11 @@ pub struct ModuleArgs {
     pub nullok: bool,
     /// `single_prompt`: password and code in one answer (see [`Config::single_prompt`]).
     pub single_prompt: bool,
+    /// `locker`: the client is a screen locker (see [`Config::locker`]).
+    pub locker: bool,
+    /// `split_password`: hand the password of a single prompt on, check nothing (see
+    /// [`Config::split_password`]).
+    pub split_password: bool,
     /// `debug`: extra log lines (see [`Config::debug`]).
     pub debug: bool,
 }
@@ -434,6 +459,10 @@ impl ModuleArgs {
                 out.nullok = true;
             } else if arg == "single_prompt" {
                 out.single_prompt = true;
+            } else if arg == "locker" {
+                out.locker = true;
+            } else if arg == "split_password" {
+                out.split_password = true;
             } else if arg == "debug" {
                 out.debug = true;
             } else if let Some(p) = arg.strip_prefix("config=") {
@@ -547,5 +576,6 @@ mod tests {
         c.apply(&a);
         assert_eq!(c.enrollment, Enrollment::Optional);
         assert!(ModuleArgs::parse(["single_prompt"]).unwrap().single_prompt);
+        assert!(ModuleArgs::parse(["locker"]).unwrap().locker);
     }
 }

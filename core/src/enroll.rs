@@ -125,6 +125,22 @@ pub fn regenerate_recovery_codes(
     Ok(Some(shown))
 }
 
+/// Makes a new set of recovery codes for a user whose second factor is kept elsewhere
+/// (privacyIDEA): like [`regenerate_recovery_codes`], but a user without a local record gets
+/// one holding only the codes.
+pub fn recovery_codes_for_remote_user(
+    store: &Store,
+    user: &UserName,
+    now: u64,
+) -> Result<Vec<Zeroizing<String>>> {
+    let lock = store.lock(user)?;
+    let mut record = lock.load()?.unwrap_or_else(|| UserRecord::new(user, now));
+    let (shown, codes) = RecoveryCodes::generate(now)?;
+    record.recovery = Some(codes);
+    lock.save(&record)?;
+    Ok(shown)
+}
+
 /// Imports a google-authenticator enrollment: its secret and step (SHA1, 6 digits), its window
 /// (`WINDOW_SIZE`) as this factor's window, the steps it already used (`DISALLOW_REUSE`) as
 /// used, and its scratch codes as recovery codes (replacing any earlier set; none if it had

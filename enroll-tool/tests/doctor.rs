@@ -85,6 +85,44 @@ fn code_before_password_is_a_warning() {
 }
 
 #[test]
+fn the_shipped_locker_stacks_have_no_findings() {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    for locker in ["xscreensaver", "xsecurelock", "i3lock", "swaylock"] {
+        let ours = Path::new(FIXTURES).join("lockers/etc/pam.d").join(locker);
+        let a = std::fs::read_to_string(&ours).expect("fixture");
+        let b = std::fs::read_to_string(repo.join("config/pam.d").join(locker)).expect(locker);
+        assert_eq!(a, b, "{} differs from config/pam.d/{locker}: copy it again", ours.display());
+    }
+    let tree = Tree::new("lockers", Store::Enrolled);
+    let (out, list) = tree.findings(&[]);
+    assert_findings(&out, &list, &[]);
+    assert_ok(&out);
+}
+
+#[test]
+fn a_one_question_locker_under_a_two_prompt_stack_is_an_error() {
+    let f = one_finding(
+        "locker-one-question",
+        "pam.locker-one-question",
+        "error",
+        "/etc/pam.d/i3lock",
+        Some(3),
+    );
+    assert!(f["fix"].as_str().expect("fix").contains("single_prompt"), "{f}");
+}
+
+#[test]
+fn a_locker_without_the_locker_argument_is_a_warning() {
+    one_finding(
+        "locker-messages",
+        "pam.locker-messages",
+        "warning",
+        "/etc/pam.d/xscreensaver",
+        Some(3),
+    );
+}
+
+#[test]
 fn ignoring_without_pam_permit_locks_out() {
     let f = one_finding("no-permit", "pam.no-permit", "warning", "/etc/pam.d/sshd", Some(8));
     assert!(f["fix"].as_str().expect("fix").contains("auth required pam_permit.so"), "{f}");

@@ -1,5 +1,6 @@
 //! `ModuleArgs::parse` over NUL/space-separated arguments, checked against a model of the
-//! documented grammar: `nullok`, `single_prompt`, `debug` and `config=<absolute path>` are
+//! documented grammar: `nullok`, `single_prompt`, `locker`,
+//! `split_password`, `debug` and `config=<absolute path>` are
 //! accepted, anything else is an error whose message is safe for one syslog line.
 
 #![no_main]
@@ -15,6 +16,8 @@ fn model(args: &[&str]) -> Option<ModuleArgs> {
         match *arg {
             "nullok" => want.nullok = true,
             "single_prompt" => want.single_prompt = true,
+            "locker" => want.locker = true,
+            "split_password" => want.split_password = true,
             "debug" => want.debug = true,
             other => match other.strip_prefix("config=") {
                 Some(path) if path.starts_with('/') => want.config = Some(PathBuf::from(path)),

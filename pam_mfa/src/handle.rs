@@ -163,9 +163,44 @@ unsafe fn take_response(resp: *mut ffi::PamResponse) -> Option<Zeroizing<String>
     out
 }
 
+impl PamConversation {
+    /// Whether `answer` is the password an earlier module of the stack stored
+    /// (`PAM_AUTHTOK`).
+    fn is_password(&self, answer: &str) -> bool {
+        let mut ptr: *const c_void = std::ptr::null();
+        // SAFETY: valid handle during the hook; `ptr` is a valid out-pointer. libpam keeps
+        // ownership of the item, which stays valid until it is changed (not during this call).
+        let rc = unsafe { ffi::pam_get_item(self.handle.0, ffi::PAM_AUTHTOK, &mut ptr) };
+        if rc != ffi::PAM_SUCCESS || ptr.is_null() {
+            return false;
+        }
+        // SAFETY: PAM_AUTHTOK is a NUL-terminated string owned by libpam.
+        let password = unsafe { CStr::from_ptr(ptr.cast::<c_char>()) };
+        password.to_str().is_ok_and(|p| mfa_core::login::answer_is_password(answer, p))
+    }
+}
+
 impl Conversation for PamConversation {
     fn prompt_secret(&mut self, prompt: &str) -> Result<Option<Zeroizing<String>>, ConvError> {
-        self.send(ffi::PAM_PROMPT_ECHO_OFF, prompt)
+        let answer = self.send(ffi::PAM_PROMPT_ECHO_OFF, prompt)?;
+        // A client that answers every prompt with the typed password (i3lock under a
+        // two-prompt stack) must not use up the user's wrong-code limit with a correct
+        // password: such an answer is no answer (here, so that logins through the helper,
+        // which relays its prompts through this conversation, get the same).
+        // (Not at the single prompt, whose whole answer is the password for a user without a
+        // TOTP factor, when an earlier `split_password` line set it.)
+        let code_prompt = prompt != mfa_core::login::SINGLE_PROMPT;
+        if code_prompt && answer.as_deref().is_some_and(|a| self.is_password(a)) {
+            self.handle.log(
+                Priority::Notice,
+                "the answer to a code prompt was the user's password (a client that answers \
+                 every prompt with the password, such as i3lock, needs a single_prompt stack); \
+                 treated as no answer, not counted",
+            );
+            self.error(mfa_core::login::PASSWORD_AT_CODE_PROMPT);
+            return Ok(None);
+        }
+        Ok(answer)
     }
 
     fn prompt_visible(&mut self, prompt: &str) -> Result<Option<Zeroizing<String>>, ConvError> {

@@ -7,6 +7,7 @@
 pub mod accounts;
 pub mod browser;
 pub mod client;
+pub mod desktop;
 pub mod fixture;
 pub mod hostile;
 pub mod live;

@@ -38,7 +38,11 @@ fn fifty_parallel_wrong_codes_check_exactly_five_then_lock() {
     // mfa-enroll shows the lock, and admin unlock lifts it.
     let status = f.enroll_tool(&["--user", "alice", "status"]).output().unwrap();
     assert!(String::from_utf8_lossy(&status.stdout).contains("Locked:"), "{status:?}");
-    let unlock = f.enroll_tool(&["--user", "alice", "admin", "unlock"]).status().unwrap();
+    // The command exactly as the message prints it.
+    let printed = o.messages[0].1.split("(admin: mfa-enroll ").nth(1).expect("the command");
+    let args: Vec<&str> = printed.trim_end_matches(')').split_whitespace().collect();
+    assert_eq!(args, ["--user", "alice", "admin", "unlock"]);
+    let unlock = f.enroll_tool(&args).status().unwrap();
     assert!(unlock.success());
     assert_eq!(f.login("alice", &[&e.code_at(now() + 30)]).code, PAM_SUCCESS);
 }

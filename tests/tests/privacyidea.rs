@@ -99,8 +99,14 @@ fn wrong_totp_code_is_refused_by_the_server() {
     assert_eq!(o.code, PAM_AUTH_ERR, "{o:?}");
     let line = o.decision_lines()[0].clone();
     assert!(line.contains("decision=deny") && line.contains("rejected by privacyIDEA"), "{line}");
+    // The user is told, in words that do not repeat the server's.
+    let said: Vec<&str> = o.messages.iter().map(|(_, m)| m.as_str()).collect();
+    assert_eq!(said.last(), Some(&"The verification server did not accept this code."), "{o:?}");
     // Empty answer for a user with only a TOTP token: no challenge, a rejection.
-    assert_eq!(f.login("piwrong", &["", ""]).code, PAM_AUTH_ERR);
+    let o = f.login("piwrong", &["", ""]);
+    assert_eq!(o.code, PAM_AUTH_ERR);
+    let said: Vec<&str> = o.messages.iter().map(|(_, m)| m.as_str()).collect();
+    assert_eq!(said.last(), Some(&"The verification server refused the login."), "{o:?}");
 }
 
 #[test]
@@ -169,6 +175,14 @@ fn number_matching_wrong_number_is_refused() {
     let pressed = answered["presence"].as_str().expect("number");
     assert!(!shown.contains(&format!("pressing {pressed},")), "{shown} vs {pressed}");
     assert!(o.decision_lines()[0].contains("no answer from the phone within 4 s"));
+    // privacyIDEA keeps a wrong number to itself (the challenge stays open): the message says
+    // both things that can have happened.
+    let said = &o.messages.last().expect("a message").1;
+    assert_eq!(said, pam_mfa_no_approval_message(), "{o:?}");
+}
+
+fn pam_mfa_no_approval_message() -> &'static str {
+    "No approval from your phone in time. If you pressed a number, it was not the one shown here."
 }
 
 #[test]
@@ -249,6 +263,70 @@ fn local_recovery_codes_work_with_the_server_up_and_down() {
     assert_eq!(o.code, PAM_SUCCESS, "{o:?}");
     assert!(o.decision_lines()[0].contains("factor=recovery"));
     assert_eq!(f.login("pirecov", &["123456"]).code, PAM_AUTHINFO_UNAVAIL);
+}
+
+/// The documented command gives a privacyIDEA user (no local record at all) local recovery
+/// codes, and "Try a recovery code." is said only to users who have some.
+#[test]
+fn recovery_codes_for_a_user_without_a_local_record() {
+    let s = shared();
+    let f = fixture("");
+    let user = "pinolocal";
+    let down = config(&format!("https://127.0.0.1:{}", free_port()), &s.server.ca_file, "", "");
+    f.write_config(&down);
+    let o = f.login(user, &["123456"]);
+    assert_eq!(o.code, PAM_AUTHINFO_UNAVAIL, "{o:?}");
+    let said: Vec<&str> = o.messages.iter().map(|(_, m)| m.as_str()).collect();
+    assert!(
+        said.contains(&"The verification service cannot be reached. Try again later."),
+        "{said:?}"
+    );
+
+    let tool = mfa_tests::sandbox::enroll_tool();
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(&tool)
+            .arg("--config")
+            .arg(&f.config_path)
+            .args(["--user", user])
+            .args(args)
+            .output()
+            .expect("mfa-enroll");
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert_eq!(
+        run(&["recovery-codes"]),
+        format!(
+            "{user} has no recovery codes. Make a set with: mfa-enroll --user {user} \
+             recovery-codes --regenerate\n"
+        )
+    );
+    let listing = run(&["recovery-codes", "--regenerate"]);
+    let codes: Vec<String> = listing
+        .split_whitespace()
+        .filter(|w| w.len() == 13 && w.as_bytes()[1] == b'-')
+        .map(str::to_string)
+        .collect();
+    assert_eq!(codes.len(), 10, "{listing}");
+    for c in &codes {
+        f.add_secret(c);
+    }
+    // Server down: the message now points to the codes, and one logs in.
+    let o = f.login(user, &["123456"]);
+    assert_eq!(o.code, PAM_AUTHINFO_UNAVAIL, "{o:?}");
+    let said: Vec<&str> = o.messages.iter().map(|(_, m)| m.as_str()).collect();
+    assert!(
+        said.contains(&"The verification service cannot be reached. Try a recovery code."),
+        "{said:?}"
+    );
+    let o = f.login(user, &[&codes[0]]);
+    assert_eq!(o.code, PAM_SUCCESS, "{o:?}");
+    assert!(o.decision_lines()[0].contains("factor=recovery"), "{:?}", o.syslog);
+    // Server up: a recovery code still works, once.
+    f.write_config(&config(&s.server.url, &s.server.ca_file, "", ""));
+    let o = f.login(user, &[&codes[1]]);
+    assert_eq!(o.code, PAM_SUCCESS, "{o:?}");
+    assert_eq!(f.login(user, &[&codes[1]]).code, PAM_AUTH_ERR, "single use");
 }
 
 #[test]

@@ -153,6 +153,15 @@ fn enter_before_the_phone_answers_says_waiting_at_a_local_login() {
     let o = w.f.finish_login(live, &[""]);
     assert_eq!(o.code, PAM_SUCCESS, "{o:?}");
     assert!(!o.messages.iter().any(|(_, m)| m.contains("Waiting")), "{o:?}");
+    // A screen locker's stack (`locker`): not said, since xscreensaver would hold the
+    // conversation on it until OK is pressed.
+    w.f.stack("xlock", "auth required {module} {config} locker");
+    let live = w.f.start_login("xlock", "alice", &[""], &[]);
+    let n = live.wait_for(WAIT, |t| t.contains("Push sent to").then(|| push_number(t)).flatten());
+    assert!(w.phone.approve(n).status.success());
+    let o = w.f.finish_login(live, &[""]);
+    assert_eq!(o.code, PAM_SUCCESS, "{o:?}");
+    assert!(!o.messages.iter().any(|(_, m)| m.contains("Waiting")), "{o:?}");
 }
 
 #[test]

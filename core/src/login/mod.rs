@@ -32,6 +32,19 @@ pub const SINGLE_PROMPT: &str = "Password and verification code: ";
 /// Longest answer considered; anything longer is refused without further work.
 pub const MAX_ANSWER_LEN: usize = 1024;
 
+/// Said when the answer to a code prompt is the user's password (`PAM_AUTHTOK`, set by
+/// pam_unix before us): clients such as i3lock answer every prompt with the typed password.
+/// The answer is then treated as no answer, which never counts as a wrong code.
+pub const PASSWORD_AT_CODE_PROMPT: &str = "That was your password, not a verification code. \
+     (A screen locker that asks only one question needs the single_prompt stack: type the \
+     password and the code together.)";
+
+/// Whether an answer is the password, compared in constant time (for equal lengths).
+pub fn answer_is_password(answer: &str, password: &str) -> bool {
+    use subtle::ConstantTimeEq;
+    !password.is_empty() && bool::from(answer.as_bytes().ct_eq(password.as_bytes()))
+}
+
 /// The conversation failed (the application could not ask or the user could not answer).
 #[derive(Debug)]
 pub struct ConvError(pub String);
@@ -289,6 +302,12 @@ fn through_helper(
     if args.single_prompt {
         forwarded.push("single_prompt".to_string());
     }
+    if args.locker {
+        forwarded.push("locker".to_string());
+    }
+    if args.split_password {
+        forwarded.push("split_password".to_string());
+    }
     if args.debug {
         forwarded.push("debug".to_string());
     }
@@ -370,6 +389,13 @@ fn decide(
         ));
     }
     if policy.exempt {
+        // A single-prompt client still typed its one answer, and the password module after us
+        // needs it: an exempt user typed only the password.
+        if cfg.single_prompt || cfg.split_password {
+            if let Err(outcome) = verify::split_single_prompt(conv, None, false) {
+                return outcome;
+            }
+        }
         return Outcome::ignore(format!("exempt{by_rule}"));
     }
     let store = match Store::open(&cfg.store) {
@@ -403,6 +429,19 @@ fn decide(
         });
     }
 
+    // The first line of a single-prompt stack that checks the password first: the password
+    // goes on to the password module, nothing is checked here, and the `single_prompt` line
+    // after it asks again and checks the code (only if the password was right).
+    if cfg.split_password {
+        let digits = enrolled.and_then(|r| r.totp.as_ref()).map(|t| usize::from(t.params.digits));
+        let has_recovery =
+            enrolled.and_then(|r| r.recovery.as_ref()).is_some_and(|c| c.remaining() > 0);
+        return match verify::split_single_prompt(conv, digits, has_recovery) {
+            Ok(_) => Outcome::ignore("password handed on; the code is checked after it"),
+            Err(outcome) => outcome,
+        };
+    }
+
     if policy.backend == policy::Backend::PrivacyIdea {
         let r = record.as_ref();
         return privacyidea_flow::authenticate(cfg, &policy, req, &store, user, r, conv, clock);
@@ -413,7 +452,9 @@ fn decide(
     let mut preset = None;
     if cfg.single_prompt {
         let digits = enrolled.and_then(|r| r.totp.as_ref()).map(|t| usize::from(t.params.digits));
-        match verify::split_single_prompt(conv, digits) {
+        let has_recovery =
+            enrolled.and_then(|r| r.recovery.as_ref()).is_some_and(|c| c.remaining() > 0);
+        match verify::split_single_prompt(conv, digits, has_recovery) {
             Ok(code) => preset = code,
             Err(outcome) => return outcome,
         }
@@ -422,7 +463,7 @@ fn decide(
     if let Some(record) = enrolled {
         if let Some(left) = record.lockout.locked_for(now) {
             if !req.silent {
-                conv.error(&verify::locked_message(left));
+                conv.error(&verify::locked_message(&user, left));
             }
             return Outcome::deny(Denial::AuthFailed, format!("locked for {left} more seconds"));
         }

@@ -46,6 +46,8 @@ struct Login<'a> {
     user: &'a UserName,
     client_addr: Option<&'a str>,
     clock: &'a dyn Clock,
+    /// Whether the user has unused local recovery codes (messages point to them only then).
+    has_recovery: bool,
 }
 
 /// Runs the login against privacyIDEA. `record` is the user's local record, if any (only its
@@ -70,7 +72,7 @@ pub(crate) fn authenticate(
     if let Some(left) = record.and_then(|r| clock.now().ok().and_then(|n| r.lockout.locked_for(n)))
     {
         if !req.silent {
-            conv.error(&verify::locked_message(left));
+            conv.error(&verify::locked_message(user, left));
         }
         return Outcome::deny(Denial::AuthFailed, format!("locked for {left} more seconds"));
     }
@@ -79,7 +81,9 @@ pub(crate) fn authenticate(
         .as_deref()
         .map(str::trim)
         .filter(|r| section.pass_client_address && r.parse::<std::net::IpAddr>().is_ok());
+    let has_recovery = record.and_then(|r| r.recovery.as_ref()).is_some_and(|c| c.remaining() > 0);
     let login = Login {
+        has_recovery,
         cfg,
         section,
         failmode: policy.failmode.unwrap_or(section.failmode),
@@ -93,7 +97,6 @@ pub(crate) fn authenticate(
         Ok(a) => a,
         Err(o) => return o,
     };
-    let has_recovery = record.and_then(|r| r.recovery.as_ref()).is_some_and(|c| c.remaining() > 0);
     if has_recovery && Attempt::parse(&answer).is_some() {
         return verify::ask_and_verify(cfg, req, store, user, conv, clock, Some(answer), PROMPT);
     }
@@ -129,7 +132,7 @@ impl Login<'_> {
     ) -> Outcome {
         match result {
             Ok(CheckResult::Accept) => self.accepted("accepted by privacyIDEA".into()),
-            Ok(CheckResult::Reject(msg)) => self.rejected(&msg, typed_code),
+            Ok(CheckResult::Reject(msg)) => self.rejected(&msg, typed_code, conv),
             Ok(CheckResult::Challenge { transaction_id, challenges }) => {
                 self.challenge(pi, &transaction_id, &challenges, conv)
             }
@@ -139,12 +142,21 @@ impl Login<'_> {
 
     /// A rejection counts towards the local lockout when the user has a local record (the
     /// server keeps its own failure counter as well).
-    fn rejected(&self, server_msg: &str, typed_code: bool) -> Outcome {
+    fn rejected(&self, server_msg: &str, typed_code: bool, conv: &mut dyn Conversation) -> Outcome {
         let reason = if server_msg.is_empty() {
             "rejected by privacyIDEA".to_string()
         } else {
             format!("rejected by privacyIDEA: {server_msg}")
         };
+        // The same words for every rejected code (the server's own message stays in the log):
+        // nothing a wrong guess would not tell.
+        if !self.req.silent {
+            conv.error(if typed_code {
+                "The verification server did not accept this code."
+            } else {
+                "The verification server refused the login."
+            });
+        }
         if !typed_code {
             return Outcome::deny(Denial::AuthFailed, reason).with_factor(FACTOR);
         }
@@ -191,7 +203,11 @@ impl Login<'_> {
             .with_factor(FACTOR),
             PiError::Down(why) => {
                 if !self.req.silent {
-                    conv.error("The verification service cannot be reached. Try a recovery code.");
+                    conv.error(if self.has_recovery {
+                        "The verification service cannot be reached. Try a recovery code."
+                    } else {
+                        "The verification service cannot be reached. Try again later."
+                    });
                 }
                 Outcome::deny(
                     Denial::Unavailable,
@@ -234,11 +250,18 @@ impl Login<'_> {
                 other => self.decide(pi, other, typed, conv),
             };
         }
-        self.wait_for_phone(pi, tid, conv)
+        let number_matching = push.is_some_and(|p| p.presence_answer.is_some());
+        self.wait_for_phone(pi, tid, number_matching, conv)
     }
 
     /// Polls until the phone answers or `timeout` passes, then finalizes the transaction.
-    fn wait_for_phone(&self, pi: &PrivacyIdea, tid: &str, conv: &mut dyn Conversation) -> Outcome {
+    fn wait_for_phone(
+        &self,
+        pi: &PrivacyIdea,
+        tid: &str,
+        number_matching: bool,
+        conv: &mut dyn Conversation,
+    ) -> Outcome {
         let start = Instant::now();
         let deadline = start + Duration::from_secs(self.section.timeout);
         let interval = Duration::from_millis(self.section.poll_interval);
@@ -282,7 +305,14 @@ impl Login<'_> {
             std::thread::sleep(interval.min(deadline - now));
         }
         if !self.req.silent {
-            conv.error("The phone did not answer in time.");
+            // With number matching, privacyIDEA refuses a wrong number to the phone and keeps
+            // the challenge open: to us that is the same as no answer. Say both.
+            conv.error(if number_matching {
+                "No approval from your phone in time. If you pressed a number, it was not the \
+                 one shown here."
+            } else {
+                "The phone did not answer in time."
+            });
         }
         Outcome::deny(
             Denial::AuthFailed,

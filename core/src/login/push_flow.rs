@@ -205,7 +205,9 @@ pub(crate) fn push_or_code(
     // for local logins (su, console, screen lockers), whose conversation shows it at once: sshd
     // (a remote login) holds messages back until the login is over, when "waiting" would be
     // shown after the fact, and sudo asks for silence (PAM_SILENT); the prompt has said it.
-    let local = req.rhost.as_deref().is_none_or(str::is_empty);
+    // Not for screen lockers (`locker`) either: xscreensaver shows a message with an OK button
+    // and holds the conversation, so the wait would start only after OK.
+    let local = req.rhost.as_deref().is_none_or(str::is_empty) && !cfg.locker;
     let state = match client.challenge_state(&created.txid, 0) {
         Ok(s) if !s.status.is_pending() => Ok(s),
         Ok(_) => {
@@ -298,7 +300,7 @@ pub(crate) fn push_or_code(
     if !req.silent {
         conv.error(tell);
         if locked {
-            conv.error(&verify::locked_message(cfg.lockout.duration));
+            conv.error(&verify::locked_message(user, cfg.lockout.duration));
         }
     }
     outcome.with_factor("push")

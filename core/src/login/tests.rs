@@ -384,6 +384,16 @@ fn exempt_rule_ignores_without_prompting_and_rules_can_require() {
         &users(),
     );
     assert_eq!(o.decision, Decision::Deny(Denial::AuthFailed), "wheel must enroll: {o}");
+    // A single-prompt client (i3lock): the exempt user's one answer is the password, handed
+    // on to pam_unix, in both lines of its stack.
+    for split in [true, false] {
+        e.cfg.split_password = split;
+        e.cfg.single_prompt = !split;
+        let mut conv = Script::answer("hunter2");
+        let o = run(&e, "alice", &mut conv, Some(T));
+        assert_eq!((o.decision, o.reason.as_str()), (Decision::Ignore, "exempt by rule 1"));
+        assert_eq!(conv.password.as_deref(), Some("hunter2"));
+    }
 }
 
 fn on_login(e: &mut Env) {
@@ -565,6 +575,89 @@ fn single_prompt_splits_password_and_code() {
     let mut conv = Script::answer("s3cret");
     assert_eq!(run(&e, "bob", &mut conv, Some(T)).decision, Decision::Deny(Denial::AuthFailed));
     assert_eq!(conv.password.as_deref(), Some("s3cret"));
+}
+
+#[test]
+fn single_prompt_takes_a_recovery_code_at_the_end() {
+    let mut e = env();
+    e.cfg.single_prompt = true;
+    // As printed (with dashes, lowercase as people type it), after a password ending in digits.
+    let printed = e.codes[0].to_lowercase();
+    let mut conv = Script::answer(&format!("pw 12{printed}"));
+    let o = run(&e, "alice", &mut conv, Some(T));
+    assert_eq!((o.decision, o.factor), (Decision::Success, Some("recovery")), "{o}");
+    assert_eq!(conv.password.as_deref(), Some("pw 12"));
+    // Without its dashes.
+    let compact = e.codes[1].replace('-', "");
+    let mut conv = Script::answer(&format!("hunter2{compact}"));
+    let o = run(&e, "alice", &mut conv, Some(T));
+    assert_eq!((o.decision, o.factor), (Decision::Success, Some("recovery")), "{o}");
+    assert_eq!(conv.password.as_deref(), Some("hunter2"));
+    // A TOTP code still wins over a recovery-code reading of the last 11 characters.
+    let mut conv = Script::answer(&format!("hunter2{}", code(&e, T)));
+    let o = run(&e, "alice", &mut conv, Some(T));
+    assert_eq!((o.decision, o.factor), (Decision::Success, Some("totp")), "{o}");
+}
+
+#[test]
+fn split_password_hands_the_password_on_and_checks_nothing() {
+    let mut e = env();
+    e.cfg.split_password = true;
+    let c = code(&e, T);
+    let mut conv = Script::answer(&format!("hunter2{c}"));
+    let o = run(&e, "alice", &mut conv, Some(T));
+    assert_eq!(o.decision, Decision::Ignore, "{o}");
+    assert_eq!(conv.password.as_deref(), Some("hunter2"));
+    // Nothing was used up: the single_prompt line after the password takes the same code.
+    e.cfg.split_password = false;
+    e.cfg.single_prompt = true;
+    let mut conv = Script::answer(&format!("hunter2{c}"));
+    assert_eq!(run(&e, "alice", &mut conv, Some(T)).decision, Decision::Success);
+    // No code at the end: refused at once, nothing handed on.
+    e.cfg.split_password = true;
+    let mut conv = Script::answer("hunter2");
+    assert_eq!(run(&e, "alice", &mut conv, Some(T)).decision, Decision::Deny(Denial::AuthFailed));
+    assert_eq!(conv.password, None);
+}
+
+#[test]
+fn a_locker_gets_no_message_after_a_recovery_code() {
+    let mut e = env();
+    e.cfg.locker = true;
+    e.cfg.recovery.warn_below = 10;
+    let mut conv = Script::answer(&e.codes[0]);
+    let o = run(&e, "alice", &mut conv, Some(T));
+    assert_eq!((o.decision, o.factor), (Decision::Success, Some("recovery")), "{o}");
+    assert_eq!(o.reason, "recovery code accepted, 9 left");
+    assert!(conv.infos.is_empty(), "{:?}", conv.infos);
+}
+
+#[test]
+fn a_replayed_code_says_to_wait_and_the_lockout_names_the_unlock_command() {
+    let mut e = env();
+    e.cfg.lockout.max_failures = 2;
+    let c = code(&e, T);
+    assert_eq!(run(&e, "alice", &mut Script::answer(&c), Some(T)).decision, Decision::Success);
+    let mut conv = Script::answer(&c);
+    let o = run(&e, "alice", &mut conv, Some(T + 1));
+    assert_eq!(o.reason, "code already used");
+    assert_eq!(conv.infos, vec![verify::REPLAYED_MESSAGE.to_string()]);
+    let mut conv = Script::answer("000000");
+    let o = run(&e, "alice", &mut conv, Some(T + 2));
+    assert!(o.reason.ends_with("factor now locked"), "{o}");
+    assert_eq!(conv.infos.len(), 1, "{:?}", conv.infos);
+    assert!(
+        conv.infos[0].ends_with("(admin: mfa-enroll --user alice admin unlock)"),
+        "{:?}",
+        conv.infos
+    );
+}
+
+#[test]
+fn the_password_is_recognised_in_constant_time_only_when_equal() {
+    assert!(answer_is_password("pw 1234", "pw 1234"));
+    assert!(!answer_is_password("pw 1234", "pw 12345"));
+    assert!(!answer_is_password("", ""));
 }
 
 #[test]

@@ -32,15 +32,26 @@ fn classify(answer: &str, totp_digits: Option<u8>) -> Answer {
     Attempt::parse(answer).map_or(Answer::Malformed, Answer::Recovery)
 }
 
-/// The message shown when the factor is locked.
-pub(crate) fn locked_message(seconds_left: u64) -> String {
+/// The message shown when the factor is locked: for how long, and the command that lifts it,
+/// with the user's name as an administrator types it. One short line: xsecurelock draws a
+/// message on one line, cut at the screen's edges.
+pub(crate) fn locked_message(user: &UserName, seconds_left: u64) -> String {
     let minutes = seconds_left.div_ceil(60);
     format!(
-        "Too many wrong codes: two-factor login is locked for {minutes} more minute{}. \
-         An administrator can unlock it with: mfa-enroll admin unlock",
-        if minutes == 1 { "" } else { "s" }
+        "Too many wrong codes: locked for {minutes} more minute{} (admin: mfa-enroll --user {} \
+         admin unlock)",
+        if minutes == 1 { "" } else { "s" },
+        user.as_str()
     )
 }
+
+/// The message for a code that was right but already used (replay protection): the user typed
+/// the code just used, and the next one comes with the next time step.
+pub(crate) const REPLAYED_MESSAGE: &str =
+    "This code was already used. Wait for the next code in your app, then try again.";
+
+/// The log reason of a replayed TOTP code.
+const REPLAYED: &str = "code already used";
 
 fn conv_failed(e: ConvError) -> Outcome {
     Outcome::deny(Denial::Conversation, format!("conversation failed: {}", e.0))
@@ -48,10 +59,13 @@ fn conv_failed(e: ConvError) -> Outcome {
 
 /// Single-prompt mode: asks for password and code in one answer, hands the password to the next
 /// module, and returns the code part (`None` when the user has no TOTP factor, in which case
-/// the whole answer was the password).
+/// the whole answer was the password). The code part is a recovery code as printed
+/// (`3-7KQ2M-9XD4P`), the TOTP code's digits, or a recovery code without its dashes, in that
+/// order of preference (a user with recovery codes only).
 pub(super) fn split_single_prompt(
     conv: &mut dyn Conversation,
     digits: Option<usize>,
+    has_recovery: bool,
 ) -> Result<Option<Zeroizing<String>>, Outcome> {
     let answer = match conv.prompt_secret(SINGLE_PROMPT) {
         Ok(Some(a)) => a,
@@ -60,14 +74,12 @@ pub(super) fn split_single_prompt(
     };
     let (password, code) = match digits {
         Some(d) => {
-            let bytes = answer.as_bytes();
-            if bytes.len() < d || !bytes[bytes.len() - d..].iter().all(u8::is_ascii_digit) {
+            let Some(split) = code_at_end(&answer, d, has_recovery) else {
                 return Err(Outcome::deny(
                     Denial::AuthFailed,
                     "single prompt: no code at the end of the answer",
                 ));
-            }
-            let split = bytes.len() - d;
+            };
             (
                 Zeroizing::new(answer[..split].to_string()),
                 Some(Zeroizing::new(answer[split..].to_string())),
@@ -77,6 +89,23 @@ pub(super) fn split_single_prompt(
     };
     conv.set_password(&password).map_err(conv_failed)?;
     Ok(code)
+}
+
+/// Where the code starts at the end of a single-prompt answer, if it ends in one.
+fn code_at_end(answer: &str, digits: usize, has_recovery: bool) -> Option<usize> {
+    let tail = |n: usize| {
+        let at = answer.len().checked_sub(n)?;
+        answer.is_char_boundary(at).then(|| (at, &answer[at..]))
+    };
+    let printed_recovery = tail(13).filter(|(_, t)| {
+        let b = t.as_bytes();
+        has_recovery && b[1] == b'-' && b[7] == b'-' && Attempt::parse(t).is_some()
+    });
+    let totp = tail(digits).filter(|(_, t)| t.bytes().all(|b| b.is_ascii_digit()));
+    let compact_recovery = tail(11).filter(|(_, t)| {
+        has_recovery && t.bytes().all(|b| b.is_ascii_alphanumeric()) && Attempt::parse(t).is_some()
+    });
+    printed_recovery.or(totp).or(compact_recovery).map(|(at, _)| at)
 }
 
 /// The message when another login of the same user holds the lock for too long.
@@ -137,7 +166,7 @@ pub(crate) fn ask_and_verify(
                         f.last_used_step = Some(step);
                         Ok(None)
                     }
-                    totp::Check::Replayed => Err("code already used"),
+                    totp::Check::Replayed => Err(REPLAYED),
                     totp::Check::Wrong => Err("wrong code"),
                 };
                 ("totp", result)
@@ -190,6 +219,8 @@ pub(crate) struct CountedAttempt<'s> {
     pub(crate) now: u64,
     /// Whether counting this attempt locked the factor.
     locks_now: bool,
+    /// Whose attempt this is (named in the lockout message).
+    user: UserName,
 }
 
 /// Takes the user's lock (waiting at most `[store] lock_wait`), reads the record, refuses a
@@ -215,7 +246,7 @@ pub(crate) fn begin_attempt<'s>(
     if let Some(left) = record.lockout.locked_for(now) {
         drop(lock);
         if !req.silent {
-            conv.error(&locked_message(left));
+            conv.error(&locked_message(user, left));
         }
         return Err(Outcome::deny(Denial::AuthFailed, format!("locked for {left} more seconds")));
     }
@@ -229,7 +260,7 @@ pub(crate) fn begin_attempt<'s>(
             ));
         }
     }
-    Ok(CountedAttempt { lock, record, now, locks_now })
+    Ok(CountedAttempt { lock, record, now, locks_now, user: user.clone() })
 }
 
 impl CountedAttempt<'_> {
@@ -263,13 +294,16 @@ impl CountedAttempt<'_> {
         conv: &mut dyn Conversation,
         mut reason: String,
     ) -> Outcome {
-        let CountedAttempt { lock, locks_now, .. } = self;
+        let CountedAttempt { lock, locks_now, user, .. } = self;
         drop(lock);
+        let replayed = reason == REPLAYED;
         if locks_now {
             reason.push_str("; factor now locked");
             if !req.silent {
-                conv.error(&locked_message(cfg.lockout.duration));
+                conv.error(&locked_message(&user, cfg.lockout.duration));
             }
+        } else if replayed && !req.silent {
+            conv.error(REPLAYED_MESSAGE);
         }
         Outcome::deny(Denial::AuthFailed, reason)
     }
@@ -337,7 +371,10 @@ pub(crate) fn count_failure(
 }
 
 fn tell_recovery_left(cfg: &Config, req: &Request, conv: &mut dyn Conversation, left: usize) {
-    if req.silent {
+    // A screen locker may hold the unlock until a message after success is acknowledged
+    // (xscreensaver shows it with an OK button and stays locked if nobody presses it): the
+    // decision line in the log has the count, `mfa-enroll status` shows it.
+    if req.silent || cfg.locker {
         return;
     }
     conv.info(&format!(

@@ -33,8 +33,14 @@ pub(crate) fn run(cli: &Cli, args: &RecoveryArgs, out: &mut dyn Write) -> Result
     let store = open_store(&cfg)?;
     if args.regenerate {
         let now = SystemClock.now()?;
-        let codes = mfa_core::enroll::regenerate_recovery_codes(&store, &user, now)?
-            .ok_or_else(|| Error::NotEnrolled(user.to_string()))?;
+        // With a privacyIDEA server configured, a user may have no local factor at all: the
+        // codes are then the user's only local state (docs/privacyidea.md).
+        let codes = if cfg.privacyidea.is_some() {
+            mfa_core::enroll::recovery_codes_for_remote_user(&store, &user, now)?
+        } else {
+            mfa_core::enroll::regenerate_recovery_codes(&store, &user, now)?
+                .ok_or_else(|| Error::NotEnrolled(user.to_string()))?
+        };
         if args.json {
             let recovery_codes = codes.iter().map(|c| c.as_str()).collect();
             write_json(out, &NewCodes { user: user.as_str(), recovery_codes })
@@ -51,7 +57,12 @@ pub(crate) fn run(cli: &Cli, args: &RecoveryArgs, out: &mut dyn Write) -> Result
             };
             write_json(out, &left)
         } else if s.recovery_codes_generated.is_none() {
-            writeln!(out, "{user} has no recovery codes.").map_err(Error::stdout)
+            writeln!(
+                out,
+                "{user} has no recovery codes. Make a set with: mfa-enroll --user {user} \
+                 recovery-codes --regenerate"
+            )
+            .map_err(Error::stdout)
         } else {
             writeln!(
                 out,

@@ -27,6 +27,12 @@ const PASSWORD_MODULES: [&str; 8] = [
     "pam_systemd_home.so",
 ];
 
+/// Screen lockers' PAM services (the stacks the repository ships for them set `locker`).
+const LOCKER_SERVICES: [&str; 4] = ["xscreensaver", "xsecurelock", "i3lock", "swaylock"];
+/// Lockers that ask one question and answer every PAM prompt with the typed text: they need
+/// `single_prompt` (password and code typed together).
+const ONE_QUESTION_LOCKERS: [&str; 2] = ["i3lock", "swaylock"];
+
 /// `auth` modules that never make a stack succeed (they return `PAM_IGNORE` or fail).
 const NEUTRAL_MODULES: [&str; 13] = [
     "pam_mfa.so",
@@ -97,6 +103,54 @@ fn rule_of(item: &Item) -> Option<&Rule> {
     }
 }
 
+/// Screen lockers: one that asks one question never unlocks under a two-prompt stack (it types
+/// the password at the code prompt), and a message after success can hold any locker's unlock.
+fn check_locker(
+    service: &str,
+    args: Option<&ModuleArgs>,
+    single_prompt: bool,
+    rule: &Rule,
+    out: &mut Vec<Finding>,
+) {
+    if ONE_QUESTION_LOCKERS.contains(&service) && !single_prompt {
+        out.push(
+            Finding::new(
+                "pam.locker-one-question",
+                Severity::Error,
+                &rule.file,
+                format!(
+                    "{service} asks one question and answers every prompt with it: under this \
+                     two-prompt stack it sends the password as the code, and the screen never \
+                     unlocks"
+                ),
+                format!(
+                    "use the single-prompt stack shipped for it (password and code typed \
+                     together): auth requisite pam_mfa.so split_password locker, auth \
+                     requisite pam_unix.so use_first_pass, auth required pam_mfa.so \
+                     single_prompt locker (the repository's config/pam.d/{service})"
+                ),
+            )
+            .at(rule.line),
+        );
+    }
+    if LOCKER_SERVICES.contains(&service) && args.is_some_and(|a| !a.locker) {
+        out.push(
+            Finding::new(
+                "pam.locker-messages",
+                Severity::Warning,
+                &rule.file,
+                format!(
+                    "{service} is a screen locker, and pam_mfa here may send a message after a \
+                     recovery code is accepted, which some lockers (xscreensaver) show with an \
+                     OK button and stay locked until it is pressed"
+                ),
+                "add the argument locker to the pam_mfa line".to_string(),
+            )
+            .at(rule.line),
+        );
+    }
+}
+
 /// `auth required pam_mfa.so ARGS`, the line to write instead.
 fn required_line(rule: &Rule) -> String {
     let mut line = format!("auth required {}", rule.module);
@@ -125,7 +179,9 @@ fn check_mfa_rule(
                 "pam.bad-argument",
                 Severity::Error,
                 format!("pam_mfa refuses its arguments ({e}), so it denies every login here"),
-                "use only config=/absolute/path.toml, nullok, single_prompt and debug".into(),
+                "use only config=/absolute/path.toml, nullok, single_prompt, split_password, locker and \
+                 debug"
+                    .into(),
             ));
             None
         }
@@ -168,8 +224,13 @@ fn check_mfa_rule(
             format!("add `auth required pam_permit.so` after line {}", rule.line),
         ));
     }
-    let single_prompt =
-        cfg.as_ref().map_or(args.as_ref().is_some_and(|a| a.single_prompt), |c| c.single_prompt);
+    // `split_password` (the first line of a single-prompt stack that checks the password
+    // first) asks the single prompt too.
+    let single_prompt = cfg
+        .as_ref()
+        .map_or(args.as_ref().is_some_and(|a| a.single_prompt || a.split_password), |c| {
+            c.single_prompt || c.split_password
+        });
     let password_after = stack[i + 1..]
         .iter()
         .filter_map(rule_of)
@@ -191,6 +252,7 @@ fn check_mfa_rule(
                 .into(),
         ));
     }
+    check_locker(service, args.as_ref(), single_prompt, rule, out);
     check_skipped(stack, i, rule, out);
 
     let Some(cfg) = cfg else { return };
