@@ -119,8 +119,9 @@ pub const DEFAULT_HELPER: &str = "/usr/lib/pam_mfa/mfa-helper";
 
 /// The PAM services of the screen lockers that run as the user (and so reach the store through
 /// the helper): `helper_services`' default.
-pub const DEFAULT_HELPER_SERVICES: [&str; 12] = [
+pub const DEFAULT_HELPER_SERVICES: [&str; 13] = [
     "xscreensaver",
+    "xsecurelock",
     "i3lock",
     "swaylock",
     "hyprlock",
