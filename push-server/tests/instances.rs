@@ -159,8 +159,11 @@ fn a_lost_listening_connection_is_reopened_and_wake_ups_continue() {
     assert_eq!(listeners(&a), 2, "one listening connection per instance");
     let (pg, _) = a.pg.as_ref().unwrap();
     assert_eq!(pg.terminate("mfa_pushd", APPLICATION_NAME), 2);
+    // pg_terminate_backend only signals: the old sessions may still be listed for a moment, so
+    // wait for both instances to have noticed (their log) and then for both listeners to be back.
     let deadline = Instant::now() + Duration::from_secs(15);
-    while listeners(&a) < 2 {
+    let noticed = |s: &Server| s.log().contains("database notifications");
+    while !noticed(&a) || !noticed(&b) || listeners(&a) < 2 {
         assert!(
             Instant::now() < deadline,
             "listeners did not come back:\n{}\n{}",
@@ -169,7 +172,6 @@ fn a_lost_listening_connection_is_reopened_and_wake_ups_continue() {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
-    assert!(a.log().contains("database notifications"), "{}", a.log());
     answer_on_b_wakes_host_on_a(&a, &b, &on_a, &on_b, "erin");
     // And the other way round.
     answer_on_b_wakes_host_on_a(&b, &a, &on_b, &on_a, "frank");

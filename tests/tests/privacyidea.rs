@@ -282,15 +282,8 @@ fn recovery_codes_for_a_user_without_a_local_record() {
         "{said:?}"
     );
 
-    let tool = mfa_tests::sandbox::enroll_tool();
     let run = |args: &[&str]| {
-        let out = std::process::Command::new(&tool)
-            .arg("--config")
-            .arg(&f.config_path)
-            .args(["--user", user])
-            .args(args)
-            .output()
-            .expect("mfa-enroll");
+        let out = f.enroll_tool(&[&["--user", user], args].concat()).output().expect("mfa-enroll");
         assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
