@@ -5,11 +5,13 @@
 # scripts/test-packages.sh runs it too, against the installed .deb packages.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-user=pam-mfa-smoke
+# A throwaway system user with a fresh name (pam_mfa refuses names that are not accounts).
+user=pam-mfa-smoke-$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')
 client=${CARGO_TARGET_DIR:-target}/debug/pam-test-client
 [ -x "$client" ] || cargo build -p mfa-tests --bin pam-test-client
 pamd=$(mktemp -d)
-trap 'rm -rf "$pamd"; mfa-enroll --user "$user" remove --yes >/dev/null 2>&1 || true' EXIT
+useradd --system --no-create-home --shell /usr/sbin/nologin "$user"
+trap 'rm -rf "$pamd"; mfa-enroll --user "$user" remove --yes >/dev/null 2>&1 || true; userdel "$user"' EXIT
 printf 'auth required pam_mfa.so\n' > "$pamd/smoke"
 
 secret=$(mfa-enroll --user "$user" totp --yes --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["secret"])')

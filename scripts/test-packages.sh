@@ -38,9 +38,12 @@ multiarch=$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || gcc -print-mul
 module=/usr/lib/$multiarch/security/pam_mfa.so
 helper=/usr/lib/pam_mfa/mfa-helper  # the `helper` default of config/pam_mfa.toml
 common_auth=/etc/pam.d/common-auth
-user=pam-mfa-pkgtest            # enrolled during the test
-user2=pam-mfa-pkgtest2          # enrolled too, for the authselect stack (codes are single-use)
-stranger=pam-mfa-pkgtest-none   # never enrolled
+# Host users made for the test with fresh names (pam_mfa refuses names that are not accounts);
+# removed again on exit.
+tag=$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')
+user=pam-mfa-pkgtest-$tag        # enrolled during the test
+user2=pam-mfa-pkgtest2-$tag      # enrolled too, for the authselect stack (codes are single-use)
+stranger=pam-mfa-pkgtest-none-$tag  # never enrolled
 self_user=pam-mfa-pkgtest-self  # exists only in a sandbox; logs in without root, via the helper
 client=${CARGO_TARGET_DIR:-target}/debug/pam-test-client
 
@@ -196,10 +199,12 @@ cleanup() {
   elif [ -n "$pushd_pid" ]; then kill "$pushd_pid" 2>/dev/null || true; fi
   if grep -q pam_mfa "$common_auth" 2>/dev/null; then pam-auth-update --package --remove pam_mfa || true; fi
   for u in "$user" "$user2" "$self_user"; do mfa-enroll --user "$u" remove --yes >/dev/null 2>&1 || true; done
+  for u in "$user" "$user2" "$stranger"; do userdel "$u" 2>/dev/null || true; done
   if dpkg-statoverride --list "$helper" >/dev/null 2>&1; then dpkg-statoverride --remove "$helper" || true; fi
   rm -rf "$pamd" "$saved_auth" "$sandbox"
 }
 trap cleanup EXIT
+for u in "$user" "$user2" "$stranger"; do useradd --system --no-create-home --shell /usr/sbin/nologin "$u"; done
 pam-auth-update --enable pam_mfa
 line=$(grep -n 'pam_mfa\.so' "$common_auth") || fail "enabling the profile added nothing"
 echo "  common-auth: $line"
