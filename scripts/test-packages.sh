@@ -257,14 +257,16 @@ done
 chmod 0711 "$sandbox"
 scripts/sandbox.sh add-user "$sandbox" "$self_user" "$self_uid"
 mkdir -p "$sandbox/etc.upper/pam.d"
-printf 'auth required pam_mfa.so\n' >"$sandbox/etc.upper/pam.d/pam-mfa-pkgtest"
-chmod 0644 "$sandbox/etc.upper/pam.d/pam-mfa-pkgtest"
+# The helper serves only the services in helper_services (default: screen lockers): the test
+# stack is vlock's, inside the sandbox.
+printf 'auth required pam_mfa.so\n' >"$sandbox/etc.upper/pam.d/vlock"
+chmod 0644 "$sandbox/etc.upper/pam.d/vlock"
 install -m 0755 "$client" "$sandbox/pam-test-client"   # the checkout may not be readable to the user
 in_sandbox() { scripts/sandbox.sh run "$sandbox" "$module" "$@"; }
 as_self() { in_sandbox setpriv --reuid="$self_uid" --regid="$self_uid" --clear-groups -- "$@"; }
 secret3=$(in_sandbox /usr/bin/mfa-enroll --user "$self_user" totp --yes --json |
   python3 -c 'import json,sys; print(json.load(sys.stdin)["secret"])')
-result=$(as_self "$sandbox/pam-test-client" --service pam-mfa-pkgtest --user "$self_user" \
+result=$(as_self "$sandbox/pam-test-client" --service vlock --user "$self_user" \
   --answer "$(code "$secret3")")
 expect PAM_SUCCESS "$result" "uid $self_uid, valid code, through $helper"
 status=$(as_self /usr/bin/mfa-enroll status)
@@ -279,7 +281,7 @@ dpkg -i "$tool_deb" >/dev/null
 mode_is "$helper" 755
 status=$(as_self /usr/bin/mfa-enroll status 2>&1) && fail "self-service worked without setuid: $status"
 grep -q 'setuid root' <<<"$status" || fail "no hint at the missing setuid bit: $status"
-result=$(as_self "$sandbox/pam-test-client" --service pam-mfa-pkgtest --user "$self_user" \
+result=$(as_self "$sandbox/pam-test-client" --service vlock --user "$self_user" \
   --answer "$(code "$secret3")")
 expect PAM_AUTHINFO_UNAVAIL "$result" "uid $self_uid, helper not setuid"
 pass "override kept by a reinstall; without setuid: $(tail -n 1 <<<"$status")"
