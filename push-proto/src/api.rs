@@ -10,8 +10,71 @@ use serde::{Deserialize, Serialize};
 /// Protocol version: in the path prefix, the signed bytes' domain and `GET /v2/health`.
 pub const VERSION: u32 = 2;
 
+/// A path of protocol version 2 (`v2!("/health")` is `"/v2/health"`), usable where a literal is
+/// needed (`concat!`).
+macro_rules! v2 {
+    ($path:literal) => {
+        concat!("/v2", $path)
+    };
+}
+
 /// Path prefix of protocol version 2.
-pub const PREFIX: &str = "/v2";
+pub const PREFIX: &str = v2!("");
+
+/// The API's paths, defined once: the service's routes (the `*_ROUTE` templates, with axum's
+/// `{name}` captures), the module's and the command-line device's clients, and the benchmark.
+/// The service's own HTTP tests spell the paths out on purpose: they pin the wire format
+/// (`docs/openapi.yaml`) independently of these constants.
+pub mod path {
+    /// `GET`: the service answers with its protocol version.
+    pub const HEALTH: &str = v2!("/health");
+    /// `POST` (host): create a challenge.
+    pub const CHALLENGES: &str = v2!("/challenges");
+    /// Route of one challenge: `GET` (host, long-poll) and `DELETE` (host, withdraw).
+    pub const CHALLENGE_ROUTE: &str = v2!("/challenges/{txid}");
+    /// `POST` (host): start a pairing.
+    pub const PAIRINGS: &str = v2!("/pairings");
+    /// Route of one pairing: `GET` (host, long-poll).
+    pub const PAIRING_ROUTE: &str = v2!("/pairings/{id}");
+    /// `POST` (device): complete a pairing.
+    pub const DEVICE_PAIR: &str = v2!("/device/pair");
+    /// `GET` (device): the device's pending challenges.
+    pub const DEVICE_CHALLENGES: &str = v2!("/device/challenges");
+    /// Route of a device's answer: `POST`.
+    pub const DEVICE_ANSWER_ROUTE: &str = v2!("/device/challenges/{txid}/answer");
+    /// `GET`: the service's VAPID public key.
+    pub const WEB_PUSH_KEY: &str = v2!("/web-push/key");
+    /// `PUT`/`DELETE` (device): the device's Web Push subscription.
+    pub const PUSH_SUBSCRIPTION: &str = v2!("/device/push-subscription");
+
+    /// The path of challenge `txid` ([`CHALLENGE_ROUTE`]).
+    pub fn challenge(txid: &str) -> String {
+        format!("{CHALLENGES}/{txid}")
+    }
+
+    /// The path of pairing `id` ([`PAIRING_ROUTE`]).
+    pub fn pairing(id: &str) -> String {
+        format!("{PAIRINGS}/{id}")
+    }
+
+    /// The path of the answer to challenge `txid` ([`DEVICE_ANSWER_ROUTE`]).
+    pub fn device_answer(txid: &str) -> String {
+        format!("{DEVICE_CHALLENGES}/{txid}/answer")
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn paths_fill_their_routes() {
+            assert_eq!(challenge("t1"), CHALLENGE_ROUTE.replace("{txid}", "t1"));
+            assert_eq!(pairing("p1"), PAIRING_ROUTE.replace("{id}", "p1"));
+            assert_eq!(device_answer("t2"), DEVICE_ANSWER_ROUTE.replace("{txid}", "t2"));
+            assert_eq!(HEALTH, "/v2/health");
+        }
+    }
+}
 
 /// A device's decision.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -432,11 +432,12 @@ fn proxy_one(
         }
         body.extend_from_slice(&chunk[..n]);
     }
-    let is_status = method == "GET" && path.starts_with("/v2/challenges/");
+    let challenge_prefix = push_proto::api::path::challenge("");
+    let is_status = method == "GET" && path.starts_with(&challenge_prefix);
     let current = mode.lock().expect("mode").clone();
     let replay = matches!(current, ProxyMode::ReplayApproved);
     let (status, out) = if is_status && replay {
-        let txid = path.trim_start_matches("/v2/challenges/").split('?').next().unwrap_or("");
+        let txid = path.trim_start_matches(&challenge_prefix).split('?').next().unwrap_or("");
         let mut old =
             approved.lock().expect("approved").clone().expect("an approved status to replay");
         old["txid"] = serde_json::Value::String(txid.to_string());

@@ -11,6 +11,7 @@
 use super::backend::Backend;
 use super::http::Http;
 use mfa_tests::pg::PgCluster;
+use push_proto::api::path;
 use push_proto::api::{
     AnswerRequest, ChallengeCreated, ChallengeState, Decision, DeviceAuth, HostCredential,
     PairRequest, Paired, PairingCreated, PendingList,
@@ -243,7 +244,7 @@ impl Pushd {
                 .map_err(|e| format!("{}: {e}", pushd.display()))?;
             me.children.push(child);
             let deadline = Instant::now() + Duration::from_secs(20);
-            while http.send("GET", "/v2/health", "", None).await.map(|r| r.status) != Ok(200) {
+            while http.send("GET", path::HEALTH, "", None).await.map(|r| r.status) != Ok(200) {
                 if Instant::now() > deadline {
                     return Err(format!("mfa-pushd ({}) did not start", config.display()));
                 }
@@ -289,7 +290,7 @@ async fn pair_one(
     host: usize,
 ) -> Result<Device, String> {
     let body = serde_json::json!({"user": format!("load{i}"), "ttl": 600}).to_string();
-    let r = host_http.send("POST", "/v2/pairings", token, Some(body.into_bytes())).await?;
+    let r = host_http.send("POST", path::PAIRINGS, token, Some(body.into_bytes())).await?;
     let created: PairingCreated = json(&r, 201)?;
     let credential = pairing_uri::parse(&created.uri).ok_or("bad pairing link")?.credential;
     let key = SecretKey::generate().map_err(|e| e.0)?;
@@ -303,7 +304,7 @@ async fn pair_one(
         passkey: None,
     };
     let body = serde_json::to_vec(&req).map_err(|e| e.to_string())?;
-    let r = device_http.send("POST", "/v2/device/pair", "", Some(body)).await?;
+    let r = device_http.send("POST", path::DEVICE_PAIR, "", Some(body)).await?;
     let paired: Paired = json(&r, 201)?;
     Ok(Device { id: paired.device_id, key, host })
 }
@@ -385,7 +386,7 @@ impl Backend for Pushd {
         });
         let r = self
             .host_http
-            .send("POST", "/v2/challenges", &self.bearer(d.host), Some(body.to_string().into()))
+            .send("POST", path::CHALLENGES, &self.bearer(d.host), Some(body.to_string().into()))
             .await?;
         let c: ChallengeCreated = json(&r, 201)?;
         Ok(Login { txid: c.txid, number, user })
@@ -393,7 +394,7 @@ impl Backend for Pushd {
 
     async fn wait_login(&self, l: &Login, wait: u64) -> Result<String, String> {
         let d = &self.devices[l.user];
-        let path = format!("/v2/challenges/{}?wait={wait}", l.txid);
+        let path = format!("{}?wait={wait}", path::challenge(&l.txid));
         let r = self.host_http.send("GET", &path, &self.bearer(d.host), None).await?;
         let s: ChallengeState = json(&r, 200)?;
         Ok(serde_json::to_value(s.status)
@@ -404,9 +405,9 @@ impl Backend for Pushd {
 
     async fn approve(&self, l: &Login) -> Result<Instant, String> {
         let d = &self.devices[l.user];
-        let path = "/v2/device/challenges?wait=0";
-        let auth = device_auth(d, "GET", path, b"")?;
-        let r = self.device_http.send("GET", path, &auth, None).await?;
+        let path = format!("{}?wait=0", path::DEVICE_CHALLENGES);
+        let auth = device_auth(d, "GET", &path, b"")?;
+        let r = self.device_http.send("GET", &path, &auth, None).await?;
         let list: PendingList = json(&r, 200)?;
         let c = list.challenges.iter().find(|c| c.txid == l.txid).ok_or("not pending")?;
         let number = Some(l.number);
@@ -417,7 +418,7 @@ impl Backend for Pushd {
             signature: d.key.sign(&signed::answer(&c.login_hash(), Decision::Approve, number)),
             passkey: None,
         };
-        let path = format!("/v2/device/challenges/{}/answer", l.txid);
+        let path = path::device_answer(&l.txid);
         let body = serde_json::to_vec(&req).map_err(|e| e.to_string())?;
         let auth = device_auth(d, "POST", &path, &body)?;
         let sent = Instant::now();
@@ -427,7 +428,7 @@ impl Backend for Pushd {
 
     async fn cancel(&self, l: &Login) -> Result<(), String> {
         let d = &self.devices[l.user];
-        let path = format!("/v2/challenges/{}", l.txid);
+        let path = path::challenge(&l.txid);
         let r = self.host_http.send("DELETE", &path, &self.bearer(d.host), None).await?;
         json::<serde_json::Value>(&r, 200).map(|_| ())
     }

@@ -5,6 +5,7 @@
 
 use super::PushConfig;
 use crate::http::{Body, Client, HttpError};
+use push_proto::api::path;
 use push_proto::api::{
     CancelReason, ChallengeCreated, ChallengeState, CreateChallenge, CreatePairing, ErrorBody,
     HostCredential, PairingCreated, PairingState, PairingStatus,
@@ -168,7 +169,7 @@ impl PushClient {
     /// Creates a login challenge. The reply is checked for shape (id format, at least one of
     /// the devices asked for).
     pub fn create_challenge(&self, req: &CreateChallenge) -> Result<ChallengeCreated, PushError> {
-        let c: ChallengeCreated = self.call("POST", "/v2/challenges", Some(req), Duration::ZERO)?;
+        let c: ChallengeCreated = self.call("POST", path::CHALLENGES, Some(req), Duration::ZERO)?;
         if !limits::is_id(&c.txid)
             || c.devices.is_empty()
             || c.devices.iter().any(|d| !req.devices.contains(&d.id))
@@ -186,7 +187,7 @@ impl PushClient {
         let wait = wait.min(limits::MAX_WAIT);
         let s: ChallengeState = self.call(
             "GET",
-            &format!("/v2/challenges/{txid}?wait={wait}"),
+            &format!("{}?wait={wait}", path::challenge(txid)),
             None::<&()>,
             Duration::from_secs(wait),
         )?;
@@ -232,13 +233,18 @@ impl PushClient {
             return Err(PushError::Unavailable("bad transaction id".into()));
         }
         let query = reason.map(|r| format!("?reason={}", r.as_str())).unwrap_or_default();
-        self.call("DELETE", &format!("/v2/challenges/{txid}{query}"), None::<&()>, Duration::ZERO)
+        self.call(
+            "DELETE",
+            &format!("{}{query}", path::challenge(txid)),
+            None::<&()>,
+            Duration::ZERO,
+        )
     }
 
     /// Starts pairing a device for `user`; the reply's link is what the QR code shows.
     pub fn create_pairing(&self, user: &str, ttl: u64) -> Result<PairingCreated, PushError> {
         let req = CreatePairing { user: user.to_string(), ttl };
-        let p: PairingCreated = self.call("POST", "/v2/pairings", Some(&req), Duration::ZERO)?;
+        let p: PairingCreated = self.call("POST", path::PAIRINGS, Some(&req), Duration::ZERO)?;
         if !limits::is_id(&p.pairing_id) || push_proto::pairing_uri::parse(&p.uri).is_none() {
             return Err(PushError::Unavailable("malformed pairing reply".into()));
         }
@@ -255,7 +261,7 @@ impl PushClient {
             let wait = left.min(limits::MAX_WAIT);
             let s: PairingState = self.call(
                 "GET",
-                &format!("/v2/pairings/{id}?wait={wait}"),
+                &format!("{}?wait={wait}", path::pairing(id)),
                 None::<&()>,
                 Duration::from_secs(wait),
             )?;

@@ -2,6 +2,7 @@
 
 use super::keyfile::KeyFile;
 use crate::client::Client;
+use push_proto::api::path;
 use push_proto::api::{
     AnswerRequest, AnswerResult, Decision, DeviceAuth, PairRequest, Paired, PendingChallenge,
     PendingList, Status,
@@ -54,7 +55,7 @@ pub fn pair(key_file: &Path, uri: &str, name: &str, ca: Option<&Path>) -> Result
         passkey: None,
     };
     let body = serde_json::to_vec(&req).map_err(|e| e.to_string())?;
-    let reply = client.request("POST", "/v2/device/pair", &[], Some(&body), Duration::ZERO)?;
+    let reply = client.request("POST", path::DEVICE_PAIR, &[], Some(&body), Duration::ZERO)?;
     if reply.status != 201 {
         return Err(format!("the service refused to pair: {}", reply.error_text()));
     }
@@ -111,7 +112,7 @@ impl Device {
 
     /// One fetch of the pending list, every entry's signature checked.
     fn fetch(&self, wait: u64) -> Result<Vec<PendingChallenge>, String> {
-        let path = format!("/v2/device/challenges?wait={wait}");
+        let path = format!("{}?wait={wait}", path::DEVICE_CHALLENGES);
         let auth = self.auth("GET", &path, b"")?;
         let reply = self.client.request(
             "GET",
@@ -240,7 +241,7 @@ pub fn answer(
     let signature = device.key.sign(&signed::answer(&c.login_hash(), decision, number));
     let body = serde_json::to_vec(&AnswerRequest { decision, number, signature, passkey: None })
         .map_err(|e| e.to_string())?;
-    let path = format!("/v2/device/challenges/{}/answer", c.txid);
+    let path = path::device_answer(&c.txid);
     let auth = device.auth("POST", &path, &body)?;
     let reply = device.client.request(
         "POST",

@@ -20,7 +20,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use push_proto::SecretKey;
-use push_proto::api::Health;
+use push_proto::api::{Health, path};
 use serde::Serialize;
 use std::sync::Arc;
 
@@ -56,16 +56,16 @@ pub fn json<T: Serialize>(status: StatusCode, body: &T) -> Response {
 /// The router of every endpoint.
 pub fn router(state: Shared) -> Router {
     Router::new()
-        .route("/v2/health", get(health))
-        .route("/v2/challenges", post(host::create_challenge))
-        .route("/v2/challenges/{txid}", get(host::get_challenge).delete(host::cancel_challenge))
-        .route("/v2/pairings", post(pairing::create_pairing))
-        .route("/v2/pairings/{id}", get(pairing::get_pairing))
-        .route("/v2/device/pair", post(pairing::pair))
-        .route("/v2/device/challenges", get(device::pending))
-        .route("/v2/device/challenges/{txid}/answer", post(device::answer))
-        .route("/v2/web-push/key", get(webpush::key))
-        .route("/v2/device/push-subscription", put(webpush::subscribe).delete(webpush::unsubscribe))
+        .route(path::HEALTH, get(health))
+        .route(path::CHALLENGES, post(host::create_challenge))
+        .route(path::CHALLENGE_ROUTE, get(host::get_challenge).delete(host::cancel_challenge))
+        .route(path::PAIRINGS, post(pairing::create_pairing))
+        .route(path::PAIRING_ROUTE, get(pairing::get_pairing))
+        .route(path::DEVICE_PAIR, post(pairing::pair))
+        .route(path::DEVICE_CHALLENGES, get(device::pending))
+        .route(path::DEVICE_ANSWER_ROUTE, post(device::answer))
+        .route(path::WEB_PUSH_KEY, get(webpush::key))
+        .route(path::PUSH_SUBSCRIPTION, put(webpush::subscribe).delete(webpush::unsubscribe))
         .merge(web::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
