@@ -134,6 +134,18 @@ pub(crate) fn run(cli: &Cli, request: Request, console: &mut Console<'_>) -> Res
         }
     }
     let cfg = Config::load(&cli.config)?;
+    // The helper replies with the decision only, so a helper that is not setuid root (an
+    // administrator's dpkg-statoverride, a copy without the bit) is named here, from its file's
+    // mode, which anyone can read.
+    if let Ok(meta) = std::fs::metadata(&cfg.helper) {
+        use std::os::unix::fs::MetadataExt;
+        if meta.uid() != 0 || meta.mode() & 0o4000 == 0 {
+            return Err(Error::Helper(format!(
+                "{} is not installed setuid root, so mfa-enroll cannot act without sudo",
+                cfg.helper.display()
+            )));
+        }
+    }
     let mut terminal = Terminal { console };
     let done = helper::call(&cfg.helper, &request, &mut terminal).map_err(|e| {
         Error::Helper(format!("{e} (is {} installed setuid root?)", cfg.helper.display()))

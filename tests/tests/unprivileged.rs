@@ -288,3 +288,20 @@ fn a_user_manages_their_own_security_keys_through_the_helper() {
     let o = Outcome::parse(&out.stdout);
     assert_eq!(o.code, PAM_SUCCESS, "{o:?} {}", String::from_utf8_lossy(&out.stderr));
 }
+
+/// A helper without its setuid bit (an administrator's `dpkg-statoverride`, a copy that lost
+/// it): self-service says so instead of a vague refusal, and changes nothing.
+#[test]
+fn self_service_names_a_helper_that_is_not_setuid_root() {
+    use std::os::unix::fs::PermissionsExt;
+    let s = sandbox("");
+    s.enroll("lockuser");
+    let helper = s.dir.join("bin/mfa-helper");
+    std::fs::set_permissions(&helper, std::fs::Permissions::from_mode(0o755)).expect("test step");
+    let out = s.run_as(LOCKER, &enroll_tool(), &["status"], b"");
+    assert!(!out.status.success(), "{out:?}");
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("is not installed setuid root"), "{out:?}");
+    let o = s.login_as(LOCKER, "locker", "lockuser", &["--answer", "000000"]);
+    assert_eq!(o.code, PAM_AUTHINFO_UNAVAIL, "{o:?}");
+}
