@@ -313,12 +313,7 @@ fn register_key(
     let pin = if user_verification {
         match conv.prompt_secret("Security key PIN (empty if it uses a fingerprint): ") {
             Ok(p) => p.filter(|p| !p.is_empty()),
-            Err(e) => {
-                return Outcome::deny(
-                    Denial::Conversation,
-                    format!("conversation failed: {}", e.0),
-                );
-            }
+            Err(e) => return Outcome::from(e),
         }
     } else {
         None

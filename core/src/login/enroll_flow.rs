@@ -6,7 +6,7 @@
 //! Because sshd shows informational messages only together with the next prompt, every message
 //! the user must read is followed by a prompt.
 
-use super::{Clock, ConvError, Conversation, Denial, Outcome};
+use super::{Clock, Conversation, Denial, Outcome};
 use crate::config::Config;
 use crate::enroll::{self, Existing, PendingTotp};
 use crate::error::Error;
@@ -26,10 +26,6 @@ enum Choice {
     SecurityKey,
     Skip,
     OptOut,
-}
-
-fn conv_failed(e: ConvError) -> Outcome {
-    Outcome::deny(Denial::Conversation, format!("conversation failed: {}", e.0))
 }
 
 /// Runs the enroll-on-login menu for a user without factors.
@@ -132,7 +128,7 @@ fn menu(
                     "no answer to the enrollment menu",
                 ));
             }
-            Err(e) => return Err(conv_failed(e)),
+            Err(e) => return Err(Outcome::from(e)),
         };
         match answer.trim() {
             "1" => return Ok(Choice::Enroll),
@@ -216,7 +212,7 @@ pub(crate) fn enroll_totp(
             Ok(None) => {
                 return Outcome::deny(Denial::Conversation, "no confirmation code (cancelled)");
             }
-            Err(e) => return conv_failed(e),
+            Err(e) => return Outcome::from(e),
         };
         if answer.trim().is_empty() {
             return Outcome::deny(Denial::AuthFailed, "no confirmation code");

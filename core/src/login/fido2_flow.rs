@@ -40,9 +40,7 @@ pub(crate) fn key_or_code(
     let answer = match conv.prompt_secret(if has_codes { KEY_OR_CODE } else { KEY_ONLY }) {
         Ok(Some(a)) => a,
         Ok(None) => return Outcome::deny(Denial::Conversation, "no answer (cancelled)"),
-        Err(e) => {
-            return Outcome::deny(Denial::Conversation, format!("conversation failed: {}", e.0));
-        }
+        Err(e) => return Outcome::from(e),
     };
     if !answer.trim().is_empty() {
         return verify::ask_and_verify(cfg, req, store, user, conv, clock, Some(answer), PROMPT);
@@ -94,7 +92,7 @@ fn use_key(
             Ok(Some(p)) if !p.is_empty() => Some(p),
             Ok(Some(_)) => return deny(Denial::AuthFailed, "empty PIN".into()),
             Ok(None) => return deny(Denial::Conversation, "no PIN (cancelled)".into()),
-            Err(e) => return deny(Denial::Conversation, format!("conversation failed: {}", e.0)),
+            Err(e) => return KeyResult::Done(Outcome::from(e).with_factor("fido2")),
         }
     } else {
         None

@@ -49,6 +49,13 @@ pub fn answer_is_password(answer: &str, password: &str) -> bool {
 #[derive(Debug)]
 pub struct ConvError(pub String);
 
+impl From<ConvError> for Outcome {
+    /// The one denial for a failed conversation (every flow uses it).
+    fn from(e: ConvError) -> Outcome {
+        Outcome::deny(Denial::Conversation, format!("conversation failed: {}", e.0))
+    }
+}
+
 /// How the login logic talks to the user and to the rest of the PAM stack.
 pub trait Conversation {
     /// Asks a question without echo. `Ok(None)`: no answer (cancelled, or a NULL reply).

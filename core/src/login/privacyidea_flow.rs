@@ -117,7 +117,7 @@ fn ask(conv: &mut dyn Conversation, prompt: &str) -> Result<Zeroizing<String>, O
         }
         Ok(Some(a)) => Ok(a),
         Ok(None) => Err(Outcome::deny(Denial::Conversation, "no answer (cancelled)")),
-        Err(e) => Err(Outcome::deny(Denial::Conversation, format!("conversation failed: {}", e.0))),
+        Err(e) => Err(Outcome::from(e)),
     }
 }
 

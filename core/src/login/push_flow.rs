@@ -23,7 +23,7 @@
 //! or a key the service swapped in, is refused), a test push must be approved with the right
 //! number, and only then is the device saved (with recovery codes if the user has none).
 
-use super::{Clock, ConvError, Conversation, Denial, Outcome, PROMPT, Request, verify};
+use super::{Clock, Conversation, Denial, Outcome, PROMPT, Request, verify};
 use crate::config::Config;
 use crate::http::FailMode;
 use crate::push::{self, Expected, NumberEntry, PushClient, PushDevice, PushError, Verdict};
@@ -34,10 +34,6 @@ use push_proto::api::{ChallengeCreated, CreateChallenge, DeviceInfo, PairingStat
 use push_proto::signed::{self, LoginFields};
 use std::time::{Duration, Instant};
 use subtle::ConstantTimeEq;
-
-fn conv_failed(e: ConvError) -> Outcome {
-    Outcome::deny(Denial::Conversation, format!("conversation failed: {}", e.0))
-}
 
 fn new_nonce() -> crate::Result<String> {
     random_b64::<32>()
@@ -191,7 +187,7 @@ pub(crate) fn push_or_code(
         }
         Err(e) => {
             let _ = client.cancel(&created.txid);
-            return conv_failed(e).with_factor("push");
+            return Outcome::from(e).with_factor("push");
         }
     };
     if !answer.trim().is_empty() {
@@ -399,7 +395,7 @@ pub(crate) fn enroll_push(
     let mut typed = match conv.prompt_visible("Type the pairing code your phone shows: ") {
         Ok(Some(t)) => zeroize::Zeroizing::new(t),
         Ok(None) => return Outcome::deny(Denial::Conversation, "no answer (cancelled)"),
-        Err(e) => return conv_failed(e),
+        Err(e) => return Outcome::from(e),
     };
     let deadline = Instant::now() + Duration::from_secs(pcfg.pairing_timeout);
     let state = match client.wait_pairing(&pairing.pairing_id, deadline) {
@@ -452,7 +448,7 @@ pub(crate) fn enroll_push(
         typed = match conv.prompt_visible("That code does not match. Type the code again: ") {
             Ok(Some(t)) => zeroize::Zeroizing::new(t),
             Ok(None) => return Outcome::deny(Denial::Conversation, "no answer (cancelled)"),
-            Err(e) => return conv_failed(e),
+            Err(e) => return Outcome::from(e),
         };
     }
     let now = match clock.now() {
@@ -515,7 +511,7 @@ pub(crate) fn enroll_push(
         }
         Err(e) => {
             let _ = client.cancel(&created.txid);
-            return conv_failed(e);
+            return Outcome::from(e);
         }
     }
     let deadline = Instant::now() + Duration::from_secs(pcfg.timeout);

@@ -1,8 +1,6 @@
 //! Asking an enrolled user for a code and checking it, with replay protection and lockout.
 
-use super::{
-    Clock, ConvError, Conversation, Denial, MAX_ANSWER_LEN, Outcome, Request, SINGLE_PROMPT,
-};
+use super::{Clock, Conversation, Denial, MAX_ANSWER_LEN, Outcome, Request, SINGLE_PROMPT};
 use crate::config::Config;
 use crate::recovery::{self, Attempt};
 use crate::store::{Store, UserLock, UserRecord};
@@ -53,10 +51,6 @@ pub(crate) const REPLAYED_MESSAGE: &str =
 /// The log reason of a replayed TOTP code.
 const REPLAYED: &str = "code already used";
 
-fn conv_failed(e: ConvError) -> Outcome {
-    Outcome::deny(Denial::Conversation, format!("conversation failed: {}", e.0))
-}
-
 /// Single-prompt mode: asks for password and code in one answer, hands the password to the next
 /// module, and returns the code part (`None` when the user has no TOTP factor, in which case
 /// the whole answer was the password). The code part is a recovery code as printed
@@ -70,7 +64,7 @@ pub(super) fn split_single_prompt(
     let answer = match conv.prompt_secret(SINGLE_PROMPT) {
         Ok(Some(a)) => a,
         Ok(None) => return Err(Outcome::deny(Denial::Conversation, "no answer (cancelled)")),
-        Err(e) => return Err(conv_failed(e)),
+        Err(e) => return Err(Outcome::from(e)),
     };
     let (password, code) = match digits {
         Some(d) => {
@@ -87,7 +81,7 @@ pub(super) fn split_single_prompt(
         }
         None => (answer, None),
     };
-    conv.set_password(&password).map_err(conv_failed)?;
+    conv.set_password(&password).map_err(Outcome::from)?;
     Ok(code)
 }
 
@@ -130,7 +124,7 @@ pub(crate) fn ask_and_verify(
         None => match conv.prompt_secret(prompt) {
             Ok(Some(a)) => a,
             Ok(None) => return Outcome::deny(Denial::Conversation, "no answer (cancelled)"),
-            Err(e) => return conv_failed(e),
+            Err(e) => return Outcome::from(e),
         },
     };
     if answer.trim().is_empty() {
