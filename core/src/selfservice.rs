@@ -179,10 +179,9 @@ fn with_store<T>(
     f: impl FnOnce(&Store, u64) -> crate::Result<T>,
     clock: &dyn Clock,
 ) -> Result<T, Outcome> {
-    let now = clock.now().map_err(|e| Outcome::deny(Denial::Unavailable, e.to_string()))?;
-    let store =
-        Store::open(&cfg.store).map_err(|e| Outcome::deny(Denial::Unavailable, e.to_string()))?;
-    f(&store, now).map_err(|e| Outcome::deny(Denial::Unavailable, e.to_string()))
+    let now = clock.now().map_err(Outcome::unavailable)?;
+    let store = Store::open(&cfg.store).map_err(Outcome::unavailable)?;
+    f(&store, now).map_err(Outcome::unavailable)
 }
 
 /// Asks for a current factor; `Ok` once it was verified (and recorded as used).
@@ -216,7 +215,7 @@ fn changed_after_proof(
 ) -> Outcome {
     let store = match Store::open(&cfg.store) {
         Ok(s) => s,
-        Err(e) => return Outcome::deny(Denial::Unavailable, e.to_string()),
+        Err(e) => return Outcome::unavailable(e),
     };
     match store.load(user) {
         Ok(Some(r)) if r.is_enrolled() => {}
@@ -224,18 +223,18 @@ fn changed_after_proof(
             conv.error("You have nothing enrolled.");
             return Outcome::deny(Denial::AuthFailed, "nothing enrolled");
         }
-        Err(e) => return Outcome::deny(Denial::Unavailable, e.to_string()),
+        Err(e) => return Outcome::unavailable(e),
     }
     if let Err(o) = prove(cfg, &store, user, conv, clock) {
         return o;
     }
     let now = match clock.now() {
         Ok(n) => n,
-        Err(e) => return Outcome::deny(Denial::Unavailable, e.to_string()),
+        Err(e) => return Outcome::unavailable(e),
     };
     match change(&store, conv, now) {
         Ok(()) => Outcome::success("changed after proving a current factor"),
-        Err(e) => Outcome::deny(Denial::Unavailable, e.to_string()),
+        Err(e) => Outcome::unavailable(e),
     }
 }
 
@@ -249,12 +248,8 @@ fn authorize_new_factor(
     clock: &dyn Clock,
     refuse_if_enrolled: Option<&str>,
 ) -> Result<(Store, bool), Outcome> {
-    let store =
-        Store::open(&cfg.store).map_err(|e| Outcome::deny(Denial::Unavailable, e.to_string()))?;
-    let enrolled = store
-        .load(user)
-        .map_err(|e| Outcome::deny(Denial::Unavailable, e.to_string()))?
-        .is_some_and(|r| r.is_enrolled());
+    let store = Store::open(&cfg.store).map_err(Outcome::unavailable)?;
+    let enrolled = store.load(user).map_err(Outcome::unavailable)?.is_some_and(|r| r.is_enrolled());
     if enrolled {
         if let Some(reason) = refuse_if_enrolled {
             conv.error(
@@ -320,7 +315,7 @@ fn register_key(
     };
     let now = match clock.now() {
         Ok(n) => n,
-        Err(e) => return Outcome::deny(Denial::Unavailable, e.to_string()),
+        Err(e) => return Outcome::unavailable(e),
     };
     let result = enroll::register_fido2(
         cfg,

@@ -186,12 +186,12 @@ pub(crate) fn enroll_totp(
 ) -> Outcome {
     let pending = match PendingTotp::generate(&cfg.totp, &format!("{user}@{}", hostname())) {
         Ok(p) => p,
-        Err(e) => return Outcome::deny(Denial::Unavailable, e.to_string()),
+        Err(e) => return Outcome::unavailable(e),
     };
     let uri = pending.uri_string();
     let picture = match Qr::encode(&uri) {
         Ok(q) => qr::render(&q, Style::Plain),
-        Err(e) => return Outcome::deny(Denial::Unavailable, e.to_string()),
+        Err(e) => return Outcome::unavailable(e),
     };
     let p = &pending.uri.params;
     let secret = zeroize::Zeroizing::new(grouped(&pending.uri.secret.to_base32()));
@@ -219,7 +219,7 @@ pub(crate) fn enroll_totp(
         }
         let now = match clock.now() {
             Ok(n) => n,
-            Err(e) => return Outcome::deny(Denial::Unavailable, e.to_string()),
+            Err(e) => return Outcome::unavailable(e),
         };
         let Some(step) = pending.confirm(&answer, now, cfg.totp.window) else {
             if attempt < CODE_TRIES {
@@ -273,7 +273,7 @@ fn enroll_key(
     };
     let now = match clock.now() {
         Ok(n) => n,
-        Err(e) => return Outcome::deny(Denial::Unavailable, e.to_string()),
+        Err(e) => return Outcome::unavailable(e),
     };
     let registered = enroll::register_fido2(
         cfg,

@@ -233,6 +233,11 @@ impl Outcome {
     pub(crate) fn deny(d: Denial, reason: impl Into<String>) -> Self {
         Outcome::new(Decision::Deny(d), reason)
     }
+    /// The one denial for a failure below the login logic (store, clock, user database, a
+    /// remote client): `Unavailable`, with the error as the logged reason.
+    pub(crate) fn unavailable(e: impl fmt::Display) -> Self {
+        Outcome::deny(Denial::Unavailable, e.to_string())
+    }
     pub(crate) fn ignore(reason: impl Into<String>) -> Self {
         Outcome::new(Decision::Ignore, reason)
     }
@@ -351,7 +356,7 @@ pub fn authenticate_with(
         Err(e @ (Error::InvalidUserName(_) | Error::UnknownUser(_))) => {
             return Outcome::deny(Denial::BadUser, e.to_string());
         }
-        Err(e) => return Outcome::deny(Denial::Unavailable, e.to_string()),
+        Err(e) => return Outcome::unavailable(e),
     };
     let mut outcome = decide(cfg, req, &account, conv, clock, dir);
     outcome.account = Some(account.name.to_string());
@@ -378,7 +383,7 @@ fn decide(
     let user = &account.name;
     let now = match clock.now() {
         Ok(n) => n,
-        Err(e) => return Outcome::deny(Denial::Unavailable, e.to_string()),
+        Err(e) => return Outcome::unavailable(e),
     };
     let subject = Subject { service: &req.service, account, rhost: req.rhost.as_deref() };
     let policy = match policy::resolve(cfg.default_policy(), &cfg.rules, &subject, dir) {
@@ -407,11 +412,11 @@ fn decide(
     }
     let store = match Store::open(&cfg.store) {
         Ok(s) => s,
-        Err(e) => return Outcome::deny(Denial::Unavailable, e.to_string()),
+        Err(e) => return Outcome::unavailable(e),
     };
     let record = match store.load(user) {
         Ok(r) => r,
-        Err(e) => return Outcome::deny(Denial::Unavailable, e.to_string()),
+        Err(e) => return Outcome::unavailable(e),
     };
     let enrolled = record.as_ref().filter(|r| r.is_enrolled());
     if cfg.debug {

@@ -103,7 +103,7 @@ pub(crate) fn authenticate(
     let pi = match PrivacyIdea::new(section) {
         Ok(p) => p,
         // A CA file or proxy that cannot be used is a configuration fault: never fail open.
-        Err(e) => return Outcome::deny(Denial::Unavailable, e.to_string()).with_factor(FACTOR),
+        Err(e) => return Outcome::unavailable(e).with_factor(FACTOR),
     };
     let first = pi.check(user.as_str(), answer.trim(), None, login.client_addr);
     let typed_code = !answer.trim().is_empty();

@@ -134,16 +134,16 @@ pub(crate) fn push_or_code(
     };
     let nonce = match new_nonce() {
         Ok(n) => n,
-        Err(e) => return Outcome::deny(Denial::Unavailable, e.to_string()),
+        Err(e) => return Outcome::unavailable(e),
     };
     let now = match clock.now() {
         Ok(n) => n,
-        Err(e) => return Outcome::deny(Denial::Unavailable, e.to_string()),
+        Err(e) => return Outcome::unavailable(e),
     };
     let entry = pcfg.number_entry_for(&req.service);
     let (number, choices) = match login_numbers(entry) {
         Ok(n) => n,
-        Err(e) => return Outcome::deny(Denial::Unavailable, e.to_string()),
+        Err(e) => return Outcome::unavailable(e),
     };
     let request = CreateChallenge {
         user: user.as_str().to_string(),
@@ -374,7 +374,7 @@ pub(crate) fn enroll_push(
     // whose pairing code matches the one the user's phone shows.
     let host_secret = match random_b64::<16>() {
         Ok(k) => zeroize::Zeroizing::new(k),
-        Err(e) => return Outcome::deny(Denial::Unavailable, e.to_string()),
+        Err(e) => return Outcome::unavailable(e),
     };
     let link = zeroize::Zeroizing::new(push_proto::pairing_uri::with_host_secret(
         &pairing.uri,
@@ -382,7 +382,7 @@ pub(crate) fn enroll_push(
     ));
     let picture = match Qr::encode(&link) {
         Ok(q) => qr::render(&q, Style::Plain),
-        Err(e) => return Outcome::deny(Denial::Unavailable, e.to_string()),
+        Err(e) => return Outcome::unavailable(e),
     };
     conv.info(&zeroize::Zeroizing::new(format!(
         "Scan this QR code with your phone's camera to pair it for push approval:\n\n{}\n\
@@ -453,7 +453,7 @@ pub(crate) fn enroll_push(
     }
     let now = match clock.now() {
         Ok(n) => n,
-        Err(e) => return Outcome::deny(Denial::Unavailable, e.to_string()),
+        Err(e) => return Outcome::unavailable(e),
     };
     let mut candidate = PushDevice {
         id: device.id.clone(),
@@ -473,19 +473,19 @@ pub(crate) fn enroll_push(
             ));
             return Outcome::deny(Denial::AuthFailed, "push device name already in use");
         }
-        Err(e) => return Outcome::deny(Denial::Unavailable, e.to_string()),
+        Err(e) => return Outcome::unavailable(e),
     }
 
     // The test push: the device must approve the right number before it is saved.
     let nonce = match new_nonce() {
         Ok(n) => n,
-        Err(e) => return Outcome::deny(Denial::Unavailable, e.to_string()),
+        Err(e) => return Outcome::unavailable(e),
     };
     let service = "mfa-enroll";
     let entry = pcfg.number_entry_for(service);
     let (number, choices) = match login_numbers(entry) {
         Ok(n) => n,
-        Err(e) => return Outcome::deny(Denial::Unavailable, e.to_string()),
+        Err(e) => return Outcome::unavailable(e),
     };
     let request = CreateChallenge {
         user: user.as_str().to_string(),

@@ -314,7 +314,7 @@ fn lock_and_load_inner<'s>(
 ) -> Result<(UserLock<'s>, UserRecord, u64), (Outcome, bool)> {
     let lock = store.lock(user).map_err(|e| {
         let busy = matches!(e, crate::Error::Busy(_));
-        (Outcome::deny(Denial::Unavailable, e.to_string()), busy)
+        (Outcome::unavailable(e), busy)
     })?;
     let record = match lock.load() {
         Ok(Some(r)) => r,
@@ -324,10 +324,9 @@ fn lock_and_load_inner<'s>(
                 false,
             ));
         }
-        Err(e) => return Err((Outcome::deny(Denial::Unavailable, e.to_string()), false)),
+        Err(e) => return Err((Outcome::unavailable(e), false)),
     };
-    let now =
-        clock.now().map_err(|e| (Outcome::deny(Denial::Unavailable, e.to_string()), false))?;
+    let now = clock.now().map_err(|e| (Outcome::unavailable(e), false))?;
     Ok((lock, record, now))
 }
 
