@@ -477,8 +477,9 @@ pass "untrusted without the generated CA"
 token=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["token"])' "$cred")
 pairing=$(curl -sS --fail-with-body --max-time 5 --cacert /etc/mfa-pushd/tls/ca.pem \
   -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
-  -d '{"user":"pkgtest","ttl":60}' "$url/v1/pairings") || fail "POST /v1/pairings: $pairing"
-uri=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["uri"])' "$pairing")
+  -d '{"user":"pkgtest","ttl":60}' "$url/v2/pairings") || fail "POST /v2/pairings: $pairing"
+# The host adds its own secret to the service's link before showing it (protocol 2, &k=).
+uri=$(python3 -c 'import json,secrets,sys; print(json.loads(sys.argv[1])["uri"] + "&k=" + secrets.token_urlsafe(16))' "$pairing")
 device_dir=$(mktemp -d)
 mfa-push-device --key-file "$device_dir/key.json" pair "$uri" --name pkgtest-device \
   --ca-file /etc/mfa-pushd/tls/ca.pem || fail "mfa-push-device pair"
