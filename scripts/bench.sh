@@ -8,7 +8,7 @@
 #   scripts/bench.sh [--quick] --out FILE.md [--svg FILE.svg]    write elsewhere
 #   scripts/bench.sh --no-push ...       the PAM part only (no PostgreSQL or privacyIDEA needed)
 #
-# Needs Debian's libpam-google-authenticator and libpam-oath, and root (PAM modules run as root;
+# Needs Debian's libpam-google-authenticator, libpam-oath and libnss-wrapper, and root (PAM modules run as root;
 # the benchmark unshares a mount namespace for its syslog sink). The push part also needs the
 # PostgreSQL server (Debian: postgresql) and the privacyIDEA venv of scripts/privacyidea-setup.sh
 # (MFA_PRIVACYIDEA_VENV, default /opt/pam_mfa-test/privacyidea-venv). Builds in release mode as
@@ -32,6 +32,11 @@ while [ $# -gt 0 ]; do
 done
 [ -n "$svg" ] || svg="${out%.md}.svg"
 
+# The benchmark's users exist only in its own passwd file, read through libnss-wrapper.
+if ! compgen -G "/usr/lib/*/libnss_wrapper.so" >/dev/null; then
+  echo "bench.sh: libnss_wrapper.so not found (Debian: apt-get install libnss-wrapper)" >&2
+  exit 1
+fi
 for so in pam_google_authenticator.so pam_oath.so; do
   if ! compgen -G "/usr/lib/*/security/$so" >/dev/null && ! compgen -G "/lib/*/security/$so" >/dev/null; then
     echo "bench.sh: $so not found (Debian: apt-get install libpam-google-authenticator libpam-oath)" >&2

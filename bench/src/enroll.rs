@@ -50,6 +50,7 @@ impl<'a> Enroller<'a> {
 
     /// Enrolls `users` for `module` (pam_oath: appends them to the users file).
     pub(crate) fn enroll(&mut self, module: Module, users: &[String]) {
+        self.env.add_accounts(users);
         match module {
             Module::PamMfa => {
                 let env = self.env;

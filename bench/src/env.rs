@@ -17,6 +17,9 @@ pub(crate) fn base_dir() -> PathBuf {
 }
 
 /// An installation on disk. Workers open the one the orchestrator created.
+/// First uid of the benchmark's users.
+const FIRST_UID: u32 = 62_000;
+
 pub(crate) struct Env {
     /// Root of the installation.
     pub(crate) root: PathBuf,
@@ -78,7 +81,45 @@ impl Env {
             write(&env.root.join("pam.d").join(m.key()), &format!("{}\n", m.stack(&env)), 0o644);
         }
         write(&env.oath_file(), "", 0o600);
+        write(&env.nss_passwd(), "root:x:0:0:root:/root:/bin/sh\n", 0o644);
+        write(&env.nss_group(), "root:x:0:\n", 0o644);
         env
+    }
+
+    /// The passwd file the benchmark users live in: pam_mfa refuses a user name that is not an
+    /// account, and the benchmark must not add thousands of users to the machine. Every process
+    /// that loads a module runs with Debian's libnss-wrapper preloaded ([`Env::nss_env`]), which
+    /// answers passwd and group lookups from these files; the peers run under it too, so the
+    /// comparison stays fair.
+    pub(crate) fn nss_passwd(&self) -> PathBuf {
+        self.root.join("passwd")
+    }
+
+    /// The group file next to [`Env::nss_passwd`].
+    pub(crate) fn nss_group(&self) -> PathBuf {
+        self.root.join("group")
+    }
+
+    /// Adds `users` (those not there yet) to [`Env::nss_passwd`], each with its own uid.
+    pub(crate) fn add_accounts(&self, users: &[String]) {
+        let path = self.nss_passwd();
+        let mut text = std::fs::read_to_string(&path).expect("benchmark passwd");
+        let known: std::collections::HashSet<String> =
+            text.lines().filter_map(|l| l.split(':').next()).map(str::to_string).collect();
+        let first = FIRST_UID + text.lines().count() as u32;
+        for (uid, u) in (first..).zip(users.iter().filter(|u| !known.contains(*u))) {
+            text.push_str(&format!("{u}:x:{uid}:{uid}::/nonexistent:/usr/sbin/nologin\n"));
+        }
+        write(&path, &text, 0o644);
+    }
+
+    /// The environment that makes a process see the users of [`Env::nss_passwd`].
+    pub(crate) fn nss_env(root: &Path) -> [(&'static str, PathBuf); 3] {
+        [
+            ("LD_PRELOAD", PathBuf::from("libnss_wrapper.so")),
+            ("NSS_WRAPPER_PASSWD", root.join("passwd")),
+            ("NSS_WRAPPER_GROUP", root.join("group")),
+        ]
     }
 
     /// Opens an installation made by [`Env::create`] (in a worker process).

@@ -68,6 +68,7 @@ pub(crate) fn login(env: &Env, module: Module, user: &str, answer: &str) -> Fres
     let cpu0 = sys::children_cpu_ns();
     let t0 = Instant::now();
     let mut child = Command::new(exe)
+        .envs(Env::nss_env(&env.root))
         .arg("once")
         .arg(&env.root)
         .args([module.key(), user, answer])

@@ -179,6 +179,7 @@ pub(crate) fn run(specs: &[WorkerSpec]) -> Vec<WorkerResult> {
         .iter()
         .map(|s| {
             Command::new(&exe)
+                .envs(Env::nss_env(&s.env))
                 .arg("worker")
                 .arg(serde_json::to_string(s).expect("serialize spec"))
                 .stdin(Stdio::piped())
