@@ -153,7 +153,10 @@ fn method(r: &Results) -> String {
     let stacks: Vec<String> = Module::ALL.iter().map(|&m| stack_example(m)).collect();
     format!(
         "Each module is the only `auth` line of its own stack, in a temporary pam.d given to \
-         `pam_start_confdir` (nothing under `/etc` is used):\n\n```\n{}\n```\n\n\
+         `pam_start_confdir` (nothing under `/etc` is used). The benchmark's users exist only in its \
+         own passwd file, read through Debian's libnss-wrapper preloaded into every process that \
+         loads a module (pam_mfa refuses names that are not accounts; all three modules run under \
+         the same preload):\n\n```\n{}\n```\n\n\
          * **pam_mfa**: the release build (`{}`), default configuration except \
          `[lockout] fail_delay_ms = 0`: neither peer asks libpam for a failure delay, the delay \
          is a sleep after the module returned (no CPU, no lock held), and it would swamp the \
