@@ -82,6 +82,8 @@ pub(crate) fn users(prefix: &str, n: usize) -> Vec<String> {
 
 /// A worker spec with the common defaults: TOTP answers, one login per user, all must succeed.
 pub(crate) fn spec(env: &Env, module: Module, users: Vec<String>, warmup: usize) -> WorkerSpec {
+    // Accounts for every user a worker logs in, also those it enrolls itself (churn).
+    env.add_accounts(&users);
     WorkerSpec {
         env: env.root.clone(),
         module,
