@@ -17,6 +17,10 @@ pub(crate) fn base_dir() -> PathBuf {
 }
 
 /// An installation on disk. Workers open the one the orchestrator created.
+/// The benchmark's passwd and group files, in the installation's root.
+const PASSWD_FILE: &str = "passwd";
+const GROUP_FILE: &str = "group";
+
 /// First uid of the benchmark's users.
 const FIRST_UID: u32 = 62_000;
 
@@ -92,12 +96,12 @@ impl Env {
     /// answers passwd and group lookups from these files; the peers run under it too, so the
     /// comparison stays fair.
     pub(crate) fn nss_passwd(&self) -> PathBuf {
-        self.root.join("passwd")
+        self.root.join(PASSWD_FILE)
     }
 
     /// The group file next to [`Env::nss_passwd`].
     pub(crate) fn nss_group(&self) -> PathBuf {
-        self.root.join("group")
+        self.root.join(GROUP_FILE)
     }
 
     /// Adds `users` (those not there yet) to [`Env::nss_passwd`], each with its own uid.
@@ -117,8 +121,8 @@ impl Env {
     pub(crate) fn nss_env(root: &Path) -> [(&'static str, PathBuf); 3] {
         [
             ("LD_PRELOAD", PathBuf::from("libnss_wrapper.so")),
-            ("NSS_WRAPPER_PASSWD", root.join("passwd")),
-            ("NSS_WRAPPER_GROUP", root.join("group")),
+            ("NSS_WRAPPER_PASSWD", root.join(PASSWD_FILE)),
+            ("NSS_WRAPPER_GROUP", root.join(GROUP_FILE)),
         ]
     }
 
