@@ -463,7 +463,7 @@ fn decide(
     if let Some(record) = enrolled {
         if let Some(left) = record.lockout.locked_for(now) {
             if !req.silent {
-                conv.error(&verify::locked_message(&user, left));
+                conv.error(&verify::locked_message(user, left));
             }
             return Outcome::deny(Denial::AuthFailed, format!("locked for {left} more seconds"));
         }
