@@ -107,6 +107,19 @@ impl std::error::Error for Error {
     }
 }
 
+/// A factor error (`mfa-factors`) as the same variant here, with the same text.
+impl From<mfa_factors::Error> for Error {
+    fn from(e: mfa_factors::Error) -> Self {
+        match e {
+            mfa_factors::Error::InvalidUserName(m) => Error::InvalidUserName(m),
+            mfa_factors::Error::Random(m) => Error::Random(m),
+            mfa_factors::Error::Invalid(m) => Error::Invalid(m),
+            // `non_exhaustive`: a variant added there reads as invalid input until mapped here.
+            other => Error::Invalid(other.to_string()),
+        }
+    }
+}
+
 /// The category of a serde_json error, without its message: serde_json messages can quote the
 /// input, which may hold secrets.
 pub(crate) fn json_error_kind(e: &serde_json::Error) -> &'static str {

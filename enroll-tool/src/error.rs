@@ -67,6 +67,12 @@ impl Error {
     }
 }
 
+impl From<mfa_core::FactorError> for Error {
+    fn from(e: mfa_core::FactorError) -> Self {
+        mfa_core::Error::from(e).into()
+    }
+}
+
 impl From<mfa_core::Error> for Error {
     fn from(e: mfa_core::Error) -> Self {
         match e {

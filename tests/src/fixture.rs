@@ -51,8 +51,11 @@ pub fn module_path() -> PathBuf {
         )
     });
     let ws = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace");
-    let newest =
-        newest_source_mtime(&ws.join("core/src")).max(newest_source_mtime(&ws.join("pam_mfa/src")));
+    let newest = ["factors/src", "core/src", "pam_mfa/src"]
+        .iter()
+        .map(|dir| newest_source_mtime(&ws.join(dir)))
+        .max()
+        .unwrap_or(UNIX_EPOCH);
     assert!(
         built >= newest,
         "{} is older than its sources: run `cargo build -p pam_mfa` first (scripts/test.sh does)",

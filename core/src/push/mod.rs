@@ -20,8 +20,10 @@
 
 mod client;
 mod config;
-pub mod passkey;
 mod receipt;
+
+/// Passkeys of phone web app devices: in `mfa-factors`, which `mfa-pushd` shares.
+pub use mfa_factors::passkey;
 
 pub use client::{PushClient, PushError};
 pub use config::{DEFAULT_CREDENTIAL, NumberEntry, PushConfig};

@@ -35,7 +35,9 @@ pub(crate) fn list(cli: &Cli, args: &JsonArgs, out: &mut dyn Write) -> Result<()
     let mut summaries = Vec::new();
     let mut unreadable = 0usize;
     for name in store.users()? {
-        let loaded = UserName::parse(&name).and_then(|user| store.load(&user));
+        let loaded = UserName::parse(&name)
+            .map_err(mfa_core::Error::from)
+            .and_then(|user| store.load(&user));
         match loaded {
             Ok(Some(record)) => summaries.push(Summary::of(&record, SystemClock.now()?)),
             Ok(None) => {} // removed since the directory was listed

@@ -146,7 +146,10 @@ fn inspect(cfg: &StoreConfig) -> StoreState {
         Err(e) => return StoreState::Unusable(e.to_string()),
     };
     // Records are decrypted only to ask whether a factor is there; nothing of them is shown.
-    let enrolled = |name: &str| match UserName::parse(name).and_then(|u| store.load(&u)) {
+    let enrolled = |name: &str| match UserName::parse(name)
+        .map_err(mfa_core::Error::from)
+        .and_then(|u| store.load(&u))
+    {
         Ok(Some(record)) => record.is_enrolled(),
         Ok(None) => false,
         Err(_) => true,

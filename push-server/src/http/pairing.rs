@@ -13,7 +13,7 @@ use crate::store::{Device, Pairing};
 use axum::extract::State;
 use axum::http::{StatusCode, Uri};
 use axum::response::Response;
-use mfa_core::push::passkey::verify_registration;
+use mfa_factors::passkey::verify_registration;
 use push_proto::api::{
     CreatePairing, DeviceInfo, PairRequest, Paired, PairingCreated, PairingState, PairingStatus,
     errors,

@@ -7,7 +7,7 @@ use crate::audit::Event;
 use crate::error::ApiError;
 use crate::store::Device;
 use axum::http::StatusCode;
-use mfa_core::push::passkey::{DevicePasskey, RelyingParty, verify_answer};
+use mfa_factors::passkey::{DevicePasskey, RelyingParty, verify_answer};
 use push_proto::api::{PasskeyAssertion, errors};
 
 /// The service's relying party: its `public_url`.
