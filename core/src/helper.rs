@@ -138,14 +138,14 @@ pub enum Reply {
 impl Done {
     /// Encodes an outcome (its reason is for the helper's log, not for the caller).
     pub fn from_outcome(o: &Outcome, status: Option<Status>) -> Done {
-        Done { decision: o.decision, factor: o.factor.and_then(Factor::from_name), status }
+        Done { decision: o.decision, factor: o.factor, status }
     }
 
     /// Decodes into an outcome for the module's log line.
     pub fn to_outcome(&self) -> Outcome {
         Outcome {
             decision: self.decision,
-            factor: self.factor.map(Factor::name),
+            factor: self.factor,
             reason: "through mfa-helper (the reason is in its log line)".into(),
             account: None,
         }
@@ -350,7 +350,7 @@ mod tests {
     #[test]
     fn results_are_typed_and_carry_no_reason() {
         let o = Outcome::deny(Denial::Unavailable, "cannot record the attempt: disk full")
-            .with_factor("totp");
+            .with_factor(Factor::Totp);
         let done = Done::from_outcome(&o, None);
         let text = serde_json::to_string(&Event::Done(Box::new(done.clone()))).unwrap();
         assert_eq!(
@@ -359,7 +359,7 @@ mod tests {
         );
         assert!(!text.contains("disk"));
         assert_eq!(done.to_outcome().decision, Decision::Deny(Denial::Unavailable));
-        assert_eq!(done.to_outcome().factor, Some("totp"));
+        assert_eq!(done.to_outcome().factor, Some(Factor::Totp));
         for bad in [
             r#"{"done":{"decision":"yes please","factor":null,"status":null}}"#,
             r#"{"done":{"decision":"success","factor":null,"status":null,"reason":"x"}}"#,
@@ -370,10 +370,10 @@ mod tests {
             assert!(parse::<Event>(bad).is_err(), "{bad}");
         }
         for f in [Factor::Push, Factor::Fido2, Factor::PrivacyIdea, Factor::EnrollPush] {
-            let o = Outcome::success("x").with_factor(f.name());
+            let o = Outcome::success("x").with_factor(f);
             assert_eq!(Done::from_outcome(&o, None).factor, Some(f), "not 'other' any more");
         }
-        let o = Outcome::fail_open("outage").with_factor("push");
+        let o = Outcome::fail_open("outage").with_factor(Factor::Push);
         let text = serde_json::to_string(&Done::from_outcome(&o, None)).unwrap();
         assert_eq!(text, r#"{"decision":"fail_open","factor":"push","status":null}"#);
     }

@@ -10,7 +10,7 @@ use crate::account::{Account, Directory};
 use crate::config::{Config, FirstEnrollment, ModuleArgs};
 use crate::enroll::{self, Existing};
 use crate::helper::{Done, Request};
-use crate::login::{self, Clock, Conversation, Denial, Outcome, verify};
+use crate::login::{self, Clock, Conversation, Denial, Factor, Outcome, verify};
 use crate::store::Store;
 use crate::username::UserName;
 
@@ -286,7 +286,7 @@ fn enroll_totp(
     };
     let existing = if enrolled { Existing::Replace } else { Existing::Keep };
     login::enroll_flow::enroll_totp(cfg, &store, user, conv, clock, existing)
-        .with_factor("enroll-totp")
+        .with_factor(Factor::EnrollTotp)
 }
 
 /// Adds a security key. Adding a factor changes the account like replacing one does, so a user
@@ -347,7 +347,7 @@ fn register_key(
                     &codes,
                 ));
             }
-            Outcome::success("security key registered").with_factor("enroll-fido2")
+            Outcome::success("security key registered").with_factor(Factor::EnrollFido2)
         }
         Err(e) => {
             conv.error("The security key could not be registered.");

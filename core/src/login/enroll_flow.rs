@@ -6,7 +6,7 @@
 //! Because sshd shows informational messages only together with the next prompt, every message
 //! the user must read is followed by a prompt.
 
-use super::{Clock, ConvError, Conversation, Denial, Outcome};
+use super::{Clock, ConvError, Conversation, Denial, Factor, Outcome};
 use crate::config::Config;
 use crate::enroll::{self, Existing, PendingTotp};
 use crate::error::Error;
@@ -64,14 +64,12 @@ pub(super) fn offer(
         }
     };
     match choice {
-        Choice::Enroll => {
-            enroll_totp(cfg, store, user, conv, clock, Existing::Keep).with_factor("enroll-totp")
-        }
-        Choice::Push => {
-            super::push_flow::enroll_push(cfg, store, user, conv, clock).with_factor("enroll-push")
-        }
+        Choice::Enroll => enroll_totp(cfg, store, user, conv, clock, Existing::Keep)
+            .with_factor(Factor::EnrollTotp),
+        Choice::Push => super::push_flow::enroll_push(cfg, store, user, conv, clock)
+            .with_factor(Factor::EnrollPush),
         Choice::SecurityKey => {
-            enroll_key(cfg, store, user, conv, clock).with_factor("enroll-fido2")
+            enroll_key(cfg, store, user, conv, clock).with_factor(Factor::EnrollFido2)
         }
         Choice::Skip => update_state(store, user, now, |s| {
             s.skips += 1;

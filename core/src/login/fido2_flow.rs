@@ -5,7 +5,7 @@
 //! assertion is verified by us ([`crate::fido2::verify`]) under the user's lock, where the new
 //! signature counter is stored and failures count towards the lockout.
 
-use super::{Clock, Conversation, Denial, Outcome, PROMPT, Request, verify};
+use super::{Clock, Conversation, Denial, Factor, Outcome, PROMPT, Request, verify};
 use crate::config::Config;
 use crate::fido2::device::{self, Login};
 use crate::fido2::{Fido2Error, unb64, verify::verify_assertion};
@@ -66,7 +66,7 @@ fn use_key(
     conv: &mut dyn Conversation,
     clock: &dyn Clock,
 ) -> KeyResult {
-    let deny = |d, r: String| KeyResult::Done(Outcome::deny(d, r).with_factor("fido2"));
+    let deny = |d, r: String| KeyResult::Done(Outcome::deny(d, r).with_factor(Factor::Fido2));
     let test =
         if cfg.fido2.test_device.is_some() { " (TEST DEVICE: not for production)" } else { "" };
     let mut dev = match device::open(&cfg.fido2) {
@@ -160,7 +160,7 @@ fn record_failure(
         }
         Err(o) => o,
     };
-    KeyResult::Done(outcome.with_factor("fido2"))
+    KeyResult::Done(outcome.with_factor(Factor::Fido2))
 }
 
 /// Checks the assertion as a counted attempt ([`verify::begin_attempt`]): counted before the
@@ -180,7 +180,7 @@ fn verify_and_record(
 ) -> KeyResult {
     let mut counted = match verify::begin_attempt(cfg, req, store, user, clock, conv) {
         Ok(c) => c,
-        Err(o) => return KeyResult::Done(o.with_factor("fido2")),
+        Err(o) => return KeyResult::Done(o.with_factor(Factor::Fido2)),
     };
     match verify_assertion(&counted.record.fido2, rp_id, client_data_hash, assertion) {
         Ok((index, count)) => {
@@ -192,14 +192,14 @@ fn verify_and_record(
                         "security key '{}' verified{test}",
                         crate::username::log_safe(&name)
                     ))
-                    .with_factor("fido2"),
+                    .with_factor(Factor::Fido2),
                 ),
-                Err(o) => KeyResult::Done(o.with_factor("fido2")),
+                Err(o) => KeyResult::Done(o.with_factor(Factor::Fido2)),
             }
         }
         Err(e) => {
             let o = counted.reject(cfg, req, conv, format!("{e}{test}"));
-            KeyResult::Done(o.with_factor("fido2"))
+            KeyResult::Done(o.with_factor(Factor::Fido2))
         }
     }
 }

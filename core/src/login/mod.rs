@@ -173,6 +173,7 @@ pub enum Factor {
 }
 
 impl Factor {
+    #[cfg(test)]
     const ALL: [Factor; 8] = [
         Factor::Totp,
         Factor::Recovery,
@@ -197,11 +198,6 @@ impl Factor {
             Factor::EnrollFido2 => "enroll-fido2",
         }
     }
-
-    /// The factor of a log name ([`Outcome::factor`]); `None` for `none` and unknown names.
-    pub fn from_name(name: &str) -> Option<Factor> {
-        Factor::ALL.into_iter().find(|f| f.name() == name)
-    }
 }
 
 /// The decision plus what the log line needs.
@@ -209,9 +205,8 @@ impl Factor {
 pub struct Outcome {
     /// What to return.
     pub decision: Decision,
-    /// Which factor was tried (a [`Factor::name`]: `totp`, `recovery`, `enroll-totp` ...),
-    /// if any.
-    pub factor: Option<&'static str>,
+    /// Which factor was tried, if any.
+    pub factor: Option<Factor>,
     /// Short reason for the log (never a secret).
     pub reason: String,
     /// The account the login was decided for, once the user name resolved (it may be spelled
@@ -235,7 +230,7 @@ impl Outcome {
     pub(crate) fn fail_open(reason: impl Into<String>) -> Self {
         Outcome::new(Decision::FailOpen, reason)
     }
-    pub(crate) fn with_factor(mut self, f: &'static str) -> Self {
+    pub(crate) fn with_factor(mut self, f: Factor) -> Self {
         self.factor = Some(f);
         self
     }
@@ -255,7 +250,7 @@ impl Outcome {
             "decision={decision} {user} service=\"{}\" rhost=\"{}\" factor={} reason=\"{}\"",
             log_safe(&req.service),
             log_safe(req.rhost.as_deref().unwrap_or("")),
-            self.factor.unwrap_or("none"),
+            self.factor.map_or("none", Factor::name),
             self.reason,
         )
     }
@@ -463,7 +458,7 @@ fn decide(
     if let Some(record) = enrolled {
         if let Some(left) = record.lockout.locked_for(now) {
             if !req.silent {
-                conv.error(&verify::locked_message(&user, left));
+                conv.error(&verify::locked_message(user, left));
             }
             return Outcome::deny(Denial::AuthFailed, format!("locked for {left} more seconds"));
         }
@@ -493,7 +488,7 @@ fn decide(
                     Denial::AuthFailed,
                     "only a security key is enrolled, and this login is not at the local seat",
                 )
-                .with_factor("fido2");
+                .with_factor(Factor::Fido2);
             }
         }
         return verify::ask_and_verify(cfg, req, &store, user, conv, clock, preset, PROMPT);
@@ -520,7 +515,7 @@ pub fn enroll_push(
     conv: &mut dyn Conversation,
     clock: &dyn Clock,
 ) -> Outcome {
-    push_flow::enroll_push(cfg, store, user, conv, clock).with_factor("enroll-push")
+    push_flow::enroll_push(cfg, store, user, conv, clock).with_factor(Factor::EnrollPush)
 }
 
 #[cfg(test)]

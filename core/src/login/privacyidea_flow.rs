@@ -20,10 +20,11 @@
 //!
 //! [`Decision::FailOpen`]: super::Decision::FailOpen
 
-use super::{Clock, Conversation, Denial, MAX_ANSWER_LEN, Outcome, PROMPT, Request, verify};
+use super::{
+    Clock, Conversation, Denial, Factor, MAX_ANSWER_LEN, Outcome, PROMPT, Request, verify,
+};
 use crate::config::Config;
-use crate::http::FailMode;
-use crate::policy::Policy;
+use crate::policy::{FailMode, Policy};
 use crate::privacyidea::{CheckResult, PiError, PollStatus, PrivacyIdea, PrivacyIdeaConfig};
 use crate::recovery::Attempt;
 use crate::store::{Store, UserRecord};
@@ -33,8 +34,8 @@ use zeroize::Zeroizing;
 
 /// The first prompt.
 pub const PI_PROMPT: &str = "Verification code (or press Enter for a push to your phone): ";
-/// The factor name in log lines.
-const FACTOR: &str = "privacyidea";
+/// The factor of every outcome here.
+const FACTOR: Factor = Factor::PrivacyIdea;
 
 /// Everything one privacyIDEA login needs.
 struct Login<'a> {

@@ -23,9 +23,9 @@
 //! or a key the service swapped in, is refused), a test push must be approved with the right
 //! number, and only then is the device saved (with recovery codes if the user has none).
 
-use super::{Clock, ConvError, Conversation, Denial, Outcome, PROMPT, Request, verify};
+use super::{Clock, ConvError, Conversation, Denial, Factor, Outcome, PROMPT, Request, verify};
 use crate::config::Config;
-use crate::http::FailMode;
+use crate::policy::FailMode;
 use crate::push::{self, Expected, NumberEntry, PushClient, PushDevice, PushError, Verdict};
 use crate::qr::{self, Qr, Style};
 use crate::store::{Store, UserRecord};
@@ -99,7 +99,7 @@ pub(crate) fn push_or_code(
             );
         }
         return Outcome::deny(Denial::Config, "push device enrolled but [push] is not configured")
-            .with_factor("push");
+            .with_factor(Factor::Push);
     };
     let failmode = failmode_override.unwrap_or(pcfg.failmode);
     let service_down = |conv: &mut dyn Conversation, why: String, outage: bool| {
@@ -115,14 +115,14 @@ pub(crate) fn push_or_code(
                 "FAIL-OPEN: push unavailable ({why}); failmode=open lets the login in WITHOUT a \
                  second factor"
             ))
-            .with_factor("push"),
+            .with_factor(Factor::Push),
             _ => {
                 if !req.silent {
                     conv.error("The push service cannot be reached; try again later.");
                 }
                 let mode = if outage { "failmode=closed" } else { "not an outage" };
                 Outcome::deny(Denial::Unavailable, format!("push unavailable, {mode}: {why}"))
-                    .with_factor("push")
+                    .with_factor(Factor::Push)
             }
         }
     };
@@ -178,7 +178,7 @@ pub(crate) fn push_or_code(
             if !req.silent {
                 conv.error(refusal_text(&code));
             }
-            return Outcome::deny(Denial::AuthFailed, note).with_factor("push");
+            return Outcome::deny(Denial::AuthFailed, note).with_factor(Factor::Push);
         }
     };
     let prompt = approve_prompt(&created, number, entry, has_codes, "Push sent to", pcfg.timeout);
@@ -187,11 +187,11 @@ pub(crate) fn push_or_code(
         Ok(None) => {
             let _ = client.cancel(&created.txid);
             return Outcome::deny(Denial::Conversation, "no answer (cancelled)")
-                .with_factor("push");
+                .with_factor(Factor::Push);
         }
         Err(e) => {
             let _ = client.cancel(&created.txid);
-            return conv_failed(e).with_factor("push");
+            return conv_failed(e).with_factor(Factor::Push);
         }
     };
     if !answer.trim().is_empty() {
@@ -224,14 +224,14 @@ pub(crate) fn push_or_code(
         Err(PushError::Outage(m)) => return service_down(conv, m, true),
         Err(PushError::Unavailable(m)) => return service_down(conv, m, false),
         Err(e @ PushError::Refused { .. }) => {
-            return Outcome::deny(Denial::AuthFailed, e.to_string()).with_factor("push");
+            return Outcome::deny(Denial::AuthFailed, e.to_string()).with_factor(Factor::Push);
         }
     };
 
     // Judge the answer under the user's lock, against the devices enrolled right now.
     let (lock, mut record, now) = match verify::lock_and_load(store, user, clock) {
         Ok(l) => l,
-        Err(o) => return o.with_factor("push"),
+        Err(o) => return o.with_factor(Factor::Push),
     };
     let login = LoginFields {
         txid: &created.txid,
@@ -260,13 +260,13 @@ pub(crate) fn push_or_code(
             }
             if let Err(e) = lock.save(&record) {
                 return Outcome::deny(Denial::Unavailable, format!("cannot record the login: {e}"))
-                    .with_factor("push");
+                    .with_factor(Factor::Push);
             }
             return Outcome::success(format!(
                 "push approved on '{}'",
                 crate::username::log_safe(&device.name)
             ))
-            .with_factor("push");
+            .with_factor(Factor::Push);
         }
         Err(bad) => {
             drop(lock);
@@ -303,7 +303,7 @@ pub(crate) fn push_or_code(
             conv.error(&verify::locked_message(user, cfg.lockout.duration));
         }
     }
-    outcome.with_factor("push")
+    outcome.with_factor(Factor::Push)
 }
 
 /// The prompt of a push. It also says that Enter waits for the phone: sudo asks modules to be

@@ -1,7 +1,7 @@
 //! Asking an enrolled user for a code and checking it, with replay protection and lockout.
 
 use super::{
-    Clock, ConvError, Conversation, Denial, MAX_ANSWER_LEN, Outcome, Request, SINGLE_PROMPT,
+    Clock, ConvError, Conversation, Denial, Factor, MAX_ANSWER_LEN, Outcome, Request, SINGLE_PROMPT,
 };
 use crate::config::Config;
 use crate::recovery::{self, Attempt};
@@ -148,9 +148,9 @@ pub(crate) fn ask_and_verify(
     } else {
         classify(&answer, record.totp.as_ref().map(|t| t.params.digits))
     };
-    let (factor, result): (&'static str, Result<Option<usize>, &str>) = match answer_kind {
+    let (factor, result): (Option<Factor>, Result<Option<usize>, &str>) = match answer_kind {
         Answer::Totp(code) => match record.totp.as_mut() {
-            None => ("totp", Err("no TOTP enrolled")),
+            None => (Some(Factor::Totp), Err("no TOTP enrolled")),
             Some(f) => {
                 let window = f.window.unwrap_or(cfg.totp.window);
                 let check = totp::verify(
@@ -169,7 +169,7 @@ pub(crate) fn ask_and_verify(
                     totp::Check::Replayed => Err(REPLAYED),
                     totp::Check::Wrong => Err("wrong code"),
                 };
-                ("totp", result)
+                (Some(Factor::Totp), result)
             }
         },
         Answer::Recovery(attempt) => {
@@ -177,27 +177,27 @@ pub(crate) fn ask_and_verify(
                 Some(recovery::Check::Accepted { remaining }) => Ok(Some(remaining)),
                 _ => Err("wrong or used recovery code"),
             };
-            ("recovery", result)
+            (Some(Factor::Recovery), result)
         }
-        Answer::Malformed => ("none", Err("answer is neither a code nor a recovery code")),
-        Answer::TooLong => ("none", Err("answer too long")),
+        Answer::Malformed => (None, Err("answer is neither a code nor a recovery code")),
+        Answer::TooLong => (None, Err("answer too long")),
     };
     match result {
         Ok(recovery_left) => {
             // The used step / code is on disk before we say yes, or it could be used again.
             if let Err(o) = counted.accept(cfg, req, conv) {
-                return o.with_factor(factor);
+                return Outcome { factor, ..o };
             }
-            match recovery_left {
-                None => Outcome::success("code accepted").with_factor(factor),
+            let o = match recovery_left {
+                None => Outcome::success("code accepted"),
                 Some(left) => {
                     tell_recovery_left(cfg, req, conv, left);
                     Outcome::success(format!("recovery code accepted, {left} left"))
-                        .with_factor(factor)
                 }
-            }
+            };
+            Outcome { factor, ..o }
         }
-        Err(why) => counted.reject(cfg, req, conv, why.to_string()).with_factor(factor),
+        Err(why) => Outcome { factor, ..counted.reject(cfg, req, conv, why.to_string()) },
     }
 }
 
