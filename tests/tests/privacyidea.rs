@@ -282,15 +282,10 @@ fn recovery_codes_for_a_user_without_a_local_record() {
         "{said:?}"
     );
 
-    let tool = mfa_tests::sandbox::enroll_tool();
+    // Through the fixture's user database, which knows the user (as the module's does).
     let run = |args: &[&str]| {
-        let out = std::process::Command::new(&tool)
-            .arg("--config")
-            .arg(&f.config_path)
-            .args(["--user", user])
-            .args(args)
-            .output()
-            .expect("mfa-enroll");
+        let all: Vec<&str> = ["--user", user].iter().chain(args).copied().collect();
+        let out = f.enroll_tool(&all).output().expect("mfa-enroll");
         assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
         String::from_utf8_lossy(&out.stdout).into_owned()
     };

@@ -9,6 +9,8 @@ use crate::store::Store;
 use crate::totp;
 use std::os::unix::fs::PermissionsExt;
 
+mod remote;
+
 struct Script {
     answers: Vec<Result<Option<String>, ()>>,
     prompts: Vec<String>,
