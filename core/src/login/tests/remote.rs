@@ -340,7 +340,7 @@ fn a_receipt_from_another_service_key_is_not_an_approval() {
     struct Pinned<'s>(&'s Services, push_proto::PublicKey);
     impl Remotes for Pinned<'_> {
         fn push<'p>(&'p self, _: &PushConfig) -> Result<Box<dyn PushRemote + 'p>, PushError> {
-            Ok(Box::new(Connection { fake: &self.0.push, service_key: self.1.clone() }))
+            Ok(Box::new(Connection { fake: &self.0.push, service_key: self.1 }))
         }
         fn privacyidea<'p>(
             &'p self,
