@@ -13,6 +13,7 @@
 //!
 //! Every line is one JSON object of at most [`MAX_LINE`] bytes; anything else ends the session.
 
+use crate::config::ModuleArgs;
 use crate::enroll::Status;
 use crate::login::{ConvError, Conversation, Decision, Factor, Outcome};
 use serde::{Deserialize, Serialize};
@@ -48,10 +49,9 @@ pub enum Request {
         remote: bool,
         /// `PAM_SILENT`.
         silent: bool,
-        /// The module arguments: only `nullok`, `single_prompt` and `debug`, which cannot widen
-        /// what the helper does (`config=` is refused: the helper reads only the system
-        /// configuration).
-        args: Vec<String>,
+        /// The module arguments the helper takes from its caller (none can widen what it
+        /// does; there is no `config=`: the helper reads only the system configuration).
+        args: Vec<LoginArg>,
     },
     /// Enroll (or, with `replace`, re-enroll after proving a current factor) an app.
     EnrollTotp {
@@ -86,6 +86,55 @@ pub enum Request {
     Status,
     /// Undo an enroll-on-login opt-out.
     OptIn,
+}
+
+/// A module argument a caller may forward with a login, on the wire as its name in the PAM
+/// stack line (`"nullok"`, `"single_prompt"` ...). Anything else, `config=` above all, is not
+/// a request the helper parses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LoginArg {
+    /// `nullok`.
+    Nullok,
+    /// `single_prompt`.
+    SinglePrompt,
+    /// `locker`.
+    Locker,
+    /// `split_password`.
+    SplitPassword,
+    /// `debug`.
+    Debug,
+}
+
+impl LoginArg {
+    /// The arguments a module's `args` forward.
+    pub fn forwarded(args: &ModuleArgs) -> Vec<LoginArg> {
+        [
+            (args.nullok, LoginArg::Nullok),
+            (args.single_prompt, LoginArg::SinglePrompt),
+            (args.locker, LoginArg::Locker),
+            (args.split_password, LoginArg::SplitPassword),
+            (args.debug, LoginArg::Debug),
+        ]
+        .into_iter()
+        .filter_map(|(set, arg)| set.then_some(arg))
+        .collect()
+    }
+
+    /// The module arguments these stand for (never a `config=`).
+    pub fn module_args(args: &[LoginArg]) -> ModuleArgs {
+        let mut out = ModuleArgs::default();
+        for arg in args {
+            match arg {
+                LoginArg::Nullok => out.nullok = true,
+                LoginArg::SinglePrompt => out.single_prompt = true,
+                LoginArg::Locker => out.locker = true,
+                LoginArg::SplitPassword => out.split_password = true,
+                LoginArg::Debug => out.debug = true,
+            }
+        }
+        out
+    }
 }
 
 /// Helper → caller.
@@ -339,6 +388,25 @@ mod tests {
             r#"{"login":{"pam_user":"a","service":"s","remote":false,"silent":false,"args":[],"x":1}}"#
         )
         .is_err());
+        // Module arguments are the forwardable ones, by name; `config=` is not one.
+        let text = r#"{"login":{"pam_user":"a","service":"s","remote":false,"silent":false,"args":["nullok","single_prompt","locker","split_password","debug"]}}"#;
+        let Request::Login { args, .. } = parse::<Request>(text).unwrap() else { panic!() };
+        let all = ModuleArgs {
+            nullok: true,
+            single_prompt: true,
+            locker: true,
+            split_password: true,
+            debug: true,
+            config: None,
+        };
+        assert_eq!(LoginArg::module_args(&args), all);
+        assert_eq!(LoginArg::forwarded(&all), args);
+        for bad in [r#""config=/tmp/x.toml""#, r#""NULLOK""#, r#""nullok ""#, "1", "null"] {
+            let text = format!(
+                r#"{{"login":{{"pam_user":"a","service":"s","remote":false,"silent":false,"args":[{bad}]}}}}"#
+            );
+            assert!(parse::<Request>(&text).is_err(), "{bad}");
+        }
         // A remote host is no longer part of a request (the helper could not verify it).
         assert!(parse::<Request>(
             r#"{"login":{"pam_user":"a","service":"s","rhost":"10.0.0.1","remote":false,"silent":false,"args":[]}}"#

@@ -7,9 +7,9 @@
 //! and then pass sudo's second factor. A first enrollment follows `first_enrollment`.
 
 use crate::account::{Account, Directory};
-use crate::config::{Config, FirstEnrollment, ModuleArgs};
+use crate::config::{Config, FirstEnrollment};
 use crate::enroll::{self, Existing, NewKey};
-use crate::helper::{Done, Request};
+use crate::helper::{Done, LoginArg, Request};
 use crate::login::{
     self, Clock, Conversation, Denial, Factor, LoginContext, Outcome, push_flow, verify,
 };
@@ -165,18 +165,11 @@ fn login_for(
     service: String,
     remote: bool,
     silent: bool,
-    args: &[String],
+    args: &[LoginArg],
 ) -> Outcome {
-    let args = match ModuleArgs::parse(args.iter().map(String::as_str)) {
-        Ok(a) if a.config.is_some() => {
-            return Outcome::deny(
-                Denial::Config,
-                "the helper reads only the system configuration (config= refused)",
-            );
-        }
-        Ok(a) => a,
-        Err(e) => return Outcome::deny(Denial::Config, e.to_string()),
-    };
+    // Only forwardable arguments parse (`config=` is not one: the helper reads only the system
+    // configuration).
+    let args = LoginArg::module_args(args);
     // The caller names the service, so it chooses among the rules for the services the
     // configuration allows through the helper, and no other.
     if !caller.cfg.helper_services.contains(&service) {

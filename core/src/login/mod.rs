@@ -360,29 +360,13 @@ fn through_helper(
     req: &Request,
     conv: &mut dyn Conversation,
 ) -> Outcome {
-    let mut forwarded = Vec::new();
-    if args.nullok {
-        forwarded.push("nullok".to_string());
-    }
-    if args.single_prompt {
-        forwarded.push("single_prompt".to_string());
-    }
-    if args.locker {
-        forwarded.push("locker".to_string());
-    }
-    if args.split_password {
-        forwarded.push("split_password".to_string());
-    }
-    if args.debug {
-        forwarded.push("debug".to_string());
-    }
     let request = crate::helper::Request::Login {
         pam_user: req.user.clone(),
         service: req.service.clone(),
         remote: req.rhost.as_deref().is_some_and(|r| !r.trim().is_empty())
             || req.seat != Seat::Local,
         silent: req.silent,
-        args: forwarded,
+        args: crate::helper::LoginArg::forwarded(args),
     };
     match crate::helper::call(&cfg.helper, &request, conv) {
         Ok(done) => done.to_outcome(),
