@@ -38,12 +38,15 @@ impl Capture {
             ))?;
         }
         // The one device a login needs: the setuid helper is started with its standard error
-        // on /dev/null.
+        // on /dev/null. Best effort (without CAP_MKNOD only helper logins lack it, and they
+        // then fail visibly).
         // SAFETY: a plain system call with a valid NUL-terminated path, in the new /dev.
-        check(unsafe {
+        let null = unsafe {
             libc::mknod(c"/dev/null".as_ptr(), libc::S_IFCHR | 0o666, libc::makedev(1, 3))
-        })?;
-        std::fs::set_permissions("/dev/null", std::fs::Permissions::from_mode(0o666))?;
+        };
+        if null == 0 {
+            std::fs::set_permissions("/dev/null", std::fs::Permissions::from_mode(0o666))?;
+        }
         let socket = UnixDatagram::bind("/dev/log")?;
         // Writable for everyone: a client that drops to a user (`--as-uid`) still logs here.
         std::fs::set_permissions("/dev/log", std::fs::Permissions::from_mode(0o666))?;
