@@ -538,7 +538,7 @@ mod tests {
         )
         .unwrap();
         let p = c.push.unwrap();
-        assert_eq!((p.timeout, p.failmode), (60, crate::http::FailMode::Closed));
+        assert_eq!((p.timeout, p.failmode), (60, crate::policy::FailMode::Closed));
         assert_eq!(p.credential, Path::new(crate::push::DEFAULT_CREDENTIAL));
         for bad in [
             "[push]\nurl = \"https://push.example\"",

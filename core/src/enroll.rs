@@ -312,25 +312,35 @@ pub fn remove_push(store: &Store, user: &UserName, name: &str) -> Result<bool> {
     Ok(true)
 }
 
-/// Registers a security key for `user` under `name`: asks the key to create a credential for
-/// the configured RP id, checks what it returned with our own parser, then asks for one test
-/// assertion and verifies it before anything is saved. `touch` tells the user when to touch the
-/// key. Returns new recovery codes if the user had none.
-#[allow(clippy::too_many_arguments)]
+/// A security key to register: its name, whether logins must verify the user (PIN or
+/// fingerprint), and the PIN for the registration, if any.
+#[derive(Clone, Copy, Debug)]
+pub struct NewKey<'k> {
+    /// The key's name (1-64 characters, no ':' or control characters).
+    pub name: &'k str,
+    /// Require user verification at login.
+    pub user_verification: bool,
+    /// The key's PIN, when it has one and user verification is asked for.
+    pub pin: Option<&'k Zeroizing<String>>,
+}
+
+/// Registers a security key for `user` under `key.name`: asks the key to create a credential
+/// for the configured RP id, checks what it returned with our own parser, then asks for one
+/// test assertion and verifies it before anything is saved. `touch` tells the user when to
+/// touch the key. Returns new recovery codes if the user had none.
 pub fn register_fido2(
     cfg: &crate::config::Config,
     store: &Store,
     user: &UserName,
-    name: &str,
-    user_verification: bool,
-    pin: Option<&Zeroizing<String>>,
+    key: &NewKey<'_>,
     device: &mut dyn crate::fido2::device::Authenticator,
     now: u64,
     touch: &mut dyn FnMut(&str),
 ) -> Result<Option<Vec<Zeroizing<String>>>> {
+    let NewKey { name, user_verification, pin } = *key;
     use crate::fido2::authdata::{AuthData, FLAG_UP};
-    use crate::fido2::device::{Login, Registration, client_data_hash};
-    use crate::fido2::{Fido2Credential, b64, cose::PublicKey, verify::verify_assertion};
+    use crate::fido2::device::Registration;
+    use crate::fido2::{Fido2Credential, b64, cose::PublicKey};
     let fido = |e: crate::fido2::Fido2Error| Error::Invalid(e.to_string());
     if name.is_empty() || name.len() > 64 || name.chars().any(|c| c.is_control() || c == ':') {
         return Err(Error::Invalid(
@@ -365,11 +375,11 @@ pub fn register_fido2(
     }
     let attested =
         data.attested.ok_or_else(|| Error::Invalid("no credential in the key's answer".into()))?;
-    let key = PublicKey::from_cose(&attested.public_key).map_err(fido)?;
+    let public_key = PublicKey::from_cose(&attested.public_key).map_err(fido)?;
     let mut candidate = Fido2Credential {
         name: name.to_string(),
         credential_id: b64(&attested.credential_id),
-        public_key: b64(&key.to_cose()),
+        public_key: b64(&public_key.to_cose()),
         rp_id: rp_id.clone(),
         sign_count: data.sign_count,
         user_verification,
@@ -378,24 +388,8 @@ pub fn register_fido2(
     // Only a key that can also log in is saved.
     crate::random::fill(&mut challenge)?;
     touch("Touch it once more to confirm it works.");
-    let assertion = device
-        .get_assertion(&Login {
-            rp_id: &rp_id,
-            challenge: &challenge,
-            allow_list: std::slice::from_ref(&attested.credential_id),
-            user_verification,
-            pin,
-            timeout: std::time::Duration::from_secs(cfg.fido2.timeout),
-        })
-        .map_err(fido)?;
-    let (_, count) = verify_assertion(
-        std::slice::from_ref(&candidate),
-        &rp_id,
-        &client_data_hash(&challenge),
-        &assertion,
-    )
-    .map_err(fido)?;
-    candidate.sign_count = count;
+    let allow = std::slice::from_ref(&attested.credential_id);
+    candidate.sign_count = test_assertion(cfg, &candidate, key, device, allow, &challenge)?;
     let lock = store.lock(user)?;
     let mut record = lock.load()?.unwrap_or_else(|| UserRecord::new(user, now));
     if record.fido2.iter().any(|c| c.name == name) {
@@ -405,6 +399,39 @@ pub fn register_fido2(
     let shown = new_codes_if(&mut record, false, now)?;
     lock.save(&record)?;
     Ok(shown)
+}
+
+/// Asks the key just registered for an assertion over `challenge` (fresh) and verifies it; the
+/// key's signature counter.
+fn test_assertion(
+    cfg: &crate::config::Config,
+    candidate: &crate::fido2::Fido2Credential,
+    key: &NewKey<'_>,
+    device: &mut dyn crate::fido2::device::Authenticator,
+    allow_list: &[Vec<u8>],
+    challenge: &[u8; 32],
+) -> Result<u32> {
+    use crate::fido2::device::{Login, client_data_hash};
+    use crate::fido2::verify::verify_assertion;
+    let fido = |e: crate::fido2::Fido2Error| Error::Invalid(e.to_string());
+    let assertion = device
+        .get_assertion(&Login {
+            rp_id: &candidate.rp_id,
+            challenge,
+            allow_list,
+            user_verification: key.user_verification,
+            pin: key.pin,
+            timeout: std::time::Duration::from_secs(cfg.fido2.timeout),
+        })
+        .map_err(fido)?;
+    let (_, count) = verify_assertion(
+        std::slice::from_ref(candidate),
+        &candidate.rp_id,
+        &client_data_hash(challenge),
+        &assertion,
+    )
+    .map_err(fido)?;
+    Ok(count)
 }
 
 /// Removes the security key `name`; returns whether it existed.

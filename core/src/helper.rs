@@ -13,6 +13,7 @@
 //!
 //! Every line is one JSON object of at most [`MAX_LINE`] bytes; anything else ends the session.
 
+use crate::config::ModuleArgs;
 use crate::enroll::Status;
 use crate::login::{ConvError, Conversation, Decision, Factor, Outcome};
 use serde::{Deserialize, Serialize};
@@ -48,10 +49,9 @@ pub enum Request {
         remote: bool,
         /// `PAM_SILENT`.
         silent: bool,
-        /// The module arguments: only `nullok`, `single_prompt` and `debug`, which cannot widen
-        /// what the helper does (`config=` is refused: the helper reads only the system
-        /// configuration).
-        args: Vec<String>,
+        /// The module arguments the helper takes from its caller (none can widen what it
+        /// does; there is no `config=`: the helper reads only the system configuration).
+        args: Vec<LoginArg>,
     },
     /// Enroll (or, with `replace`, re-enroll after proving a current factor) an app.
     EnrollTotp {
@@ -86,6 +86,55 @@ pub enum Request {
     Status,
     /// Undo an enroll-on-login opt-out.
     OptIn,
+}
+
+/// A module argument a caller may forward with a login, on the wire as its name in the PAM
+/// stack line (`"nullok"`, `"single_prompt"` ...). Anything else, `config=` above all, is not
+/// a request the helper parses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LoginArg {
+    /// `nullok`.
+    Nullok,
+    /// `single_prompt`.
+    SinglePrompt,
+    /// `locker`.
+    Locker,
+    /// `split_password`.
+    SplitPassword,
+    /// `debug`.
+    Debug,
+}
+
+impl LoginArg {
+    /// The arguments a module's `args` forward.
+    pub fn forwarded(args: &ModuleArgs) -> Vec<LoginArg> {
+        [
+            (args.nullok, LoginArg::Nullok),
+            (args.single_prompt, LoginArg::SinglePrompt),
+            (args.locker, LoginArg::Locker),
+            (args.split_password, LoginArg::SplitPassword),
+            (args.debug, LoginArg::Debug),
+        ]
+        .into_iter()
+        .filter_map(|(set, arg)| set.then_some(arg))
+        .collect()
+    }
+
+    /// The module arguments these stand for (never a `config=`).
+    pub fn module_args(args: &[LoginArg]) -> ModuleArgs {
+        let mut out = ModuleArgs::default();
+        for arg in args {
+            match arg {
+                LoginArg::Nullok => out.nullok = true,
+                LoginArg::SinglePrompt => out.single_prompt = true,
+                LoginArg::Locker => out.locker = true,
+                LoginArg::SplitPassword => out.split_password = true,
+                LoginArg::Debug => out.debug = true,
+            }
+        }
+        out
+    }
 }
 
 /// Helper → caller.
@@ -138,14 +187,14 @@ pub enum Reply {
 impl Done {
     /// Encodes an outcome (its reason is for the helper's log, not for the caller).
     pub fn from_outcome(o: &Outcome, status: Option<Status>) -> Done {
-        Done { decision: o.decision, factor: o.factor.and_then(Factor::from_name), status }
+        Done { decision: o.decision, factor: o.factor, status }
     }
 
     /// Decodes into an outcome for the module's log line.
     pub fn to_outcome(&self) -> Outcome {
         Outcome {
             decision: self.decision,
-            factor: self.factor.map(Factor::name),
+            factor: self.factor,
             reason: "through mfa-helper (the reason is in its log line)".into(),
             account: None,
         }
@@ -339,6 +388,25 @@ mod tests {
             r#"{"login":{"pam_user":"a","service":"s","remote":false,"silent":false,"args":[],"x":1}}"#
         )
         .is_err());
+        // Module arguments are the forwardable ones, by name; `config=` is not one.
+        let text = r#"{"login":{"pam_user":"a","service":"s","remote":false,"silent":false,"args":["nullok","single_prompt","locker","split_password","debug"]}}"#;
+        let Request::Login { args, .. } = parse::<Request>(text).unwrap() else { panic!() };
+        let all = ModuleArgs {
+            nullok: true,
+            single_prompt: true,
+            locker: true,
+            split_password: true,
+            debug: true,
+            config: None,
+        };
+        assert_eq!(LoginArg::module_args(&args), all);
+        assert_eq!(LoginArg::forwarded(&all), args);
+        for bad in [r#""config=/tmp/x.toml""#, r#""NULLOK""#, r#""nullok ""#, "1", "null"] {
+            let text = format!(
+                r#"{{"login":{{"pam_user":"a","service":"s","remote":false,"silent":false,"args":[{bad}]}}}}"#
+            );
+            assert!(parse::<Request>(&text).is_err(), "{bad}");
+        }
         // A remote host is no longer part of a request (the helper could not verify it).
         assert!(parse::<Request>(
             r#"{"login":{"pam_user":"a","service":"s","rhost":"10.0.0.1","remote":false,"silent":false,"args":[]}}"#
@@ -350,7 +418,7 @@ mod tests {
     #[test]
     fn results_are_typed_and_carry_no_reason() {
         let o = Outcome::deny(Denial::Unavailable, "cannot record the attempt: disk full")
-            .with_factor("totp");
+            .with_factor(Factor::Totp);
         let done = Done::from_outcome(&o, None);
         let text = serde_json::to_string(&Event::Done(Box::new(done.clone()))).unwrap();
         assert_eq!(
@@ -359,7 +427,7 @@ mod tests {
         );
         assert!(!text.contains("disk"));
         assert_eq!(done.to_outcome().decision, Decision::Deny(Denial::Unavailable));
-        assert_eq!(done.to_outcome().factor, Some("totp"));
+        assert_eq!(done.to_outcome().factor, Some(Factor::Totp));
         for bad in [
             r#"{"done":{"decision":"yes please","factor":null,"status":null}}"#,
             r#"{"done":{"decision":"success","factor":null,"status":null,"reason":"x"}}"#,
@@ -370,10 +438,10 @@ mod tests {
             assert!(parse::<Event>(bad).is_err(), "{bad}");
         }
         for f in [Factor::Push, Factor::Fido2, Factor::PrivacyIdea, Factor::EnrollPush] {
-            let o = Outcome::success("x").with_factor(f.name());
+            let o = Outcome::success("x").with_factor(f);
             assert_eq!(Done::from_outcome(&o, None).factor, Some(f), "not 'other' any more");
         }
-        let o = Outcome::fail_open("outage").with_factor("push");
+        let o = Outcome::fail_open("outage").with_factor(Factor::Push);
         let text = serde_json::to_string(&Done::from_outcome(&o, None)).unwrap();
         assert_eq!(text, r#"{"decision":"fail_open","factor":"push","status":null}"#);
     }

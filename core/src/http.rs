@@ -23,22 +23,6 @@ pub const MAX_CA_FILE: u64 = 256 * 1024;
 /// Largest response body accepted.
 pub const MAX_BODY: u64 = 256 * 1024;
 
-/// What to do when the central service has an outage: it cannot be reached or does not answer
-/// in time (or a gateway in front of it says so: HTTP 502, 503, 504). Anything else that goes
-/// wrong (a TLS certificate that does not verify, a malformed or unexpected reply, a receipt
-/// that does not verify, an unreadable CA file or credential) is a denial whatever this says.
-#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "kebab-case")]
-pub enum FailMode {
-    /// Deny the login (the default).
-    #[default]
-    Closed,
-    /// Let the login through without the factor during an outage, logged at warning level
-    /// (`decision=fail-open`). Only for services where an outage must not lock everyone out
-    /// and the risk is accepted.
-    Open,
-}
-
 /// How to reach a central service: `url`, CA, proxy and timeouts (part of `[push]` and
 /// `[privacyidea]`).
 #[derive(Clone, Debug, Deserialize, PartialEq)]
@@ -133,7 +117,7 @@ pub enum HttpError {
 }
 
 impl HttpError {
-    /// Whether this is an outage (see [`FailMode`]).
+    /// Whether this is an outage (see [`crate::policy::FailMode`]).
     pub fn is_outage(&self) -> bool {
         matches!(self, HttpError::Outage(_))
     }

@@ -18,6 +18,7 @@ pub mod fido2;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
 pub mod helper;
+pub mod host;
 pub mod http;
 pub mod lockout;
 pub mod login;

@@ -19,7 +19,6 @@
 
 use crate::account::{Account, Directory};
 use crate::error::{Error, Result};
-use crate::http::FailMode;
 use serde::Deserialize;
 use std::net::IpAddr;
 
@@ -35,6 +34,22 @@ pub enum Enrollment {
     /// Offer to enroll right after the password: enroll now, skip (limited), or opt out (if
     /// allowed).
     OnLogin,
+}
+
+/// What to do when the central service has an outage: it cannot be reached or does not answer
+/// in time (or a gateway in front of it says so: HTTP 502, 503, 504). Anything else that goes
+/// wrong (a TLS certificate that does not verify, a malformed or unexpected reply, a receipt
+/// that does not verify, an unreadable CA file or credential) is a denial whatever this says.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum FailMode {
+    /// Deny the login (the default).
+    #[default]
+    Closed,
+    /// Let the login through without the factor during an outage, logged at warning level
+    /// (`decision=fail-open`). Only for services where an outage must not lock everyone out
+    /// and the risk is accepted.
+    Open,
 }
 
 /// A `PAM_RHOST` condition: an address, a CIDR network, or `local` (no remote host).

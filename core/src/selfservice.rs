@@ -7,10 +7,12 @@
 //! and then pass sudo's second factor. A first enrollment follows `first_enrollment`.
 
 use crate::account::{Account, Directory};
-use crate::config::{Config, FirstEnrollment, ModuleArgs};
-use crate::enroll::{self, Existing};
-use crate::helper::{Done, Request};
-use crate::login::{self, Clock, Conversation, Denial, Outcome, verify};
+use crate::config::{Config, FirstEnrollment};
+use crate::enroll::{self, Existing, NewKey};
+use crate::helper::{Done, LoginArg, Request};
+use crate::login::{
+    self, Clock, Conversation, Denial, Factor, LoginContext, Outcome, push_flow, verify,
+};
 use crate::store::Store;
 use crate::username::UserName;
 
@@ -35,6 +37,32 @@ impl Served {
     }
 }
 
+/// Who a request acts for (the helper's caller) and what it works with.
+struct Caller<'a> {
+    cfg: &'a Config,
+    user: &'a UserName,
+    conv: &'a mut dyn Conversation,
+    clock: &'a dyn Clock,
+}
+
+impl Caller<'_> {
+    /// Runs `step` in a login context on `store` for the caller's self-service (service
+    /// `mfa-enroll`, never at the local seat, the real central services).
+    fn in_context<T>(&mut self, store: &Store, step: impl FnOnce(&mut LoginContext<'_>) -> T) -> T {
+        let req = login::self_service_request(self.user);
+        let mut ctx = LoginContext {
+            cfg: self.cfg,
+            req: &req,
+            store,
+            user: self.user,
+            conv: &mut *self.conv,
+            clock: self.clock,
+            remotes: &login::Network,
+        };
+        step(&mut ctx)
+    }
+}
+
 /// Runs one request for `account` (the helper's caller, from its real uid).
 pub fn serve(
     request: Request,
@@ -44,77 +72,53 @@ pub fn serve(
     clock: &dyn Clock,
     dir: &dyn Directory,
 ) -> Served {
-    let caller = &account.name;
+    let mut caller = Caller { cfg, user: &account.name, conv, clock };
     let outcome = match request {
         Request::Login { pam_user, service, remote, silent, args } => {
             // Any spelling of the caller's own account (an alias, another case) is the
             // caller; anything else is refused.
             match crate::account::resolve(dir, &pam_user) {
                 Ok(a) if a.uid == account.uid => {
-                    login_for(cfg, caller, service, remote, silent, &args, conv, clock, dir)
+                    login_for(&mut caller, dir, service, remote, silent, &args)
                 }
                 _ => Outcome::deny(Denial::BadUser, "the helper acts only on the calling user"),
             }
         }
         Request::Status => {
-            return match with_store(cfg, |store, now| enroll::status(store, caller, now), clock) {
+            let user = caller.user;
+            return match with_store(cfg, |store, now| enroll::status(store, user, now), clock) {
                 Ok(status) => Served { outcome: Outcome::success("status"), status },
                 Err(o) => Served { outcome: o, status: None },
             };
         }
-        Request::OptIn => match with_store(cfg, |store, _| enroll::opt_in(store, caller), clock) {
-            Ok(_) => Outcome::success("opted in"),
-            Err(o) => o,
-        },
-        Request::EnrollTotp { replace } => enroll_totp(cfg, caller, replace, conv, clock),
-        Request::Remove => changed_after_proof(cfg, caller, conv, clock, |store, conv, _| {
-            enroll::remove(store, caller)?;
+        Request::OptIn => {
+            let user = caller.user;
+            match with_store(cfg, |store, _| enroll::opt_in(store, user), clock) {
+                Ok(_) => Outcome::success("opted in"),
+                Err(o) => o,
+            }
+        }
+        Request::EnrollTotp { replace } => enroll_totp(&mut caller, replace),
+        Request::Remove => changed_after_proof(&mut caller, |store, user, conv, _| {
+            enroll::remove(store, user)?;
             conv.info("All your second factors were removed.");
             Ok(())
         }),
         Request::RegisterSecurityKey { name, user_verification } => {
-            register_key(cfg, caller, &name, user_verification, conv, clock)
+            register_key(&mut caller, &name, user_verification)
         }
-        Request::EnrollPush => match authorize_new_factor(cfg, caller, conv, clock, None) {
-            Ok((store, _)) => login::enroll_push(cfg, &store, caller, conv, clock),
+        Request::EnrollPush => match authorize_new_factor(&mut caller, None) {
+            Ok((store, _)) => {
+                caller.in_context(&store, push_flow::enroll_push).with_factor(Factor::EnrollPush)
+            }
             Err(o) => o,
         },
-        Request::RemovePush { name } => {
-            changed_after_proof(cfg, caller, conv, clock, |store, conv, _| {
-                if enroll::remove_push(store, caller, &name)? {
-                    conv.info(&format!(
-                        "Removed push device '{}'.",
-                        crate::username::log_safe(&name)
-                    ));
-                    Ok(())
-                } else {
-                    let msg =
-                        format!("You have no push device named '{}'.", crate::push::shown(&name));
-                    conv.error(&msg);
-                    Err(crate::Error::Invalid(msg))
-                }
-            })
-        }
-        Request::RemoveSecurityKey { name } => {
-            changed_after_proof(cfg, caller, conv, clock, |store, conv, _| {
-                if enroll::remove_fido2(store, caller, &name)? {
-                    conv.info(&format!(
-                        "Removed security key '{}'.",
-                        crate::username::log_safe(&name)
-                    ));
-                    Ok(())
-                } else {
-                    let msg =
-                        format!("You have no security key named '{}'.", crate::push::shown(&name));
-                    conv.error(&msg);
-                    Err(crate::Error::Invalid(msg))
-                }
-            })
-        }
+        Request::RemovePush { name } => remove_push(&mut caller, &name),
+        Request::RemoveSecurityKey { name } => remove_key(&mut caller, &name),
         Request::RegenerateRecoveryCodes => {
-            changed_after_proof(cfg, caller, conv, clock, |store, conv, now| {
+            changed_after_proof(&mut caller, |store, user, conv, now| {
                 let codes =
-                    enroll::regenerate_recovery_codes(store, caller, now)?.unwrap_or_default();
+                    enroll::regenerate_recovery_codes(store, user, now)?.unwrap_or_default();
                 conv.info(&crate::recovery::listing(
                     "Your new recovery codes (each works once; the old ones no longer work):",
                     &codes,
@@ -126,31 +130,49 @@ pub fn serve(
     Served { outcome, status: None }
 }
 
-#[allow(clippy::too_many_arguments)]
+/// Removes the push device `name`, after proving a current factor.
+fn remove_push(caller: &mut Caller<'_>, name: &str) -> Outcome {
+    changed_after_proof(caller, |store, user, conv, _| {
+        if enroll::remove_push(store, user, name)? {
+            conv.info(&format!("Removed push device '{}'.", crate::username::log_safe(name)));
+            Ok(())
+        } else {
+            let msg = format!("You have no push device named '{}'.", crate::push::shown(name));
+            conv.error(&msg);
+            Err(crate::Error::Invalid(msg))
+        }
+    })
+}
+
+/// Removes the security key `name`, after proving a current factor.
+fn remove_key(caller: &mut Caller<'_>, name: &str) -> Outcome {
+    changed_after_proof(caller, |store, user, conv, _| {
+        if enroll::remove_fido2(store, user, name)? {
+            conv.info(&format!("Removed security key '{}'.", crate::username::log_safe(name)));
+            Ok(())
+        } else {
+            let msg = format!("You have no security key named '{}'.", crate::push::shown(name));
+            conv.error(&msg);
+            Err(crate::Error::Invalid(msg))
+        }
+    })
+}
+
+/// A second-factor login for the caller (a screen locker, `su`).
 fn login_for(
-    cfg: &Config,
-    caller: &UserName,
+    caller: &mut Caller<'_>,
+    dir: &dyn Directory,
     service: String,
     remote: bool,
     silent: bool,
-    args: &[String],
-    conv: &mut dyn Conversation,
-    clock: &dyn Clock,
-    dir: &dyn Directory,
+    args: &[LoginArg],
 ) -> Outcome {
-    let args = match ModuleArgs::parse(args.iter().map(String::as_str)) {
-        Ok(a) if a.config.is_some() => {
-            return Outcome::deny(
-                Denial::Config,
-                "the helper reads only the system configuration (config= refused)",
-            );
-        }
-        Ok(a) => a,
-        Err(e) => return Outcome::deny(Denial::Config, e.to_string()),
-    };
+    // Only forwardable arguments parse (`config=` is not one: the helper reads only the system
+    // configuration).
+    let args = LoginArg::module_args(args);
     // The caller names the service, so it chooses among the rules for the services the
     // configuration allows through the helper, and no other.
-    if !cfg.helper_services.contains(&service) {
+    if !caller.cfg.helper_services.contains(&service) {
         return Outcome::deny(
             Denial::Config,
             format!(
@@ -159,7 +181,7 @@ fn login_for(
             ),
         );
     }
-    let mut cfg = cfg.clone();
+    let mut cfg = caller.cfg.clone();
     cfg.apply(&args);
     // Nothing proves who is at a helper login (the password, if any, was checked in the
     // caller's own process): a first factor, a skip or an opt-out may be recorded through it
@@ -170,8 +192,8 @@ fn login_for(
     // A helper caller is local: it cannot prove a remote address, so none is used. Security
     // keys follow the caller's login session (inherited, unchangeable by the caller).
     let seat = crate::seat::of_helper_caller(remote, &crate::seat::current_session());
-    let req = login::Request { user: caller.to_string(), service, rhost: None, seat, silent };
-    login::authenticate_with(&cfg, &req, conv, clock, dir)
+    let req = login::Request { user: caller.user.to_string(), service, rhost: None, seat, silent };
+    login::authenticate_with(&cfg, &req, caller.conv, caller.clock, dir)
 }
 
 fn with_store<T>(
@@ -179,62 +201,47 @@ fn with_store<T>(
     f: impl FnOnce(&Store, u64) -> crate::Result<T>,
     clock: &dyn Clock,
 ) -> Result<T, Outcome> {
-    let now = clock.now().map_err(Outcome::unavailable)?;
-    let store = Store::open(&cfg.store).map_err(Outcome::unavailable)?;
-    f(&store, now).map_err(Outcome::unavailable)
+    let now = clock.now()?;
+    let store = Store::open(&cfg.store)?;
+    Ok(f(&store, now)?)
 }
 
 /// Asks for a current factor; `Ok` once it was verified (and recorded as used).
-fn prove(
-    cfg: &Config,
-    store: &Store,
-    user: &UserName,
-    conv: &mut dyn Conversation,
-    clock: &dyn Clock,
-) -> Result<(), Outcome> {
-    let req = login::Request {
-        user: user.to_string(),
-        service: "mfa-enroll".into(),
-        rhost: None,
-        seat: crate::seat::Seat::NotLocal,
-        silent: false,
-    };
-    let o = verify::ask_and_verify(cfg, &req, store, user, conv, clock, None, PROVE_PROMPT);
+fn prove(caller: &mut Caller<'_>, store: &Store) -> Result<(), Outcome> {
+    let o = caller.in_context(store, |ctx| verify::ask_and_verify(ctx, None, PROVE_PROMPT));
     match o.decision {
         login::Decision::Success => Ok(()),
         _ => Err(Outcome { reason: format!("current factor not proven: {}", o.reason), ..o }),
     }
 }
 
+/// A change to the caller's enrolled factors, after proving a current one.
 fn changed_after_proof(
-    cfg: &Config,
-    user: &UserName,
-    conv: &mut dyn Conversation,
-    clock: &dyn Clock,
-    change: impl FnOnce(&Store, &mut dyn Conversation, u64) -> crate::Result<()>,
+    caller: &mut Caller<'_>,
+    change: impl FnOnce(&Store, &UserName, &mut dyn Conversation, u64) -> crate::Result<()>,
 ) -> Outcome {
-    let store = match Store::open(&cfg.store) {
+    let store = match Store::open(&caller.cfg.store) {
         Ok(s) => s,
-        Err(e) => return Outcome::unavailable(e),
+        Err(e) => return e.into(),
     };
-    match store.load(user) {
+    match store.load(caller.user) {
         Ok(Some(r)) if r.is_enrolled() => {}
         Ok(_) => {
-            conv.error("You have nothing enrolled.");
+            caller.conv.error("You have nothing enrolled.");
             return Outcome::deny(Denial::AuthFailed, "nothing enrolled");
         }
-        Err(e) => return Outcome::unavailable(e),
+        Err(e) => return e.into(),
     }
-    if let Err(o) = prove(cfg, &store, user, conv, clock) {
+    if let Err(o) = prove(caller, &store) {
         return o;
     }
-    let now = match clock.now() {
+    let now = match caller.clock.now() {
         Ok(n) => n,
-        Err(e) => return Outcome::unavailable(e),
+        Err(e) => return e.into(),
     };
-    match change(&store, conv, now) {
+    match change(&store, caller.user, caller.conv, now) {
         Ok(()) => Outcome::success("changed after proving a current factor"),
-        Err(e) => Outcome::unavailable(e),
+        Err(e) => e.into(),
     }
 }
 
@@ -242,62 +249,49 @@ fn changed_after_proof(
 /// proves a current one first (or, with `refuse_if_enrolled`, is refused with that reason); a
 /// first factor follows `first_enrollment`. Returns the store and whether the user had a factor.
 fn authorize_new_factor(
-    cfg: &Config,
-    user: &UserName,
-    conv: &mut dyn Conversation,
-    clock: &dyn Clock,
+    caller: &mut Caller<'_>,
     refuse_if_enrolled: Option<&str>,
 ) -> Result<(Store, bool), Outcome> {
-    let store = Store::open(&cfg.store).map_err(Outcome::unavailable)?;
-    let enrolled = store.load(user).map_err(Outcome::unavailable)?.is_some_and(|r| r.is_enrolled());
+    let store = Store::open(&caller.cfg.store)?;
+    let enrolled = store.load(caller.user)?.is_some_and(|r| r.is_enrolled());
     if enrolled {
         if let Some(reason) = refuse_if_enrolled {
-            conv.error(
+            caller.conv.error(
                 "You already have a second factor. To replace your app, run \
                  `mfa-enroll totp --force` (it asks for a current code first).",
             );
             return Err(Outcome::deny(Denial::AuthFailed, reason));
         }
-        prove(cfg, &store, user, conv, clock)?;
-    } else if cfg.first_enrollment == FirstEnrollment::Admin {
-        conv.error("Your first second factor is set up by an administrator here.");
+        prove(caller, &store)?;
+    } else if caller.cfg.first_enrollment == FirstEnrollment::Admin {
+        caller.conv.error("Your first second factor is set up by an administrator here.");
         return Err(Outcome::deny(Denial::AuthFailed, "first enrollment is admin-only"));
     }
     Ok((store, enrolled))
 }
 
-fn enroll_totp(
-    cfg: &Config,
-    user: &UserName,
-    replace: bool,
-    conv: &mut dyn Conversation,
-    clock: &dyn Clock,
-) -> Outcome {
+fn enroll_totp(caller: &mut Caller<'_>, replace: bool) -> Outcome {
     let refuse = (!replace)
         .then_some("already enrolled (replace with --force, after proving a current factor)");
-    let (store, enrolled) = match authorize_new_factor(cfg, user, conv, clock, refuse) {
+    let (store, enrolled) = match authorize_new_factor(caller, refuse) {
         Ok(s) => s,
         Err(o) => return o,
     };
     let existing = if enrolled { Existing::Replace } else { Existing::Keep };
-    login::enroll_flow::enroll_totp(cfg, &store, user, conv, clock, existing)
-        .with_factor("enroll-totp")
+    caller
+        .in_context(&store, |ctx| login::enroll_flow::enroll_totp(ctx, existing))
+        .with_factor(Factor::EnrollTotp)
 }
 
 /// Adds a security key. Adding a factor changes the account like replacing one does, so a user
 /// who has a factor proves it first; a first factor follows `first_enrollment`.
-fn register_key(
-    cfg: &Config,
-    user: &UserName,
-    name: &str,
-    user_verification: bool,
-    conv: &mut dyn Conversation,
-    clock: &dyn Clock,
-) -> Outcome {
-    let store = match authorize_new_factor(cfg, user, conv, clock, None) {
+fn register_key(caller: &mut Caller<'_>, name: &str, user_verification: bool) -> Outcome {
+    let store = match authorize_new_factor(caller, None) {
         Ok((store, _)) => store,
         Err(o) => return o,
     };
+    let cfg = caller.cfg;
+    let conv = &mut *caller.conv;
     let mut device = match crate::fido2::device::open(&cfg.fido2) {
         Ok(d) => d,
         Err(e) => {
@@ -308,26 +302,20 @@ fn register_key(
     let pin = if user_verification {
         match conv.prompt_secret("Security key PIN (empty if it uses a fingerprint): ") {
             Ok(p) => p.filter(|p| !p.is_empty()),
-            Err(e) => return Outcome::from(e),
+            Err(e) => return e.into(),
         }
     } else {
         None
     };
-    let now = match clock.now() {
+    let now = match caller.clock.now() {
         Ok(n) => n,
-        Err(e) => return Outcome::unavailable(e),
+        Err(e) => return e.into(),
     };
-    let result = enroll::register_fido2(
-        cfg,
-        &store,
-        user,
-        name,
-        user_verification,
-        pin.as_ref(),
-        device.as_mut(),
-        now,
-        &mut |m| conv.info(m),
-    );
+    let key = NewKey { name, user_verification, pin: pin.as_ref() };
+    let result =
+        enroll::register_fido2(cfg, &store, caller.user, &key, device.as_mut(), now, &mut |m| {
+            conv.info(m)
+        });
     match result {
         Ok(codes) => {
             conv.info(&format!("Security key '{}' registered.", crate::username::log_safe(name)));
@@ -337,7 +325,7 @@ fn register_key(
                     &codes,
                 ));
             }
-            Outcome::success("security key registered").with_factor("enroll-fido2")
+            Outcome::success("security key registered").with_factor(Factor::EnrollFido2)
         }
         Err(e) => {
             conv.error("The security key could not be registered.");

@@ -14,7 +14,7 @@ mod sys;
 use mfa_core::account::{self, Account, SystemDirectory};
 use mfa_core::config::{Config, DEFAULT_PATH};
 use mfa_core::helper::{self, Done, PipeConversation, Request};
-use mfa_core::login::{ConvError, Conversation, Decision, Denial, SystemClock};
+use mfa_core::login::{ConvError, Conversation, Decision, Denial, Factor, SystemClock};
 use mfa_core::username::log_safe;
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
@@ -137,7 +137,7 @@ fn main() -> ExitCode {
             "uid={uid} user=\"{}\" op={op} decision={} factor={} reason=\"{}\"",
             log_safe(user.name.as_str()),
             o.decision.name(),
-            o.factor.unwrap_or("none"),
+            o.factor.map_or("none", Factor::name),
             o.reason.chars().take(400).flat_map(char::escape_default).collect::<String>()
         ),
     );

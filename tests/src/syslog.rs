@@ -4,6 +4,7 @@
 //! datagram socket at `/dev/log`; glibc's `syslog()` then writes to that socket. Only this
 //! process sees the change, and it disappears with the process. Needs root.
 
+use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixDatagram;
 
 /// A socket receiving this process's syslog messages.
@@ -36,7 +37,19 @@ impl Capture {
                 c"mode=0755".as_ptr().cast(),
             ))?;
         }
+        // The one device a login needs: the setuid helper is started with its standard error
+        // on /dev/null. Best effort (without CAP_MKNOD only helper logins lack it, and they
+        // then fail visibly).
+        // SAFETY: a plain system call with a valid NUL-terminated path, in the new /dev.
+        let null = unsafe {
+            libc::mknod(c"/dev/null".as_ptr(), libc::S_IFCHR | 0o666, libc::makedev(1, 3))
+        };
+        if null == 0 {
+            std::fs::set_permissions("/dev/null", std::fs::Permissions::from_mode(0o666))?;
+        }
         let socket = UnixDatagram::bind("/dev/log")?;
+        // Writable for everyone: a client that drops to a user (`--as-uid`) still logs here.
+        std::fs::set_permissions("/dev/log", std::fs::Permissions::from_mode(0o666))?;
         socket.set_nonblocking(true)?;
         Ok(Capture { socket })
     }

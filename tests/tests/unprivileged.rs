@@ -287,6 +287,56 @@ fn a_user_manages_their_own_security_keys_through_the_helper() {
     let out = s.command_in_session("local", LOCKER, &client_path(), &args).output().expect("run");
     let o = Outcome::parse(&out.stdout);
     assert_eq!(o.code, PAM_SUCCESS, "{o:?} {}", String::from_utf8_lossy(&out.stderr));
+
+    // Both log lines of a key login through the helper name the security key: the helper's
+    // own, and the module's, from the helper's typed answer (once `factor=other`).
+    let uid = LOCKER.to_string();
+    let o =
+        s.login("locker", "lockuser", &["--session", "local", "--as-uid", &uid, "--answer", ""]);
+    assert_eq!(o.code, PAM_SUCCESS, "{o:?}");
+    let module = o.decision_lines();
+    assert_eq!(module.len(), 1, "{:?}", o.syslog);
+    assert!(
+        module[0].contains("decision=success") && module[0].contains(" factor=fido2 "),
+        "{module:?}"
+    );
+    assert!(
+        o.syslog
+            .iter()
+            .any(|l| l.contains("mfa-helper")
+                && l.contains("op=login decision=success factor=fido2 ")),
+        "{:?}",
+        o.syslog
+    );
+}
+
+/// A fail-open login through the helper is a fail-open in the module's log too (its own
+/// decision, at warning level), never a verified login: the helper's answer carries the typed
+/// decision and factor.
+#[test]
+fn a_fail_open_through_the_helper_is_logged_as_fail_open_by_the_module() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = closed.local_addr().expect("addr").port();
+    drop(closed);
+    let s = sandbox(&format!(
+        "[privacyidea]\nurl = \"http://127.0.0.1:{port}\"\nfailmode = \"open\"\n\
+         connect_timeout = 2\nio_timeout = 2\n[[rule]]\nbackend = \"privacyidea\"\n"
+    ));
+    let uid = LOCKER.to_string();
+    let o = s.login("locker", "lockuser", &["--as-uid", &uid, "--answer", ""]);
+    assert_eq!(o.code, PAM_SUCCESS, "{o:?}");
+    let module = o.decision_lines();
+    assert_eq!(module.len(), 1, "{:?}", o.syslog);
+    assert!(
+        module[0].contains("decision=fail-open") && module[0].contains(" factor=privacyidea "),
+        "{module:?}"
+    );
+    assert!(
+        o.syslog.iter().any(|l| l.contains("mfa-helper")
+            && l.contains("op=login decision=fail-open factor=privacyidea ")),
+        "{:?}",
+        o.syslog
+    );
 }
 
 /// A helper without its setuid bit (an administrator's `dpkg-statoverride`, a copy that lost

@@ -6,12 +6,12 @@
 //! Because sshd shows informational messages only together with the next prompt, every message
 //! the user must read is followed by a prompt.
 
-use super::{Clock, Conversation, Denial, Outcome};
-use crate::config::Config;
-use crate::enroll::{self, Existing, PendingTotp};
+use super::{Conversation, Denial, Factor, LoginContext, Outcome};
+use crate::enroll::{self, Existing, NewKey, PendingTotp};
 use crate::error::Error;
 use crate::policy::Policy;
 use crate::qr::{self, Qr, Style};
+use crate::seat::Seat;
 use crate::store::{EnrollmentState, Store, UserRecord};
 use crate::username::UserName;
 
@@ -29,18 +29,14 @@ enum Choice {
 }
 
 /// Runs the enroll-on-login menu for a user without factors.
-#[allow(clippy::too_many_arguments)]
 pub(super) fn offer(
-    cfg: &Config,
+    ctx: &mut LoginContext<'_>,
     policy: &Policy,
     state: &EnrollmentState,
-    store: &Store,
-    user: &UserName,
-    conv: &mut dyn Conversation,
-    clock: &dyn Clock,
     now: u64,
-    local: bool,
 ) -> Outcome {
+    let cfg = ctx.cfg;
+    let local = ctx.req.seat == Seat::Local;
     if state.opted_out && policy.allow_opt_out {
         return Outcome::ignore("not enrolled, opted out");
     }
@@ -51,30 +47,24 @@ pub(super) fn offer(
         if grace_over { 0 } else { cfg.on_login.max_skips.saturating_sub(state.skips) };
 
     let choice = if skips_left == 0 && !policy.allow_opt_out {
-        conv.info("Two-factor authentication is required for your account: set up an authenticator app now.");
+        ctx.conv.info("Two-factor authentication is required for your account: set up an authenticator app now.");
         Choice::Enroll
     } else {
-        match menu(conv, skips_left, policy.allow_opt_out, local, cfg.push.is_some()) {
+        match menu(ctx.conv, skips_left, policy.allow_opt_out, local, cfg.push.is_some()) {
             Ok(c) => c,
             Err(o) => return o,
         }
     };
     match choice {
-        Choice::Enroll => {
-            enroll_totp(cfg, store, user, conv, clock, Existing::Keep).with_factor("enroll-totp")
-        }
-        Choice::Push => {
-            super::push_flow::enroll_push(cfg, store, user, conv, clock).with_factor("enroll-push")
-        }
-        Choice::SecurityKey => {
-            enroll_key(cfg, store, user, conv, clock).with_factor("enroll-fido2")
-        }
-        Choice::Skip => update_state(store, user, now, |s| {
+        Choice::Enroll => enroll_totp(ctx, Existing::Keep).with_factor(Factor::EnrollTotp),
+        Choice::Push => super::push_flow::enroll_push(ctx).with_factor(Factor::EnrollPush),
+        Choice::SecurityKey => enroll_key(ctx).with_factor(Factor::EnrollFido2),
+        Choice::Skip => update_state(ctx.store, ctx.user, now, |s| {
             s.skips += 1;
             s.first_skipped.get_or_insert(now);
         })
         .map_or_else(
-            |e| Outcome::deny(Denial::Unavailable, format!("cannot record the skip: {e}")),
+            |e| Outcome::failed("cannot record the skip", e),
             |s| {
                 Outcome::ignore(format!(
                     "enrollment skipped ({} of {})",
@@ -82,10 +72,11 @@ pub(super) fn offer(
                 ))
             },
         ),
-        Choice::OptOut => update_state(store, user, now, |s| s.opted_out = true).map_or_else(
-            |e| Outcome::deny(Denial::Unavailable, format!("cannot record the opt-out: {e}")),
-            |_| Outcome::ignore("not enrolled, opted out just now"),
-        ),
+        Choice::OptOut => update_state(ctx.store, ctx.user, now, |s| s.opted_out = true)
+            .map_or_else(
+                |e| Outcome::failed("cannot record the opt-out", e),
+                |_| Outcome::ignore("not enrolled, opted out just now"),
+            ),
     }
 }
 
@@ -128,7 +119,7 @@ fn menu(
                     "no answer to the enrollment menu",
                 ));
             }
-            Err(e) => return Err(Outcome::from(e)),
+            Err(e) => return Err(e.into()),
         };
         match answer.trim() {
             "1" => return Ok(Choice::Enroll),
@@ -158,13 +149,6 @@ fn update_state(
     Ok(record.enrollment)
 }
 
-fn hostname() -> String {
-    nix::unistd::gethostname()
-        .ok()
-        .and_then(|h| h.into_string().ok())
-        .unwrap_or_else(|| "localhost".into())
-}
-
 fn grouped(secret: &str) -> String {
     secret
         .as_bytes()
@@ -176,23 +160,47 @@ fn grouped(secret: &str) -> String {
 
 /// Sets up an authenticator app inside the conversation: QR code and secret as text, one code
 /// to confirm, then the recovery codes. Used at login and for self-service enrollment.
-pub(crate) fn enroll_totp(
-    cfg: &Config,
-    store: &Store,
-    user: &UserName,
-    conv: &mut dyn Conversation,
-    clock: &dyn Clock,
-    existing: Existing,
-) -> Outcome {
-    let pending = match PendingTotp::generate(&cfg.totp, &format!("{user}@{}", hostname())) {
+pub(crate) fn enroll_totp(ctx: &mut LoginContext<'_>, existing: Existing) -> Outcome {
+    let label = format!("{}@{}", ctx.user, crate::host::hostname_or_localhost());
+    let pending = match PendingTotp::generate(&ctx.cfg.totp, &label) {
         Ok(p) => p,
-        Err(e) => return Outcome::unavailable(e),
+        Err(e) => return e.into(),
     };
+    if let Err(e) = show_new_secret(ctx.conv, &pending) {
+        return e.into();
+    }
+    let prompt =
+        format!("Enter the {}-digit code from the app to finish: ", pending.uri.params.digits);
+    for attempt in 1..=CODE_TRIES {
+        let answer = match ctx.conv.prompt_visible(&prompt) {
+            Ok(Some(a)) => a,
+            Ok(None) => {
+                return Outcome::deny(Denial::Conversation, "no confirmation code (cancelled)");
+            }
+            Err(e) => return e.into(),
+        };
+        if answer.trim().is_empty() {
+            return Outcome::deny(Denial::AuthFailed, "no confirmation code");
+        }
+        let now = match ctx.clock.now() {
+            Ok(n) => n,
+            Err(e) => return e.into(),
+        };
+        let Some(step) = pending.confirm(&answer, now, ctx.cfg.totp.window) else {
+            if attempt < CODE_TRIES {
+                ctx.conv.error("That code is not right. Check that the phone's time is correct and type the code shown now.");
+            }
+            continue;
+        };
+        return save_totp(ctx, &pending, step, now, existing);
+    }
+    Outcome::deny(Denial::AuthFailed, "enrollment not confirmed (wrong codes)")
+}
+
+/// Shows the QR code, the secret and the link of a new authenticator-app secret.
+fn show_new_secret(conv: &mut dyn Conversation, pending: &PendingTotp) -> crate::Result<()> {
     let uri = pending.uri_string();
-    let picture = match Qr::encode(&uri) {
-        Ok(q) => qr::render(&q, Style::Plain),
-        Err(e) => return Outcome::unavailable(e),
-    };
+    let picture = qr::render(&Qr::encode(&uri)?, Style::Plain);
     let p = &pending.uri.params;
     let secret = zeroize::Zeroizing::new(grouped(&pending.uri.secret.to_base32()));
     conv.info(&zeroize::Zeroizing::new(format!(
@@ -205,83 +213,59 @@ pub(crate) fn enroll_totp(
         p.step,
         uri.as_str()
     )));
-    let prompt = format!("Enter the {}-digit code from the app to finish: ", p.digits);
-    for attempt in 1..=CODE_TRIES {
-        let answer = match conv.prompt_visible(&prompt) {
-            Ok(Some(a)) => a,
-            Ok(None) => {
-                return Outcome::deny(Denial::Conversation, "no confirmation code (cancelled)");
-            }
-            Err(e) => return Outcome::from(e),
-        };
-        if answer.trim().is_empty() {
-            return Outcome::deny(Denial::AuthFailed, "no confirmation code");
+    Ok(())
+}
+
+/// Saves a confirmed app (its confirmation code's step used) and shows the recovery codes.
+fn save_totp(
+    ctx: &mut LoginContext<'_>,
+    pending: &PendingTotp,
+    step: u64,
+    now: u64,
+    existing: Existing,
+) -> Outcome {
+    let saved = enroll::save_totp(ctx.store, ctx.user, pending, Some(step), now, existing, true);
+    let codes = match saved {
+        Ok(Some(codes)) => codes,
+        Ok(None) => {
+            return Outcome::deny(Denial::Unavailable, "no recovery codes were made");
         }
-        let now = match clock.now() {
-            Ok(n) => n,
-            Err(e) => return Outcome::unavailable(e),
-        };
-        let Some(step) = pending.confirm(&answer, now, cfg.totp.window) else {
-            if attempt < CODE_TRIES {
-                conv.error("That code is not right. Check that the phone's time is correct and type the code shown now.");
-            }
-            continue;
-        };
-        let codes = match enroll::save_totp(store, user, &pending, Some(step), now, existing, true)
-        {
-            Ok(Some(codes)) => codes,
-            Ok(None) => {
-                return Outcome::deny(Denial::Unavailable, "no recovery codes were made");
-            }
-            Err(Error::AlreadyEnrolled(_)) => {
-                return Outcome::deny(Denial::AuthFailed, "enrolled concurrently by another login");
-            }
-            Err(e) => {
-                return Outcome::deny(
-                    Denial::Unavailable,
-                    format!("cannot save the enrollment: {e}"),
-                );
-            }
-        };
-        conv.info(&crate::recovery::listing(
-            "Your authenticator app is set up. These are your recovery codes: each works once, \
-             instead of a code, if you lose the phone. Store them somewhere safe now; they are \
-             not shown again.\n",
-            &codes,
-        ));
-        // A prompt, so that sshd (which holds messages back until the next prompt) shows them.
-        let _ = conv.prompt_visible("Press Enter when you have stored the recovery codes: ");
-        return Outcome::success("enrolled on login, code confirmed");
-    }
-    Outcome::deny(Denial::AuthFailed, "enrollment not confirmed (wrong codes)")
+        Err(Error::AlreadyEnrolled(_)) => {
+            return Outcome::deny(Denial::AuthFailed, "enrolled concurrently by another login");
+        }
+        Err(e) => return Outcome::failed("cannot save the enrollment", e),
+    };
+    ctx.conv.info(&crate::recovery::listing(
+        "Your authenticator app is set up. These are your recovery codes: each works once, \
+         instead of a code, if you lose the phone. Store them somewhere safe now; they are \
+         not shown again.\n",
+        &codes,
+    ));
+    // A prompt, so that sshd (which holds messages back until the next prompt) shows them.
+    let _ = ctx.conv.prompt_visible("Press Enter when you have stored the recovery codes: ");
+    Outcome::success("enrolled on login, code confirmed")
 }
 
 /// Registers a security key during the login (console only), then shows recovery codes.
-fn enroll_key(
-    cfg: &Config,
-    store: &Store,
-    user: &UserName,
-    conv: &mut dyn Conversation,
-    clock: &dyn Clock,
-) -> Outcome {
-    let mut device = match crate::fido2::device::open(&cfg.fido2) {
+fn enroll_key(ctx: &mut LoginContext<'_>) -> Outcome {
+    let mut device = match crate::fido2::device::open(&ctx.cfg.fido2) {
         Ok(d) => d,
         Err(e) => {
-            conv.error("No security key found: plug it in and log in again, or set up an app.");
+            ctx.conv.error("No security key found: plug it in and log in again, or set up an app.");
             return Outcome::deny(Denial::AuthFailed, format!("enrollment: {e}"));
         }
     };
-    let now = match clock.now() {
+    let now = match ctx.clock.now() {
         Ok(n) => n,
-        Err(e) => return Outcome::unavailable(e),
+        Err(e) => return e.into(),
     };
+    let key = NewKey { name: "security-key", user_verification: false, pin: None };
+    let conv = &mut *ctx.conv;
     let registered = enroll::register_fido2(
-        cfg,
-        store,
-        user,
-        "security-key",
-        false,
-        None,
+        ctx.cfg,
+        ctx.store,
+        ctx.user,
+        &key,
         device.as_mut(),
         now,
         &mut |m| conv.info(m),
@@ -291,20 +275,21 @@ fn enroll_key(
             let registered = "Your security key is registered as \"security-key\" (add more or remove \
                               it with mfa-enroll fido2).";
             match codes {
-                Some(codes) => conv.info(&crate::recovery::listing(
+                Some(codes) => ctx.conv.info(&crate::recovery::listing(
                     &format!(
                         "{registered} Your recovery codes, each works once if you lose the key; \
                          store them now:\n"
                     ),
                     &codes,
                 )),
-                None => conv.info(registered),
+                None => ctx.conv.info(registered),
             }
-            let _ = conv.prompt_visible("Press Enter when you have stored the recovery codes: ");
+            let _ =
+                ctx.conv.prompt_visible("Press Enter when you have stored the recovery codes: ");
             Outcome::success("security key registered on login")
         }
         Err(e) => {
-            conv.error("The security key could not be registered.");
+            ctx.conv.error("The security key could not be registered.");
             Outcome::deny(Denial::AuthFailed, format!("enrollment: {e}"))
         }
     }

@@ -9,14 +9,15 @@ pub(crate) mod enroll_flow;
 pub(crate) mod fido2_flow;
 pub(crate) mod privacyidea_flow;
 pub(crate) mod push_flow;
+pub(crate) mod remote;
 pub(crate) mod verify;
 
 use crate::account::{self, Account, Directory};
 use crate::config::{Config, ModuleArgs};
 use crate::error::Error;
-use crate::policy::{self, Enrollment, Subject};
+use crate::policy::{self, Enrollment, Policy, Subject};
 use crate::seat::Seat;
-use crate::store::Store;
+use crate::store::{EnrollmentState, Store, UserRecord};
 use crate::username::{UserName, log_safe};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -24,6 +25,7 @@ use zeroize::Zeroizing;
 
 pub use fido2_flow::{KEY_ONLY, KEY_OR_CODE, NOT_LOCAL};
 pub use privacyidea_flow::PI_PROMPT;
+pub use remote::{Network, PrivacyIdeaRemote, PushRemote, Remotes};
 
 /// The prompt for the second factor.
 pub const PROMPT: &str = "Verification code: ";
@@ -49,10 +51,15 @@ pub fn answer_is_password(answer: &str, password: &str) -> bool {
 #[derive(Debug)]
 pub struct ConvError(pub String);
 
-impl From<ConvError> for Outcome {
-    /// The one denial for a failed conversation (every flow uses it).
-    fn from(e: ConvError) -> Outcome {
-        Outcome::deny(Denial::Conversation, format!("conversation failed: {}", e.0))
+/// The answer to a prompt, or the denial when there is none: no answer (cancelled, a NULL
+/// reply) or a failed conversation.
+pub(crate) fn answered(
+    reply: Result<Option<Zeroizing<String>>, ConvError>,
+) -> Result<Zeroizing<String>, Outcome> {
+    match reply {
+        Ok(Some(a)) => Ok(a),
+        Ok(None) => Err(Outcome::deny(Denial::Conversation, "no answer (cancelled)")),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -144,6 +151,20 @@ pub enum Decision {
     Deny(Denial),
 }
 
+impl From<&Error> for Denial {
+    /// The one mapping from an error to the denial it causes: a configuration error is
+    /// `Config`, a user name that cannot be used or resolved is `BadUser`, and everything else
+    /// (store, master key, clock, user database, random numbers, a busy lock...) is
+    /// `Unavailable`.
+    fn from(e: &Error) -> Denial {
+        match e {
+            Error::Config(_) => Denial::Config,
+            Error::InvalidUserName(_) | Error::UnknownUser(_) => Denial::BadUser,
+            _ => Denial::Unavailable,
+        }
+    }
+}
+
 impl Decision {
     /// The name in log lines (`decision=...`).
     pub fn name(self) -> &'static str {
@@ -180,6 +201,7 @@ pub enum Factor {
 }
 
 impl Factor {
+    #[cfg(test)]
     const ALL: [Factor; 8] = [
         Factor::Totp,
         Factor::Recovery,
@@ -204,11 +226,6 @@ impl Factor {
             Factor::EnrollFido2 => "enroll-fido2",
         }
     }
-
-    /// The factor of a log name ([`Outcome::factor`]); `None` for `none` and unknown names.
-    pub fn from_name(name: &str) -> Option<Factor> {
-        Factor::ALL.into_iter().find(|f| f.name() == name)
-    }
 }
 
 /// The decision plus what the log line needs.
@@ -216,9 +233,8 @@ impl Factor {
 pub struct Outcome {
     /// What to return.
     pub decision: Decision,
-    /// Which factor was tried (a [`Factor::name`]: `totp`, `recovery`, `enroll-totp` ...),
-    /// if any.
-    pub factor: Option<&'static str>,
+    /// Which factor was tried, if any.
+    pub factor: Option<Factor>,
     /// Short reason for the log (never a secret).
     pub reason: String,
     /// The account the login was decided for, once the user name resolved (it may be spelled
@@ -233,11 +249,6 @@ impl Outcome {
     pub(crate) fn deny(d: Denial, reason: impl Into<String>) -> Self {
         Outcome::new(Decision::Deny(d), reason)
     }
-    /// The one denial for a failure below the login logic (store, clock, user database, a
-    /// remote client): `Unavailable`, with the error as the logged reason.
-    pub(crate) fn unavailable(e: impl fmt::Display) -> Self {
-        Outcome::deny(Denial::Unavailable, e.to_string())
-    }
     pub(crate) fn ignore(reason: impl Into<String>) -> Self {
         Outcome::new(Decision::Ignore, reason)
     }
@@ -247,7 +258,11 @@ impl Outcome {
     pub(crate) fn fail_open(reason: impl Into<String>) -> Self {
         Outcome::new(Decision::FailOpen, reason)
     }
-    pub(crate) fn with_factor(mut self, f: &'static str) -> Self {
+    /// The denial for an error while `doing` something (the log says both).
+    pub(crate) fn failed(doing: &str, e: Error) -> Self {
+        Outcome::deny(Denial::from(&e), format!("{doing}: {e}"))
+    }
+    pub(crate) fn with_factor(mut self, f: Factor) -> Self {
         self.factor = Some(f);
         self
     }
@@ -267,9 +282,47 @@ impl Outcome {
             "decision={decision} {user} service=\"{}\" rhost=\"{}\" factor={} reason=\"{}\"",
             log_safe(&req.service),
             log_safe(req.rhost.as_deref().unwrap_or("")),
-            self.factor.unwrap_or("none"),
+            self.factor.map_or("none", Factor::name),
             self.reason,
         )
+    }
+}
+
+impl From<Error> for Outcome {
+    /// The denial for an error ([`Denial::from`]), the error's message as the reason.
+    fn from(e: Error) -> Self {
+        Outcome::deny(Denial::from(&e), e.to_string())
+    }
+}
+
+impl From<ConvError> for Outcome {
+    /// The denial when the conversation failed.
+    fn from(e: ConvError) -> Self {
+        Outcome::deny(Denial::Conversation, format!("conversation failed: {}", e.0))
+    }
+}
+
+/// What every step of one login works with: the configuration, what PAM said, the store, the
+/// account, the conversation, the clock and the central services. The flows take it instead of
+/// the same seven arguments each; the user's record is not part of it, because each check reads
+/// the record afresh under the user's lock ([`verify::begin_attempt`]).
+pub(crate) struct LoginContext<'a> {
+    pub(crate) cfg: &'a Config,
+    pub(crate) req: &'a Request,
+    pub(crate) store: &'a Store,
+    /// The account (resolved from `req.user`).
+    pub(crate) user: &'a UserName,
+    pub(crate) conv: &'a mut dyn Conversation,
+    pub(crate) clock: &'a dyn Clock,
+    pub(crate) remotes: &'a dyn Remotes,
+}
+
+impl LoginContext<'_> {
+    /// Shows an error message unless the application asked for silence (`PAM_SILENT`).
+    pub(crate) fn tell_error(&mut self, text: &str) {
+        if !self.req.silent {
+            self.conv.error(text);
+        }
     }
 }
 
@@ -307,29 +360,13 @@ fn through_helper(
     req: &Request,
     conv: &mut dyn Conversation,
 ) -> Outcome {
-    let mut forwarded = Vec::new();
-    if args.nullok {
-        forwarded.push("nullok".to_string());
-    }
-    if args.single_prompt {
-        forwarded.push("single_prompt".to_string());
-    }
-    if args.locker {
-        forwarded.push("locker".to_string());
-    }
-    if args.split_password {
-        forwarded.push("split_password".to_string());
-    }
-    if args.debug {
-        forwarded.push("debug".to_string());
-    }
     let request = crate::helper::Request::Login {
         pam_user: req.user.clone(),
         service: req.service.clone(),
         remote: req.rhost.as_deref().is_some_and(|r| !r.trim().is_empty())
             || req.seat != Seat::Local,
         silent: req.silent,
-        args: forwarded,
+        args: crate::helper::LoginArg::forwarded(args),
     };
     match crate::helper::call(&cfg.helper, &request, conv) {
         Ok(done) => done.to_outcome(),
@@ -339,7 +376,7 @@ fn through_helper(
     }
 }
 
-/// [`authenticate`] with an already loaded configuration.
+/// [`authenticate`] with an already loaded configuration, asking the real central services.
 pub fn authenticate_with(
     cfg: &Config,
     req: &Request,
@@ -347,54 +384,71 @@ pub fn authenticate_with(
     clock: &dyn Clock,
     dir: &dyn Directory,
 ) -> Outcome {
+    authenticate_through(cfg, req, conv, clock, dir, &Network)
+}
+
+/// [`authenticate_with`], asking the central services (push, privacyIDEA) through `remotes`.
+pub fn authenticate_through(
+    cfg: &Config,
+    req: &Request,
+    conv: &mut dyn Conversation,
+    clock: &dyn Clock,
+    dir: &dyn Directory,
+    remotes: &dyn Remotes,
+) -> Outcome {
     conv.fail_delay(cfg.lockout.fail_delay_ms);
     // Before any policy: the account behind the name as given. A name that resolves to nobody
     // is denied here, so no lenient outcome (nullok, exempt, enroll-on-login) ever applies to
     // a spelling the second factor does not know.
     let account = match account::resolve(dir, &req.user) {
         Ok(a) => a,
-        Err(e @ (Error::InvalidUserName(_) | Error::UnknownUser(_))) => {
-            return Outcome::deny(Denial::BadUser, e.to_string());
-        }
-        Err(e) => return Outcome::unavailable(e),
+        Err(e) => return e.into(),
     };
-    let mut outcome = decide(cfg, req, &account, conv, clock, dir);
+    let mut outcome = match decide_policy(cfg, req, &account, conv, clock, dir) {
+        Ok((policy, now)) => {
+            let user = &account.name;
+            match Store::open(&cfg.store) {
+                Ok(store) => {
+                    let mut ctx =
+                        LoginContext { cfg, req, store: &store, user, conv, clock, remotes };
+                    decide(&mut ctx, &policy, now)
+                }
+                Err(e) => e.into(),
+            }
+        }
+        Err(o) => o,
+    };
     outcome.account = Some(account.name.to_string());
     outcome
 }
 
-/// The login of a resolved account.
-fn decide(
+/// The policy of a resolved account's login, and the time it is decided at. `Err`: the login
+/// is decided already (a configuration or directory fault, or an exempt login).
+fn decide_policy(
     cfg: &Config,
     req: &Request,
     account: &Account,
     conv: &mut dyn Conversation,
     clock: &dyn Clock,
     dir: &dyn Directory,
-) -> Outcome {
+) -> Result<(Policy, u64), Outcome> {
     // Every user and group the rules name must exist: reported as a configuration error,
-    // whichever rule this login would reach.
+    // whichever rule this login would reach. (Not the one mapping of errors: a rule naming a
+    // user the directory does not know is the rule's fault, not the login's user's.)
     if let Err(e) = policy::check_names(&cfg.rules, dir) {
-        return match e {
+        return Err(match e {
             Error::Config(m) => Outcome::deny(Denial::Config, m),
             e => Outcome::deny(Denial::Unavailable, format!("policy: {e}")),
-        };
+        });
     }
-    let user = &account.name;
-    let now = match clock.now() {
-        Ok(n) => n,
-        Err(e) => return Outcome::unavailable(e),
-    };
+    let now = clock.now()?;
     let subject = Subject { service: &req.service, account, rhost: req.rhost.as_deref() };
-    let policy = match policy::resolve(cfg.default_policy(), &cfg.rules, &subject, dir) {
-        Ok(p) => p,
-        Err(e) => return Outcome::deny(Denial::Unavailable, format!("policy: {e}")),
-    };
-    let by_rule = policy.rule.map(|i| format!(" by rule {}", i + 1)).unwrap_or_default();
+    let policy = policy::resolve(cfg.default_policy(), &cfg.rules, &subject, dir)
+        .map_err(|e| Outcome::deny(Denial::Unavailable, format!("policy: {e}")))?;
     if cfg.debug {
         conv.debug(&format!(
             "debug: policy{}: exempt={} enrollment={:?} allow_opt_out={}",
-            if by_rule.is_empty() { " (defaults)" } else { &by_rule },
+            policy.rule.map_or(" (defaults)".to_string(), |i| format!(" by rule {}", i + 1)),
             policy.exempt,
             policy.enrollment,
             policy.allow_opt_out
@@ -404,122 +458,146 @@ fn decide(
         // A single-prompt client still typed its one answer, and the password module after us
         // needs it: an exempt user typed only the password.
         if cfg.single_prompt || cfg.split_password {
-            if let Err(outcome) = verify::split_single_prompt(conv, None, false) {
-                return outcome;
-            }
+            verify::split_single_prompt(conv, None, false)?;
         }
-        return Outcome::ignore(format!("exempt{by_rule}"));
+        return Err(Outcome::ignore(format!("exempt{}", by_rule(&policy))));
     }
-    let store = match Store::open(&cfg.store) {
-        Ok(s) => s,
-        Err(e) => return Outcome::unavailable(e),
-    };
-    let record = match store.load(user) {
+    Ok((policy, now))
+}
+
+/// " by rule N" when a rule decided the policy (for log reasons).
+fn by_rule(policy: &Policy) -> String {
+    policy.rule.map(|i| format!(" by rule {}", i + 1)).unwrap_or_default()
+}
+
+/// The login of a user who is not exempt, with the store open.
+fn decide(ctx: &mut LoginContext<'_>, policy: &Policy, now: u64) -> Outcome {
+    let record = match ctx.store.load(ctx.user) {
         Ok(r) => r,
-        Err(e) => return Outcome::unavailable(e),
+        Err(e) => return e.into(),
     };
-    let enrolled = record.as_ref().filter(|r| r.is_enrolled());
-    if cfg.debug {
-        conv.debug(&match &record {
-            None => format!("debug: no record in {}", cfg.store.state_dir.display()),
-            Some(r) => format!(
-                "debug: record: totp={} recovery_left={} failures={} locked={} skips={} opted_out={}",
-                r.totp.as_ref().map_or("none".to_string(), |t| format!(
-                    "{}/{}/{} last_used_step={:?} window={:?}",
-                    t.params.algorithm.name(),
-                    t.params.digits,
-                    t.params.step,
-                    t.last_used_step,
-                    t.window
-                )),
-                r.recovery.as_ref().map_or(0, |c| c.remaining()),
-                r.lockout.failures.len(),
-                r.lockout.locked_for(now).is_some(),
-                r.enrollment.skips,
-                r.enrollment.opted_out
-            ),
-        });
+    if ctx.cfg.debug {
+        debug_record(ctx, record.as_ref(), now);
     }
+    let enrolled = record.as_ref().filter(|r| r.is_enrolled());
+    let digits = enrolled.and_then(|r| r.totp.as_ref()).map(|t| usize::from(t.params.digits));
+    let has_recovery =
+        enrolled.and_then(|r| r.recovery.as_ref()).is_some_and(|c| c.remaining() > 0);
 
     // The first line of a single-prompt stack that checks the password first: the password
     // goes on to the password module, nothing is checked here, and the `single_prompt` line
     // after it asks again and checks the code (only if the password was right).
-    if cfg.split_password {
-        let digits = enrolled.and_then(|r| r.totp.as_ref()).map(|t| usize::from(t.params.digits));
-        let has_recovery =
-            enrolled.and_then(|r| r.recovery.as_ref()).is_some_and(|c| c.remaining() > 0);
-        return match verify::split_single_prompt(conv, digits, has_recovery) {
+    if ctx.cfg.split_password {
+        return match verify::split_single_prompt(ctx.conv, digits, has_recovery) {
             Ok(_) => Outcome::ignore("password handed on; the code is checked after it"),
             Err(outcome) => outcome,
         };
     }
 
     if policy.backend == policy::Backend::PrivacyIdea {
-        let r = record.as_ref();
-        return privacyidea_flow::authenticate(cfg, &policy, req, &store, user, r, conv, clock);
+        return privacyidea_flow::authenticate(ctx, policy, record.as_ref());
     }
 
     // Single-prompt mode: password and code typed together; the password goes on to the next
     // module. Users without a TOTP factor typed only their password.
     let mut preset = None;
-    if cfg.single_prompt {
-        let digits = enrolled.and_then(|r| r.totp.as_ref()).map(|t| usize::from(t.params.digits));
-        let has_recovery =
-            enrolled.and_then(|r| r.recovery.as_ref()).is_some_and(|c| c.remaining() > 0);
-        match verify::split_single_prompt(conv, digits, has_recovery) {
+    if ctx.cfg.single_prompt {
+        match verify::split_single_prompt(ctx.conv, digits, has_recovery) {
             Ok(code) => preset = code,
             Err(outcome) => return outcome,
         }
     }
 
-    if let Some(record) = enrolled {
-        if let Some(left) = record.lockout.locked_for(now) {
-            if !req.silent {
-                conv.error(&verify::locked_message(user, left));
-            }
-            return Outcome::deny(Denial::AuthFailed, format!("locked for {left} more seconds"));
-        }
-        if !record.push.is_empty() && preset.is_none() {
-            return push_flow::push_or_code(
-                cfg,
-                policy.failmode,
-                req,
-                &store,
-                user,
-                record,
-                conv,
-                clock,
-            );
-        }
-        if !record.fido2.is_empty() && preset.is_none() {
-            if req.seat == Seat::Local {
-                return fido2_flow::key_or_code(cfg, req, &store, user, record, conv, clock);
-            }
-            // Not at this computer's seat: a key plugged in here is not the user's to touch
-            // for this login. A code instead, if the user has one.
-            if !record.has_codes() {
-                if !req.silent {
-                    conv.error(NOT_LOCAL);
-                }
-                return Outcome::deny(
-                    Denial::AuthFailed,
-                    "only a security key is enrolled, and this login is not at the local seat",
-                )
-                .with_factor("fido2");
-            }
-        }
-        return verify::ask_and_verify(cfg, req, &store, user, conv, clock, preset, PROMPT);
+    match enrolled {
+        Some(record) => enrolled_login(ctx, policy, record, now, preset),
+        None => not_enrolled(ctx, policy, record.map(|r| r.enrollment).unwrap_or_default(), now),
     }
+}
+
+/// The debug line describing the user's record (never a secret).
+fn debug_record(ctx: &mut LoginContext<'_>, record: Option<&UserRecord>, now: u64) {
+    ctx.conv.debug(&match record {
+        None => format!("debug: no record in {}", ctx.cfg.store.state_dir.display()),
+        Some(r) => format!(
+            "debug: record: totp={} recovery_left={} failures={} locked={} skips={} opted_out={}",
+            r.totp.as_ref().map_or("none".to_string(), |t| format!(
+                "{}/{}/{} last_used_step={:?} window={:?}",
+                t.params.algorithm.name(),
+                t.params.digits,
+                t.params.step,
+                t.last_used_step,
+                t.window
+            )),
+            r.recovery.as_ref().map_or(0, |c| c.remaining()),
+            r.lockout.failures.len(),
+            r.lockout.locked_for(now).is_some(),
+            r.enrollment.skips,
+            r.enrollment.opted_out
+        ),
+    });
+}
+
+/// An enrolled user: push, a security key, or a code, whichever the user has.
+fn enrolled_login(
+    ctx: &mut LoginContext<'_>,
+    policy: &Policy,
+    record: &UserRecord,
+    now: u64,
+    preset: Option<Zeroizing<String>>,
+) -> Outcome {
+    if let Some(left) = record.lockout.locked_for(now) {
+        if !ctx.req.silent {
+            ctx.conv.error(&verify::locked_message(ctx.user, left));
+        }
+        return Outcome::deny(Denial::AuthFailed, format!("locked for {left} more seconds"));
+    }
+    if !record.push.is_empty() && preset.is_none() {
+        return push_flow::push_or_code(ctx, policy.failmode, record);
+    }
+    if !record.fido2.is_empty() && preset.is_none() {
+        if ctx.req.seat == Seat::Local {
+            return fido2_flow::key_or_code(ctx, record);
+        }
+        // Not at this computer's seat: a key plugged in here is not the user's to touch
+        // for this login. A code instead, if the user has one.
+        if !record.has_codes() {
+            ctx.tell_error(NOT_LOCAL);
+            return Outcome::deny(
+                Denial::AuthFailed,
+                "only a security key is enrolled, and this login is not at the local seat",
+            )
+            .with_factor(Factor::Fido2);
+        }
+    }
+    verify::ask_and_verify(ctx, preset, PROMPT)
+}
+
+/// A user without a factor: what the policy says about enrollment.
+fn not_enrolled(
+    ctx: &mut LoginContext<'_>,
+    policy: &Policy,
+    state: EnrollmentState,
+    now: u64,
+) -> Outcome {
+    let by_rule = by_rule(policy);
     match policy.enrollment {
         Enrollment::Optional => {
             Outcome::ignore(format!("not enrolled, enrollment optional{by_rule}"))
         }
         Enrollment::Required => Outcome::deny(Denial::AuthFailed, format!("not enrolled{by_rule}")),
-        Enrollment::OnLogin => {
-            let state = record.map(|r| r.enrollment).unwrap_or_default();
-            let local = req.seat == Seat::Local;
-            enroll_flow::offer(cfg, &policy, &state, &store, user, conv, clock, now, local)
-        }
+        Enrollment::OnLogin => enroll_flow::offer(ctx, policy, &state, now),
+    }
+}
+
+/// What PAM would say about a user managing their own factors (`mfa-enroll`, the helper's
+/// self-service): service `mfa-enroll`, no remote host, not at the local seat.
+pub(crate) fn self_service_request(user: &UserName) -> Request {
+    Request {
+        user: user.to_string(),
+        service: "mfa-enroll".into(),
+        rhost: None,
+        seat: Seat::NotLocal,
+        silent: false,
     }
 }
 
@@ -532,7 +610,9 @@ pub fn enroll_push(
     conv: &mut dyn Conversation,
     clock: &dyn Clock,
 ) -> Outcome {
-    push_flow::enroll_push(cfg, store, user, conv, clock).with_factor("enroll-push")
+    let req = self_service_request(user);
+    let mut ctx = LoginContext { cfg, req: &req, store, user, conv, clock, remotes: &Network };
+    push_flow::enroll_push(&mut ctx).with_factor(Factor::EnrollPush)
 }
 
 #[cfg(test)]

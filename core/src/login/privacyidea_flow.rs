@@ -20,129 +20,109 @@
 //!
 //! [`Decision::FailOpen`]: super::Decision::FailOpen
 
-use super::{Clock, Conversation, Denial, MAX_ANSWER_LEN, Outcome, PROMPT, Request, verify};
+use super::{
+    Denial, Factor, LoginContext, MAX_ANSWER_LEN, Outcome, PROMPT, PrivacyIdeaRemote, answered,
+    verify,
+};
 use crate::config::Config;
-use crate::http::FailMode;
-use crate::policy::Policy;
-use crate::privacyidea::{CheckResult, PiError, PollStatus, PrivacyIdea, PrivacyIdeaConfig};
+use crate::policy::{FailMode, Policy};
+use crate::privacyidea::{CheckResult, PiError, PollStatus, PrivacyIdeaConfig};
 use crate::recovery::Attempt;
-use crate::store::{Store, UserRecord};
-use crate::username::UserName;
+use crate::store::UserRecord;
 use std::time::{Duration, Instant};
 use zeroize::Zeroizing;
 
 /// The first prompt.
 pub const PI_PROMPT: &str = "Verification code (or press Enter for a push to your phone): ";
-/// The factor name in log lines.
-const FACTOR: &str = "privacyidea";
+/// The factor of every outcome here.
+const FACTOR: Factor = Factor::PrivacyIdea;
 
-/// Everything one privacyIDEA login needs.
-struct Login<'a> {
-    cfg: &'a Config,
+/// One privacyIDEA login: the login's context, and what this backend adds to it.
+struct Login<'c, 'a> {
+    ctx: &'c mut LoginContext<'a>,
     section: &'a PrivacyIdeaConfig,
     failmode: FailMode,
-    req: &'a Request,
-    store: &'a Store,
-    user: &'a UserName,
     client_addr: Option<&'a str>,
-    clock: &'a dyn Clock,
     /// Whether the user has unused local recovery codes (messages point to them only then).
     has_recovery: bool,
 }
 
 /// Runs the login against privacyIDEA. `record` is the user's local record, if any (only its
 /// recovery codes and lockout are used).
-#[allow(clippy::too_many_arguments)]
 pub(crate) fn authenticate(
-    cfg: &Config,
+    ctx: &mut LoginContext<'_>,
     policy: &Policy,
-    req: &Request,
-    store: &Store,
-    user: &UserName,
     record: Option<&UserRecord>,
-    conv: &mut dyn Conversation,
-    clock: &dyn Clock,
 ) -> Outcome {
+    let cfg: &Config = ctx.cfg;
     let Some(section) = cfg.privacyidea.as_ref() else {
         return Outcome::deny(Denial::Config, "backend privacyidea without [privacyidea]");
     };
     if cfg.single_prompt {
         return Outcome::deny(Denial::Config, "single_prompt is not supported with privacyidea");
     }
+    let clock = ctx.clock;
     if let Some(left) = record.and_then(|r| clock.now().ok().and_then(|n| r.lockout.locked_for(n)))
     {
-        if !req.silent {
-            conv.error(&verify::locked_message(user, left));
-        }
+        ctx.tell_error(&verify::locked_message(ctx.user, left));
         return Outcome::deny(Denial::AuthFailed, format!("locked for {left} more seconds"));
     }
+    let req = ctx.req;
     let client_addr = req
         .rhost
         .as_deref()
         .map(str::trim)
         .filter(|r| section.pass_client_address && r.parse::<std::net::IpAddr>().is_ok());
     let has_recovery = record.and_then(|r| r.recovery.as_ref()).is_some_and(|c| c.remaining() > 0);
-    let login = Login {
-        has_recovery,
-        cfg,
-        section,
-        failmode: policy.failmode.unwrap_or(section.failmode),
-        req,
-        store,
-        user,
-        client_addr,
-        clock,
-    };
-    let answer = match ask(conv, PI_PROMPT) {
+    let answer = match ask(ctx, PI_PROMPT) {
         Ok(a) => a,
         Err(o) => return o,
     };
     if has_recovery && Attempt::parse(&answer).is_some() {
-        return verify::ask_and_verify(cfg, req, store, user, conv, clock, Some(answer), PROMPT);
+        return verify::ask_and_verify(ctx, Some(answer), PROMPT);
     }
-    let pi = match PrivacyIdea::new(section) {
+    let remotes = ctx.remotes;
+    let pi = match remotes.privacyidea(section) {
         Ok(p) => p,
         // A CA file or proxy that cannot be used is a configuration fault: never fail open.
-        Err(e) => return Outcome::unavailable(e).with_factor(FACTOR),
+        Err(e) => return Outcome::deny(Denial::Unavailable, e.to_string()).with_factor(FACTOR),
     };
-    let first = pi.check(user.as_str(), answer.trim(), None, login.client_addr);
+    let failmode = policy.failmode.unwrap_or(section.failmode);
+    let mut login = Login { ctx, section, failmode, client_addr, has_recovery };
+    let first = pi.check(login.ctx.user.as_str(), answer.trim(), None, login.client_addr);
     let typed_code = !answer.trim().is_empty();
-    login.decide(&pi, first, typed_code, conv)
+    login.decide(&*pi, first, typed_code)
 }
 
-fn ask(conv: &mut dyn Conversation, prompt: &str) -> Result<Zeroizing<String>, Outcome> {
-    match conv.prompt_secret(prompt) {
-        Ok(Some(a)) if a.len() > MAX_ANSWER_LEN => {
-            Err(Outcome::deny(Denial::AuthFailed, "answer too long"))
-        }
-        Ok(Some(a)) => Ok(a),
-        Ok(None) => Err(Outcome::deny(Denial::Conversation, "no answer (cancelled)")),
-        Err(e) => Err(Outcome::from(e)),
+fn ask(ctx: &mut LoginContext<'_>, prompt: &str) -> Result<Zeroizing<String>, Outcome> {
+    let answer = answered(ctx.conv.prompt_secret(prompt))?;
+    if answer.len() > MAX_ANSWER_LEN {
+        return Err(Outcome::deny(Denial::AuthFailed, "answer too long"));
     }
+    Ok(answer)
 }
 
-impl Login<'_> {
+impl Login<'_, '_> {
     /// Turns a `/validate/check` result into the decision, answering a challenge if needed.
     fn decide(
-        &self,
-        pi: &PrivacyIdea,
+        &mut self,
+        pi: &dyn PrivacyIdeaRemote,
         result: Result<CheckResult, PiError>,
         typed_code: bool,
-        conv: &mut dyn Conversation,
     ) -> Outcome {
         match result {
             Ok(CheckResult::Accept) => self.accepted("accepted by privacyIDEA".into()),
-            Ok(CheckResult::Reject(msg)) => self.rejected(&msg, typed_code, conv),
+            Ok(CheckResult::Reject(msg)) => self.rejected(&msg, typed_code),
             Ok(CheckResult::Challenge { transaction_id, challenges }) => {
-                self.challenge(pi, &transaction_id, &challenges, conv)
+                self.challenge(pi, &transaction_id, &challenges)
             }
-            Err(e) => self.failed(e, conv),
+            Err(e) => self.failed(e),
         }
     }
 
     /// A rejection counts towards the local lockout when the user has a local record (the
     /// server keeps its own failure counter as well).
-    fn rejected(&self, server_msg: &str, typed_code: bool, conv: &mut dyn Conversation) -> Outcome {
+    fn rejected(&mut self, server_msg: &str, typed_code: bool) -> Outcome {
         let reason = if server_msg.is_empty() {
             "rejected by privacyIDEA".to_string()
         } else {
@@ -150,23 +130,21 @@ impl Login<'_> {
         };
         // The same words for every rejected code (the server's own message stays in the log):
         // nothing a wrong guess would not tell.
-        if !self.req.silent {
-            conv.error(if typed_code {
-                "The verification server did not accept this code."
-            } else {
-                "The verification server refused the login."
-            });
-        }
+        self.ctx.tell_error(if typed_code {
+            "The verification server did not accept this code."
+        } else {
+            "The verification server refused the login."
+        });
         if !typed_code {
             return Outcome::deny(Denial::AuthFailed, reason).with_factor(FACTOR);
         }
-        let had_record = matches!(self.store.load(self.user), Ok(Some(_)));
+        let had_record = matches!(self.ctx.store.load(self.ctx.user), Ok(Some(_)));
         if !had_record {
             return Outcome::deny(Denial::AuthFailed, reason).with_factor(FACTOR);
         }
-        match verify::lock_and_load(self.store, self.user, self.clock) {
+        match verify::lock_and_load(self.ctx) {
             Ok((lock, mut record, now)) => {
-                verify::count_failure(self.cfg, &lock, &mut record, now, reason)
+                verify::count_failure(self.ctx.cfg, &lock, &mut record, now, reason)
                     .0
                     .with_factor(FACTOR)
             }
@@ -178,14 +156,14 @@ impl Login<'_> {
     /// cleared, as after a local code. The login stands if that cannot be written (nothing
     /// local was used up); the log says so.
     fn accepted(&self, mut reason: String) -> Outcome {
-        if let Ok(Some(r)) = self.store.load(self.user) {
+        if let Ok(Some(r)) = self.ctx.store.load(self.ctx.user) {
             if r.lockout != crate::lockout::LockoutState::default() {
-                let cleared = verify::lock_and_load(self.store, self.user, self.clock)
-                    .map_err(|o| o.reason)
-                    .and_then(|(lock, mut record, _)| {
+                let cleared = verify::lock_and_load(self.ctx).map_err(|o| o.reason).and_then(
+                    |(lock, mut record, _)| {
                         record.lockout.clear();
                         lock.save(&record).map_err(|e| e.to_string())
-                    });
+                    },
+                );
                 if let Err(e) = cleared {
                     reason.push_str(&format!(" (the local failure count was not cleared: {e})"));
                 }
@@ -195,20 +173,18 @@ impl Login<'_> {
     }
 
     /// The server could not answer: `failmode` decides an outage, loudly; anything else denies.
-    fn failed(&self, e: PiError, conv: &mut dyn Conversation) -> Outcome {
+    fn failed(&mut self, e: PiError) -> Outcome {
         match e {
             PiError::Down(why) if self.failmode == FailMode::Open => Outcome::fail_open(format!(
                 "privacyIDEA unreachable ({why}), failmode=open: letting in WITHOUT second factor"
             ))
             .with_factor(FACTOR),
             PiError::Down(why) => {
-                if !self.req.silent {
-                    conv.error(if self.has_recovery {
-                        "The verification service cannot be reached. Try a recovery code."
-                    } else {
-                        "The verification service cannot be reached. Try again later."
-                    });
-                }
+                self.ctx.tell_error(if self.has_recovery {
+                    "The verification service cannot be reached. Try a recovery code."
+                } else {
+                    "The verification service cannot be reached. Try again later."
+                });
                 Outcome::deny(
                     Denial::Unavailable,
                     format!("privacyIDEA unreachable ({why}), failmode=closed"),
@@ -220,11 +196,10 @@ impl Login<'_> {
     }
 
     fn challenge(
-        &self,
-        pi: &PrivacyIdea,
+        &mut self,
+        pi: &dyn PrivacyIdeaRemote,
         tid: &str,
         challenges: &[crate::privacyidea::Challenge],
-        conv: &mut dyn Conversation,
     ) -> Outcome {
         let push = challenges.iter().find(|c| c.kind == "push");
         let code_challenge = challenges.iter().find(|c| !matches!(c.kind.as_str(), "push"));
@@ -233,7 +208,7 @@ impl Login<'_> {
             (None, Some(c)) if !c.message.is_empty() => format!("{}: ", c.message),
             (None, _) => PROMPT.to_string(),
         };
-        let answer = match ask(conv, &prompt) {
+        let answer = match ask(self.ctx, &prompt) {
             Ok(a) => a,
             Err(o) => return o,
         };
@@ -242,25 +217,24 @@ impl Login<'_> {
             // checked on its own, e.g. a TOTP code typed instead of approving the push.
             let tid = code_challenge.map(|_| tid);
             let typed = !answer.trim().is_empty();
-            return match pi.check(self.user.as_str(), answer.trim(), tid, self.client_addr) {
+            return match pi.check(self.ctx.user.as_str(), answer.trim(), tid, self.client_addr) {
                 Ok(CheckResult::Challenge { .. }) => {
                     Outcome::deny(Denial::AuthFailed, "privacyIDEA asked for a further challenge")
                         .with_factor(FACTOR)
                 }
-                other => self.decide(pi, other, typed, conv),
+                other => self.decide(pi, other, typed),
             };
         }
         let number_matching = push.is_some_and(|p| p.presence_answer.is_some());
-        self.wait_for_phone(pi, tid, number_matching, conv)
+        self.wait_for_phone(pi, tid, number_matching)
     }
 
     /// Polls until the phone answers or `timeout` passes, then finalizes the transaction.
     fn wait_for_phone(
-        &self,
-        pi: &PrivacyIdea,
+        &mut self,
+        pi: &dyn PrivacyIdeaRemote,
         tid: &str,
         number_matching: bool,
-        conv: &mut dyn Conversation,
     ) -> Outcome {
         let start = Instant::now();
         let deadline = start + Duration::from_secs(self.section.timeout);
@@ -270,7 +244,7 @@ impl Login<'_> {
         for _ in 0..max_polls {
             match pi.poll(tid) {
                 Ok(PollStatus::Accepted) => {
-                    return match pi.check(self.user.as_str(), "", Some(tid), self.client_addr) {
+                    return match pi.check(self.ctx.user.as_str(), "", Some(tid), self.client_addr) {
                         Ok(CheckResult::Accept) => self.accepted(format!(
                             "push approved after {} ms, accepted by privacyIDEA",
                             start.elapsed().as_millis()
@@ -285,18 +259,16 @@ impl Login<'_> {
                             "push approved but privacyIDEA asked for a further challenge",
                         )
                         .with_factor(FACTOR),
-                        Err(e) => self.failed(e, conv),
+                        Err(e) => self.failed(e),
                     };
                 }
                 Ok(PollStatus::Declined) => {
-                    if !self.req.silent {
-                        conv.error("The login was declined on the phone.");
-                    }
+                    self.ctx.tell_error("The login was declined on the phone.");
                     return Outcome::deny(Denial::AuthFailed, "push declined on the phone")
                         .with_factor(FACTOR);
                 }
                 Ok(PollStatus::Pending) => {}
-                Err(e) => return self.failed(e, conv),
+                Err(e) => return self.failed(e),
             }
             let now = Instant::now();
             if now >= deadline {
@@ -304,16 +276,14 @@ impl Login<'_> {
             }
             std::thread::sleep(interval.min(deadline - now));
         }
-        if !self.req.silent {
-            // With number matching, privacyIDEA refuses a wrong number to the phone and keeps
-            // the challenge open: to us that is the same as no answer. Say both.
-            conv.error(if number_matching {
-                "No approval from your phone in time. If you pressed a number, it was not the \
-                 one shown here."
-            } else {
-                "The phone did not answer in time."
-            });
-        }
+        // With number matching, privacyIDEA refuses a wrong number to the phone and keeps the
+        // challenge open: to us that is the same as no answer. Say both.
+        self.ctx.tell_error(if number_matching {
+            "No approval from your phone in time. If you pressed a number, it was not the one \
+             shown here."
+        } else {
+            "The phone did not answer in time."
+        });
         Outcome::deny(
             Denial::AuthFailed,
             format!("no answer from the phone within {} s", self.section.timeout),

@@ -23,24 +23,26 @@
 //! or a key the service swapped in, is refused), a test push must be approved with the right
 //! number, and only then is the device saved (with recovery codes if the user has none).
 
-use super::{Clock, Conversation, Denial, Outcome, PROMPT, Request, verify};
+use super::{Denial, Factor, LoginContext, Outcome, PROMPT, PushRemote, answered, verify};
 use crate::config::Config;
-use crate::http::FailMode;
-use crate::push::{self, Expected, NumberEntry, PushClient, PushDevice, PushError, Verdict};
+use crate::policy::FailMode;
+use crate::push::{self, Expected, NumberEntry, PushConfig, PushDevice, PushError, Verdict};
 use crate::qr::{self, Qr, Style};
-use crate::store::{Store, UserRecord};
-use crate::username::UserName;
-use push_proto::api::{ChallengeCreated, CreateChallenge, DeviceInfo, PairingStatus};
+use crate::store::UserRecord;
+use push_proto::api::{
+    ChallengeCreated, ChallengeState, CreateChallenge, DeviceInfo, PairingStatus,
+};
 use push_proto::signed::{self, LoginFields};
 use std::time::{Duration, Instant};
 use subtle::ConstantTimeEq;
+use zeroize::Zeroizing;
 
 fn new_nonce() -> crate::Result<String> {
     random_b64::<32>()
 }
 
 fn random_b64<const N: usize>() -> crate::Result<String> {
-    let mut n = zeroize::Zeroizing::new([0u8; N]);
+    let mut n = Zeroizing::new([0u8; N]);
     crate::random::fill(&mut n[..])?;
     Ok(push_proto::b64(&n[..]))
 }
@@ -66,240 +68,305 @@ fn refusal_text(code: &str) -> &'static str {
     }
 }
 
+/// A challenge this module sent: what it asked the service for, what the service answered, and
+/// what the approval must match (the number shown, the choices offered, the nonce).
+struct Sent {
+    request: CreateChallenge,
+    created: ChallengeCreated,
+    number: u8,
+    entry: NumberEntry,
+}
+
+impl Sent {
+    /// What the device must have signed: this module's own login, never the service's copy.
+    fn login<'s>(&'s self, client: &'s dyn PushRemote) -> LoginFields<'s> {
+        LoginFields {
+            txid: &self.created.txid,
+            host_id: client.host_id(),
+            hostname: client.hostname(),
+            user: &self.request.user,
+            service: &self.request.service,
+            rhost: self.request.rhost.as_deref(),
+            time: self.request.time,
+            nonce: &self.request.nonce,
+            choices: &self.request.choices,
+        }
+    }
+}
+
+/// Creates a challenge for `devices`: a fresh nonce and number, this login's fields.
+fn send_challenge(
+    client: &dyn PushRemote,
+    pcfg: &PushConfig,
+    request: Login<'_>,
+) -> Result<Result<Sent, PushError>, Outcome> {
+    let nonce = new_nonce()?;
+    let entry = pcfg.number_entry_for(request.service);
+    let (number, choices) = login_numbers(entry)?;
+    let request = CreateChallenge {
+        user: request.user.to_string(),
+        service: request.service.to_string(),
+        rhost: request.rhost.map(str::to_string),
+        time: request.time,
+        nonce,
+        choices,
+        devices: request.devices,
+        ttl: pcfg.timeout,
+    };
+    Ok(client.create_challenge(&request).map(|created| Sent { request, created, number, entry }))
+}
+
+/// The fields of a challenge to send.
+struct Login<'l> {
+    user: &'l str,
+    service: &'l str,
+    rhost: Option<&'l str>,
+    time: u64,
+    devices: Vec<String>,
+}
+
+/// The login's code prompt instead of push: says why, then asks for a code; the log reason
+/// starts with `note`.
+fn code_instead(ctx: &mut LoginContext<'_>, why: &str, note: String) -> Outcome {
+    ctx.tell_error(why);
+    let o = verify::ask_and_verify(ctx, None, PROMPT);
+    Outcome { reason: format!("{note}; {}", o.reason), ..o }
+}
+
 /// Asks an enrolled user with push devices to approve on a device or type a code.
-#[allow(clippy::too_many_arguments)]
 pub(crate) fn push_or_code(
-    cfg: &Config,
+    ctx: &mut LoginContext<'_>,
     failmode_override: Option<FailMode>,
-    req: &Request,
-    store: &Store,
-    user: &UserName,
     record: &UserRecord,
-    conv: &mut dyn Conversation,
-    clock: &dyn Clock,
 ) -> Outcome {
     let has_codes = record.has_codes();
-    let code_instead = |conv: &mut dyn Conversation, why: &str, note: String| {
-        if !req.silent {
-            conv.error(why);
-        }
-        let o = verify::ask_and_verify(cfg, req, store, user, conv, clock, None, PROMPT);
-        Outcome { reason: format!("{note}; {}", o.reason), ..o }
-    };
+    let cfg: &Config = ctx.cfg;
     let Some(pcfg) = cfg.push.as_ref() else {
         if has_codes {
             return code_instead(
-                conv,
+                ctx,
                 "Push approval is not set up on this computer: type a code.",
                 "push device enrolled but [push] not configured".into(),
             );
         }
         return Outcome::deny(Denial::Config, "push device enrolled but [push] is not configured")
-            .with_factor("push");
+            .with_factor(Factor::Push);
     };
     let failmode = failmode_override.unwrap_or(pcfg.failmode);
-    let service_down = |conv: &mut dyn Conversation, why: String, outage: bool| {
-        if has_codes {
+    PushLogin { ctx, pcfg, failmode, has_codes }.run(record)
+}
+
+/// One push login.
+struct PushLogin<'c, 'a> {
+    ctx: &'c mut LoginContext<'a>,
+    pcfg: &'a PushConfig,
+    failmode: FailMode,
+    /// Whether the user has a code or recovery code to fall back on.
+    has_codes: bool,
+}
+
+impl PushLogin<'_, '_> {
+    fn run(mut self, record: &UserRecord) -> Outcome {
+        let deadline = Instant::now() + Duration::from_secs(self.pcfg.timeout);
+        let remotes = self.ctx.remotes;
+        let client = match remotes.push(self.pcfg) {
+            Ok(c) => c,
+            Err(e) => {
+                let outage = e.is_outage();
+                return self.service_down(e.to_string(), outage);
+            }
+        };
+        let sent = match self.send(&*client, record) {
+            Ok(s) => s,
+            Err(o) => return o,
+        };
+        let prompt = approve_prompt(
+            &sent.created,
+            sent.number,
+            sent.entry,
+            self.has_codes,
+            "Push sent to",
+            self.pcfg.timeout,
+        );
+        let answer = match answered(self.ctx.conv.prompt_secret(&prompt)) {
+            Ok(a) => a,
+            Err(o) => {
+                let _ = client.cancel(&sent.created.txid);
+                return o.with_factor(Factor::Push);
+            }
+        };
+        if !answer.trim().is_empty() {
+            // The user typed a code: the push is withdrawn so it cannot be approved later, and
+            // (the user being at the keyboard) not counted against the user's push rate; the
+            // code itself counts towards the lockout.
+            let _ = client.withdraw_for_code(&sent.created.txid);
+            return verify::ask_and_verify(self.ctx, Some(answer), PROMPT);
+        }
+        match self.wait(&*client, &sent.created.txid, deadline) {
+            Ok(state) => self.judge(&*client, &sent, &state),
+            Err(o) => o,
+        }
+    }
+
+    /// Sends the challenge to the user's devices. `Err`: the login is decided (the service
+    /// refused or could not be used, or no nonce, time or number could be had).
+    fn send(&mut self, client: &dyn PushRemote, record: &UserRecord) -> Result<Sent, Outcome> {
+        let time = self.ctx.clock.now()?;
+        let req = self.ctx.req;
+        let login = Login {
+            user: self.ctx.user.as_str(),
+            service: &req.service,
+            rhost: req.rhost.as_deref().filter(|r| !r.is_empty()),
+            time,
+            devices: record.push.iter().map(|d| d.id.clone()).collect(),
+        };
+        match send_challenge(client, self.pcfg, login)? {
+            Ok(sent) => Ok(sent),
+            Err(PushError::Outage(m)) => Err(self.service_down(m, true)),
+            Err(PushError::Unavailable(m)) => Err(self.service_down(m, false)),
+            Err(PushError::Refused { code, message }) => Err(self.refused(&code, &message)),
+        }
+    }
+
+    /// The service refused to send the push (rate limit, cooldown, no device...).
+    fn refused(&mut self, code: &str, message: &str) -> Outcome {
+        let note =
+            format!("push refused by the service: {code} ({})", crate::username::log_safe(message));
+        if self.has_codes {
             return code_instead(
-                conv,
+                self.ctx,
+                &format!("{} Type a code instead.", refusal_text(code)),
+                note,
+            );
+        }
+        self.ctx.tell_error(refusal_text(code));
+        Outcome::deny(Denial::AuthFailed, note).with_factor(Factor::Push)
+    }
+
+    /// The service cannot answer: a code instead if the user has one, else `failmode` decides
+    /// an outage, and anything else denies.
+    fn service_down(&mut self, why: String, outage: bool) -> Outcome {
+        if self.has_codes {
+            return code_instead(
+                self.ctx,
                 "The push service cannot be reached: type a code instead.",
                 format!("push unavailable ({why})"),
             );
         }
-        match failmode {
+        let o = match self.failmode {
             FailMode::Open if outage => Outcome::fail_open(format!(
                 "FAIL-OPEN: push unavailable ({why}); failmode=open lets the login in WITHOUT a \
                  second factor"
-            ))
-            .with_factor("push"),
+            )),
             _ => {
-                if !req.silent {
-                    conv.error("The push service cannot be reached; try again later.");
-                }
+                self.ctx.tell_error("The push service cannot be reached; try again later.");
                 let mode = if outage { "failmode=closed" } else { "not an outage" };
                 Outcome::deny(Denial::Unavailable, format!("push unavailable, {mode}: {why}"))
-                    .with_factor("push")
             }
-        }
-    };
-
-    let started = Instant::now();
-    let deadline = started + Duration::from_secs(pcfg.timeout);
-    let client = match PushClient::new(pcfg) {
-        Ok(c) => c,
-        Err(e) => {
-            let outage = e.is_outage();
-            return service_down(conv, e.to_string(), outage);
-        }
-    };
-    let nonce = match new_nonce() {
-        Ok(n) => n,
-        Err(e) => return Outcome::unavailable(e),
-    };
-    let now = match clock.now() {
-        Ok(n) => n,
-        Err(e) => return Outcome::unavailable(e),
-    };
-    let entry = pcfg.number_entry_for(&req.service);
-    let (number, choices) = match login_numbers(entry) {
-        Ok(n) => n,
-        Err(e) => return Outcome::unavailable(e),
-    };
-    let request = CreateChallenge {
-        user: user.as_str().to_string(),
-        service: req.service.clone(),
-        rhost: req.rhost.clone().filter(|r| !r.is_empty()),
-        time: now,
-        nonce: nonce.clone(),
-        choices: choices.clone(),
-        devices: record.push.iter().map(|d| d.id.clone()).collect(),
-        ttl: pcfg.timeout,
-    };
-    let created = match client.create_challenge(&request) {
-        Ok(c) => c,
-        Err(PushError::Outage(m)) => return service_down(conv, m, true),
-        Err(PushError::Unavailable(m)) => return service_down(conv, m, false),
-        Err(PushError::Refused { code, message }) => {
-            let note = format!(
-                "push refused by the service: {code} ({})",
-                crate::username::log_safe(&message)
-            );
-            if has_codes {
-                return code_instead(
-                    conv,
-                    &format!("{} Type a code instead.", refusal_text(&code)),
-                    note,
-                );
-            }
-            if !req.silent {
-                conv.error(refusal_text(&code));
-            }
-            return Outcome::deny(Denial::AuthFailed, note).with_factor("push");
-        }
-    };
-    let prompt = approve_prompt(&created, number, entry, has_codes, "Push sent to", pcfg.timeout);
-    let answer = match conv.prompt_secret(&prompt) {
-        Ok(Some(a)) => a,
-        Ok(None) => {
-            let _ = client.cancel(&created.txid);
-            return Outcome::deny(Denial::Conversation, "no answer (cancelled)")
-                .with_factor("push");
-        }
-        Err(e) => {
-            let _ = client.cancel(&created.txid);
-            return Outcome::from(e).with_factor("push");
-        }
-    };
-    if !answer.trim().is_empty() {
-        // The user typed a code: the push is withdrawn so it cannot be approved later, and (the
-        // user being at the keyboard) not counted against the user's push rate; the code itself
-        // counts towards the lockout.
-        let _ = client.withdraw_for_code(&created.txid);
-        return verify::ask_and_verify(cfg, req, store, user, conv, clock, Some(answer), PROMPT);
+        };
+        o.with_factor(Factor::Push)
     }
-    // Enter came first: unless the phone has answered already, say that we wait for it. Only
-    // for local logins (su, console, screen lockers), whose conversation shows it at once: sshd
-    // (a remote login) holds messages back until the login is over, when "waiting" would be
-    // shown after the fact, and sudo asks for silence (PAM_SILENT); the prompt has said it.
-    // Not for screen lockers (`locker`) either: xscreensaver shows a message with an OK button
-    // and holds the conversation, so the wait would start only after OK.
-    let local = req.rhost.as_deref().is_none_or(str::is_empty) && !cfg.locker;
-    let state = match client.challenge_state(&created.txid, 0) {
-        Ok(s) if !s.status.is_pending() => Ok(s),
-        Ok(_) => {
-            if !req.silent && local {
-                let left = deadline.saturating_duration_since(Instant::now()).as_secs();
-                conv.info(&format!("Waiting for your phone to answer (up to {left} s)..."));
-            }
-            client.wait_challenge(&created.txid, deadline)
-        }
-        Err(e) => Err(e),
-    };
-    let state = match state {
-        Ok(s) => s,
-        Err(PushError::Outage(m)) => return service_down(conv, m, true),
-        Err(PushError::Unavailable(m)) => return service_down(conv, m, false),
-        Err(e @ PushError::Refused { .. }) => {
-            return Outcome::deny(Denial::AuthFailed, e.to_string()).with_factor("push");
-        }
-    };
 
-    // Judge the answer under the user's lock, against the devices enrolled right now.
-    let (lock, mut record, now) = match verify::lock_and_load(store, user, clock) {
-        Ok(l) => l,
-        Err(o) => return o.with_factor("push"),
-    };
-    let login = LoginFields {
-        txid: &created.txid,
-        host_id: client.host_id(),
-        hostname: client.hostname(),
-        user: user.as_str(),
-        service: &request.service,
-        rhost: request.rhost.as_deref(),
-        time: request.time,
-        nonce: &nonce,
-        choices: &choices,
-    };
-    let verdict = push::check(
-        &state,
-        client.service_key(),
-        &Expected { login, number, devices: &record.push },
-    );
-    let (why, tell): (String, &str) = match verdict {
-        Ok(Verdict::Approved { device, passkey_count }) => {
-            record.lockout.clear();
-            if let Some(count) = passkey_count {
-                let stored = record.push.iter_mut().find(|d| d.id == device.id);
-                if let Some(pk) = stored.and_then(|d| d.passkey.as_mut()) {
-                    pk.sign_count = count;
+    /// Waits for the phone's answer (Enter came first) until `deadline`.
+    fn wait(
+        &mut self,
+        client: &dyn PushRemote,
+        txid: &str,
+        deadline: Instant,
+    ) -> Result<ChallengeState, Outcome> {
+        // Unless the phone has answered already, say that we wait for it. Only for local logins
+        // (su, console, screen lockers), whose conversation shows it at once: sshd (a remote
+        // login) holds messages back until the login is over, when "waiting" would be shown
+        // after the fact, and sudo asks for silence (PAM_SILENT); the prompt has said it. Not
+        // for screen lockers (`locker`) either: xscreensaver shows a message with an OK button
+        // and holds the conversation, so the wait would start only after OK.
+        let local = self.ctx.req.rhost.as_deref().is_none_or(str::is_empty) && !self.ctx.cfg.locker;
+        let state = match client.challenge_state(txid, 0) {
+            Ok(s) if !s.status.is_pending() => Ok(s),
+            Ok(_) => {
+                if !self.ctx.req.silent && local {
+                    let left = deadline.saturating_duration_since(Instant::now()).as_secs();
+                    self.ctx
+                        .conv
+                        .info(&format!("Waiting for your phone to answer (up to {left} s)..."));
                 }
+                client.wait_challenge(txid, deadline)
             }
-            if let Err(e) = lock.save(&record) {
-                return Outcome::deny(Denial::Unavailable, format!("cannot record the login: {e}"))
-                    .with_factor("push");
+            Err(e) => Err(e),
+        };
+        state.map_err(|e| match e {
+            PushError::Outage(m) => self.service_down(m, true),
+            PushError::Unavailable(m) => self.service_down(m, false),
+            e @ PushError::Refused { .. } => {
+                Outcome::deny(Denial::AuthFailed, e.to_string()).with_factor(Factor::Push)
             }
-            return Outcome::success(format!(
-                "push approved on '{}'",
-                crate::username::log_safe(&device.name)
-            ))
-            .with_factor("push");
-        }
-        Err(bad) => {
-            drop(lock);
-            return service_down(conv, format!("receipt rejected: {bad}"), false);
-        }
-        Ok(Verdict::Pending) => {
-            let _ = client.cancel(&created.txid);
-            (format!("no answer within {} s", pcfg.timeout), "No answer from your phone in time.")
-        }
-        Ok(Verdict::Denied) => {
-            ("push denied on the device".into(), "The login was denied on your phone.")
-        }
-        Ok(Verdict::WrongNumber) => (
-            "wrong number picked on the device".into(),
-            "The wrong number was picked on your phone; the login is refused.",
-        ),
-        Ok(Verdict::Fraud) => (
-            "user reported the login as not theirs".into(),
-            "You reported this login as not yours. It was refused, and push is paused for your account.",
-        ),
-        // The service's expiry and our deadline are the same moment seen from two clocks:
-        // either way nobody answered in time.
-        Ok(Verdict::Expired) => (
-            format!("no answer within {} s (the request expired)", pcfg.timeout),
-            "No answer from your phone in time.",
-        ),
-        Ok(Verdict::Cancelled) => ("push cancelled".into(), "The push request was withdrawn."),
-    };
-    let (outcome, locked) = verify::count_failure(cfg, &lock, &mut record, now, why);
-    drop(lock);
-    if !req.silent {
-        conv.error(tell);
-        if locked {
-            conv.error(&verify::locked_message(user, cfg.lockout.duration));
-        }
+        })
     }
-    outcome.with_factor("push")
+
+    /// Judges the answer under the user's lock, against the devices enrolled right now.
+    fn judge(&mut self, client: &dyn PushRemote, sent: &Sent, state: &ChallengeState) -> Outcome {
+        let (lock, mut record, now) = match verify::lock_and_load(self.ctx) {
+            Ok(l) => l,
+            Err(o) => return o.with_factor(Factor::Push),
+        };
+        let expected =
+            Expected { login: sent.login(client), number: sent.number, devices: &record.push };
+        let verdict = push::check(state, client.service_key(), &expected);
+        let timeout = self.pcfg.timeout;
+        let (why, tell): (String, &str) = match verdict {
+            Ok(Verdict::Approved { device, passkey_count }) => {
+                record.lockout.clear();
+                if let Some(count) = passkey_count {
+                    let stored = record.push.iter_mut().find(|d| d.id == device.id);
+                    if let Some(pk) = stored.and_then(|d| d.passkey.as_mut()) {
+                        pk.sign_count = count;
+                    }
+                }
+                let o = match lock.save(&record) {
+                    Ok(()) => Outcome::success(format!(
+                        "push approved on '{}'",
+                        crate::username::log_safe(&device.name)
+                    )),
+                    Err(e) => Outcome::failed("cannot record the login", e),
+                };
+                return o.with_factor(Factor::Push);
+            }
+            Err(bad) => {
+                drop(lock);
+                return self.service_down(format!("receipt rejected: {bad}"), false);
+            }
+            Ok(Verdict::Pending) => {
+                let _ = client.cancel(&sent.created.txid);
+                (format!("no answer within {timeout} s"), "No answer from your phone in time.")
+            }
+            Ok(Verdict::Denied) => {
+                ("push denied on the device".into(), "The login was denied on your phone.")
+            }
+            Ok(Verdict::WrongNumber) => (
+                "wrong number picked on the device".into(),
+                "The wrong number was picked on your phone; the login is refused.",
+            ),
+            Ok(Verdict::Fraud) => (
+                "user reported the login as not theirs".into(),
+                "You reported this login as not yours. It was refused, and push is paused for your account.",
+            ),
+            // The service's expiry and our deadline are the same moment seen from two clocks:
+            // either way nobody answered in time.
+            Ok(Verdict::Expired) => (
+                format!("no answer within {timeout} s (the request expired)"),
+                "No answer from your phone in time.",
+            ),
+            Ok(Verdict::Cancelled) => ("push cancelled".into(), "The push request was withdrawn."),
+        };
+        let (outcome, locked) = verify::count_failure(self.ctx.cfg, &lock, &mut record, now, why);
+        drop(lock);
+        self.ctx.tell_error(tell);
+        if locked {
+            self.ctx
+                .tell_error(&verify::locked_message(self.ctx.user, self.ctx.cfg.lockout.duration));
+        }
+        outcome.with_factor(Factor::Push)
+    }
 }
 
 /// The prompt of a push. It also says that Enter waits for the phone: sudo asks modules to be
@@ -342,49 +409,70 @@ fn code_matches(typed: &str, code: &str) -> bool {
 }
 
 /// Pairs a device and confirms it with a test push, inside the conversation (enroll-on-login,
-/// `mfa-enroll push`, self-service through the helper). `name` is only used when the device
-/// gives none.
-pub(crate) fn enroll_push(
-    cfg: &Config,
-    store: &Store,
-    user: &UserName,
-    conv: &mut dyn Conversation,
-    clock: &dyn Clock,
-) -> Outcome {
+/// `mfa-enroll push`, self-service through the helper). Saves the device, with recovery codes
+/// if the user has none.
+pub(crate) fn enroll_push(ctx: &mut LoginContext<'_>) -> Outcome {
+    let cfg: &Config = ctx.cfg;
     let Some(pcfg) = cfg.push.as_ref() else {
         return Outcome::deny(Denial::Config, "push is not configured ([push] in pam_mfa.toml)");
     };
-    let fail = |conv: &mut dyn Conversation, e: PushError| {
-        conv.error("The push service cannot be used right now; try again later or set up an app.");
-        Outcome::deny(Denial::Unavailable, format!("push enrollment: {e}"))
-    };
-    let client = match PushClient::new(pcfg) {
+    let remotes = ctx.remotes;
+    let client = match remotes.push(pcfg) {
         Ok(c) => c,
-        Err(e) => return fail(conv, e),
+        Err(e) => return enrollment_unavailable(ctx, e),
     };
-    let pairing = match client.create_pairing(user.as_str(), pcfg.pairing_timeout) {
-        Ok(p) => p,
-        Err(e) => return fail(conv, e),
+    let mut candidate = match pair_device(ctx, pcfg, &*client) {
+        Ok(d) => d,
+        Err(o) => return o,
     };
+    match crate::enroll::push_name_taken(ctx.store, ctx.user, &candidate) {
+        Ok(false) => {}
+        Ok(true) => {
+            ctx.conv.error(&format!(
+                "{} already has a push device named '{}'; this one was not added. Pair \
+                 again under another name, or first remove the old one: mfa-enroll push \
+                 --remove '{}'",
+                ctx.user, candidate.name, candidate.name
+            ));
+            return Outcome::deny(Denial::AuthFailed, "push device name already in use");
+        }
+        Err(e) => return e.into(),
+    }
+    if let Err(o) = test_push(ctx, pcfg, &*client, &mut candidate) {
+        return o;
+    }
+    save_device(ctx, &candidate)
+}
+
+/// The push service cannot be used for an enrollment.
+fn enrollment_unavailable(ctx: &mut LoginContext<'_>, e: PushError) -> Outcome {
+    ctx.conv.error("The push service cannot be used right now; try again later or set up an app.");
+    Outcome::deny(Denial::Unavailable, format!("push enrollment: {e}"))
+}
+
+/// Shows a pairing link (with a secret of this host's that the service never sees), waits for
+/// a device to pair, and checks the pairing code the user types against that device. The
+/// device, not yet saved.
+fn pair_device(
+    ctx: &mut LoginContext<'_>,
+    pcfg: &PushConfig,
+    client: &dyn PushRemote,
+) -> Result<PushDevice, Outcome> {
+    let pairing = client
+        .create_pairing(ctx.user.as_str(), pcfg.pairing_timeout)
+        .map_err(|e| enrollment_unavailable(ctx, e))?;
     let Some(credential) = push_proto::pairing_uri::parse(&pairing.uri).map(|l| l.credential)
     else {
-        return fail(conv, PushError::Unavailable("malformed pairing link".into()));
+        let e = PushError::Unavailable("malformed pairing link".into());
+        return Err(enrollment_unavailable(ctx, e));
     };
     // Our own secret in the link: the service never sees it, so it cannot pick a device key
     // whose pairing code matches the one the user's phone shows.
-    let host_secret = match random_b64::<16>() {
-        Ok(k) => zeroize::Zeroizing::new(k),
-        Err(e) => return Outcome::unavailable(e),
-    };
-    let link = zeroize::Zeroizing::new(push_proto::pairing_uri::with_host_secret(
-        &pairing.uri,
-        &host_secret,
-    ));
-    let picture = match Qr::encode(&link) {
-        Ok(q) => qr::render(&q, Style::Plain),
-        Err(e) => return Outcome::unavailable(e),
-    };
-    conv.info(&zeroize::Zeroizing::new(format!(
+    let host_secret = Zeroizing::new(random_b64::<16>()?);
+    let link =
+        Zeroizing::new(push_proto::pairing_uri::with_host_secret(&pairing.uri, &host_secret));
+    let picture = qr::render(&Qr::encode(&link)?, Style::Plain);
+    ctx.conv.info(&Zeroizing::new(format!(
         "Scan this QR code with your phone's camera to pair it for push approval:\n\n{}\n\
          Or open this link on the phone (or give it to `mfa-push-device pair`):\n{}\n\
          The link works once, for {} minutes. Once paired, the phone shows a pairing code.",
@@ -392,25 +480,20 @@ pub(crate) fn enroll_push(
         link.as_str(),
         pcfg.pairing_timeout.div_ceil(60)
     )));
-    let mut typed = match conv.prompt_visible("Type the pairing code your phone shows: ") {
-        Ok(Some(t)) => zeroize::Zeroizing::new(t),
-        Ok(None) => return Outcome::deny(Denial::Conversation, "no answer (cancelled)"),
-        Err(e) => return Outcome::from(e),
-    };
+    let typed = answered(ctx.conv.prompt_visible("Type the pairing code your phone shows: "))?;
     let deadline = Instant::now() + Duration::from_secs(pcfg.pairing_timeout);
-    let state = match client.wait_pairing(&pairing.pairing_id, deadline) {
-        Ok(s) => s,
-        Err(e) => return fail(conv, e),
-    };
+    let state = client
+        .wait_pairing(&pairing.pairing_id, deadline)
+        .map_err(|e| enrollment_unavailable(ctx, e))?;
     let device = match (state.status, state.device) {
         (PairingStatus::Paired, Some(d)) => d,
         (PairingStatus::Expired, _) => {
-            conv.error("The pairing link expired. Start again.");
-            return Outcome::deny(Denial::AuthFailed, "pairing link expired unused");
+            ctx.conv.error("The pairing link expired. Start again.");
+            return Err(Outcome::deny(Denial::AuthFailed, "pairing link expired unused"));
         }
         _ => {
-            conv.error("No device paired in time. Start again.");
-            return Outcome::deny(Denial::AuthFailed, "no device paired in time");
+            ctx.conv.error("No device paired in time. Start again.");
+            return Err(Outcome::deny(Denial::AuthFailed, "no device paired in time"));
         }
     };
     // A passkey made while pairing is checked here, against this pairing and device key; the
@@ -422,161 +505,134 @@ pub(crate) fn enroll_push(
             match push::passkey::verify_registration(reg, &challenge, None) {
                 Ok(p) => Some(p),
                 Err(e) => {
-                    conv.error("The phone's passkey could not be verified; nothing was added.");
-                    return Outcome::deny(
+                    ctx.conv.error("The phone's passkey could not be verified; nothing was added.");
+                    return Err(Outcome::deny(
                         Denial::AuthFailed,
                         format!("push enrollment: passkey refused: {e}"),
-                    );
+                    ));
                 }
             }
         }
     };
-    let code = zeroize::Zeroizing::new(expected_pairing_code(&host_secret, &credential, &device));
-    let mut tries = 1;
-    while !code_matches(&typed, &code) {
-        if tries == PAIRING_CODE_TRIES {
-            conv.error(
-                "That is not the code of the device that used the pairing link: another device \
-                 may have used it. Nothing was added; start again.",
-            );
-            return Outcome::deny(
-                Denial::AuthFailed,
-                "push enrollment: the pairing code does not match the device that paired",
-            );
-        }
-        tries += 1;
-        typed = match conv.prompt_visible("That code does not match. Type the code again: ") {
-            Ok(Some(t)) => zeroize::Zeroizing::new(t),
-            Ok(None) => return Outcome::deny(Denial::Conversation, "no answer (cancelled)"),
-            Err(e) => return Outcome::from(e),
-        };
-    }
-    let now = match clock.now() {
-        Ok(n) => n,
-        Err(e) => return Outcome::unavailable(e),
-    };
-    let mut candidate = PushDevice {
+    let code = Zeroizing::new(expected_pairing_code(&host_secret, &credential, &device));
+    confirm_pairing_code(ctx, typed, &code)?;
+    Ok(PushDevice {
         id: device.id.clone(),
         name: push::shown(&device.name),
         public_key: device.public_key.clone(),
-        added: now,
+        added: ctx.clock.now()?,
         passkey,
-    };
-    match crate::enroll::push_name_taken(store, user, &candidate) {
-        Ok(false) => {}
-        Ok(true) => {
-            conv.error(&format!(
-                "{user} already has a push device named '{}'; this one was not added. Pair \
-                 again under another name, or first remove the old one: mfa-enroll push \
-                 --remove '{}'",
-                candidate.name, candidate.name
-            ));
-            return Outcome::deny(Denial::AuthFailed, "push device name already in use");
-        }
-        Err(e) => return Outcome::unavailable(e),
-    }
+    })
+}
 
-    // The test push: the device must approve the right number before it is saved.
-    let nonce = match new_nonce() {
-        Ok(n) => n,
-        Err(e) => return Outcome::unavailable(e),
-    };
-    let service = "mfa-enroll";
-    let entry = pcfg.number_entry_for(service);
-    let (number, choices) = match login_numbers(entry) {
-        Ok(n) => n,
-        Err(e) => return Outcome::unavailable(e),
-    };
-    let request = CreateChallenge {
-        user: user.as_str().to_string(),
-        service: service.into(),
+/// Compares the typed pairing code with the paired device's, asking again up to
+/// [`PAIRING_CODE_TRIES`] times in all.
+fn confirm_pairing_code(
+    ctx: &mut LoginContext<'_>,
+    mut typed: Zeroizing<String>,
+    code: &str,
+) -> Result<(), Outcome> {
+    let mut tries = 1;
+    while !code_matches(&typed, code) {
+        if tries == PAIRING_CODE_TRIES {
+            ctx.conv.error(
+                "That is not the code of the device that used the pairing link: another device \
+                 may have used it. Nothing was added; start again.",
+            );
+            return Err(Outcome::deny(
+                Denial::AuthFailed,
+                "push enrollment: the pairing code does not match the device that paired",
+            ));
+        }
+        tries += 1;
+        typed =
+            answered(ctx.conv.prompt_visible("That code does not match. Type the code again: "))?;
+    }
+    Ok(())
+}
+
+/// The test push: the new device must approve the right number before it is saved. Stores the
+/// passkey's signature counter in `candidate`.
+fn test_push(
+    ctx: &mut LoginContext<'_>,
+    pcfg: &PushConfig,
+    client: &dyn PushRemote,
+    candidate: &mut PushDevice,
+) -> Result<(), Outcome> {
+    let login = Login {
+        user: ctx.user.as_str(),
+        service: "mfa-enroll",
         rhost: None,
-        time: now,
-        nonce: nonce.clone(),
-        choices: choices.clone(),
+        time: candidate.added,
         devices: vec![candidate.id.clone()],
-        ttl: pcfg.timeout,
     };
-    let created = match client.create_challenge(&request) {
-        Ok(c) => c,
-        Err(e) => return fail(conv, e),
-    };
-    conv.info(&format!("'{}' is paired. A test push was sent to it.", candidate.name));
-    let prompt = approve_prompt(&created, number, entry, false, "Test push sent to", pcfg.timeout);
-    match conv.prompt_visible(&prompt) {
-        Ok(Some(_)) => {}
-        Ok(None) => {
-            let _ = client.cancel(&created.txid);
-            return Outcome::deny(Denial::Conversation, "no answer (cancelled)");
-        }
-        Err(e) => {
-            let _ = client.cancel(&created.txid);
-            return Outcome::from(e);
-        }
+    let sent = send_challenge(client, pcfg, login)?.map_err(|e| enrollment_unavailable(ctx, e))?;
+    ctx.conv.info(&format!("'{}' is paired. A test push was sent to it.", candidate.name));
+    let prompt = approve_prompt(
+        &sent.created,
+        sent.number,
+        sent.entry,
+        false,
+        "Test push sent to",
+        pcfg.timeout,
+    );
+    if let Err(o) = answered(ctx.conv.prompt_visible(&prompt)) {
+        let _ = client.cancel(&sent.created.txid);
+        return Err(o);
     }
     let deadline = Instant::now() + Duration::from_secs(pcfg.timeout);
-    let state = match client.wait_challenge(&created.txid, deadline) {
-        Ok(s) => s,
-        Err(e) => return fail(conv, e),
-    };
+    let state = client
+        .wait_challenge(&sent.created.txid, deadline)
+        .map_err(|e| enrollment_unavailable(ctx, e))?;
     let devices = [candidate.clone()];
-    let login = LoginFields {
-        txid: &created.txid,
-        host_id: client.host_id(),
-        hostname: client.hostname(),
-        user: user.as_str(),
-        service,
-        rhost: None,
-        time: request.time,
-        nonce: &nonce,
-        choices: &choices,
-    };
-    let expected = Expected { login, number, devices: &devices };
+    let expected = Expected { login: sent.login(client), number: sent.number, devices: &devices };
     match push::check(&state, client.service_key(), &expected) {
         Ok(Verdict::Approved { passkey_count, .. }) => {
             if let (Some(pk), Some(count)) = (candidate.passkey.as_mut(), passkey_count) {
                 pk.sign_count = count;
             }
+            Ok(())
         }
         Ok(other) => {
             if other == Verdict::Pending {
-                let _ = client.cancel(&created.txid);
+                let _ = client.cancel(&sent.created.txid);
             }
-            conv.error(
+            ctx.conv.error(
                 "The test push was not approved with the right number; the phone was not added.",
             );
-            return Outcome::deny(Denial::AuthFailed, format!("test push not approved: {other:?}"));
+            Err(Outcome::deny(Denial::AuthFailed, format!("test push not approved: {other:?}")))
         }
         Err(bad) => {
-            conv.error("The test push could not be verified; the phone was not added.");
-            return Outcome::deny(
-                Denial::Unavailable,
-                format!("test push receipt rejected: {bad}"),
-            );
+            ctx.conv.error("The test push could not be verified; the phone was not added.");
+            Err(Outcome::deny(Denial::Unavailable, format!("test push receipt rejected: {bad}")))
         }
     }
-    let codes = match crate::enroll::add_push_device(store, user, &candidate, now) {
-        Ok(c) => c,
-        Err(e) => {
-            return Outcome::deny(Denial::Unavailable, format!("cannot save the push device: {e}"));
-        }
-    };
+}
+
+/// Saves the confirmed device (with recovery codes if the user has none) and tells the user.
+fn save_device(ctx: &mut LoginContext<'_>, candidate: &PushDevice) -> Outcome {
+    let codes =
+        match crate::enroll::add_push_device(ctx.store, ctx.user, candidate, candidate.added) {
+            Ok(c) => c,
+            Err(e) => return Outcome::failed("cannot save the push device", e),
+        };
     let done = format!(
         "Push approval is set up with '{}'. Remove it with: mfa-enroll push --remove '{}'",
         candidate.name, candidate.name
     );
     match codes {
         Some(codes) => {
-            conv.info(&crate::recovery::listing(
+            ctx.conv.info(&crate::recovery::listing(
                 &format!(
                     "{done}\nYour recovery codes: each works once if you lose the phone. Store \
                      them somewhere safe now; they are not shown again.\n"
                 ),
                 &codes,
             ));
-            let _ = conv.prompt_visible("Press Enter when you have stored the recovery codes: ");
+            let _ =
+                ctx.conv.prompt_visible("Press Enter when you have stored the recovery codes: ");
         }
-        None => conv.info(&done),
+        None => ctx.conv.info(&done),
     }
     Outcome::success(format!("push device '{}' paired and confirmed", candidate.name))
 }

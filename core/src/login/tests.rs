@@ -9,6 +9,8 @@ use crate::store::Store;
 use crate::totp;
 use std::os::unix::fs::PermissionsExt;
 
+mod remote;
+
 struct Script {
     answers: Vec<Result<Option<String>, ()>>,
     prompts: Vec<String>,
@@ -202,7 +204,7 @@ fn recovery_code_once_with_count_and_warning() {
     let mut conv = Script::answer(&e.codes[3]);
     let o = run(&e, "alice", &mut conv, Some(T));
     assert_eq!(o.decision, Decision::Success, "{o}");
-    assert_eq!(o.factor, Some("recovery"));
+    assert_eq!(o.factor, Some(Factor::Recovery));
     assert_eq!(conv.infos, vec!["Recovery code accepted. 9 recovery codes left.".to_string()]);
     let o = run(&e, "alice", &mut Script::answer(&e.codes[3]), Some(T));
     assert_eq!(o.decision, Decision::Deny(Denial::AuthFailed));
@@ -525,7 +527,7 @@ fn on_login_enrollment_shows_qr_confirms_and_gives_recovery_codes() {
     let mut conv = Enroller { inner: Script::new(vec![]), now: T };
     let o = authenticate_with(&e.cfg, &far("frank"), &mut conv, &Fixed(Some(T)), &users());
     assert_eq!(o.decision, Decision::Success, "{o}");
-    assert_eq!(o.factor, Some("enroll-totp"));
+    assert_eq!(o.factor, Some(Factor::EnrollTotp));
     let infos = &conv.inner.infos;
     assert!(
         infos.iter().any(|i| i.contains('█') && i.contains("otpauth://totp/pam_mfa:frank@")),
@@ -585,18 +587,18 @@ fn single_prompt_takes_a_recovery_code_at_the_end() {
     let printed = e.codes[0].to_lowercase();
     let mut conv = Script::answer(&format!("pw 12{printed}"));
     let o = run(&e, "alice", &mut conv, Some(T));
-    assert_eq!((o.decision, o.factor), (Decision::Success, Some("recovery")), "{o}");
+    assert_eq!((o.decision, o.factor), (Decision::Success, Some(Factor::Recovery)), "{o}");
     assert_eq!(conv.password.as_deref(), Some("pw 12"));
     // Without its dashes.
     let compact = e.codes[1].replace('-', "");
     let mut conv = Script::answer(&format!("hunter2{compact}"));
     let o = run(&e, "alice", &mut conv, Some(T));
-    assert_eq!((o.decision, o.factor), (Decision::Success, Some("recovery")), "{o}");
+    assert_eq!((o.decision, o.factor), (Decision::Success, Some(Factor::Recovery)), "{o}");
     assert_eq!(conv.password.as_deref(), Some("hunter2"));
     // A TOTP code still wins over a recovery-code reading of the last 11 characters.
     let mut conv = Script::answer(&format!("hunter2{}", code(&e, T)));
     let o = run(&e, "alice", &mut conv, Some(T));
-    assert_eq!((o.decision, o.factor), (Decision::Success, Some("totp")), "{o}");
+    assert_eq!((o.decision, o.factor), (Decision::Success, Some(Factor::Totp)), "{o}");
 }
 
 #[test]
@@ -627,7 +629,7 @@ fn a_locker_gets_no_message_after_a_recovery_code() {
     e.cfg.recovery.warn_below = 10;
     let mut conv = Script::answer(&e.codes[0]);
     let o = run(&e, "alice", &mut conv, Some(T));
-    assert_eq!((o.decision, o.factor), (Decision::Success, Some("recovery")), "{o}");
+    assert_eq!((o.decision, o.factor), (Decision::Success, Some(Factor::Recovery)), "{o}");
     assert_eq!(o.reason, "recovery code accepted, 9 left");
     assert!(conv.infos.is_empty(), "{:?}", conv.infos);
 }
@@ -672,4 +674,21 @@ fn silent_suppresses_the_lockout_notice() {
     let o = authenticate_with(&e.cfg, &quiet, &mut conv2, &Fixed(Some(T + 1)), &users());
     assert!(o.reason.starts_with("locked"), "{o}");
     assert!(conv.infos.is_empty() && conv2.infos.is_empty(), "{:?} {:?}", conv.infos, conv2.infos);
+}
+
+/// The factor's name in log lines is the name the helper protocol carries: a login through the
+/// helper logs the same `factor=` as one in the module.
+#[test]
+fn factor_names_are_the_same_in_logs_and_in_the_helper_protocol() {
+    for f in Factor::ALL {
+        assert_eq!(serde_json::to_string(&f).unwrap(), format!("\"{}\"", f.name()));
+        let o = Outcome::success("x").with_factor(f);
+        assert!(o.log_line(&req("alice")).contains(&format!(" factor={} ", f.name())));
+    }
+    let o = Outcome::fail_open("outage").with_factor(Factor::Push);
+    assert!(
+        o.log_line(&req("alice")).starts_with("decision=fail-open "),
+        "{}",
+        o.log_line(&req("alice"))
+    );
 }

@@ -1,6 +1,9 @@
 //! Asking an enrolled user for a code and checking it, with replay protection and lockout.
 
-use super::{Clock, Conversation, Denial, MAX_ANSWER_LEN, Outcome, Request, SINGLE_PROMPT};
+use super::{
+    Clock, Conversation, Denial, Factor, LoginContext, MAX_ANSWER_LEN, Outcome, SINGLE_PROMPT,
+    answered,
+};
 use crate::config::Config;
 use crate::recovery::{self, Attempt};
 use crate::store::{Store, UserLock, UserRecord};
@@ -61,11 +64,7 @@ pub(super) fn split_single_prompt(
     digits: Option<usize>,
     has_recovery: bool,
 ) -> Result<Option<Zeroizing<String>>, Outcome> {
-    let answer = match conv.prompt_secret(SINGLE_PROMPT) {
-        Ok(Some(a)) => a,
-        Ok(None) => return Err(Outcome::deny(Denial::Conversation, "no answer (cancelled)")),
-        Err(e) => return Err(Outcome::from(e)),
-    };
+    let answer = answered(conv.prompt_secret(SINGLE_PROMPT))?;
     let (password, code) = match digits {
         Some(d) => {
             let Some(split) = code_at_end(&answer, d, has_recovery) else {
@@ -81,7 +80,7 @@ pub(super) fn split_single_prompt(
         }
         None => (answer, None),
     };
-    conv.set_password(&password).map_err(Outcome::from)?;
+    conv.set_password(&password)?;
     Ok(code)
 }
 
@@ -108,90 +107,85 @@ pub(crate) const BUSY_MESSAGE: &str =
 
 /// Asks for a code (unless single-prompt mode already has it) and verifies it as a counted
 /// attempt ([`begin_attempt`]). A right code clears the count; a wrong one stays counted.
-#[allow(clippy::too_many_arguments)]
 pub(crate) fn ask_and_verify(
-    cfg: &Config,
-    req: &Request,
-    store: &Store,
-    user: &UserName,
-    conv: &mut dyn Conversation,
-    clock: &dyn Clock,
+    ctx: &mut LoginContext<'_>,
     preset: Option<Zeroizing<String>>,
     prompt: &str,
 ) -> Outcome {
     let answer = match preset {
         Some(a) => a,
-        None => match conv.prompt_secret(prompt) {
-            Ok(Some(a)) => a,
-            Ok(None) => return Outcome::deny(Denial::Conversation, "no answer (cancelled)"),
-            Err(e) => return Outcome::from(e),
+        None => match answered(ctx.conv.prompt_secret(prompt)) {
+            Ok(a) => a,
+            Err(o) => return o,
         },
     };
     if answer.trim().is_empty() {
         return Outcome::deny(Denial::AuthFailed, "empty answer");
     }
-
-    let mut counted = match begin_attempt(cfg, req, store, user, clock, conv) {
+    let mut counted = match begin_attempt(ctx) {
         Ok(a) => a,
         Err(o) => return o,
     };
+    let (factor, result) = check_answer(ctx.cfg, &mut counted, &answer);
+    let o = match result {
+        // The used step / code is on disk before we say yes, or it could be used again.
+        Ok(recovery_left) => match counted.accept(ctx) {
+            Err(o) => o,
+            Ok(()) => match recovery_left {
+                None => Outcome::success("code accepted"),
+                Some(left) => {
+                    tell_recovery_left(ctx, left);
+                    Outcome::success(format!("recovery code accepted, {left} left"))
+                }
+            },
+        },
+        Err(why) => counted.reject(ctx, why.to_string()),
+    };
+    Outcome { factor, ..o }
+}
+
+/// Checks an answer against the record read under the lock, marking what it used (the TOTP
+/// step, the recovery code) in that record. The factor the answer was taken for, and the
+/// recovery codes left after a recovery code (`Ok(None)` for a TOTP code) or why it failed.
+fn check_answer(
+    cfg: &Config,
+    counted: &mut CountedAttempt<'_>,
+    answer: &str,
+) -> (Option<Factor>, Result<Option<usize>, &'static str>) {
     let now = counted.now;
     let record = &mut counted.record;
     let answer_kind = if answer.len() > MAX_ANSWER_LEN {
         Answer::TooLong
     } else {
-        classify(&answer, record.totp.as_ref().map(|t| t.params.digits))
+        classify(answer, record.totp.as_ref().map(|t| t.params.digits))
     };
-    let (factor, result): (&'static str, Result<Option<usize>, &str>) = match answer_kind {
-        Answer::Totp(code) => match record.totp.as_mut() {
-            None => ("totp", Err("no TOTP enrolled")),
-            Some(f) => {
-                let window = f.window.unwrap_or(cfg.totp.window);
-                let check = totp::verify(
-                    f.secret.expose(),
-                    &f.params,
-                    &code,
-                    now,
-                    window,
-                    f.last_used_step,
-                );
-                let result = match check {
-                    totp::Check::Accepted(step) => {
-                        f.last_used_step = Some(step);
-                        Ok(None)
-                    }
-                    totp::Check::Replayed => Err(REPLAYED),
-                    totp::Check::Wrong => Err("wrong code"),
-                };
-                ("totp", result)
-            }
-        },
+    match answer_kind {
+        Answer::Totp(code) => {
+            let Some(f) = record.totp.as_mut() else {
+                return (Some(Factor::Totp), Err("no TOTP enrolled"));
+            };
+            let window = f.window.unwrap_or(cfg.totp.window);
+            let check =
+                totp::verify(f.secret.expose(), &f.params, &code, now, window, f.last_used_step);
+            let result = match check {
+                totp::Check::Accepted(step) => {
+                    f.last_used_step = Some(step);
+                    Ok(None)
+                }
+                totp::Check::Replayed => Err(REPLAYED),
+                totp::Check::Wrong => Err("wrong code"),
+            };
+            (Some(Factor::Totp), result)
+        }
         Answer::Recovery(attempt) => {
             let result = match record.recovery.as_mut().map(|c| c.redeem(&attempt)) {
                 Some(recovery::Check::Accepted { remaining }) => Ok(Some(remaining)),
                 _ => Err("wrong or used recovery code"),
             };
-            ("recovery", result)
+            (Some(Factor::Recovery), result)
         }
-        Answer::Malformed => ("none", Err("answer is neither a code nor a recovery code")),
-        Answer::TooLong => ("none", Err("answer too long")),
-    };
-    match result {
-        Ok(recovery_left) => {
-            // The used step / code is on disk before we say yes, or it could be used again.
-            if let Err(o) = counted.accept(cfg, req, conv) {
-                return o.with_factor(factor);
-            }
-            match recovery_left {
-                None => Outcome::success("code accepted").with_factor(factor),
-                Some(left) => {
-                    tell_recovery_left(cfg, req, conv, left);
-                    Outcome::success(format!("recovery code accepted, {left} left"))
-                        .with_factor(factor)
-                }
-            }
-        }
-        Err(why) => counted.reject(cfg, req, conv, why.to_string()).with_factor(factor),
+        Answer::Malformed => (None, Err("answer is neither a code nor a recovery code")),
+        Answer::TooLong => (None, Err("answer too long")),
     }
 }
 
@@ -220,32 +214,24 @@ pub(crate) struct CountedAttempt<'s> {
 /// Takes the user's lock (waiting at most `[store] lock_wait`), reads the record, refuses a
 /// locked factor, counts the attempt and writes the count. Every `Err` is a denial made before
 /// the answer was looked at.
-pub(crate) fn begin_attempt<'s>(
-    cfg: &Config,
-    req: &Request,
-    store: &'s Store,
-    user: &UserName,
-    clock: &dyn Clock,
-    conv: &mut dyn Conversation,
-) -> Result<CountedAttempt<'s>, Outcome> {
-    let (lock, mut record, now) = match lock_and_load_inner(store, user, clock) {
+pub(crate) fn begin_attempt<'s>(ctx: &mut LoginContext<'s>) -> Result<CountedAttempt<'s>, Outcome> {
+    let (store, user) = (ctx.store, ctx.user);
+    let (lock, mut record, now) = match lock_and_load_inner(store, user, ctx.clock) {
         Ok(l) => l,
         Err((o, busy)) => {
-            if busy && !req.silent {
-                conv.error(BUSY_MESSAGE);
+            if busy {
+                ctx.tell_error(BUSY_MESSAGE);
             }
             return Err(o);
         }
     };
     if let Some(left) = record.lockout.locked_for(now) {
         drop(lock);
-        if !req.silent {
-            conv.error(&locked_message(user, left));
-        }
+        ctx.tell_error(&locked_message(user, left));
         return Err(Outcome::deny(Denial::AuthFailed, format!("locked for {left} more seconds")));
     }
     let before = record.lockout.clone();
-    let locks_now = record.lockout.record_failure(now, &cfg.lockout);
+    let locks_now = record.lockout.record_failure(now, &ctx.cfg.lockout);
     if record.lockout != before {
         if let Err(e) = lock.save(&record) {
             return Err(Outcome::deny(
@@ -261,19 +247,12 @@ impl CountedAttempt<'_> {
     /// The answer was right: the count is cleared and the record (with what the check changed)
     /// is written. If that write fails, the answer stays unused and counted: a denial that looks
     /// exactly like a wrong answer to the caller.
-    pub(crate) fn accept(
-        mut self,
-        cfg: &Config,
-        req: &Request,
-        conv: &mut dyn Conversation,
-    ) -> Result<(), Outcome> {
+    pub(crate) fn accept(mut self, ctx: &mut LoginContext<'_>) -> Result<(), Outcome> {
         self.record.lockout.clear();
         match self.lock.save(&self.record) {
             Ok(()) => Ok(()),
             Err(e) => Err(self.reject(
-                cfg,
-                req,
-                conv,
+                ctx,
                 format!("right answer, but it could not be recorded as used ({e}); counted"),
             )),
         }
@@ -281,40 +260,34 @@ impl CountedAttempt<'_> {
 
     /// The answer was wrong (or could not be used): it is already counted. Releases the lock,
     /// then tells the user if this attempt locked the factor.
-    pub(crate) fn reject(
-        self,
-        cfg: &Config,
-        req: &Request,
-        conv: &mut dyn Conversation,
-        mut reason: String,
-    ) -> Outcome {
+    pub(crate) fn reject(self, ctx: &mut LoginContext<'_>, mut reason: String) -> Outcome {
         let CountedAttempt { lock, locks_now, user, .. } = self;
         drop(lock);
         let replayed = reason == REPLAYED;
         if locks_now {
             reason.push_str("; factor now locked");
-            if !req.silent {
-                conv.error(&locked_message(&user, cfg.lockout.duration));
-            }
-        } else if replayed && !req.silent {
-            conv.error(REPLAYED_MESSAGE);
+            ctx.tell_error(&locked_message(&user, ctx.cfg.lockout.duration));
+        } else if replayed {
+            ctx.tell_error(REPLAYED_MESSAGE);
         }
         Outcome::deny(Denial::AuthFailed, reason)
     }
 }
 
-/// Takes the user's lock and reads the record, and the time an answer is judged at (after the
-/// answer, under the lock). A removed enrollment, an unusable store or clock is the denial;
-/// `true` with it when the lock was busy.
-#[allow(clippy::type_complexity)]
+/// The user's lock, the record read under it, and the time an answer is judged at (after the
+/// answer, under the lock).
+pub(crate) type Locked<'s> = (UserLock<'s>, UserRecord, u64);
+
+/// Takes the user's lock and reads the record and the time. A removed enrollment, an unusable
+/// store or clock is the denial; `true` with it when the lock was busy.
 fn lock_and_load_inner<'s>(
     store: &'s Store,
     user: &UserName,
     clock: &dyn Clock,
-) -> Result<(UserLock<'s>, UserRecord, u64), (Outcome, bool)> {
+) -> Result<Locked<'s>, (Outcome, bool)> {
     let lock = store.lock(user).map_err(|e| {
         let busy = matches!(e, crate::Error::Busy(_));
-        (Outcome::unavailable(e), busy)
+        (Outcome::from(e), busy)
     })?;
     let record = match lock.load() {
         Ok(Some(r)) => r,
@@ -324,19 +297,15 @@ fn lock_and_load_inner<'s>(
                 false,
             ));
         }
-        Err(e) => return Err((Outcome::unavailable(e), false)),
+        Err(e) => return Err((e.into(), false)),
     };
-    let now = clock.now().map_err(|e| (Outcome::unavailable(e), false))?;
+    let now = clock.now().map_err(|e| (Outcome::from(e), false))?;
     Ok((lock, record, now))
 }
 
 /// [`lock_and_load_inner`] for callers that do not tell the user about a busy lock.
-pub(crate) fn lock_and_load<'s>(
-    store: &'s Store,
-    user: &UserName,
-    clock: &dyn Clock,
-) -> Result<(UserLock<'s>, UserRecord, u64), Outcome> {
-    lock_and_load_inner(store, user, clock).map_err(|(o, _)| o)
+pub(crate) fn lock_and_load<'s>(ctx: &LoginContext<'s>) -> Result<Locked<'s>, Outcome> {
+    lock_and_load_inner(ctx.store, ctx.user, ctx.clock).map_err(|(o, _)| o)
 }
 
 /// Counts a failure under the lock (a push denied on the phone, a wrong security-key PIN) and
@@ -363,18 +332,18 @@ pub(crate) fn count_failure(
     (Outcome::deny(Denial::AuthFailed, reason), locked)
 }
 
-fn tell_recovery_left(cfg: &Config, req: &Request, conv: &mut dyn Conversation, left: usize) {
+fn tell_recovery_left(ctx: &mut LoginContext<'_>, left: usize) {
     // A screen locker may hold the unlock until a message after success is acknowledged
     // (xscreensaver shows it with an OK button and stays locked if nobody presses it): the
     // decision line in the log has the count, `mfa-enroll status` shows it.
-    if req.silent || cfg.locker {
+    if ctx.req.silent || ctx.cfg.locker {
         return;
     }
-    conv.info(&format!(
+    ctx.conv.info(&format!(
         "Recovery code accepted. {left} recovery code{} left.",
         if left == 1 { "" } else { "s" }
     ));
-    if left <= cfg.recovery.warn_below as usize {
-        conv.info("Make new recovery codes soon: mfa-enroll recovery-codes --regenerate");
+    if left <= ctx.cfg.recovery.warn_below as usize {
+        ctx.conv.info("Make new recovery codes soon: mfa-enroll recovery-codes --regenerate");
     }
 }

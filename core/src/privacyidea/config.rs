@@ -1,7 +1,8 @@
 //! `[privacyidea]`: how to reach a privacyIDEA server and how long to wait for it.
 
 use crate::error::{Error, Result};
-use crate::http::{Endpoint, FailMode};
+use crate::http::Endpoint;
+use crate::policy::FailMode;
 use serde::Deserialize;
 use std::path::PathBuf;
 
@@ -96,7 +97,7 @@ impl PrivacyIdeaConfig {
 mod tests {
     use crate::config::Config;
     use crate::error::Error;
-    use crate::http::FailMode;
+    use crate::policy::FailMode;
 
     const MINIMAL: &str = "[privacyidea]\nurl = \"http://127.0.0.1:5000\"\n";
 

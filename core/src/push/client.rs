@@ -60,7 +60,7 @@ impl From<HttpError> for PushError {
 }
 
 impl PushError {
-    /// Whether this is an outage (see [`crate::http::FailMode`]).
+    /// Whether this is an outage (see [`crate::policy::FailMode`]).
     pub fn is_outage(&self) -> bool {
         matches!(self, PushError::Outage(_))
     }

@@ -1,7 +1,8 @@
 //! `[push]`: how this host reaches mfa-pushd.
 
 use crate::error::{Error, Result};
-use crate::http::{Endpoint, FailMode};
+use crate::http::Endpoint;
+use crate::policy::FailMode;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::PathBuf;

@@ -54,13 +54,12 @@ pub(crate) fn run(cli: &Cli, args: &Fido2Args, console: &mut Console<'_>) -> Res
     let pin = pin.filter(|p| !p.is_empty());
     let now = SystemClock.now()?;
     let out = &mut *console.out;
+    let key = mfa_core::enroll::NewKey { name, user_verification: args.uv, pin: pin.as_ref() };
     let codes = mfa_core::enroll::register_fido2(
         &cfg,
         &store,
         &user,
-        name,
-        args.uv,
-        pin.as_ref(),
+        &key,
         device.as_mut(),
         now,
         &mut |m| {

@@ -92,8 +92,7 @@ fn refuse_if_enrolled(store: &Store, user: &UserName) -> Result<()> {
 }
 
 fn hostname() -> Result<String> {
-    let name = nix::unistd::gethostname().map_err(|e| Error::io("get the host name", e.into()))?;
-    Ok(name.to_string_lossy().into_owned())
+    mfa_core::host::hostname().map_err(|e| Error::io("get the host name", e))
 }
 
 fn write_qr_file(target: &QrTarget, uri: &str) -> Result<()> {

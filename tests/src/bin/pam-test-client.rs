@@ -7,7 +7,7 @@
 //!                 [--tty TTY] [--session none|local|remote|unknown]
 //!                 [--answer TEXT | --answer-hex HEX | --answer-fill N | --answer-shown-code
 //!                  | --answer-stdin | --null-answer | --conv-error]...
-//!                 [--silent] [--capture-syslog] [--wait-stdin] [--echo-messages]
+//!                 [--silent] [--capture-syslog] [--as-uid UID] [--wait-stdin] [--echo-messages]
 //! pam-test-client session none|local|remote|unknown -- COMMAND [ARGS...]
 //! ```
 //! Output: `{"code":0,"name":"PAM_SUCCESS","messages":[[1,"Verification code: "]],"syslog":[...]}`
@@ -21,7 +21,7 @@ fn usage() -> ! {
         "usage: pam-test-client [--confdir DIR] --service NAME --user USER [--rhost HOST|--rhost-hex HEX] \
          [--tty TTY] [--session none|local|remote|unknown] \
          [--answer TEXT|--answer-hex HEX|--answer-fill N|--answer-shown-code|--answer-stdin|--null-answer|--conv-error]... [--silent] \
-         [--capture-syslog] [--wait-stdin] [--echo-messages]"
+         [--capture-syslog] [--as-uid UID] [--wait-stdin] [--echo-messages]"
     );
     std::process::exit(2)
 }
@@ -60,6 +60,7 @@ fn main() {
     let mut replies = Vec::new();
     let mut flags = 0;
     let mut capture = false;
+    let mut as_uid = None;
     let mut wait = false;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -87,6 +88,7 @@ fn main() {
             "--conv-error" => replies.push(Reply::ConvError),
             "--silent" => flags |= client::PAM_SILENT,
             "--capture-syslog" => capture = true,
+            "--as-uid" => as_uid = Some(value().parse::<u32>().unwrap_or_else(|_| usage())),
             "--wait-stdin" => wait = true,
             "--echo-messages" => {
                 client::ECHO_MESSAGES.store(true, std::sync::atomic::Ordering::Relaxed);
@@ -114,6 +116,15 @@ fn main() {
             std::process::exit(1)
         }
     }
+    if let Some(uid) = as_uid {
+        // After the root-only steps (syslog capture, the login session): the login runs as the
+        // user, as a screen locker's does, with the module's and the setuid helper's log lines
+        // still captured.
+        if let Err(e) = become_user(uid) {
+            eprintln!("pam-test-client: cannot become uid {uid}: {e}");
+            std::process::exit(1)
+        }
+    }
     if wait {
         // Start line for parallel tests: all clients begin together.
         let mut line = String::new();
@@ -136,6 +147,20 @@ fn main() {
         "syslog": syslog.map(|s| s.drain()).unwrap_or_default(),
     });
     println!("{out}");
+}
+
+/// Drops every privilege for good: no supplementary groups, real, effective and saved ids
+/// `uid` (the group id too, as the sandbox's users have a group of their uid).
+fn become_user(uid: u32) -> std::io::Result<()> {
+    let check = |rc: libc::c_int| {
+        if rc == 0 { Ok(()) } else { Err(std::io::Error::last_os_error()) }
+    };
+    // SAFETY: plain system calls without pointers (setgroups with a count of 0 reads none).
+    unsafe {
+        check(libc::setgroups(0, std::ptr::null()))?;
+        check(libc::setresgid(uid, uid, uid))?;
+        check(libc::setresuid(uid, uid, uid))
+    }
 }
 
 fn hex(text: &str) -> Option<Vec<u8>> {
