@@ -122,7 +122,7 @@ impl From<mfa_factors::Error> for Error {
 
 /// The category of a serde_json error, without its message: serde_json messages can quote the
 /// input, which may hold secrets.
-pub(crate) fn json_error_kind(e: &serde_json::Error) -> &'static str {
+pub fn json_error_kind(e: &serde_json::Error) -> &'static str {
     match e.classify() {
         serde_json::error::Category::Io => "I/O error",
         serde_json::error::Category::Syntax => "syntax error",

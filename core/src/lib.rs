@@ -12,6 +12,7 @@
 
 pub mod account;
 pub mod config;
+pub mod endpoint;
 pub mod enroll;
 pub mod error;
 pub mod fido2;
@@ -19,7 +20,6 @@ pub mod fido2;
 pub mod fuzzing;
 pub mod helper;
 pub mod host;
-pub mod http;
 pub mod lockout;
 pub mod login;
 pub mod policy;

@@ -11,7 +11,7 @@ use crate::config::{Config, FirstEnrollment};
 use crate::enroll::{self, Existing, NewKey};
 use crate::helper::{Done, LoginArg, Request};
 use crate::login::{
-    self, Clock, Conversation, Denial, Factor, LoginContext, Outcome, push_flow, verify,
+    self, Clock, Conversation, Denial, Factor, LoginContext, Outcome, Remotes, push_flow, verify,
 };
 use crate::store::Store;
 use crate::username::UserName;
@@ -43,6 +43,7 @@ struct Caller<'a> {
     user: &'a UserName,
     conv: &'a mut dyn Conversation,
     clock: &'a dyn Clock,
+    remotes: &'a dyn Remotes,
 }
 
 impl Caller<'_> {
@@ -57,13 +58,14 @@ impl Caller<'_> {
             user: self.user,
             conv: &mut *self.conv,
             clock: self.clock,
-            remotes: &login::Network,
+            remotes: self.remotes,
         };
         step(&mut ctx)
     }
 }
 
-/// Runs one request for `account` (the helper's caller, from its real uid).
+/// Runs one request for `account` (the helper's caller, from its real uid), reaching central services
+/// through `remotes`.
 pub fn serve(
     request: Request,
     account: &Account,
@@ -71,8 +73,9 @@ pub fn serve(
     conv: &mut dyn Conversation,
     clock: &dyn Clock,
     dir: &dyn Directory,
+    remotes: &dyn Remotes,
 ) -> Served {
-    let mut caller = Caller { cfg, user: &account.name, conv, clock };
+    let mut caller = Caller { cfg, user: &account.name, conv, clock, remotes };
     let outcome = match request {
         Request::Login { pam_user, service, remote, silent, args } => {
             // Any spelling of the caller's own account (an alias, another case) is the
@@ -193,7 +196,7 @@ fn login_for(
     // keys follow the caller's login session (inherited, unchangeable by the caller).
     let seat = crate::seat::of_helper_caller(remote, &crate::seat::current_session());
     let req = login::Request { user: caller.user.to_string(), service, rhost: None, seat, silent };
-    login::authenticate_with(&cfg, &req, caller.conv, caller.clock, dir)
+    login::authenticate(&cfg, &req, caller.conv, caller.clock, dir, caller.remotes)
 }
 
 fn with_store<T>(

@@ -124,7 +124,7 @@ fuzz_target!(|data: &[u8]| {
     let served = {
         let mut conv = PipeConversation::new(&mut input, &mut output);
         let served =
-            mfa_core::selfservice::serve(request, &account, &cfg, &mut conv, &FixedClock, &FuzzDirectory);
+            mfa_core::selfservice::serve(request, &account, &cfg, &mut conv, &FixedClock, &FuzzDirectory, &mfa_core::login::NoRemotes);
         conv.finish(served.done()).expect("write to a Vec");
         served
     };

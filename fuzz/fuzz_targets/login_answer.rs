@@ -1,4 +1,4 @@
-//! The login state machine (`login::authenticate_with`) with a fuzzed answer to the code
+//! The login state machine (`login::authenticate`) with a fuzzed answer to the code
 //! prompt, against a real store in a temporary directory made once, holding one enrolled user
 //! (TOTP with a fixed secret, ten recovery codes) and a fixed clock. Each input is tried as the
 //! answer in the normal mode and in single-prompt mode (password and code in one answer).
@@ -14,7 +14,7 @@ use libfuzzer_sys::fuzz_target;
 use mfa_core::config::Config;
 use mfa_core::enroll::{self, PendingTotp};
 use mfa_core::login::{
-    Clock, ConvError, Conversation, Decision, Denial, Request, authenticate_with,
+    Clock, ConvError, Conversation, Decision, Denial, NoRemotes, Request, authenticate,
 };
 use mfa_core::otpauth::TotpUri;
 use mfa_core::fuzzing::FuzzDirectory;
@@ -144,7 +144,7 @@ fuzz_target!(|data: &[u8]| {
         let mut cfg = e.cfg.clone();
         cfg.single_prompt = single_prompt;
         let mut conv = Scripted { answer: Some(answer.clone()), prompts: 0, password: None };
-        let outcome = authenticate_with(&cfg, &req, &mut conv, &FixedClock, &FuzzDirectory);
+        let outcome = authenticate(&cfg, &req, &mut conv, &FixedClock, &FuzzDirectory, &NoRemotes);
         assert_eq!(conv.prompts, 1, "{outcome}");
         match outcome.decision {
             Decision::Deny(Denial::AuthFailed) => {}

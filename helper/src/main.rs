@@ -124,6 +124,7 @@ fn main() -> ExitCode {
         &mut conv,
         &SystemClock,
         &SystemDirectory,
+        &mfa_remote::Network,
     );
     let o = &served.outcome;
     let priority = match o.decision {

@@ -1,7 +1,7 @@
 //! `pam_mfa.so`: the PAM entry points of pam_mfa.
 //!
 //! This crate only adapts PAM to `mfa-core`: it reads the user, service and remote host from
-//! the handle, wraps the application's conversation, runs [`mfa_core::login::authenticate`],
+//! the handle, wraps the application's conversation, runs the login ([`wiring`]),
 //! logs one line per decision with `pam_syslog` (authpriv) and maps the decision to a PAM code
 //! in one function, [`pam_code`]. Every hook starts from a failure: a panic becomes `PAM_ABORT`
 //! with a log line (never output on the user's terminal), a null handle `PAM_SYSTEM_ERR`.
@@ -11,13 +11,13 @@
 
 mod ffi;
 mod handle;
+mod wiring;
 
 pub use ffi::PamHandle;
 use handle::{Handle, Priority};
 use libc::{c_char, c_int};
-use mfa_core::account::SystemDirectory;
 use mfa_core::config::ModuleArgs;
-use mfa_core::login::{self, Decision, Denial, Request, SystemClock};
+use mfa_core::login::{Decision, Denial, Request};
 use mfa_core::seat;
 use std::cell::Cell;
 use std::ffi::CStr;
@@ -183,7 +183,7 @@ fn authenticate(h: Handle, flags: c_int, args: Result<Vec<String>, String>) -> c
             return ffi::PAM_CONV_ERR;
         }
     };
-    let outcome = login::authenticate(&args, &req, &mut conv, &SystemClock, &SystemDirectory);
+    let outcome = wiring::authenticate(&args, &req, &mut conv);
     let priority = match outcome.decision {
         Decision::Success => Priority::Notice,
         // Above a verified login, so an administrator filtering at warning sees it.

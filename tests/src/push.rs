@@ -354,7 +354,7 @@ impl Proxy {
         let mode = Arc::new(Mutex::new(ProxyMode::Forward));
         let approved = Arc::new(Mutex::new(None));
         let stop = Arc::new(AtomicBool::new(false));
-        let upstream = mfa_core::http::Client::new(&mfa_core::http::Endpoint {
+        let upstream = mfa_remote::http::Client::new(&mfa_core::endpoint::Endpoint {
             url: svc.url.clone(),
             ca_file: Some(svc.ca.clone()),
             proxy: None,
@@ -390,7 +390,7 @@ impl Drop for Proxy {
 
 fn proxy_one(
     mut conn: std::net::TcpStream,
-    upstream: &mfa_core::http::Client,
+    upstream: &mfa_remote::http::Client,
     mode: &std::sync::Mutex<ProxyMode>,
     approved: &std::sync::Mutex<Option<serde_json::Value>>,
 ) -> std::io::Result<()> {
@@ -445,9 +445,9 @@ fn proxy_one(
     } else {
         let headers = [("authorization", auth.as_str())];
         let b = if body.is_empty() {
-            mfa_core::http::Body::Empty
+            mfa_remote::http::Body::Empty
         } else {
-            mfa_core::http::Body::Json(&body)
+            mfa_remote::http::Body::Json(&body)
         };
         match upstream.request(&method, &path, &headers, b, Duration::from_secs(30)) {
             Ok(r) => {

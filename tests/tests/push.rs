@@ -362,7 +362,7 @@ fn another_hosts_credential_cannot_see_or_approve_this_hosts_login() {
         number_entry: Default::default(),
         number_entry_services: Default::default(),
     };
-    let b = mfa_core::push::PushClient::new(&cfg_b).expect("host b client");
+    let b = mfa_remote::push::PushClient::new(&cfg_b).expect("host b client");
     // Nor can it push to this host's device itself.
     let created = b.create_challenge(&push_proto::api::CreateChallenge {
         user: "alice".into(),

@@ -13,7 +13,7 @@ pub(crate) mod remote;
 pub(crate) mod verify;
 
 use crate::account::{self, Account, Directory};
-use crate::config::{Config, ModuleArgs};
+use crate::config::Config;
 use crate::error::Error;
 use crate::policy::{self, Enrollment, Policy, Subject};
 use crate::seat::Seat;
@@ -25,7 +25,9 @@ use zeroize::Zeroizing;
 
 pub use fido2_flow::{KEY_ONLY, KEY_OR_CODE, NOT_LOCAL};
 pub use privacyidea_flow::PI_PROMPT;
-pub use remote::{Network, PrivacyIdeaRemote, PushRemote, Remotes};
+#[cfg(any(test, feature = "fuzzing"))]
+pub use remote::NoRemotes;
+pub use remote::{PrivacyIdeaRemote, PushRemote, Remotes};
 
 /// The prompt for the second factor.
 pub const PROMPT: &str = "Verification code: ";
@@ -246,7 +248,8 @@ impl Outcome {
     fn new(decision: Decision, reason: impl Into<String>) -> Self {
         Outcome { decision, factor: None, reason: reason.into(), account: None }
     }
-    pub(crate) fn deny(d: Denial, reason: impl Into<String>) -> Self {
+    /// A denial for `reason` (the log's words, never shown to the user).
+    pub fn deny(d: Denial, reason: impl Into<String>) -> Self {
         Outcome::new(Decision::Deny(d), reason)
     }
     pub(crate) fn ignore(reason: impl Into<String>) -> Self {
@@ -332,63 +335,12 @@ impl fmt::Display for Outcome {
     }
 }
 
-/// Runs one second-factor authentication: load configuration, apply policy, ask, verify,
-/// record.
+/// Runs one second-factor authentication with a loaded configuration: apply policy, ask,
+/// verify, record. The central services (push, privacyIDEA) are asked through `remotes`
+/// (`mfa_remote::Network` in the module, the helper and `mfa-enroll`; scripted services in
+/// tests). Running as root is the caller's business: without root the store is out of reach,
+/// and the `pam_mfa` module asks the setuid helper instead of calling this.
 pub fn authenticate(
-    args: &ModuleArgs,
-    req: &Request,
-    conv: &mut dyn Conversation,
-    clock: &dyn Clock,
-    dir: &dyn Directory,
-) -> Outcome {
-    let mut cfg = match Config::load(args.config_path()) {
-        Ok(c) => c,
-        Err(e) => return Outcome::deny(Denial::Config, e.to_string()),
-    };
-    if !rustix::process::geteuid().is_root() {
-        return through_helper(&cfg, args, req, conv);
-    }
-    cfg.apply(args);
-    authenticate_with(&cfg, req, conv, clock, dir)
-}
-
-/// Without root (a screen locker, `su` from a user) the store is out of reach: the setuid
-/// helper runs the same logic for the calling user, and we relay its conversation.
-fn through_helper(
-    cfg: &Config,
-    args: &ModuleArgs,
-    req: &Request,
-    conv: &mut dyn Conversation,
-) -> Outcome {
-    let request = crate::helper::Request::Login {
-        pam_user: req.user.clone(),
-        service: req.service.clone(),
-        remote: req.rhost.as_deref().is_some_and(|r| !r.trim().is_empty())
-            || req.seat != Seat::Local,
-        silent: req.silent,
-        args: crate::helper::LoginArg::forwarded(args),
-    };
-    match crate::helper::call(&cfg.helper, &request, conv) {
-        Ok(done) => done.to_outcome(),
-        Err(e) => {
-            Outcome::deny(Denial::Unavailable, format!("not root, and the helper failed: {e}"))
-        }
-    }
-}
-
-/// [`authenticate`] with an already loaded configuration, asking the real central services.
-pub fn authenticate_with(
-    cfg: &Config,
-    req: &Request,
-    conv: &mut dyn Conversation,
-    clock: &dyn Clock,
-    dir: &dyn Directory,
-) -> Outcome {
-    authenticate_through(cfg, req, conv, clock, dir, &Network)
-}
-
-/// [`authenticate_with`], asking the central services (push, privacyIDEA) through `remotes`.
-pub fn authenticate_through(
     cfg: &Config,
     req: &Request,
     conv: &mut dyn Conversation,
@@ -609,9 +561,10 @@ pub fn enroll_push(
     user: &UserName,
     conv: &mut dyn Conversation,
     clock: &dyn Clock,
+    remotes: &dyn Remotes,
 ) -> Outcome {
     let req = self_service_request(user);
-    let mut ctx = LoginContext { cfg, req: &req, store, user, conv, clock, remotes: &Network };
+    let mut ctx = LoginContext { cfg, req: &req, store, user, conv, clock, remotes };
     push_flow::enroll_push(&mut ctx).with_factor(Factor::EnrollPush)
 }
 

@@ -1,20 +1,20 @@
 //! The central services a login may ask: mfa-pushd (push approval) and a privacyIDEA server.
 //!
 //! The flows reach them only through these traits, as they reach the user only through
-//! [`super::Conversation`]: the module wires in the real clients ([`Network`]), unit tests a
+//! [`super::Conversation`]: the module wires in the real clients (`mfa_remote::Network`), unit tests a
 //! scripted service, so the push and privacyIDEA flows are tested without a network. What a
 //! service answers is still checked by the flows (a push approval only counts with a receipt
 //! that verifies against this login's own values, [`crate::push::check`]).
 
-use crate::privacyidea::{CheckResult, PiError, PollStatus, PrivacyIdea, PrivacyIdeaConfig};
-use crate::push::{PushClient, PushConfig, PushError};
+use crate::privacyidea::{CheckResult, PiError, PollStatus, PrivacyIdeaConfig};
+use crate::push::{PushConfig, PushError};
 use push_proto::PublicKey;
 use push_proto::api::{
     ChallengeCreated, ChallengeState, CreateChallenge, PairingCreated, PairingState,
 };
 use std::time::Instant;
 
-/// This host's connection to mfa-pushd (see [`PushClient`], which implements it).
+/// This host's connection to mfa-pushd (`mfa_remote::push::PushClient` implements it).
 pub trait PushRemote {
     /// This host's id at the service (receipts must name it).
     fn host_id(&self) -> &str;
@@ -38,40 +38,7 @@ pub trait PushRemote {
     fn wait_pairing(&self, id: &str, deadline: Instant) -> Result<PairingState, PushError>;
 }
 
-impl PushRemote for PushClient {
-    fn host_id(&self) -> &str {
-        PushClient::host_id(self)
-    }
-    fn hostname(&self) -> &str {
-        PushClient::hostname(self)
-    }
-    fn service_key(&self) -> &PublicKey {
-        PushClient::service_key(self)
-    }
-    fn create_challenge(&self, req: &CreateChallenge) -> Result<ChallengeCreated, PushError> {
-        PushClient::create_challenge(self, req)
-    }
-    fn challenge_state(&self, txid: &str, wait: u64) -> Result<ChallengeState, PushError> {
-        PushClient::challenge_state(self, txid, wait)
-    }
-    fn wait_challenge(&self, txid: &str, deadline: Instant) -> Result<ChallengeState, PushError> {
-        PushClient::wait_challenge(self, txid, deadline)
-    }
-    fn cancel(&self, txid: &str) -> Result<ChallengeState, PushError> {
-        PushClient::cancel(self, txid)
-    }
-    fn withdraw_for_code(&self, txid: &str) -> Result<ChallengeState, PushError> {
-        PushClient::withdraw_for_code(self, txid)
-    }
-    fn create_pairing(&self, user: &str, ttl: u64) -> Result<PairingCreated, PushError> {
-        PushClient::create_pairing(self, user, ttl)
-    }
-    fn wait_pairing(&self, id: &str, deadline: Instant) -> Result<PairingState, PushError> {
-        PushClient::wait_pairing(self, id, deadline)
-    }
-}
-
-/// A connection to a privacyIDEA server (see [`PrivacyIdea`], which implements it).
+/// A connection to a privacyIDEA server (`mfa_remote::privacyidea::PrivacyIdea` implements it).
 pub trait PrivacyIdeaRemote {
     /// `/validate/check` for `user` with `pass`, answering `transaction_id` if given, naming
     /// the login's `client` address if given.
@@ -86,21 +53,6 @@ pub trait PrivacyIdeaRemote {
     fn poll(&self, transaction_id: &str) -> Result<PollStatus, PiError>;
 }
 
-impl PrivacyIdeaRemote for PrivacyIdea {
-    fn check(
-        &self,
-        user: &str,
-        pass: &str,
-        transaction_id: Option<&str>,
-        client: Option<&str>,
-    ) -> Result<CheckResult, PiError> {
-        PrivacyIdea::check(self, user, pass, transaction_id, client)
-    }
-    fn poll(&self, transaction_id: &str) -> Result<PollStatus, PiError> {
-        PrivacyIdea::poll(self, transaction_id)
-    }
-}
-
 /// Where a login gets its connections to central services. Each is made when a flow needs
 /// it, from its configuration section (reading credentials and CA files then, not before).
 pub trait Remotes {
@@ -113,18 +65,22 @@ pub trait Remotes {
     ) -> Result<Box<dyn PrivacyIdeaRemote + 's>, PiError>;
 }
 
-/// The real clients, over HTTPS ([`crate::http`]).
+/// No central services: every connection fails as a setup fault (never an outage, so never
+/// failed open). For the login crate's own tests and the fuzz targets, whose configurations
+/// use no push and no privacyIDEA.
+#[cfg(any(test, feature = "fuzzing"))]
 #[derive(Clone, Copy, Debug, Default)]
-pub struct Network;
+pub struct NoRemotes;
 
-impl Remotes for Network {
-    fn push<'s>(&'s self, cfg: &PushConfig) -> Result<Box<dyn PushRemote + 's>, PushError> {
-        Ok(Box::new(PushClient::new(cfg)?))
+#[cfg(any(test, feature = "fuzzing"))]
+impl Remotes for NoRemotes {
+    fn push<'s>(&'s self, _: &PushConfig) -> Result<Box<dyn PushRemote + 's>, PushError> {
+        Err(PushError::Unavailable("no central services in this build".into()))
     }
     fn privacyidea<'s>(
         &'s self,
-        cfg: &PrivacyIdeaConfig,
+        _: &PrivacyIdeaConfig,
     ) -> Result<Box<dyn PrivacyIdeaRemote + 's>, PiError> {
-        Ok(Box::new(PrivacyIdea::new(cfg)?))
+        Err(PiError::Setup("no central services in this build".into()))
     }
 }

@@ -1,6 +1,18 @@
 //! Unit tests of the login state machine, through a scripted conversation and a fixed clock.
 
 use super::*;
+
+/// A login without central services (these tests configure none; `tests/remote.rs` scripts
+/// them).
+fn authenticate_with(
+    cfg: &Config,
+    req: &Request,
+    conv: &mut dyn Conversation,
+    clock: &dyn Clock,
+    dir: &dyn Directory,
+) -> Outcome {
+    authenticate(cfg, req, conv, clock, dir, &NoRemotes)
+}
 use crate::account::tests::ListDirectory;
 use crate::config::Config;
 use crate::enroll::{self, PendingTotp};

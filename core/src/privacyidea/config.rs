@@ -1,7 +1,7 @@
 //! `[privacyidea]`: how to reach a privacyIDEA server and how long to wait for it.
 
+use crate::endpoint::Endpoint;
 use crate::error::{Error, Result};
-use crate::http::Endpoint;
 use crate::policy::FailMode;
 use serde::Deserialize;
 use std::path::PathBuf;
@@ -63,7 +63,7 @@ fn default_true() -> bool {
 }
 
 impl PrivacyIdeaConfig {
-    /// The connection part, for [`crate::http::Client`].
+    /// The connection part, for the client (`mfa-remote`).
     pub fn endpoint(&self) -> Endpoint {
         Endpoint {
             url: self.url.clone(),

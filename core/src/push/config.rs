@@ -1,7 +1,7 @@
 //! `[push]`: how this host reaches mfa-pushd.
 
+use crate::endpoint::Endpoint;
 use crate::error::{Error, Result};
-use crate::http::Endpoint;
 use crate::policy::FailMode;
 use serde::Deserialize;
 use std::collections::BTreeMap;

@@ -1,4 +1,5 @@
-//! Push approval through `mfa-pushd`: configuration, the host's client, receipt checks.
+//! Push approval through `mfa-pushd`: configuration, receipt checks, what a call can fail with (the
+//! host's client is `mfa_remote::push`).
 //!
 //! The module creates a challenge carrying the login context, a fresh nonce and, if the phone
 //! is to offer a choice, three numbers; it picks and shows the number itself, long-polls for
@@ -18,15 +19,15 @@
 //!
 //! The wire format is `push-proto`; see `docs/push-service.md`.
 
-mod client;
 mod config;
+mod error;
 mod receipt;
 
 /// Passkeys of phone web app devices: in `mfa-factors`, which `mfa-pushd` shares.
 pub use mfa_factors::passkey;
 
-pub use client::{PushClient, PushError};
 pub use config::{DEFAULT_CREDENTIAL, NumberEntry, PushConfig};
+pub use error::PushError;
 pub use passkey::DevicePasskey;
 pub use receipt::{Expected, Verdict, check};
 

@@ -42,7 +42,14 @@ pub(crate) fn run(cli: &Cli, args: &PushArgs, console: &mut Console<'_>) -> Resu
         )));
     }
     let mut terminal = Terminal { console };
-    let outcome = mfa_core::login::enroll_push(&cfg, &store, &user, &mut terminal, &SystemClock);
+    let outcome = mfa_core::login::enroll_push(
+        &cfg,
+        &store,
+        &user,
+        &mut terminal,
+        &SystemClock,
+        &mfa_remote::Network,
+    );
     match outcome.decision {
         Decision::Success => Ok(()),
         Decision::Deny(Denial::AuthFailed | Denial::Conversation) | Decision::Ignore => {

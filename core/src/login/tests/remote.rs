@@ -275,8 +275,7 @@ fn push_login(
     answers: Vec<Result<Option<String>, ()>>,
 ) -> (Outcome, Shown) {
     let mut conv = Shown { script: Script::new(answers), shown: services.push.shown.clone() };
-    let o =
-        authenticate_through(&e.cfg, &req("alice"), &mut conv, &Fixed(Some(T)), &users(), services);
+    let o = authenticate(&e.cfg, &req("alice"), &mut conv, &Fixed(Some(T)), &users(), services);
     (o, conv)
 }
 
@@ -354,8 +353,7 @@ fn a_receipt_from_another_service_key_is_not_an_approval() {
     let mut e = push_env(&s.push, false);
     e.cfg.push.as_mut().unwrap().failmode = FailMode::Open;
     let mut conv = Shown { script: Script::answer(""), shown: s.push.shown.clone() };
-    let o =
-        authenticate_through(&e.cfg, &req("alice"), &mut conv, &Fixed(Some(T)), &users(), &remotes);
+    let o = authenticate(&e.cfg, &req("alice"), &mut conv, &Fixed(Some(T)), &users(), &remotes);
     assert_eq!(
         (o.decision, o.factor),
         (Decision::Deny(Denial::Unavailable), Some(Factor::Push)),
@@ -370,8 +368,7 @@ fn a_receipt_from_another_service_key_is_not_an_approval() {
         shown: s.push.shown.clone(),
     };
     s.push.created.borrow_mut().clear();
-    let o =
-        authenticate_through(&e.cfg, &req("alice"), &mut conv, &Fixed(Some(T)), &users(), &remotes);
+    let o = authenticate(&e.cfg, &req("alice"), &mut conv, &Fixed(Some(T)), &users(), &remotes);
     assert_eq!((o.decision, o.factor), (Decision::Success, Some(Factor::Totp)), "{o}");
     assert!(o.reason.starts_with("push unavailable (receipt rejected"), "{o}");
     assert_eq!(conv.script.prompts[1], PROMPT);
@@ -466,7 +463,7 @@ fn pi_login(
 ) -> (Outcome, Script, Services) {
     let s = Services { push: FakePush::new(Phone::Silent), pi };
     let mut conv = Script::new(answers);
-    let o = authenticate_through(&e.cfg, &req("bob"), &mut conv, &Fixed(Some(T)), &users(), &s);
+    let o = authenticate(&e.cfg, &req("bob"), &mut conv, &Fixed(Some(T)), &users(), &s);
     (o, conv, s)
 }
 

@@ -11,10 +11,9 @@
 //! - plain `http://` is refused unless the host is a loopback address;
 //! - bodies are bounded; redirects are not followed.
 
-use crate::error::{Error, Result};
-use crate::secure_fs::{self, FilePolicy};
+use mfa_core::endpoint::Endpoint;
+use mfa_core::secure_fs::{self, FilePolicy};
 use serde::Deserialize;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -22,85 +21,6 @@ use std::time::Duration;
 pub const MAX_CA_FILE: u64 = 256 * 1024;
 /// Largest response body accepted.
 pub const MAX_BODY: u64 = 256 * 1024;
-
-/// How to reach a central service: `url`, CA, proxy and timeouts (part of `[push]` and
-/// `[privacyidea]`).
-#[derive(Clone, Debug, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct Endpoint {
-    /// Base URL, `https://host[:port]` (`http://` only for loopback addresses).
-    pub url: String,
-    /// PEM file with the CA certificate(s) that signed the service's certificate (root-owned,
-    /// not group/world-writable). Required for `https://`.
-    pub ca_file: Option<PathBuf>,
-    /// Proxy URL (`http://proxy:3128`); none unless set here. The environment is never read.
-    #[serde(default)]
-    pub proxy: Option<String>,
-    /// Seconds to wait for the TCP and TLS connection.
-    #[serde(default = "default_connect_timeout")]
-    pub connect_timeout: u64,
-    /// Seconds to wait for a reply to an ordinary request (long-polls add their hold time).
-    #[serde(default = "default_io_timeout")]
-    pub io_timeout: u64,
-}
-
-fn default_connect_timeout() -> u64 {
-    5
-}
-fn default_io_timeout() -> u64 {
-    10
-}
-
-impl Endpoint {
-    /// Checks the values (done when the configuration is loaded).
-    pub fn validate(&self, section: &str) -> Result<()> {
-        let bad = |m: &str| Err(Error::Config(format!("{section}: {m}")));
-        let Some((scheme, rest)) = self.url.split_once("://") else {
-            return bad("url must start with https://");
-        };
-        let host = host_of(rest);
-        if host.is_empty() || rest.contains(['?', '#', '@']) || self.url.len() > 512 {
-            return bad("url must be https://host[:port][/path] without query or user");
-        }
-        match scheme {
-            "https" => {
-                if self.ca_file.is_none() {
-                    return bad("ca_file is required for https:// (the system store is not used)");
-                }
-            }
-            "http" if is_loopback(host) => {}
-            "http" => return bad("plain http:// is only allowed to a loopback address"),
-            _ => return bad("url must start with https://"),
-        }
-        if self.ca_file.as_ref().is_some_and(|p| !p.is_absolute()) {
-            return bad("ca_file must be an absolute path");
-        }
-        if let Some(p) = &self.proxy {
-            if ureq::Proxy::new(p).is_err() {
-                return bad("proxy is not a valid proxy URL");
-            }
-        }
-        if !(1..=60).contains(&self.connect_timeout) {
-            return bad("connect_timeout must be between 1 and 60 seconds");
-        }
-        if !(1..=120).contains(&self.io_timeout) {
-            return bad("io_timeout must be between 1 and 120 seconds");
-        }
-        Ok(())
-    }
-}
-
-fn host_of(after_scheme: &str) -> &str {
-    let authority = after_scheme.split('/').next().unwrap_or("");
-    if let Some(v6) = authority.strip_prefix('[') {
-        return v6.split(']').next().unwrap_or("");
-    }
-    authority.rsplit_once(':').map_or(authority, |(h, _)| h)
-}
-
-fn is_loopback(host: &str) -> bool {
-    host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
-}
 
 /// Why a request got no usable answer. Messages never contain request bodies or tokens.
 #[derive(Debug)]
@@ -160,12 +80,12 @@ pub struct Reply {
 
 impl Reply {
     /// Decodes the body as JSON of type `T`.
-    pub fn json<T: for<'de> Deserialize<'de>>(&self) -> std::result::Result<T, HttpError> {
+    pub fn json<T: for<'de> Deserialize<'de>>(&self) -> Result<T, HttpError> {
         serde_json::from_slice(&self.body).map_err(|e| {
             HttpError::Transport(format!(
                 "unexpected reply (HTTP {}): {}",
                 self.status,
-                crate::error::json_error_kind(&e)
+                mfa_core::error::json_error_kind(&e)
             ))
         })
     }
@@ -181,7 +101,7 @@ pub struct Client {
 impl Client {
     /// Builds a client: reads the CA file (checked like every file we trust), sets the proxy
     /// and the per-phase timeouts.
-    pub fn new(ep: &Endpoint) -> std::result::Result<Client, HttpError> {
+    pub fn new(ep: &Endpoint) -> Result<Client, HttpError> {
         use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig, TlsProvider};
         let mut tls = TlsConfig::builder()
             .provider(TlsProvider::Rustls)
@@ -257,7 +177,7 @@ impl Client {
         headers: &[(&str, &str)],
         body: Body<'_>,
         hold: Duration,
-    ) -> std::result::Result<Reply, HttpError> {
+    ) -> Result<Reply, HttpError> {
         let url = format!("{}{path}", self.base);
         let recv = Some(self.io_timeout + hold);
         let transport = classify;
@@ -365,13 +285,17 @@ pub fn percent_encode_into(out: &mut String, s: &str) {
 }
 
 /// Reads a root-owned secret file (a host credential): mode 0600 or stricter.
-pub fn read_secret_file(path: &std::path::Path, max: u64) -> Result<zeroize::Zeroizing<Vec<u8>>> {
+pub fn read_secret_file(
+    path: &std::path::Path,
+    max: u64,
+) -> mfa_core::Result<zeroize::Zeroizing<Vec<u8>>> {
     secure_fs::read_file(path, FilePolicy::secret(max))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::PathBuf;
 
     fn ep(url: &str, ca: bool) -> Endpoint {
         Endpoint {
@@ -381,24 +305,6 @@ mod tests {
             connect_timeout: 5,
             io_timeout: 10,
         }
-    }
-
-    #[test]
-    fn endpoint_validation() {
-        assert!(ep("https://push.example:8443", true).validate("push").is_ok());
-        assert!(ep("https://push.example", false).validate("push").is_err(), "no CA");
-        assert!(ep("http://push.example", true).validate("push").is_err(), "plain remote");
-        assert!(ep("http://127.0.0.1:5000", false).validate("push").is_ok());
-        assert!(ep("http://[::1]:5000", false).validate("push").is_ok());
-        assert!(ep("http://localhost:5000/pi", false).validate("push").is_ok());
-        assert!(ep("http://127.0.0.1.evil.example", false).validate("push").is_err());
-        assert!(ep("https://user@push.example", true).validate("push").is_err());
-        assert!(ep("https://push.example?x=1", true).validate("push").is_err());
-        assert!(ep("ftp://push.example", true).validate("push").is_err());
-        assert!(ep("push.example", true).validate("push").is_err());
-        let mut e = ep("https://push.example", true);
-        e.connect_timeout = 0;
-        assert!(e.validate("push").is_err());
     }
 
     #[test]

@@ -3,8 +3,8 @@
 //! Blocking, no threads (see [`crate::http`]). Long-polls hold at most
 //! [`push_proto::limits::MAX_WAIT`] seconds each and stop at the caller's deadline.
 
-use super::PushConfig;
 use crate::http::{Body, Client, HttpError};
+use mfa_core::push::{PushConfig, PushError};
 use push_proto::api::path;
 use push_proto::api::{
     CancelReason, ChallengeCreated, ChallengeState, CreateChallenge, CreatePairing, ErrorBody,
@@ -19,36 +19,6 @@ use zeroize::Zeroizing;
 /// Largest host credential file.
 const MAX_CREDENTIAL: u64 = 8 * 1024;
 
-/// Why a push call got no usable answer.
-#[derive(Debug)]
-pub enum PushError {
-    /// An outage: the service cannot be reached or does not answer in time (or a gateway in
-    /// front of it answers 502, 503 or 504). The one case `failmode` decides.
-    Outage(String),
-    /// No usable answer that is not an outage: a TLS failure, a server error, a reply that is
-    /// not the protocol, an unreadable host credential or CA file. Never failed open.
-    Unavailable(String),
-    /// The service answered and refused (rate limit, cooldown, open challenge, no device...).
-    Refused {
-        /// The stable error code (`push_proto::api::errors`).
-        code: String,
-        /// The service's explanation (untrusted text; shown only after [`super::shown`]).
-        message: String,
-    },
-}
-
-impl std::fmt::Display for PushError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            PushError::Outage(m) => write!(f, "push service outage: {m}"),
-            PushError::Unavailable(m) => write!(f, "push service unusable: {m}"),
-            PushError::Refused { code, message } => {
-                write!(f, "push service refused: {code} ({})", crate::username::log_safe(message))
-            }
-        }
-    }
-}
-
 impl From<HttpError> for PushError {
     fn from(e: HttpError) -> Self {
         if e.is_outage() {
@@ -56,13 +26,6 @@ impl From<HttpError> for PushError {
         } else {
             PushError::Unavailable(e.to_string())
         }
-    }
-}
-
-impl PushError {
-    /// Whether this is an outage (see [`crate::policy::FailMode`]).
-    pub fn is_outage(&self) -> bool {
-        matches!(self, PushError::Outage(_))
     }
 }
 
@@ -91,7 +54,7 @@ impl PushClient {
             unavailable(format!(
                 "host credential {}: {}",
                 cfg.credential.display(),
-                crate::error::json_error_kind(&e)
+                mfa_core::error::json_error_kind(&e)
             ))
         })?;
         let token = Zeroizing::new(cred.token);
