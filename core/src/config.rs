@@ -5,6 +5,7 @@
 //! and the login is denied. Every key and its default is documented in `config/pam_mfa.toml`.
 
 use crate::error::{Error, Result};
+pub use crate::fido2::Fido2Config;
 use crate::policy::{Enrollment, Policy, Rule};
 use crate::secure_fs::{self, FilePolicy};
 use crate::totp::Algorithm;
@@ -151,33 +152,6 @@ impl Default for OnLoginConfig {
     }
 }
 
-/// `[fido2]`: security keys.
-#[derive(Clone, Debug, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields, default)]
-pub struct Fido2Config {
-    /// RP id keys are registered for and checked against; empty: `pam://<hostname>` (pam_u2f's
-    /// default origin, so imported keys keep working).
-    pub rp_id: String,
-    /// Seconds to wait for a touch.
-    pub timeout: u64,
-    /// TEST ONLY: use the software authenticator whose state is in this file instead of a USB
-    /// key. Never set this on a real system.
-    pub test_device: Option<PathBuf>,
-}
-
-impl Default for Fido2Config {
-    fn default() -> Self {
-        Fido2Config { rp_id: String::new(), timeout: 30, test_device: None }
-    }
-}
-
-impl Fido2Config {
-    /// The effective RP id.
-    pub fn rp_id(&self) -> String {
-        if self.rp_id.is_empty() { crate::fido2::default_rp_id() } else { self.rp_id.clone() }
-    }
-}
-
 /// `[lockout]`: locking the second factor after repeated wrong codes.
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
@@ -259,6 +233,59 @@ impl Default for Config {
     }
 }
 
+impl StoreConfig {
+    fn validate(&self) -> Result<()> {
+        for (key, p) in
+            [("store.state_dir", &self.state_dir), ("store.master_key", &self.master_key)]
+        {
+            if !p.is_absolute() {
+                return Err(Error::Config(format!("{key} must be an absolute path")));
+            }
+        }
+        if !(1..=60).contains(&self.lock_wait) {
+            return Err(Error::Config("store.lock_wait must be between 1 and 60 seconds".into()));
+        }
+        Ok(())
+    }
+}
+
+impl TotpConfig {
+    fn validate(&self) -> Result<()> {
+        if self.window > 10 {
+            return Err(Error::Config("totp.window must be between 0 and 10".into()));
+        }
+        if self.digits != 6 && self.digits != 8 {
+            return Err(Error::Config("totp.digits must be 6 or 8".into()));
+        }
+        if !(10..=300).contains(&self.step) {
+            return Err(Error::Config("totp.step must be between 10 and 300 seconds".into()));
+        }
+        if self.issuer.is_empty() || self.issuer.len() > 64 || self.issuer.contains(':') {
+            return Err(Error::Config("totp.issuer must be 1-64 characters without ':'".into()));
+        }
+        Ok(())
+    }
+}
+
+impl LockoutConfig {
+    fn validate(&self) -> Result<()> {
+        if self.max_failures > 1000 || self.window > 86_400 * 30 || self.duration > 86_400 * 30 {
+            return Err(Error::Config(
+                "lockout: max_failures at most 1000, window and duration at most 30 days".into(),
+            ));
+        }
+        if self.max_failures > 0 && (self.window == 0 || self.duration == 0) {
+            return Err(Error::Config(
+                "lockout.window and lockout.duration must be positive".into(),
+            ));
+        }
+        if self.fail_delay_ms > 60_000 {
+            return Err(Error::Config("lockout.fail_delay_ms must be at most 60000".into()));
+        }
+        Ok(())
+    }
+}
+
 impl Config {
     /// Parses configuration text and validates every value.
     pub fn parse(text: &str) -> Result<Config> {
@@ -281,72 +308,20 @@ impl Config {
         })
     }
 
+    /// Checks every section, each by its owner, then the rules.
     fn validate(&self) -> Result<()> {
-        for (key, p) in [
-            ("store.state_dir", &self.store.state_dir),
-            ("store.master_key", &self.store.master_key),
-        ] {
-            if !p.is_absolute() {
-                return Err(Error::Config(format!("{key} must be an absolute path")));
-            }
-        }
         if self.helper_services.iter().any(|s| s.is_empty() || s.len() > 64 || s.contains('/')) {
             return Err(Error::Config(
                 "helper_services: service names are 1-64 characters without '/'".into(),
             ));
         }
-        if !(1..=60).contains(&self.store.lock_wait) {
-            return Err(Error::Config("store.lock_wait must be between 1 and 60 seconds".into()));
-        }
-        let t = &self.totp;
-        if t.window > 10 {
-            return Err(Error::Config("totp.window must be between 0 and 10".into()));
-        }
-        if t.digits != 6 && t.digits != 8 {
-            return Err(Error::Config("totp.digits must be 6 or 8".into()));
-        }
-        if !(10..=300).contains(&t.step) {
-            return Err(Error::Config("totp.step must be between 10 and 300 seconds".into()));
-        }
-        if t.issuer.is_empty() || t.issuer.len() > 64 || t.issuer.contains(':') {
-            return Err(Error::Config("totp.issuer must be 1-64 characters without ':'".into()));
-        }
+        self.store.validate()?;
+        self.totp.validate()?;
         if self.recovery.warn_below > crate::recovery::CODE_COUNT as u32 {
             return Err(Error::Config("recovery.warn_below must be at most 10".into()));
         }
-        let l = &self.lockout;
-        if l.max_failures > 1000 || l.window > 86_400 * 30 || l.duration > 86_400 * 30 {
-            return Err(Error::Config(
-                "lockout: max_failures at most 1000, window and duration at most 30 days".into(),
-            ));
-        }
-        if l.max_failures > 0 && (l.window == 0 || l.duration == 0) {
-            return Err(Error::Config(
-                "lockout.window and lockout.duration must be positive".into(),
-            ));
-        }
-        if l.fail_delay_ms > 60_000 {
-            return Err(Error::Config("lockout.fail_delay_ms must be at most 60000".into()));
-        }
-        if !(1..=300).contains(&self.fido2.timeout) {
-            return Err(Error::Config("fido2.timeout must be between 1 and 300 seconds".into()));
-        }
-        if self.fido2.rp_id.len() > 255 || self.fido2.rp_id.chars().any(char::is_whitespace) {
-            return Err(Error::Config(
-                "fido2.rp_id must be at most 255 characters without spaces".into(),
-            ));
-        }
-        if self.fido2.test_device.is_some() && !cfg!(any(test, feature = "test-authenticator")) {
-            // Issue 15, finding 13: the software authenticator exists only in test builds.
-            return Err(Error::Config(
-                "fido2.test_device: the software test authenticator is not part of this build \
-                 (test builds only)"
-                    .into(),
-            ));
-        }
-        if self.fido2.test_device.as_ref().is_some_and(|p| !p.is_absolute()) {
-            return Err(Error::Config("fido2.test_device must be an absolute path".into()));
-        }
+        self.lockout.validate()?;
+        self.fido2.validate()?;
         if self.on_login.grace_days > 3650 {
             return Err(Error::Config("on_login.grace_days must be at most 3650".into()));
         }
@@ -356,6 +331,11 @@ impl Config {
         if let Some(p) = &self.privacyidea {
             p.validate()?;
         }
+        self.validate_rules()
+    }
+
+    /// Rules that can never match, or name a backend without its section.
+    fn validate_rules(&self) -> Result<()> {
         for (i, r) in self.rules.iter().enumerate() {
             if r.backend == Some(crate::policy::Backend::PrivacyIdea) && self.privacyidea.is_none()
             {

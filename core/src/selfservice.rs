@@ -295,7 +295,7 @@ fn register_key(caller: &mut Caller<'_>, name: &str, user_verification: bool) ->
     };
     let cfg = caller.cfg;
     let conv = &mut *caller.conv;
-    let mut device = match crate::fido2::device::open(&cfg.fido2) {
+    let mut device = match crate::fido2::open(&cfg.fido2) {
         Ok(d) => d,
         Err(e) => {
             conv.error("No security key could be used: plug it in and try again.");

@@ -53,29 +53,3 @@ pub trait Authenticator {
     /// Signs a login challenge with one of the allowed credentials.
     fn get_assertion(&mut self, r: &Login<'_>) -> Result<Assertion, Fido2Error>;
 }
-
-/// Opens the configured device: the software authenticator when the test-only
-/// `fido2.test_device` is set, otherwise the USB HID key (when built with the `hid` feature).
-pub fn open(cfg: &crate::config::Fido2Config) -> Result<Box<dyn Authenticator>, Fido2Error> {
-    if let Some(path) = &cfg.test_device {
-        #[cfg(any(test, feature = "test-authenticator"))]
-        return Ok(Box::new(super::soft::SoftAuthenticator::open(path)?));
-        // Not built in (the configuration refuses the key then, see `Config::validate`).
-        #[cfg(not(any(test, feature = "test-authenticator")))]
-        {
-            let _ = path;
-            return Err(Fido2Error::NoDevice);
-        }
-    }
-    open_hid()
-}
-
-#[cfg(not(feature = "hid"))]
-fn open_hid() -> Result<Box<dyn Authenticator>, Fido2Error> {
-    Err(Fido2Error::NoDevice)
-}
-
-#[cfg(feature = "hid")]
-fn open_hid() -> Result<Box<dyn Authenticator>, Fido2Error> {
-    super::hid::HidAuthenticator::open().map(|d| Box::new(d) as Box<dyn Authenticator>)
-}

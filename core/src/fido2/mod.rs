@@ -9,6 +9,7 @@ pub use mfa_factors::fido2::{
     Fido2Credential, Fido2Error, authdata, b64, cose, pam_u2f, unb64, verify,
 };
 
+mod config;
 pub mod device;
 #[cfg(feature = "hid")]
 pub mod hid;
@@ -17,6 +18,35 @@ pub mod soft;
 
 #[cfg(test)]
 mod tests;
+
+pub use config::Fido2Config;
+use device::Authenticator;
+
+/// Opens the configured device: the software authenticator when the test-only
+/// `fido2.test_device` is set, otherwise the USB HID key (when built with the `hid` feature).
+pub fn open(cfg: &Fido2Config) -> Result<Box<dyn Authenticator>, Fido2Error> {
+    if let Some(path) = &cfg.test_device {
+        #[cfg(any(test, feature = "test-authenticator"))]
+        return Ok(Box::new(soft::SoftAuthenticator::open(path)?));
+        // Not built in (the configuration refuses the key then, see `Config::validate`).
+        #[cfg(not(any(test, feature = "test-authenticator")))]
+        {
+            let _ = path;
+            return Err(Fido2Error::NoDevice);
+        }
+    }
+    open_hid()
+}
+
+#[cfg(not(feature = "hid"))]
+fn open_hid() -> Result<Box<dyn Authenticator>, Fido2Error> {
+    Err(Fido2Error::NoDevice)
+}
+
+#[cfg(feature = "hid")]
+fn open_hid() -> Result<Box<dyn Authenticator>, Fido2Error> {
+    hid::HidAuthenticator::open().map(|d| Box::new(d) as Box<dyn Authenticator>)
+}
 
 /// The default RP id: `pam://<hostname>`, as pam_u2f uses, so imported keys keep working.
 pub fn default_rp_id() -> String {

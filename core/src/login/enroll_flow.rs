@@ -248,7 +248,7 @@ fn save_totp(
 
 /// Registers a security key during the login (console only), then shows recovery codes.
 fn enroll_key(ctx: &mut LoginContext<'_>) -> Outcome {
-    let mut device = match crate::fido2::device::open(&ctx.cfg.fido2) {
+    let mut device = match crate::fido2::open(&ctx.cfg.fido2) {
         Ok(d) => d,
         Err(e) => {
             ctx.conv.error("No security key found: plug it in and log in again, or set up an app.");

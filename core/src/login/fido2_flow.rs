@@ -58,7 +58,7 @@ fn test_note(cfg: &Config) -> &'static str {
 fn use_key(ctx: &mut LoginContext<'_>, record: &UserRecord) -> KeyResult {
     let deny = |d, r: String| KeyResult::Done(Outcome::deny(d, r));
     let test = test_note(ctx.cfg);
-    let mut dev = match device::open(&ctx.cfg.fido2) {
+    let mut dev = match crate::fido2::open(&ctx.cfg.fido2) {
         Ok(d) => d,
         Err(Fido2Error::NoDevice) => return KeyResult::NoDevice,
         Err(e) => return deny(Denial::Unavailable, format!("{e}{test}")),

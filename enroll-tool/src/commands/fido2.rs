@@ -39,7 +39,7 @@ pub(crate) fn run(cli: &Cli, args: &Fido2Args, console: &mut Console<'_>) -> Res
         };
     }
     let name = args.name.as_deref().ok_or_else(|| Error::Usage("--name is required".into()))?;
-    let mut device = mfa_core::fido2::device::open(&cfg.fido2)
+    let mut device = mfa_core::fido2::open(&cfg.fido2)
         .map_err(|e| Error::Usage(format!("{e}: insert the security key and try again")))?;
     if cfg.fido2.test_device.is_some() {
         crate::output::warn(
