@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fuzz mfa-core's parsers, store decoders, login state machine and the setuid helper's line protocol
+# Fuzz mfa-login's parsers, store decoders, login state machine and the setuid helper's line protocol
 # (fuzz/, cargo-fuzz + libFuzzer).
 #
 #   scripts/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]
@@ -9,7 +9,7 @@
 #   scripts/fuzz.sh 600 otpauth  # one target
 #
 # Works on stable Rust: targets are built without a sanitizer (`--sanitizer none`: sanitizers
-# need nightly; mfa-core forbids unsafe code), with optimizations, debug assertions and overflow
+# need nightly; mfa-login forbids unsafe code), with optimizations, debug assertions and overflow
 # checks, so a bug shows as a panic. Installs cargo-fuzz if it is missing. Each target starts
 # from its committed seeds (fuzz/corpus/<target>/, only read) plus fuzz/work/corpus/<target>/
 # (what earlier runs found, not committed). Prints each target's number of executions; fails if

@@ -3,7 +3,7 @@
 # through the real libpam, sshd, mfa-pushd over TLS, PostgreSQL, headless Chromium and
 # privacyIDEA.
 #
-#   scripts/test.sh [cargo test arguments]   e.g. --test stacks, or -p mfa-core login::
+#   scripts/test.sh [cargo test arguments]   e.g. --test stacks, or -p mfa-login login::
 #
 # First installs what the tests need and is missing (scripts/test-deps.sh: Debian packages, the
 # pinned Python venvs, Chromium and its driver, PostgreSQL), as root or through sudo. The
@@ -40,7 +40,7 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 start=$SECONDS
 status=0
-scope=(--workspace)   # unless a package is named (-p mfa-core)
+scope=(--workspace)   # unless a package is named (-p mfa-login)
 for a in "$@"; do case $a in -p | -p* | --package | --package=*) scope=() ;; esac; done
 cargo test "${scope[@]}" "$@" || status=$?
 echo "test.sh: cargo test took $((SECONDS - start)) s (exit status $status)"

@@ -1,16 +1,16 @@
 //! Enrolling benchmark users for each module, directly in each module's storage format.
 //!
-//! pam_mfa users are written with the mfa-core store API — encrypted, under the user's lock,
+//! pam_mfa users are written with the mfa-login store API — encrypted, under the user's lock,
 //! fsync'd, exactly as `mfa-enroll` writes them — but without hashing ten fresh recovery codes
 //! per user (Argon2id, ~0.35 s a user), which only the recovery-code scenario needs.
 
 use crate::env::Env;
 use crate::modules::Module;
-use mfa_core::recovery::RecoveryCodes;
-use mfa_core::secret::SecretBytes;
-use mfa_core::store::{Store, TotpFactor, UserRecord};
-use mfa_core::totp::Params;
-use mfa_core::username::UserName;
+use mfa_login::recovery::RecoveryCodes;
+use mfa_login::secret::SecretBytes;
+use mfa_login::store::{Store, TotpFactor, UserRecord};
+use mfa_login::totp::Params;
+use mfa_login::username::UserName;
 use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 

@@ -7,7 +7,7 @@
 
 use crate::modules::Module;
 use hmac::{Hmac, Mac};
-use mfa_core::config::Config;
+use mfa_login::config::Config;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
@@ -61,7 +61,7 @@ impl Env {
             .expect("temporary directory under /var/tmp (or $MFA_BENCH_DIR)");
         let root = dir.path().to_path_buf();
         chmod(&root, 0o700);
-        let seed = mfa_core::random::secret_bytes(20).expect("random seed").to_vec();
+        let seed = mfa_login::random::secret_bytes(20).expect("random seed").to_vec();
         write(&root.join("seed"), &hex(&seed), 0o600);
         let env = Env { root, seed, _dir: Some(dir) };
         // Loaded under its installed name, as in production.
@@ -75,7 +75,7 @@ impl Env {
             env.root.join("master.key").display()
         );
         write(&env.config_path(), &config, 0o644);
-        mfa_core::store::Store::init(&env.config().store).expect("pam_mfa store init");
+        mfa_login::store::Store::init(&env.config().store).expect("pam_mfa store init");
         for d in ["pam.d", "ga", "oath"] {
             std::fs::create_dir(env.root.join(d)).expect("mkdir");
             chmod(&env.root.join(d), 0o700);

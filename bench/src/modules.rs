@@ -103,7 +103,7 @@ pub(crate) fn unix_now() -> u64 {
 /// The TOTP code of `user` at Unix time `at`.
 pub(crate) fn totp_at(env: &Env, user: &str, at: u64) -> String {
     let secret = env.secret(user);
-    mfa_core::totp::code_at(&secret, &mfa_core::totp::Params::default(), at).to_string()
+    mfa_login::totp::code_at(&secret, &mfa_login::totp::Params::default(), at).to_string()
 }
 
 /// The TOTP code of `user` at the current time.

@@ -2,7 +2,7 @@
 //! shows an example.
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use mfa_core::config::DEFAULT_PATH;
+use mfa_login::config::DEFAULT_PATH;
 use std::path::PathBuf;
 
 const MAIN_AFTER_HELP: &str = "\

@@ -5,10 +5,10 @@
 
 use crate::cli::Cli;
 use crate::error::{Error, Result};
-use mfa_core::account::{self, SystemDirectory};
-use mfa_core::config::Config;
-use mfa_core::store::Store;
-use mfa_core::username::{UserName, log_safe};
+use mfa_login::account::{self, SystemDirectory};
+use mfa_login::config::Config;
+use mfa_login::store::Store;
+use mfa_login::username::{UserName, log_safe};
 use nix::unistd::{Uid, User, getuid};
 use std::path::Path;
 
@@ -71,7 +71,7 @@ fn resolve_user(name: &str) -> Result<UserName> {
             }
             Ok(a.name)
         }
-        Err(mfa_core::Error::UnknownUser(_)) => Err(Error::UnknownUser(log_safe(name))),
+        Err(mfa_login::Error::UnknownUser(_)) => Err(Error::UnknownUser(log_safe(name))),
         Err(e) => Err(e.into()),
     }
 }

@@ -9,8 +9,8 @@ pub(crate) type Result<T> = std::result::Result<T, Error>;
 /// Everything that can make `mfa-enroll` fail.
 #[derive(Debug)]
 pub(crate) enum Error {
-    /// From `mfa-core`: configuration, store, master key, clock, random numbers.
-    Core(mfa_core::Error),
+    /// From `mfa-login`: configuration, store, master key, clock, random numbers.
+    Core(mfa_login::Error),
     /// A command that needs the store was run without root.
     NotRoot {
         /// The invoking user's name (for the suggested `sudo` command line).
@@ -67,16 +67,16 @@ impl Error {
     }
 }
 
-impl From<mfa_core::FactorError> for Error {
-    fn from(e: mfa_core::FactorError) -> Self {
-        mfa_core::Error::from(e).into()
+impl From<mfa_login::FactorError> for Error {
+    fn from(e: mfa_login::FactorError) -> Self {
+        mfa_login::Error::from(e).into()
     }
 }
 
-impl From<mfa_core::Error> for Error {
-    fn from(e: mfa_core::Error) -> Self {
+impl From<mfa_login::Error> for Error {
+    fn from(e: mfa_login::Error) -> Self {
         match e {
-            mfa_core::Error::AlreadyEnrolled(user) => Error::AlreadyEnrolled(user),
+            mfa_login::Error::AlreadyEnrolled(user) => Error::AlreadyEnrolled(user),
             e => Error::Core(e),
         }
     }

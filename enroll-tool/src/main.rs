@@ -2,7 +2,7 @@
 //!
 //! The binary is thin: [`cli`] defines the command line, [`commands`] carries out one
 //! subcommand each, and `main` below is the one place where an outcome becomes an exit code.
-//! Everything about secrets, the store and the configuration lives in `mfa-core`.
+//! Everything about secrets, the store and the configuration lives in `mfa-login`.
 #![forbid(unsafe_code)]
 
 mod cli;

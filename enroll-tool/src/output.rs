@@ -2,7 +2,7 @@
 //! in groups for typing, and dates.
 
 use crate::error::{Error, Result};
-use mfa_core::store::UserRecord;
+use mfa_login::store::UserRecord;
 use serde::Serialize;
 use std::io::Write;
 use zeroize::Zeroizing;
@@ -121,7 +121,7 @@ impl Summary {
                 out,
                 "  Recovery codes:    {} of {} left (made {})",
                 self.recovery_codes_left,
-                mfa_core::recovery::CODE_COUNT,
+                mfa_login::recovery::CODE_COUNT,
                 utc(made)
             )
             .map_err(Error::stdout)?;

@@ -8,10 +8,10 @@
 use crate::cli::{Cli, Command, QrTarget};
 use crate::error::{Error, Result};
 use crate::prompt::Console;
-use mfa_core::config::Config;
-use mfa_core::enroll::Status;
-use mfa_core::helper::{self, Request};
-use mfa_core::login::{ConvError, Conversation, Decision, Denial};
+use mfa_login::config::Config;
+use mfa_login::enroll::Status;
+use mfa_login::helper::{self, Request};
+use mfa_login::login::{ConvError, Conversation, Decision, Denial};
 use std::io::Write;
 use zeroize::Zeroizing;
 
@@ -94,7 +94,7 @@ fn print_status(
             out,
             "{} of {} recovery codes left.",
             s.recovery_codes_left,
-            mfa_core::recovery::CODE_COUNT
+            mfa_login::recovery::CODE_COUNT
         )
         .map_err(Error::stdout);
     }

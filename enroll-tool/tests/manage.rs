@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use mfa_core::recovery::{Attempt, Check};
+use mfa_login::recovery::{Attempt, Check};
 use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
 

@@ -3,9 +3,9 @@
 mod common;
 
 use common::*;
-use mfa_core::otpauth::TotpUri;
-use mfa_core::secret::SecretBytes;
-use mfa_core::totp::{Algorithm, Params};
+use mfa_login::otpauth::TotpUri;
+use mfa_login::secret::SecretBytes;
+use mfa_login::totp::{Algorithm, Params};
 use std::io::{BufRead, BufReader, Read, Write};
 
 #[test]
@@ -44,7 +44,7 @@ fn provisioning_prints_one_json_object_and_saves_unconfirmed() {
     assert_eq!(totp.secret, key);
     assert_eq!(totp.last_used_step, None);
     assert_eq!(record.recovery.expect("codes").remaining(), 10);
-    // oathtool and mfa-core agree on the current code for the issued secret.
+    // oathtool and mfa-login agree on the current code for the issued secret.
     let code = current_code(secret);
     assert_eq!(code.len(), 6);
 }

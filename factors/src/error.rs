@@ -1,6 +1,6 @@
 //! The error type of `mfa-factors`. Messages never contain secrets, codes or passwords.
 //!
-//! `mfa-core` converts it into its own error (`From<mfa_factors::Error> for mfa_core::Error`),
+//! `mfa-login` converts it into its own error (`From<mfa_factors::Error> for mfa_login::Error`),
 //! variant for variant and with the same text, so a factor error logs as it always did.
 
 use std::fmt;

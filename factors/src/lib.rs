@@ -8,7 +8,7 @@
 //!   the assertion check; [`passkey`] — WebAuthn passkeys of push devices.
 //! * [`import`] — parsers for other modules' enrollment files (the caller reads the file).
 //!
-//! Both the PAM module (through `mfa-core`, which re-exports these modules at their old paths)
+//! Both the PAM module (through `mfa-login`, which re-exports these modules at their old paths)
 //! and `mfa-pushd` (which checks passkeys) use it; neither pulls in the other's I/O through it.
 //! The only call into the kernel is `getrandom(2)` in [`random`]; times are always passed in.
 //!

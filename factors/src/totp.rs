@@ -2,7 +2,7 @@
 //!
 //! Verification looks at each time step in the window separately and only accepts a step newer
 //! than the last step the user has used, so a code — or any older code — is never accepted
-//! twice. The caller stores the returned step under the user's lock (`mfa-core`'s store).
+//! twice. The caller stores the returned step under the user's lock (`mfa-login`'s store).
 
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};

@@ -6,8 +6,8 @@
 //! cargo run --manifest-path fuzz/Cargo.toml --example store_seeds
 //! ```
 
-use mfa_core::fuzzing::{decode_record, encode_record, seal_store_file, test_master_key};
-use mfa_core::username::UserName;
+use mfa_login::fuzzing::{decode_record, encode_record, seal_store_file, test_master_key};
+use mfa_login::username::UserName;
 use std::path::Path;
 
 const PAYLOADS: &[(&str, &str)] = &[

@@ -5,9 +5,9 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use mfa_core::config::Config;
-use mfa_core::fuzzing::FuzzDirectory;
-use mfa_core::policy::{self, HostMatch, Subject};
+use mfa_login::config::Config;
+use mfa_login::fuzzing::FuzzDirectory;
+use mfa_login::policy::{self, HostMatch, Subject};
 
 const RHOSTS: &[Option<&str>] = &[
     None,
@@ -40,7 +40,7 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     let _ = policy::check_names(&cfg.rules, &FuzzDirectory);
-    let alice = mfa_core::account::resolve(&FuzzDirectory, "alice").expect("alice");
+    let alice = mfa_login::account::resolve(&FuzzDirectory, "alice").expect("alice");
     for rhost in RHOSTS {
         for service in ["sshd", "sudo"] {
             let subject = Subject { service, account: &alice, rhost: *rhost };

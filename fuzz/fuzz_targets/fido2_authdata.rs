@@ -5,8 +5,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use mfa_core::fido2::authdata::{AuthData, FLAG_ED};
-use mfa_core::fido2::cose::PublicKey;
+use mfa_login::fido2::authdata::{AuthData, FLAG_ED};
+use mfa_login::fido2::cose::PublicKey;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(parsed) = AuthData::parse(data) else { return };

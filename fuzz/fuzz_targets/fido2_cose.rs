@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use mfa_core::fido2::cose::PublicKey;
+use mfa_login::fido2::cose::PublicKey;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(key) = PublicKey::from_cose(data) else { return };

@@ -5,8 +5,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use mfa_core::import::google_authenticator::parse;
-use mfa_core::secret::SecretBytes;
+use mfa_login::import::google_authenticator::parse;
+use mfa_login::secret::SecretBytes;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };

@@ -14,17 +14,17 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use mfa_core::account::Account;
-use mfa_core::config::Config;
-use mfa_core::enroll::{self, PendingTotp};
-use mfa_core::fuzzing::FuzzDirectory;
-use mfa_core::helper::{self, Event, PipeConversation, Reply, Request};
-use mfa_core::login::{Clock, Decision};
-use mfa_core::otpauth::TotpUri;
-use mfa_core::secret::SecretBytes;
-use mfa_core::store::Store;
-use mfa_core::totp::{self, Params};
-use mfa_core::username::UserName;
+use mfa_login::account::Account;
+use mfa_login::config::Config;
+use mfa_login::enroll::{self, PendingTotp};
+use mfa_login::fuzzing::FuzzDirectory;
+use mfa_login::helper::{self, Event, PipeConversation, Reply, Request};
+use mfa_login::login::{Clock, Decision};
+use mfa_login::otpauth::TotpUri;
+use mfa_login::secret::SecretBytes;
+use mfa_login::store::Store;
+use mfa_login::totp::{self, Params};
+use mfa_login::username::UserName;
 use std::io::{BufReader, Cursor};
 use std::os::unix::fs::PermissionsExt;
 
@@ -35,7 +35,7 @@ const SECRET: &[u8] = b"12345678901234567890";
 
 struct FixedClock;
 impl Clock for FixedClock {
-    fn now(&self) -> mfa_core::Result<u64> {
+    fn now(&self) -> mfa_login::Result<u64> {
         Ok(NOW)
     }
 }
@@ -124,7 +124,7 @@ fuzz_target!(|data: &[u8]| {
     let served = {
         let mut conv = PipeConversation::new(&mut input, &mut output);
         let served =
-            mfa_core::selfservice::serve(request, &account, &cfg, &mut conv, &FixedClock, &FuzzDirectory, &mfa_core::login::NoRemotes);
+            mfa_login::selfservice::serve(request, &account, &cfg, &mut conv, &FixedClock, &FuzzDirectory, &mfa_login::login::NoRemotes);
         conv.finish(served.done()).expect("write to a Vec");
         served
     };

@@ -11,17 +11,17 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use mfa_core::config::Config;
-use mfa_core::enroll::{self, PendingTotp};
-use mfa_core::login::{
+use mfa_login::config::Config;
+use mfa_login::enroll::{self, PendingTotp};
+use mfa_login::login::{
     Clock, ConvError, Conversation, Decision, Denial, NoRemotes, Request, authenticate,
 };
-use mfa_core::otpauth::TotpUri;
-use mfa_core::fuzzing::FuzzDirectory;
-use mfa_core::secret::SecretBytes;
-use mfa_core::store::Store;
-use mfa_core::totp::{self, Params};
-use mfa_core::username::UserName;
+use mfa_login::otpauth::TotpUri;
+use mfa_login::fuzzing::FuzzDirectory;
+use mfa_login::secret::SecretBytes;
+use mfa_login::store::Store;
+use mfa_login::totp::{self, Params};
+use mfa_login::username::UserName;
 use std::os::unix::fs::PermissionsExt;
 use std::sync::OnceLock;
 use zeroize::Zeroizing;
@@ -124,7 +124,7 @@ impl Conversation for Scripted {
 
 struct FixedClock;
 impl Clock for FixedClock {
-    fn now(&self) -> mfa_core::Result<u64> {
+    fn now(&self) -> mfa_login::Result<u64> {
         Ok(NOW)
     }
 }
@@ -137,7 +137,7 @@ fuzz_target!(|data: &[u8]| {
         user: "alice".into(),
         service: "sshd".into(),
         rhost: Some("192.0.2.7".into()),
-        seat: mfa_core::seat::Seat::NotLocal,
+        seat: mfa_login::seat::Seat::NotLocal,
         silent: false,
     };
     for single_prompt in [false, true] {

@@ -6,7 +6,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use mfa_core::config::ModuleArgs;
+use mfa_login::config::ModuleArgs;
 use std::path::PathBuf;
 
 /// What the arguments should parse to, by the README's description.

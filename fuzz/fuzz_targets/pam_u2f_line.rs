@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use mfa_core::fido2::{cose::PublicKey, pam_u2f, unb64};
+use mfa_login::fido2::{cose::PublicKey, pam_u2f, unb64};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };

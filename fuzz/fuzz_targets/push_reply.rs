@@ -6,7 +6,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use mfa_core::push::{Expected, PushDevice, Verdict, check};
+use mfa_login::push::{Expected, PushDevice, Verdict, check};
 use push_proto::api::{ChallengeState, DeviceAuth};
 use push_proto::{PublicKey, SecretKey, pairing_uri};
 use std::sync::OnceLock;

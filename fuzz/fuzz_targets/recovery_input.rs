@@ -6,7 +6,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use mfa_core::recovery::{Attempt, Check, RecoveryCodes};
+use mfa_login::recovery::{Attempt, Check, RecoveryCodes};
 use std::sync::OnceLock;
 
 fn is_code_char(c: char) -> bool {

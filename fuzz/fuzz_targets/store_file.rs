@@ -1,4 +1,4 @@
-//! The store's decoders (`mfa_core::fuzzing`, feature `fuzzing`). The first input byte picks
+//! The store's decoders (`mfa_login::fuzzing`, feature `fuzzing`). The first input byte picks
 //! what the rest is:
 //!
 //! * even: a whole store file as read from disk — header checks, XChaCha20-Poly1305 open and
@@ -12,11 +12,11 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use mfa_core::fuzzing::{
+use mfa_login::fuzzing::{
     decode_record, decode_store_file, encode_record, seal_store_file, test_master_key,
 };
-use mfa_core::store::{MasterKey, UserRecord};
-use mfa_core::username::UserName;
+use mfa_login::store::{MasterKey, UserRecord};
+use mfa_login::username::UserName;
 use std::sync::OnceLock;
 
 struct Keys {

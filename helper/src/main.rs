@@ -5,17 +5,17 @@
 //! module's logic for **the calling user only** (the user of the real uid; a name in the request
 //! is only compared against it), reads only the system configuration
 //! (`/etc/pam_mfa/pam_mfa.toml`), trusts nothing from its environment (cleared at start), and
-//! speaks the line protocol of [`mfa_core::helper`] on stdin/stdout. Wrong answers count towards
+//! speaks the line protocol of [`mfa_login::helper`] on stdin/stdout. Wrong answers count towards
 //! the same lockout as the module's, so going through the helper gives no extra guesses. Each
 //! use is logged (authpriv).
 
 mod sys;
 
-use mfa_core::account::{self, Account, SystemDirectory};
-use mfa_core::config::{Config, DEFAULT_PATH};
-use mfa_core::helper::{self, Done, PipeConversation, Request};
-use mfa_core::login::{ConvError, Conversation, Decision, Denial, Factor, SystemClock};
-use mfa_core::username::log_safe;
+use mfa_login::account::{self, Account, SystemDirectory};
+use mfa_login::config::{Config, DEFAULT_PATH};
+use mfa_login::helper::{self, Done, PipeConversation, Request};
+use mfa_login::login::{ConvError, Conversation, Decision, Denial, Factor, SystemClock};
+use mfa_login::username::log_safe;
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::ExitCode;
@@ -117,7 +117,7 @@ fn main() -> ExitCode {
     };
     let op = op_name(&request);
     let mut conv = Logged(PipeConversation::new(input, output));
-    let served = mfa_core::selfservice::serve(
+    let served = mfa_login::selfservice::serve(
         request,
         &user,
         &cfg,

@@ -4,7 +4,7 @@
 
 use crate::ffi::{self, PamHandle};
 use libc::{c_char, c_int, c_void};
-use mfa_core::login::{ConvError, Conversation, MAX_ANSWER_LEN};
+use mfa_login::login::{ConvError, Conversation, MAX_ANSWER_LEN};
 use std::ffi::{CStr, CString};
 use zeroize::Zeroizing;
 
@@ -99,7 +99,7 @@ impl Handle {
 }
 
 /// The PAM conversation and the items the login logic may set, adapted to
-/// [`mfa_core::login::Conversation`].
+/// [`mfa_login::login::Conversation`].
 pub(crate) struct PamConversation {
     handle: Handle,
     conv: *const ffi::PamConv,
@@ -176,7 +176,7 @@ impl PamConversation {
         }
         // SAFETY: PAM_AUTHTOK is a NUL-terminated string owned by libpam.
         let password = unsafe { CStr::from_ptr(ptr.cast::<c_char>()) };
-        password.to_str().is_ok_and(|p| mfa_core::login::answer_is_password(answer, p))
+        password.to_str().is_ok_and(|p| mfa_login::login::answer_is_password(answer, p))
     }
 }
 
@@ -189,7 +189,7 @@ impl Conversation for PamConversation {
         // which relays its prompts through this conversation, get the same).
         // (Not at the single prompt, whose whole answer is the password for a user without a
         // TOTP factor, when an earlier `split_password` line set it.)
-        let code_prompt = prompt != mfa_core::login::SINGLE_PROMPT;
+        let code_prompt = prompt != mfa_login::login::SINGLE_PROMPT;
         if code_prompt && answer.as_deref().is_some_and(|a| self.is_password(a)) {
             self.handle.log(
                 Priority::Notice,
@@ -197,7 +197,7 @@ impl Conversation for PamConversation {
                  every prompt with the password, such as i3lock, needs a single_prompt stack); \
                  treated as no answer, not counted",
             );
-            self.error(mfa_core::login::PASSWORD_AT_CODE_PROMPT);
+            self.error(mfa_login::login::PASSWORD_AT_CODE_PROMPT);
             return Ok(None);
         }
         Ok(answer)

@@ -1,6 +1,6 @@
 //! `pam_mfa.so`: the PAM entry points of pam_mfa.
 //!
-//! This crate only adapts PAM to `mfa-core`: it reads the user, service and remote host from
+//! This crate only adapts PAM to `mfa-login`: it reads the user, service and remote host from
 //! the handle, wraps the application's conversation, runs the login ([`wiring`]),
 //! logs one line per decision with `pam_syslog` (authpriv) and maps the decision to a PAM code
 //! in one function, [`pam_code`]. Every hook starts from a failure: a panic becomes `PAM_ABORT`
@@ -16,9 +16,9 @@ mod wiring;
 pub use ffi::PamHandle;
 use handle::{Handle, Priority};
 use libc::{c_char, c_int};
-use mfa_core::config::ModuleArgs;
-use mfa_core::login::{Decision, Denial, Request};
-use mfa_core::seat;
+use mfa_login::config::ModuleArgs;
+use mfa_login::login::{Decision, Denial, Request};
+use mfa_login::seat;
 use std::cell::Cell;
 use std::ffi::CStr;
 use std::panic::{AssertUnwindSafe, catch_unwind};

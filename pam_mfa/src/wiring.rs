@@ -1,14 +1,14 @@
 //! Where the parts of a login are put together: the configuration, the root-or-helper
-//! decision, the login logic (`mfa_core::login`) and the real central-service clients
+//! decision, the login logic (`mfa_login::login`) and the real central-service clients
 //! (`mfa_remote::Network`). The login crate knows neither the helper's binary nor the network;
 //! this is the one place that chooses them.
 #![forbid(unsafe_code)]
 
-use mfa_core::account::SystemDirectory;
-use mfa_core::config::{Config, ModuleArgs};
-use mfa_core::helper::{self, LoginArg};
-use mfa_core::login::{self, Conversation, Denial, Outcome, Request, SystemClock};
-use mfa_core::seat::Seat;
+use mfa_login::account::SystemDirectory;
+use mfa_login::config::{Config, ModuleArgs};
+use mfa_login::helper::{self, LoginArg};
+use mfa_login::login::{self, Conversation, Denial, Outcome, Request, SystemClock};
+use mfa_login::seat::Seat;
 use mfa_remote::Network;
 
 /// Runs one second-factor authentication: load the configuration named by the module

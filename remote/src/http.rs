@@ -11,8 +11,8 @@
 //! - plain `http://` is refused unless the host is a loopback address;
 //! - bodies are bounded; redirects are not followed.
 
-use mfa_core::endpoint::Endpoint;
-use mfa_core::secure_fs::{self, FilePolicy};
+use mfa_login::endpoint::Endpoint;
+use mfa_login::secure_fs::{self, FilePolicy};
 use serde::Deserialize;
 use std::sync::Arc;
 use std::time::Duration;
@@ -85,7 +85,7 @@ impl Reply {
             HttpError::Transport(format!(
                 "unexpected reply (HTTP {}): {}",
                 self.status,
-                mfa_core::error::json_error_kind(&e)
+                mfa_login::error::json_error_kind(&e)
             ))
         })
     }
@@ -288,7 +288,7 @@ pub fn percent_encode_into(out: &mut String, s: &str) {
 pub fn read_secret_file(
     path: &std::path::Path,
     max: u64,
-) -> mfa_core::Result<zeroize::Zeroizing<Vec<u8>>> {
+) -> mfa_login::Result<zeroize::Zeroizing<Vec<u8>>> {
     secure_fs::read_file(path, FilePolicy::secret(max))
 }
 

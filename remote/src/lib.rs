@@ -1,6 +1,6 @@
 //! `mfa-remote`: the module's clients of central services, over HTTPS: mfa-pushd (push
 //! approval and pairing) and privacyIDEA's validation API. They implement the login crate's
-//! [`mfa_core::login::Remotes`] traits; [`Network`] is what the `pam_mfa` module, the helper
+//! [`mfa_login::login::Remotes`] traits; [`Network`] is what the `pam_mfa` module, the helper
 //! and `mfa-enroll` hand to a login. Tests of the flows use scripted services instead.
 //!
 //! Blocking and without threads (the module runs inside sshd and sudo): see [`http`].
@@ -10,9 +10,9 @@ pub mod http;
 pub mod privacyidea;
 pub mod push;
 
-use mfa_core::login::{PrivacyIdeaRemote, PushRemote, Remotes};
-use mfa_core::privacyidea::{CheckResult, PiError, PollStatus, PrivacyIdeaConfig};
-use mfa_core::push::{PushConfig, PushError};
+use mfa_login::login::{PrivacyIdeaRemote, PushRemote, Remotes};
+use mfa_login::privacyidea::{CheckResult, PiError, PollStatus, PrivacyIdeaConfig};
+use mfa_login::push::{PushConfig, PushError};
 use privacyidea::PrivacyIdea;
 use push::PushClient;
 use push_proto::PublicKey;

@@ -9,7 +9,7 @@
 //! error status, an oversized or unexpected reply.
 
 use crate::http::{Body, Client, HttpError, Reply};
-use mfa_core::privacyidea::{
+use mfa_login::privacyidea::{
     Challenge, CheckResult, PiError, PollStatus, PrivacyIdeaConfig, sanitize,
 };
 use serde::Deserialize;
@@ -300,6 +300,6 @@ mod tests {
     #[test]
     fn server_text_is_made_safe() {
         assert_eq!(sanitize("a\nb\x1b[31m\"c\\"), "a b [31mc");
-        assert_eq!(sanitize(&"x".repeat(500)).len(), mfa_core::privacyidea::MAX_MESSAGE);
+        assert_eq!(sanitize(&"x".repeat(500)).len(), mfa_login::privacyidea::MAX_MESSAGE);
     }
 }

@@ -4,7 +4,7 @@
 //! [`push_proto::limits::MAX_WAIT`] seconds each and stop at the caller's deadline.
 
 use crate::http::{Body, Client, HttpError};
-use mfa_core::push::{PushConfig, PushError};
+use mfa_login::push::{PushConfig, PushError};
 use push_proto::api::path;
 use push_proto::api::{
     CancelReason, ChallengeCreated, ChallengeState, CreateChallenge, CreatePairing, ErrorBody,
@@ -54,7 +54,7 @@ impl PushClient {
             unavailable(format!(
                 "host credential {}: {}",
                 cfg.credential.display(),
-                mfa_core::error::json_error_kind(&e)
+                mfa_login::error::json_error_kind(&e)
             ))
         })?;
         let token = Zeroizing::new(cred.token);

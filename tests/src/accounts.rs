@@ -7,7 +7,7 @@
 pub fn fresh_name(prefix: &str) -> String {
     loop {
         let mut b = [0u8; 4];
-        mfa_core::random::fill(&mut b).expect("random");
+        mfa_login::random::fill(&mut b).expect("random");
         let name = format!("{prefix}{}", data_encoding::HEXLOWER.encode(&b));
         if !host_knows_name(&name) {
             return name;
@@ -19,7 +19,7 @@ pub fn fresh_name(prefix: &str) -> String {
 pub fn fresh_uid() -> u32 {
     loop {
         let mut b = [0u8; 2];
-        mfa_core::random::fill(&mut b).expect("random");
+        mfa_login::random::fill(&mut b).expect("random");
         let uid = 50_000 + u32::from(u16::from_le_bytes(b)) % 10_000;
         // SAFETY: getpwuid with any uid is harmless; the result is only compared with null.
         let known = unsafe { !libc::getpwuid(uid).is_null() };

@@ -71,7 +71,7 @@ pub enum Reply {
     /// Make the conversation function fail with `PAM_CONV_ERR`.
     ConvError,
     /// Answer with the current TOTP code for the last `otpauth://` URI the module showed
-    /// (the enroll-on-login confirmation), computed with mfa-core.
+    /// (the enroll-on-login confirmation), computed with mfa-login.
     CodeForShownUri,
     /// Answer with the next line read from standard input when the prompt comes (what the
     /// test learns only during the login, e.g. a pairing code a device printed).
@@ -83,9 +83,9 @@ fn code_for_shown_uri(messages: &[(i32, String)]) -> Option<Vec<u8>> {
     let text = messages.iter().rev().find(|(_, m)| m.contains("otpauth://"))?;
     let start = text.1.find("otpauth://")?;
     let uri = text.1[start..].split_whitespace().next()?;
-    let parsed = mfa_core::otpauth::TotpUri::parse(uri).ok()?;
+    let parsed = mfa_login::otpauth::TotpUri::parse(uri).ok()?;
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).ok()?.as_secs();
-    Some(mfa_core::totp::code_at(parsed.secret.expose(), &parsed.params, now).as_bytes().to_vec())
+    Some(mfa_login::totp::code_at(parsed.secret.expose(), &parsed.params, now).as_bytes().to_vec())
 }
 
 impl Reply {
@@ -135,7 +135,7 @@ struct PamHandle {
 }
 
 /// The login session a test client runs in, for the security-key seat rule
-/// (`mfa_core::seat`): set up as root in the client's private mount namespace.
+/// (`mfa_login::seat`): set up as root in the client's private mount namespace.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LoginSession {
     /// No kernel audit session (a system service before any login).
@@ -197,8 +197,8 @@ impl LoginSession {
             ))?;
         }
         let id = std::fs::read_to_string("/proc/self/sessionid")?;
-        std::fs::create_dir_all(mfa_core::seat::LOGIND_SESSIONS)?;
-        std::fs::write(Path::new(mfa_core::seat::LOGIND_SESSIONS).join(id.trim()), record)
+        std::fs::create_dir_all(mfa_login::seat::LOGIND_SESSIONS)?;
+        std::fs::write(Path::new(mfa_login::seat::LOGIND_SESSIONS).join(id.trim()), record)
     }
 }
 

@@ -4,10 +4,10 @@
 //! Nothing under `/etc` or `/var` is touched. Logins run in a separate `pam-test-client`
 //! process each, as sshd runs each login in its own process.
 
-use mfa_core::config::Config;
-use mfa_core::enroll::{self, PendingTotp};
-use mfa_core::store::Store;
-use mfa_core::username::UserName;
+use mfa_login::config::Config;
+use mfa_login::enroll::{self, PendingTotp};
+use mfa_login::store::Store;
+use mfa_login::username::UserName;
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -51,7 +51,7 @@ pub fn module_path() -> PathBuf {
         )
     });
     let ws = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace");
-    let newest = ["factors/src", "core/src", "pam_mfa/src"]
+    let newest = ["factors/src", "login/src", "remote/src", "pam_mfa/src"]
         .iter()
         .map(|dir| newest_source_mtime(&ws.join(dir)))
         .max()
@@ -340,7 +340,7 @@ impl Fixture {
     }
 
     /// Every later login runs at this computer's own seat: in a login session that logind
-    /// calls local (security keys are offered only there; see `mfa_core::seat`).
+    /// calls local (security keys are offered only there; see `mfa_login::seat`).
     pub fn at_local_seat(&self) {
         *self.login_defaults.borrow_mut() = vec!["--session".into(), "local".into()];
     }

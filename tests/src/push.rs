@@ -354,7 +354,7 @@ impl Proxy {
         let mode = Arc::new(Mutex::new(ProxyMode::Forward));
         let approved = Arc::new(Mutex::new(None));
         let stop = Arc::new(AtomicBool::new(false));
-        let upstream = mfa_remote::http::Client::new(&mfa_core::endpoint::Endpoint {
+        let upstream = mfa_remote::http::Client::new(&mfa_login::endpoint::Endpoint {
             url: svc.url.clone(),
             ca_file: Some(svc.ca.clone()),
             proxy: None,

@@ -4,8 +4,8 @@
 //! may only move forward, and a used recovery code never works again.
 //! `MFA_CRASH_ROUNDS` sets the number of rounds (default 40).
 
-use mfa_core::store::Store;
-use mfa_core::username::UserName;
+use mfa_login::store::Store;
+use mfa_login::username::UserName;
 use mfa_tests::client::*;
 use mfa_tests::fixture::{Enrolled, Fixture, client_path, now};
 use std::process::{Command, Stdio};
@@ -15,7 +15,7 @@ const USERS: usize = 4;
 const PER_ROUND: usize = 8;
 
 fn random_below(n: u32) -> u32 {
-    mfa_core::random::below(n).expect("random")
+    mfa_login::random::below(n).expect("random")
 }
 
 #[test]

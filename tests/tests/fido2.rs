@@ -170,11 +170,11 @@ fn without_a_key_the_user_types_a_code_instead() {
 
 #[test]
 fn keys_imported_from_a_pam_u2f_authfile_keep_working() {
-    use mfa_core::fido2::device::{Authenticator, Registration};
+    use mfa_login::fido2::device::{Authenticator, Registration};
     let (f, key) = fixture();
     // A key registered earlier "through pam_u2f": make the credential on the device, then write
     // the authfile line pamu2fcfg would have written.
-    let mut dev = mfa_core::fido2::soft::SoftAuthenticator::open(&key).expect("device");
+    let mut dev = mfa_login::fido2::soft::SoftAuthenticator::open(&key).expect("device");
     let raw = dev
         .make_credential(&Registration {
             rp_id: "pam://test-host",
@@ -185,12 +185,12 @@ fn keys_imported_from_a_pam_u2f_authfile_keep_working() {
             pin: None,
         })
         .expect("make credential");
-    let att = mfa_core::fido2::authdata::AuthData::parse(&raw)
+    let att = mfa_login::fido2::authdata::AuthData::parse(&raw)
         .expect("authData")
         .attested
         .expect("attested");
-    let mfa_core::fido2::cose::PublicKey::Es256(pk) =
-        mfa_core::fido2::cose::PublicKey::from_cose(&att.public_key).expect("key")
+    let mfa_login::fido2::cose::PublicKey::Es256(pk) =
+        mfa_login::fido2::cose::PublicKey::from_cose(&att.public_key).expect("key")
     else {
         panic!("ES256 expected")
     };

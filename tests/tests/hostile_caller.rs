@@ -5,10 +5,10 @@
 //! Afterwards the record is read as root: every guess that was checked is counted, exactly
 //! once, and the record is intact.
 
-use mfa_core::config::StoreConfig;
-use mfa_core::lockout::LockoutState;
-use mfa_core::store::Store;
-use mfa_core::username::UserName;
+use mfa_login::config::StoreConfig;
+use mfa_login::lockout::LockoutState;
+use mfa_login::store::Store;
+use mfa_login::username::UserName;
 use mfa_tests::client::*;
 use mfa_tests::fixture::{Enrolled, now, oathtool, wait_for_step_margin};
 use mfa_tests::sandbox::Sandbox;

@@ -1,8 +1,8 @@
 //! Recovery-code logins through the real libpam.
 
-use mfa_core::enroll;
-use mfa_core::store::Store;
-use mfa_core::username::UserName;
+use mfa_login::enroll;
+use mfa_login::store::Store;
+use mfa_login::username::UserName;
 use mfa_tests::client::*;
 use mfa_tests::fixture::{Fixture, now};
 

@@ -2,8 +2,8 @@
 //! on loopback with real TLS, the real `mfa-enroll push` pairing (with the pairing code typed
 //! at the host), and `mfa-push-device` as the phone.
 
-use mfa_core::store::Store;
-use mfa_core::username::UserName;
+use mfa_login::store::Store;
+use mfa_login::username::UserName;
 use mfa_tests::client::*;
 use mfa_tests::fixture::{Fixture, Outcome};
 use mfa_tests::live::{Live, push_number};
@@ -349,7 +349,7 @@ fn another_hosts_credential_cannot_see_or_approve_this_hosts_login() {
     let (live, n) = start_push_login(&w, "alice");
     let txid = w.phone.pending_json(5)[0]["txid"].as_str().expect("txid").to_string();
     // Host B asks for host A's transaction with its own (valid) credential.
-    let cfg_b = mfa_core::push::PushConfig {
+    let cfg_b = mfa_login::push::PushConfig {
         url: w.svc.url.clone(),
         ca_file: Some(w.svc.ca.clone()),
         proxy: None,
@@ -375,12 +375,12 @@ fn another_hosts_credential_cannot_see_or_approve_this_hosts_login() {
         ttl: 10,
     });
     match created {
-        Err(mfa_core::push::PushError::Refused { code, .. }) => assert_eq!(code, "no_device"),
+        Err(mfa_login::push::PushError::Refused { code, .. }) => assert_eq!(code, "no_device"),
         other => panic!("host B pushed to host A's device: {other:?}"),
     }
     for r in [b.challenge_state(&txid, 0).map(|_| ()), b.cancel(&txid).map(|_| ())] {
         match r {
-            Err(mfa_core::push::PushError::Refused { code, .. }) => assert_eq!(code, "not_found"),
+            Err(mfa_login::push::PushError::Refused { code, .. }) => assert_eq!(code, "not_found"),
             other => panic!("host B reached host A's challenge: {other:?}"),
         }
     }

@@ -9,8 +9,8 @@
 //! login. Before protocol 2 the device signed only (txid, nonce, decision, number), and such
 //! receipts verified completely.
 
-use mfa_core::store::{Store, UserRecord};
-use mfa_core::username::UserName;
+use mfa_login::store::{Store, UserRecord};
+use mfa_login::username::UserName;
 use mfa_tests::client::*;
 use mfa_tests::fixture::{Fixture, Outcome};
 use mfa_tests::hostile::{HostileService, Lies, ReceiptLie, View};

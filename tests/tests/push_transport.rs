@@ -1,8 +1,8 @@
 //! How the module reaches the push service: trust only from `ca_file`, never from the caller's
 //! environment (under sudo the caller sets it), and failures reported as what they are.
 
-use mfa_core::store::Store;
-use mfa_core::username::UserName;
+use mfa_login::store::Store;
+use mfa_login::username::UserName;
 use mfa_tests::client::*;
 use mfa_tests::fixture::Fixture;
 use mfa_tests::live::push_number;

@@ -4,8 +4,8 @@
 //! (Finding 1 is in `hostile_caller.rs`, 2 and 8 in `user_aliases.rs` and
 //! `directory_lookups.rs`, 4 in `privacyidea.rs`.)
 
-use mfa_core::store::Store;
-use mfa_core::username::UserName;
+use mfa_login::store::Store;
+use mfa_login::username::UserName;
 use mfa_tests::client::*;
 use mfa_tests::fixture::{Fixture, Outcome};
 use mfa_tests::sandbox::Sandbox;
@@ -74,7 +74,7 @@ fn the_helper_cannot_be_stopped_by_its_caller_and_a_held_lock_is_waited_for_boun
     let mut text = std::fs::read_to_string(&cfg).expect("config");
     text = text.replace("[store]\n", "[store]\nlock_wait = 1\n");
     std::fs::write(&cfg, text).expect("config");
-    let store = Store::open(&mfa_core::config::StoreConfig {
+    let store = Store::open(&mfa_login::config::StoreConfig {
         state_dir: s.dir.join("state"),
         master_key: s.dir.join("master.key"),
         lock_wait: 10,

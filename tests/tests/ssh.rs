@@ -65,7 +65,7 @@ fn enroll_on_first_login_over_ssh_then_log_in_with_a_code() {
     let codes = &run.prompts[2];
     let shown = codes
         .lines()
-        .filter(|l| mfa_core::recovery::Attempt::parse(l.trim()).is_some() && l.contains('-'))
+        .filter(|l| mfa_login::recovery::Attempt::parse(l.trim()).is_some() && l.contains('-'))
         .count();
     assert_eq!(shown, 10, "ten recovery codes shown: {codes}");
 

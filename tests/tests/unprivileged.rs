@@ -188,7 +188,7 @@ fn a_user_enrolls_and_removes_their_own_factor_without_root() {
     let recovery = shown
         .lines()
         .map(str::trim)
-        .find(|l| mfa_core::recovery::Attempt::parse(l).is_some() && l.len() == 13)
+        .find(|l| mfa_login::recovery::Attempt::parse(l).is_some() && l.len() == 13)
         .expect("recovery codes shown")
         .to_string();
     let removed =
@@ -258,7 +258,7 @@ fn a_user_manages_their_own_security_keys_through_the_helper() {
     let codes: Vec<String> = shown
         .lines()
         .map(str::trim)
-        .filter(|l| l.len() == 13 && mfa_core::recovery::Attempt::parse(l).is_some())
+        .filter(|l| l.len() == 13 && mfa_login::recovery::Attempt::parse(l).is_some())
         .map(str::to_string)
         .collect();
     assert_eq!(codes.len(), 10, "{shown}");

@@ -374,8 +374,8 @@ fn a_passkey_device_approves_with_its_passkey_and_not_without() {
     };
     let before = count(&w.phone);
     // The module kept the passkey's public key with the device.
-    let store = mfa_core::store::Store::open(&w.f.config().store).expect("store");
-    let name = mfa_core::username::UserName::parse("alice").expect("name");
+    let store = mfa_login::store::Store::open(&w.f.config().store).expect("store");
+    let name = mfa_login::username::UserName::parse("alice").expect("name");
     let record = store.load(&name).expect("load").expect("record");
     let kept = record.push[0].passkey.clone().expect("the host kept the passkey");
     assert_eq!(kept.rp_id, "localhost");
@@ -452,8 +452,8 @@ fn a_passkey_device_approves_with_its_passkey_and_not_without() {
 /// Drops alice's recovery codes so push is her only factor (a refused receipt then denies
 /// instead of asking for a code).
 fn push_only(w: &World) {
-    let store = mfa_core::store::Store::open(&w.f.config().store).expect("store");
-    let name = mfa_core::username::UserName::parse("alice").expect("name");
+    let store = mfa_login::store::Store::open(&w.f.config().store).expect("store");
+    let name = mfa_login::username::UserName::parse("alice").expect("name");
     let lock = store.lock(&name).expect("lock");
     let mut r = lock.load().expect("load").expect("record");
     r.recovery = None;

@@ -4,7 +4,7 @@
 
 use crate::config_doc::{ConfigDoc, KeyGroup};
 use crate::roff::{self, Context};
-use mfa_core::config::DEFAULT_PATH;
+use mfa_login::config::DEFAULT_PATH;
 
 /// Renders the man page for the parsed configuration.
 pub(crate) fn render(doc: &ConfigDoc, version: &str) -> String {

@@ -7,7 +7,7 @@ use crate::roff::{self, Context};
 use clap::CommandFactory;
 use clap_complete::Shell;
 use clap_mangen::Man;
-use mfa_core::config::{Config, DEFAULT_PATH};
+use mfa_login::config::{Config, DEFAULT_PATH};
 
 /// The command line as the binary builds it (without the `help` subcommand, which has no page).
 fn command() -> clap::Command {
@@ -111,7 +111,7 @@ pub(crate) fn see_also(pages: &[String], section: &str, others: &[&str]) -> Stri
     format!(".SH SEE ALSO\n{}\n", items.join(",\n"))
 }
 
-/// FILES and SEE ALSO of mfa-enroll(1); the paths are the defaults mfa-core uses.
+/// FILES and SEE ALSO of mfa-enroll(1); the paths are the defaults mfa-login uses.
 fn main_extra(sub_pages: &[String]) -> String {
     let store = Config::default().store;
     let mut out = String::from(".SH FILES\n");

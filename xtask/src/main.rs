@@ -175,9 +175,9 @@ mod tests {
 
     #[test]
     fn module_page_documents_every_module_argument() {
-        // The arguments `ModuleArgs::parse` in core/src/config.rs accepts: `arg == "NAME"` and
+        // The arguments `ModuleArgs::parse` in login/src/config.rs accepts: `arg == "NAME"` and
         // `arg.strip_prefix("NAME=")`.
-        let core = include_str!("../../core/src/config.rs");
+        let core = include_str!("../../login/src/config.rs");
         let parse = core.split("fn parse<'a>(args").nth(1).expect("ModuleArgs::parse");
         let parse = &parse[..parse.find("\n    }\n").expect("end of ModuleArgs::parse")];
         let accepted: Vec<&str> = ["arg == \"", "strip_prefix(\""]
@@ -204,7 +204,7 @@ mod tests {
         }
         for arg in &synopsis {
             let example = if arg.ends_with('=') { format!("{arg}/x") } else { arg.clone() };
-            mfa_core::config::ModuleArgs::parse([example.as_str()])
+            mfa_login::config::ModuleArgs::parse([example.as_str()])
                 .unwrap_or_else(|e| panic!("SYNOPSIS names {arg}, which the module refuses: {e}"));
         }
     }

@@ -171,7 +171,7 @@ fn method(r: &Results) -> String {
          taken fails instead of waiting.\n\
          * **pam_permit**: no prompt, no file: what libpam and the client cost by themselves.\n\n\
          Every login is for a fresh user (new secret, new file or record), so every code is \
-         valid and none is a replay; codes come from mfa-core's TOTP and each module checks them \
+         valid and none is a replay; codes come from mfa-login's TOTP and each module checks them \
          with its own implementation. The TOTP window is one step either side for all three. A \
          login that fails, or asks other than exactly one question, aborts the run — except \
          where failures are the point (parallel logins, below). *Wall* is `pam_start` → \

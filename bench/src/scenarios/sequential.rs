@@ -8,7 +8,7 @@ use crate::modules::{Answer, Module};
 use crate::stats::Timing;
 use crate::syslog_sink::SyslogSink;
 use crate::worker;
-use mfa_core::recovery::{CODE_COUNT, RecoveryCodes};
+use mfa_login::recovery::{CODE_COUNT, RecoveryCodes};
 use std::path::Path;
 
 /// Results of one loop.

@@ -5,7 +5,7 @@ use crate::cli::{Cli, DoctorArgs};
 use crate::context::refuse_user_option;
 use crate::doctor::{self, Root, report};
 use crate::error::{Error, Result};
-use mfa_core::config::DEFAULT_PATH;
+use mfa_login::config::DEFAULT_PATH;
 use nix::unistd::getuid;
 use std::io::Write;
 use std::path::Path;

@@ -5,7 +5,7 @@ use crate::context::{load_config, open_store, require_root, target_user};
 use crate::error::{Error, Result};
 use crate::output::write_recovery_codes;
 use crate::prompt::Console;
-use mfa_core::login::{Clock, SystemClock};
+use mfa_login::login::{Clock, SystemClock};
 
 /// Runs `mfa-enroll fido2`.
 pub(crate) fn run(cli: &Cli, args: &Fido2Args, console: &mut Console<'_>) -> Result<()> {
@@ -32,14 +32,14 @@ pub(crate) fn run(cli: &Cli, args: &Fido2Args, console: &mut Console<'_>) -> Res
         return Ok(());
     }
     if let Some(name) = &args.remove {
-        return if mfa_core::enroll::remove_fido2(&store, &user, name)? {
+        return if mfa_login::enroll::remove_fido2(&store, &user, name)? {
             writeln!(console.out, "Removed security key '{name}' of {user}.").map_err(Error::stdout)
         } else {
             Err(Error::Usage(format!("{user} has no security key named '{name}'")))
         };
     }
     let name = args.name.as_deref().ok_or_else(|| Error::Usage("--name is required".into()))?;
-    let mut device = mfa_core::fido2::open(&cfg.fido2)
+    let mut device = mfa_login::fido2::open(&cfg.fido2)
         .map_err(|e| Error::Usage(format!("{e}: insert the security key and try again")))?;
     if cfg.fido2.test_device.is_some() {
         crate::output::warn(
@@ -54,8 +54,8 @@ pub(crate) fn run(cli: &Cli, args: &Fido2Args, console: &mut Console<'_>) -> Res
     let pin = pin.filter(|p| !p.is_empty());
     let now = SystemClock.now()?;
     let out = &mut *console.out;
-    let key = mfa_core::enroll::NewKey { name, user_verification: args.uv, pin: pin.as_ref() };
-    let codes = mfa_core::enroll::register_fido2(
+    let key = mfa_login::enroll::NewKey { name, user_verification: args.uv, pin: pin.as_ref() };
+    let codes = mfa_login::enroll::register_fido2(
         &cfg,
         &store,
         &user,

@@ -3,9 +3,9 @@
 use crate::cli::{Cli, ImportArgs, ImportFormat};
 use crate::context::{load_config, open_store, require_root, target_user};
 use crate::error::{Error, Result};
-use mfa_core::enroll::{self, Existing};
-use mfa_core::import::google_authenticator::{self, MAX_SIZE};
-use mfa_core::login::{Clock, SystemClock};
+use mfa_login::enroll::{self, Existing};
+use mfa_login::import::google_authenticator::{self, MAX_SIZE};
+use mfa_login::login::{Clock, SystemClock};
 use std::io::Write;
 
 /// Imports the file for the target user and says what was and was not carried over.
@@ -16,7 +16,7 @@ pub(crate) fn run(cli: &Cli, args: &ImportArgs, out: &mut dyn Write) -> Result<(
     let store = open_store(&cfg)?;
     // The user controls this file and we run as root: no symlinks, regular file, bounded.
     let limit = if args.format == ImportFormat::PamU2f { 1 << 20 } else { MAX_SIZE as u64 };
-    let bytes = mfa_core::secure_fs::read_foreign_file(&args.file, limit)?;
+    let bytes = mfa_login::secure_fs::read_foreign_file(&args.file, limit)?;
     let text = std::str::from_utf8(&bytes)
         .map_err(|_| Error::Usage(format!("{} is not a text file", args.file.display())))?;
     if args.format == ImportFormat::PamU2f {
@@ -70,13 +70,13 @@ pub(crate) fn run(cli: &Cli, args: &ImportArgs, out: &mut dyn Write) -> Result<(
 /// Imports the user's security keys from a pam_u2f authfile.
 fn import_pam_u2f(
     args: &ImportArgs,
-    cfg: &mfa_core::config::Config,
-    store: &mfa_core::store::Store,
-    user: &mfa_core::username::UserName,
+    cfg: &mfa_login::config::Config,
+    store: &mfa_login::store::Store,
+    user: &mfa_login::username::UserName,
     text: &str,
     out: &mut dyn Write,
 ) -> Result<()> {
-    let creds = mfa_core::fido2::pam_u2f::parse(text, user.as_str())
+    let creds = mfa_login::fido2::pam_u2f::parse(text, user.as_str())
         .map_err(|e| Error::Usage(format!("{}: {e}", args.file.display())))?;
     if creds.is_empty() {
         return Err(Error::Usage(format!("{} has no line for {user}", args.file.display())));

@@ -3,7 +3,7 @@
 use crate::cli::Cli;
 use crate::context::{exists, load_config, refuse_user_option, require_root};
 use crate::error::{Error, Result};
-use mfa_core::store::Store;
+use mfa_login::store::Store;
 use std::io::Write;
 
 /// Creates the master key and the state directories if missing (existing ones are checked,

@@ -5,7 +5,7 @@ use crate::context::{load_config, open_store, require_root, target_user};
 use crate::error::{Error, Result};
 use crate::prompt::Console;
 use crate::selfservice::Terminal;
-use mfa_core::login::{Decision, Denial, SystemClock};
+use mfa_login::login::{Decision, Denial, SystemClock};
 
 /// Runs `mfa-enroll push` as root.
 pub(crate) fn run(cli: &Cli, args: &PushArgs, console: &mut Console<'_>) -> Result<()> {
@@ -24,7 +24,7 @@ pub(crate) fn run(cli: &Cli, args: &PushArgs, console: &mut Console<'_>) -> Resu
         return Ok(());
     }
     if let Some(name) = &args.remove {
-        return if mfa_core::enroll::remove_push(&store, &user, name)? {
+        return if mfa_login::enroll::remove_push(&store, &user, name)? {
             writeln!(
                 console.out,
                 "Removed push device '{name}' of {user} on this host (revoke it at the service \
@@ -42,7 +42,7 @@ pub(crate) fn run(cli: &Cli, args: &PushArgs, console: &mut Console<'_>) -> Resu
         )));
     }
     let mut terminal = Terminal { console };
-    let outcome = mfa_core::login::enroll_push(
+    let outcome = mfa_login::login::enroll_push(
         &cfg,
         &store,
         &user,

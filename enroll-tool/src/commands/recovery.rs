@@ -5,7 +5,7 @@ use crate::cli::{Cli, RecoveryArgs};
 use crate::context::{load_config, open_store, require_root, target_user};
 use crate::error::{Error, Result};
 use crate::output::{write_json, write_recovery_codes};
-use mfa_core::login::{Clock, SystemClock};
+use mfa_login::login::{Clock, SystemClock};
 use serde::Serialize;
 use std::io::Write;
 
@@ -36,9 +36,9 @@ pub(crate) fn run(cli: &Cli, args: &RecoveryArgs, out: &mut dyn Write) -> Result
         // With a privacyIDEA server configured, a user may have no local factor at all: the
         // codes are then the user's only local state (docs/privacyidea.md).
         let codes = if cfg.privacyidea.is_some() {
-            mfa_core::enroll::recovery_codes_for_remote_user(&store, &user, now)?
+            mfa_login::enroll::recovery_codes_for_remote_user(&store, &user, now)?
         } else {
-            mfa_core::enroll::regenerate_recovery_codes(&store, &user, now)?
+            mfa_login::enroll::regenerate_recovery_codes(&store, &user, now)?
                 .ok_or_else(|| Error::NotEnrolled(user.to_string()))?
         };
         if args.json {
@@ -68,7 +68,7 @@ pub(crate) fn run(cli: &Cli, args: &RecoveryArgs, out: &mut dyn Write) -> Result
                 out,
                 "{user} has {} of {} recovery codes left.",
                 s.recovery_codes_left,
-                mfa_core::recovery::CODE_COUNT
+                mfa_login::recovery::CODE_COUNT
             )
             .map_err(Error::stdout)
         }

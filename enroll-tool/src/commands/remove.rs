@@ -29,7 +29,7 @@ pub(crate) fn run(cli: &Cli, args: &RemoveArgs, console: &mut Console<'_>) -> Re
     if !args.yes && !console.confirm(&format!("Remove all second factors of {user}?"))? {
         return Err(Error::Aborted("nothing was removed".into()));
     }
-    let removed = mfa_core::enroll::remove(&store, &user)?;
+    let removed = mfa_login::enroll::remove(&store, &user)?;
     let text = if removed {
         format!("Removed all second factors of {user} (authenticator app and recovery codes).")
     } else {

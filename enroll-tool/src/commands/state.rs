@@ -11,7 +11,7 @@ pub(crate) fn opt_in(cli: &Cli, out: &mut dyn Write) -> Result<()> {
     require_root(cli)?;
     let user = target_user(cli)?;
     let store = open_store(&load_config(cli)?)?;
-    let text = if mfa_core::enroll::opt_in(&store, &user)? {
+    let text = if mfa_login::enroll::opt_in(&store, &user)? {
         format!("{user} will be offered enrollment again at the next login.")
     } else {
         format!("{user} has nothing stored: enrollment is offered at the next login anyway.")
@@ -24,7 +24,7 @@ pub(crate) fn unlock(cli: &Cli, out: &mut dyn Write) -> Result<()> {
     require_root(cli)?;
     let user = target_user(cli)?;
     let store = open_store(&load_config(cli)?)?;
-    let text = if mfa_core::enroll::unlock(&store, &user)? {
+    let text = if mfa_login::enroll::unlock(&store, &user)? {
         format!("Unlocked {user}: the wrong-code counter is cleared.")
     } else {
         format!("{user} has nothing stored; nothing to unlock.")

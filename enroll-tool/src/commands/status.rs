@@ -4,9 +4,9 @@ use crate::cli::{Cli, JsonArgs};
 use crate::context::{load_config, open_store, refuse_user_option, require_root, target_user};
 use crate::error::{Error, Result};
 use crate::output::{Summary, warn, write_json};
-use mfa_core::login::{Clock, SystemClock};
-use mfa_core::store::Store;
-use mfa_core::username::{UserName, log_safe};
+use mfa_login::login::{Clock, SystemClock};
+use mfa_login::store::Store;
+use mfa_login::username::{UserName, log_safe};
 use std::io::Write;
 
 /// Shows one user's summary. A user with nothing stored is "not enrolled" (not an error).
@@ -36,7 +36,7 @@ pub(crate) fn list(cli: &Cli, args: &JsonArgs, out: &mut dyn Write) -> Result<()
     let mut unreadable = 0usize;
     for name in store.users()? {
         let loaded = UserName::parse(&name)
-            .map_err(mfa_core::Error::from)
+            .map_err(mfa_login::Error::from)
             .and_then(|user| store.load(&user));
         match loaded {
             Ok(Some(record)) => summaries.push(Summary::of(&record, SystemClock.now()?)),

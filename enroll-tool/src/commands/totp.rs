@@ -10,11 +10,11 @@ use crate::error::{Error, Result};
 use crate::output::{group4, warn, write_json, write_recovery_codes};
 use crate::prompt::Console;
 use crate::qr::{self, Qr, Style};
-use mfa_core::config::Config;
-use mfa_core::enroll::{Existing, PendingTotp, save_totp};
-use mfa_core::login::{Clock, SystemClock};
-use mfa_core::store::Store;
-use mfa_core::username::UserName;
+use mfa_login::config::Config;
+use mfa_login::enroll::{Existing, PendingTotp, save_totp};
+use mfa_login::login::{Clock, SystemClock};
+use mfa_login::store::Store;
+use mfa_login::username::UserName;
 use serde::Serialize;
 use std::io::Write;
 use zeroize::Zeroizing;
@@ -92,7 +92,7 @@ fn refuse_if_enrolled(store: &Store, user: &UserName) -> Result<()> {
 }
 
 fn hostname() -> Result<String> {
-    mfa_core::host::hostname().map_err(|e| Error::io("get the host name", e))
+    mfa_login::host::hostname().map_err(|e| Error::io("get the host name", e))
 }
 
 fn write_qr_file(target: &QrTarget, uri: &str) -> Result<()> {
@@ -220,5 +220,6 @@ fn provision(
 
 /// The recovery codes `save_totp` made (it always makes them when asked to).
 fn made(codes: Option<Vec<Zeroizing<String>>>) -> Result<Vec<Zeroizing<String>>> {
-    codes.ok_or_else(|| Error::Core(mfa_core::Error::Invalid("no recovery codes were made".into())))
+    codes
+        .ok_or_else(|| Error::Core(mfa_login::Error::Invalid("no recovery codes were made".into())))
 }

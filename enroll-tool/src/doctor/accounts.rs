@@ -2,7 +2,7 @@
 //! or, for an image below `--root`, its `etc/passwd` and `etc/group` files (other sources such
 //! as LDAP cannot be asked for an image).
 
-use mfa_core::account::{Account, Directory, PasswdEntry};
+use mfa_login::account::{Account, Directory, PasswdEntry};
 use std::path::Path;
 
 /// `etc/passwd` and `etc/group` of an image, parsed (missing files are empty).
@@ -41,16 +41,16 @@ impl FileDirectory {
 }
 
 impl Directory for FileDirectory {
-    fn user_by_name(&self, name: &str) -> mfa_core::Result<Option<PasswdEntry>> {
+    fn user_by_name(&self, name: &str) -> mfa_login::Result<Option<PasswdEntry>> {
         Ok(self.users.iter().find(|u| u.name == name).cloned())
     }
-    fn user_by_uid(&self, uid: u32) -> mfa_core::Result<Option<PasswdEntry>> {
+    fn user_by_uid(&self, uid: u32) -> mfa_login::Result<Option<PasswdEntry>> {
         Ok(self.users.iter().find(|u| u.uid == uid).cloned())
     }
-    fn group_by_name(&self, name: &str) -> mfa_core::Result<Option<u32>> {
+    fn group_by_name(&self, name: &str) -> mfa_login::Result<Option<u32>> {
         Ok(self.groups.iter().find(|g| g.0 == name).map(|g| g.1))
     }
-    fn group_ids(&self, account: &Account) -> mfa_core::Result<Vec<u32>> {
+    fn group_ids(&self, account: &Account) -> mfa_login::Result<Vec<u32>> {
         let mut ids = vec![account.gid];
         let name = account.name.as_str();
         ids.extend(self.groups.iter().filter(|g| g.2.iter().any(|m| m == name)).map(|g| g.1));
@@ -76,7 +76,7 @@ mod tests {
         assert_eq!(dir.user_by_name("alice").expect("lookup").map(|u| u.uid), Some(1000));
         assert_eq!(dir.group_by_name("wheel").expect("lookup"), Some(10));
         assert_eq!(dir.group_by_name("sudo").expect("lookup"), None);
-        let alice = mfa_core::account::resolve(&dir, "alice").expect("alice");
+        let alice = mfa_login::account::resolve(&dir, "alice").expect("alice");
         assert_eq!(dir.group_ids(&alice).expect("groups"), vec![1000, 10]);
     }
 }

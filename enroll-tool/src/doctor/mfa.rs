@@ -4,11 +4,11 @@
 use super::Root;
 use super::accounts::FileDirectory;
 use super::report::{Finding, Severity};
-use mfa_core::account::{Directory, SystemDirectory};
-use mfa_core::config::{Config, DEFAULT_PATH, StoreConfig};
-use mfa_core::policy::{Enrollment, Rule};
-use mfa_core::store::Store;
-use mfa_core::username::UserName;
+use mfa_login::account::{Directory, SystemDirectory};
+use mfa_login::config::{Config, DEFAULT_PATH, StoreConfig};
+use mfa_login::policy::{Enrollment, Rule};
+use mfa_login::store::Store;
+use mfa_login::username::UserName;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -102,7 +102,7 @@ impl Mfa {
                 (&image, format!("{}/etc/passwd and {}/etc/group", r.display(), r.display()))
             }
         };
-        let (message, fix) = match mfa_core::policy::unknown_names(&cfg.rules, dir) {
+        let (message, fix) = match mfa_login::policy::unknown_names(&cfg.rules, dir) {
             Ok(names) if names.is_empty() => return,
             Ok(names) => (
                 format!(
@@ -147,7 +147,7 @@ fn inspect(cfg: &StoreConfig) -> StoreState {
     };
     // Records are decrypted only to ask whether a factor is there; nothing of them is shown.
     let enrolled = |name: &str| match UserName::parse(name)
-        .map_err(mfa_core::Error::from)
+        .map_err(mfa_login::Error::from)
         .and_then(|u| store.load(&u))
     {
         Ok(Some(record)) => record.is_enrolled(),

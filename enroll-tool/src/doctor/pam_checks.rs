@@ -6,7 +6,7 @@ use super::mfa::{self, Mfa, StoreState};
 use super::modules::{ModuleDirs, check_module_file};
 use super::pam::{Item, ItemKind, Rule};
 use super::report::{Finding, Severity};
-use mfa_core::config::ModuleArgs;
+use mfa_login::config::ModuleArgs;
 
 /// The module's file name in a stack.
 pub(crate) const MFA_MODULE: &str = "pam_mfa.so";
@@ -265,7 +265,7 @@ fn check_mfa_rule(
             Severity::Error,
             cfg.store.state_dir.display().to_string(),
             format!("the store cannot be opened ({e}), so pam_mfa denies every login"),
-            if src.shown == mfa_core::config::DEFAULT_PATH {
+            if src.shown == mfa_login::config::DEFAULT_PATH {
                 "create it with `sudo mfa-enroll init`".to_string()
             } else {
                 format!("create it with `sudo mfa-enroll --config {} init`", src.shown)

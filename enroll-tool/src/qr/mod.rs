@@ -8,4 +8,4 @@ mod image;
 mod tests;
 
 pub(crate) use image::{png, svg, write_new_private_file};
-pub(crate) use mfa_core::qr::{Qr, Style, render as terminal};
+pub(crate) use mfa_login::qr::{Qr, Style, render as terminal};

@@ -1,7 +1,7 @@
 //! Every QR form is decoded back with an independent reader (rqrr) and must give the URI.
 
 use super::*;
-use mfa_core::qr::{ANSI_RESET, ANSI_START, QUIET_ZONE};
+use mfa_login::qr::{ANSI_RESET, ANSI_START, QUIET_ZONE};
 use std::os::unix::fs::PermissionsExt;
 
 const URI: &str = "otpauth://totp/pam_mfa:alice@host.example?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ\

@@ -1,12 +1,12 @@
 //! Test harness: a private temporary store and configuration, and the real binary.
 #![allow(dead_code, unreachable_pub)] // each test binary uses a different part
 
-use mfa_core::config::Config;
-use mfa_core::login::{Clock, SystemClock};
-use mfa_core::secret::SecretBytes;
-use mfa_core::store::{Store, UserRecord};
-use mfa_core::totp::{Params, code_at};
-use mfa_core::username::UserName;
+use mfa_login::config::Config;
+use mfa_login::login::{Clock, SystemClock};
+use mfa_login::secret::SecretBytes;
+use mfa_login::store::{Store, UserRecord};
+use mfa_login::totp::{Params, code_at};
+use mfa_login::username::UserName;
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -96,7 +96,7 @@ impl Env {
         serde_json::from_slice(&out.stdout).expect("status JSON")
     }
 
-    /// The stored record, read with mfa-core directly (the tests run as root, like the tool).
+    /// The stored record, read with mfa-login directly (the tests run as root, like the tool).
     pub fn record(&self, user: &str) -> Option<UserRecord> {
         let cfg = Config::load(&self.config).expect("config");
         let store = Store::open(&cfg.store).expect("store");
@@ -145,7 +145,7 @@ fn now() -> u64 {
 }
 
 /// The current code for a base32 SHA1/6/30 secret from oathtool (an independent
-/// implementation), checked against mfa-core's `code_at` for the same moment.
+/// implementation), checked against mfa-login's `code_at` for the same moment.
 pub fn current_code(secret: &str) -> String {
     let before = now();
     let out = Command::new("oathtool").args(["--totp", "-b", secret]).output().expect("oathtool");
@@ -154,7 +154,7 @@ pub fn current_code(secret: &str) -> String {
     let code = String::from_utf8(out.stdout).expect("utf8").trim().to_string();
     let key = SecretBytes::from_base32(secret).expect("base32");
     let ours = [before, after].map(|t| code_at(key.expose(), &Params::default(), t).to_string());
-    assert!(ours.contains(&code), "oathtool {code} vs mfa-core {ours:?}");
+    assert!(ours.contains(&code), "oathtool {code} vs mfa-login {ours:?}");
     code
 }
 

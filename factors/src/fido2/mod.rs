@@ -6,7 +6,7 @@
 //! credential requires it), the signature over `authenticatorData ‖ clientDataHash` with a fresh
 //! random `clientDataHash` per login, and that the signature counter increases.
 //!
-//! Talking to a key (USB HID, the software test authenticator) is `mfa-core`'s business.
+//! Talking to a key (USB HID, the software test authenticator) is `mfa-login`'s business.
 
 pub mod authdata;
 pub mod cose;

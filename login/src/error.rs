@@ -1,9 +1,9 @@
-//! The one error type of `mfa-core`. Messages never contain secrets, codes or passwords.
+//! The one error type of `mfa-login`. Messages never contain secrets, codes or passwords.
 
 use std::fmt;
 use std::path::PathBuf;
 
-/// Result alias used throughout `mfa-core`.
+/// Result alias used throughout `mfa-login`.
 pub type Result<T> = std::result::Result<T, Error>;
 
 /// Everything that can go wrong below the login logic.

@@ -1,4 +1,4 @@
-//! `mfa-core`: everything pam_mfa knows about multi-factor login, without PAM and without a
+//! `mfa-login`: everything pam_mfa knows about multi-factor login, without PAM and without a
 //! terminal.
 //!
 //! * [`config`] — the TOML configuration (`/etc/pam_mfa/pam_mfa.toml`) and module arguments.
