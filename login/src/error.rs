@@ -130,3 +130,15 @@ pub fn json_error_kind(e: &serde_json::Error) -> &'static str {
         serde_json::error::Category::Eof => "truncated",
     }
 }
+
+/// A file-layer error (`mfa-securefs`) as the same variant here, with the same text.
+impl From<mfa_securefs::Error> for Error {
+    fn from(e: mfa_securefs::Error) -> Self {
+        match e {
+            mfa_securefs::Error::Insecure { path, reason } => Error::Insecure { path, reason },
+            mfa_securefs::Error::Io { context, source } => Error::Io { context, source },
+            mfa_securefs::Error::Busy(m) => Error::Busy(m),
+            mfa_securefs::Error::Random(m) => Error::Random(m),
+        }
+    }
+}

@@ -27,7 +27,8 @@ pub mod privacyidea;
 pub mod push;
 pub mod qr;
 pub mod seat;
-pub mod secure_fs;
+/// Checked file access (the `mfa-securefs` crate, shared with mfa-pushd).
+pub use mfa_securefs as secure_fs;
 pub mod selfservice;
 pub mod store;
 

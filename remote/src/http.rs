@@ -289,7 +289,7 @@ pub fn read_secret_file(
     path: &std::path::Path,
     max: u64,
 ) -> mfa_login::Result<zeroize::Zeroizing<Vec<u8>>> {
-    secure_fs::read_file(path, FilePolicy::secret(max))
+    Ok(secure_fs::read_file(path, FilePolicy::secret(max))?)
 }
 
 #[cfg(test)]

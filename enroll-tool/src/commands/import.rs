@@ -16,7 +16,8 @@ pub(crate) fn run(cli: &Cli, args: &ImportArgs, out: &mut dyn Write) -> Result<(
     let store = open_store(&cfg)?;
     // The user controls this file and we run as root: no symlinks, regular file, bounded.
     let limit = if args.format == ImportFormat::PamU2f { 1 << 20 } else { MAX_SIZE as u64 };
-    let bytes = mfa_login::secure_fs::read_foreign_file(&args.file, limit)?;
+    let bytes = mfa_login::secure_fs::read_foreign_file(&args.file, limit)
+        .map_err(mfa_login::Error::from)?;
     let text = std::str::from_utf8(&bytes)
         .map_err(|_| Error::Usage(format!("{} is not a text file", args.file.display())))?;
     if args.format == ImportFormat::PamU2f {

@@ -89,7 +89,7 @@ impl Store {
 
     /// Names of all users with a record.
     pub fn users(&self) -> Result<Vec<String>> {
-        self.users.list()
+        Ok(self.users.list()?)
     }
 }
 
@@ -109,7 +109,7 @@ impl UserLock<'_> {
     pub fn save(&self, record: &UserRecord) -> Result<()> {
         let plain = record.encode();
         let sealed = envelope::seal(&self.store.master, &self.user, &plain)?;
-        self.store.users.write_atomic_locked(self.user.as_str(), &sealed)
+        Ok(self.store.users.write_atomic_locked(self.user.as_str(), &sealed)?)
     }
 
     /// Deletes the record and then the user's lock file (still holding the lock, so nobody

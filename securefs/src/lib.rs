@@ -1,4 +1,5 @@
-//! File access for secrets and state: no symlinks followed, every handle checked after opening.
+//! `mfa-securefs`: file access for secrets and state, shared by the login crate and mfa-pushd:
+//! no symlinks followed, every handle checked after opening.
 //!
 //! Paths are opened with `O_NOFOLLOW` and then checked through the open handle (`fstat`), so a
 //! file cannot be swapped between the check and the use. The owner must be the effective user
@@ -6,7 +7,14 @@
 //! readable by them either. Writes are atomic: a new file is written beside the target, synced,
 //! renamed over it, and the directory is synced.
 
-use crate::error::{Error, Result};
+#![forbid(unsafe_code)]
+
+mod error;
+mod private;
+
+pub use error::{Error, Result};
+pub use private::{create_new_private, read_public};
+
 use rustix::fd::{AsRawFd, OwnedFd};
 use rustix::fs::{self as rfs, AtFlags, FileType, FlockOperation, Mode, OFlags};
 use std::fs::File;
@@ -246,7 +254,7 @@ impl SecureDir {
     /// a crash. The temporary file has a random name, so unsynchronized writers do not collide.
     pub fn write_atomic(&self, name: &str, data: &[u8]) -> Result<()> {
         let mut suffix = [0u8; 8];
-        crate::random::fill(&mut suffix)?;
+        getrandom::getrandom(&mut suffix).map_err(|e| Error::Random(e.to_string()))?;
         let tmp = format!(".{name}.tmp.{}", data_encoding::HEXLOWER.encode(&suffix));
         self.replace_via(&tmp, name, data)
     }
