@@ -1,8 +1,9 @@
-//! What the SQL backends share: the error mapping, reading each record from a row and binding
-//! each record's values in one order. Generic over sqlx's row and query types, so it holds for
-//! [`super::sqlite`] and [`super::postgres`] alike; the SQL itself (placeholders, `RETURNING`,
-//! locking, `NOTIFY`) stays in each backend. Statements that share a bind helper here number
-//! their placeholders in the helper's order (`?1`/`$1` ...), which the helper's comment gives.
+//! What the SQL backends share: the error mapping, reading each record from a row, running a
+//! read on the pool and binding each record's values in one order. Generic over sqlx's row and
+//! query types, so it holds for [`super::sqlite`] and [`super::postgres`] alike; the SQL itself
+//! (placeholders, `RETURNING`, locking, `NOTIFY`) stays in each backend. A statement bound by a
+//! helper here takes its values in the helper's order, which the helper's comment gives; where
+//! it uses one twice, SQLite's placeholders are numbered (`?1`) like PostgreSQL's (`$1`).
 
 use super::codec::{
     choices_text, hash32, i, parse_choices, parse_decision, parse_passkey, parse_status,
@@ -12,7 +13,7 @@ use super::passkeys::Passkey;
 use super::{Answer, Challenge, Device, Host, Pairing, Result, StoreError, UserSummary};
 use push_proto::api::{PushSubscription, Status};
 use sqlx::query::Query;
-use sqlx::{ColumnIndex, Database, Decode, Encode, Row, Type};
+use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool, Row, Type};
 
 /// A challenge row with its host's current name, as [`challenge_row`] reads it; both backends
 /// add their own `WHERE`.
@@ -27,6 +28,34 @@ pub(crate) fn db(e: sqlx::Error) -> StoreError {
         }
     }
     StoreError::Db(e.to_string())
+}
+
+/// The first row of `q` on `pool`, read by `row`, if there is one.
+pub(crate) async fn fetch_optional<'q, DB, T>(
+    q: Query<'q, DB, <DB as Database>::Arguments<'q>>,
+    pool: &Pool<DB>,
+    row: impl Fn(&DB::Row) -> Result<T>,
+) -> Result<Option<T>>
+where
+    DB: Database,
+    <DB as Database>::Arguments<'q>: IntoArguments<'q, DB>,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+{
+    q.fetch_optional(pool).await.map_err(db)?.as_ref().map(row).transpose()
+}
+
+/// Every row of `q` on `pool`, read by `row`.
+pub(crate) async fn fetch_all<'q, DB, T>(
+    q: Query<'q, DB, <DB as Database>::Arguments<'q>>,
+    pool: &Pool<DB>,
+    row: impl Fn(&DB::Row) -> Result<T>,
+) -> Result<Vec<T>>
+where
+    DB: Database,
+    <DB as Database>::Arguments<'q>: IntoArguments<'q, DB>,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+{
+    q.fetch_all(pool).await.map_err(db)?.iter().map(row).collect()
 }
 
 /// The column types the stores read, by name, with errors as [`StoreError`]s.

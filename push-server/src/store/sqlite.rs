@@ -7,9 +7,10 @@
 use super::codec::{i, u};
 use super::passkeys::Passkey;
 use super::sql::{
-    CHALLENGE_SELECT, bind_answer, bind_challenge, bind_device, bind_host, bind_pairing,
+    CHALLENGE_SELECT, Columns, bind_answer, bind_challenge, bind_device, bind_host, bind_pairing,
     bind_pairing_use, bind_passkey, bind_push_subscription, challenge_row, db, device_row,
-    host_row, now_expired, pairing_row, push_subscription_row, user_summary_row,
+    fetch_all, fetch_optional, host_row, now_expired, pairing_row, push_subscription_row,
+    user_summary_row,
 };
 use super::{
     Answer, Challenge, Created, Device, Host, Pairing, RateLimits, Result, Store, StoreError,
@@ -137,12 +138,8 @@ impl Store for SqliteStore {
     }
 
     async fn host_by_token_hash(&self, hash: &[u8; 32]) -> Result<Option<Host>> {
-        let r = sqlx::query("SELECT * FROM hosts WHERE token_hash = ?")
-            .bind(&hash[..])
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db)?;
-        r.as_ref().map(host_row).transpose()
+        let q = sqlx::query("SELECT * FROM hosts WHERE token_hash = ?").bind(&hash[..]);
+        fetch_optional(q, &self.pool, host_row).await
     }
 
     async fn revoke_host(&self, name: &str, now: u64) -> Result<bool> {
@@ -158,38 +155,24 @@ impl Store for SqliteStore {
     }
 
     async fn hosts(&self) -> Result<Vec<Host>> {
-        let rows = sqlx::query("SELECT * FROM hosts ORDER BY name")
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db)?;
-        rows.iter().map(host_row).collect()
+        let q = sqlx::query("SELECT * FROM hosts ORDER BY name");
+        fetch_all(q, &self.pool, host_row).await
     }
 
     async fn device(&self, id: &str) -> Result<Option<Device>> {
-        let r = sqlx::query("SELECT * FROM devices WHERE id = ?")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db)?;
-        r.as_ref().map(device_row).transpose()
+        let q = sqlx::query("SELECT * FROM devices WHERE id = ?").bind(id);
+        fetch_optional(q, &self.pool, device_row).await
     }
 
     async fn devices(&self, user: Option<&str>) -> Result<Vec<Device>> {
-        let rows = match user {
+        let q = match user {
             Some(user) => {
                 sqlx::query("SELECT * FROM devices WHERE user = ? ORDER BY created_at, id")
                     .bind(user)
-                    .fetch_all(&self.pool)
-                    .await
             }
-            None => {
-                sqlx::query("SELECT * FROM devices ORDER BY user, created_at, id")
-                    .fetch_all(&self.pool)
-                    .await
-            }
-        }
-        .map_err(db)?;
-        rows.iter().map(device_row).collect()
+            None => sqlx::query("SELECT * FROM devices ORDER BY user, created_at, id"),
+        };
+        fetch_all(q, &self.pool, device_row).await
     }
 
     async fn revoke_device(&self, id: &str, now: u64) -> Result<bool> {
@@ -205,17 +188,14 @@ impl Store for SqliteStore {
     }
 
     async fn users(&self) -> Result<Vec<UserSummary>> {
-        let rows = sqlx::query(
+        let q = sqlx::query(
             "SELECT u.user AS user, \
                (SELECT COUNT(*) FROM devices d WHERE d.user = u.user AND d.revoked_at IS NULL) AS active, \
                (SELECT COUNT(*) FROM devices d WHERE d.user = u.user AND d.revoked_at IS NOT NULL) AS revoked, \
                (SELECT MAX(until) FROM cooldowns c WHERE c.user = u.user) AS until \
              FROM (SELECT user FROM devices UNION SELECT user FROM cooldowns) u ORDER BY u.user",
-        )
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db)?;
-        rows.iter().map(user_summary_row).collect()
+        );
+        fetch_all(q, &self.pool, user_summary_row).await
     }
 
     async fn add_pairing(&self, p: &Pairing) -> Result<()> {
@@ -234,21 +214,13 @@ impl Store for SqliteStore {
     }
 
     async fn pairing(&self, id: &str) -> Result<Option<Pairing>> {
-        let r = sqlx::query("SELECT * FROM pairings WHERE id = ?")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db)?;
-        r.as_ref().map(pairing_row).transpose()
+        let q = sqlx::query("SELECT * FROM pairings WHERE id = ?").bind(id);
+        fetch_optional(q, &self.pool, pairing_row).await
     }
 
     async fn pairing_by_credential(&self, hash: &[u8; 32]) -> Result<Option<Pairing>> {
-        let r = sqlx::query("SELECT * FROM pairings WHERE credential_hash = ?")
-            .bind(&hash[..])
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db)?;
-        r.as_ref().map(pairing_row).transpose()
+        let q = sqlx::query("SELECT * FROM pairings WHERE credential_hash = ?").bind(&hash[..]);
+        fetch_optional(q, &self.pool, pairing_row).await
     }
 
     async fn use_pairing(
@@ -323,13 +295,10 @@ impl Store for SqliteStore {
     }
 
     async fn cooldown_until(&self, scope: &str, user: &str) -> Result<Option<u64>> {
-        let r = sqlx::query("SELECT until FROM cooldowns WHERE scope = ? AND user = ?")
+        let q = sqlx::query("SELECT until FROM cooldowns WHERE scope = ? AND user = ?")
             .bind(scope)
-            .bind(user)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db)?;
-        r.map(|r| r.try_get::<i64, _>("until").map(u)).transpose().map_err(db)
+            .bind(user);
+        fetch_optional(q, &self.pool, |r| r.int("until").map(u)).await
     }
 
     async fn create_challenge(
@@ -422,45 +391,31 @@ impl Store for SqliteStore {
     }
 
     async fn challenge(&self, txid: &str) -> Result<Option<Challenge>> {
-        let r = sqlx::query(&format!("{CHALLENGE_SELECT} WHERE c.txid = ?"))
-            .bind(txid)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db)?;
-        r.as_ref().map(challenge_row).transpose()
+        let sql = format!("{CHALLENGE_SELECT} WHERE c.txid = ?");
+        let q = sqlx::query(&sql).bind(txid);
+        fetch_optional(q, &self.pool, challenge_row).await
     }
 
     async fn sent_to(&self, txid: &str, device_id: &str) -> Result<bool> {
-        let r = sqlx::query("SELECT 1 FROM challenge_devices WHERE txid = ? AND device_id = ?")
+        let q = sqlx::query("SELECT 1 FROM challenge_devices WHERE txid = ? AND device_id = ?")
             .bind(txid)
-            .bind(device_id)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db)?;
-        Ok(r.is_some())
+            .bind(device_id);
+        Ok(fetch_optional(q, &self.pool, |_| Ok(())).await?.is_some())
     }
 
     async fn recipients(&self, txid: &str) -> Result<Vec<String>> {
-        let rows = sqlx::query("SELECT device_id FROM challenge_devices WHERE txid = ?")
-            .bind(txid)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db)?;
-        rows.iter().map(|r| r.try_get("device_id").map_err(db)).collect()
+        let q = sqlx::query("SELECT device_id FROM challenge_devices WHERE txid = ?").bind(txid);
+        fetch_all(q, &self.pool, |r| r.text("device_id")).await
     }
 
     async fn pending_for_device(&self, device_id: &str, now: u64) -> Result<Vec<Challenge>> {
-        let rows = sqlx::query(&format!(
+        let sql = format!(
             "{CHALLENGE_SELECT} JOIN challenge_devices cd ON cd.txid = c.txid \
              WHERE cd.device_id = ? AND c.status = 'pending' AND c.expires_at > ? \
              ORDER BY c.created_at, c.txid"
-        ))
-        .bind(device_id)
-        .bind(i(now))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db)?;
-        rows.iter().map(challenge_row).collect()
+        );
+        let q = sqlx::query(&sql).bind(device_id).bind(i(now));
+        fetch_all(q, &self.pool, challenge_row).await
     }
 
     async fn answer(
@@ -605,14 +560,11 @@ impl Store for SqliteStore {
     }
 
     async fn push_subscription(&self, device_id: &str) -> Result<Option<PushSubscription>> {
-        let row = sqlx::query(
+        let q = sqlx::query(
             "SELECT endpoint, p256dh, auth FROM push_subscriptions WHERE device_id = ?",
         )
-        .bind(device_id)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(db)?;
-        row.as_ref().map(push_subscription_row).transpose()
+        .bind(device_id);
+        fetch_optional(q, &self.pool, push_subscription_row).await
     }
 
     async fn delete_push_subscription(
