@@ -271,11 +271,6 @@ impl Service {
         }
     }
 
-    /// Whether a process is running (started and not yet stopped or killed).
-    pub fn is_running(&self) -> bool {
-        self.child.is_some()
-    }
-
     /// Stops with SIGTERM and waits (at most 15 s, then SIGKILL); whether it exited
     /// successfully (true if none was running).
     pub fn terminate(&mut self) -> bool {

@@ -125,8 +125,7 @@ impl Server {
 
     /// Runs `mfa-push-device --key-file KEY args...`: (success, stdout, stderr).
     pub fn device(&self, key: &Path, args: &[&str]) -> (bool, String, String) {
-        let device = push_harness::Device { ca: None, ..self.svc.device(key.to_path_buf()) };
-        texts(&device.run(args))
+        texts(&self.svc.device(key.to_path_buf()).run(args))
     }
 
     /// Pairs a new device for `user` through `host` as a host does: the service's link with
