@@ -33,7 +33,7 @@ fn host_wait(host: &Host, txid: &str) -> (String, Duration) {
 }
 
 fn listeners(s: &Server) -> usize {
-    let (pg, _) = s.pg.as_ref().unwrap();
+    let pg = &s.pg.as_ref().unwrap().cluster;
     let n = pg.psql(
         "mfa_pushd",
         &format!(
@@ -157,7 +157,7 @@ fn expiry_is_swept_and_reported_once() {
 fn a_lost_listening_connection_is_reopened_and_wake_ups_continue() {
     let (a, b, on_a, on_b) = pair_of_instances("");
     assert_eq!(listeners(&a), 2, "one listening connection per instance");
-    let (pg, _) = a.pg.as_ref().unwrap();
+    let pg = &a.pg.as_ref().unwrap().cluster;
     assert_eq!(pg.terminate("mfa_pushd", APPLICATION_NAME), 2);
     // pg_terminate_backend only signals: the old sessions may still be listed for a moment, so
     // wait for both instances to have noticed (their log) and then for both listeners to be back.

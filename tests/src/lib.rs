@@ -12,7 +12,7 @@ pub mod fixture;
 pub mod hostile;
 pub mod live;
 pub mod nss;
-pub mod pg;
+pub use push_harness::pg;
 pub mod privacyidea;
 pub mod push;
 pub mod sandbox;

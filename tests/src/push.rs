@@ -1,70 +1,31 @@
 //! A real `mfa-pushd` on loopback with real TLS (its own `tls-init` CA), host credentials from
 //! its admin CLI, and `mfa-push-device` as the phone: what the push tests log in against.
 
-use crate::fixture::artifact_dir;
-use crate::pg::PgCluster;
-use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use push_harness::{Options, Service};
+use std::ops::{Deref, DerefMut};
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
 
-/// Path of the `mfa-pushd` binary.
-pub fn pushd_path() -> PathBuf {
-    artifact_dir().join("mfa-pushd")
-}
+pub use push_harness::{Backend, Bins, Device, printed_pairing_code};
 
-/// Path of the `mfa-push-device` binary.
-pub fn device_path() -> PathBuf {
-    artifact_dir().join("mfa-push-device")
-}
-
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    l.local_addr().expect("addr").port()
-}
-
-fn run(cmd: &mut Command) -> Output {
-    cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"))
-}
-
-fn run_ok(cmd: &mut Command) -> Output {
-    let out = run(cmd);
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
-/// Where a [`PushService`] keeps its state.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Backend {
-    /// SQLite in its data directory (the default).
-    Sqlite,
-    /// A database in a throwaway PostgreSQL cluster of its own.
-    Postgres,
-}
-
-/// A running push service in a temporary directory.
+/// A running push service ([`push_harness::Service`], whose fields and methods it derefs to),
+/// with the programs built beside the test binary.
 pub struct PushService {
-    _dir: tempfile::TempDir,
-    /// The temporary directory.
-    pub root: PathBuf,
-    /// Its configuration file.
-    pub config: PathBuf,
-    /// `https://127.0.0.1:<port>`.
-    pub url: String,
-    /// `public_url` of its configuration (what pairing links and browsers use).
-    pub public_url: String,
-    /// The CA certificate made by `tls-init`.
-    pub ca: PathBuf,
-    /// The audit log.
-    pub audit_log: PathBuf,
-    child: Option<Child>,
-    /// The PostgreSQL cluster (dropped after the service: fields drop after `Drop::drop`).
-    pub pg: Option<PgCluster>,
+    svc: Service,
+}
+
+impl Deref for PushService {
+    type Target = Service;
+    fn deref(&self) -> &Service {
+        &self.svc
+    }
+}
+
+impl DerefMut for PushService {
+    fn deref_mut(&mut self) -> &mut Service {
+        &mut self.svc
+    }
 }
 
 impl PushService {
@@ -80,104 +41,13 @@ impl PushService {
 
     /// A service on `backend` whose `public_url` names `public_host`.
     pub fn start_with(backend: Backend, limits: &str, public_host: &str) -> PushService {
-        let pg = (backend == Backend::Postgres).then(PgCluster::start);
-        let database = match &pg {
-            Some(pg) => format!("database = \"{}\"\n", pg.create_database("mfa_pushd")),
-            None => String::new(),
-        };
-        let dir = tempfile::Builder::new().prefix("mfa_pushd_test.").tempdir().expect("tempdir");
-        let root = dir.path().to_path_buf();
-        std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o700)).expect("chmod");
-        let port = free_port();
-        let tls = root.join("tls");
-        let config = root.join("mfa-pushd.toml");
-        let audit_log = root.join("audit.log");
-        let url = format!("https://127.0.0.1:{port}");
-        let public_url = format!("https://{public_host}:{port}");
-        std::fs::write(
-            &config,
-            format!(
-                "listen = \"127.0.0.1:{port}\"\npublic_url = \"{public_url}\"\ndata_dir = \"{}\"\n\
-                 tls_cert = \"{}\"\ntls_key = \"{}\"\naudit_log = \"{}\"\n{database}\
-                 [limits]\n{limits}\n",
-                root.join("data").display(),
-                tls.join("server.pem").display(),
-                tls.join("server.key").display(),
-                audit_log.display()
-            ),
-        )
-        .expect("write config");
-        run_ok(
-            Command::new(pushd_path())
-                .arg("--config")
-                .arg(&config)
-                .arg("tls-init")
-                .arg("--out-dir")
-                .arg(&tls)
-                .args(["--name", "localhost", "--ip", "127.0.0.1"]),
-        );
-        let mut s = PushService {
-            _dir: dir,
-            ca: tls.join("ca.pem"),
-            root,
-            config,
-            url,
-            public_url,
-            audit_log,
-            child: None,
-            pg,
-        };
-        s.serve();
-        s
-    }
-
-    /// Starts (or restarts) `mfa-pushd serve` and waits until it answers.
-    pub fn serve(&mut self) {
-        self.stop();
-        let log = std::fs::File::create(self.root.join("pushd.stderr")).expect("log");
-        let child = Command::new(pushd_path())
-            .arg("--config")
-            .arg(&self.config)
-            .arg("serve")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("spawn mfa-pushd");
-        self.child = Some(child);
-        let start = Instant::now();
-        let addr = self.url.trim_start_matches("https://").to_string();
-        while std::net::TcpStream::connect(&addr).is_err() {
-            assert!(start.elapsed() < Duration::from_secs(20), "mfa-pushd did not start");
-            if let Some(c) = self.child.as_mut() {
-                if let Ok(Some(status)) = c.try_wait() {
-                    panic!(
-                        "mfa-pushd exited ({status}): {}",
-                        std::fs::read_to_string(self.root.join("pushd.stderr")).unwrap_or_default()
-                    );
-                }
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        let opts = Options { public_host, ..Options::new(limits) };
+        PushService { svc: Service::start(Bins::beside_test(), backend, &opts) }
     }
 
     /// Stops the server (SIGKILL: a crash is also something it must survive).
     pub fn stop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-
-    /// Runs an admin command (`host add ...`) and returns its output.
-    pub fn admin(&self, args: &[&str]) -> Output {
-        run(Command::new(pushd_path()).arg("--config").arg(&self.config).args(args))
-    }
-
-    /// Registers a host and writes its credential to `out` (root-owned, 0600).
-    pub fn add_host(&self, name: &str, out: &Path) {
-        let o = self.admin(&["host", "add", name, "--out", &out.display().to_string()]);
-        assert!(o.status.success(), "host add: {}", String::from_utf8_lossy(&o.stderr));
+        self.svc.kill();
     }
 
     /// The `[push]` table for a pam_mfa configuration using `credential`.
@@ -192,98 +62,8 @@ impl PushService {
 
     /// The audit log so far.
     pub fn audit(&self) -> String {
-        std::fs::read_to_string(&self.audit_log).unwrap_or_default()
+        self.svc.audit_log()
     }
-}
-
-impl Drop for PushService {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
-/// A CLI device (`mfa-push-device`) with its key file.
-pub struct Device {
-    /// The key file.
-    pub key_file: PathBuf,
-    /// The CA it trusts.
-    pub ca: PathBuf,
-}
-
-impl Device {
-    /// A device whose key file will live at `key_file`.
-    pub fn new(key_file: PathBuf, svc: &PushService) -> Device {
-        Device { key_file, ca: svc.ca.clone() }
-    }
-
-    /// A device for a plain-HTTP service on loopback (no CA file).
-    pub fn plain(key_file: PathBuf) -> Device {
-        Device { key_file, ca: PathBuf::new() }
-    }
-
-    fn cmd(&self) -> Command {
-        let mut c = Command::new(device_path());
-        c.arg("--key-file").arg(&self.key_file);
-        c
-    }
-
-    /// Pairs with the link `uri`.
-    pub fn pair(&self, uri: &str, name: &str) -> Output {
-        let mut c = self.cmd();
-        c.args(["pair", uri, "--name", name]);
-        if !self.ca.as_os_str().is_empty() {
-            c.arg("--ca-file").arg(&self.ca);
-        }
-        run(&mut c)
-    }
-
-    /// Pairs with the link `uri`, which must work; returns the pairing code it shows.
-    pub fn pair_ok(&self, uri: &str, name: &str) -> String {
-        let out = self.pair(uri, name);
-        let text = String::from_utf8_lossy(&out.stdout);
-        assert!(out.status.success(), "pair: {text}{}", String::from_utf8_lossy(&out.stderr));
-        printed_pairing_code(&text).unwrap_or_else(|| panic!("no pairing code shown: {text}"))
-    }
-
-    /// Approves the single pending request with `number`, waiting up to 20 s for it.
-    pub fn approve(&self, number: u8) -> Output {
-        run(self.cmd().args(["approve", "--number", &number.to_string(), "--wait", "20"]))
-    }
-
-    /// Denies the single pending request.
-    pub fn deny(&self) -> Output {
-        run(self.cmd().args(["deny", "--wait", "20"]))
-    }
-
-    /// Reports the single pending request as not the user's.
-    pub fn fraud(&self) -> Output {
-        run(self.cmd().args(["fraud", "--wait", "20"]))
-    }
-
-    /// The pending requests as JSON.
-    pub fn pending_json(&self, wait: u64) -> serde_json::Value {
-        let o = run_ok(self.cmd().args(["pending", "--json", "--wait", &wait.to_string()]));
-        serde_json::from_slice(&o.stdout).expect("pending JSON")
-    }
-
-    /// The device id from the key file.
-    pub fn id(&self) -> String {
-        let v: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(&self.key_file).expect("key file"))
-                .expect("key JSON");
-        v["device_id"].as_str().expect("device_id").to_string()
-    }
-}
-
-/// The pairing code `mfa-push-device pair` printed ("pairing code: 123 456 ..."), digits only.
-pub fn printed_pairing_code(text: &str) -> Option<String> {
-    let at = text.find("pairing code: ")?;
-    let code: String = text[at + 14..]
-        .chars()
-        .take_while(|c| c.is_ascii_digit() || *c == ' ')
-        .filter(char::is_ascii_digit)
-        .collect();
-    (code.len() == 6).then_some(code)
 }
 
 /// The pairing link in enrollment output, if shown.
@@ -320,14 +100,6 @@ impl std::fmt::Debug for ProxyMode {
             ProxyMode::ReplayApproved => "ReplayApproved",
             ProxyMode::EditReceipts(..) => "EditReceipts",
         })
-    }
-}
-
-impl PushService {
-    /// The service's signing key (what a compromised service's operator holds).
-    pub fn service_key(&self) -> push_proto::SecretKey {
-        let text = std::fs::read_to_string(self.root.join("data/service.key")).expect("key");
-        push_proto::SecretKey::decode(&text).expect("service key")
     }
 }
 

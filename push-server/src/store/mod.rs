@@ -6,6 +6,7 @@ mod codec;
 pub mod passkeys;
 pub mod pg_notify;
 pub mod postgres;
+mod sql;
 pub mod sqlite;
 pub mod url;
 

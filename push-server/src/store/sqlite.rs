@@ -4,11 +4,14 @@
 //! lock, so multi-statement steps (check limits, then insert) never interleave and never hit
 //! SQLite's "busy" upgrade failure. Reads run in parallel on the pool.
 
-use super::codec::{
-    choices_text, hash32, i, parse_choices, parse_decision, parse_passkey, parse_status,
-    passkey_text, small, status_text, u,
-};
+use super::codec::{i, u};
 use super::passkeys::Passkey;
+use super::sql::{
+    CHALLENGE_SELECT, Columns, bind_answer, bind_challenge, bind_device, bind_host, bind_pairing,
+    bind_pairing_use, bind_passkey, bind_push_subscription, challenge_row, db, device_row,
+    fetch_all, fetch_optional, host_row, now_expired, pairing_row, push_subscription_row,
+    user_summary_row,
+};
 use super::{
     Answer, Challenge, Created, Device, Host, Pairing, RateLimits, Result, Store, StoreError,
     UserSummary, user_key,
@@ -16,8 +19,7 @@ use super::{
 use async_trait::async_trait;
 use push_proto::api::{CancelReason, PushSubscription, Status};
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
-    SqliteSynchronous,
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 use sqlx::{Row, Sqlite, Transaction};
 use std::path::Path;
@@ -40,97 +42,6 @@ pub struct SqliteStore {
     pool: SqlitePool,
     write: Mutex<()>,
 }
-
-fn db(e: sqlx::Error) -> StoreError {
-    if let sqlx::Error::Database(d) = &e {
-        if d.is_unique_violation() {
-            return StoreError::Conflict(d.message().to_string());
-        }
-    }
-    StoreError::Db(e.to_string())
-}
-
-fn host_row(r: &SqliteRow) -> Result<Host> {
-    Ok(Host {
-        id: r.try_get("id").map_err(db)?,
-        name: r.try_get("name").map_err(db)?,
-        token_hash: hash32(r.try_get("token_hash").map_err(db)?)?,
-        created_at: u(r.try_get("created_at").map_err(db)?),
-        revoked_at: r.try_get::<Option<i64>, _>("revoked_at").map_err(db)?.map(u),
-    })
-}
-
-fn device_row(r: &SqliteRow) -> Result<Device> {
-    Ok(Device {
-        id: r.try_get("id").map_err(db)?,
-        user: r.try_get("user").map_err(db)?,
-        name: r.try_get("name").map_err(db)?,
-        public_key: r.try_get("public_key").map_err(db)?,
-        created_at: u(r.try_get("created_at").map_err(db)?),
-        revoked_at: r.try_get::<Option<i64>, _>("revoked_at").map_err(db)?.map(u),
-        host_id: r.try_get("host_id").map_err(db)?,
-    })
-}
-
-fn pairing_row(r: &SqliteRow) -> Result<Pairing> {
-    Ok(Pairing {
-        id: r.try_get("id").map_err(db)?,
-        host_id: r.try_get("host_id").map_err(db)?,
-        user: r.try_get("user").map_err(db)?,
-        credential_hash: hash32(r.try_get("credential_hash").map_err(db)?)?,
-        created_at: u(r.try_get("created_at").map_err(db)?),
-        expires_at: u(r.try_get("expires_at").map_err(db)?),
-        used_at: r.try_get::<Option<i64>, _>("used_at").map_err(db)?.map(u),
-        device_id: r.try_get("device_id").map_err(db)?,
-    })
-}
-
-fn challenge_row(r: &SqliteRow) -> Result<Challenge> {
-    let choices: String = r.try_get("choices").map_err(db)?;
-    let choices = parse_choices(&choices)?;
-    let decision: Option<String> = r.try_get("decision").map_err(db)?;
-    let answer = match decision {
-        None => None,
-        Some(d) => Some(Answer {
-            device_id: r.try_get::<Option<String>, _>("device_id").map_err(db)?.unwrap_or_default(),
-            decision: parse_decision(&d)?,
-            number: r
-                .try_get::<Option<i64>, _>("answer_number")
-                .map_err(db)?
-                .map(small)
-                .transpose()?,
-            device_signature: r
-                .try_get::<Option<String>, _>("device_signature")
-                .map_err(db)?
-                .unwrap_or_default(),
-            passkey: parse_passkey(r.try_get("passkey").map_err(db)?)?,
-            answered_at: u(r.try_get::<Option<i64>, _>("answered_at").map_err(db)?.unwrap_or(0)),
-            receipt_signature: r
-                .try_get::<Option<String>, _>("receipt_signature")
-                .map_err(db)?
-                .unwrap_or_default(),
-        }),
-    };
-    Ok(Challenge {
-        txid: r.try_get("txid").map_err(db)?,
-        host_id: r.try_get("host_id").map_err(db)?,
-        scope: r.try_get("scope").map_err(db)?,
-        hostname: r.try_get("hostname").map_err(db)?,
-        user: r.try_get("user").map_err(db)?,
-        service: r.try_get("service").map_err(db)?,
-        rhost: r.try_get("rhost").map_err(db)?,
-        time: u(r.try_get("login_time").map_err(db)?),
-        nonce: r.try_get("nonce").map_err(db)?,
-        choices,
-        created_at: u(r.try_get("created_at").map_err(db)?),
-        expires_at: u(r.try_get("expires_at").map_err(db)?),
-        status: parse_status(&r.try_get::<String, _>("status").map_err(db)?)?,
-        answer,
-    })
-}
-
-const CHALLENGE_SELECT: &str =
-    "SELECT c.*, h.name AS hostname FROM challenges c JOIN hosts h ON h.id = c.host_id";
 
 impl SqliteStore {
     /// Opens (creating it with mode 0600 if missing) the database at `path` and applies the
@@ -213,14 +124,13 @@ impl SqliteStore {
 impl Store for SqliteStore {
     async fn add_host(&self, h: &Host) -> Result<()> {
         let _w = self.write.lock().await;
-        sqlx::query(
-            "INSERT INTO hosts (id, name, token_hash, created_at, revoked_at) VALUES (?, ?, ?, ?, ?)",
+        bind_host(
+            sqlx::query(
+                "INSERT INTO hosts (id, name, token_hash, created_at, revoked_at) \
+                 VALUES (?, ?, ?, ?, ?)",
+            ),
+            h,
         )
-        .bind(&h.id)
-        .bind(&h.name)
-        .bind(&h.token_hash[..])
-        .bind(i(h.created_at))
-        .bind(h.revoked_at.map(i))
         .execute(&self.pool)
         .await
         .map_err(db)?;
@@ -228,12 +138,8 @@ impl Store for SqliteStore {
     }
 
     async fn host_by_token_hash(&self, hash: &[u8; 32]) -> Result<Option<Host>> {
-        let r = sqlx::query("SELECT * FROM hosts WHERE token_hash = ?")
-            .bind(&hash[..])
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db)?;
-        r.as_ref().map(host_row).transpose()
+        let q = sqlx::query("SELECT * FROM hosts WHERE token_hash = ?").bind(&hash[..]);
+        fetch_optional(q, &self.pool, host_row).await
     }
 
     async fn revoke_host(&self, name: &str, now: u64) -> Result<bool> {
@@ -249,38 +155,24 @@ impl Store for SqliteStore {
     }
 
     async fn hosts(&self) -> Result<Vec<Host>> {
-        let rows = sqlx::query("SELECT * FROM hosts ORDER BY name")
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db)?;
-        rows.iter().map(host_row).collect()
+        let q = sqlx::query("SELECT * FROM hosts ORDER BY name");
+        fetch_all(q, &self.pool, host_row).await
     }
 
     async fn device(&self, id: &str) -> Result<Option<Device>> {
-        let r = sqlx::query("SELECT * FROM devices WHERE id = ?")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db)?;
-        r.as_ref().map(device_row).transpose()
+        let q = sqlx::query("SELECT * FROM devices WHERE id = ?").bind(id);
+        fetch_optional(q, &self.pool, device_row).await
     }
 
     async fn devices(&self, user: Option<&str>) -> Result<Vec<Device>> {
-        let rows = match user {
+        let q = match user {
             Some(user) => {
                 sqlx::query("SELECT * FROM devices WHERE user = ? ORDER BY created_at, id")
                     .bind(user)
-                    .fetch_all(&self.pool)
-                    .await
             }
-            None => {
-                sqlx::query("SELECT * FROM devices ORDER BY user, created_at, id")
-                    .fetch_all(&self.pool)
-                    .await
-            }
-        }
-        .map_err(db)?;
-        rows.iter().map(device_row).collect()
+            None => sqlx::query("SELECT * FROM devices ORDER BY user, created_at, id"),
+        };
+        fetch_all(q, &self.pool, device_row).await
     }
 
     async fn revoke_device(&self, id: &str, now: u64) -> Result<bool> {
@@ -296,40 +188,25 @@ impl Store for SqliteStore {
     }
 
     async fn users(&self) -> Result<Vec<UserSummary>> {
-        let rows = sqlx::query(
+        let q = sqlx::query(
             "SELECT u.user AS user, \
                (SELECT COUNT(*) FROM devices d WHERE d.user = u.user AND d.revoked_at IS NULL) AS active, \
                (SELECT COUNT(*) FROM devices d WHERE d.user = u.user AND d.revoked_at IS NOT NULL) AS revoked, \
                (SELECT MAX(until) FROM cooldowns c WHERE c.user = u.user) AS until \
              FROM (SELECT user FROM devices UNION SELECT user FROM cooldowns) u ORDER BY u.user",
-        )
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db)?;
-        rows.iter()
-            .map(|r| {
-                Ok(UserSummary {
-                    user: r.try_get("user").map_err(db)?,
-                    active_devices: u(r.try_get("active").map_err(db)?),
-                    revoked_devices: u(r.try_get("revoked").map_err(db)?),
-                    cooldown_until: r.try_get::<Option<i64>, _>("until").map_err(db)?.map(u),
-                })
-            })
-            .collect()
+        );
+        fetch_all(q, &self.pool, user_summary_row).await
     }
 
     async fn add_pairing(&self, p: &Pairing) -> Result<()> {
         let _w = self.write.lock().await;
-        sqlx::query(
-            "INSERT INTO pairings (id, host_id, user, credential_hash, created_at, expires_at) \
-             VALUES (?, ?, ?, ?, ?, ?)",
+        bind_pairing(
+            sqlx::query(
+                "INSERT INTO pairings (id, host_id, user, credential_hash, created_at, expires_at) \
+                 VALUES (?, ?, ?, ?, ?, ?)",
+            ),
+            p,
         )
-        .bind(&p.id)
-        .bind(&p.host_id)
-        .bind(&p.user)
-        .bind(&p.credential_hash[..])
-        .bind(i(p.created_at))
-        .bind(i(p.expires_at))
         .execute(&self.pool)
         .await
         .map_err(db)?;
@@ -337,21 +214,13 @@ impl Store for SqliteStore {
     }
 
     async fn pairing(&self, id: &str) -> Result<Option<Pairing>> {
-        let r = sqlx::query("SELECT * FROM pairings WHERE id = ?")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db)?;
-        r.as_ref().map(pairing_row).transpose()
+        let q = sqlx::query("SELECT * FROM pairings WHERE id = ?").bind(id);
+        fetch_optional(q, &self.pool, pairing_row).await
     }
 
     async fn pairing_by_credential(&self, hash: &[u8; 32]) -> Result<Option<Pairing>> {
-        let r = sqlx::query("SELECT * FROM pairings WHERE credential_hash = ?")
-            .bind(&hash[..])
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db)?;
-        r.as_ref().map(pairing_row).transpose()
+        let q = sqlx::query("SELECT * FROM pairings WHERE credential_hash = ?").bind(&hash[..]);
+        fetch_optional(q, &self.pool, pairing_row).await
     }
 
     async fn use_pairing(
@@ -363,42 +232,37 @@ impl Store for SqliteStore {
     ) -> Result<bool> {
         let _w = self.write.lock().await;
         let mut tx = self.pool.begin().await.map_err(db)?;
-        sqlx::query(
-            "INSERT INTO devices (id, user, name, public_key, created_at, host_id) \
-             VALUES (?, ?, ?, ?, ?, ?)",
+        bind_device(
+            sqlx::query(
+                "INSERT INTO devices (id, user, name, public_key, created_at, host_id) \
+                 VALUES (?, ?, ?, ?, ?, ?)",
+            ),
+            d,
         )
-        .bind(&d.id)
-        .bind(&d.user)
-        .bind(&d.name)
-        .bind(&d.public_key)
-        .bind(i(d.created_at))
-        .bind(&d.host_id)
         .execute(&mut *tx)
         .await
         .map_err(db)?;
         if let Some(p) = passkey {
-            sqlx::query(
-                "INSERT INTO passkeys (device_id, credential_id, public_key, sign_count, \
-                 created_at, registration) VALUES (?, ?, ?, ?, ?, ?)",
+            bind_passkey(
+                sqlx::query(
+                    "INSERT INTO passkeys (device_id, credential_id, public_key, sign_count, \
+                     created_at, registration) VALUES (?, ?, ?, ?, ?, ?)",
+                ),
+                p,
             )
-            .bind(&p.device_id)
-            .bind(&p.credential_id)
-            .bind(&p.public_key)
-            .bind(i(u64::from(p.sign_count)))
-            .bind(i(p.created_at))
-            .bind(&p.registration)
             .execute(&mut *tx)
             .await
             .map_err(db)?;
         }
-        let r = sqlx::query(
-            "UPDATE pairings SET used_at = ?, device_id = ? \
-             WHERE id = ? AND used_at IS NULL AND expires_at > ?",
+        let r = bind_pairing_use(
+            sqlx::query(
+                "UPDATE pairings SET used_at = ?1, device_id = ?2 \
+                 WHERE id = ?3 AND used_at IS NULL AND expires_at > ?1",
+            ),
+            now,
+            &d.id,
+            pairing_id,
         )
-        .bind(i(now))
-        .bind(&d.id)
-        .bind(pairing_id)
-        .bind(i(now))
         .execute(&mut *tx)
         .await
         .map_err(db)?;
@@ -431,13 +295,10 @@ impl Store for SqliteStore {
     }
 
     async fn cooldown_until(&self, scope: &str, user: &str) -> Result<Option<u64>> {
-        let r = sqlx::query("SELECT until FROM cooldowns WHERE scope = ? AND user = ?")
+        let q = sqlx::query("SELECT until FROM cooldowns WHERE scope = ? AND user = ?")
             .bind(scope)
-            .bind(user)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db)?;
-        r.map(|r| r.try_get::<i64, _>("until").map(u)).transpose().map_err(db)
+            .bind(user);
+        fetch_optional(q, &self.pool, |r| r.int("until").map(u)).await
     }
 
     async fn create_challenge(
@@ -487,23 +348,14 @@ impl Store for SqliteStore {
             .await
             .map_err(db)?;
         }
-        let choices = choices_text(&c.choices);
-        let inserted = sqlx::query(
-            "INSERT INTO challenges (txid, host_id, scope, user, service, rhost, login_time, \
-             nonce, choices, created_at, expires_at, status) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending')",
+        let inserted = bind_challenge(
+            sqlx::query(
+                "INSERT INTO challenges (txid, host_id, scope, user, service, rhost, login_time, \
+                 nonce, choices, created_at, expires_at, status) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending')",
+            ),
+            c,
         )
-        .bind(&c.txid)
-        .bind(&c.host_id)
-        .bind(&c.scope)
-        .bind(&c.user)
-        .bind(&c.service)
-        .bind(&c.rhost)
-        .bind(i(c.time))
-        .bind(&c.nonce)
-        .bind(choices)
-        .bind(i(c.created_at))
-        .bind(i(c.expires_at))
         .execute(&mut *tx)
         .await
         .map_err(db);
@@ -535,56 +387,35 @@ impl Store for SqliteStore {
                 .map_err(db)?;
         }
         tx.commit().await.map_err(db)?;
-        let expired = stale
-            .into_iter()
-            .map(|mut s| {
-                s.status = Status::Expired;
-                s
-            })
-            .collect();
-        Ok(Created::Ok { expired })
+        Ok(Created::Ok { expired: now_expired(stale) })
     }
 
     async fn challenge(&self, txid: &str) -> Result<Option<Challenge>> {
-        let r = sqlx::query(&format!("{CHALLENGE_SELECT} WHERE c.txid = ?"))
-            .bind(txid)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db)?;
-        r.as_ref().map(challenge_row).transpose()
+        let sql = format!("{CHALLENGE_SELECT} WHERE c.txid = ?");
+        let q = sqlx::query(&sql).bind(txid);
+        fetch_optional(q, &self.pool, challenge_row).await
     }
 
     async fn sent_to(&self, txid: &str, device_id: &str) -> Result<bool> {
-        let r = sqlx::query("SELECT 1 FROM challenge_devices WHERE txid = ? AND device_id = ?")
+        let q = sqlx::query("SELECT 1 FROM challenge_devices WHERE txid = ? AND device_id = ?")
             .bind(txid)
-            .bind(device_id)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db)?;
-        Ok(r.is_some())
+            .bind(device_id);
+        Ok(fetch_optional(q, &self.pool, |_| Ok(())).await?.is_some())
     }
 
     async fn recipients(&self, txid: &str) -> Result<Vec<String>> {
-        let rows = sqlx::query("SELECT device_id FROM challenge_devices WHERE txid = ?")
-            .bind(txid)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db)?;
-        rows.iter().map(|r| r.try_get("device_id").map_err(db)).collect()
+        let q = sqlx::query("SELECT device_id FROM challenge_devices WHERE txid = ?").bind(txid);
+        fetch_all(q, &self.pool, |r| r.text("device_id")).await
     }
 
     async fn pending_for_device(&self, device_id: &str, now: u64) -> Result<Vec<Challenge>> {
-        let rows = sqlx::query(&format!(
+        let sql = format!(
             "{CHALLENGE_SELECT} JOIN challenge_devices cd ON cd.txid = c.txid \
              WHERE cd.device_id = ? AND c.status = 'pending' AND c.expires_at > ? \
              ORDER BY c.created_at, c.txid"
-        ))
-        .bind(device_id)
-        .bind(i(now))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db)?;
-        rows.iter().map(challenge_row).collect()
+        );
+        let q = sqlx::query(&sql).bind(device_id).bind(i(now));
+        fetch_all(q, &self.pool, challenge_row).await
     }
 
     async fn answer(
@@ -597,22 +428,18 @@ impl Store for SqliteStore {
     ) -> Result<bool> {
         let _w = self.write.lock().await;
         let mut tx = self.pool.begin().await.map_err(db)?;
-        let r = sqlx::query(
-            "UPDATE challenges SET status = ?, closed_at = ?, device_id = ?, decision = ?, \
-             answer_number = ?, device_signature = ?, passkey = ?, answered_at = ?, \
-             receipt_signature = ? WHERE txid = ? AND status = 'pending' AND expires_at > ?",
-        )
-        .bind(status_text(status))
-        .bind(i(now))
-        .bind(&a.device_id)
-        .bind(a.decision.as_str())
-        .bind(a.number.map(i64::from))
-        .bind(&a.device_signature)
-        .bind(passkey_text(a.passkey.as_ref())?)
-        .bind(i(a.answered_at))
-        .bind(&a.receipt_signature)
-        .bind(txid)
-        .bind(i(now))
+        let r = bind_answer(
+            sqlx::query(
+                "UPDATE challenges SET status = ?1, closed_at = ?2, device_id = ?3, \
+                 decision = ?4, answer_number = ?5, device_signature = ?6, answered_at = ?7, \
+                 receipt_signature = ?8, passkey = ?10 \
+                 WHERE txid = ?9 AND status = 'pending' AND expires_at > ?2",
+            ),
+            txid,
+            status,
+            a,
+            now,
+        )?
         .execute(&mut *tx)
         .await
         .map_err(db)?;
@@ -690,13 +517,7 @@ impl Store for SqliteStore {
         .await
         .map_err(db)?;
         tx.commit().await.map_err(db)?;
-        Ok(due
-            .into_iter()
-            .map(|mut c| {
-                c.status = Status::Expired;
-                c
-            })
-            .collect())
+        Ok(now_expired(due))
     }
 
     async fn prune(&self, before: u64) -> Result<()> {
@@ -721,17 +542,17 @@ impl Store for SqliteStore {
         now: u64,
     ) -> Result<()> {
         let _w = self.write.lock().await;
-        sqlx::query(
-            "INSERT INTO push_subscriptions (device_id, endpoint, p256dh, auth, created_at) \
-             VALUES (?, ?, ?, ?, ?) ON CONFLICT (device_id) DO UPDATE SET \
-             endpoint = excluded.endpoint, p256dh = excluded.p256dh, auth = excluded.auth, \
-             created_at = excluded.created_at",
+        bind_push_subscription(
+            sqlx::query(
+                "INSERT INTO push_subscriptions (device_id, endpoint, p256dh, auth, created_at) \
+                 VALUES (?, ?, ?, ?, ?) ON CONFLICT (device_id) DO UPDATE SET \
+                 endpoint = excluded.endpoint, p256dh = excluded.p256dh, auth = excluded.auth, \
+                 created_at = excluded.created_at",
+            ),
+            device_id,
+            sub,
+            now,
         )
-        .bind(device_id)
-        .bind(&sub.endpoint)
-        .bind(&sub.p256dh)
-        .bind(&sub.auth)
-        .bind(i(now))
         .execute(&self.pool)
         .await
         .map_err(db)?;
@@ -739,21 +560,11 @@ impl Store for SqliteStore {
     }
 
     async fn push_subscription(&self, device_id: &str) -> Result<Option<PushSubscription>> {
-        let row = sqlx::query(
+        let q = sqlx::query(
             "SELECT endpoint, p256dh, auth FROM push_subscriptions WHERE device_id = ?",
         )
-        .bind(device_id)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(db)?;
-        row.map(|r| {
-            Ok(PushSubscription {
-                endpoint: r.try_get("endpoint").map_err(db)?,
-                p256dh: r.try_get("p256dh").map_err(db)?,
-                auth: r.try_get("auth").map_err(db)?,
-            })
-        })
-        .transpose()
+        .bind(device_id);
+        fetch_optional(q, &self.pool, push_subscription_row).await
     }
 
     async fn delete_push_subscription(

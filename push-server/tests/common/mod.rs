@@ -1,32 +1,22 @@
 //! A real `mfa-pushd` on loopback with real TLS, the real `mfa-push-device`, and a small host
-//! client: what every integration test drives.
+//! client: what every integration test drives. The service itself is `push-harness`'s (shared
+//! with `mfa-tests`); this adds the host client and the pairing as a host does it.
 
 // Test scaffolding: a failed setup step should panic loudly, like an assertion.
 #![allow(dead_code, unreachable_pub, missing_docs, clippy::unwrap_used)]
 
+use push_harness::{Bins, Options, Service, texts};
 use push_proto::api::HostCredential;
 use push_server::client::{Client, Reply};
 use serde_json::{Value, json};
-use std::io::Read;
-use std::os::unix::fs::PermissionsExt;
+use std::ops::{Deref, DerefMut};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tempfile::TempDir;
 
-#[path = "../../../tests/src/pg.rs"]
-pub mod pg;
+pub use push_harness::Backend;
 
 pub const PUSHD: &str = env!("CARGO_BIN_EXE_mfa-pushd");
 pub const DEVICE: &str = env!("CARGO_BIN_EXE_mfa-push-device");
-
-/// Where a server keeps its state; every test runs once per backend (`on_both_backends!`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Backend {
-    Sqlite,
-    Postgres,
-}
 
 /// Runs each named `fn(Backend)` as two tests, `sqlite::NAME` and `postgres::NAME`.
 #[macro_export]
@@ -41,24 +31,27 @@ macro_rules! on_both_backends {
     };
 }
 
+/// A running service ([`push_harness::Service`], whose fields and methods it derefs to) that
+/// also answers `GET /v2/health` before a test uses it.
 pub struct Server {
-    /// The PostgreSQL cluster and database URL (shared by the instances on it).
-    pub pg: Option<(Arc<pg::PgCluster>, String)>,
-    pub dir: TempDir,
-    pub port: u16,
-    pub url: String,
-    pub ca: PathBuf,
-    pub config: PathBuf,
-    pub audit: PathBuf,
-    child: Option<Child>,
-    pub stderr: Arc<Mutex<String>>,
-    /// The `/etc/hosts` the service sees (in a mount namespace of its own), if given.
-    pub hosts: Option<PathBuf>,
+    svc: Service,
 }
 
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port()
+impl Deref for Server {
+    type Target = Service;
+    fn deref(&self) -> &Service {
+        &self.svc
+    }
+}
+
+impl DerefMut for Server {
+    fn deref_mut(&mut self) -> &mut Service {
+        &mut self.svc
+    }
+}
+
+fn bins() -> Bins {
+    Bins { pushd: PUSHD.into(), device: DEVICE.into() }
 }
 
 impl Server {
@@ -67,130 +60,27 @@ impl Server {
         Server::start_with_hosts(backend, limits, None)
     }
 
-    /// A server that resolves names with `hosts` as its `/etc/hosts`: it runs in a private
-    /// mount namespace (`unshare -m`) with the file bound over `/etc/hosts`, so the system's
-    /// own resolver (glibc's `files` source) answers what the test says, and the machine's
-    /// file is never touched. Rewriting [`Server::set_hosts`] changes the answers at once.
+    /// A server that resolves names with `hosts` as its `/etc/hosts` ([`Options::hosts`]).
+    /// Rewriting it with [`Service::set_hosts`] changes the answers at once.
     pub fn start_with_hosts(backend: Backend, limits: &str, hosts: Option<&str>) -> Server {
-        let pg = (backend == Backend::Postgres).then(|| {
-            let cluster = pg::PgCluster::start();
-            let url = cluster.create_database("mfa_pushd");
-            (Arc::new(cluster), url)
-        });
-        Server::start_on(pg, limits, None, hosts)
-    }
-
-    /// Rewrites the server's `/etc/hosts` in place (the same inode, which the bind mount shows).
-    pub fn set_hosts(&self, text: &str) {
-        use std::io::Write;
-        let path = self.hosts.as_ref().expect("a server started with a hosts file");
-        let mut f = std::fs::OpenOptions::new().write(true).truncate(true).open(path).unwrap();
-        f.write_all(text.as_bytes()).unwrap();
-        f.sync_all().unwrap();
+        let opts = Options { hosts, ..Options::new(limits) };
+        Server::healthy(Service::start(bins(), backend, &opts))
     }
 
     /// Starts a second instance on `self`'s PostgreSQL database, with its own port, TLS and
     /// audit log, and a copy of `self`'s service key (every instance signs as the service).
     pub fn second_instance(&self, limits: &str) -> Server {
-        assert!(self.pg.is_some(), "a second instance needs PostgreSQL");
-        let key = self.dir.path().join("data/service.key");
-        Server::start_on(self.pg.clone(), limits, Some(&key), None)
+        Server::healthy(self.svc.second_instance(limits))
     }
 
-    fn start_on(
-        pg: Option<(Arc<pg::PgCluster>, String)>,
-        limits: &str,
-        key: Option<&Path>,
-        hosts: Option<&str>,
-    ) -> Server {
-        let dir = tempfile::tempdir().unwrap();
-        let tls = dir.path().join("tls");
-        let out = Command::new(PUSHD)
-            .args(["tls-init", "--out-dir"])
-            .arg(&tls)
-            .args(["--name", "localhost", "--ip", "127.0.0.1"])
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "tls-init: {}", String::from_utf8_lossy(&out.stderr));
-        if let Some(key) = key {
-            let data = dir.path().join("data");
-            std::fs::create_dir(&data).unwrap();
-            std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o700)).unwrap();
-            std::fs::copy(key, data.join("service.key")).unwrap();
-        }
-        let database = match &pg {
-            Some((_, url)) => format!("database = \"{url}\"\n"),
-            None => String::new(),
-        };
-        let port = free_port();
-        let d = dir.path().display();
-        let config = dir.path().join("mfa-pushd.toml");
-        std::fs::write(
-            &config,
-            format!(
-                "listen = \"127.0.0.1:{port}\"\npublic_url = \"https://127.0.0.1:{port}\"\n\
-                 data_dir = \"{d}/data\"\ntls_cert = \"{d}/tls/server.pem\"\n\
-                 tls_key = \"{d}/tls/server.key\"\naudit_log = \"{d}/log/audit.log\"\n{database}\
-                 [limits]\n{limits}\n"
-            ),
-        )
-        .unwrap();
-        let hosts = hosts.map(|text| {
-            let path = dir.path().join("hosts");
-            std::fs::write(&path, text).unwrap();
-            path
-        });
-        let mut s = Server {
-            hosts,
-            pg,
-            url: format!("https://127.0.0.1:{port}"),
-            ca: tls.join("ca.pem"),
-            // The log's directory does not exist yet: the first start makes it.
-            audit: dir.path().join("log/audit.log"),
-            config,
-            dir,
-            port,
-            child: None,
-            stderr: Arc::new(Mutex::new(String::new())),
-        };
-        s.spawn();
+    fn healthy(svc: Service) -> Server {
+        let s = Server { svc };
+        s.wait_healthy();
         s
     }
 
-    fn spawn(&mut self) {
-        let mut cmd = match &self.hosts {
-            None => Command::new(PUSHD),
-            Some(hosts) => {
-                // unshare execs sh (no fork) and sh execs the service: one pid throughout.
-                let mut c = Command::new("unshare");
-                c.args(["-m", "--propagation", "private", "sh", "-c"])
-                    .arg("mount --bind \"$0\" /etc/hosts && exec \"$@\"")
-                    .arg(hosts)
-                    .arg(PUSHD);
-                c
-            }
-        };
-        let mut child = cmd
-            .arg("--config")
-            .arg(&self.config)
-            .arg("serve")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut err = child.stderr.take().unwrap();
-        let sink = self.stderr.clone();
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = err.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                sink.lock().unwrap().push_str(&String::from_utf8_lossy(&buf[..n]));
-            }
-        });
-        self.child = Some(child);
+    /// Waits until `GET /v2/health` answers 200.
+    fn wait_healthy(&self) {
         let client = self.anon();
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
@@ -206,34 +96,13 @@ impl Server {
 
     /// Stops with SIGTERM and waits; returns whether it exited successfully.
     pub fn stop(&mut self) -> bool {
-        let Some(mut child) = self.child.take() else { return true };
-        let st = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
-        assert!(st.success());
-        let deadline = Instant::now() + Duration::from_secs(15);
-        loop {
-            if let Some(status) = child.try_wait().unwrap() {
-                return status.success();
-            }
-            if Instant::now() > deadline {
-                let _ = child.kill();
-                let _ = child.wait();
-                return false;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        self.svc.terminate()
     }
 
+    /// Stops gracefully (which must succeed), starts again and waits until it is healthy.
     pub fn restart(&mut self) {
-        assert!(self.stop(), "graceful stop failed: {}", self.log());
-        self.spawn();
-    }
-
-    pub fn log(&self) -> String {
-        self.stderr.lock().unwrap().clone()
-    }
-
-    pub fn audit_log(&self) -> String {
-        std::fs::read_to_string(&self.audit).unwrap_or_default()
+        self.svc.restart();
+        self.wait_healthy();
     }
 
     pub fn anon(&self) -> Client {
@@ -241,23 +110,12 @@ impl Server {
     }
 
     pub fn admin(&self, args: &[&str]) -> (bool, String, String) {
-        let out =
-            Command::new(PUSHD).arg("--config").arg(&self.config).args(args).output().unwrap();
-        (
-            out.status.success(),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
+        texts(&self.svc.admin(args))
     }
 
     pub fn add_host(&self, name: &str) -> Host {
         let file = self.dir.path().join(format!("host-{name}.json"));
-        let (ok, stdout, stderr) =
-            self.admin(&["host", "add", name, "--out", file.to_str().unwrap()]);
-        assert!(ok, "host add: {stderr}");
-        let cred: HostCredential =
-            serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
-        assert!(!stdout.contains(&cred.token) && !stderr.contains(&cred.token));
+        let cred = self.svc.add_host(name, &file);
         Host { client: self.anon(), cred }
     }
 
@@ -267,12 +125,7 @@ impl Server {
 
     /// Runs `mfa-push-device --key-file KEY args...`: (success, stdout, stderr).
     pub fn device(&self, key: &Path, args: &[&str]) -> (bool, String, String) {
-        let out = Command::new(DEVICE).arg("--key-file").arg(key).args(args).output().unwrap();
-        (
-            out.status.success(),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
+        texts(&self.svc.device(key.to_path_buf()).run(args))
     }
 
     /// Pairs a new device for `user` through `host` as a host does: the service's link with
@@ -300,15 +153,6 @@ impl Server {
         assert_eq!(pairing_code(&out).as_deref(), Some(code.as_str()), "{out}");
         let kf: Value = serde_json::from_str(&std::fs::read_to_string(&key).unwrap()).unwrap();
         (key, kf["device_id"].as_str().unwrap().to_string())
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
     }
 }
 
@@ -369,15 +213,9 @@ pub struct Sent {
     pub time: u64,
 }
 
-/// The pairing code `mfa-push-device pair` printed ("pairing code: 123 456 ..."), digits only.
+/// The pairing code `mfa-push-device pair` printed, digits only.
 pub fn pairing_code(out: &str) -> Option<String> {
-    let at = out.find("pairing code: ")?;
-    let code: String = out[at + 14..]
-        .chars()
-        .take_while(|c| c.is_ascii_digit() || *c == ' ')
-        .filter(char::is_ascii_digit)
-        .collect();
-    (code.len() == 6).then_some(code)
+    push_harness::printed_pairing_code(out)
 }
 
 /// The `error` code of an error reply.

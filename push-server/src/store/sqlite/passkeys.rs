@@ -1,38 +1,21 @@
 //! [`PasskeyStore`] on the sqlite backend (`migrations/sqlite/0002_passkeys.sql`).
 
-use super::super::codec::{i, u};
+use super::super::Result;
+use super::super::codec::i;
 use super::super::passkeys::{Passkey, PasskeyStore};
-use super::super::{Result, StoreError};
-use super::{SqliteStore, db};
+use super::super::sql::{db, fetch_optional, passkey_row};
+use super::SqliteStore;
 use async_trait::async_trait;
-use sqlx::Row;
-
-fn passkey_row(r: &sqlx::sqlite::SqliteRow) -> Result<Passkey> {
-    let count = u(r.try_get("sign_count").map_err(db)?);
-    Ok(Passkey {
-        device_id: r.try_get("device_id").map_err(db)?,
-        credential_id: r.try_get("credential_id").map_err(db)?,
-        public_key: r.try_get("public_key").map_err(db)?,
-        sign_count: u32::try_from(count)
-            .map_err(|_| StoreError::Db("stored passkey counter out of range".into()))?,
-        created_at: u(r.try_get("created_at").map_err(db)?),
-        registration: r.try_get("registration").map_err(db)?,
-    })
-}
 
 #[async_trait]
 impl PasskeyStore for SqliteStore {
     async fn passkey(&self, device_id: &str) -> Result<Option<Passkey>> {
-        sqlx::query(
+        let q = sqlx::query(
             "SELECT device_id, credential_id, public_key, sign_count, created_at, registration \
              FROM passkeys WHERE device_id = ?",
         )
-        .bind(device_id)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(db)?
-        .map(|r| passkey_row(&r))
-        .transpose()
+        .bind(device_id);
+        fetch_optional(q, &self.pool, passkey_row).await
     }
 
     async fn bump_passkey_counter(&self, device_id: &str, old: u32, new: u32) -> Result<bool> {
