@@ -6,7 +6,9 @@
 //! Because sshd shows informational messages only together with the next prompt, every message
 //! the user must read is followed by a prompt.
 
-use super::{Conversation, Denial, Factor, LoginContext, Outcome};
+use super::context::LoginContext;
+use super::conversation::Conversation;
+use super::outcome::{Denial, Factor, Outcome};
 use crate::enroll::{self, Existing, NewKey, PendingTotp};
 use crate::error::Error;
 use crate::policy::Policy;

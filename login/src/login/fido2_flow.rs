@@ -5,7 +5,10 @@
 //! assertion is verified by us ([`crate::fido2::verify`]) under the user's lock, where the new
 //! signature counter is stored and failures count towards the lockout.
 
-use super::{Denial, Factor, LoginContext, Outcome, PROMPT, answered, verify};
+use super::context::LoginContext;
+use super::conversation::PROMPT;
+use super::outcome::{Denial, Factor, Outcome, answered};
+use super::verify;
 use crate::config::Config;
 use crate::fido2::device::{self, Login};
 use crate::fido2::{Fido2Error, unb64, verify::verify_assertion};

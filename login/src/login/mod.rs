@@ -5,12 +5,22 @@
 //! verified factor ends in a denial; leniency (exempt by policy, optional enrollment, a skipped
 //! or declined enrollment) is [`Decision::Ignore`], never success.
 
+mod context;
+mod conversation;
 pub(crate) mod enroll_flow;
 pub(crate) mod fido2_flow;
+mod outcome;
 pub(crate) mod privacyidea_flow;
 pub(crate) mod push_flow;
 pub(crate) mod remote;
 pub(crate) mod verify;
+
+pub(crate) use context::LoginContext;
+pub use conversation::{
+    Clock, ConvError, Conversation, MAX_ANSWER_LEN, PASSWORD_AT_CODE_PROMPT, PROMPT, SINGLE_PROMPT,
+    SystemClock, answer_is_password,
+};
+pub use outcome::{Decision, Denial, Factor, Outcome, Request};
 
 use crate::account::{self, Account, Directory};
 use crate::config::Config;
@@ -18,9 +28,7 @@ use crate::error::Error;
 use crate::policy::{self, Enrollment, Policy, Subject};
 use crate::seat::Seat;
 use crate::store::{EnrollmentState, Store, UserRecord};
-use crate::username::{UserName, log_safe};
-use serde::{Deserialize, Serialize};
-use std::fmt;
+use crate::username::UserName;
 use zeroize::Zeroizing;
 
 pub use fido2_flow::{KEY_ONLY, KEY_OR_CODE, NOT_LOCAL};
@@ -28,312 +36,6 @@ pub use privacyidea_flow::PI_PROMPT;
 #[cfg(any(test, feature = "fuzzing"))]
 pub use remote::NoRemotes;
 pub use remote::{PrivacyIdeaRemote, PushRemote, Remotes};
-
-/// The prompt for the second factor.
-pub const PROMPT: &str = "Verification code: ";
-/// The prompt in single-prompt mode.
-pub const SINGLE_PROMPT: &str = "Password and verification code: ";
-/// Longest answer considered; anything longer is refused without further work.
-pub const MAX_ANSWER_LEN: usize = 1024;
-
-/// Said when the answer to a code prompt is the user's password (`PAM_AUTHTOK`, set by
-/// pam_unix before us): clients such as i3lock answer every prompt with the typed password.
-/// The answer is then treated as no answer, which never counts as a wrong code.
-pub const PASSWORD_AT_CODE_PROMPT: &str = "That was your password, not a verification code. \
-     (A screen locker that asks only one question needs the single_prompt stack: type the \
-     password and the code together.)";
-
-/// Whether an answer is the password, compared in constant time (for equal lengths).
-pub fn answer_is_password(answer: &str, password: &str) -> bool {
-    use subtle::ConstantTimeEq;
-    !password.is_empty() && bool::from(answer.as_bytes().ct_eq(password.as_bytes()))
-}
-
-/// The conversation failed (the application could not ask or the user could not answer).
-#[derive(Debug)]
-pub struct ConvError(pub String);
-
-/// The answer to a prompt, or the denial when there is none: no answer (cancelled, a NULL
-/// reply) or a failed conversation.
-pub(crate) fn answered(
-    reply: Result<Option<Zeroizing<String>>, ConvError>,
-) -> Result<Zeroizing<String>, Outcome> {
-    match reply {
-        Ok(Some(a)) => Ok(a),
-        Ok(None) => Err(Outcome::deny(Denial::Conversation, "no answer (cancelled)")),
-        Err(e) => Err(e.into()),
-    }
-}
-
-/// How the login logic talks to the user and to the rest of the PAM stack.
-pub trait Conversation {
-    /// Asks a question without echo. `Ok(None)`: no answer (cancelled, or a NULL reply).
-    fn prompt_secret(&mut self, prompt: &str) -> Result<Option<Zeroizing<String>>, ConvError>;
-    /// Asks a question with echo (menu choices, confirmation codes).
-    fn prompt_visible(&mut self, prompt: &str) -> Result<Option<Zeroizing<String>>, ConvError>;
-    /// Shows an informational message. (sshd shows it together with the next prompt only.)
-    fn info(&mut self, text: &str);
-    /// Shows an error message.
-    fn error(&mut self, text: &str);
-    /// Hands the password typed in single-prompt mode to the next module (`PAM_AUTHTOK`).
-    fn set_password(&mut self, password: &str) -> Result<(), ConvError>;
-    /// Asks the application to delay a failure report by at least `ms` milliseconds.
-    fn fail_delay(&mut self, ms: u32);
-    /// Writes a debug line to the log (only called with `debug = true`; never with secrets).
-    fn debug(&mut self, text: &str);
-}
-
-/// Where the login logic gets the time.
-pub trait Clock {
-    /// Seconds since the Unix epoch; an error when the clock reads before 1970.
-    fn now(&self) -> crate::Result<u64>;
-}
-
-/// The system's real-time clock.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> crate::Result<u64> {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .map_err(|_| Error::Clock("system clock is before 1970".into()))
-    }
-}
-
-/// What PAM told us about the login.
-#[derive(Clone, Debug, Default)]
-pub struct Request {
-    /// The user name, as given (not yet validated).
-    pub user: String,
-    /// The PAM service (`sshd`, `sudo`, ...).
-    pub service: String,
-    /// The remote host, if the application set one. One that is not UTF-8 is kept in a lossy
-    /// form: it stays a remote host and matches no rule network (issue 15, finding 9).
-    pub rhost: Option<String>,
-    /// Whether the login is at this computer's own seat ([`crate::seat`]): security keys are
-    /// offered only then.
-    pub seat: Seat,
-    /// `PAM_SILENT`: suppress informational messages.
-    pub silent: bool,
-}
-
-/// Why a login was refused, which selects the PAM return code.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Denial {
-    /// Wrong, replayed or malformed code, locked factor, not enrolled, empty answer
-    /// (`PAM_AUTH_ERR`).
-    AuthFailed,
-    /// The conversation failed or returned no answer (`PAM_CONV_ERR`).
-    Conversation,
-    /// The configuration or module arguments are invalid (`PAM_SERVICE_ERR`).
-    Config,
-    /// The store, master key, clock or user database cannot be trusted or read
-    /// (`PAM_AUTHINFO_UNAVAIL`).
-    Unavailable,
-    /// The user name cannot be used (`PAM_USER_UNKNOWN`).
-    BadUser,
-}
-
-/// The decision.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Decision {
-    /// Second factor verified (or enrolled and confirmed just now).
-    Success,
-    /// Let in WITHOUT a second factor: the central service had an outage (could not be reached
-    /// or did not answer in time) and `failmode = "open"` is configured. `PAM_SUCCESS`, logged
-    /// at warning level, apart from verified logins.
-    FailOpen,
-    /// No second factor required for this login: let the rest of the stack decide.
-    Ignore,
-    /// Refused.
-    Deny(Denial),
-}
-
-impl From<&Error> for Denial {
-    /// The one mapping from an error to the denial it causes: a configuration error is
-    /// `Config`, a user name that cannot be used or resolved is `BadUser`, and everything else
-    /// (store, master key, clock, user database, random numbers, a busy lock...) is
-    /// `Unavailable`.
-    fn from(e: &Error) -> Denial {
-        match e {
-            Error::Config(_) => Denial::Config,
-            Error::InvalidUserName(_) | Error::UnknownUser(_) => Denial::BadUser,
-            _ => Denial::Unavailable,
-        }
-    }
-}
-
-impl Decision {
-    /// The name in log lines (`decision=...`).
-    pub fn name(self) -> &'static str {
-        match self {
-            Decision::Success => "success",
-            Decision::FailOpen => "fail-open",
-            Decision::Ignore => "ignore",
-            Decision::Deny(_) => "deny",
-        }
-    }
-}
-
-/// The factor a login tried, as log lines and the helper protocol name it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Factor {
-    /// A TOTP code.
-    Totp,
-    /// A recovery code.
-    Recovery,
-    /// A security key.
-    Fido2,
-    /// Push approval through mfa-pushd.
-    Push,
-    /// The privacyIDEA backend.
-    #[serde(rename = "privacyidea")]
-    PrivacyIdea,
-    /// Enrolling an app.
-    EnrollTotp,
-    /// Pairing a phone for push.
-    EnrollPush,
-    /// Registering a security key.
-    EnrollFido2,
-}
-
-impl Factor {
-    #[cfg(test)]
-    const ALL: [Factor; 8] = [
-        Factor::Totp,
-        Factor::Recovery,
-        Factor::Fido2,
-        Factor::Push,
-        Factor::PrivacyIdea,
-        Factor::EnrollTotp,
-        Factor::EnrollPush,
-        Factor::EnrollFido2,
-    ];
-
-    /// The name in log lines (`factor=...`).
-    pub fn name(self) -> &'static str {
-        match self {
-            Factor::Totp => "totp",
-            Factor::Recovery => "recovery",
-            Factor::Fido2 => "fido2",
-            Factor::Push => "push",
-            Factor::PrivacyIdea => "privacyidea",
-            Factor::EnrollTotp => "enroll-totp",
-            Factor::EnrollPush => "enroll-push",
-            Factor::EnrollFido2 => "enroll-fido2",
-        }
-    }
-}
-
-/// The decision plus what the log line needs.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Outcome {
-    /// What to return.
-    pub decision: Decision,
-    /// Which factor was tried, if any.
-    pub factor: Option<Factor>,
-    /// Short reason for the log (never a secret).
-    pub reason: String,
-    /// The account the login was decided for, once the user name resolved (it may be spelled
-    /// differently from `PAM_USER`).
-    pub account: Option<String>,
-}
-
-impl Outcome {
-    fn new(decision: Decision, reason: impl Into<String>) -> Self {
-        Outcome { decision, factor: None, reason: reason.into(), account: None }
-    }
-    /// A denial for `reason` (the log's words, never shown to the user).
-    pub fn deny(d: Denial, reason: impl Into<String>) -> Self {
-        Outcome::new(Decision::Deny(d), reason)
-    }
-    pub(crate) fn ignore(reason: impl Into<String>) -> Self {
-        Outcome::new(Decision::Ignore, reason)
-    }
-    pub(crate) fn success(reason: impl Into<String>) -> Self {
-        Outcome::new(Decision::Success, reason)
-    }
-    pub(crate) fn fail_open(reason: impl Into<String>) -> Self {
-        Outcome::new(Decision::FailOpen, reason)
-    }
-    /// The denial for an error while `doing` something (the log says both).
-    pub(crate) fn failed(doing: &str, e: Error) -> Self {
-        Outcome::deny(Denial::from(&e), format!("{doing}: {e}"))
-    }
-    pub(crate) fn with_factor(mut self, f: Factor) -> Self {
-        self.factor = Some(f);
-        self
-    }
-
-    /// The one syslog line for this decision: user (the account, and `PAM_USER` as given when
-    /// it is spelled differently), service, remote host, factor, outcome, reason. Untrusted
-    /// fields are escaped and bounded.
-    pub fn log_line(&self, req: &Request) -> String {
-        let decision = self.decision.name();
-        let user = match &self.account {
-            Some(a) if *a != req.user => {
-                format!("user=\"{}\" pam_user=\"{}\"", log_safe(a), log_safe(&req.user))
-            }
-            _ => format!("user=\"{}\"", log_safe(&req.user)),
-        };
-        format!(
-            "decision={decision} {user} service=\"{}\" rhost=\"{}\" factor={} reason=\"{}\"",
-            log_safe(&req.service),
-            log_safe(req.rhost.as_deref().unwrap_or("")),
-            self.factor.map_or("none", Factor::name),
-            self.reason,
-        )
-    }
-}
-
-impl From<Error> for Outcome {
-    /// The denial for an error ([`Denial::from`]), the error's message as the reason.
-    fn from(e: Error) -> Self {
-        Outcome::deny(Denial::from(&e), e.to_string())
-    }
-}
-
-impl From<ConvError> for Outcome {
-    /// The denial when the conversation failed.
-    fn from(e: ConvError) -> Self {
-        Outcome::deny(Denial::Conversation, format!("conversation failed: {}", e.0))
-    }
-}
-
-/// What every step of one login works with: the configuration, what PAM said, the store, the
-/// account, the conversation, the clock and the central services. The flows take it instead of
-/// the same seven arguments each; the user's record is not part of it, because each check reads
-/// the record afresh under the user's lock ([`verify::begin_attempt`]).
-pub(crate) struct LoginContext<'a> {
-    pub(crate) cfg: &'a Config,
-    pub(crate) req: &'a Request,
-    pub(crate) store: &'a Store,
-    /// The account (resolved from `req.user`).
-    pub(crate) user: &'a UserName,
-    pub(crate) conv: &'a mut dyn Conversation,
-    pub(crate) clock: &'a dyn Clock,
-    pub(crate) remotes: &'a dyn Remotes,
-}
-
-impl LoginContext<'_> {
-    /// Shows an error message unless the application asked for silence (`PAM_SILENT`).
-    pub(crate) fn tell_error(&mut self, text: &str) {
-        if !self.req.silent {
-            self.conv.error(text);
-        }
-    }
-}
-
-impl fmt::Display for Outcome {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:?}: {}", self.decision, self.reason)
-    }
-}
 
 /// Runs one second-factor authentication with a loaded configuration: apply policy, ask,
 /// verify, record. The central services (push, privacyIDEA) are asked through `remotes`

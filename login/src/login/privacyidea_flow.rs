@@ -20,10 +20,11 @@
 //!
 //! [`Decision::FailOpen`]: super::Decision::FailOpen
 
-use super::{
-    Denial, Factor, LoginContext, MAX_ANSWER_LEN, Outcome, PROMPT, PrivacyIdeaRemote, answered,
-    verify,
-};
+use super::context::LoginContext;
+use super::conversation::{MAX_ANSWER_LEN, PROMPT};
+use super::outcome::{Denial, Factor, Outcome, answered};
+use super::remote::PrivacyIdeaRemote;
+use super::verify;
 use crate::config::Config;
 use crate::policy::{FailMode, Policy};
 use crate::privacyidea::{CheckResult, PiError, PollStatus, PrivacyIdeaConfig};

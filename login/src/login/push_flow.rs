@@ -23,7 +23,11 @@
 //! or a key the service swapped in, is refused), a test push must be approved with the right
 //! number, and only then is the device saved (with recovery codes if the user has none).
 
-use super::{Denial, Factor, LoginContext, Outcome, PROMPT, PushRemote, answered, verify};
+use super::context::LoginContext;
+use super::conversation::PROMPT;
+use super::outcome::{Denial, Factor, Outcome, answered};
+use super::remote::PushRemote;
+use super::verify;
 use crate::config::Config;
 use crate::policy::FailMode;
 use crate::push::{self, Expected, NumberEntry, PushConfig, PushDevice, PushError, Verdict};

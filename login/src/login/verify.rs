@@ -1,9 +1,8 @@
 //! Asking an enrolled user for a code and checking it, with replay protection and lockout.
 
-use super::{
-    Clock, Conversation, Denial, Factor, LoginContext, MAX_ANSWER_LEN, Outcome, SINGLE_PROMPT,
-    answered,
-};
+use super::context::LoginContext;
+use super::conversation::{Clock, Conversation, MAX_ANSWER_LEN, SINGLE_PROMPT};
+use super::outcome::{Denial, Factor, Outcome, answered};
 use crate::config::Config;
 use crate::recovery::{self, Attempt};
 use crate::store::{Store, UserLock, UserRecord};
