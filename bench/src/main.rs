@@ -80,38 +80,14 @@ fn parse_run(mut args: impl Iterator<Item = String>) -> RunArgs {
 }
 
 fn run(a: RunArgs) {
-    if !sys::is_root() {
-        eprintln!("mfa-bench: run as root (PAM modules run as root; scripts/bench.sh uses sudo)");
-        std::process::exit(1);
-    }
-    let module = std::fs::canonicalize(&a.module).unwrap_or_else(|e| {
-        eprintln!(
-            "mfa-bench: {}: {e} (build it: cargo build --release -p pam_mfa)",
-            a.module.display()
-        );
-        std::process::exit(1)
-    });
+    require_root();
+    let module = canonical_module(&a.module);
     let svg = a.svg.unwrap_or_else(|| a.out.with_extension("svg"));
-    for p in [&a.out, &svg] {
-        // Fail now rather than after the run.
-        if let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
-        }
-        std::fs::OpenOptions::new()
-            .append(true)
-            .create(true)
-            .open(p)
-            .unwrap_or_else(|e| panic!("cannot write {}: {e}", p.display()));
-    }
+    check_writable(&[&a.out, &svg]);
     let plan = scenarios::Plan::new(a.quick);
     let only = a.only.clone();
     let wanted = |name: &str| only.as_deref().is_none_or(|o| o == name);
-    if let Some(o) = &only {
-        let known = ["sequential", "recovery", "fresh", "scaling", "concurrency"];
-        if !known.contains(&o.as_str()) {
-            usage();
-        }
-    }
+    check_only(only.as_deref());
     let t0 = Instant::now();
     let date = machine::utc_now();
     let machine = machine::describe(&env::base_dir());
@@ -122,28 +98,18 @@ fn run(a: RunArgs) {
     }
     let sizes = scenarios::fresh::sizes(&module);
     let probe = machine::DiskProbe::start(&env::base_dir());
+    // The fields are evaluated in this order: the scenarios one after the other, then the
+    // measures taken after them (load, disk probe, syslog sink stopped, duration).
     let results = report::Results {
-        sequential: if wanted("sequential") {
+        sequential: if_wanted(wanted("sequential"), || {
             scenarios::sequential::totp(&plan, &module, sink.as_ref().ok())
-        } else {
-            Vec::new()
-        },
-        recovery: if wanted("recovery") {
-            scenarios::sequential::recovery(&plan, &module)
-        } else {
-            Vec::new()
-        },
-        fresh: if wanted("fresh") { scenarios::fresh::run(&plan, &module) } else { Vec::new() },
-        scaling: if wanted("scaling") {
-            scenarios::scaling::run(&plan, &module)
-        } else {
-            Vec::new()
-        },
-        concurrency: if wanted("concurrency") {
+        }),
+        recovery: if_wanted(wanted("recovery"), || scenarios::sequential::recovery(&plan, &module)),
+        fresh: if_wanted(wanted("fresh"), || scenarios::fresh::run(&plan, &module)),
+        scaling: if_wanted(wanted("scaling"), || scenarios::scaling::run(&plan, &module)),
+        concurrency: if_wanted(wanted("concurrency"), || {
             scenarios::concurrency::run(&plan, &module)
-        } else {
-            Vec::new()
-        },
+        }),
         only,
         sizes,
         machine,
@@ -169,6 +135,55 @@ fn run(a: RunArgs) {
         a.out.display(),
         svg.display()
     );
+}
+
+/// Exits unless running as root: PAM modules run as root.
+fn require_root() {
+    if !sys::is_root() {
+        eprintln!("mfa-bench: run as root (PAM modules run as root; scripts/bench.sh uses sudo)");
+        std::process::exit(1);
+    }
+}
+
+/// The module's canonical path; exits with a hint to build it when it is not there.
+fn canonical_module(module: &Path) -> PathBuf {
+    std::fs::canonicalize(module).unwrap_or_else(|e| {
+        eprintln!(
+            "mfa-bench: {}: {e} (build it: cargo build --release -p pam_mfa)",
+            module.display()
+        );
+        std::process::exit(1)
+    })
+}
+
+/// Creates each output's directory and opens the file for appending: fail now rather than
+/// after the run.
+fn check_writable(paths: &[&PathBuf]) {
+    for p in paths {
+        if let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+        }
+        std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(p)
+            .unwrap_or_else(|e| panic!("cannot write {}: {e}", p.display()));
+    }
+}
+
+/// `--only` must name a scenario; otherwise the usage and exit.
+fn check_only(only: Option<&str>) {
+    if let Some(o) = only {
+        let known = ["sequential", "recovery", "fresh", "scaling", "concurrency"];
+        if !known.contains(&o) {
+            usage();
+        }
+    }
+}
+
+/// Runs a scenario when it is wanted; an empty result when it is not.
+fn if_wanted<T>(wanted: bool, scenario: impl FnOnce() -> Vec<T>) -> Vec<T> {
+    if wanted { scenario() } else { Vec::new() }
 }
 
 fn write(path: &Path, text: &str) {

@@ -15,7 +15,7 @@
 //!   again into a new directory and handing out the new `ca.pem`.
 
 use rcgen::{
-    BasicConstraints, CertificateParams, CidrSubnet, DnType, ExtendedKeyUsagePurpose,
+    BasicConstraints, Certificate, CertificateParams, CidrSubnet, DnType, ExtendedKeyUsagePurpose,
     GeneralSubtree, IsCa, KeyPair, KeyUsagePurpose, NameConstraints, SanType,
 };
 use std::net::IpAddr;
@@ -49,6 +49,35 @@ pub fn init(
     ips: &[IpAddr],
     ca_key: Option<&Path>,
 ) -> Result<Vec<PathBuf>, String> {
+    check_dns_name(name)?;
+    let paths = output_paths(out_dir, ca_key)?;
+    if !out_dir.exists() {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o755)
+            .create(out_dir)
+            .map_err(|e| format!("{}: {e}", out_dir.display()))?;
+    }
+    let today = i64::try_from(crate::time::now() / 86_400).unwrap_or(0);
+    let validity = Validity::from_day(today)?;
+    let (ca_cert, ca_key_pair) = make_ca(name, ips, &validity)?;
+    let (server_cert, server_key) = make_server(name, ips, &validity, &ca_cert, &ca_key_pair)?;
+
+    let mut contents = vec![
+        (ca_cert.pem(), false),
+        (server_cert.pem(), false),
+        (server_key.serialize_pem(), true),
+    ];
+    if ca_key.is_some() {
+        contents.push((ca_key_pair.serialize_pem(), true));
+    }
+    write_all_new(&paths, contents)?;
+    Ok(paths)
+}
+
+/// `name` must be a DNS name: letters, digits, `-` and `.`, not starting or ending with a dot,
+/// at most 253 characters.
+fn check_dns_name(name: &str) -> Result<(), String> {
     if name.is_empty()
         || name.len() > 253
         || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
@@ -57,6 +86,12 @@ pub fn init(
     {
         return Err(format!("--name {name:?} is not a DNS name"));
     }
+    Ok(())
+}
+
+/// The paths to write ([`FILES`] in `out_dir`, then `ca_key` if asked), once it is sure the CA
+/// key is kept out of `out_dir` and none of them exists.
+fn output_paths(out_dir: &Path, ca_key: Option<&Path>) -> Result<Vec<PathBuf>, String> {
     let mut paths: Vec<PathBuf> = FILES.iter().map(|f| out_dir.join(f)).collect();
     if let Some(key) = ca_key {
         let key_dir = key.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
@@ -76,23 +111,42 @@ pub fn init(
     if let Some(p) = paths.iter().find(|p| p.symlink_metadata().is_ok()) {
         return Err(format!("{} exists; refusing to overwrite", p.display()));
     }
-    if !out_dir.exists() {
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o755)
-            .create(out_dir)
-            .map_err(|e| format!("{}: {e}", out_dir.display()))?;
-    }
-    let err = |e: rcgen::Error| format!("certificate generation: {e}");
-    let today = i64::try_from(crate::time::now() / 86_400).unwrap_or(0);
-    // From yesterday, to tolerate clients whose clocks are a little behind.
-    let (y, m, d) = ymd(today - 1)?;
-    let from = rcgen::date_time_ymd(y, m, d);
-    let (y, m, d) = ymd(today + VALIDITY_DAYS)?;
-    let until = rcgen::date_time_ymd(y, m, d);
+    Ok(paths)
+}
 
-    let ca_key_pair = KeyPair::generate().map_err(err)?;
-    let mut ca = CertificateParams::new(Vec::<String>::new()).map_err(err)?;
+/// Both certificates' validity, as civil dates: from yesterday (to tolerate clients whose
+/// clocks are a little behind) for [`VALIDITY_DAYS`].
+struct Validity {
+    from: (i32, u8, u8),
+    until: (i32, u8, u8),
+}
+
+impl Validity {
+    fn from_day(today: i64) -> Result<Validity, String> {
+        Ok(Validity { from: ymd(today - 1)?, until: ymd(today + VALIDITY_DAYS)? })
+    }
+
+    fn apply(&self, params: &mut CertificateParams) {
+        let (y, m, d) = self.from;
+        params.not_before = rcgen::date_time_ymd(y, m, d);
+        let (y, m, d) = self.until;
+        params.not_after = rcgen::date_time_ymd(y, m, d);
+    }
+}
+
+fn cert_err(e: rcgen::Error) -> String {
+    format!("certificate generation: {e}")
+}
+
+/// The CA: self-signed, may sign end-entity certificates only (path length 0), and name
+/// constrained to `name` (and names below it) and the addresses `ips`.
+fn make_ca(
+    name: &str,
+    ips: &[IpAddr],
+    validity: &Validity,
+) -> Result<(Certificate, KeyPair), String> {
+    let ca_key_pair = KeyPair::generate().map_err(cert_err)?;
+    let mut ca = CertificateParams::new(Vec::<String>::new()).map_err(cert_err)?;
     ca.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
     ca.distinguished_name.push(DnType::CommonName, format!("mfa-pushd CA for {name}"));
     ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
@@ -103,30 +157,35 @@ pub fn init(
     }));
     ca.name_constraints =
         Some(NameConstraints { permitted_subtrees: permitted, excluded_subtrees: Vec::new() });
-    ca.not_before = from;
-    ca.not_after = until;
-    let ca_cert = ca.self_signed(&ca_key_pair).map_err(err)?;
+    validity.apply(&mut ca);
+    let ca_cert = ca.self_signed(&ca_key_pair).map_err(cert_err)?;
+    Ok((ca_cert, ca_key_pair))
+}
 
-    let server_key = KeyPair::generate().map_err(err)?;
-    let mut server = CertificateParams::new(vec![name.to_string()]).map_err(err)?;
+/// The server certificate for `name` and `ips`, signed by the CA: a TLS server, not a CA.
+fn make_server(
+    name: &str,
+    ips: &[IpAddr],
+    validity: &Validity,
+    ca_cert: &Certificate,
+    ca_key_pair: &KeyPair,
+) -> Result<(Certificate, KeyPair), String> {
+    let server_key = KeyPair::generate().map_err(cert_err)?;
+    let mut server = CertificateParams::new(vec![name.to_string()]).map_err(cert_err)?;
     server.subject_alt_names.extend(ips.iter().map(|ip| SanType::IpAddress(*ip)));
     server.distinguished_name.push(DnType::CommonName, name);
     server.is_ca = IsCa::ExplicitNoCa;
     server.key_usages = vec![KeyUsagePurpose::DigitalSignature];
     server.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
     server.use_authority_key_identifier_extension = true;
-    server.not_before = from;
-    server.not_after = until;
-    let server_cert = server.signed_by(&server_key, &ca_cert, &ca_key_pair).map_err(err)?;
+    validity.apply(&mut server);
+    let server_cert = server.signed_by(&server_key, ca_cert, ca_key_pair).map_err(cert_err)?;
+    Ok((server_cert, server_key))
+}
 
-    let mut contents = vec![
-        (ca_cert.pem(), false),
-        (server_cert.pem(), false),
-        (server_key.serialize_pem(), true),
-    ];
-    if ca_key.is_some() {
-        contents.push((ca_key_pair.serialize_pem(), true));
-    }
+/// Writes each text to its path, never over an existing file: the private ones 0600, the
+/// others 0644. Each text is wiped from memory once written.
+fn write_all_new(paths: &[PathBuf], contents: Vec<(String, bool)>) -> Result<(), String> {
     for (path, (text, private)) in paths.iter().zip(contents) {
         let text = zeroize::Zeroizing::new(text);
         if private {
@@ -136,7 +195,7 @@ pub fn init(
         }
         .map_err(|e| format!("{}: {e}", path.display()))?;
     }
-    Ok(paths)
+    Ok(())
 }
 
 fn write_new_public(path: &Path, bytes: &[u8]) -> std::io::Result<()> {

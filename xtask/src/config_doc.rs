@@ -64,65 +64,101 @@ pub(crate) struct Key {
 pub(crate) fn parse(text: &str) -> Result<ConfigDoc, String> {
     let parsed: toml::Table =
         text.parse().map_err(|e| format!("config/pam_mfa.toml is not valid TOML: {e}"))?;
-    let mut doc = ConfigDoc {
-        intro: Vec::new(),
-        tables: vec![TableDoc::new(String::new(), false, vec![])],
-        notes: Vec::new(),
+    let mut r = Reader {
+        parsed: &parsed,
+        doc: ConfigDoc {
+            intro: Vec::new(),
+            tables: vec![TableDoc::new(String::new(), false, vec![])],
+            notes: Vec::new(),
+        },
+        pending: Vec::new(),
+        intro_done: false,
+        after_key: false,
     };
-    let mut pending: Vec<String> = Vec::new();
-    let mut intro_done = false;
-    // True right after a key line: a key on the next line may share that key's comment.
-    let mut after_key = false;
     let mut lines = text.lines().enumerate();
     while let Some((index, raw)) = lines.next() {
         let line = raw.trim();
         let line_no = index + 1;
-        let follows_key = std::mem::replace(&mut after_key, false);
+        let follows_key = std::mem::replace(&mut r.after_key, false);
         if let Some(comment) = line.strip_prefix('#') {
-            pending.push(comment.strip_prefix(' ').unwrap_or(comment).trim_end().to_string());
+            r.pending.push(comment.strip_prefix(' ').unwrap_or(comment).trim_end().to_string());
             continue;
         }
         if line.is_empty() {
-            if !intro_done && !pending.is_empty() {
-                doc.intro = std::mem::take(&mut pending);
-                intro_done = true;
-            } else if pending.last().is_some_and(|l| !l.is_empty()) {
-                pending.push(String::new());
-            }
+            r.blank_line();
             continue;
         }
-        intro_done = true;
-        let comments = take_block(&mut pending);
+        r.intro_done = true;
+        let comments = take_block(&mut r.pending);
         if let Some(header) = table_header(line) {
             let (name, is_array) = header.map_err(|e| format!("line {line_no}: {e}"))?;
-            match doc.tables.iter_mut().find(|t| t.name == name) {
-                Some(t) if t.is_array && is_array => append_paragraph(&mut t.doc, comments),
-                Some(_) => return Err(format!("line {line_no}: table [{name}] defined twice")),
-                None => doc.tables.push(TableDoc::new(name, is_array, comments)),
-            }
+            r.table(name, is_array, comments, line_no)?;
             continue;
         }
-        let Some((key, value)) = line.split_once('=') else {
-            return Err(format!(
-                "line {line_no}: cannot read {raw:?} (expected a comment, a key or a table)"
-            ));
-        };
-        let key = key.trim().trim_matches('"').to_string();
-        if key.is_empty() || key.contains(char::is_whitespace) {
-            return Err(format!("line {line_no}: cannot read the key in {raw:?}"));
+        let (key, value) = key_and_value(line, raw, line_no)?;
+        let value_text = whole_value(value, &mut lines, line_no, &key)?;
+        r.after_key = true;
+        r.key(key, value_text, comments, follows_key, line_no)?;
+    }
+    let mut doc = r.doc;
+    doc.notes = take_block(&mut r.pending);
+    check_against_toml(&doc, &parsed)?;
+    Ok(doc)
+}
+
+/// The state of [`parse`] between lines.
+struct Reader<'a> {
+    /// The file as TOML parses it: the defaults shown come from here.
+    parsed: &'a toml::Table,
+    /// What has been read so far.
+    doc: ConfigDoc,
+    /// Comment lines not yet attached to anything.
+    pending: Vec<String>,
+    /// Whether the introduction is behind us.
+    intro_done: bool,
+    /// True right after a key line: a key on the next line may share that key's comment.
+    after_key: bool,
+}
+
+impl Reader<'_> {
+    /// A blank line: the end of the introduction, or a paragraph break in the pending comment.
+    fn blank_line(&mut self) {
+        if !self.intro_done && !self.pending.is_empty() {
+            self.doc.intro = std::mem::take(&mut self.pending);
+            self.intro_done = true;
+        } else if self.pending.last().is_some_and(|l| !l.is_empty()) {
+            self.pending.push(String::new());
         }
-        // A value spanning several lines (array, multi-line string) is skipped to its end; the
-        // default shown is taken from the TOML parse.
-        let mut value_text = value.trim().to_string();
-        while !value_complete(&value_text) {
-            let Some((_, next)) = lines.next() else {
-                return Err(format!("line {line_no}: the value of {key} never ends"));
-            };
-            value_text.push('\n');
-            value_text.push_str(next);
+    }
+
+    /// A table header documented by `comments`; an `[[array]]` header repeated adds to its
+    /// comment, any other repeat is an error.
+    fn table(
+        &mut self,
+        name: String,
+        is_array: bool,
+        comments: Vec<String>,
+        line_no: usize,
+    ) -> Result<(), String> {
+        match self.doc.tables.iter_mut().find(|t| t.name == name) {
+            Some(t) if t.is_array && is_array => append_paragraph(&mut t.doc, comments),
+            Some(_) => return Err(format!("line {line_no}: table [{name}] defined twice")),
+            None => self.doc.tables.push(TableDoc::new(name, is_array, comments)),
         }
-        after_key = true;
-        let table = doc.tables.last_mut().expect("the root table is always there");
+        Ok(())
+    }
+
+    /// A key of the current table, written as `value_text`, documented by `comments` or (when
+    /// `follows_key`) sharing the previous key's comment.
+    fn key(
+        &mut self,
+        key: String,
+        value_text: String,
+        comments: Vec<String>,
+        follows_key: bool,
+        line_no: usize,
+    ) -> Result<(), String> {
+        let table = self.doc.tables.last_mut().expect("the root table is always there");
         let existing = table.groups.iter_mut().find(|g| g.keys.iter().any(|k| k.name == key));
         if let Some(group) = existing {
             // A key repeated in a later [[array]] entry may rely on the first entry's comment.
@@ -130,10 +166,10 @@ pub(crate) fn parse(text: &str) -> Result<ConfigDoc, String> {
                 return Err(format!("line {line_no}: key {key} defined twice"));
             }
             append_paragraph(&mut group.doc, comments);
-            continue;
+            return Ok(());
         }
         let path = dotted(&table.name, &key);
-        let default = lookup(&parsed, &path).map(toml_text).unwrap_or(value_text);
+        let default = lookup(self.parsed, &path).map(toml_text).unwrap_or(value_text);
         let key = Key { name: key, default };
         match table.groups.last_mut() {
             _ if !comments.is_empty() => {
@@ -148,10 +184,45 @@ pub(crate) fn parse(text: &str) -> Result<ConfigDoc, String> {
                 ));
             }
         }
+        Ok(())
     }
-    doc.notes = take_block(&mut pending);
-    check_against_toml(&doc, &parsed)?;
-    Ok(doc)
+}
+
+/// The key (unquoted) and the value text of a `key = value` line.
+fn key_and_value<'l>(
+    line: &'l str,
+    raw: &str,
+    line_no: usize,
+) -> Result<(String, &'l str), String> {
+    let Some((key, value)) = line.split_once('=') else {
+        return Err(format!(
+            "line {line_no}: cannot read {raw:?} (expected a comment, a key or a table)"
+        ));
+    };
+    let key = key.trim().trim_matches('"').to_string();
+    if key.is_empty() || key.contains(char::is_whitespace) {
+        return Err(format!("line {line_no}: cannot read the key in {raw:?}"));
+    }
+    Ok((key, value))
+}
+
+/// A value spanning several lines (array, multi-line string) is read on from `lines` to its
+/// end; the default shown is taken from the TOML parse.
+fn whole_value<'t>(
+    value: &str,
+    lines: &mut impl Iterator<Item = (usize, &'t str)>,
+    line_no: usize,
+    key: &str,
+) -> Result<String, String> {
+    let mut value_text = value.trim().to_string();
+    while !value_complete(&value_text) {
+        let Some((_, next)) = lines.next() else {
+            return Err(format!("line {line_no}: the value of {key} never ends"));
+        };
+        value_text.push('\n');
+        value_text.push_str(next);
+    }
+    Ok(value_text)
 }
 
 /// Takes the pending comment lines, without leading or trailing paragraph breaks.

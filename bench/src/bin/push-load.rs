@@ -318,14 +318,28 @@ fn mib(kib: u64) -> String {
 /// The report: one Markdown table with a column per backend, and the JSON (one object for one
 /// backend, `{"backends": [...]}` for several).
 fn report(a: &Args, runs: &[Measured], load_before: &str) -> (String, String) {
-    let machine = format!(
+    let machine = machine_description(load_before);
+    let names: Vec<&str> = runs.iter().map(|m| m.name).collect();
+    let mut md = report_heading(a, &names, &machine);
+    md += &measure_table(a, runs, &names);
+    md += &backend_notes(runs);
+    md += &caveats(load_before);
+    (md, report_json(a, runs, &machine))
+}
+
+/// The machine the run shared: CPUs, build profile and the load average before and after.
+fn machine_description(load_before: &str) -> String {
+    format!(
         "{} CPUs, {}, load average {load_before} before the run and {} after it",
         std::thread::available_parallelism().map_or(0, |n| n.get()),
         if cfg!(debug_assertions) { "debug build" } else { "release build" },
         load_average()
-    );
-    let names: Vec<&str> = runs.iter().map(|m| m.name).collect();
-    let mut md = format!(
+    )
+}
+
+/// The report's title and the paragraph saying how it was run.
+fn report_heading(a: &Args, names: &[&str], machine: &str) -> String {
+    format!(
         "## Push service load ({})\n\n\
          `push-load{}{}`: {} concurrent logins for {} s (one user with one device each), \
          the load generator (Rust, tokio + hyper + rustls) and the service sharing this \
@@ -346,7 +360,22 @@ fn report(a: &Args, runs: &[Measured], load_before: &str) -> (String, String) {
         } else {
             ""
         },
-    );
+    )
+}
+
+/// The Markdown table: one row per measure, one column per backend.
+fn measure_table(a: &Args, runs: &[Measured], names: &[&str]) -> String {
+    let mut md =
+        format!("| measure | {} |\n|---|{}\n", names.join(" | "), "---|".repeat(runs.len()));
+    for (label, values) in &measure_rows(a, runs) {
+        md += &format!("| {label} | {} |\n", values.join(" | "));
+    }
+    md += "\n";
+    md
+}
+
+/// Each measure's label and its value for every run, in the table's order.
+fn measure_rows(a: &Args, runs: &[Measured]) -> Vec<(String, Vec<String>)> {
     let mut rows: Vec<(String, Vec<String>)> = Vec::new();
     let mut row = |label: &str, f: &dyn Fn(&Measured) -> String| {
         rows.push((label.to_string(), runs.iter().map(f).collect()));
@@ -388,11 +417,12 @@ fn report(a: &Args, runs: &[Measured], load_before: &str) -> (String, String) {
             (before, at_max) => format!("{} / {}", db_memory(before), db_memory(at_max)),
         })
     });
-    md += &format!("| measure | {} |\n|---|{}\n", names.join(" | "), "---|".repeat(runs.len()));
-    for (label, values) in &rows {
-        md += &format!("| {label} | {} |\n", values.join(" | "));
-    }
-    md += "\n";
+    rows
+}
+
+/// One bullet per backend under the table: its setup, one login's flow, and what went wrong.
+fn backend_notes(runs: &[Measured]) -> String {
+    let mut md = String::new();
     for (i, m) in runs.iter().enumerate() {
         let flow = if i > 0 && runs[i - 1].flow == m.flow { "as above" } else { m.flow };
         md += &format!("* **{}**: {}. One login: {flow}.", m.name, m.setup);
@@ -404,7 +434,12 @@ fn report(a: &Args, runs: &[Measured], load_before: &str) -> (String, String) {
         }
         md += "\n";
     }
-    md += "\n### Caveats\n\n";
+    md
+}
+
+/// The caveats section: a warning when the machine was already busy, then the standing ones.
+fn caveats(load_before: &str) -> String {
+    let mut md = "\n### Caveats\n\n".to_string();
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
     let load1: f64 =
         load_before.split_whitespace().next().and_then(|l| l.parse().ok()).unwrap_or(0.0);
@@ -426,42 +461,47 @@ fn report(a: &Args, runs: &[Measured], load_before: &str) -> (String, String) {
            shared pages divided among the processes sharing them) for PostgreSQL, whose \
            processes share its buffers; the per-pending figure is one delta divided by the \
            number held, so allocator slack shows in it.\n";
-    let objects: Vec<serde_json::Value> = runs
-        .iter()
-        .map(|m| {
-            let rate = m.t.logins as f64 / m.t.seconds.max(0.001);
-            let p = |q| percentile(&m.t.latencies_ms, q);
-            let mut js = json!({
-                "backend": m.name, "setup": m.setup, "flow": m.flow, "quick": a.quick,
-                "devices": m.users, "workers": a.workers, "seconds": m.t.seconds,
-                "logins": m.t.logins, "errors": m.t.errors, "first_error": m.t.first_error,
-                "logins_per_second": rate,
-                "approve_to_login_ms": {
-                    "p50": p(50.0), "p90": p(90.0), "p99": p(99.0), "n": m.t.latencies_ms.len(),
-                },
-                "rss_after_logins_kib": m.rss_after_logins_kib, "machine": machine,
-                "database_pss_kib_after_logins": db_json(&m.db_after_logins_kib),
-            });
-            match &m.ramp {
-                Ok(r) => {
-                    js["max_pending"] =
-                        json!({"held": r.held, "cap": a.max_pending, "stopped_by": r.stopped_by});
-                    js["rss_kib"] = json!({"before": r.rss_before_kib, "at_max": r.rss_at_max_kib});
-                    js["bytes_per_pending"] = json!(per_pending(r));
-                    js["database_pss_kib"] = json!({
-                        "before": db_json(&r.db_before_kib), "at_max": db_json(&r.db_at_max_kib),
-                    });
-                }
-                Err(why) => js["max_pending"] = json!({"not_measured": why}),
-            }
-            js
-        })
-        .collect();
+    md
+}
+
+/// The JSON report: one object for one backend, `{"backends": [...]}` for several.
+fn report_json(a: &Args, runs: &[Measured], machine: &str) -> String {
+    let objects: Vec<serde_json::Value> = runs.iter().map(|m| run_json(a, m, machine)).collect();
     let js = match objects.as_slice() {
         [one] => one.clone(),
         _ => json!({ "backends": objects }),
     };
-    (md, serde_json::to_string_pretty(&js).unwrap_or_default())
+    serde_json::to_string_pretty(&js).unwrap_or_default()
+}
+
+/// One backend's figures as a JSON object.
+fn run_json(a: &Args, m: &Measured, machine: &str) -> serde_json::Value {
+    let rate = m.t.logins as f64 / m.t.seconds.max(0.001);
+    let p = |q| percentile(&m.t.latencies_ms, q);
+    let mut js = json!({
+        "backend": m.name, "setup": m.setup, "flow": m.flow, "quick": a.quick,
+        "devices": m.users, "workers": a.workers, "seconds": m.t.seconds,
+        "logins": m.t.logins, "errors": m.t.errors, "first_error": m.t.first_error,
+        "logins_per_second": rate,
+        "approve_to_login_ms": {
+            "p50": p(50.0), "p90": p(90.0), "p99": p(99.0), "n": m.t.latencies_ms.len(),
+        },
+        "rss_after_logins_kib": m.rss_after_logins_kib, "machine": machine,
+        "database_pss_kib_after_logins": db_json(&m.db_after_logins_kib),
+    });
+    match &m.ramp {
+        Ok(r) => {
+            js["max_pending"] =
+                json!({"held": r.held, "cap": a.max_pending, "stopped_by": r.stopped_by});
+            js["rss_kib"] = json!({"before": r.rss_before_kib, "at_max": r.rss_at_max_kib});
+            js["bytes_per_pending"] = json!(per_pending(r));
+            js["database_pss_kib"] = json!({
+                "before": db_json(&r.db_before_kib), "at_max": db_json(&r.db_at_max_kib),
+            });
+        }
+        Err(why) => js["max_pending"] = json!({"not_measured": why}),
+    }
+    js
 }
 
 /// A database server's memory for the table.

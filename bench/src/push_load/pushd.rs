@@ -140,6 +140,96 @@ fn json<T: serde::de::DeserializeOwned>(r: &super::http::Reply, want: u16) -> Re
     serde_json::from_slice(&r.body).map_err(|e| e.to_string())
 }
 
+/// A throwaway PostgreSQL cluster with the service's database: the cluster, the `database = …`
+/// line for the configuration and its `server_version`.
+async fn start_postgres() -> Result<(PgCluster, String, String), String> {
+    // The harness is blocking and reports failure by panicking (it is test code).
+    let (pg, url, version) = tokio::task::spawn_blocking(|| {
+        let pg = PgCluster::start_durable();
+        let url = pg.create_database("mfa_pushd");
+        let version = pg.psql("postgres", "SHOW server_version").trim().to_string();
+        (pg, url, version)
+    })
+    .await
+    .map_err(|e| format!("PostgreSQL did not start (see above): {e}"))?;
+    Ok((pg, format!("database = \"{url}\"\n"), version))
+}
+
+/// Writes one configuration per instance into `d`: its own port, data directory and audit log;
+/// the same certificate and database. Returns each configuration's path and port, in order.
+fn write_configs(
+    d: &Path,
+    instances: usize,
+    database: &str,
+) -> Result<Vec<(PathBuf, u16)>, String> {
+    let mut configs = Vec::new();
+    for i in 0..instances {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map_err(|e| e.to_string())?
+            .port();
+        let config = d.join(format!("mfa-pushd-{i}.toml"));
+        let dd = d.display();
+        std::fs::write(
+            &config,
+            format!(
+                "listen = \"127.0.0.1:{port}\"\npublic_url = \"https://localhost:{port}\"\n\
+                 data_dir = \"{dd}/data{i}\"\ntls_cert = \"{dd}/tls/server.pem\"\n\
+                 tls_key = \"{dd}/tls/server.key\"\naudit_log = \"{dd}/audit{i}.log\"\n\
+                 {database}[limits]\nchallenge_ttl_max = 600\nuser_per_minute = 1000000\n\
+                 host_per_minute = 1000000\n"
+            ),
+        )
+        .map_err(|e| e.to_string())?;
+        configs.push((config, port));
+    }
+    Ok(configs)
+}
+
+/// Registers `hosts` hosts through the admin CLI (`host add`) of the instance configured by
+/// `config`, and returns their credentials.
+fn add_hosts(
+    pushd: &Path,
+    d: &Path,
+    config: &Path,
+    hosts: usize,
+) -> Result<Vec<HostCredential>, String> {
+    let mut creds = Vec::new();
+    for h in 0..hosts {
+        let out = d.join(format!("host{h}.json"));
+        run(Command::new(pushd)
+            .arg("--config")
+            .arg(config)
+            .args(["host", "add", &format!("load-host-{h}"), "--out"])
+            .arg(&out))?;
+        let text = std::fs::read_to_string(&out).map_err(|e| e.to_string())?;
+        creds.push(serde_json::from_str::<HostCredential>(&text).map_err(|e| e.to_string())?);
+    }
+    Ok(creds)
+}
+
+/// `host add` made the first instance's service key; every other instance needs the same one
+/// (hosts pin it). `fs::copy` keeps its mode, 0600.
+fn share_service_key(d: &Path, instances: usize) -> Result<(), String> {
+    for i in 1..instances {
+        let data = d.join(format!("data{i}"));
+        std::fs::create_dir_all(&data).map_err(|e| format!("{}: {e}", data.display()))?;
+        std::fs::copy(d.join("data0/service.key"), data.join("service.key"))
+            .map_err(|e| format!("service.key: {e}"))?;
+    }
+    Ok(())
+}
+
+/// One HTTPS client per instance (by port), trusting the run's own CA `ca`.
+fn instance_clients(configs: &[(PathBuf, u16)], ca: &Path) -> Result<Vec<Arc<Http>>, String> {
+    let mut clients = Vec::new();
+    for (_, port) in configs {
+        let addr = format!("127.0.0.1:{port}").parse().map_err(|e| format!("{e}"))?;
+        clients.push(Arc::new(Http::new(addr, "localhost", ca)?));
+    }
+    Ok(clients)
+}
+
 impl Pushd {
     /// Starts `pushd` (the binary) on `store` with limits opened up for load, registers `hosts`
     /// hosts and pairs `devices` devices (one user each).
@@ -154,16 +244,8 @@ impl Pushd {
         let (pg, database, instances, pg_version) = match store {
             Store::Sqlite => (None, String::new(), 1, String::new()),
             Store::Postgres { instances } => {
-                // The harness is blocking and reports failure by panicking (it is test code).
-                let (pg, url, version) = tokio::task::spawn_blocking(|| {
-                    let pg = PgCluster::start_durable();
-                    let url = pg.create_database("mfa_pushd");
-                    let version = pg.psql("postgres", "SHOW server_version").trim().to_string();
-                    (pg, url, version)
-                })
-                .await
-                .map_err(|e| format!("PostgreSQL did not start (see above): {e}"))?;
-                (Some(pg), format!("database = \"{url}\"\n"), instances.max(1), version)
+                let (pg, database, version) = start_postgres().await?;
+                (Some(pg), database, instances.max(1), version)
             }
         };
         run(Command::new(pushd).args(["tls-init", "--out-dir"]).arg(d.join("tls")).args([
@@ -172,54 +254,10 @@ impl Pushd {
             "--ip",
             "127.0.0.1",
         ]))?;
-        // One configuration per instance: its own port, data directory and audit log; the
-        // same certificate and database.
-        let mut configs = Vec::new();
-        for i in 0..instances {
-            let port = std::net::TcpListener::bind("127.0.0.1:0")
-                .and_then(|l| l.local_addr())
-                .map_err(|e| e.to_string())?
-                .port();
-            let config = d.join(format!("mfa-pushd-{i}.toml"));
-            let dd = d.display();
-            std::fs::write(
-                &config,
-                format!(
-                    "listen = \"127.0.0.1:{port}\"\npublic_url = \"https://localhost:{port}\"\n\
-                     data_dir = \"{dd}/data{i}\"\ntls_cert = \"{dd}/tls/server.pem\"\n\
-                     tls_key = \"{dd}/tls/server.key\"\naudit_log = \"{dd}/audit{i}.log\"\n\
-                     {database}[limits]\nchallenge_ttl_max = 600\nuser_per_minute = 1000000\n\
-                     host_per_minute = 1000000\n"
-                ),
-            )
-            .map_err(|e| e.to_string())?;
-            configs.push((config, port));
-        }
-        let mut creds = Vec::new();
-        for h in 0..hosts {
-            let out = d.join(format!("host{h}.json"));
-            run(Command::new(pushd)
-                .arg("--config")
-                .arg(&configs[0].0)
-                .args(["host", "add", &format!("load-host-{h}"), "--out"])
-                .arg(&out))?;
-            let text = std::fs::read_to_string(&out).map_err(|e| e.to_string())?;
-            creds.push(serde_json::from_str::<HostCredential>(&text).map_err(|e| e.to_string())?);
-        }
-        // `host add` made the first instance's service key; every other instance needs the
-        // same one (hosts pin it). `fs::copy` keeps its mode, 0600.
-        for i in 1..instances {
-            let data = d.join(format!("data{i}"));
-            std::fs::create_dir_all(&data).map_err(|e| format!("{}: {e}", data.display()))?;
-            std::fs::copy(d.join("data0/service.key"), data.join("service.key"))
-                .map_err(|e| format!("service.key: {e}"))?;
-        }
-        let ca = d.join("tls/ca.pem");
-        let mut clients = Vec::new();
-        for (_, port) in &configs {
-            let addr = format!("127.0.0.1:{port}").parse().map_err(|e| format!("{e}"))?;
-            clients.push(Arc::new(Http::new(addr, "localhost", &ca)?));
-        }
+        let configs = write_configs(d, instances, &database)?;
+        let creds = add_hosts(pushd, d, &configs[0].0, hosts)?;
+        share_service_key(d, instances)?;
+        let clients = instance_clients(&configs, &d.join("tls/ca.pem"))?;
         let mut me = Pushd {
             store,
             host_http: clients[0].clone(),
@@ -231,7 +269,21 @@ impl Pushd {
             pg_version,
             _dir: dir,
         };
-        for ((config, _), http) in configs.iter().zip(&clients) {
+        me.serve_all(pushd, &configs, &clients).await?;
+        me.devices = me.pair_all(devices).await?;
+        Ok(me)
+    }
+
+    /// Starts each instance in turn and waits (up to 20 s) until it answers its health check.
+    /// Each child is kept in `self.children` as soon as it runs, so dropping `self` on an
+    /// error stops it.
+    async fn serve_all(
+        &mut self,
+        pushd: &Path,
+        configs: &[(PathBuf, u16)],
+        clients: &[Arc<Http>],
+    ) -> Result<(), String> {
+        for ((config, _), http) in configs.iter().zip(clients) {
             // The audit log goes to stderr too; the benchmark does not read it.
             let child = Command::new(pushd)
                 .arg("--config")
@@ -242,7 +294,7 @@ impl Pushd {
                 .stderr(Stdio::null())
                 .spawn()
                 .map_err(|e| format!("{}: {e}", pushd.display()))?;
-            me.children.push(child);
+            self.children.push(child);
             let deadline = Instant::now() + Duration::from_secs(20);
             while http.send("GET", path::HEALTH, "", None).await.map(|r| r.status) != Ok(200) {
                 if Instant::now() > deadline {
@@ -251,8 +303,7 @@ impl Pushd {
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
         }
-        me.devices = me.pair_all(devices).await?;
-        Ok(me)
+        Ok(())
     }
 
     async fn pair_all(&self, n: usize) -> Result<Vec<Device>, String> {

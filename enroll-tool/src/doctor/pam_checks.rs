@@ -2,11 +2,11 @@
 //! position and neighbours let logins around the code, or keep everyone out.
 
 use super::control::{Action, Control};
-use super::mfa::{self, Mfa, StoreState};
+use super::mfa::{self, Mfa, Source, StoreState};
 use super::modules::{ModuleDirs, check_module_file};
 use super::pam::{Item, ItemKind, Rule};
 use super::report::{Finding, Severity};
-use mfa_login::config::ModuleArgs;
+use mfa_login::config::{Config, ModuleArgs};
 
 /// The module's file name in a stack.
 pub(crate) const MFA_MODULE: &str = "pam_mfa.so";
@@ -161,6 +161,20 @@ fn required_line(rule: &Rule) -> String {
     line
 }
 
+/// A finding about the pam_mfa line `rule`.
+fn finding_at(
+    rule: &Rule,
+    id: &'static str,
+    severity: Severity,
+    message: String,
+    fix: String,
+) -> Finding {
+    Finding::new(id, severity, &rule.file, message, fix).at(rule.line)
+}
+
+/// Every check of the pam_mfa line `rule` (item `i` of `stack`), in the order they report:
+/// its arguments, its control, what happens to logins it ignores, its place before the
+/// password, screen lockers, rules that skip it, and the store it uses.
 fn check_mfa_rule(
     env: &mut Env<'_>,
     service: &str,
@@ -169,23 +183,7 @@ fn check_mfa_rule(
     rule: &Rule,
     out: &mut Vec<Finding>,
 ) {
-    let at = |id, severity, message: String, fix: String| {
-        Finding::new(id, severity, &rule.file, message, fix).at(rule.line)
-    };
-    let args = match ModuleArgs::parse(rule.args.iter().map(String::as_str)) {
-        Ok(args) => Some(args),
-        Err(e) => {
-            out.push(at(
-                "pam.bad-argument",
-                Severity::Error,
-                format!("pam_mfa refuses its arguments ({e}), so it denies every login here"),
-                "use only config=/absolute/path.toml, nullok, single_prompt, split_password, locker and \
-                 debug"
-                    .into(),
-            ));
-            None
-        }
-    };
+    let args = parse_args(rule, out);
     check_control(rule, out);
 
     let src = env.mfa.source(args.as_ref().and_then(|a| a.config.as_deref()));
@@ -201,9 +199,51 @@ fn check_mfa_rule(
         None => nullok.then_some("nullok"),
     };
     let others_grant = stack.iter().enumerate().any(|(j, it)| j != i && grants(it));
+    check_ignored_logins(rule, nullok, ignore_reason, others_grant, out);
+    let single_prompt = asks_single_prompt(cfg.as_ref(), args.as_ref());
+    check_before_password(stack, i, single_prompt, rule, out);
+    check_locker(service, args.as_ref(), single_prompt, rule, out);
+    check_skipped(stack, i, rule, out);
 
+    let Some(cfg) = cfg else { return };
+    if !counts(rule.control.action("auth_err")) {
+        return;
+    }
+    check_store(env, &cfg, &src, service, rule, out);
+}
+
+/// The module's arguments as pam_mfa parses them; `None` (and an error) when it refuses them.
+fn parse_args(rule: &Rule, out: &mut Vec<Finding>) -> Option<ModuleArgs> {
+    match ModuleArgs::parse(rule.args.iter().map(String::as_str)) {
+        Ok(args) => Some(args),
+        Err(e) => {
+            out.push(finding_at(
+                rule,
+                "pam.bad-argument",
+                Severity::Error,
+                format!("pam_mfa refuses its arguments ({e}), so it denies every login here"),
+                "use only config=/absolute/path.toml, nullok, single_prompt, split_password, locker and \
+                 debug"
+                    .into(),
+            ));
+            None
+        }
+    }
+}
+
+/// Logins pam_mfa ignores (`PAM_IGNORE`, for `ignore_reason`): with `nullok` and another module
+/// that grants, the unenrolled pass on the first factor alone; with no other module that grants,
+/// those logins are refused.
+fn check_ignored_logins(
+    rule: &Rule,
+    nullok: bool,
+    ignore_reason: Option<&str>,
+    others_grant: bool,
+    out: &mut Vec<Finding>,
+) {
     if nullok && others_grant {
-        out.push(at(
+        out.push(finding_at(
+            rule,
             "pam.nullok",
             Severity::Warning,
             "nullok: users who have not enrolled log in with the first factor alone (expected \
@@ -213,7 +253,8 @@ fn check_mfa_rule(
         ));
     }
     if let (Some(why), false) = (ignore_reason, others_grant) {
-        out.push(at(
+        out.push(finding_at(
+            rule,
             "pam.no-permit",
             Severity::Warning,
             format!(
@@ -224,19 +265,34 @@ fn check_mfa_rule(
             format!("add `auth required pam_permit.so` after line {}", rule.line),
         ));
     }
-    // `split_password` (the first line of a single-prompt stack that checks the password
-    // first) asks the single prompt too.
-    let single_prompt = cfg
-        .as_ref()
-        .map_or(args.as_ref().is_some_and(|a| a.single_prompt || a.split_password), |c| {
-            c.single_prompt || c.split_password
-        });
+}
+
+/// Whether pam_mfa asks one prompt (password and code together): from the configuration with
+/// the arguments applied, or from the arguments alone when the configuration does not load.
+/// `split_password` (the first line of a single-prompt stack that checks the password first)
+/// asks the single prompt too.
+fn asks_single_prompt(cfg: Option<&Config>, args: Option<&ModuleArgs>) -> bool {
+    cfg.map_or(args.is_some_and(|a| a.single_prompt || a.split_password), |c| {
+        c.single_prompt || c.split_password
+    })
+}
+
+/// A password module after a two-prompt pam_mfa (item `i`): the code is asked before the
+/// password.
+fn check_before_password(
+    stack: &[Item],
+    i: usize,
+    single_prompt: bool,
+    rule: &Rule,
+    out: &mut Vec<Finding>,
+) {
     let password_after = stack[i + 1..]
         .iter()
         .filter_map(rule_of)
         .find(|r| PASSWORD_MODULES.contains(&r.module_name()));
     if let (false, Some(pw)) = (single_prompt, password_after) {
-        out.push(at(
+        out.push(finding_at(
+            rule,
             "pam.before-password",
             Severity::Warning,
             format!(
@@ -252,14 +308,19 @@ fn check_mfa_rule(
                 .into(),
         ));
     }
-    check_locker(service, args.as_ref(), single_prompt, rule, out);
-    check_skipped(stack, i, rule, out);
+}
 
-    let Some(cfg) = cfg else { return };
-    if !counts(rule.control.action("auth_err")) {
-        return;
-    }
-    match env.mfa.store(&cfg) {
+/// The store of `cfg` (loaded from `src`): one that cannot be opened, or one where nobody is
+/// enrolled while enrollment is required, refuses every login.
+fn check_store(
+    env: &mut Env<'_>,
+    cfg: &Config,
+    src: &Source,
+    service: &str,
+    rule: &Rule,
+    out: &mut Vec<Finding>,
+) {
+    match env.mfa.store(cfg) {
         StoreState::Unusable(e) => out.push(Finding::new(
             "store.unusable",
             Severity::Error,
@@ -271,8 +332,9 @@ fn check_mfa_rule(
                 format!("create it with `sudo mfa-enroll --config {} init`", src.shown)
             },
         )),
-        StoreState::NobodyEnrolled if mfa::enrollment_required_for_all(&cfg, service) => {
-            out.push(at(
+        StoreState::NobodyEnrolled if mfa::enrollment_required_for_all(cfg, service) => {
+            out.push(finding_at(
+                rule,
                 "store.nobody-enrolled",
                 Severity::Error,
                 "enrollment is required and no user has enrolled yet, so every login through \

@@ -244,27 +244,11 @@ pub(crate) fn check(all: &[Directive], out: &mut Vec<Finding>) {
     }
 }
 
+/// The checks of one view, in order: without `UsePAM yes` nothing else matters; then
+/// keyboard-interactive, `AuthenticationMethods` and `PasswordAuthentication`.
 fn check_view(v: &View<'_>, out: &mut Vec<Finding>) {
-    let finding = |id, severity, cause: Value<'_>, message: String, setting: &str| {
-        let (file, line, fix) = match cause {
-            Some(d) => (d.file.clone(), Some(d.line), format!("change it to `{setting}`")),
-            None => (
-                SSHD_CONFIG.to_string(),
-                None,
-                format!("add `{setting}` to {DROP_IN} (the first value sshd reads wins)"),
-            ),
-        };
-        let mut f = Finding::new(id, severity, file, message, fix);
-        f.line = line;
-        f.condition = cause.and_then(|d| d.condition.clone());
-        f
-    };
-    let shown = |d: Value<'_>, default: &str| match d {
-        Some(d) => format!("{} {}", d.written, d.args.join(" ")),
-        None => format!("{default} (not set: the default)"),
-    };
     if !is_yes(v.use_pam, false) {
-        out.push(finding(
+        out.push(setting_finding(
             "sshd.usepam",
             Severity::Error,
             v.use_pam,
@@ -276,45 +260,94 @@ fn check_view(v: &View<'_>, out: &mut Vec<Finding>) {
         ));
         return;
     }
-    // "any" (the default): one method alone is enough.
-    let lists: Option<Vec<Vec<&str>>> = v
-        .methods
-        .filter(|d| !d.args.iter().all(|a| a == "any"))
-        .map(|d| d.args.iter().map(|l| l.split(',').collect()).collect());
-    let needs_kbd = |l: &Vec<&str>| l.iter().any(|m| is_kbd(m));
-    if !is_yes(v.kbd, true) {
-        let effect = match &lists {
-            Some(ls) if ls.iter().all(needs_kbd) => {
-                "every AuthenticationMethods list needs keyboard-interactive, so sshd refuses \
-                 this configuration (`sshd -t` fails) and SSH does not start at the next restart"
-            }
-            Some(ls) if ls.iter().any(needs_kbd) => {
-                "sshd disables the AuthenticationMethods lists with keyboard-interactive, and \
-                 the others skip the code"
-            }
-            _ => "no code can be asked, so public-key logins skip the second factor",
-        };
-        out.push(finding(
-            "sshd.kbdinteractive",
-            Severity::Error,
-            v.kbd,
-            format!(
-                "{}{}: {effect}",
-                shown(v.kbd, "KbdInteractiveAuthentication yes"),
-                match v.kbd {
-                    Some(d) if d.keyword == "challengeresponseauthentication" => {
-                        " (the old name of KbdInteractiveAuthentication)"
-                    }
-                    _ => "",
-                }
-            ),
-            "KbdInteractiveAuthentication yes",
-        ));
+    let lists = method_lists(v);
+    check_kbd(v, lists.as_deref(), out);
+    check_methods(v, lists.as_deref(), out);
+    check_password(v, lists.as_deref(), out);
+}
+
+/// A finding about the directive `cause` (or, when it is not set, the default), whose fix is
+/// to write `setting`.
+fn setting_finding(
+    id: &'static str,
+    severity: Severity,
+    cause: Value<'_>,
+    message: String,
+    setting: &str,
+) -> Finding {
+    let (file, line, fix) = match cause {
+        Some(d) => (d.file.clone(), Some(d.line), format!("change it to `{setting}`")),
+        None => (
+            SSHD_CONFIG.to_string(),
+            None,
+            format!("add `{setting}` to {DROP_IN} (the first value sshd reads wins)"),
+        ),
+    };
+    let mut f = Finding::new(id, severity, file, message, fix);
+    f.line = line;
+    f.condition = cause.and_then(|d| d.condition.clone());
+    f
+}
+
+/// A directive as written, or `default` marked as not set.
+fn shown(d: Value<'_>, default: &str) -> String {
+    match d {
+        Some(d) => format!("{} {}", d.written, d.args.join(" ")),
+        None => format!("{default} (not set: the default)"),
     }
+}
+
+/// The `AuthenticationMethods` lists, each split into its methods; `None` for "any" (the
+/// default): one method alone is enough.
+fn method_lists<'a>(v: &View<'a>) -> Option<Vec<Vec<&'a str>>> {
+    v.methods
+        .filter(|d| !d.args.iter().all(|a| a == "any"))
+        .map(|d| d.args.iter().map(|l| l.split(',').collect()).collect())
+}
+
+/// Keyboard-interactive turned off: no code can be asked, and what that does to the
+/// `AuthenticationMethods` lists.
+fn check_kbd(v: &View<'_>, lists: Option<&[Vec<&str>]>, out: &mut Vec<Finding>) {
+    if is_yes(v.kbd, true) {
+        return;
+    }
+    let needs_kbd = |l: &Vec<&str>| l.iter().any(|m| is_kbd(m));
+    let effect = match lists {
+        Some(ls) if ls.iter().all(needs_kbd) => {
+            "every AuthenticationMethods list needs keyboard-interactive, so sshd refuses \
+             this configuration (`sshd -t` fails) and SSH does not start at the next restart"
+        }
+        Some(ls) if ls.iter().any(needs_kbd) => {
+            "sshd disables the AuthenticationMethods lists with keyboard-interactive, and \
+             the others skip the code"
+        }
+        _ => "no code can be asked, so public-key logins skip the second factor",
+    };
+    out.push(setting_finding(
+        "sshd.kbdinteractive",
+        Severity::Error,
+        v.kbd,
+        format!(
+            "{}{}: {effect}",
+            shown(v.kbd, "KbdInteractiveAuthentication yes"),
+            match v.kbd {
+                Some(d) if d.keyword == "challengeresponseauthentication" => {
+                    " (the old name of KbdInteractiveAuthentication)"
+                }
+                _ => "",
+            }
+        ),
+        "KbdInteractiveAuthentication yes",
+    ));
+}
+
+/// `AuthenticationMethods`: "any", or a list that asks neither keyboard-interactive nor the
+/// password, lets a login skip the code.
+fn check_methods(v: &View<'_>, lists: Option<&[Vec<&str>]>, out: &mut Vec<Finding>) {
     // With UsePAM, "password" runs the PAM stack too (pam_mfa is asked, and gets the password).
     let skips = |l: &Vec<&str>| !l.iter().any(|m| is_kbd(m) || *m == "password");
-    match &lists {
-        None => out.push(finding(
+    match lists {
+        None => out.push(setting_finding(
             "sshd.authentication-methods",
             Severity::Error,
             v.methods,
@@ -326,7 +359,7 @@ fn check_view(v: &View<'_>, out: &mut Vec<Finding>) {
         )),
         Some(ls) if ls.iter().any(skips) => {
             let bad: Vec<String> = ls.iter().filter(|l| skips(l)).map(|l| l.join(",")).collect();
-            out.push(finding(
+            out.push(setting_finding(
                 "sshd.authentication-methods",
                 Severity::Error,
                 v.methods,
@@ -339,10 +372,14 @@ fn check_view(v: &View<'_>, out: &mut Vec<Finding>) {
         }
         Some(_) => {}
     }
-    let password_usable =
-        lists.as_ref().is_none_or(|ls| ls.iter().any(|l| l.contains(&"password")));
+}
+
+/// `PasswordAuthentication` where a login can use it: sshd answers the code prompt with the
+/// password.
+fn check_password(v: &View<'_>, lists: Option<&[Vec<&str>]>, out: &mut Vec<Finding>) {
+    let password_usable = lists.is_none_or(|ls| ls.iter().any(|l| l.contains(&"password")));
     if is_yes(v.password, true) && password_usable {
-        out.push(finding(
+        out.push(setting_finding(
             "sshd.password-authentication",
             Severity::Warning,
             v.password,

@@ -47,13 +47,8 @@ pub fn parse(text: &str) -> Result<GoogleAuthenticatorFile> {
     }
     let mut lines = text.lines();
     let first = lines.next().ok_or_else(|| bad("empty"))?;
-    let secret = SecretBytes::from_base32(first.trim())
-        .ok_or_else(|| bad("line 1 is not a base32 secret"))?;
-    if secret.len() < 10 {
-        return Err(bad("secret shorter than 80 bits"));
-    }
     let mut f = GoogleAuthenticatorFile {
-        secret,
+        secret: read_secret(first)?,
         step: 30,
         window_size: None,
         rate_limit: None,
@@ -69,50 +64,7 @@ pub fn parse(text: &str) -> Result<GoogleAuthenticatorFile> {
             continue;
         }
         if let Some(opt) = line.strip_prefix('"') {
-            let mut words = opt.split_whitespace();
-            match words.next() {
-                Some("TOTP_AUTH") => totp = true,
-                Some("HOTP_COUNTER") => {
-                    return Err(bad(
-                        "counter-based (HOTP) files cannot be imported: pam_mfa is time-based",
-                    ));
-                }
-                Some("STEP_SIZE") => {
-                    f.step = number(words.next(), "STEP_SIZE")?;
-                    if !(1..=300).contains(&f.step) {
-                        return Err(bad("STEP_SIZE must be 1-300"));
-                    }
-                }
-                Some("WINDOW_SIZE") => {
-                    let w: u32 = number(words.next(), "WINDOW_SIZE")?;
-                    if !(1..=21).contains(&w) {
-                        return Err(bad("WINDOW_SIZE must be 1-21"));
-                    }
-                    f.window_size = Some(w);
-                }
-                Some("RATE_LIMIT") => {
-                    let n: u32 = number(words.next(), "RATE_LIMIT count")?;
-                    let secs: u64 = number(words.next(), "RATE_LIMIT seconds")?;
-                    f.rate_limit = Some((n, secs));
-                    // Remaining words are timestamps of recent attempts: state, not settings.
-                    for w in words {
-                        number::<u64>(Some(w), "RATE_LIMIT timestamp")?;
-                    }
-                }
-                Some("DISALLOW_REUSE") => {
-                    let steps = words
-                        .map(|w| number::<u64>(Some(w), "DISALLOW_REUSE step"))
-                        .collect::<Result<_>>()?;
-                    f.disallow_reuse = Some(steps);
-                }
-                Some("TIME_SKEW") => f.time_skew = Some(number(words.next(), "TIME_SKEW")?),
-                Some(other) => {
-                    let shown: String =
-                        other.chars().take(30).flat_map(char::escape_default).collect();
-                    return Err(bad(format!("unknown option '{shown}' on line {lineno}")));
-                }
-                None => return Err(bad(format!("empty option on line {lineno}"))),
-            }
+            totp |= f.read_option(opt, lineno)?;
         } else if line.len() == 8 && line.bytes().all(|b| b.is_ascii_digit()) {
             if f.scratch_codes.len() == 10 {
                 return Err(bad("more than 10 scratch codes"));
@@ -126,6 +78,67 @@ pub fn parse(text: &str) -> Result<GoogleAuthenticatorFile> {
         return Err(bad("no TOTP_AUTH option: only time-based files can be imported"));
     }
     Ok(f)
+}
+
+/// Line 1: the base32 secret, at least 80 bits.
+fn read_secret(first: &str) -> Result<SecretBytes> {
+    let secret = SecretBytes::from_base32(first.trim())
+        .ok_or_else(|| bad("line 1 is not a base32 secret"))?;
+    if secret.len() < 10 {
+        return Err(bad("secret shorter than 80 bits"));
+    }
+    Ok(secret)
+}
+
+impl GoogleAuthenticatorFile {
+    /// Reads one option line (`opt`: the text after the `"`) into the file; returns whether it
+    /// was `TOTP_AUTH`.
+    fn read_option(&mut self, opt: &str, lineno: usize) -> Result<bool> {
+        let mut words = opt.split_whitespace();
+        match words.next() {
+            Some("TOTP_AUTH") => return Ok(true),
+            Some("HOTP_COUNTER") => {
+                return Err(bad(
+                    "counter-based (HOTP) files cannot be imported: pam_mfa is time-based",
+                ));
+            }
+            Some("STEP_SIZE") => {
+                self.step = number(words.next(), "STEP_SIZE")?;
+                if !(1..=300).contains(&self.step) {
+                    return Err(bad("STEP_SIZE must be 1-300"));
+                }
+            }
+            Some("WINDOW_SIZE") => {
+                let w: u32 = number(words.next(), "WINDOW_SIZE")?;
+                if !(1..=21).contains(&w) {
+                    return Err(bad("WINDOW_SIZE must be 1-21"));
+                }
+                self.window_size = Some(w);
+            }
+            Some("RATE_LIMIT") => {
+                let n: u32 = number(words.next(), "RATE_LIMIT count")?;
+                let secs: u64 = number(words.next(), "RATE_LIMIT seconds")?;
+                self.rate_limit = Some((n, secs));
+                // Remaining words are timestamps of recent attempts: state, not settings.
+                for w in words {
+                    number::<u64>(Some(w), "RATE_LIMIT timestamp")?;
+                }
+            }
+            Some("DISALLOW_REUSE") => {
+                let steps = words
+                    .map(|w| number::<u64>(Some(w), "DISALLOW_REUSE step"))
+                    .collect::<Result<_>>()?;
+                self.disallow_reuse = Some(steps);
+            }
+            Some("TIME_SKEW") => self.time_skew = Some(number(words.next(), "TIME_SKEW")?),
+            Some(other) => {
+                let shown: String = other.chars().take(30).flat_map(char::escape_default).collect();
+                return Err(bad(format!("unknown option '{shown}' on line {lineno}")));
+            }
+            None => return Err(bad(format!("empty option on line {lineno}"))),
+        }
+        Ok(false)
+    }
 }
 
 impl GoogleAuthenticatorFile {

@@ -6,7 +6,7 @@ use super::{Shared, json};
 use crate::audit::Event;
 use crate::config::MIN_TTL;
 use crate::error::ApiError;
-use crate::store::{Challenge, Created, RateLimits};
+use crate::store::{Challenge, Created, Host, RateLimits};
 use axum::extract::State;
 use axum::http::{StatusCode, Uri};
 use axum::response::Response;
@@ -60,7 +60,10 @@ fn refused(state: &Shared, host: &str, user: &str, reason: &str) {
     });
 }
 
-/// `POST /v2/challenges`.
+/// `POST /v2/challenges`. The order of the steps is the security contract: the host is
+/// authenticated (the extractor) before the body is parsed; the request is validated, the
+/// user's fraud cooldown checked and the devices resolved before anything is stored; the rate
+/// limits are applied by the store in the same step that creates the challenge.
 pub async fn create_challenge(
     State(state): State<Shared>,
     HostAuth(host): HostAuth,
@@ -69,34 +72,8 @@ pub async fn create_challenge(
     validate(&req)?;
     let now = crate::time::now();
     let scope = crate::scope::of_host(&host.id);
-    if state.store.cooldown_until(&scope, &req.user).await?.is_some_and(|until| until > now) {
-        refused(&state, &host.id, &req.user, "cooldown after a fraud report");
-        return Err(ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            errors::COOLDOWN,
-            "the user recently reported a login as not theirs; try again later",
-        ));
-    }
-    let mut devices = Vec::new();
-    for id in &req.devices {
-        if devices.iter().any(|d: &DeviceRef| &d.id == id) {
-            continue;
-        }
-        if let Some(d) = state.store.device(id).await? {
-            // Only this user's active devices, paired through a host of this host's scope.
-            if d.user == req.user && d.revoked_at.is_none() && crate::scope::may_push(&host, &d) {
-                devices.push(DeviceRef { id: d.id, name: d.name });
-            }
-        }
-    }
-    if devices.is_empty() {
-        refused(&state, &host.id, &req.user, "no active device");
-        return Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            errors::NO_DEVICE,
-            "none of the devices is paired through this host and active for this user",
-        ));
-    }
+    check_cooldown(&state, &host, &scope, &req.user, now).await?;
+    let devices = pushable_devices(&state, &host, &req).await?;
     let ttl = req.ttl.clamp(MIN_TTL, state.limits.challenge_ttl_max);
     let challenge = Challenge {
         txid: push_proto::random_token(16).map_err(ApiError::internal)?,
@@ -115,34 +92,107 @@ pub async fn create_challenge(
         answer: None,
     };
     let ids: Vec<String> = devices.iter().map(|d| d.id.clone()).collect();
+    store_challenge(&state, &host, &challenge, &ids, now).await?;
+    announce(&state, &host, &challenge, &ids);
+    let created =
+        ChallengeCreated { txid: challenge.txid, expires_at: challenge.expires_at, devices };
+    Ok(json(StatusCode::CREATED, &created))
+}
+
+/// Refuses (audited) while the user is in the cooldown after a fraud report.
+async fn check_cooldown(
+    state: &Shared,
+    host: &Host,
+    scope: &str,
+    user: &str,
+    now: u64,
+) -> Result<(), ApiError> {
+    if state.store.cooldown_until(scope, user).await?.is_some_and(|until| until > now) {
+        refused(state, &host.id, user, "cooldown after a fraud report");
+        return Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            errors::COOLDOWN,
+            "the user recently reported a login as not theirs; try again later",
+        ));
+    }
+    Ok(())
+}
+
+/// The named devices this host may push to, without repeats and in the order named: only the
+/// user's active devices, paired through a host of this host's scope. Refuses (audited) when
+/// none is left.
+async fn pushable_devices(
+    state: &Shared,
+    host: &Host,
+    req: &CreateChallenge,
+) -> Result<Vec<DeviceRef>, ApiError> {
+    let mut devices = Vec::new();
+    for id in &req.devices {
+        if devices.iter().any(|d: &DeviceRef| &d.id == id) {
+            continue;
+        }
+        if let Some(d) = state.store.device(id).await? {
+            // Only this user's active devices, paired through a host of this host's scope.
+            if d.user == req.user && d.revoked_at.is_none() && crate::scope::may_push(host, &d) {
+                devices.push(DeviceRef { id: d.id, name: d.name });
+            }
+        }
+    }
+    if devices.is_empty() {
+        refused(state, &host.id, &req.user, "no active device");
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            errors::NO_DEVICE,
+            "none of the devices is paired through this host and active for this user",
+        ));
+    }
+    Ok(devices)
+}
+
+/// Stores the challenge for the devices `ids` under the rate limits; refuses (audited) when
+/// the user has an open challenge or a limit is reached. Audits the challenges the store found
+/// expired meanwhile.
+async fn store_challenge(
+    state: &Shared,
+    host: &Host,
+    challenge: &Challenge,
+    ids: &[String],
+    now: u64,
+) -> Result<(), ApiError> {
     let limits = RateLimits {
         per_user: state.limits.user_per_minute,
         per_host: state.limits.host_per_minute,
     };
-    match state.store.create_challenge(&challenge, &ids, limits, now).await? {
+    match state.store.create_challenge(challenge, ids, limits, now).await? {
         Created::Ok { expired } => {
             for old in expired {
-                crate::server::audit_expired(&state, &old);
+                crate::server::audit_expired(state, &old);
             }
+            Ok(())
         }
         Created::Pending => {
-            refused(&state, &host.id, &req.user, "the user has an open challenge");
-            return Err(ApiError::new(
+            refused(state, &host.id, &challenge.user, "the user has an open challenge");
+            Err(ApiError::new(
                 StatusCode::CONFLICT,
                 errors::CHALLENGE_PENDING,
                 "the user already has an open challenge",
-            ));
+            ))
         }
         Created::UserRateLimited | Created::HostRateLimited => {
-            refused(&state, &host.id, &req.user, "rate limit");
-            return Err(ApiError::new(
+            refused(state, &host.id, &challenge.user, "rate limit");
+            Err(ApiError::new(
                 StatusCode::TOO_MANY_REQUESTS,
                 errors::RATE_LIMITED,
                 "too many challenges; try again later",
-            ));
+            ))
         }
     }
-    for id in &ids {
+}
+
+/// Audits the new challenge once per device and wakes each device's long-poll, then sends the
+/// Web Push notifications where they are configured.
+fn announce(state: &Shared, host: &Host, challenge: &Challenge, ids: &[String]) {
+    for id in ids {
         state.audit.record(&Event {
             event: "challenge.created",
             host: Some(&host.id),
@@ -155,11 +205,8 @@ pub async fn create_challenge(
         state.hub.publish(&format!("dev:{id}"));
     }
     if let Some(push) = &state.web_push {
-        push.notify(&state, &challenge, &ids);
+        push.notify(state, challenge, ids);
     }
-    let created =
-        ChallengeCreated { txid: challenge.txid, expires_at: challenge.expires_at, devices };
-    Ok(json(StatusCode::CREATED, &created))
 }
 
 /// The host's view of a challenge at `now`.

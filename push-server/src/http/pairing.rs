@@ -129,49 +129,19 @@ fn pair_refused(state: &Shared, p: Option<&Pairing>, reason: &str) {
     });
 }
 
-/// `POST /v2/device/pair`.
+/// `POST /v2/device/pair`. The order of the steps is the security contract: the request is
+/// checked (credential form, name, key, proof of possession) before the store is asked about
+/// the credential, and the pairing is found usable before a device or passkey is made.
 pub async fn pair(
     State(state): State<Shared>,
     JsonBody(req): JsonBody<PairRequest>,
 ) -> Result<Response, ApiError> {
     let credential = zeroize::Zeroizing::new(req.credential.clone());
-    if !limits::is_token(&credential, CREDENTIAL_LEN) {
-        pair_refused(&state, None, "malformed credential");
-        return Err(ApiError::unauthorized());
-    }
-    if !limits::is_text(&req.name, MAX_NAME) {
-        return Err(ApiError::bad_request("name is malformed"));
-    }
-    let key = PublicKey::decode(&req.public_key)
-        .map_err(|_| ApiError::bad_request("public_key is not an uncompressed P-256 point"))?;
-    if !key.verify(&signed::pair(&credential, &req.name, &req.public_key), &req.signature) {
-        pair_refused(&state, None, "bad proof-of-possession signature");
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            errors::BAD_SIGNATURE,
-            "the signature does not verify with public_key",
-        ));
-    }
-    let hash = secret_hash(&credential);
-    let pairing = match state.store.pairing_by_credential(&hash).await? {
-        Some(p) if bool::from(p.credential_hash.ct_eq(&hash)) => p,
-        _ => {
-            pair_refused(&state, None, "unknown credential");
-            return Err(ApiError::unauthorized());
-        }
-    };
+    let key = check_pair_request(&state, &req, &credential)?;
+    let pairing = pairing_for_credential(&state, &credential).await?;
     let now = crate::time::now();
-    let refuse_state = |p: &Pairing| {
-        if p.used_at.is_some() {
-            pair_refused(&state, Some(p), "credential already used");
-            ApiError::already_used("pairing credential")
-        } else {
-            pair_refused(&state, Some(p), "credential expired");
-            ApiError::expired("pairing credential")
-        }
-    };
     if pairing.used_at.is_some() || now >= pairing.expires_at {
-        return Err(refuse_state(&pairing));
+        return Err(refuse_pairing_state(&state, &pairing));
     }
     let device = Device {
         id: push_proto::random_token(16).map_err(ApiError::internal)?,
@@ -182,41 +152,11 @@ pub async fn pair(
         revoked_at: None,
         host_id: Some(pairing.host_id.clone()),
     };
-    let passkey = match &req.passkey {
-        None => None,
-        Some(reg) => {
-            let rp = super::passkey::relying_party(&state)?;
-            let challenge = signed::passkey_pairing_challenge(&credential, &req.public_key);
-            let new = match verify_registration(reg, &challenge, Some(&rp)) {
-                Ok(n) => n,
-                Err(reason) => {
-                    pair_refused(&state, Some(&pairing), "passkey registration refused");
-                    return Err(ApiError::bad_request(format!("passkey refused: {reason}")));
-                }
-            };
-            Some(Passkey {
-                device_id: device.id.clone(),
-                credential_id: new.credential_id,
-                public_key: new.public_key,
-                sign_count: new.sign_count,
-                created_at: now,
-                registration: serde_json::to_string(reg).map_err(ApiError::internal)?,
-            })
-        }
-    };
-    let added = match state.store.use_pairing(&pairing.id, &device, passkey.as_ref(), now).await {
-        Ok(added) => added,
-        // The passkey's credential id is unique: a registration replayed from another pairing.
-        Err(crate::store::StoreError::Conflict(_)) if passkey.is_some() => {
-            pair_refused(&state, Some(&pairing), "passkey already registered");
-            return Err(ApiError::bad_request("passkey refused: it is registered already"));
-        }
-        Err(e) => return Err(e.into()),
-    };
-    if !added {
+    let passkey = verified_passkey(&state, &req, &credential, &pairing, &device, now)?;
+    if !use_pairing(&state, &pairing, &device, passkey.as_ref(), now).await? {
         // Lost a race with another use, or expired meanwhile.
         let p = state.store.pairing(&pairing.id).await?.unwrap_or(pairing);
-        return Err(refuse_state(&p));
+        return Err(refuse_pairing_state(&state, &p));
     }
     state.audit.record(&Event {
         event: "pairing.used",
@@ -234,4 +174,106 @@ pub async fn pair(
         service_key: state.key.public().encode(),
     };
     Ok(json(StatusCode::CREATED, &paired))
+}
+
+/// The checks that need no store, in this order: the credential's form, the device name, the
+/// public key, and the proof-of-possession signature over credential, name and key. Returns
+/// the device's key.
+fn check_pair_request(
+    state: &Shared,
+    req: &PairRequest,
+    credential: &str,
+) -> Result<PublicKey, ApiError> {
+    if !limits::is_token(credential, CREDENTIAL_LEN) {
+        pair_refused(state, None, "malformed credential");
+        return Err(ApiError::unauthorized());
+    }
+    if !limits::is_text(&req.name, MAX_NAME) {
+        return Err(ApiError::bad_request("name is malformed"));
+    }
+    let key = PublicKey::decode(&req.public_key)
+        .map_err(|_| ApiError::bad_request("public_key is not an uncompressed P-256 point"))?;
+    if !key.verify(&signed::pair(credential, &req.name, &req.public_key), &req.signature) {
+        pair_refused(state, None, "bad proof-of-possession signature");
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            errors::BAD_SIGNATURE,
+            "the signature does not verify with public_key",
+        ));
+    }
+    Ok(key)
+}
+
+/// The pairing whose credential hash matches (compared in constant time); unauthorized when
+/// there is none.
+async fn pairing_for_credential(state: &Shared, credential: &str) -> Result<Pairing, ApiError> {
+    let hash = secret_hash(credential);
+    match state.store.pairing_by_credential(&hash).await? {
+        Some(p) if bool::from(p.credential_hash.ct_eq(&hash)) => Ok(p),
+        _ => {
+            pair_refused(state, None, "unknown credential");
+            Err(ApiError::unauthorized())
+        }
+    }
+}
+
+/// The refusal (audited) of a pairing that is used already or has expired.
+fn refuse_pairing_state(state: &Shared, p: &Pairing) -> ApiError {
+    if p.used_at.is_some() {
+        pair_refused(state, Some(p), "credential already used");
+        ApiError::already_used("pairing credential")
+    } else {
+        pair_refused(state, Some(p), "credential expired");
+        ApiError::expired("pairing credential")
+    }
+}
+
+/// The device's passkey, if the request brings one, once its registration verifies against
+/// this pairing's challenge and the service's relying party.
+fn verified_passkey(
+    state: &Shared,
+    req: &PairRequest,
+    credential: &str,
+    pairing: &Pairing,
+    device: &Device,
+    now: u64,
+) -> Result<Option<Passkey>, ApiError> {
+    let Some(reg) = &req.passkey else { return Ok(None) };
+    let rp = super::passkey::relying_party(state)?;
+    let challenge = signed::passkey_pairing_challenge(credential, &req.public_key);
+    let new = match verify_registration(reg, &challenge, Some(&rp)) {
+        Ok(n) => n,
+        Err(reason) => {
+            pair_refused(state, Some(pairing), "passkey registration refused");
+            return Err(ApiError::bad_request(format!("passkey refused: {reason}")));
+        }
+    };
+    Ok(Some(Passkey {
+        device_id: device.id.clone(),
+        credential_id: new.credential_id,
+        public_key: new.public_key,
+        sign_count: new.sign_count,
+        created_at: now,
+        registration: serde_json::to_string(reg).map_err(ApiError::internal)?,
+    }))
+}
+
+/// Marks the pairing used and adds the device (and its passkey) in one step; `false` when the
+/// pairing was no longer usable.
+async fn use_pairing(
+    state: &Shared,
+    pairing: &Pairing,
+    device: &Device,
+    passkey: Option<&Passkey>,
+    now: u64,
+) -> Result<bool, ApiError> {
+    match state.store.use_pairing(&pairing.id, device, passkey, now).await {
+        Ok(added) => Ok(added),
+        // The passkey's credential id is unique: a registration replayed from another pairing.
+        Err(crate::store::StoreError::Conflict(_)) if passkey.is_some() => {
+            pair_refused(state, Some(pairing), "passkey already registered");
+            Err(ApiError::bad_request("passkey refused: it is registered already"))
+        }
+        Err(e) => Err(e.into()),
+    }
 }
