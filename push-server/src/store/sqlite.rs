@@ -103,6 +103,70 @@ impl SqliteStore {
         Ok(())
     }
 
+    /// Marks this user's pending challenges past their expiry as expired, returning them.
+    async fn expire_stale(
+        tx: &mut Transaction<'_, Sqlite>,
+        c: &Challenge,
+        now: u64,
+    ) -> Result<Vec<Challenge>> {
+        let stale = sqlx::query(&format!(
+            "{CHALLENGE_SELECT} WHERE c.scope = ? AND c.user = ? AND c.status = 'pending' \
+             AND c.expires_at <= ?"
+        ))
+        .bind(&c.scope)
+        .bind(&c.user)
+        .bind(i(now))
+        .fetch_all(&mut **tx)
+        .await
+        .map_err(db)?
+        .iter()
+        .map(challenge_row)
+        .collect::<Result<Vec<_>>>()?;
+        if !stale.is_empty() {
+            sqlx::query(
+                "UPDATE challenges SET status = 'expired', closed_at = ? \
+                 WHERE scope = ? AND user = ? AND status = 'pending' AND expires_at <= ?",
+            )
+            .bind(i(now))
+            .bind(&c.scope)
+            .bind(&c.user)
+            .bind(i(now))
+            .execute(&mut **tx)
+            .await
+            .map_err(db)?;
+        }
+        Ok(stale)
+    }
+
+    /// The devices a new challenge went to and its rate events (per user and per host).
+    async fn record_sent(
+        tx: &mut Transaction<'_, Sqlite>,
+        c: &Challenge,
+        devices: &[String],
+        user: &str,
+        now: u64,
+    ) -> Result<()> {
+        for d in devices {
+            sqlx::query("INSERT INTO challenge_devices (txid, device_id) VALUES (?, ?)")
+                .bind(&c.txid)
+                .bind(d)
+                .execute(&mut **tx)
+                .await
+                .map_err(db)?;
+        }
+        for (scope, key) in [("user", user), ("host", c.host_id.as_str())] {
+            sqlx::query("INSERT INTO rate_events (scope, key, at, txid) VALUES (?, ?, ?, ?)")
+                .bind(scope)
+                .bind(key)
+                .bind(i(now))
+                .bind(&c.txid)
+                .execute(&mut **tx)
+                .await
+                .map_err(db)?;
+        }
+        Ok(())
+    }
+
     async fn count_since(
         tx: &mut Transaction<'_, Sqlite>,
         scope: &str,
@@ -322,32 +386,7 @@ impl Store for SqliteStore {
         }
         // Stale pending challenges of this user are expired now, so the one-open rule only
         // counts live ones.
-        let stale = sqlx::query(&format!(
-            "{CHALLENGE_SELECT} WHERE c.scope = ? AND c.user = ? AND c.status = 'pending' \
-             AND c.expires_at <= ?"
-        ))
-        .bind(&c.scope)
-        .bind(&c.user)
-        .bind(i(now))
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(db)?
-        .iter()
-        .map(challenge_row)
-        .collect::<Result<Vec<_>>>()?;
-        if !stale.is_empty() {
-            sqlx::query(
-                "UPDATE challenges SET status = 'expired', closed_at = ? \
-                 WHERE scope = ? AND user = ? AND status = 'pending' AND expires_at <= ?",
-            )
-            .bind(i(now))
-            .bind(&c.scope)
-            .bind(&c.user)
-            .bind(i(now))
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
-        }
+        let stale = Self::expire_stale(&mut tx, c, now).await?;
         let inserted = bind_challenge(
             sqlx::query(
                 "INSERT INTO challenges (txid, host_id, scope, user, service, rhost, login_time, \
@@ -368,24 +407,7 @@ impl Store for SqliteStore {
             }
             Err(e) => return Err(e),
         }
-        for d in devices {
-            sqlx::query("INSERT INTO challenge_devices (txid, device_id) VALUES (?, ?)")
-                .bind(&c.txid)
-                .bind(d)
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?;
-        }
-        for (scope, key) in [("user", &user), ("host", &c.host_id)] {
-            sqlx::query("INSERT INTO rate_events (scope, key, at, txid) VALUES (?, ?, ?, ?)")
-                .bind(scope)
-                .bind(key)
-                .bind(i(now))
-                .bind(&c.txid)
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?;
-        }
+        Self::record_sent(&mut tx, c, devices, &user, now).await?;
         tx.commit().await.map_err(db)?;
         Ok(Created::Ok { expired: now_expired(stale) })
     }
