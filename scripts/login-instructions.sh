@@ -11,7 +11,8 @@
 # -p pam_mfa -p mfa-enroll). Prints the totals, where pam_mfa's share goes (dynamic loader,
 # configuration parsing, hashing, AEAD, allocation, the rest) and the module's file size and
 # relocation counts. Needs root (it bind-mounts a temporary pam.d over /etc/pam.d in a private
-# mount namespace; nothing on the host changes), valgrind, pamtester and oathtool.
+# mount namespace; nothing on the host changes), valgrind, pamtester and oathtool. With
+# pam_google_authenticator installed, its login is counted too, for comparison.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -47,11 +48,22 @@ chmod 600 "$tmp/ga"
 mkdir "$tmp/pam.d"
 echo "auth required $module config=$tmp/pam_mfa.toml" >"$tmp/pam.d/lean-mfa"
 echo "auth required pam_permit.so" >"$tmp/pam.d/lean-permit"
+# The peer, for comparison: pam_google_authenticator with the same secret, as scripts/bench.sh
+# sets it up (its own file; it rewrites the file after a login).
+ga_so=$(compgen -G "/usr/lib/*/security/pam_google_authenticator.so" | head -1 || true)
+echo "auth required pam_google_authenticator.so secret=$tmp/ga-peer user=root" \
+  >"$tmp/pam.d/lean-ga"
 
 # One login under callgrind: SERVICE OUT [ANSWER]. A fresh import before each pam_mfa login
 # resets the user's used time steps, so the same code is accepted again.
 run() {
   local service=$1 out=$2 answer=${3:-}
+  if [ "$service" = lean-ga ]; then
+    printf '%s\n" RATE_LIMIT 3 30\n" WINDOW_SIZE 3\n" DISALLOW_REUSE\n" TOTP_AUTH\n12345678\n' \
+      "$secret" >"$tmp/ga-peer"
+    chmod 600 "$tmp/ga-peer"
+    answer=$(oathtool --totp -b "$secret")
+  fi
   if [ "$service" = lean-mfa ]; then
     "$enroll" --config "$tmp/pam_mfa.toml" --user root import --force google-authenticator \
       "$tmp/ga" >/dev/null
@@ -78,6 +90,11 @@ pct() { awk -v a="$1" -v b="$above" 'BEGIN { printf "%.1f %%", 100 * a / b }'; }
 printf 'pamtester + pam_permit: %d instructions\n' "$permit"
 printf 'pamtester + pam_mfa:    %d instructions\n' "$mfa"
 printf 'pam_mfa above pam_permit: %d instructions\n' "$above"
+if [ -n "$ga_so" ]; then
+  run lean-ga "$tmp/ga.cg"
+  printf 'pam_google_authenticator above pam_permit: %d instructions\n' \
+    $(($(total "$tmp/ga.cg") - permit))
+fi
 # Exclusive costs grouped by object file and symbol: the loader is ld-linux (dlopen of the
 # module and its libraries, relocations, symbol lookups) above the pam_permit run's.
 callgrind_annotate --threshold=100 "$tmp/mfa.cg" >"$tmp/mfa.txt" 2>/dev/null
