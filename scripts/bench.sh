@@ -96,6 +96,12 @@ fi
     echo
     sed '1s/^## .*/## Push approval: mfa-pushd (SQLite, PostgreSQL ×1, ×2) and privacyIDEA/' "$tmp/push.md"
   fi
+  # The hand-kept last section (the module's size and instructions per login, from
+  # scripts/login-instructions.sh; issue 19) is carried over from the file being replaced.
+  if [ -f "$out" ] && grep -q '^## Module size and instructions per login' "$out"; then
+    echo
+    sed -n '/^## Module size and instructions per login/,$p' "$out"
+  fi
 } > "$tmp/report.md"
 cp "$tmp/report.md" "$out"
 [ ! -f "$tmp/report.svg" ] || cp "$tmp/report.svg" "$svg"

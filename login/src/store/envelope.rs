@@ -36,7 +36,8 @@ fn cipher_for(master: &MasterKey, user: &UserName) -> XChaCha20Poly1305 {
     let mut info = b"pam_mfa/v1/".to_vec();
     info.extend_from_slice(user.as_str().as_bytes());
     let mut key = Zeroizing::new([0u8; 32]);
-    Hkdf::<Sha256>::new(None, master.expose())
+    Hkdf::<Sha256>::from_prk(master.prk())
+        .unwrap_or_else(|_| unreachable!("the PRK is SHA-256's output length"))
         .expand(&info, key.as_mut())
         .unwrap_or_else(|_| unreachable!("32 bytes is a valid HKDF-SHA256 output length"));
     XChaCha20Poly1305::new(Key::from_slice(key.as_ref()))
@@ -121,5 +122,20 @@ mod tests {
         }
         // Two seals of the same data differ (fresh nonce).
         assert_ne!(seal(&key(1), &alice, b"x").unwrap(), seal(&key(1), &alice, b"x").unwrap());
+    }
+
+    /// The master key keeps only its HKDF pseudorandom key; the file keys must stay what
+    /// `Hkdf::new(None, raw key)` derived before, or existing stores would no longer open.
+    #[test]
+    fn records_sealed_with_the_raw_key_derivation_still_open() {
+        let alice = UserName::parse("alice").unwrap();
+        let mut file_key = [0u8; 32];
+        Hkdf::<Sha256>::new(None, &[7u8; 32]).expand(b"pam_mfa/v1/alice", &mut file_key).unwrap();
+        let nonce = [9u8; NONCE_LEN];
+        let ct = XChaCha20Poly1305::new(Key::from_slice(&file_key))
+            .encrypt(XNonce::from_slice(&nonce), Payload { msg: b"old record", aad: &aad(&alice) })
+            .unwrap();
+        let sealed = [&header()[..], &nonce, &ct].concat();
+        assert_eq!(&open(&key(7), &alice, &sealed, Path::new("/x")).unwrap()[..], b"old record");
     }
 }

@@ -2,7 +2,9 @@
 
 use crate::error::{Error, Result};
 use crate::secure_fs::{self, FilePolicy};
+use hkdf::Hkdf;
 use rustix::fs::{Mode, OFlags};
+use sha2::Sha256;
 use std::io::Write;
 use std::path::Path;
 use zeroize::{Zeroize, ZeroizeOnDrop};
@@ -11,6 +13,11 @@ use zeroize::{Zeroize, ZeroizeOnDrop};
 pub const KEY_LEN: usize = 32;
 
 /// The master key from which every user's file key is derived. Wiped on drop, never printed.
+///
+/// Held as its HKDF-SHA256 pseudorandom key (RFC 5869's extract step, no salt), not as the raw
+/// bytes: the extract is the same for every user, and doing it once here instead of for each
+/// record read or written halves the hashing of a login (docs/benchmarks.md, issue 19). The
+/// derived file keys are unchanged.
 #[derive(Zeroize, ZeroizeOnDrop)]
 pub struct MasterKey([u8; KEY_LEN]);
 
@@ -21,12 +28,18 @@ impl std::fmt::Debug for MasterKey {
 }
 
 impl MasterKey {
-    /// Wraps raw key bytes.
-    pub fn from_bytes(bytes: [u8; KEY_LEN]) -> Self {
-        MasterKey(bytes)
+    /// Takes raw key bytes (and wipes the copy it was given).
+    pub fn from_bytes(mut bytes: [u8; KEY_LEN]) -> Self {
+        let (mut prk, _) = Hkdf::<Sha256>::extract(None, &bytes);
+        bytes.zeroize();
+        let mut key = MasterKey([0u8; KEY_LEN]);
+        key.0.copy_from_slice(&prk);
+        prk.as_mut_slice().zeroize();
+        key
     }
 
-    pub(crate) fn expose(&self) -> &[u8] {
+    /// The HKDF-SHA256 pseudorandom key of the master key (see [`MasterKey`]).
+    pub(crate) fn prk(&self) -> &[u8] {
         &self.0
     }
 
@@ -38,7 +51,7 @@ impl MasterKey {
         let arr: [u8; KEY_LEN] = bytes.as_slice().try_into().map_err(|_| {
             Error::MasterKey(format!("{} must hold exactly {KEY_LEN} bytes", path.display()))
         })?;
-        Ok(MasterKey(arr))
+        Ok(MasterKey::from_bytes(arr))
     }
 
     /// Creates the key file with fresh random bytes if it does not exist (never overwrites).
