@@ -50,8 +50,37 @@ pub(crate) fn locked_message(user: &UserName, seconds_left: u64) -> String {
 pub(crate) const REPLAYED_MESSAGE: &str =
     "This code was already used. Wait for the next code in your app, then try again.";
 
-/// The log reason of a replayed TOTP code.
-const REPLAYED: &str = "code already used";
+/// Why an answer was not accepted. The replayed code is the one refusal the user is told
+/// about (with [`REPLAYED_MESSAGE`]); the others look alike to the user and differ in the log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Refusal {
+    /// A TOTP-shaped answer, but the user has no TOTP enrolled.
+    NoTotp,
+    /// The right TOTP code of a step already used.
+    Replayed,
+    /// A TOTP code that is not the right one.
+    WrongCode,
+    /// A recovery code that is not one of the user's, or already used.
+    WrongRecovery,
+    /// Neither a code nor a recovery code.
+    Malformed,
+    /// Longer than any answer could be.
+    TooLong,
+}
+
+impl Refusal {
+    /// The log's words.
+    pub(crate) fn reason(self) -> &'static str {
+        match self {
+            Refusal::NoTotp => "no TOTP enrolled",
+            Refusal::Replayed => "code already used",
+            Refusal::WrongCode => "wrong code",
+            Refusal::WrongRecovery => "wrong or used recovery code",
+            Refusal::Malformed => "answer is neither a code nor a recovery code",
+            Refusal::TooLong => "answer too long",
+        }
+    }
+}
 
 /// Single-prompt mode: asks for password and code in one answer, hands the password to the next
 /// module, and returns the code part (`None` when the user has no TOTP factor, in which case
@@ -138,7 +167,7 @@ pub(crate) fn ask_and_verify(
                 }
             },
         },
-        Err(why) => counted.reject(ctx, why.to_string()),
+        Err(refusal) => counted.refuse(ctx, refusal),
     };
     Outcome { factor, ..o }
 }
@@ -150,7 +179,7 @@ fn check_answer(
     cfg: &Config,
     counted: &mut CountedAttempt<'_>,
     answer: &str,
-) -> (Option<Factor>, Result<Option<usize>, &'static str>) {
+) -> (Option<Factor>, Result<Option<usize>, Refusal>) {
     let now = counted.now;
     let record = &mut counted.record;
     let answer_kind = if answer.len() > MAX_ANSWER_LEN {
@@ -161,7 +190,7 @@ fn check_answer(
     match answer_kind {
         Answer::Totp(code) => {
             let Some(f) = record.totp.as_mut() else {
-                return (Some(Factor::Totp), Err("no TOTP enrolled"));
+                return (Some(Factor::Totp), Err(Refusal::NoTotp));
             };
             let window = f.window.unwrap_or(cfg.totp.window);
             let check =
@@ -171,20 +200,20 @@ fn check_answer(
                     f.last_used_step = Some(step);
                     Ok(None)
                 }
-                totp::Check::Replayed => Err(REPLAYED),
-                totp::Check::Wrong => Err("wrong code"),
+                totp::Check::Replayed => Err(Refusal::Replayed),
+                totp::Check::Wrong => Err(Refusal::WrongCode),
             };
             (Some(Factor::Totp), result)
         }
         Answer::Recovery(attempt) => {
             let result = match record.recovery.as_mut().map(|c| c.redeem(&attempt)) {
                 Some(recovery::Check::Accepted { remaining }) => Ok(Some(remaining)),
-                _ => Err("wrong or used recovery code"),
+                _ => Err(Refusal::WrongRecovery),
             };
             (Some(Factor::Recovery), result)
         }
-        Answer::Malformed => (None, Err("answer is neither a code nor a recovery code")),
-        Answer::TooLong => (None, Err("answer too long")),
+        Answer::Malformed => (None, Err(Refusal::Malformed)),
+        Answer::TooLong => (None, Err(Refusal::TooLong)),
     }
 }
 
@@ -257,12 +286,21 @@ impl CountedAttempt<'_> {
         }
     }
 
+    /// A code or recovery code was refused: see [`CountedAttempt::reject`]; a replayed code is
+    /// also explained to the user.
+    pub(crate) fn refuse(self, ctx: &mut LoginContext<'_>, refusal: Refusal) -> Outcome {
+        self.deny(ctx, refusal.reason().to_string(), refusal == Refusal::Replayed)
+    }
+
     /// The answer was wrong (or could not be used): it is already counted. Releases the lock,
     /// then tells the user if this attempt locked the factor.
-    pub(crate) fn reject(self, ctx: &mut LoginContext<'_>, mut reason: String) -> Outcome {
+    pub(crate) fn reject(self, ctx: &mut LoginContext<'_>, reason: String) -> Outcome {
+        self.deny(ctx, reason, false)
+    }
+
+    fn deny(self, ctx: &mut LoginContext<'_>, mut reason: String, replayed: bool) -> Outcome {
         let CountedAttempt { lock, locks_now, user, .. } = self;
         drop(lock);
-        let replayed = reason == REPLAYED;
         if locks_now {
             reason.push_str("; factor now locked");
             ctx.tell_error(&locked_message(&user, ctx.cfg.lockout.duration));
