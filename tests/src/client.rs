@@ -172,34 +172,58 @@ impl LoginSession {
             LoginSession::Remote => "UID=0\nACTIVE=1\nREMOTE=1\nREMOTE_HOST=192.0.2.9\nTYPE=tty\n",
             LoginSession::None | LoginSession::Unknown => return Ok(()),
         };
-        let check = |rc: c_int| {
-            if rc == 0 { Ok(()) } else { Err(std::io::Error::last_os_error()) }
-        };
-        // SAFETY: plain system calls with valid NUL-terminated arguments; they only affect
-        // this process's own (new, private) mount namespace.
-        unsafe {
-            if !private_mounts {
-                check(libc::unshare(libc::CLONE_NEWNS))?;
-                check(libc::mount(
-                    std::ptr::null(),
-                    c"/".as_ptr(),
-                    std::ptr::null(),
-                    libc::MS_REC | libc::MS_PRIVATE,
-                    std::ptr::null(),
-                ))?;
-            }
-            check(libc::mount(
-                c"tmpfs".as_ptr(),
-                c"/run".as_ptr(),
-                c"tmpfs".as_ptr(),
-                0,
-                c"mode=0755".as_ptr().cast(),
-            ))?;
+        if !private_mounts {
+            private_mount_namespace()?;
         }
+        mount_tmpfs(c"/run")?;
         let id = std::fs::read_to_string("/proc/self/sessionid")?;
         std::fs::create_dir_all(mfa_login::seat::LOGIND_SESSIONS)?;
         std::fs::write(Path::new(mfa_login::seat::LOGIND_SESSIONS).join(id.trim()), record)
     }
+}
+
+fn os_result(rc: c_int) -> std::io::Result<()> {
+    if rc == 0 { Ok(()) } else { Err(std::io::Error::last_os_error()) }
+}
+
+/// Moves this process into a new mount namespace whose mounts do not propagate back to the
+/// host's (`unshare(CLONE_NEWNS)`, then `/` made private, recursively). Needs root.
+pub fn private_mount_namespace() -> std::io::Result<()> {
+    // SAFETY: plain system calls with valid NUL-terminated arguments (or null where the call
+    // allows it); they only affect this process's own, new mount namespace.
+    unsafe {
+        os_result(libc::unshare(libc::CLONE_NEWNS))?;
+        os_result(libc::mount(
+            std::ptr::null(),
+            c"/".as_ptr(),
+            std::ptr::null(),
+            libc::MS_REC | libc::MS_PRIVATE,
+            std::ptr::null(),
+        ))
+    }
+}
+
+/// Mounts an empty tmpfs (mode 0755) on `target`; call it in a private mount namespace
+/// ([`private_mount_namespace`]), where only this process sees it.
+pub fn mount_tmpfs(target: &CStr) -> std::io::Result<()> {
+    // SAFETY: a plain system call with valid NUL-terminated arguments.
+    os_result(unsafe {
+        libc::mount(
+            c"tmpfs".as_ptr(),
+            target.as_ptr(),
+            c"tmpfs".as_ptr(),
+            0,
+            c"mode=0755".as_ptr().cast(),
+        )
+    })
+}
+
+/// Makes `/dev/null` (character device 1:3) in this process's own `/dev`. Needs CAP_MKNOD.
+pub fn make_dev_null() -> std::io::Result<()> {
+    // SAFETY: a plain system call with a valid NUL-terminated path.
+    os_result(unsafe {
+        libc::mknod(c"/dev/null".as_ptr(), libc::S_IFCHR | 0o666, libc::makedev(1, 3))
+    })
 }
 
 #[link(name = "pam")]

@@ -15,36 +15,12 @@ pub struct Capture {
 impl Capture {
     /// Enters a private mount namespace and listens on `/dev/log` there.
     pub fn start() -> std::io::Result<Capture> {
-        let check = |rc: libc::c_int| {
-            if rc == 0 { Ok(()) } else { Err(std::io::Error::last_os_error()) }
-        };
-        // SAFETY: plain system calls with valid NUL-terminated arguments; they only affect
-        // this process's own (new) mount namespace.
-        unsafe {
-            check(libc::unshare(libc::CLONE_NEWNS))?;
-            check(libc::mount(
-                std::ptr::null(),
-                c"/".as_ptr(),
-                std::ptr::null(),
-                libc::MS_REC | libc::MS_PRIVATE,
-                std::ptr::null(),
-            ))?;
-            check(libc::mount(
-                c"tmpfs".as_ptr(),
-                c"/dev".as_ptr(),
-                c"tmpfs".as_ptr(),
-                0,
-                c"mode=0755".as_ptr().cast(),
-            ))?;
-        }
+        crate::client::private_mount_namespace()?;
+        crate::client::mount_tmpfs(c"/dev")?;
         // The one device a login needs: the setuid helper is started with its standard error
         // on /dev/null. Best effort (without CAP_MKNOD only helper logins lack it, and they
         // then fail visibly).
-        // SAFETY: a plain system call with a valid NUL-terminated path, in the new /dev.
-        let null = unsafe {
-            libc::mknod(c"/dev/null".as_ptr(), libc::S_IFCHR | 0o666, libc::makedev(1, 3))
-        };
-        if null == 0 {
+        if crate::client::make_dev_null().is_ok() {
             std::fs::set_permissions("/dev/null", std::fs::Permissions::from_mode(0o666))?;
         }
         let socket = UnixDatagram::bind("/dev/log")?;
