@@ -119,12 +119,13 @@ pub trait FleetStore: Send + Sync {
     async fn set_totp(&self, rec: &TotpRecord) -> Result<()>;
     /// The user's TOTP record.
     async fn totp(&self, scope: &str, user: &str) -> Result<Option<TotpRecord>>;
-    /// Replaces the user's recovery codes with `hashes` (slot = position), all unused.
+    /// Replaces the user's recovery codes with `hashes` (slot = position; `None`: a slot
+    /// used already, not stored), all unused.
     async fn set_recovery(
         &self,
         scope: &str,
         user: &str,
-        hashes: &[String],
+        hashes: &[Option<String>],
         now: u64,
     ) -> Result<()>;
     /// The user's recovery codes, by slot.

@@ -149,7 +149,7 @@ impl FleetStore for PostgresStore {
         &self,
         scope: &str,
         user: &str,
-        hashes: &[String],
+        hashes: &[Option<String>],
         now: u64,
     ) -> Result<()> {
         let mut tx = self.pool.begin().await.map_err(db)?;
@@ -160,6 +160,7 @@ impl FleetStore for PostgresStore {
             .await
             .map_err(db)?;
         for (slot, hash) in hashes.iter().enumerate() {
+            let Some(hash) = hash else { continue };
             sqlx::query(
                 "INSERT INTO fleet_recovery (scope, \"user\", slot, hash, used_at, created_at) \
                  VALUES ($1, $2, $3, $4, NULL, $5)",

@@ -148,7 +148,7 @@ impl FleetStore for SqliteStore {
         &self,
         scope: &str,
         user: &str,
-        hashes: &[String],
+        hashes: &[Option<String>],
         now: u64,
     ) -> Result<()> {
         let _w = self.write.lock().await;
@@ -160,6 +160,7 @@ impl FleetStore for SqliteStore {
             .await
             .map_err(db)?;
         for (slot, hash) in hashes.iter().enumerate() {
+            let Some(hash) = hash else { continue };
             sqlx::query(
                 "INSERT INTO fleet_recovery (scope, user, slot, hash, used_at, created_at) \
                  VALUES (?, ?, ?, ?, NULL, ?)",
