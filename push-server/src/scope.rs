@@ -33,3 +33,23 @@ pub const DEFAULT_FLEET_SCOPE: &str = "fleet";
 pub fn fleet_of_host(_host: &Host) -> String {
     DEFAULT_FLEET_SCOPE.to_string()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[test]
+    fn the_admin_cli_default_scope_is_the_fleet_scope() {
+        let c =
+            crate::cli::Cli::try_parse_from(["mfa-pushd", "fleet", "user", "show", "--user", "a"])
+                .unwrap();
+        let crate::cli::Command::Fleet(crate::cli::FleetCommand::User(
+            crate::cli::FleetUserCommand::Show { who, .. },
+        )) = c.command
+        else {
+            panic!("parsed as {:?}", c.command);
+        };
+        assert_eq!(who.scope, DEFAULT_FLEET_SCOPE);
+    }
+}
