@@ -240,12 +240,29 @@ fn garbage_oversized_and_unauthenticated_requests_change_nothing(backend: Backen
     assert_eq!(verify(&s, &host, &request("gina", Factor::Totp, &current_code())), Verdict::Accept);
 }
 
+fn a_master_key_that_does_not_open_the_secret_is_a_service_error(backend: Backend) {
+    let mut s = Server::start(backend, "");
+    let host = s.add_host("web1");
+    set_totp(&s, "hank");
+    let key = s.root.join("data/fleet.key");
+    let mode = std::fs::metadata(&key).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+    // The database alone does not hold the key: with a new key file the secret is unreadable.
+    std::fs::remove_file(&key).unwrap();
+    s.restart();
+    let (st, v) = send(&host, &request("hank", Factor::Totp, &current_code()));
+    assert_eq!(st, 500, "{v}");
+    assert!(s.audit_log().contains("does not open with the master key"));
+    assert!(show(&s, "hank")["locked_until"].is_null());
+}
+
 on_both_backends!(
     right_code_accepted_once_then_refused,
     wrong_codes_add_up_to_a_lockout,
     recovery_codes_are_single_use,
     receipts_bind_host_user_and_nonce,
     garbage_oversized_and_unauthenticated_requests_change_nothing,
+    a_master_key_that_does_not_open_the_secret_is_a_service_error,
 );
 
 /// Limits that stay out of the race's way: it tests single use, not the rate limit or lockout

@@ -56,7 +56,6 @@ fn binding<'a>(r: &'a TotpRecord) -> TotpBinding<'a> {
 }
 
 /// Seals `secret` into a TOTP record for `user` in `scope` (admin CLI, later migration).
-#[allow(clippy::too_many_arguments)]
 pub fn totp_record(
     master: &MasterKey,
     scope: &str,

@@ -117,15 +117,9 @@ pub async fn verify(
     HostAuth(host): HostAuth,
     JsonBody(mut req): JsonBody<VerifyRequest>,
 ) -> Result<Response, ApiError> {
-    let answer = Zeroizing::new(std::mem::take(&mut req.answer));
     let now = crate::time::now();
-    validate(&VerifyRequest { answer: "x".into(), ..req.clone() }, now)?;
-    if answer.is_empty()
-        || answer.len() > push_proto::fleet::MAX_ANSWER
-        || answer.chars().any(char::is_control)
-    {
-        return Err(ApiError::bad_request("answer is malformed"));
-    }
+    validate(&req, now)?;
+    let answer = Zeroizing::new(std::mem::take(&mut req.answer));
     let scope = crate::scope::fleet_of_host(&host);
     if let Begun::Locked(until) = begin(&state, &host, &scope, &req, now).await? {
         audit(&state, &host, &req, "locked", Some("locked out after too many failures"));
@@ -169,7 +163,15 @@ async fn rejected(
     now: u64,
 ) -> Result<Response, ApiError> {
     if why == Rejected::Unreadable {
-        eprintln!("mfa-pushd: fleet: {} of {}: {}", req.factor.as_str(), req.user, why.as_str());
+        // Not the user's fault (another instance's master key, an altered row): no signed
+        // rejection and no lockout; the host's failmode decides, as for any service error.
+        audit(state, host, req, "error", Some(why.as_str()));
+        return Err(ApiError::internal(format_args!(
+            "fleet: {} of {}: {}",
+            req.factor.as_str(),
+            req.user,
+            why.as_str()
+        )));
     }
     audit(state, host, req, "rejected", Some(why.as_str()));
     let until = now.saturating_add(state.fleet.lockout);
