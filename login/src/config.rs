@@ -72,6 +72,8 @@ pub struct Config {
     pub privacyidea: Option<crate::privacyidea::PrivacyIdeaConfig>,
     /// Push approval through mfa-pushd (absent: push is not offered).
     pub push: Option<crate::push::PushConfig>,
+    /// The fleet's MFA service, for rules with `backend = "fleet"` (absent: none).
+    pub fleet: Option<crate::fleet::FleetConfig>,
 }
 
 /// `[store]`: file locations.
@@ -229,6 +231,7 @@ impl Default for Config {
             recovery: RecoveryConfig::default(),
             privacyidea: None,
             push: None,
+            fleet: None,
         }
     }
 }
@@ -332,12 +335,21 @@ impl Config {
         if let Some(p) = &self.privacyidea {
             p.validate()?;
         }
+        if let Some(f) = &self.fleet {
+            f.validate()?;
+        }
         self.validate_rules()
     }
 
     /// Rules that can never match, or name a backend without its section.
     fn validate_rules(&self) -> Result<()> {
         for (i, r) in self.rules.iter().enumerate() {
+            if r.backend == Some(crate::policy::Backend::Fleet) && self.fleet.is_none() {
+                return Err(Error::Config(format!(
+                    "rule {}: backend = \"fleet\" needs a [fleet] table",
+                    i + 1
+                )));
+            }
             if r.backend == Some(crate::policy::Backend::PrivacyIdea) && self.privacyidea.is_none()
             {
                 return Err(Error::Config(format!(

@@ -16,6 +16,7 @@ pub mod endpoint;
 pub mod enroll;
 pub mod error;
 pub mod fido2;
+pub mod fleet;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
 pub mod helper;

@@ -190,6 +190,10 @@ pub enum Backend {
     /// A privacyIDEA server (`[privacyidea]`); local recovery codes keep working.
     #[serde(rename = "privacyidea")]
     PrivacyIdea,
+    /// The fleet's MFA service (`[fleet]`, issue 20): the user's factors live there, and a
+    /// code is accepted at most once in the whole fleet.
+    #[serde(rename = "fleet")]
+    Fleet,
 }
 
 /// The login being decided.

@@ -75,6 +75,9 @@ pub struct Options<'a> {
     /// A service key to start with (a copy of another instance's: every instance signs as the
     /// service).
     pub service_key: Option<&'a Path>,
+    /// A fleet master key to start with (a copy of another instance's: every instance opens
+    /// the same sealed TOTP secrets).
+    pub fleet_key: Option<&'a Path>,
     /// The `/etc/hosts` the service sees: it then runs in a private mount namespace
     /// (`unshare -m`) with this text bound over `/etc/hosts`, so the system's resolver (glibc's
     /// `files` source) answers what the test says and the machine's file is never touched.
@@ -84,7 +87,13 @@ pub struct Options<'a> {
 impl<'a> Options<'a> {
     /// `limits`, `public_url` on 127.0.0.1, a new service key, the system's `/etc/hosts`.
     pub fn new(limits: &'a str) -> Options<'a> {
-        Options { limits, public_host: "127.0.0.1", service_key: None, hosts: None }
+        Options {
+            limits,
+            public_host: "127.0.0.1",
+            service_key: None,
+            fleet_key: None,
+            hosts: None,
+        }
     }
 }
 
@@ -172,6 +181,11 @@ impl Service {
             std::fs::set_permissions(&data, Permissions::from_mode(0o700)).expect("chmod data");
             std::fs::copy(key, data.join("service.key")).expect("copy service key");
         }
+        if let Some(key) = opts.fleet_key {
+            std::fs::create_dir_all(&data).expect("mkdir data");
+            std::fs::set_permissions(&data, Permissions::from_mode(0o700)).expect("chmod data");
+            std::fs::copy(key, data.join("fleet.key")).expect("copy fleet key");
+        }
         let database = match &pg {
             Some(db) => format!("database = \"{}\"\n", db.url),
             None => String::new(),
@@ -219,11 +233,16 @@ impl Service {
     }
 
     /// Starts another instance on this one's PostgreSQL database, with its own port, TLS and
-    /// audit log, and a copy of this one's service key.
+    /// audit log, and a copy of this one's service key and fleet master key.
     pub fn second_instance(&self, limits: &str) -> Service {
         assert!(self.pg.is_some(), "a second instance needs PostgreSQL");
         let key = self.root.join("data/service.key");
-        let opts = Options { service_key: Some(&key), ..Options::new(limits) };
+        let fleet_key = self.root.join("data/fleet.key");
+        let opts = Options {
+            service_key: Some(&key),
+            fleet_key: Some(&fleet_key),
+            ..Options::new(limits)
+        };
         Service::start_on(self.bins.clone(), self.pg.clone(), &opts)
     }
 

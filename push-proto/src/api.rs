@@ -46,6 +46,9 @@ pub mod path {
     pub const WEB_PUSH_KEY: &str = v2!("/web-push/key");
     /// `PUT`/`DELETE` (device): the device's Web Push subscription.
     pub const PUSH_SUBSCRIPTION: &str = v2!("/device/push-subscription");
+    /// `POST` (host): fleet mode, have the service verify a code or recovery code
+    /// ([`crate::fleet`]).
+    pub const FLEET_VERIFY: &str = v2!("/fleet/verify");
 
     /// The path of challenge `txid` ([`CHALLENGE_ROUTE`]).
     pub fn challenge(txid: &str) -> String {

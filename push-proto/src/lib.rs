@@ -27,6 +27,7 @@
 #![forbid(unsafe_code)]
 
 pub mod api;
+pub mod fleet;
 pub mod keys;
 pub mod limits;
 pub mod numbers;

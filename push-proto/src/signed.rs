@@ -19,8 +19,13 @@ use sha2::{Digest, Sha256};
 pub const DOMAIN: &str = "pam_mfa-push-v2";
 
 fn message(kind: &str, fields: &[&str]) -> Vec<u8> {
+    message_in(DOMAIN, kind, fields)
+}
+
+/// [`message`] under another domain string (fleet mode's receipts: [`crate::fleet`]).
+pub(crate) fn message_in(domain: &str, kind: &str, fields: &[&str]) -> Vec<u8> {
     let mut out = Vec::with_capacity(64 + fields.iter().map(|f| f.len() + 4).sum::<usize>());
-    out.extend_from_slice(DOMAIN.as_bytes());
+    out.extend_from_slice(domain.as_bytes());
     out.push(0);
     out.extend_from_slice(kind.as_bytes());
     out.push(0);

@@ -1,5 +1,7 @@
 //! Administration commands: hosts, users, devices, straight on the store.
 
+pub mod fleet;
+
 use crate::audit::{Audit, Event};
 use crate::config::Config;
 use crate::store::{Device, Host, Store, StoreError};

@@ -56,6 +56,83 @@ pub enum Command {
     /// List and revoke devices.
     #[command(subcommand)]
     Device(DeviceCommand),
+    /// Fleet mode (first slice): users' TOTP secrets and recovery codes kept by the service.
+    #[command(subcommand)]
+    Fleet(FleetCommand),
+}
+
+/// `fleet ...`.
+#[derive(Debug, Subcommand)]
+pub enum FleetCommand {
+    /// Fleet users' factors.
+    #[command(subcommand)]
+    User(FleetUserCommand),
+}
+
+/// Which user of which fleet scope.
+#[derive(Debug, clap::Args)]
+pub struct FleetUser {
+    /// The fleet scope (today every host verifies in `fleet`). A literal here: xtask builds
+    /// this file into the man pages without the rest of the crate (a test in `scope` checks it
+    /// is `scope::DEFAULT_FLEET_SCOPE`).
+    #[arg(long, value_name = "SCOPE", default_value = "fleet")]
+    pub scope: String,
+    /// The user.
+    #[arg(long, value_name = "USER")]
+    pub user: String,
+}
+
+/// `fleet user ...`.
+#[derive(Debug, Subcommand)]
+pub enum FleetUserCommand {
+    /// Set (replacing any) the user's TOTP secret, sealed with the master key. Prints nothing
+    /// secret.
+    SetTotp {
+        /// Which user.
+        #[command(flatten)]
+        who: FleetUser,
+        /// File (mode 0600) holding the secret in base32, as in an otpauth URI.
+        #[arg(long, value_name = "FILE")]
+        secret_file: PathBuf,
+        /// Code length (6 or 8).
+        #[arg(long, default_value_t = 6)]
+        digits: u8,
+        /// Seconds per step.
+        #[arg(long, default_value_t = 30)]
+        step: u64,
+        /// HMAC algorithm: SHA1, SHA256 or SHA512.
+        #[arg(long, default_value = "SHA1")]
+        algorithm: String,
+        /// The last step already used (a migrated record's watermark): only later codes pass.
+        #[arg(long, value_name = "STEP")]
+        last_step: Option<u64>,
+    },
+    /// Set (replacing any) the user's recovery codes from their Argon2id hashes: a JSON file
+    /// (mode 0600) as pam_mfa stores them (`{"generated": T, "slots": ["$argon2id$...", null,
+    /// ...]}`; null for a used slot). Plain codes are never read.
+    SetRecovery {
+        /// Which user.
+        #[command(flatten)]
+        who: FleetUser,
+        /// The hashes file.
+        #[arg(long, value_name = "FILE")]
+        hashes_file: PathBuf,
+    },
+    /// Show what the service keeps for the user (nothing secret).
+    Show {
+        /// Which user.
+        #[command(flatten)]
+        who: FleetUser,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Clear the user's failure count and lockout.
+    Unlock {
+        /// Which user.
+        #[command(flatten)]
+        who: FleetUser,
+    },
 }
 
 /// `host ...`.

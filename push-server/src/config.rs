@@ -51,6 +51,56 @@ pub struct Config {
     pub limits: Limits,
     /// `[web_push]`: waking the web app through browsers' push services (absent: off).
     pub web_push: Option<crate::webpush::WebPushConfig>,
+    /// `[fleet]`: verification of codes for fleet hosts (issue 20).
+    #[serde(default)]
+    pub fleet: FleetLimits,
+}
+
+/// `[fleet]`: limits of `POST /v2/fleet/verify`. The lockout is always on: a fleet-wide count
+/// of wrong answers is what fleet mode promises.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FleetLimits {
+    /// Counted attempts (since the last success) after which a user is locked out.
+    pub max_failures: u32,
+    /// Lockout length, seconds.
+    pub lockout: u64,
+    /// Verifications per user per sliding minute.
+    pub user_per_minute: u32,
+    /// Verifications per host per sliding minute.
+    pub host_per_minute: u32,
+    /// TOTP steps accepted on either side of the service's current one (clock drift).
+    pub totp_window: u32,
+}
+
+impl Default for FleetLimits {
+    fn default() -> FleetLimits {
+        FleetLimits {
+            max_failures: 5,
+            lockout: 900,
+            user_per_minute: 10,
+            host_per_minute: 600,
+            totp_window: 1,
+        }
+    }
+}
+
+impl FleetLimits {
+    fn validate(&self) -> Result<(), String> {
+        if self.max_failures == 0 || self.max_failures > 1000 {
+            return Err("fleet.max_failures must be 1..=1000 (the lockout cannot be off)".into());
+        }
+        if self.lockout == 0 || self.lockout > 30 * 86_400 {
+            return Err("fleet.lockout must be 1 second to 30 days".into());
+        }
+        if self.user_per_minute == 0 || self.host_per_minute == 0 {
+            return Err("fleet.user_per_minute and host_per_minute must be at least 1".into());
+        }
+        if self.totp_window > 10 {
+            return Err("fleet.totp_window must be at most 10".into());
+        }
+        Ok(())
+    }
 }
 
 /// `[limits]`.
@@ -155,7 +205,7 @@ impl Config {
         if let Some(w) = &self.web_push {
             w.validate()?;
         }
-        Ok(())
+        self.fleet.validate()
     }
 
     /// The SQLite database file (unless `database` names PostgreSQL).
@@ -166,6 +216,12 @@ impl Config {
     /// The service signing key file.
     pub fn key_path(&self) -> PathBuf {
         self.data_dir.join("service.key")
+    }
+
+    /// The fleet master key file: TOTP secrets are sealed with it
+    /// ([`crate::fleet::master_key`]); never in the database.
+    pub fn fleet_key_path(&self) -> PathBuf {
+        self.data_dir.join("fleet.key")
     }
 
     /// The VAPID key file (Web Push).
@@ -198,6 +254,10 @@ mod tests {
         assert_eq!(c.limits.user_per_minute, 5);
         assert_eq!(c.limits.max_wait, 25);
         assert_eq!(c.db_path(), PathBuf::from("/var/lib/mfa-pushd/pushd.db"));
+        assert_eq!(c.fleet.max_failures, 5);
+        assert_eq!(c.fleet.lockout, 900);
+        let off = format!("{MIN}\n[fleet]\nmax_failures = 0\n");
+        assert!(Config::parse(&off).is_err(), "the fleet lockout cannot be turned off");
     }
 
     #[test]

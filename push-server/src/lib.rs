@@ -12,6 +12,7 @@ pub mod config;
 pub mod device;
 pub mod error;
 pub mod files;
+pub mod fleet;
 pub mod http;
 pub mod hub;
 pub mod scope;

@@ -50,6 +50,9 @@ async fn sweeper(state: Shared) {
             if let Err(e) = state.store.prune(now.saturating_sub(120)).await {
                 eprintln!("mfa-pushd: pruning rate-limit events: {e}");
             }
+            if let Err(e) = state.store.prune_fleet_nonces(now).await {
+                eprintln!("mfa-pushd: pruning fleet nonces: {e}");
+            }
         }
     }
 }
@@ -81,6 +84,8 @@ pub async fn run(config: Config) -> Result<(), String> {
         None => None,
     };
     let key = crate::service_key::load_or_create(&config.key_path())?;
+    let master =
+        Arc::new(crate::fleet::master_key::MasterKey::load_or_create(&config.fleet_key_path())?);
     let audit = Audit::open(&config.audit_log)?;
     let web_push = match config.web_push.as_ref().filter(|w| w.enabled) {
         Some(w) => Some(Arc::new(crate::webpush::WebPush::open(w, &config.vapid_key_path())?)),
@@ -98,6 +103,8 @@ pub async fn run(config: Config) -> Result<(), String> {
         audit,
         key,
         limits: config.limits.clone(),
+        fleet: config.fleet.clone(),
+        master,
         base_url: config.base_url().to_string(),
         web_push,
     });

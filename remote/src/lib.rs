@@ -6,11 +6,14 @@
 //! Blocking and without threads (the module runs inside sshd and sudo): see [`http`].
 #![forbid(unsafe_code)]
 
+pub mod fleet;
 pub mod http;
 pub mod privacyidea;
 pub mod push;
 
-use mfa_login::login::{PrivacyIdeaRemote, PushRemote, Remotes};
+use fleet::FleetClient;
+use mfa_login::fleet::{FleetConfig, FleetError};
+use mfa_login::login::{FleetRemote, PrivacyIdeaRemote, PushRemote, Remotes};
 use mfa_login::privacyidea::{CheckResult, PiError, PollStatus, PrivacyIdeaConfig};
 use mfa_login::push::{PushConfig, PushError};
 use privacyidea::PrivacyIdea;
@@ -73,6 +76,21 @@ impl PrivacyIdeaRemote for PrivacyIdea {
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Network;
 
+impl FleetRemote for FleetClient {
+    fn host_id(&self) -> &str {
+        FleetClient::host_id(self)
+    }
+    fn service_key(&self) -> &PublicKey {
+        FleetClient::service_key(self)
+    }
+    fn verify(
+        &self,
+        req: &push_proto::fleet::VerifyRequest,
+    ) -> Result<push_proto::fleet::VerifyResponse, FleetError> {
+        FleetClient::verify(self, req)
+    }
+}
+
 impl Remotes for Network {
     fn push<'s>(&'s self, cfg: &PushConfig) -> Result<Box<dyn PushRemote + 's>, PushError> {
         Ok(Box::new(PushClient::new(cfg)?))
@@ -82,5 +100,8 @@ impl Remotes for Network {
         cfg: &PrivacyIdeaConfig,
     ) -> Result<Box<dyn PrivacyIdeaRemote + 's>, PiError> {
         Ok(Box::new(PrivacyIdea::new(cfg)?))
+    }
+    fn fleet<'s>(&'s self, cfg: &FleetConfig) -> Result<Box<dyn FleetRemote + 's>, FleetError> {
+        Ok(Box::new(FleetClient::new(cfg)?))
     }
 }

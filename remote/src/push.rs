@@ -97,7 +97,7 @@ impl PushClient {
         &self.service_key
     }
 
-    fn call<T: DeserializeOwned>(
+    pub(crate) fn call<T: DeserializeOwned>(
         &self,
         method: &str,
         path: &str,

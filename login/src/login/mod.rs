@@ -9,6 +9,7 @@ mod context;
 mod conversation;
 pub(crate) mod enroll_flow;
 pub(crate) mod fido2_flow;
+pub(crate) mod fleet_flow;
 mod outcome;
 pub(crate) mod privacyidea_flow;
 pub(crate) mod push_flow;
@@ -35,7 +36,7 @@ pub use fido2_flow::{KEY_ONLY, KEY_OR_CODE, NOT_LOCAL};
 pub use privacyidea_flow::PI_PROMPT;
 #[cfg(any(test, feature = "fuzzing"))]
 pub use remote::NoRemotes;
-pub use remote::{PrivacyIdeaRemote, PushRemote, Remotes};
+pub use remote::{FleetRemote, PrivacyIdeaRemote, PushRemote, Remotes};
 
 /// Runs one second-factor authentication with a loaded configuration: apply policy, ask,
 /// verify, record. The central services (push, privacyIDEA) are asked through `remotes`
@@ -150,6 +151,9 @@ fn decide(ctx: &mut LoginContext<'_>, policy: &Policy, now: u64) -> Outcome {
 
     if policy.backend == policy::Backend::PrivacyIdea {
         return privacyidea_flow::authenticate(ctx, policy, record.as_ref());
+    }
+    if policy.backend == policy::Backend::Fleet {
+        return fleet_flow::authenticate(ctx, policy);
     }
 
     // Single-prompt mode: password and code typed together; the password goes on to the next

@@ -6,6 +6,7 @@
 //! service answers is still checked by the flows (a push approval only counts with a receipt
 //! that verifies against this login's own values, [`crate::push::check`]).
 
+use crate::fleet::{FleetConfig, FleetError};
 use crate::privacyidea::{CheckResult, PiError, PollStatus, PrivacyIdeaConfig};
 use crate::push::{PushConfig, PushError};
 use push_proto::PublicKey;
@@ -53,6 +54,20 @@ pub trait PrivacyIdeaRemote {
     fn poll(&self, transaction_id: &str) -> Result<PollStatus, PiError>;
 }
 
+/// This host's connection to the fleet's MFA service (`mfa_remote::fleet::FleetClient`
+/// implements it).
+pub trait FleetRemote {
+    /// This host's id at the service (receipts must name it).
+    fn host_id(&self) -> &str;
+    /// The pinned service key receipts are signed with.
+    fn service_key(&self) -> &PublicKey;
+    /// Asks the service to decide on one answer (`POST /v2/fleet/verify`).
+    fn verify(
+        &self,
+        req: &push_proto::fleet::VerifyRequest,
+    ) -> Result<push_proto::fleet::VerifyResponse, FleetError>;
+}
+
 /// Where a login gets its connections to central services. Each is made when a flow needs
 /// it, from its configuration section (reading credentials and CA files then, not before).
 pub trait Remotes {
@@ -63,6 +78,8 @@ pub trait Remotes {
         &'s self,
         cfg: &PrivacyIdeaConfig,
     ) -> Result<Box<dyn PrivacyIdeaRemote + 's>, PiError>;
+    /// Connects to the fleet's service as configured in `[fleet]`.
+    fn fleet<'s>(&'s self, cfg: &FleetConfig) -> Result<Box<dyn FleetRemote + 's>, FleetError>;
 }
 
 /// No central services: every connection fails as a setup fault (never an outage, so never
@@ -82,5 +99,8 @@ impl Remotes for NoRemotes {
         _: &PrivacyIdeaConfig,
     ) -> Result<Box<dyn PrivacyIdeaRemote + 's>, PiError> {
         Err(PiError::Setup("no central services in this build".into()))
+    }
+    fn fleet<'s>(&'s self, _: &FleetConfig) -> Result<Box<dyn FleetRemote + 's>, FleetError> {
+        Err(FleetError::Unavailable("no central services in this build".into()))
     }
 }

@@ -21,6 +21,7 @@ use crate::store::Store;
 use crate::totp;
 use std::os::unix::fs::PermissionsExt;
 
+mod fleet;
 mod remote;
 
 struct Script {

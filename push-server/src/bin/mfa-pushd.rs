@@ -4,7 +4,9 @@
 
 use clap::Parser;
 use push_server::admin::Admin;
-use push_server::cli::{Cli, Command, DeviceCommand, HostCommand, UserCommand};
+use push_server::cli::{
+    Cli, Command, DeviceCommand, FleetCommand, FleetUserCommand, HostCommand, UserCommand,
+};
 use push_server::config::Config;
 
 async fn run(cli: Cli) -> Result<String, String> {
@@ -28,7 +30,23 @@ async fn run(cli: Cli) -> Result<String, String> {
             admin.device_list(user.as_deref(), json).await
         }
         Command::Device(DeviceCommand::Revoke { id }) => admin.device_revoke(&id).await,
+        Command::Fleet(FleetCommand::User(c)) => fleet_user(&admin, c).await,
         Command::Serve | Command::TlsInit { .. } => Ok(String::new()),
+    }
+}
+
+async fn fleet_user(admin: &Admin, c: FleetUserCommand) -> Result<String, String> {
+    match c {
+        FleetUserCommand::SetTotp { who, secret_file, digits, step, algorithm, last_step } => {
+            let params =
+                push_server::admin::fleet::TotpParams { digits, step, algorithm, last_step };
+            admin.fleet_set_totp(&who.scope, &who.user, &secret_file, &params).await
+        }
+        FleetUserCommand::SetRecovery { who, hashes_file } => {
+            admin.fleet_set_recovery(&who.scope, &who.user, &hashes_file).await
+        }
+        FleetUserCommand::Show { who, json } => admin.fleet_show(&who.scope, &who.user, json).await,
+        FleetUserCommand::Unlock { who } => admin.fleet_unlock(&who.scope, &who.user).await,
     }
 }
 

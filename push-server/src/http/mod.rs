@@ -3,6 +3,7 @@
 pub mod auth;
 pub mod device;
 pub mod extract;
+pub mod fleet;
 pub mod host;
 pub mod pairing;
 pub mod passkey;
@@ -36,6 +37,10 @@ pub struct AppState {
     pub key: SecretKey,
     /// `[limits]`.
     pub limits: Limits,
+    /// `[fleet]`.
+    pub fleet: crate::config::FleetLimits,
+    /// The fleet master key (TOTP secrets at rest).
+    pub master: Arc<crate::fleet::master_key::MasterKey>,
     /// `public_url` without a trailing slash.
     pub base_url: String,
     /// The Web Push sender, when `[web_push]` is enabled.
@@ -65,6 +70,7 @@ pub fn router(state: Shared) -> Router {
         .route(path::DEVICE_CHALLENGES, get(device::pending))
         .route(path::DEVICE_ANSWER_ROUTE, post(device::answer))
         .route(path::WEB_PUSH_KEY, get(webpush::key))
+        .route(path::FLEET_VERIFY, post(fleet::verify))
         .route(path::PUSH_SUBSCRIPTION, put(webpush::subscribe).delete(webpush::unsubscribe))
         .merge(web::routes())
         .fallback(not_found)

@@ -3,6 +3,7 @@
 //! same trait for one or several instances on one PostgreSQL database.
 
 mod codec;
+pub mod fleet;
 pub mod passkeys;
 pub mod pg_notify;
 pub mod postgres;
@@ -218,7 +219,7 @@ pub struct UserSummary {
 
 /// The service's storage.
 #[async_trait]
-pub trait Store: passkeys::PasskeyStore + Send + Sync {
+pub trait Store: passkeys::PasskeyStore + fleet::FleetStore + Send + Sync {
     /// Adds a host; [`StoreError::Conflict`] if the name is taken.
     async fn add_host(&self, host: &Host) -> Result<()>;
     /// The host whose token hashes to `hash` (revoked ones too).

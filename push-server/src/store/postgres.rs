@@ -27,6 +27,7 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{Postgres, Row, Transaction};
 use std::time::Duration;
 
+mod fleet;
 mod passkeys;
 
 /// The schema migrations, applied in order at start; `schema_version` records the last one.
@@ -36,6 +37,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (3, include_str!("../../migrations/postgres/0003_web_push.sql")),
     (4, include_str!("../../migrations/postgres/0004_protocol_v2.sql")),
     (5, include_str!("../../migrations/postgres/0005_rate_event_txid.sql")),
+    (6, include_str!("../../migrations/postgres/0006_fleet.sql")),
 ];
 
 /// The `NOTIFY` channel; payloads are `Hub` keys (`tx:<txid>`, `dev:<id>`, `pair:<id>`).

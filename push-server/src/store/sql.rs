@@ -351,3 +351,34 @@ pub(crate) fn now_expired(challenges: Vec<Challenge>) -> Vec<Challenge> {
         })
         .collect()
 }
+
+/// A row of `fleet_totp`.
+pub(crate) fn totp_row(r: &impl Columns) -> Result<super::fleet::TotpRecord> {
+    Ok(super::fleet::TotpRecord {
+        scope: r.text("scope")?,
+        user: r.text("user")?,
+        sealed: r.bytes("secret")?,
+        algorithm: r.text("algorithm")?,
+        digits: small(r.int("digits")?)?,
+        step: u(r.int("step")?),
+        last_step: r.opt_int("last_step")?.map(u),
+        updated_at: u(r.int("updated_at")?),
+    })
+}
+
+/// A row of `fleet_recovery`.
+pub(crate) fn recovery_row(r: &impl Columns) -> Result<super::fleet::RecoverySlot> {
+    Ok(super::fleet::RecoverySlot {
+        slot: small(r.int("slot")?)?,
+        hash: r.text("hash")?,
+        used_at: r.opt_int("used_at")?.map(u),
+    })
+}
+
+/// A row of `fleet_lockout`.
+pub(crate) fn lockout_row(r: &impl Columns) -> Result<super::fleet::Lockout> {
+    Ok(super::fleet::Lockout {
+        failures: u32::try_from(r.int("failures")?).unwrap_or(0),
+        locked_until: r.opt_int("locked_until")?.map(u),
+    })
+}

@@ -26,6 +26,7 @@ use std::path::Path;
 use std::time::Duration;
 use tokio::sync::Mutex;
 
+mod fleet;
 mod passkeys;
 
 /// The schema migrations, applied in order at start; `schema_version` records the last one.
@@ -35,6 +36,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (3, include_str!("../../migrations/sqlite/0003_web_push.sql")),
     (4, include_str!("../../migrations/sqlite/0004_protocol_v2.sql")),
     (5, include_str!("../../migrations/sqlite/0005_rate_event_txid.sql")),
+    (6, include_str!("../../migrations/sqlite/0006_fleet.sql")),
 ];
 
 /// The SQLite store.

@@ -213,6 +213,12 @@ impl Remotes for Services {
     ) -> Result<Box<dyn PrivacyIdeaRemote + 's>, PiError> {
         Ok(Box::new(&self.pi))
     }
+    fn fleet<'s>(
+        &'s self,
+        _: &crate::fleet::FleetConfig,
+    ) -> Result<Box<dyn FleetRemote + 's>, crate::fleet::FleetError> {
+        Err(crate::fleet::FleetError::Unavailable("no fleet service in these tests".into()))
+    }
 }
 
 /// The scripted conversation, noting the number a push prompt shows (the user reads it and
@@ -346,6 +352,12 @@ fn a_receipt_from_another_service_key_is_not_an_approval() {
             c: &PrivacyIdeaConfig,
         ) -> Result<Box<dyn PrivacyIdeaRemote + 'p>, PiError> {
             self.0.privacyidea(c)
+        }
+        fn fleet<'s>(
+            &'s self,
+            _: &crate::fleet::FleetConfig,
+        ) -> Result<Box<dyn FleetRemote + 's>, crate::fleet::FleetError> {
+            Err(crate::fleet::FleetError::Unavailable("no fleet service in these tests".into()))
         }
     }
     let remotes = Pinned(&s, pinned.public());

@@ -1,0 +1,62 @@
+//! The host side of fleet mode: `POST /v2/fleet/verify` with the host credential of `[push]`'s
+//! kind (the same service, the same token and pinned service key). The reply's receipt is
+//! checked by the login flow, not here.
+
+use crate::push::PushClient;
+use mfa_login::fleet::{FleetConfig, FleetError};
+use mfa_login::push::{NumberEntry, PushConfig, PushError};
+use push_proto::PublicKey;
+use push_proto::api::path;
+use push_proto::fleet::{VerifyRequest, VerifyResponse};
+use std::time::Duration;
+
+/// A host's connection to the fleet's service.
+#[derive(Debug)]
+pub struct FleetClient {
+    inner: PushClient,
+}
+
+fn fleet_error(e: PushError) -> FleetError {
+    match e {
+        PushError::Outage(m) => FleetError::Outage(m),
+        PushError::Unavailable(m) => FleetError::Unavailable(m),
+        PushError::Refused { code, .. } => {
+            FleetError::Unavailable(format!("the service refused the request: {code}"))
+        }
+    }
+}
+
+impl FleetClient {
+    /// Reads the host credential (root-owned, 0600) and prepares the connection.
+    pub fn new(cfg: &FleetConfig) -> Result<FleetClient, FleetError> {
+        let as_push = PushConfig {
+            url: cfg.url.clone(),
+            ca_file: cfg.ca_file.clone(),
+            proxy: cfg.proxy.clone(),
+            connect_timeout: cfg.connect_timeout,
+            io_timeout: cfg.io_timeout,
+            credential: cfg.credential.clone(),
+            timeout: 60,
+            pairing_timeout: 600,
+            failmode: cfg.failmode,
+            number_entry: NumberEntry::default(),
+            number_entry_services: Default::default(),
+        };
+        Ok(FleetClient { inner: PushClient::new(&as_push).map_err(fleet_error)? })
+    }
+
+    /// This host's id at the service.
+    pub fn host_id(&self) -> &str {
+        self.inner.host_id()
+    }
+
+    /// The pinned service key.
+    pub fn service_key(&self) -> &PublicKey {
+        self.inner.service_key()
+    }
+
+    /// Has the service decide on one answer.
+    pub fn verify(&self, req: &VerifyRequest) -> Result<VerifyResponse, FleetError> {
+        self.inner.call("POST", path::FLEET_VERIFY, Some(req), Duration::ZERO).map_err(fleet_error)
+    }
+}
