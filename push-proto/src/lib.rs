@@ -20,6 +20,9 @@
 //! with SHA-256 in the fixed 64-byte `r ‖ s` form (what WebCrypto produces) with a low `s`
 //! (high-S signatures are refused: [`PublicKey::verify`]), base64url without padding; public keys are uncompressed SEC1 points (WebCrypto's `raw` export), base64url.
 //!
+//! Fleet mode (issue 20, first slice) adds a host's verification of a code by the service and
+//! the service's signed receipt for it, under a domain string of its own ([`fleet`]).
+//!
 //! The wire types ([`api`]) reject unknown fields, and [`limits`] bounds every string, so a
 //! hostile peer gets a clear error instead of a surprise. See `docs/push-service.md` and
 //! `docs/openapi.yaml`.
