@@ -129,13 +129,39 @@ pub struct Xvfb {
 
 impl Xvfb {
     /// Starts Xvfb (1024x768) with files in `dir`; waits until it accepts clients.
+    ///
+    /// The display number is one this test process has not used before ([`next_display`]),
+    /// tried upwards while a number is taken. With `-displayfd` alone, Xvfb took the lowest free
+    /// number, so a test could start its server on the number of another test's server that was
+    /// just shutting down, and its clients then reached that server's abstract socket
+    /// (`@/tmp/.X11-unix/X<n>`) or none ("unable to open X server"), a flaky failure.
     pub fn start(dir: &Path) -> Xvfb {
         let cookie = random_hex(16);
         let server_auth = dir.join("xauth.server");
         xauth(&server_auth, ":0", &cookie);
+        let mut tries = 0;
+        let (child, display) = loop {
+            let wanted = next_display();
+            match Self::spawn(dir, &server_auth, wanted) {
+                Some(started) => break started,
+                None if tries < 20 => tries += 1,
+                None => panic!(
+                    "Xvfb did not start: {}",
+                    std::fs::read_to_string(dir.join("xvfb.log")).unwrap_or_default()
+                ),
+            }
+        };
+        let root_auth = dir.join("xauth.root");
+        xauth(&root_auth, &format!(":{display}"), &cookie);
+        Xvfb { child: Some(child), display, root_auth, cookie: Some(cookie) }
+    }
+
+    /// Starts Xvfb on display `wanted`; `None` if it does not come up (the number is taken).
+    fn spawn(dir: &Path, server_auth: &Path, wanted: u32) -> Option<(Child, u32)> {
         let mut child = Command::new("Xvfb")
+            .arg(format!(":{wanted}"))
             .args(["-displayfd", "1", "-nolisten", "tcp", "-screen", "0", "1024x768x24", "-auth"])
-            .arg(&server_auth)
+            .arg(server_auth)
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(dir.join("xvfb.log")).expect("log"))
             .process_group(0)
@@ -147,15 +173,14 @@ impl Xvfb {
         while std::io::Read::read(&mut out, &mut byte).unwrap_or(0) == 1 && byte[0] != b'\n' {
             number.push(char::from(byte[0]));
         }
-        let display: u32 = number.trim().parse().unwrap_or_else(|_| {
-            panic!(
-                "Xvfb did not start: {}",
-                std::fs::read_to_string(dir.join("xvfb.log")).unwrap_or_default()
-            )
-        });
-        let root_auth = dir.join("xauth.root");
-        xauth(&root_auth, &format!(":{display}"), &cookie);
-        Xvfb { child: Some(child), display, root_auth, cookie: Some(cookie) }
+        match number.trim().parse() {
+            Ok(display) => Some((child, display)),
+            Err(_) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                None
+            }
+        }
     }
 
     /// A server started by someone else (a display manager), reached with `root_auth`.
@@ -175,6 +200,14 @@ impl Xvfb {
         c.env("DISPLAY", format!(":{}", self.display)).env("XAUTHORITY", &self.root_auth);
         c
     }
+}
+
+/// A display number this process has not handed out before: from a base that differs between
+/// processes (by pid), counting up.
+fn next_display() -> u32 {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let base = 200 + (std::process::id() % 300) * 20;
+    base + NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
 }
 
 impl Drop for Xvfb {
