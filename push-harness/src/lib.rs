@@ -268,6 +268,7 @@ impl Service {
                 c
             }
         };
+        let logged_before = self.log().len();
         let child = cmd
             .arg("--config")
             .arg(&self.config)
@@ -278,8 +279,14 @@ impl Service {
             .spawn()
             .expect("spawn mfa-pushd");
         self.child = Some(child);
+        // Ready when this start has logged that it listens (it binds only after opening and
+        // migrating its database) and the port answers: a port that answers alone could be
+        // another test's service that took the same free port, while this one still migrates.
+        let listening = format!("listening on https://127.0.0.1:{}", self.port);
         let start = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+        while !self.log().get(logged_before..).is_some_and(|new| new.contains(&listening))
+            || std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err()
+        {
             assert!(start.elapsed() < Duration::from_secs(20), "mfa-pushd did not start");
             if let Some(c) = self.child.as_mut() {
                 if let Ok(Some(status)) = c.try_wait() {

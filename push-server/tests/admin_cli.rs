@@ -1,5 +1,6 @@
 //! The admin CLI without a running service: `host add --out -` prints the credential (for a
-//! pipe to the host) and registers the host like `--out FILE` does.
+//! pipe to the host) and registers the host like `--out FILE` does; processes that open a new
+//! database at the same time migrate it once.
 
 use push_proto::PublicKey;
 use push_proto::api::HostCredential;
@@ -14,21 +15,27 @@ fn pushd(config: &std::path::Path, args: &[&str]) -> std::process::Output {
         .expect("run mfa-pushd")
 }
 
-#[test]
-fn host_add_can_print_the_credential() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let config = dir.path().join("mfa-pushd.toml");
+/// A configuration in `dir` for a service that is not running.
+fn config_in(dir: &std::path::Path) -> std::path::PathBuf {
+    let config = dir.join("mfa-pushd.toml");
     std::fs::write(
         &config,
         format!(
             "listen = \"127.0.0.1:8443\"\npublic_url = \"https://push.example:8443\"\n\
              data_dir = \"{}\"\naudit_log = \"{}\"\n\
              tls_cert = \"/nonexistent/server.pem\"\ntls_key = \"/nonexistent/server.key\"\n",
-            dir.path().join("data").display(),
-            dir.path().join("audit.log").display()
+            dir.join("data").display(),
+            dir.join("audit.log").display()
         ),
     )
     .expect("config");
+    config
+}
+
+#[test]
+fn host_add_can_print_the_credential() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = config_in(dir.path());
     let out = pushd(&config, &["host", "add", "web1", "--out", "-"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let cred: HostCredential = serde_json::from_slice(&out.stdout).expect("credential JSON");
@@ -44,4 +51,34 @@ fn host_add_can_print_the_credential() {
     // A second host with the same name is refused, and prints no credential.
     let again = pushd(&config, &["host", "add", "web1", "--out", "-"]);
     assert!(!again.status.success() && again.stdout.is_empty());
+}
+
+/// The service starting and an admin command (or two admin commands) may open a database that
+/// does not exist yet at the same moment: each migration is applied once, and every command
+/// succeeds (before, one could fail with "table ... already exists").
+#[test]
+fn processes_opening_a_new_database_together_migrate_it_once() {
+    for _trial in 0..5 {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = config_in(dir.path());
+        let children: Vec<_> = (0..6)
+            .map(|n| {
+                Command::new(env!("CARGO_BIN_EXE_mfa-pushd"))
+                    .arg("--config")
+                    .arg(&config)
+                    .args(["host", "add", &format!("web{n}"), "--out", "-"])
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                    .expect("spawn mfa-pushd")
+            })
+            .collect();
+        for child in children {
+            let out = child.wait_with_output().expect("wait");
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        }
+        let list = pushd(&config, &["host", "list", "--json"]);
+        let text = String::from_utf8_lossy(&list.stdout);
+        assert!((0..6).all(|n| text.contains(&format!("web{n}"))), "{text}");
+    }
 }

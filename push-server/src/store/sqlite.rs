@@ -50,9 +50,14 @@ impl SqliteStore {
     /// pending migrations.
     pub async fn open(path: &Path) -> Result<SqliteStore> {
         if !path.exists() {
-            // An empty file is an empty SQLite database; creating it here fixes its mode.
-            crate::files::write_new_private(path, b"")
-                .map_err(|e| StoreError::Db(format!("{}: {e}", path.display())))?;
+            // An empty file is an empty SQLite database; creating it here fixes its mode. A
+            // process that opens it at the same moment may have created it first: fine.
+            match crate::files::write_new_private(path, b"") {
+                Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => {
+                    return Err(StoreError::Db(format!("{}: {e}", path.display())));
+                }
+                _ => {}
+            }
         }
         let opts = SqliteConnectOptions::new()
             .filename(path)
@@ -70,14 +75,19 @@ impl SqliteStore {
         Ok(store)
     }
 
+    /// Applies the pending migrations in one `BEGIN IMMEDIATE` transaction: the write lock is
+    /// taken before the applied versions are read, so two processes opening the same new
+    /// database (the service starting and an admin command) cannot both apply a migration
+    /// (the second waits on the busy timeout, then sees the first one's versions).
     async fn migrate(&self) -> Result<()> {
         let _w = self.write.lock().await;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(db)?;
         sqlx::raw_sql("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await
             .map_err(db)?;
         let applied: Vec<i64> = sqlx::query("SELECT version FROM schema_version")
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *tx)
             .await
             .map_err(db)?
             .iter()
@@ -93,16 +103,14 @@ impl SqliteStore {
         // Every migration not recorded yet, in order: numbers are assigned per feature, so a
         // database may have a later one and still lack an earlier one.
         for (version, sql) in MIGRATIONS.iter().filter(|m| !applied.contains(&m.0)) {
-            let mut tx = self.pool.begin().await.map_err(db)?;
             sqlx::raw_sql(sql).execute(&mut *tx).await.map_err(db)?;
             sqlx::query("INSERT INTO schema_version (version) VALUES (?)")
                 .bind(version)
                 .execute(&mut *tx)
                 .await
                 .map_err(db)?;
-            tx.commit().await.map_err(db)?;
         }
-        Ok(())
+        tx.commit().await.map_err(db)
     }
 
     /// Marks this user's pending challenges past their expiry as expired, returning them.
