@@ -324,6 +324,14 @@ impl Service {
         }
     }
 
+    /// Sends SIGSTOP (`true`) or SIGCONT (`false`): a stopped service still completes TCP
+    /// connections (the kernel's backlog) but never answers, i.e. a service that hangs.
+    pub fn pause(&self, stop: bool) {
+        let child = self.child.as_ref().expect("a running service");
+        let signal = if stop { "-STOP" } else { "-CONT" };
+        run_ok(Command::new("kill").args([signal, &child.id().to_string()]));
+    }
+
     /// Stops it gracefully (which must succeed) and starts it again.
     pub fn restart(&mut self) {
         assert!(self.terminate(), "graceful stop failed: {}", self.log());
