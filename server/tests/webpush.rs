@@ -8,9 +8,9 @@
 mod common;
 
 use common::{Backend, Server, code};
+use mfa_server::client::Reply;
 use push_proto::api::DeviceAuth;
 use push_proto::{SecretKey, b64};
-use mfa_server::client::Reply;
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};

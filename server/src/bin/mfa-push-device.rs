@@ -3,9 +3,9 @@
 #![forbid(unsafe_code)]
 
 use clap::Parser;
-use push_proto::api::Decision;
 use mfa_server::device::cli::{Cli, Command};
 use mfa_server::device::commands::{self, Outcome};
+use push_proto::api::Decision;
 use std::path::PathBuf;
 
 fn default_key_file() -> Result<PathBuf, String> {

@@ -5,9 +5,9 @@
 // Test scaffolding: a failed setup step should panic loudly, like an assertion.
 #![allow(dead_code, unreachable_pub, missing_docs, clippy::unwrap_used)]
 
+use mfa_server::client::{Client, Reply};
 use push_harness::{Bins, Options, Service, texts};
 use push_proto::api::HostCredential;
-use mfa_server::client::{Client, Reply};
 use serde_json::{Value, json};
 use std::ops::{Deref, DerefMut};
 use std::path::{Path, PathBuf};
