@@ -76,7 +76,7 @@ done
 
 echo "==> .rpm packages (cargo-generate-rpm)"
 cargo generate-rpm -p pam_mfa --output "$out/"
-cargo generate-rpm -p mfa-server --output "$out/"
+cargo generate-rpm -p server --output "$out/"
 
 # Versions that are written down twice must agree.
 module_deb=$(ls "$out"/libpam-mfa_*.deb)
