@@ -73,6 +73,7 @@ pub async fn may(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::fleet_admin::FleetAdminStore;
 
     fn r(purpose: Purpose, group: &str) -> Restriction {
         Restriction { purpose, group: group.into() }
@@ -92,6 +93,47 @@ mod tests {
         assert!(passes(&rs, &["web".into(), "ops".into()], Purpose::Authenticate));
         assert!(!passes(&rs, &["web".into()], Purpose::Authenticate));
         assert!(!passes(&rs, &[], Purpose::Authenticate));
+    }
+
+    fn host(id: &str, revoked_at: Option<u64>) -> Host {
+        let token_hash = crate::http::auth::secret_hash(id);
+        Host { id: id.into(), name: id.into(), token_hash, created_at: 1, revoked_at }
+    }
+
+    #[tokio::test]
+    async fn may_applies_both_rules_and_refuses_revoked_hosts() {
+        let dir = tempfile::tempdir().unwrap();
+        let store =
+            crate::store::sqlite::SqliteStore::open(&dir.path().join("t.db")).await.unwrap();
+        let (db1, web1) = (host("db1", None), host("web1", None));
+        for h in [&db1, &web1] {
+            store.add_host(h).await.unwrap();
+        }
+        store.add_group("db", 1).await.unwrap();
+        store.add_group("web", 1).await.unwrap();
+        assert!(store.add_group_host("db", "db1").await.unwrap());
+        assert!(store.add_group_host("web", "web1").await.unwrap());
+        let may = |h: &Host, user: &'static str, p: Purpose| {
+            let (store, h) = (&store, h.clone());
+            async move { may(store, &h, "fleet", user, p).await.unwrap() }
+        };
+        // Unrestricted: every host, both purposes; a revoked host: nothing.
+        assert!(may(&web1, "dba", Purpose::Enroll).await);
+        assert!(!may(&host("db1", Some(2)), "dba", Purpose::Authenticate).await);
+        // Authenticate restricted to db: enrolling follows it (rule 2).
+        store.set_user_groups("fleet", "dba", Purpose::Authenticate, &["db".into()]).await.unwrap();
+        assert!(may(&db1, "dba", Purpose::Authenticate).await);
+        assert!(may(&db1, "dba", Purpose::Enroll).await);
+        assert!(!may(&web1, "dba", Purpose::Authenticate).await);
+        assert!(!may(&web1, "dba", Purpose::Enroll).await);
+        // Enroll groups outside the authenticate groups widen nothing.
+        store.set_user_groups("fleet", "dba", Purpose::Enroll, &["web".into()]).await.unwrap();
+        assert!(!may(&web1, "dba", Purpose::Enroll).await);
+        assert!(!may(&db1, "dba", Purpose::Enroll).await);
+        assert!(may(&db1, "dba", Purpose::Authenticate).await);
+        // Removing the user removes the restrictions.
+        assert!(store.remove_user("fleet", "dba").await.unwrap());
+        assert!(may(&web1, "dba", Purpose::Authenticate).await);
     }
 
     #[test]
