@@ -1,6 +1,8 @@
 //! Administration commands: hosts, users, devices, straight on the store.
 
+pub mod audit_log;
 pub mod fleet;
+mod fleet_access;
 
 use crate::audit::{Audit, Event};
 use crate::config::Config;
@@ -113,24 +115,32 @@ impl Admin {
     /// `host list`.
     pub async fn host_list(&self, as_json: bool) -> Result<String, String> {
         let hosts = self.store.hosts().await.map_err(e)?;
+        let groups = self.host_groups().await?;
+        let groups_of = |h: &Host| -> Vec<&str> {
+            groups.iter().filter(|g| g.hosts.contains(&h.id)).map(|g| g.name.as_str()).collect()
+        };
         if as_json {
             let v: Vec<_> = hosts
                 .iter()
                 .map(|h| {
                     json!({"id": h.id, "name": h.name, "created_at": h.created_at,
-                           "revoked_at": h.revoked_at})
+                           "revoked_at": h.revoked_at, "groups": groups_of(h)})
                 })
                 .collect();
             return serde_json::to_string_pretty(&v).map_err(|err| err.to_string());
         }
-        let mut out = format!("{:<24} {:<22} {:<20} {}\n", "NAME", "ID", "CREATED", "REVOKED");
-        for h in hosts {
+        let mut out = format!(
+            "{:<24} {:<22} {:<20} {:<20} {}\n",
+            "NAME", "ID", "CREATED", "REVOKED", "GROUPS"
+        );
+        for h in &hosts {
             out += &format!(
-                "{:<24} {:<22} {:<20} {}\n",
+                "{:<24} {:<22} {:<20} {:<20} {}\n",
                 h.name,
                 h.id,
                 rfc3339(h.created_at),
-                when(h.revoked_at)
+                when(h.revoked_at),
+                groups_of(h).join(",")
             );
         }
         Ok(out)

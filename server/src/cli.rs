@@ -64,9 +64,68 @@ pub enum Command {
 /// `fleet ...`.
 #[derive(Debug, Subcommand)]
 pub enum FleetCommand {
-    /// Fleet users' factors.
+    /// Fleet users' factors, host group restrictions and removal.
     #[command(subcommand)]
     User(FleetUserCommand),
+    /// Host groups: which hosts a user's restrictions name (`fleet user groups`).
+    #[command(subcommand)]
+    Group(FleetGroupCommand),
+    /// Read the service's audit log (the last 64 MiB; malformed lines are skipped and
+    /// counted).
+    Audit {
+        /// Only events about this user.
+        #[arg(long, value_name = "USER")]
+        user: Option<String>,
+        /// Only events about this host (its name or id).
+        #[arg(long, value_name = "HOST")]
+        host: Option<String>,
+        /// Only events of the last SECONDS seconds.
+        #[arg(long, value_name = "SECONDS")]
+        since: Option<u64>,
+        /// Only the last N matching events.
+        #[arg(long, value_name = "N")]
+        last: Option<usize>,
+        /// JSON output (`{"events": [...], "skipped_malformed": N}`).
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `fleet group ...`. Group names: 1 to 64 ASCII letters, digits, '.', '_' or '-', starting
+/// with a letter or digit.
+#[derive(Debug, Subcommand)]
+pub enum FleetGroupCommand {
+    /// Create an empty host group.
+    Add {
+        /// The group's name.
+        name: String,
+    },
+    /// Remove a host group; refused while a user's restriction names it (removing it would
+    /// lift the restriction).
+    Remove {
+        /// The group's name.
+        name: String,
+    },
+    /// List host groups and their hosts.
+    List {
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Make a host (by name, as in `host add`) a member of a group.
+    AddHost {
+        /// The group.
+        group: String,
+        /// The host's name.
+        host: String,
+    },
+    /// Remove a host from a group.
+    RemoveHost {
+        /// The group.
+        group: String,
+        /// The host's name.
+        host: String,
+    },
 }
 
 /// Which user of which fleet scope.
@@ -132,6 +191,39 @@ pub enum FleetUserCommand {
         /// Which user.
         #[command(flatten)]
         who: FleetUser,
+    },
+    /// List users with fleet records: factors, failures, lockout, host groups.
+    List {
+        /// The fleet scope.
+        #[arg(long, value_name = "SCOPE", default_value = "fleet")]
+        scope: String,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove every fleet record of the user (TOTP, recovery codes, lockout, host group
+    /// restrictions): the user is then unknown on every host.
+    Remove {
+        /// Which user.
+        #[command(flatten)]
+        who: FleetUser,
+        /// Really remove (without it, nothing is changed).
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Set, clear or show which host groups may authenticate and enroll the user. No
+    /// restriction: every host. A host may enroll a user only where it may also
+    /// authenticate them. Without options: show.
+    Groups {
+        /// Which user.
+        #[command(flatten)]
+        who: FleetUser,
+        /// Groups whose hosts may authenticate the user (G1,G2; "" clears: every host).
+        #[arg(long, value_name = "GROUPS")]
+        authenticate: Option<String>,
+        /// Groups whose hosts may enroll the user (G1,G2; "" clears: as authenticate).
+        #[arg(long, value_name = "GROUPS")]
+        enroll: Option<String>,
     },
 }
 

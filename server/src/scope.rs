@@ -24,8 +24,9 @@ pub fn may_push(host: &Host, device: &Device) -> bool {
 }
 
 /// The fleet scope every host verifies in today: one for the whole service (FLEET.md's
-/// default "all hosts may authenticate all users"). Host groups will map a host to its
-/// group's scope here. It cannot collide with a push scope (a host id is 22 characters).
+/// default "all hosts may authenticate all users"). Host groups do not change it: they
+/// restrict which hosts may act for a user within the scope ([`crate::fleet::access`]).
+/// It cannot collide with a push scope (a host id is 22 characters).
 pub const DEFAULT_FLEET_SCOPE: &str = "fleet";
 
 /// The fleet scope of `host`: where its users' fleet records (TOTP, recovery codes, lockout)

@@ -7,7 +7,6 @@ use crate::fleet::master_key::MasterKey;
 use mfa_factors::recovery::RecoveryCodes;
 use mfa_factors::secret::SecretBytes;
 use mfa_factors::totp::{Algorithm, Params};
-use serde_json::json;
 use std::path::Path;
 use zeroize::Zeroizing;
 
@@ -24,10 +23,16 @@ pub struct TotpParams {
     pub last_step: Option<u64>,
 }
 
-fn check_user(scope: &str, user: &str) -> Result<(), String> {
+/// Checks a user name and fleet scope from the command line.
+pub(super) fn check_user(scope: &str, user: &str) -> Result<(), String> {
     if !push_proto::limits::is_user(user) {
         return Err("the user name is malformed".into());
     }
+    check_scope(scope)
+}
+
+/// Checks a fleet scope from the command line.
+pub(super) fn check_scope(scope: &str) -> Result<(), String> {
     if !push_proto::limits::is_text(scope, push_proto::limits::MAX_NAME) {
         return Err("the scope must be 1 to 64 printable characters".into());
     }
@@ -129,39 +134,30 @@ impl Admin {
         as_json: bool,
     ) -> Result<String, String> {
         check_user(scope, user)?;
-        let totp = self.store.totp(scope, user).await.map_err(e)?;
-        let codes = self.store.recovery(scope, user).await.map_err(e)?;
-        let lock = self.store.lockout(scope, user).await.map_err(e)?;
-        let unused = codes.iter().filter(|c| c.used_at.is_none()).count();
+        let v = self.fleet_user_json(scope, user).await?;
         if as_json {
-            let v = json!({
-                "scope": scope,
-                "user": user,
-                "totp": totp.as_ref().map(|t| json!({
-                    "algorithm": t.algorithm, "digits": t.digits, "step": t.step,
-                    "last_step": t.last_step, "updated_at": t.updated_at,
-                })),
-                "recovery_codes": {"unused": unused, "used": codes.len() - unused},
-                "failures": lock.failures,
-                "locked_until": lock.locked_until,
-            });
             return serde_json::to_string_pretty(&v).map_err(|err| err.to_string());
         }
-        let totp = totp.map_or_else(
-            || "none".to_string(),
-            |t| {
-                format!(
-                    "{} {} digits {} s, last step {:?}",
-                    t.algorithm, t.digits, t.step, t.last_step
-                )
-            },
-        );
+        let totp = if v["totp"].is_null() {
+            "none".to_string()
+        } else {
+            let t = &v["totp"];
+            format!(
+                "{} {} digits {} s, last step {}",
+                t["algorithm"].as_str().unwrap_or_default(),
+                t["digits"],
+                t["step"],
+                t["last_step"]
+            )
+        };
         Ok(format!(
-            "user {user} (fleet scope {scope})\ntotp: {totp}\nrecovery codes: {unused} unused, {} used\n\
-             failures: {}\nlocked until: {}",
-            codes.len() - unused,
-            lock.failures,
-            when(lock.locked_until)
+            "user {user} (fleet scope {scope})\ntotp: {totp}\nrecovery codes: {} unused, {} used\n\
+             failures: {}\nlocked until: {}\nhost groups: {}",
+            v["recovery_codes"]["unused"],
+            v["recovery_codes"]["used"],
+            v["failures"],
+            when(v["locked_until"].as_u64()),
+            super::fleet_access::groups_text(&v["groups"])
         ))
     }
 

@@ -5,7 +5,8 @@
 use clap::Parser;
 use mfa_server::admin::Admin;
 use mfa_server::cli::{
-    Cli, Command, DeviceCommand, FleetCommand, FleetUserCommand, HostCommand, UserCommand,
+    Cli, Command, DeviceCommand, FleetCommand, FleetGroupCommand, FleetUserCommand, HostCommand,
+    UserCommand,
 };
 use mfa_server::config::Config;
 
@@ -31,6 +32,11 @@ async fn run(cli: Cli) -> Result<String, String> {
         }
         Command::Device(DeviceCommand::Revoke { id }) => admin.device_revoke(&id).await,
         Command::Fleet(FleetCommand::User(c)) => fleet_user(&admin, c).await,
+        Command::Fleet(FleetCommand::Group(c)) => fleet_group(&admin, c).await,
+        Command::Fleet(FleetCommand::Audit { user, host, since, last, json }) => {
+            let f = mfa_server::admin::audit_log::AuditFilter { user, host, since, last };
+            admin.audit_list(&f, json).await
+        }
         Command::Serve | Command::TlsInit { .. } => Ok(String::new()),
     }
 }
@@ -47,6 +53,26 @@ async fn fleet_user(admin: &Admin, c: FleetUserCommand) -> Result<String, String
         }
         FleetUserCommand::Show { who, json } => admin.fleet_show(&who.scope, &who.user, json).await,
         FleetUserCommand::Unlock { who } => admin.fleet_unlock(&who.scope, &who.user).await,
+        FleetUserCommand::List { scope, json } => admin.fleet_user_list(&scope, json).await,
+        FleetUserCommand::Remove { who, yes } => {
+            admin.fleet_user_remove(&who.scope, &who.user, yes).await
+        }
+        FleetUserCommand::Groups { who, authenticate, enroll } => {
+            let (a, e) = (authenticate.as_deref(), enroll.as_deref());
+            admin.fleet_user_groups(&who.scope, &who.user, a, e).await
+        }
+    }
+}
+
+async fn fleet_group(admin: &Admin, c: FleetGroupCommand) -> Result<String, String> {
+    match c {
+        FleetGroupCommand::Add { name } => admin.group_add(&name).await,
+        FleetGroupCommand::Remove { name } => admin.group_remove(&name).await,
+        FleetGroupCommand::List { json } => admin.group_list(json).await,
+        FleetGroupCommand::AddHost { group, host } => admin.group_host(&group, &host, true).await,
+        FleetGroupCommand::RemoveHost { group, host } => {
+            admin.group_host(&group, &host, false).await
+        }
     }
 }
 

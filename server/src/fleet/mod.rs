@@ -7,6 +7,7 @@
 //! mfa-factors' TOTP and recovery code, and a right answer is accepted only by the store's
 //! guarded update, which at most one request in the fleet wins.
 
+pub mod access;
 pub mod master_key;
 
 use crate::store::fleet::TotpRecord;

@@ -6,6 +6,7 @@ use super::extract::JsonBody;
 use super::{Shared, json};
 use crate::audit::Event;
 use crate::error::ApiError;
+use crate::fleet::access::{Purpose, may};
 use crate::fleet::{Outcome, Rejected};
 use crate::store::Host;
 use crate::store::fleet::{AttemptLimits, AttemptOf, Begun};
@@ -107,7 +108,8 @@ fn respond(
 
 /// `POST /v2/fleet/verify`. The order is the security contract: the host is authenticated
 /// (the extractor) before the body is parsed; the request is validated without touching
-/// state; the nonce is used up, the lockout and rate limits applied and the attempt counted
+/// state; a host the user's host groups exclude ([`may`]) gets a rejection with nothing
+/// counted; the nonce is used up, the lockout and rate limits applied and the attempt counted
 /// in one committed step; only then is the answer checked, and a right one accepted by the
 /// store's guarded update (one winner in the fleet), which clears the failure count. A wrong
 /// answer that reaches the limit starts the lockout. Every decision is audited, never the
@@ -121,6 +123,16 @@ pub async fn verify(
     validate(&req, now)?;
     let answer = Zeroizing::new(std::mem::take(&mut req.answer));
     let scope = crate::scope::fleet_of_host(&host);
+    // Access before anything is counted: a host outside the user's host groups must not
+    // spend the user's fleet-wide failure count, lockout or rate limit (else root on any host
+    // could lock a user out of the hosts they may use), nor use up a nonce. It gets what a
+    // wrong answer gets, a signed rejection, so a single request tells it nothing about the
+    // user's factors (what it can still see: never a lockout, and no Argon2 delay; see
+    // ARCHITECTURE.md, "Fleet mode", access model).
+    if !may(&*state.store, &host, &scope, &req.user, Purpose::Authenticate).await? {
+        audit(&state, &host, &req, "refused", Some("host not in the user's host groups"));
+        return Ok(respond(&state, &host, &req, Verdict::Reject, None));
+    }
     if let Begun::Locked(until) = begin(&state, &host, &scope, &req, now).await? {
         audit(&state, &host, &req, "locked", Some("locked out after too many failures"));
         return Ok(respond(&state, &host, &req, Verdict::Locked, Some(until)));

@@ -4,6 +4,8 @@
 
 mod codec;
 pub mod fleet;
+pub mod fleet_admin;
+mod fleet_admin_sql;
 pub mod passkeys;
 pub mod pg_notify;
 pub mod postgres;
@@ -219,7 +221,9 @@ pub struct UserSummary {
 
 /// The service's storage.
 #[async_trait]
-pub trait Store: passkeys::PasskeyStore + fleet::FleetStore + Send + Sync {
+pub trait Store:
+    passkeys::PasskeyStore + fleet::FleetStore + fleet_admin::FleetAdminStore + Send + Sync
+{
     /// Adds a host; [`StoreError::Conflict`] if the name is taken.
     async fn add_host(&self, host: &Host) -> Result<()>;
     /// The host whose token hashes to `hash` (revoked ones too).

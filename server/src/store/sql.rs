@@ -382,3 +382,49 @@ pub(crate) fn lockout_row(r: &impl Columns) -> Result<super::fleet::Lockout> {
         locked_until: r.opt_int("locked_until")?.map(u),
     })
 }
+
+/// A row of `fleet_user_groups`. A purpose this build does not know is an error, never
+/// skipped (skipping a restriction would lift it).
+pub(crate) fn restriction_row(r: &impl Columns) -> Result<super::fleet_admin::Restriction> {
+    let purpose = r.text("purpose")?;
+    Ok(super::fleet_admin::Restriction {
+        purpose: super::fleet_admin::Purpose::parse(&purpose)
+            .ok_or_else(|| StoreError::Db(format!("unknown stored purpose {purpose:?}")))?,
+        group: r.text("group_name")?,
+    })
+}
+
+/// A row of `host_groups` (members not yet added).
+pub(crate) fn group_row(r: &impl Columns) -> Result<super::fleet_admin::HostGroup> {
+    Ok(super::fleet_admin::HostGroup {
+        name: r.text("name")?,
+        created_at: u(r.int("created_at")?),
+        hosts: Vec::new(),
+    })
+}
+
+/// A row of `host_group_members`: (group, host id).
+pub(crate) fn member_row(r: &impl Columns) -> Result<(String, String)> {
+    Ok((r.text("group_name")?, r.text("host_id")?))
+}
+
+/// A row with one text column `v`.
+pub(crate) fn text_row(r: &impl Columns) -> Result<String> {
+    r.text("v")
+}
+
+/// The groups of `groups` with their members from `members` (rows of [`member_row`]).
+pub(crate) fn with_members(
+    mut groups: Vec<super::fleet_admin::HostGroup>,
+    members: Vec<(String, String)>,
+) -> Vec<super::fleet_admin::HostGroup> {
+    for (group, host) in members {
+        if let Some(g) = groups.iter_mut().find(|g| g.name == group) {
+            g.hosts.push(host);
+        }
+    }
+    for g in &mut groups {
+        g.hosts.sort();
+    }
+    groups
+}

@@ -15,6 +15,8 @@ use std::time::{Duration, Instant};
 
 pub use push_harness::Backend;
 
+pub mod fleet;
+
 pub const PUSHD: &str = env!("CARGO_BIN_EXE_mfa-server");
 pub const DEVICE: &str = env!("CARGO_BIN_EXE_mfa-push-device");
 
