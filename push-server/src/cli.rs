@@ -127,6 +127,27 @@ pub enum FleetUserCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Register security keys for the user at the service: a JSON file (mode 0600) with one
+    /// credential as pam_mfa stores it on a host (`{"name", "credential_id", "public_key",
+    /// "rp_id", "sign_count", "user_verification", "created"}`, base64url) or a list of them.
+    /// The `rp_id` must be the service's `[fleet] rp_id`.
+    AddKey {
+        /// Which user.
+        #[command(flatten)]
+        who: FleetUser,
+        /// The credential file.
+        #[arg(long, value_name = "FILE")]
+        credential_file: PathBuf,
+    },
+    /// Remove one of the user's security keys at the service.
+    RemoveKey {
+        /// Which user.
+        #[command(flatten)]
+        who: FleetUser,
+        /// Its credential id (base64url, as `fleet user show` lists it).
+        #[arg(long, value_name = "ID")]
+        credential_id: String,
+    },
     /// Clear the user's failure count and lockout.
     Unlock {
         /// Which user.

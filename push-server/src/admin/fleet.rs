@@ -24,7 +24,7 @@ pub struct TotpParams {
     pub last_step: Option<u64>,
 }
 
-fn check_user(scope: &str, user: &str) -> Result<(), String> {
+pub(super) fn check_user(scope: &str, user: &str) -> Result<(), String> {
     if !push_proto::limits::is_user(user) {
         return Err("the user name is malformed".into());
     }
@@ -46,7 +46,7 @@ impl Admin {
         MasterKey::load(&path)
     }
 
-    fn audit_fleet(&self, event: &str, user: &str, reason: &str) {
+    pub(super) fn audit_fleet(&self, event: &str, user: &str, reason: &str) {
         self.audit.record(&Event {
             event,
             user: Some(user),
@@ -132,6 +132,7 @@ impl Admin {
         let totp = self.store.totp(scope, user).await.map_err(e)?;
         let codes = self.store.recovery(scope, user).await.map_err(e)?;
         let lock = self.store.lockout(scope, user).await.map_err(e)?;
+        let keys = self.store.fleet_keys(scope, user).await.map_err(e)?;
         let unused = codes.iter().filter(|c| c.used_at.is_none()).count();
         if as_json {
             let v = json!({
@@ -142,6 +143,11 @@ impl Admin {
                     "last_step": t.last_step, "updated_at": t.updated_at,
                 })),
                 "recovery_codes": {"unused": unused, "used": codes.len() - unused},
+                "security_keys": keys.iter().map(|k| json!({
+                    "name": k.name, "credential_id": k.credential_id, "sign_count": k.sign_count,
+                    "user_verification": k.user_verification, "created_at": k.created_at,
+                    "used_at": k.used_at,
+                })).collect::<Vec<_>>(),
                 "failures": lock.failures,
                 "locked_until": lock.locked_until,
             });
@@ -158,8 +164,12 @@ impl Admin {
         );
         Ok(format!(
             "user {user} (fleet scope {scope})\ntotp: {totp}\nrecovery codes: {unused} unused, {} used\n\
-             failures: {}\nlocked until: {}",
+             security keys: {}\nfailures: {}\nlocked until: {}",
             codes.len() - unused,
+            keys.iter()
+                .map(|k| format!("{} ({})", k.name, k.credential_id))
+                .collect::<Vec<_>>()
+                .join(", "),
             lock.failures,
             when(lock.locked_until)
         ))

@@ -47,6 +47,12 @@ async fn fleet_user(admin: &Admin, c: FleetUserCommand) -> Result<String, String
         }
         FleetUserCommand::Show { who, json } => admin.fleet_show(&who.scope, &who.user, json).await,
         FleetUserCommand::Unlock { who } => admin.fleet_unlock(&who.scope, &who.user).await,
+        FleetUserCommand::AddKey { who, credential_file } => {
+            admin.fleet_add_key(&who.scope, &who.user, &credential_file).await
+        }
+        FleetUserCommand::RemoveKey { who, credential_id } => {
+            admin.fleet_remove_key(&who.scope, &who.user, &credential_id).await
+        }
     }
 }
 
