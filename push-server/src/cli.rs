@@ -67,6 +67,25 @@ pub enum FleetCommand {
     /// Fleet users' factors.
     #[command(subcommand)]
     User(FleetUserCommand),
+    /// Fleet hosts for push: a device paired through one fleet host reaches every fleet host.
+    #[command(subcommand)]
+    Host(FleetHostCommand),
+}
+
+/// `fleet host ...`.
+#[derive(Debug, Subcommand)]
+pub enum FleetHostCommand {
+    /// Put a host into the fleet's push scope: its users' push devices, paired through any
+    /// fleet host, reach it, and devices paired through it reach every fleet host.
+    Join {
+        /// The host's name (`host list`).
+        name: String,
+    },
+    /// Make a host its own push scope again (as every host is by default).
+    Leave {
+        /// The host's name.
+        name: String,
+    },
 }
 
 /// Which user of which fleet scope.

@@ -4,7 +4,8 @@
 //! not increase (a cloned key), another RP id, another host's or an expired challenge are
 //! refused. Over two instances on one PostgreSQL, the same assertion sent by 12 parallel
 //! requests, and 12 assertions of a cloned key with one counter, are each accepted exactly
-//! once, over `MFA_FLEET_RACE_TRIALS` trials (default 50; at most 10 here).
+//! once, over `MFA_FLEET_RACE_TRIALS` trials (default 50; at most 10 here). And push paired
+//! once for the fleet: a device paired through fleet host A reaches fleet host B.
 
 #![allow(clippy::unwrap_used)] // helpers outside #[test] fns panic like assertions
 
@@ -237,7 +238,42 @@ fn garbage_is_refused_before_counting(backend: Backend) {
     assert_eq!(verify(&s, &web1, &req), Verdict::Accept);
 }
 
+/// Fleet hosts share one push scope (`fleet host join`): a device paired through host A gets
+/// host B's challenge and its approval is bound to host B; a host that did not join (C)
+/// stays its own scope, as before.
+fn a_device_paired_through_one_fleet_host_reaches_another(backend: Backend) {
+    let s = Server::start(backend, "");
+    let a = s.add_host("host-a");
+    let b = s.add_host("host-b");
+    let c = s.add_host("host-c");
+    for name in ["host-a", "host-b"] {
+        let (ok, out) = admin(&s, &["fleet", "host", "join", name]);
+        assert!(ok && out.contains("joined"), "{out}");
+    }
+    assert!(!admin(&s, &["fleet", "host", "join", "nowhere"]).0);
+    let (key, dev) = s.pair(&a, "gina", "gina-phone");
+    // Host C (standalone): refused, as for any other host's device.
+    let (st, v, _) = c.challenge("gina", &[&dev], 60);
+    assert_eq!((st, common::code(&v)), (404, "no_device"), "{v}");
+    // Host B (fleet): the device gets the challenge and approves it.
+    let (st, v, sent) = b.challenge("gina", &[&dev], 60);
+    assert_eq!(st, 201, "{v}");
+    let txid = v["txid"].as_str().unwrap().to_string();
+    let (ok, _, err) = s.device(&key, &["approve", "--number", &sent.number.to_string()]);
+    assert!(ok, "{err}");
+    let (st, state) = b.call("GET", &format!("/v2/challenges/{txid}"), None);
+    assert_eq!(st, 200, "{state}");
+    assert_eq!(state["status"], "approved", "{state}");
+    assert_eq!(state["receipt"]["host_id"], b.cred.host_id.as_str(), "{state}");
+    // Host A leaves the fleet: its device is its own again.
+    assert!(admin(&s, &["fleet", "host", "leave", "host-a"]).0);
+    let (st, v, _) = b.challenge("gina", &[&dev], 60);
+    assert_eq!((st, common::code(&v)), (404, "no_device"), "{v}");
+    assert!(s.audit_log().contains("fleet.host.push_joined"));
+}
+
 on_both_backends!(
+    a_device_paired_through_one_fleet_host_reaches_another,
     assertion_accepted_once_replays_and_clones_refused,
     another_rp_id_is_refused,
     challenges_are_the_hosts_and_expire,

@@ -25,3 +25,10 @@ CREATE TABLE fleet_key_challenges (
     expires_at  INTEGER NOT NULL
 );
 CREATE INDEX fleet_key_challenges_by_expiry ON fleet_key_challenges (expires_at);
+
+-- Fleet hosts for push (`mfa-pushd fleet host join`): they share one push scope, so a device
+-- paired through one of them reaches all of them. Hosts not listed stay their own scope.
+CREATE TABLE fleet_push_hosts (
+    host_id    TEXT PRIMARY KEY,
+    joined_at  INTEGER NOT NULL
+);

@@ -73,4 +73,28 @@ impl Admin {
         self.audit_fleet("fleet.user.key_removed", user, credential_id);
         Ok(format!("key {credential_id} removed for {user} in fleet scope {scope}"))
     }
+
+    /// `fleet host join` / `leave`: puts the active host `name` into the fleet's push scope
+    /// or takes it out ([`crate::scope::push_scope`]).
+    pub async fn fleet_host_push(&self, name: &str, join: bool) -> Result<String, String> {
+        let hosts = self.store.hosts().await.map_err(e)?;
+        let host = hosts
+            .iter()
+            .find(|h| h.name == name && h.revoked_at.is_none())
+            .ok_or_else(|| format!("no active host named {name}"))?;
+        let now = crate::time::now();
+        let changed = self.store.set_fleet_push_host(&host.id, join, now).await.map_err(e)?;
+        let (event, what) = if join {
+            ("fleet.host.push_joined", "joined the fleet's push scope")
+        } else {
+            ("fleet.host.push_left", "is its own push scope")
+        };
+        self.audit.record(&crate::audit::Event {
+            event,
+            host: Some(&host.id),
+            outcome: if changed { "ok" } else { "unchanged" },
+            ..crate::audit::Event::default()
+        });
+        Ok(format!("host {name} {what}{}", if changed { "" } else { " (already)" }))
+    }
 }

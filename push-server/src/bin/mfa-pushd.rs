@@ -5,7 +5,8 @@
 use clap::Parser;
 use push_server::admin::Admin;
 use push_server::cli::{
-    Cli, Command, DeviceCommand, FleetCommand, FleetUserCommand, HostCommand, UserCommand,
+    Cli, Command, DeviceCommand, FleetCommand, FleetHostCommand, FleetUserCommand, HostCommand,
+    UserCommand,
 };
 use push_server::config::Config;
 
@@ -31,6 +32,12 @@ async fn run(cli: Cli) -> Result<String, String> {
         }
         Command::Device(DeviceCommand::Revoke { id }) => admin.device_revoke(&id).await,
         Command::Fleet(FleetCommand::User(c)) => fleet_user(&admin, c).await,
+        Command::Fleet(FleetCommand::Host(FleetHostCommand::Join { name })) => {
+            admin.fleet_host_push(&name, true).await
+        }
+        Command::Fleet(FleetCommand::Host(FleetHostCommand::Leave { name })) => {
+            admin.fleet_host_push(&name, false).await
+        }
         Command::Serve | Command::TlsInit { .. } => Ok(String::new()),
     }
 }

@@ -71,9 +71,9 @@ pub async fn create_challenge(
 ) -> Result<Response, ApiError> {
     validate(&req)?;
     let now = crate::time::now();
-    let scope = crate::scope::of_host(&host.id);
+    let scope = crate::scope::push_scope(&*state.store, &host.id).await?;
     check_cooldown(&state, &host, &scope, &req.user, now).await?;
-    let devices = pushable_devices(&state, &host, &req).await?;
+    let devices = pushable_devices(&state, &host, &scope, &req).await?;
     let ttl = req.ttl.clamp(MIN_TTL, state.limits.challenge_ttl_max);
     let challenge = Challenge {
         txid: push_proto::random_token(16).map_err(ApiError::internal)?,
@@ -124,6 +124,7 @@ async fn check_cooldown(
 async fn pushable_devices(
     state: &Shared,
     host: &Host,
+    scope: &str,
     req: &CreateChallenge,
 ) -> Result<Vec<DeviceRef>, ApiError> {
     let mut devices = Vec::new();
@@ -133,7 +134,10 @@ async fn pushable_devices(
         }
         if let Some(d) = state.store.device(id).await? {
             // Only this user's active devices, paired through a host of this host's scope.
-            if d.user == req.user && d.revoked_at.is_none() && crate::scope::may_push(host, &d) {
+            if d.user == req.user
+                && d.revoked_at.is_none()
+                && crate::scope::may_push_in(&*state.store, scope, &d).await?
+            {
                 devices.push(DeviceRef { id: d.id, name: d.name });
             }
         }

@@ -1,6 +1,6 @@
 //! Fleet mode's security keys (issue 20): per user and fleet scope, FIDO2 credentials
 //! registered for the fleet's one RP id (`[fleet] rp_id`), and the assertion challenges the
-//! service hands to hosts.
+//! service hands to hosts; and which hosts share the fleet's push scope.
 //!
 //! Single use across instances rests on the database: a challenge is taken by one `DELETE …
 //! RETURNING` (two instances taking the same one: one gets the row, the other nothing), and an
@@ -105,4 +105,10 @@ pub trait FleetKeyStore: Send + Sync {
     async fn accept_fleet_key(&self, key: &FleetKey, new: u32, now: u64) -> Result<bool>;
     /// Forgets challenges that expired before `before`.
     async fn prune_key_challenges(&self, before: u64) -> Result<()>;
+
+    /// Makes host `host_id` a fleet host for push (`joined`) or its own push scope again
+    /// ([`crate::scope::push_scope`]); whether anything changed.
+    async fn set_fleet_push_host(&self, host_id: &str, joined: bool, now: u64) -> Result<bool>;
+    /// Whether host `host_id` is a fleet host for push.
+    async fn is_fleet_push_host(&self, host_id: &str) -> Result<bool>;
 }

@@ -121,4 +121,27 @@ impl FleetKeyStore for PostgresStore {
             .map_err(db)?;
         Ok(())
     }
+
+    async fn set_fleet_push_host(&self, host_id: &str, joined: bool, now: u64) -> Result<bool> {
+        let q = if joined {
+            sqlx::query(
+                "INSERT INTO fleet_push_hosts (host_id, joined_at) VALUES ($1, $2) \
+                 ON CONFLICT (host_id) DO NOTHING",
+            )
+            .bind(host_id)
+            .bind(i(now))
+        } else {
+            sqlx::query("DELETE FROM fleet_push_hosts WHERE host_id = $1").bind(host_id)
+        };
+        Ok(q.execute(&self.pool).await.map_err(db)?.rows_affected() == 1)
+    }
+
+    async fn is_fleet_push_host(&self, host_id: &str) -> Result<bool> {
+        let row = sqlx::query("SELECT host_id FROM fleet_push_hosts WHERE host_id = $1")
+            .bind(host_id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok(row.is_some())
+    }
 }

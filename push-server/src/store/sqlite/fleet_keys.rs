@@ -125,4 +125,28 @@ impl FleetKeyStore for SqliteStore {
             .map_err(db)?;
         Ok(())
     }
+
+    async fn set_fleet_push_host(&self, host_id: &str, joined: bool, now: u64) -> Result<bool> {
+        let _w = self.write.lock().await;
+        let q = if joined {
+            sqlx::query(
+                "INSERT INTO fleet_push_hosts (host_id, joined_at) VALUES (?, ?) \
+                 ON CONFLICT (host_id) DO NOTHING",
+            )
+            .bind(host_id)
+            .bind(i(now))
+        } else {
+            sqlx::query("DELETE FROM fleet_push_hosts WHERE host_id = ?").bind(host_id)
+        };
+        Ok(q.execute(&self.pool).await.map_err(db)?.rows_affected() == 1)
+    }
+
+    async fn is_fleet_push_host(&self, host_id: &str) -> Result<bool> {
+        let row = sqlx::query("SELECT host_id FROM fleet_push_hosts WHERE host_id = ?")
+            .bind(host_id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok(row.is_some())
+    }
 }
