@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Benchmark pam_mfa side by side with pam_google_authenticator and pam_oath, through the real
-# libpam, then the push service under load (push-load: mfa-pushd on SQLite, on PostgreSQL with
+# libpam, then the push service under load (push-load: mfa-server on SQLite, on PostgreSQL with
 # one and two instances, and privacyIDEA), on this machine in one run, and write the report.
 #
 #   scripts/bench.sh                     full run: docs/benchmarks.md and docs/benchmarks.svg
@@ -46,7 +46,7 @@ done
 if [ -n "$push" ]; then
   if ! compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null; then
     echo "bench.sh: the PostgreSQL server is not installed (Debian: apt-get install postgresql);" \
-      "the push part runs mfa-pushd on a throwaway cluster (--no-push skips the push part)" >&2
+      "the push part runs mfa-server on a throwaway cluster (--no-push skips the push part)" >&2
     exit 1
   fi
   venv=${MFA_PRIVACYIDEA_VENV:-/opt/pam_mfa-test/privacyidea-venv}
@@ -58,7 +58,7 @@ if [ -n "$push" ]; then
 fi
 command -v cargo >/dev/null || { echo "bench.sh: cargo not found (Rust: rustup)" >&2; exit 1; }
 
-cargo build --release --locked -p pam_mfa -p mfa-bench ${push:+-p push-server}
+cargo build --release --locked -p pam_mfa -p mfa-bench ${push:+-p mfa-server}
 target=${CARGO_TARGET_DIR:-target}/release
 export MFA_BENCH_RUSTC="$(rustc --version)"
 args=("${quick[@]}")
@@ -87,14 +87,14 @@ if [ -n "$push" ]; then
   # After the PAM part, so that its load does not weigh on the PAM figures. Needs no root:
   # as root, the harness runs PostgreSQL as the postgres user.
   echo "bench.sh: push-load --backend all ${quick[*]}"
-  "$target/push-load" --backend all "${quick[@]}" --pushd "$target/mfa-pushd" --out "$tmp/push.md"
+  "$target/push-load" --backend all "${quick[@]}" --pushd "$target/mfa-server" --out "$tmp/push.md"
 fi
 
 {
   sed "s|(report.svg)|($(basename "$svg"))|" "$tmp/pam.md"
   if [ -n "$push" ]; then
     echo
-    sed '1s/^## .*/## Push approval: mfa-pushd (SQLite, PostgreSQL ×1, ×2) and privacyIDEA/' "$tmp/push.md"
+    sed '1s/^## .*/## Push approval: mfa-server (SQLite, PostgreSQL ×1, ×2) and privacyIDEA/' "$tmp/push.md"
   fi
   # The hand-kept last section (the module's size and instructions per login, from
   # scripts/login-instructions.sh; issue 19) is carried over from the file being replaced.

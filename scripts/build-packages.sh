@@ -7,10 +7,10 @@
 #   libpam-mfa_<version>-1_<arch>.deb   the PAM module (Multi-Arch: same) + pam-auth-update profile
 #   mfa-enroll_<version>-1_<arch>.deb   mfa-enroll, the setuid mfa-helper, the configuration,
 #                                       the store scripts (Multi-Arch: foreign)
-#   mfa-pushd_<version>-1_<arch>.deb    the push service mfa-pushd and mfa-push-device, its
+#   mfa-server_<version>-1_<arch>.deb    the push service mfa-server and mfa-push-device, its
 #                                       configuration, systemd unit and user (Multi-Arch: foreign)
 #   pam_mfa-<version>-1.<arch>.rpm      libpam-mfa and mfa-enroll, for Fedora/RHEL
-#   mfa-pushd-<version>-1.<arch>.rpm    mfa-pushd, for Fedora/RHEL
+#   mfa-server-<version>-1.<arch>.rpm    mfa-server, for Fedora/RHEL
 #
 # Needs cargo-deb and cargo-generate-rpm (cargo install --locked cargo-deb cargo-generate-rpm),
 # and from Debian: dpkg-dev, binutils (strip) and gzip. What goes where: docs/packaging.md.
@@ -32,8 +32,8 @@ gen=$target/release/packaging
 out=$target/packages
 version=$(cargo pkgid -p pam_mfa | sed 's/.*[#@]//')
 
-echo "==> Release build of pam_mfa.so, mfa-enroll, mfa-helper, mfa-pushd and mfa-push-device $version"
-cargo build --release --locked -p pam_mfa -p mfa-enroll -p mfa-helper -p push-server --bins
+echo "==> Release build of pam_mfa.so, mfa-enroll, mfa-helper, mfa-server and mfa-push-device $version"
+cargo build --release --locked -p pam_mfa -p mfa-enroll -p mfa-helper -p mfa-server --bins
 
 echo "==> Man pages and shell completions (xtask)"
 rm -rf "$gen"
@@ -44,7 +44,7 @@ mkdir -p "$gen/rpm"
 strip --strip-unneeded -o "$gen/rpm/pam_mfa.so" "$target/release/libpam_mfa.so"
 strip --strip-unneeded -o "$gen/rpm/mfa-enroll" "$target/release/mfa-enroll"
 strip --strip-unneeded -o "$gen/rpm/mfa-helper" "$target/release/mfa-helper"
-strip --strip-unneeded -o "$gen/rpm/mfa-pushd" "$target/release/mfa-pushd"
+strip --strip-unneeded -o "$gen/rpm/mfa-server" "$target/release/mfa-server"
 strip --strip-unneeded -o "$gen/rpm/mfa-push-device" "$target/release/mfa-push-device"
 
 echo "==> .deb packages (cargo-deb)"
@@ -55,15 +55,15 @@ cargo deb --no-build --locked -p pam_mfa --multiarch=same --output "$out/"
 # usr/lib/<triplet>/, where pam_mfa.toml's `helper` does not look. Multi-Arch is added below.
 cargo deb --no-build --locked -p mfa-enroll --output "$out/"
 # Not --multiarch=foreign either: it would move usr/lib/systemd/system/ under the triplet.
-cargo deb --no-build --locked -p push-server --output "$out/"
+cargo deb --no-build --locked -p mfa-server --output "$out/"
 
 # cargo-deb writes no DEBIAN/md5sums; add them, so `dpkg --verify` (and debsums) can check the
-# installed files of a security module. mfa-enroll and mfa-pushd get "Multi-Arch: foreign" here.
+# installed files of a security module. mfa-enroll and mfa-server get "Multi-Arch: foreign" here.
 for deb in "$out"/*.deb; do
   tree=$(mktemp -d)
   chmod 0755 "$tree"   # it becomes the package's "./" entry: not mktemp's 0700
   dpkg-deb -R "$deb" "$tree"
-  case $(dpkg-deb -f "$deb" Package) in mfa-enroll | mfa-pushd) foreign=1 ;; *) foreign= ;; esac
+  case $(dpkg-deb -f "$deb" Package) in mfa-enroll | mfa-server) foreign=1 ;; *) foreign= ;; esac
   if [ -n "$foreign" ] && ! grep -q '^Multi-Arch:' "$tree/DEBIAN/control"; then
     sed -i '/^Architecture:/a Multi-Arch: foreign' "$tree/DEBIAN/control"
   fi
@@ -76,7 +76,7 @@ done
 
 echo "==> .rpm packages (cargo-generate-rpm)"
 cargo generate-rpm -p pam_mfa --output "$out/"
-cargo generate-rpm -p push-server --output "$out/"
+cargo generate-rpm -p mfa-server --output "$out/"
 
 # Versions that are written down twice must agree.
 module_deb=$(ls "$out"/libpam-mfa_*.deb)
@@ -103,19 +103,19 @@ grep -qE "^-rwsr-xr-x root/root +[0-9]+ [-0-9]+ [:0-9]+ \.$helper\$" <<<"$tool_f
   echo "build-packages.sh: $tool_deb is not Multi-Arch: foreign" >&2
   exit 1
 }
-pushd_deb=$(ls "$out"/mfa-pushd_*.deb)
+pushd_deb=$(ls "$out"/mfa-server_*.deb)
 [ "$(dpkg-deb -f "$pushd_deb" Multi-Arch)" = foreign ] || {
   echo "build-packages.sh: $pushd_deb is not Multi-Arch: foreign" >&2
   exit 1
 }
 # The unit where systemd looks, and the configuration it names as a conffile.
 pushd_files=$(dpkg-deb -c "$pushd_deb")
-grep -qE ' \./usr/lib/systemd/system/mfa-pushd\.service$' <<<"$pushd_files" || {
-  echo "build-packages.sh: $pushd_deb has no usr/lib/systemd/system/mfa-pushd.service" >&2
+grep -qE ' \./usr/lib/systemd/system/mfa-server\.service$' <<<"$pushd_files" || {
+  echo "build-packages.sh: $pushd_deb has no usr/lib/systemd/system/mfa-server.service" >&2
   exit 1
 }
-grep -qx /etc/mfa-pushd/mfa-pushd.toml < <(dpkg-deb --ctrl-tarfile "$pushd_deb" | tar -xO ./conffiles) || {
-  echo "build-packages.sh: /etc/mfa-pushd/mfa-pushd.toml is not a conffile of $pushd_deb" >&2
+grep -qx /etc/mfa-server/mfa-server.toml < <(dpkg-deb --ctrl-tarfile "$pushd_deb" | tar -xO ./conffiles) || {
+  echo "build-packages.sh: /etc/mfa-server/mfa-server.toml is not a conffile of $pushd_deb" >&2
   exit 1
 }
 

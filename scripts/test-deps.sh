@@ -26,7 +26,7 @@ packages=(
   faketime                        # clocks before 1970 and in 2200
   valgrind                        # the memory checks
   python3-venv                    # the pinned venvs below
-  postgresql                      # mfa-pushd on PostgreSQL: a throwaway cluster per test
+  postgresql                      # mfa-server on PostgreSQL: a throwaway cluster per test
   chromium chromium-driver        # the phone web app in real headless Chromium
   libnss-wrapper                  # invented test users resolve (tests/src/nss.rs): pam_mfa
                                   # refuses user names that are not accounts

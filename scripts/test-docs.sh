@@ -10,7 +10,7 @@
 #                                    (scripts/test-packages.sh runs it after building them)
 #
 # The path: install pam_mfa (README: scripts/install.sh, or the packages) and the push service
-# (docs/push-service.md: scripts/install-pushd.sh, or its package); try the service on loopback
+# (docs/push-service.md: scripts/install-server.sh, or its package); try the service on loopback
 # as an unprivileged user; TLS and public_url as the service user; start it in the background;
 # check it over TLS; add host web1; join web1 to it (README: credential, CA, [push]); a user pairs
 # mfa-push-device in place of a phone with `mfa-enroll push` (through the setuid helper); sudo
@@ -130,7 +130,7 @@ as_nobody() { setpriv --reuid=nobody --regid=nogroup --clear-groups -- env HOME=
 run docs/push-service.md pushd-loopback /tmp "" nobody
 # Not through the function: $! must be the service itself (setpriv and env exec it).
 setpriv --reuid=nobody --regid=nogroup --clear-groups -- env HOME=/tmp \
-  mfa-pushd --config /tmp/pushd/mfa-pushd.toml serve >"$work/trial.log" 2>&1 &
+  mfa-server --config /tmp/pushd/mfa-server.toml serve >"$work/trial.log" 2>&1 &
 trial_pid=$!
 pids+=("$trial_pid")
 wait_listen 8443
@@ -147,16 +147,16 @@ run docs/push-service.md pushd-start-background /
 wait_listen 8443
 pushd_pid=$(listener 8443)
 pids+=("$pushd_pid")
-[ "$(ps -o user= -p "$pushd_pid")" = mfa-pushd ] || fail "the service runs as $(ps -o user= -p "$pushd_pid")"
-echo "  ok: started in the background, pid $pushd_pid, as mfa-pushd"
+[ "$(ps -o user= -p "$pushd_pid")" = mfa-server ] || fail "the service runs as $(ps -o user= -p "$pushd_pid")"
+echo "  ok: started in the background, pid $pushd_pid, as mfa-server"
 run docs/push-service.md pushd-check-and-add-host / | tee "$work/check.out"
 grep -q '"status":"ok"' "$work/check.out" || fail "health check"
-[ "$(stat -c '%U %a' /var/lib/mfa-pushd/web1.json)" = "mfa-pushd 600" ] || fail "web1.json: $(stat -c '%U %a' /var/lib/mfa-pushd/web1.json)"
-[ -f /var/log/mfa-pushd/audit.log ] || fail "no audit log"
+[ "$(stat -c '%U %a' /var/lib/mfa-server/web1.json)" = "mfa-server 600" ] || fail "web1.json: $(stat -c '%U %a' /var/lib/mfa-server/web1.json)"
+[ -f /var/log/mfa-server/audit.log ] || fail "no audit log"
 
 echo "==> Host web1 joins (README, 'Push approval')"
 web1=$(mktemp -d /root/web1.XXXXXX)
-cp /var/lib/mfa-pushd/web1.json /etc/mfa-pushd/tls/ca.pem "$web1/"   # what scp would do
+cp /var/lib/mfa-server/web1.json /etc/mfa-server/tls/ca.pem "$web1/"   # what scp would do
 run README.md push-host "$web1"
 
 echo "==> A user pairs a phone (mfa-push-device) with mfa-enroll push, without sudo"
@@ -220,7 +220,7 @@ echo "  ok: sudo let $user in after the password and the approval on 'laptop'"
 kill -TERM "$pushd_pid"
 for _ in $(seq 100); do kill -0 "$pushd_pid" 2>/dev/null || break; sleep 0.1; done
 ! kill -0 "$pushd_pid" 2>/dev/null || fail "the service did not stop on SIGTERM"
-grep -q '"event":"service.stopped"' /var/log/mfa-pushd/audit.log || fail "no service.stopped in the audit log"
+grep -q '"event":"service.stopped"' /var/log/mfa-server/audit.log || fail "no service.stopped in the audit log"
 EOF
 chmod +x "$work/install.sh" "$work/use.sh"
 

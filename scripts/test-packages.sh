@@ -11,7 +11,7 @@
 # the installed module, a login and `mfa-enroll status` as an unprivileged user through the
 # installed setuid helper (a throwaway user in scripts/sandbox.sh: the host's /etc is not
 # changed), a dpkg-statoverride on the helper kept across a reinstall, and what stays after
-# remove and goes with purge. Then the same for the push service's mfa-pushd .deb: files, user,
+# remove and goes with purge. Then the same for the push service's mfa-server .deb: files, user,
 # conffile, man pages, unit (systemd-analyze verify), no start before it is configured, the
 # documented setup (tls-init, host add, as the service user), the unit's ExecStart as that user
 # (under systemd if this machine runs it, else through setpriv), /v2/health over TLS with the
@@ -68,8 +68,8 @@ out=${CARGO_TARGET_DIR:-target}/packages
 module_deb=$(ls "$out"/libpam-mfa_*.deb)
 tool_deb=$(ls "$out"/mfa-enroll_*.deb)
 rpm_file=$(ls "$out"/pam_mfa-*.rpm)
-pushd_deb=$(ls "$out"/mfa-pushd_*.deb)
-pushd_rpm=$(ls "$out"/mfa-pushd-*.rpm)
+pushd_deb=$(ls "$out"/mfa-server_*.deb)
+pushd_rpm=$(ls "$out"/mfa-server-*.rpm)
 [ -x "$client" ] || cargo build --quiet -p mfa-tests --bin pam-test-client
 
 echo "==> lintian"
@@ -107,31 +107,31 @@ rpm -qp --qf '%{POSTIN}' "$rpm_file" | grep -q '^/usr/bin/mfa-enroll init$' || f
 rpm -qp --qf '%{PREUN}' "$rpm_file" | grep -q 'authselect disable-feature with-mfa' || fail "rpm: %preun"
 rpm -qp --qf '%{POSTUN}' "$rpm_file" | grep -q 'kept /etc/pam_mfa/master.key' || fail "rpm: %postun"
 rpm -qp --requires "$rpm_file" | grep -q '^libpam.so.0()(64bit)$' || fail "rpm: no libpam requirement"
-! grep -q 'mfa-push' <<<"$files" || fail "rpm: pam_mfa holds mfa-pushd files"
+! grep -q 'mfa-push' <<<"$files" || fail "rpm: pam_mfa holds mfa-server files"
 pass "rpm: scriptlets and requirements"
 rpm -qip "$pushd_rpm"
 files=$(rpm -qp --qf "$qf" "$pushd_rpm")
 echo "$files"
 for want in \
-  "-rwxr-xr-x root:root  /usr/bin/mfa-pushd" \
+  "-rwxr-xr-x root:root  /usr/bin/mfa-server" \
   "-rwxr-xr-x root:root  /usr/bin/mfa-push-device" \
-  "-rw-r--r-- root:root cn /etc/mfa-pushd/mfa-pushd.toml" \
-  "-rw-r--r-- root:root  /usr/lib/systemd/system/mfa-pushd.service" \
-  "-rw-r--r-- root:root d /usr/share/man/man8/mfa-pushd.8.gz" \
-  "-rw-r--r-- root:root d /usr/share/man/man8/mfa-pushd-host-add.8.gz" \
+  "-rw-r--r-- root:root cn /etc/mfa-server/mfa-server.toml" \
+  "-rw-r--r-- root:root  /usr/lib/systemd/system/mfa-server.service" \
+  "-rw-r--r-- root:root d /usr/share/man/man8/mfa-server.8.gz" \
+  "-rw-r--r-- root:root d /usr/share/man/man8/mfa-server-host-add.8.gz" \
   "-rw-r--r-- root:root d /usr/share/man/man1/mfa-push-device.1.gz" \
-  "-rw-r--r-- root:root  /usr/share/zsh/site-functions/_mfa-pushd" \
+  "-rw-r--r-- root:root  /usr/share/zsh/site-functions/_mfa-server" \
   "-rw-r--r-- root:root  /usr/share/fish/vendor_completions.d/mfa-push-device.fish"; do
-  grep -qxF -- "$want" <<<"$files" || fail "rpm mfa-pushd: no '$want'"
+  grep -qxF -- "$want" <<<"$files" || fail "rpm mfa-server: no '$want'"
 done
-[ "$(rpm -qcp "$pushd_rpm")" = /etc/mfa-pushd/mfa-pushd.toml ] || fail "rpm mfa-pushd: config files"
+[ "$(rpm -qcp "$pushd_rpm")" = /etc/mfa-server/mfa-server.toml ] || fail "rpm mfa-server: config files"
 for tag in PREIN POSTIN PREUN POSTUN; do
   script=$(rpm -qp --qf "%{$tag}" "$pushd_rpm")
-  sh -n <<<"$script" || fail "rpm mfa-pushd: %$tag is not valid sh"
+  sh -n <<<"$script" || fail "rpm mfa-server: %$tag is not valid sh"
 done
-rpm -qp --qf '%{PREIN}' "$pushd_rpm" | grep -q 'useradd -r ' || fail "rpm mfa-pushd: %pre creates no user"
-rpm -qp --qf '%{PREUN}' "$pushd_rpm" | grep -q 'disable --now mfa-pushd.service' || fail "rpm mfa-pushd: %preun"
-pass "rpm mfa-pushd: paths, modes, %config(noreplace), scriptlets"
+rpm -qp --qf '%{PREIN}' "$pushd_rpm" | grep -q 'useradd -r ' || fail "rpm mfa-server: %pre creates no user"
+rpm -qp --qf '%{PREUN}' "$pushd_rpm" | grep -q 'disable --now mfa-server.service' || fail "rpm mfa-server: %preun"
+pass "rpm mfa-server: paths, modes, %config(noreplace), scriptlets"
 
 echo "==> Clearing the way: a from-source install and earlier test leftovers"
 in_use=$(grep -lsw pam_mfa.so /etc/pam.d/* | grep -vx "$common_auth" || true)
@@ -195,7 +195,7 @@ sandbox=$(mktemp -d)
 pushd_pid=
 pushd_systemd=
 cleanup() {
-  if [ -n "$pushd_systemd" ]; then systemctl stop mfa-pushd 2>/dev/null || true
+  if [ -n "$pushd_systemd" ]; then systemctl stop mfa-server 2>/dev/null || true
   elif [ -n "$pushd_pid" ]; then kill "$pushd_pid" 2>/dev/null || true; fi
   if grep -q pam_mfa "$common_auth" 2>/dev/null; then pam-auth-update --package --remove pam_mfa || true; fi
   for u in "$user" "$user2" "$self_user"; do mfa-enroll --user "$u" remove --yes >/dev/null 2>&1 || true; done
@@ -321,70 +321,70 @@ gone /var/lib/pam_mfa
   fail "mfa-enroll still has config files"
 pass "purge: configuration, master key and enrollments deleted, with a warning"
 
-echo "==> mfa-pushd: clearing the way"
+echo "==> mfa-server: clearing the way"
 pushd_start=$SECONDS
-pushd_unit=/usr/lib/systemd/system/mfa-pushd.service
-pushd_conf=/etc/mfa-pushd/mfa-pushd.toml
-for p in /etc/mfa-pushd /var/lib/mfa-pushd; do
+pushd_unit=/usr/lib/systemd/system/mfa-server.service
+pushd_conf=/etc/mfa-server/mfa-server.toml
+for p in /etc/mfa-server /var/lib/mfa-server; do
   if [ -e "$p" ]; then
     mkdir -p -m 0700 "$backup"
-    cp -a "$p" "$backup/$(echo "${p#/}" | tr / -)"   # etc-mfa-pushd, var-lib-mfa-pushd
+    cp -a "$p" "$backup/$(echo "${p#/}" | tr / -)"   # etc-mfa-server, var-lib-mfa-server
     echo "  saved $p in $backup"
   fi
 done
-if [ -d /run/systemd/system ]; then systemctl stop mfa-pushd 2>/dev/null || true; fi
-dpkg --purge mfa-pushd >/dev/null 2>&1 || true
-rm -rf /etc/mfa-pushd /var/lib/mfa-pushd /var/log/mfa-pushd
+if [ -d /run/systemd/system ]; then systemctl stop mfa-server 2>/dev/null || true; fi
+dpkg --purge mfa-server >/dev/null 2>&1 || true
+rm -rf /etc/mfa-server /var/lib/mfa-server /var/log/mfa-server
 
-echo "==> mfa-pushd: install (dpkg -i)"
+echo "==> mfa-server: install (dpkg -i)"
 install_log=$(dpkg -i "$pushd_deb" 2>&1) || fail "dpkg -i $pushd_deb: $install_log"
 echo "$install_log"
 grep -q 'installed but not enabled' <<<"$install_log" || fail "postinst did not say how to start it"
-mode_is /usr/bin/mfa-pushd 755
+mode_is /usr/bin/mfa-server 755
 mode_is /usr/bin/mfa-push-device 755
 mode_is "$pushd_conf" 644
 mode_is "$pushd_unit" 644
-dpkg-query -W -f='${Conffiles}\n' mfa-pushd | grep -q "^ $pushd_conf " || fail "$pushd_conf is not a conffile"
-cmp -s config/mfa-pushd.toml "$pushd_conf" || fail "installed mfa-pushd.toml differs"
-verify=$(dpkg --verify mfa-pushd)
-[ -z "$verify" ] || fail "dpkg --verify mfa-pushd: $verify"
+dpkg-query -W -f='${Conffiles}\n' mfa-server | grep -q "^ $pushd_conf " || fail "$pushd_conf is not a conffile"
+cmp -s config/mfa-server.toml "$pushd_conf" || fail "installed mfa-server.toml differs"
+verify=$(dpkg --verify mfa-server)
+[ -z "$verify" ] || fail "dpkg --verify mfa-server: $verify"
 pass "conffile, md5sums (dpkg --verify)"
-IFS=: read -r _ _ svc_uid svc_gid _ svc_home svc_shell < <(getent passwd mfa-pushd) ||
-  fail "no user mfa-pushd"
-[ "$svc_uid" -lt 1000 ] && [ "$svc_shell" = /usr/sbin/nologin ] && [ "$svc_home" = /var/lib/mfa-pushd ] ||
-  fail "mfa-pushd is not a system user: uid $svc_uid, shell $svc_shell, home $svc_home"
-[ "$(getent group mfa-pushd | cut -d: -f3)" = "$svc_gid" ] || fail "no group mfa-pushd"
-pass "system user mfa-pushd (uid $svc_uid, nologin) and its group"
-# owned_is PATH MODE: PATH belongs to mfa-pushd:mfa-pushd with MODE.
+IFS=: read -r _ _ svc_uid svc_gid _ svc_home svc_shell < <(getent passwd mfa-server) ||
+  fail "no user mfa-server"
+[ "$svc_uid" -lt 1000 ] && [ "$svc_shell" = /usr/sbin/nologin ] && [ "$svc_home" = /var/lib/mfa-server ] ||
+  fail "mfa-server is not a system user: uid $svc_uid, shell $svc_shell, home $svc_home"
+[ "$(getent group mfa-server | cut -d: -f3)" = "$svc_gid" ] || fail "no group mfa-server"
+pass "system user mfa-server (uid $svc_uid, nologin) and its group"
+# owned_is PATH MODE: PATH belongs to mfa-server:mfa-server with MODE.
 owned_is() {
   local got
   got=$(stat -c '%a %U:%G' "$1") || fail "$1 is missing"
-  [ "$got" = "$2 mfa-pushd:mfa-pushd" ] || fail "$1: $got, want $2 mfa-pushd:mfa-pushd"
-  pass "$1 $2 mfa-pushd:mfa-pushd"
+  [ "$got" = "$2 mfa-server:mfa-server" ] || fail "$1: $got, want $2 mfa-server:mfa-server"
+  pass "$1 $2 mfa-server:mfa-server"
 }
-owned_is /var/lib/mfa-pushd 700
-owned_is /var/log/mfa-pushd 750
-owned_is /etc/mfa-pushd/tls 700
-for page in man8/mfa-pushd.8 man8/mfa-pushd-tls-init.8 man8/mfa-pushd-host-add.8 \
+owned_is /var/lib/mfa-server 700
+owned_is /var/log/mfa-server 750
+owned_is /etc/mfa-server/tls 700
+for page in man8/mfa-server.8 man8/mfa-server-tls-init.8 man8/mfa-server-host-add.8 \
   man1/mfa-push-device.1 man1/mfa-push-device-pair.1; do
   f=/usr/share/man/$page.gz
   [ -f "$f" ] || fail "$f is missing"
   warnings=$(LC_ALL=C.UTF-8 MANWIDTH=80 man --warnings -E UTF-8 -l -Tutf8 -Z "$f" 2>&1 >/dev/null)
   [ -z "$warnings" ] || fail "$f: $warnings"
 done
-man -w mfa-pushd >/dev/null || fail "man mfa-pushd: not found"
+man -w mfa-server >/dev/null || fail "man mfa-server: not found"
 pass "man pages render without warnings"
-for c in mfa-pushd mfa-push-device; do
+for c in mfa-server mfa-push-device; do
   bash -n "/usr/share/bash-completion/completions/$c" || fail "bash completion of $c"
   mode_is "/usr/share/zsh/vendor-completions/_$c" 644
   mode_is "/usr/share/fish/vendor_completions.d/$c.fish" 644
 done
-/usr/bin/mfa-pushd --version
+/usr/bin/mfa-server --version
 /usr/bin/mfa-push-device --version
 
-echo "==> mfa-pushd: the systemd unit"
-for want in User=mfa-pushd Group=mfa-pushd StateDirectory=mfa-pushd StateDirectoryMode=0700 \
-  LogsDirectory=mfa-pushd NoNewPrivileges=yes ProtectSystem=strict ProtectHome=yes \
+echo "==> mfa-server: the systemd unit"
+for want in User=mfa-server Group=mfa-server StateDirectory=mfa-server StateDirectoryMode=0700 \
+  LogsDirectory=mfa-server NoNewPrivileges=yes ProtectSystem=strict ProtectHome=yes \
   PrivateTmp=yes PrivateDevices=yes CapabilityBoundingSet= \
   'RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX' SystemCallFilter=@system-service; do
   grep -qxF "$want" "$pushd_unit" || fail "$pushd_unit: no '$want'"
@@ -395,25 +395,25 @@ if command -v systemd-analyze >/dev/null; then
   [ -z "$analyze" ] || fail "systemd-analyze verify: $analyze"
   pass "systemd-analyze verify: clean"
   exposure=$(systemd-analyze security --offline=true "$pushd_unit" 2>/dev/null |
-    sed -n 's/.*Overall exposure level for mfa-pushd.service: \([0-9.]*\).*/\1/p')
+    sed -n 's/.*Overall exposure level for mfa-server.service: \([0-9.]*\).*/\1/p')
   [ -n "$exposure" ] || fail "systemd-analyze security: no exposure level"
   awk -v e="$exposure" 'BEGIN { exit !(e <= 2.0) }' || fail "systemd-analyze security: exposure $exposure > 2.0"
   pass "systemd-analyze security: exposure $exposure (at most 2.0)"
 else
   echo "  (systemd-analyze not installed: unit not verified)"
 fi
-[ ! -e /etc/systemd/system/multi-user.target.wants/mfa-pushd.service ] || fail "the unit was enabled on install"
+[ ! -e /etc/systemd/system/multi-user.target.wants/mfa-server.service ] || fail "the unit was enabled on install"
 pass "installed disabled"
 # The unit's own command, run as its User (and UMask); under systemd when this machine runs it.
 exec_start=$(sed -n 's/^ExecStart=//p' "$pushd_unit")
 [ -n "$exec_start" ] || fail "no ExecStart in $pushd_unit"
 read -r -a exec_start <<<"$exec_start"
-as_service() { setpriv --reuid=mfa-pushd --regid=mfa-pushd --init-groups -- "$@"; }
+as_service() { setpriv --reuid=mfa-server --regid=mfa-server --init-groups -- "$@"; }
 # start_unit: runs ExecStart for at most 5 s as the service user; prints its stderr, fails if it
 # keeps running (it must not start before the configuration is complete).
 start_unit() {
   local rc=0 err
-  err=$( (umask 0077; timeout 5 setpriv --reuid=mfa-pushd --regid=mfa-pushd --init-groups -- \
+  err=$( (umask 0077; timeout 5 setpriv --reuid=mfa-server --regid=mfa-server --init-groups -- \
     "${exec_start[@]}") 2>&1 >/dev/null) || rc=$?
   [ "$rc" != 0 ] || fail "ExecStart succeeded unconfigured"
   [ "$rc" != 124 ] || fail "ExecStart kept running unconfigured: $err"
@@ -428,103 +428,103 @@ url=https://127.0.0.1:$port
 sed -i -e "s|^#public_url = .*|public_url = \"$url\"|" -e "s|^listen = .*|listen = \"127.0.0.1:$port\"|" "$pushd_conf"
 grep -qx "public_url = \"$url\"" "$pushd_conf" || fail "could not set public_url"
 err=$(start_unit)
-grep -q '/etc/mfa-pushd/tls/server.pem' <<<"$err" || fail "start without TLS files does not name them: $err"
-grep -q 'mfa-pushd tls-init' <<<"$err" || fail "start without TLS files does not say how to make them: $err"
+grep -q '/etc/mfa-server/tls/server.pem' <<<"$err" || fail "start without TLS files does not name them: $err"
+grep -q 'mfa-server tls-init' <<<"$err" || fail "start without TLS files does not say how to make them: $err"
 pass "start without TLS files refused, saying: $err"
 
-echo "==> mfa-pushd: tls-init and host add as the service user"
-runuser -u mfa-pushd -- mfa-pushd --config "$pushd_conf" tls-init --out-dir /etc/mfa-pushd/tls \
+echo "==> mfa-server: tls-init and host add as the service user"
+runuser -u mfa-server -- mfa-server --config "$pushd_conf" tls-init --out-dir /etc/mfa-server/tls \
   --name localhost --ip 127.0.0.1
-owned_is /etc/mfa-pushd/tls/server.key 600
-[ ! -e /etc/mfa-pushd/tls/ca.key ] || fail "tls-init kept the CA key next to server.key"
-owned_is /etc/mfa-pushd/tls/server.pem 644
-cred=/var/lib/mfa-pushd/pkgtest.json
-runuser -u mfa-pushd -- mfa-pushd --config "$pushd_conf" host add pkgtest --out "$cred"
+owned_is /etc/mfa-server/tls/server.key 600
+[ ! -e /etc/mfa-server/tls/ca.key ] || fail "tls-init kept the CA key next to server.key"
+owned_is /etc/mfa-server/tls/server.pem 644
+cred=/var/lib/mfa-server/pkgtest.json
+runuser -u mfa-server -- mfa-server --config "$pushd_conf" host add pkgtest --out "$cred"
 owned_is "$cred" 600
-owned_is /var/lib/mfa-pushd/service.key 600
-runuser -u mfa-pushd -- mfa-pushd --config "$pushd_conf" host list | grep -q '^pkgtest ' ||
+owned_is /var/lib/mfa-server/service.key 600
+runuser -u mfa-server -- mfa-server --config "$pushd_conf" host list | grep -q '^pkgtest ' ||
   fail "host list does not show pkgtest"
 pass "host pkgtest added"
 
-echo "==> mfa-pushd: the service, as the mfa-pushd user"
+echo "==> mfa-server: the service, as the mfa-server user"
 pushd_log=$(mktemp)
 if [ -d /run/systemd/system ] && systemctl daemon-reload 2>/dev/null; then
-  systemctl start mfa-pushd || fail "systemctl start mfa-pushd: $(journalctl -u mfa-pushd -n 20 --no-pager)"
-  pushd_pid=$(systemctl show -p MainPID --value mfa-pushd)
+  systemctl start mfa-server || fail "systemctl start mfa-server: $(journalctl -u mfa-server -n 20 --no-pager)"
+  pushd_pid=$(systemctl show -p MainPID --value mfa-server)
   pushd_systemd=1
   echo "  started by systemd (pid $pushd_pid)"
 else
   echo "  systemd is not running here (PID 1 is $(ps -p 1 -o comm=)): running the unit's ExecStart" \
-    "as mfa-pushd through setpriv, with its UMask; the unit's sandbox is not applied"
-  (umask 0077; exec setpriv --reuid=mfa-pushd --regid=mfa-pushd --init-groups -- "${exec_start[@]}") \
+    "as mfa-server through setpriv, with its UMask; the unit's sandbox is not applied"
+  (umask 0077; exec setpriv --reuid=mfa-server --regid=mfa-server --init-groups -- "${exec_start[@]}") \
     2>"$pushd_log" &
   pushd_pid=$!
   pushd_systemd=
 fi
 health=
 for _ in $(seq 50); do
-  health=$(curl -sS --max-time 2 --cacert /etc/mfa-pushd/tls/ca.pem "$url/v2/health" 2>/dev/null) && break
-  kill -0 "$pushd_pid" 2>/dev/null || fail "mfa-pushd exited: $(cat "$pushd_log")"
+  health=$(curl -sS --max-time 2 --cacert /etc/mfa-server/tls/ca.pem "$url/v2/health" 2>/dev/null) && break
+  kill -0 "$pushd_pid" 2>/dev/null || fail "mfa-server exited: $(cat "$pushd_log")"
   sleep 0.2
 done
 [ "$health" = '{"status":"ok","protocol":2}' ] || fail "/v2/health: '$health'; log: $(cat "$pushd_log")"
 pass "/v2/health over TLS, verified with the generated CA: $health"
-[ "$(ps -o user= -p "$pushd_pid")" = mfa-pushd ] || fail "service runs as $(ps -o user= -p "$pushd_pid")"
-pass "service process $pushd_pid runs as mfa-pushd"
+[ "$(ps -o user= -p "$pushd_pid")" = mfa-server ] || fail "service runs as $(ps -o user= -p "$pushd_pid")"
+pass "service process $pushd_pid runs as mfa-server"
 ! curl -sS --max-time 2 -o /dev/null "$url/v2/health" 2>/dev/null || fail "TLS accepted without the CA"
 pass "untrusted without the generated CA"
 # A device paired through the installed service with the installed mfa-push-device.
 token=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["token"])' "$cred")
-pairing=$(curl -sS --fail-with-body --max-time 5 --cacert /etc/mfa-pushd/tls/ca.pem \
+pairing=$(curl -sS --fail-with-body --max-time 5 --cacert /etc/mfa-server/tls/ca.pem \
   -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
   -d '{"user":"pkgtest","ttl":60}' "$url/v2/pairings") || fail "POST /v2/pairings: $pairing"
 # The host adds its own secret to the service's link before showing it (protocol 2, &k=).
 uri=$(python3 -c 'import json,secrets,sys; print(json.loads(sys.argv[1])["uri"] + "&k=" + secrets.token_urlsafe(16))' "$pairing")
 device_dir=$(mktemp -d)
 mfa-push-device --key-file "$device_dir/key.json" pair "$uri" --name pkgtest-device \
-  --ca-file /etc/mfa-pushd/tls/ca.pem || fail "mfa-push-device pair"
+  --ca-file /etc/mfa-server/tls/ca.pem || fail "mfa-push-device pair"
 pending=$(mfa-push-device --key-file "$device_dir/key.json" pending --json) || fail "pending: $pending"
 rm -rf "$device_dir"
-devices=$(runuser -u mfa-pushd -- mfa-pushd --config "$pushd_conf" device list --user pkgtest --json)
+devices=$(runuser -u mfa-server -- mfa-server --config "$pushd_conf" device list --user pkgtest --json)
 grep -q '"name": "pkgtest-device"' <<<"$devices" || fail "device list: $devices"
 pass "mfa-push-device paired (device list shows it), pending: $pending"
 if [ -n "$pushd_systemd" ]; then
-  systemctl stop mfa-pushd
+  systemctl stop mfa-server
 else
   kill -TERM "$pushd_pid"
-  wait "$pushd_pid" || fail "mfa-pushd did not stop cleanly on SIGTERM: $(cat "$pushd_log")"
+  wait "$pushd_pid" || fail "mfa-server did not stop cleanly on SIGTERM: $(cat "$pushd_log")"
 fi
 pushd_pid=
-owned_is /var/log/mfa-pushd/audit.log 600
+owned_is /var/log/mfa-server/audit.log 600
 for event in service.started host.added pairing.used service.stopped; do
-  grep -q "\"event\":\"$event\"" /var/log/mfa-pushd/audit.log || fail "audit log lacks $event"
+  grep -q "\"event\":\"$event\"" /var/log/mfa-server/audit.log || fail "audit log lacks $event"
 done
 pass "stopped on SIGTERM; audit log has service.started, host.added, pairing.used, service.stopped"
 rm -f "$pushd_log"
 
-echo "==> mfa-pushd: remove (dpkg -r)"
-dpkg -r mfa-pushd
-gone /usr/bin/mfa-pushd
+echo "==> mfa-server: remove (dpkg -r)"
+dpkg -r mfa-server
+gone /usr/bin/mfa-server
 gone /usr/bin/mfa-push-device
 gone "$pushd_unit"
 [ -f "$pushd_conf" ] || fail "remove deleted the conffile"
-owned_is /var/lib/mfa-pushd/service.key 600
-owned_is /var/lib/mfa-pushd/pushd.db 600
-owned_is /etc/mfa-pushd/tls/server.key 600
+owned_is /var/lib/mfa-server/service.key 600
+owned_is /var/lib/mfa-server/pushd.db 600
+owned_is /etc/mfa-server/tls/server.key 600
 pass "configuration, database, service key and TLS files kept"
 
-echo "==> mfa-pushd: purge (dpkg -P)"
-purge_log=$(dpkg -P mfa-pushd 2>&1)
+echo "==> mfa-server: purge (dpkg -P)"
+purge_log=$(dpkg -P mfa-server 2>&1)
 echo "$purge_log"
-grep -q 'mfa-pushd purge: DELETING' <<<"$purge_log" || fail "purge did not warn"
-gone /var/lib/mfa-pushd
-gone /var/log/mfa-pushd
-gone /etc/mfa-pushd
-getent passwd mfa-pushd >/dev/null || fail "purge removed the system user (it is kept by design)"
-! dpkg-query -W -f='${Status}' mfa-pushd 2>/dev/null | grep -q 'config-files' ||
-  fail "mfa-pushd still has config files"
+grep -q 'mfa-server purge: DELETING' <<<"$purge_log" || fail "purge did not warn"
+gone /var/lib/mfa-server
+gone /var/log/mfa-server
+gone /etc/mfa-server
+getent passwd mfa-server >/dev/null || fail "purge removed the system user (it is kept by design)"
+! dpkg-query -W -f='${Status}' mfa-server 2>/dev/null | grep -q 'config-files' ||
+  fail "mfa-server still has config files"
 pass "purge: data, TLS files, logs and configuration deleted, with a warning; user kept"
-echo "  mfa-pushd checks took $((SECONDS - pushd_start)) s"
+echo "  mfa-server checks took $((SECONDS - pushd_start)) s"
 
 # The documented package path, as written (README "Packages", docs/push-service.md "Set it
 # up"), on a throwaway copy of this machine: the .debs just built, the service configured and

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Run every test of pam_mfa: unit tests, and integration tests that drive the built pam_mfa.so
-# through the real libpam, sshd, mfa-pushd over TLS, PostgreSQL, headless Chromium and
+# through the real libpam, sshd, mfa-server over TLS, PostgreSQL, headless Chromium and
 # privacyIDEA.
 #
 #   scripts/test.sh [cargo test arguments]   e.g. --test stacks, or -p mfa-login login::

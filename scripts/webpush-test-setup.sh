@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Installs the independent Web Push implementation the Web Push tests check mfa-pushd against:
+# Installs the independent Web Push implementation the Web Push tests check mfa-server against:
 # Python http_ece (RFC 8188/8291 decryption) and py_vapid (RFC 8292 VAPID) with cryptography,
-# from PyPI, pinned, in a virtualenv (push-server/tests/webpush.rs, docs/push-service.md).
+# from PyPI, pinned, in a virtualenv (server/tests/webpush.rs, docs/push-service.md).
 #
 #   scripts/webpush-test-setup.sh            # venv in /opt/pam_mfa-test/webpush-venv
 #   scripts/webpush-test-setup.sh --check    # only say (exit status) whether it is installed

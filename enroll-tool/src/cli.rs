@@ -111,7 +111,7 @@ pub(crate) enum Command {
     )]
     Fido2(Fido2Args),
 
-    /// Pair a phone for push approval (mfa-pushd), list or remove push devices
+    /// Pair a phone for push approval (mfa-server), list or remove push devices
     #[command(
         long_about = "Pair a phone (or the mfa-push-device CLI) for push approval through the \
                       push service named in [push] of pam_mfa.toml. Shows a one-time pairing link \
@@ -122,7 +122,7 @@ pub(crate) enum Command {
                       codes get them. At login, the prompt then shows the number to type on \
                       the phone; typing a code instead always works.\n\n\
                       --list shows the paired devices, --remove NAME forgets one on this host \
-                      (the push service keeps it paired until `mfa-pushd device revoke`).",
+                      (the push service keeps it paired until `mfa-server device revoke`).",
         after_help = "Examples:\n  mfa-enroll push                      pair your own phone\n  \
                       sudo mfa-enroll --user alice push\n  \
                       mfa-enroll push --list\n  \

@@ -26,14 +26,14 @@ pub(crate) struct Summary {
     pub(crate) skips: u32,
     /// Enroll-on-login: the user opted out.
     pub(crate) opted_out: bool,
-    /// Paired push devices (mfa-pushd), as `mfa-enroll push --list` shows them.
+    /// Paired push devices (mfa-server), as `mfa-enroll push --list` shows them.
     pub(crate) push_devices: Vec<DeviceSummary>,
     /// Registered security keys (FIDO2), by name.
     pub(crate) security_keys: Vec<String>,
 }
 
 /// A paired push device: its name (what prompts show and `push --remove` takes) and its id at
-/// the service (what `mfa-pushd device revoke` takes).
+/// the service (what `mfa-server device revoke` takes).
 #[derive(Debug, Serialize, PartialEq)]
 pub(crate) struct DeviceSummary {
     /// The name the device gave itself.

@@ -9,7 +9,7 @@
 //! * [`import`] — parsers for other modules' enrollment files (the caller reads the file).
 //!
 //! Both the PAM module (through `mfa-login`, which re-exports these modules at their old paths)
-//! and `mfa-pushd` (which checks passkeys) use it; neither pulls in the other's I/O through it.
+//! and `mfa-server` (which checks passkeys) use it; neither pulls in the other's I/O through it.
 //! The only call into the kernel is `getrandom(2)` in [`random`]; times are always passed in.
 //!
 //! This crate contains no `unsafe` code.

@@ -1,6 +1,6 @@
 //! Passkeys of phone web app devices (WebAuthn), checked with this crate's FIDO2 code
 //! (authenticatorData parser, COSE keys, ES256/EdDSA, counter) by both the module and
-//! `mfa-pushd`.
+//! `mfa-server`.
 //!
 //! A passkey is made while pairing, with a challenge that binds it to the pairing credential
 //! and the device key ([`push_proto::signed::passkey_pairing_challenge`]). The host verifies

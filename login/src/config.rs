@@ -70,7 +70,7 @@ pub struct Config {
     pub recovery: RecoveryConfig,
     /// A privacyIDEA server, for rules with `backend = "privacyidea"` (absent: none).
     pub privacyidea: Option<crate::privacyidea::PrivacyIdeaConfig>,
-    /// Push approval through mfa-pushd (absent: push is not offered).
+    /// Push approval through mfa-server (absent: push is not offered).
     pub push: Option<crate::push::PushConfig>,
     /// The fleet's MFA service, for rules with `backend = "fleet"` (absent: none).
     pub fleet: Option<crate::fleet::FleetConfig>,

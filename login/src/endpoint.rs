@@ -1,4 +1,4 @@
-//! How the module reaches a central service (mfa-pushd, privacyIDEA): the `url`, CA file,
+//! How the module reaches a central service (mfa-server, privacyIDEA): the `url`, CA file,
 //! proxy and timeouts of `[push]` and `[privacyidea]`, checked when the configuration is
 //! loaded. The client that uses it lives in the `mfa-remote` crate.
 

@@ -284,7 +284,7 @@ pub fn add_push_device(
 /// Removes the user's push device `name` from this host's store: the device with that id, else
 /// the one device with that name. Several devices with that name (paired before names had to
 /// be unique) are an error naming their ids, so one `--remove` never removes two. (The device
-/// stays paired at the service; `mfa-pushd device revoke` ends it there.) `Ok(false)`: no
+/// stays paired at the service; `mfa-server device revoke` ends it there.) `Ok(false)`: no
 /// device has that id or name.
 pub fn remove_push(store: &Store, user: &UserName, name: &str) -> Result<bool> {
     let lock = store.lock(user)?;

@@ -28,7 +28,7 @@ pub mod privacyidea;
 pub mod push;
 pub mod qr;
 pub mod seat;
-/// Checked file access (the `mfa-securefs` crate, shared with mfa-pushd).
+/// Checked file access (the `mfa-securefs` crate, shared with mfa-server).
 pub use mfa_securefs as secure_fs;
 pub mod selfservice;
 pub mod store;

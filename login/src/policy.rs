@@ -184,7 +184,7 @@ pub struct Rule {
 #[serde(rename_all = "kebab-case")]
 pub enum Backend {
     /// This host's encrypted store (TOTP, security keys, recovery codes) and, when `[push]` is
-    /// configured, mfa-pushd for push approval.
+    /// configured, mfa-server for push approval.
     #[default]
     Local,
     /// A privacyIDEA server (`[privacyidea]`); local recovery codes keep working.

@@ -1,7 +1,7 @@
-//! The one test harness for `mfa-pushd` (not shipped): a real service on loopback with real TLS
+//! The one test harness for `mfa-server` (not shipped): a real service on loopback with real TLS
 //! (its own `tls-init` CA), on SQLite or on a throwaway PostgreSQL cluster ([`pg`]), started,
 //! stopped and restarted as a process, with its admin CLI, its logs, and `mfa-push-device` as
-//! the phone. `push-server`'s integration tests and `mfa-tests` (the PAM tests that log in
+//! the phone. `mfa-server`'s integration tests and `mfa-tests` (the PAM tests that log in
 //! against it) both build on it, each with its own thin wrappers.
 
 #![forbid(unsafe_code)]
@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 /// The two programs the harness runs.
 #[derive(Clone, Debug)]
 pub struct Bins {
-    /// `mfa-pushd`.
+    /// `mfa-server`.
     pub pushd: PathBuf,
     /// `mfa-push-device`.
     pub device: PathBuf,
@@ -34,7 +34,7 @@ impl Bins {
         let exe = std::env::current_exe().expect("current_exe");
         let dir =
             exe.parent().and_then(Path::parent).expect("test binary in target/<profile>/deps");
-        Bins { pushd: dir.join("mfa-pushd"), device: dir.join("mfa-push-device") }
+        Bins { pushd: dir.join("mfa-server"), device: dir.join("mfa-push-device") }
     }
 }
 
@@ -57,10 +57,10 @@ pub struct Database {
 }
 
 impl Database {
-    /// A new cluster with database `mfa_pushd`.
+    /// A new cluster with database `mfa_server`.
     pub fn start() -> Database {
         let cluster = PgCluster::start();
-        let url = cluster.create_database("mfa_pushd");
+        let url = cluster.create_database("mfa_server");
         Database { cluster: Arc::new(cluster), url }
     }
 }
@@ -126,7 +126,7 @@ pub fn texts(out: &Output) -> (bool, String, String) {
     )
 }
 
-/// A running `mfa-pushd serve` in a temporary directory: `tls/` (its CA and certificate),
+/// A running `mfa-server serve` in a temporary directory: `tls/` (its CA and certificate),
 /// `data/` (service key, SQLite database), `log/audit.log`, `pushd.stderr`.
 pub struct Service {
     /// The programs it runs.
@@ -165,7 +165,7 @@ impl Service {
 
     /// [`Service::start`] on SQLite (`pg` none) or on the given PostgreSQL database.
     pub fn start_on(bins: Bins, pg: Option<Database>, opts: &Options<'_>) -> Service {
-        let dir = tempfile::Builder::new().prefix("mfa_pushd_test.").tempdir().expect("tempdir");
+        let dir = tempfile::Builder::new().prefix("mfa_server_test.").tempdir().expect("tempdir");
         let root = dir.path().to_path_buf();
         std::fs::set_permissions(&root, Permissions::from_mode(0o700)).expect("chmod");
         let tls = root.join("tls");
@@ -193,7 +193,7 @@ impl Service {
         let port = free_port();
         let url = format!("https://127.0.0.1:{port}");
         let public_url = format!("https://{}:{port}", opts.public_host);
-        let config = root.join("mfa-pushd.toml");
+        let config = root.join("mfa-server.toml");
         let audit = root.join("log/audit.log");
         std::fs::write(
             &config,
@@ -246,7 +246,7 @@ impl Service {
         Service::start_on(self.bins.clone(), self.pg.clone(), &opts)
     }
 
-    /// Starts (or restarts, killing a running one) `mfa-pushd serve` and waits until it
+    /// Starts (or restarts, killing a running one) `mfa-server serve` and waits until it
     /// accepts connections; panics with its log if it exits first. Its stderr is appended to
     /// `pushd.stderr` ([`Service::log`]).
     pub fn serve(&mut self) {
@@ -277,7 +277,7 @@ impl Service {
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
-            .expect("spawn mfa-pushd");
+            .expect("spawn mfa-server");
         self.child = Some(child);
         // Ready when this start has logged that it listens (it binds only after opening and
         // migrating its database) and the port answers: a port that answers alone could be
@@ -287,10 +287,10 @@ impl Service {
         while !self.log().get(logged_before..).is_some_and(|new| new.contains(&listening))
             || std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err()
         {
-            assert!(start.elapsed() < Duration::from_secs(20), "mfa-pushd did not start");
+            assert!(start.elapsed() < Duration::from_secs(20), "mfa-server did not start");
             if let Some(c) = self.child.as_mut() {
                 if let Ok(Some(status)) = c.try_wait() {
-                    panic!("mfa-pushd exited ({status}): {}", self.log());
+                    panic!("mfa-server exited ({status}): {}", self.log());
                 }
             }
             std::thread::sleep(Duration::from_millis(50));
@@ -324,6 +324,14 @@ impl Service {
         }
     }
 
+    /// Sends SIGSTOP (`true`) or SIGCONT (`false`): a stopped service still completes TCP
+    /// connections (the kernel's backlog) but never answers, i.e. a service that hangs.
+    pub fn pause(&self, stop: bool) {
+        let child = self.child.as_ref().expect("a running service");
+        let signal = if stop { "-STOP" } else { "-CONT" };
+        run_ok(Command::new("kill").args([signal, &child.id().to_string()]));
+    }
+
     /// Stops it gracefully (which must succeed) and starts it again.
     pub fn restart(&mut self) {
         assert!(self.terminate(), "graceful stop failed: {}", self.log());
@@ -350,7 +358,7 @@ impl Service {
         f.sync_all().expect("sync hosts");
     }
 
-    /// Runs an admin command (`mfa-pushd --config CONFIG args...`).
+    /// Runs an admin command (`mfa-server --config CONFIG args...`).
     pub fn admin(&self, args: &[&str]) -> Output {
         run(Command::new(&self.bins.pushd).arg("--config").arg(&self.config).args(args))
     }

@@ -549,7 +549,7 @@ impl CancelReason {
     }
 }
 
-/// A host's credential file, written by `mfa-pushd host add` and read by the module
+/// A host's credential file, written by `mfa-server host add` and read by the module
 /// (root-owned, mode 0600, e.g. `/etc/pam_mfa/push-host.json`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -1,10 +1,10 @@
-//! The pam_mfa push protocol (version 2), shared by the PAM module, `mfa-pushd` and devices.
+//! The pam_mfa push protocol (version 2), shared by the PAM module, `mfa-server` and devices.
 //!
 //! Three parties:
 //! - a **host** (the PAM module, `mfa-enroll`), authenticated by a bearer token issued by an
-//!   administrator (`mfa-pushd host add`), creates login challenges and pairings and long-polls
+//!   administrator (`mfa-server host add`), creates login challenges and pairings and long-polls
 //!   their status;
-//! - the **service** (`mfa-pushd`) routes challenges to the user's devices, enforces limits, and
+//! - the **service** (`mfa-server`) routes challenges to the user's devices, enforces limits, and
 //!   signs receipts with its P-256 key, which hosts pin (it is part of the host credential);
 //! - a **device** (the CLI device, the phone web app) pairs with a one-time credential, keeps a
 //!   P-256 key (and optionally a passkey), signs its requests and its answers.

@@ -1,4 +1,4 @@
-//! The HTTP client the module uses to reach a central service (mfa-pushd, privacyIDEA).
+//! The HTTP client the module uses to reach a central service (mfa-server, privacyIDEA).
 //!
 //! It runs inside sshd and sudo, so it is built to be boring:
 //! - `ureq` 3 with rustls and the `ring` provider passed explicitly (no process-wide default

@@ -1,4 +1,4 @@
-//! `mfa-remote`: the module's clients of central services, over HTTPS: mfa-pushd (push
+//! `mfa-remote`: the module's clients of central services, over HTTPS: mfa-server (push
 //! approval and pairing) and privacyIDEA's validation API. They implement the login crate's
 //! [`mfa_login::login::Remotes`] traits; [`Network`] is what the `pam_mfa` module, the helper
 //! and `mfa-enroll` hand to a login. Tests of the flows use scripted services instead.

@@ -29,7 +29,7 @@ impl From<HttpError> for PushError {
     }
 }
 
-/// A host's connection to mfa-pushd.
+/// A host's connection to mfa-server.
 pub struct PushClient {
     http: Client,
     host_id: String,

@@ -1,4 +1,4 @@
-# Shared by scripts/install.sh and scripts/install-pushd.sh (sourced, not run): becoming root,
+# Shared by scripts/install.sh and scripts/install-server.sh (sourced, not run): becoming root,
 # and building as the user the checkout belongs to.
 
 # become_root SCRIPT ARGS...: when not root, runs SCRIPT again through sudo (and does not

@@ -1,4 +1,4 @@
-//! `mfa-securefs`: file access for secrets and state, shared by the login crate and mfa-pushd:
+//! `mfa-securefs`: file access for secrets and state, shared by the login crate and mfa-server:
 //! no symlinks followed, every handle checked after opening.
 //!
 //! Paths are opened with `O_NOFOLLOW` and then checked through the open handle (`fstat`), so a

@@ -1,4 +1,4 @@
-//! The two operations mfa-pushd needs beside the checked reads and directories of the crate
+//! The two operations mfa-server needs beside the checked reads and directories of the crate
 //! root: creating a private file that must not exist yet (keys, credentials, the database file)
 //! and reading a file anyone may own (certificates, which are often symlinks into a
 //! certificate manager's tree).
@@ -11,15 +11,40 @@ use std::path::Path;
 
 /// Writes `bytes` to a new file `path` with mode 0600 exactly (the umask cannot widen or narrow
 /// it); fails if anything exists there, a symlink included (`ErrorKind::AlreadyExists`, so a
-/// caller racing another creator can tell). The data is synced before return. The error is the
-/// plain I/O error: the caller names the path.
+/// caller racing another creator can tell). The file appears whole or not at all: the bytes are
+/// written and synced to a temporary file beside it, which is then hard-linked to `path`
+/// (`link` never replaces), so a process reading `path` meanwhile never sees it empty or
+/// partly written (two processes creating the same key at once did), and a crash leaves no
+/// truncated key. The error is the plain I/O error: the caller names the path.
 pub fn create_new_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let name = path.file_name().ok_or_else(|| std::io::Error::other("no file name"))?;
+    let mut tag = [0u8; 8];
+    getrandom::getrandom(&mut tag).map_err(|e| std::io::Error::other(e.to_string()))?;
+    let mut tmp_name = std::ffi::OsString::from(".");
+    tmp_name.push(name);
+    tmp_name.push(format!(".new-{:016x}", u64::from_ne_bytes(tag)));
+    let tmp = dir.join(tmp_name);
     let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-    let fd = rfs::open(path, flags, Mode::from_raw_mode(0o600))?;
-    rfs::fchmod(&fd, Mode::from_raw_mode(0o600))?;
-    let mut file = File::from(fd);
-    file.write_all(bytes)?;
-    file.sync_all()
+    let fd = rfs::open(&tmp, flags, Mode::from_raw_mode(0o600))?;
+    let written = (|| {
+        rfs::fchmod(&fd, Mode::from_raw_mode(0o600))?;
+        let mut file = File::from(fd);
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        rfs::link(&tmp, path).map_err(std::io::Error::from)
+    })();
+    let _ = rfs::unlink(&tmp);
+    written?;
+    if let Ok(d) =
+        rfs::open(dir, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
+    {
+        let _ = rfs::fsync(&d);
+    }
+    Ok(())
 }
 
 /// Reads at most `max` bytes of a file anyone may own (certificates, CA files, a service's

@@ -1,4 +1,4 @@
-//! A compromised push service on loopback: a stand-in for `mfa-pushd` that speaks protocol 2
+//! A compromised push service on loopback: a stand-in for `mfa-server` that speaks protocol 2
 //! (plain HTTP on 127.0.0.1, which the module and `mfa-push-device` accept for loopback), holds
 //! the service key the host pins, and lies on request: it shows the phone another login than
 //! the host created, swaps the numbers, rewrites or replays receipts (signing them with its

@@ -1,4 +1,4 @@
-//! A real `mfa-pushd` on loopback with real TLS (its own `tls-init` CA), host credentials from
+//! A real `mfa-server` on loopback with real TLS (its own `tls-init` CA), host credentials from
 //! its admin CLI, and `mfa-push-device` as the phone: what the push tests log in against.
 
 use push_harness::{Options, Service};

@@ -1,4 +1,4 @@
-//! Push approval end to end: the real pam_mfa.so through the real libpam, the real mfa-pushd
+//! Push approval end to end: the real pam_mfa.so through the real libpam, the real mfa-server
 //! on loopback with real TLS, the real `mfa-enroll push` pairing (with the pairing code typed
 //! at the host), and `mfa-push-device` as the phone.
 

@@ -1,4 +1,4 @@
-//! The whole libpam push suite (`push.rs`) again, with mfa-pushd on PostgreSQL: each test
+//! The whole libpam push suite (`push.rs`) again, with mfa-server on PostgreSQL: each test
 //! starts its own throwaway cluster (Debian's `postgresql` package).
 
 /// Read by `push.rs` as `crate::BACKEND`.

@@ -1,5 +1,5 @@
 //! The phone approver web app in real headless Chromium (Debian's chromium + chromedriver)
-//! against the real mfa-pushd over TLS, with the real `mfa-enroll push` pairing (the pairing
+//! against the real mfa-server over TLS, with the real `mfa-enroll push` pairing (the pairing
 //! code the page shows typed at the host) and logins through the real pam_mfa.so and libpam.
 //! Screenshots of the pairing and approval screens go to `target/test-artifacts/web/`.
 

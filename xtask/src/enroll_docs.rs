@@ -1,6 +1,6 @@
 //! mfa-enroll(1), one page per subcommand (mfa-enroll-totp(1), ...), and the bash, zsh and fish
 //! completions, all from the clap definitions that the binary uses. The page and completion
-//! builders are shared with `push_docs` (mfa-pushd(8), mfa-push-device(1)).
+//! builders are shared with `push_docs` (mfa-server(8), mfa-push-device(1)).
 
 use crate::cli::Cli;
 use crate::roff::{self, Context};

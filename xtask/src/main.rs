@@ -7,7 +7,7 @@
 //! | `man/pam_mfa.toml.5` | the comments of `config/pam_mfa.toml` |
 //! | `man/pam_mfa.8` | `packaging/man/pam_mfa.8.in` (the version filled in) |
 //! | `completions/{mfa-enroll.bash,_mfa-enroll,mfa-enroll.fish}` | the clap definitions |
-//! | `man/mfa-pushd*.8`, `man/mfa-push-device*.1`, their completions | the clap definitions in `push-server/src/cli.rs` and `push-server/src/device/cli.rs`; FILES from `config/mfa-pushd.toml` |
+//! | `man/mfa-server*.8`, `man/mfa-push-device*.1`, their completions | the clap definitions in `server/src/cli.rs` and `server/src/device/cli.rs`; FILES from `config/mfa-server.toml` |
 //!
 //! ```text
 //! cargo run -p xtask -- docs OUT_DIR
@@ -27,19 +27,19 @@ mod roff;
 #[path = "../../enroll-tool/src/cli.rs"]
 mod cli;
 
-// The clap definitions of mfa-pushd and mfa-push-device, compiled here the same way. They are
+// The clap definitions of mfa-server and mfa-push-device, compiled here the same way. They are
 // `pub` in their crate, hence unreachable here.
 #[allow(dead_code, unreachable_pub)]
-#[path = "../../push-server/src/device/cli.rs"]
+#[path = "../../server/src/device/cli.rs"]
 mod push_device_cli;
 #[allow(dead_code, unreachable_pub)]
-#[path = "../../push-server/src/cli.rs"]
+#[path = "../../server/src/cli.rs"]
 mod pushd_cli;
 
 /// What `pushd_cli` uses of the service's `crate::config` (a test checks it is the same).
 mod config {
-    /// mfa-pushd's default configuration file.
-    pub(crate) const DEFAULT_PATH: &str = "/etc/mfa-pushd/mfa-pushd.toml";
+    /// mfa-server's default configuration file.
+    pub(crate) const DEFAULT_PATH: &str = "/etc/mfa-server/mfa-server.toml";
 }
 
 use std::path::{Path, PathBuf};
@@ -139,11 +139,11 @@ mod tests {
             "completions/mfa-enroll.bash",
             "completions/_mfa-enroll",
             "completions/mfa-enroll.fish",
-            "man/mfa-pushd.8",
-            "man/mfa-pushd-host-add.8",
+            "man/mfa-server.8",
+            "man/mfa-server-host-add.8",
             "man/mfa-push-device.1",
             "man/mfa-push-device-pair.1",
-            "completions/mfa-pushd.bash",
+            "completions/mfa-server.bash",
             "completions/_mfa-push-device",
         ] {
             assert!(names.iter().any(|n| n == expected), "{expected} in {names:?}");

@@ -1,43 +1,43 @@
-//! mfa-pushd(8) and mfa-push-device(1), a page per subcommand of each (mfa-pushd-host-add(8),
+//! mfa-server(8) and mfa-push-device(1), a page per subcommand of each (mfa-server-host-add(8),
 //! mfa-push-device-pair(1), ...), and their bash, zsh and fish completions, from the clap
-//! definitions the binaries use (`push-server/src/cli.rs`, `push-server/src/device/cli.rs`).
-//! The FILES of mfa-pushd(8) are the paths of the packaged configuration
-//! (`config/mfa-pushd.toml`).
+//! definitions the binaries use (`server/src/cli.rs`, `server/src/device/cli.rs`).
+//! The FILES of mfa-server(8) are the paths of the packaged configuration
+//! (`config/mfa-server.toml`).
 
 use crate::enroll_docs::{add_pages, completions_of, see_also};
 use crate::roff::{self, Context};
 use clap::CommandFactory;
 
-/// The configuration the packages install as `/etc/mfa-pushd/mfa-pushd.toml`.
-const PACKAGED_CONFIG: &str = include_str!("../../config/mfa-pushd.toml");
+/// The configuration the packages install as `/etc/mfa-server/mfa-server.toml`.
+const PACKAGED_CONFIG: &str = include_str!("../../config/mfa-server.toml");
 
-/// What the unit file, the package and the admin commands have in common, for mfa-pushd(8).
+/// What the unit file, the package and the admin commands have in common, for mfa-server(8).
 const SERVICE_TEXT: &str = "\
-The packages install the systemd unit mfa-pushd.service, which runs `mfa-pushd serve` as the \
-system user mfa-pushd, with /var/lib/mfa-pushd and /var/log/mfa-pushd as the only writable \
+The packages install the systemd unit mfa-server.service, which runs `mfa-server serve` as the \
+system user mfa-server, with /var/lib/mfa-server and /var/log/mfa-server as the only writable \
 directories. It is installed disabled and starts only once the configuration has a \
 public_url and the TLS files exist:
 
-  sudo runuser -u mfa-pushd -- \\
-      mfa-pushd tls-init --out-dir /etc/mfa-pushd/tls --name push.example.org --ip 192.0.2.10
-  sudoedit /etc/mfa-pushd/mfa-pushd.toml     # public_url, listen
-  sudo systemctl enable --now mfa-pushd
+  sudo runuser -u mfa-server -- \\
+      mfa-server tls-init --out-dir /etc/mfa-server/tls --name push.example.org --ip 192.0.2.10
+  sudoedit /etc/mfa-server/mfa-server.toml     # public_url, listen
+  sudo systemctl enable --now mfa-server
 
-Run tls-init and the administration commands (host, user, device) as the mfa-pushd user, as \
+Run tls-init and the administration commands (host, user, device) as the mfa-server user, as \
 above: the database and the service key belong to it, and the service refuses a key file it \
 does not own. A host credential written by `host add` (for example to \
-/var/lib/mfa-pushd/web1.json) goes, owned by root with mode 0600, to /etc/pam_mfa/push-host.json \
+/var/lib/mfa-server/web1.json) goes, owned by root with mode 0600, to /etc/pam_mfa/push-host.json \
 on that host.
 
-A source install (scripts/install-pushd.sh in the source tree) creates the same user, \
-directories and configuration, and the same unit as /etc/systemd/system/mfa-pushd.service, with \
+A source install (scripts/install-server.sh in the source tree) creates the same user, \
+directories and configuration, and the same unit as /etc/systemd/system/mfa-server.service, with \
 the binaries in /usr/local/bin. Where systemd does not run, start the service in the background \
 as that user:
 
-  sudo setsid -f runuser -u mfa-pushd -- sh -c \\
-      'umask 077; exec mfa-pushd serve >>/var/log/mfa-pushd/mfa-pushd.log 2>&1'";
+  sudo setsid -f runuser -u mfa-server -- sh -c \\
+      'umask 077; exec mfa-server serve >>/var/log/mfa-server/mfa-server.log 2>&1'";
 
-/// mfa-pushd's command line, without the `help` subcommand (which has no page).
+/// mfa-server's command line, without the `help` subcommand (which has no page).
 fn pushd_command() -> clap::Command {
     prepared(crate::pushd_cli::Cli::command())
 }
@@ -48,7 +48,7 @@ fn device_command() -> clap::Command {
 }
 
 /// `cmd` without the `help` subcommand, and with the summary of its doc comment
-/// ("mfa-pushd: the central push-approval service of pam_mfa.") as `about`, the NAME line:
+/// ("mfa-server: the central push-approval service of pam_mfa.") as `about`, the NAME line:
 /// the bare `#[command(about)]` of the binaries means the crate's description, which compiled
 /// here would be xtask's.
 fn prepared(cmd: clap::Command) -> clap::Command {
@@ -65,16 +65,16 @@ fn prepared(cmd: clap::Command) -> clap::Command {
     cmd
 }
 
-/// `(file name, page)` of mfa-pushd(8), mfa-push-device(1) and their subcommands' pages.
+/// `(file name, page)` of mfa-server(8), mfa-push-device(1) and their subcommands' pages.
 pub(crate) fn man_pages() -> Result<Vec<(String, Vec<u8>)>, String> {
     let config: toml::Table = toml::from_str(PACKAGED_CONFIG)
-        .map_err(|e: toml::de::Error| format!("config/mfa-pushd.toml: {}", e.message()))?;
+        .map_err(|e: toml::de::Error| format!("config/mfa-server.toml: {}", e.message()))?;
     let path = |key: &str| -> Result<String, String> {
         config
             .get(key)
             .and_then(toml::Value::as_str)
             .map(str::to_string)
-            .ok_or_else(|| format!("config/mfa-pushd.toml: no {key}"))
+            .ok_or_else(|| format!("config/mfa-server.toml: no {key}"))
     };
     let files = [
         (crate::config::DEFAULT_PATH.to_string(), "The configuration; --config names another."),
@@ -125,8 +125,8 @@ mod tests {
     #[test]
     fn pages_of_both_programs_and_every_subcommand() {
         let pages = man_pages().unwrap();
-        let pushd = page(&pages, "mfa-pushd.8");
-        assert!(pushd.contains("\n.TH mfa-pushd 8 "));
+        let pushd = page(&pages, "mfa-server.8");
+        assert!(pushd.contains("\n.TH mfa-server 8 "));
         assert!(pushd.contains("\\-\\-config") && pushd.contains(".SH SERVICE"));
         // NAME is the doc comment's summary, not a crate description.
         assert!(pushd.contains("mfa\\-pushd \\- the central push\\-approval service of pam_mfa\n"));
@@ -136,9 +136,9 @@ mod tests {
             assert!(pushd.contains(path), "{path}");
         }
         assert!(pushd.contains(".BR mfa\\-pushd\\-host (8)"));
-        let add = page(&pages, "mfa-pushd-host-add.8");
+        let add = page(&pages, "mfa-server-host-add.8");
         assert!(add.contains("\\-\\-out") && add.contains(".BR mfa\\-pushd\\-host (8)"));
-        let tls = page(&pages, "mfa-pushd-tls-init.8");
+        let tls = page(&pages, "mfa-server-tls-init.8");
         assert!(tls.contains("\\-\\-out\\-dir") && tls.contains("\\-\\-ip"));
         assert!(tls.contains("\\-\\-ca\\-key") && tls.contains("825 days"));
         let device = page(&pages, "mfa-push-device.1");
@@ -151,7 +151,7 @@ mod tests {
         assert!(approve.contains("\\-\\-number"));
         for cmd in [pushd_command(), device_command()] {
             for sub in cmd.get_subcommands() {
-                let section = if cmd.get_name() == "mfa-pushd" { 8 } else { 1 };
+                let section = if cmd.get_name() == "mfa-server" { 8 } else { 1 };
                 page(&pages, &format!("{}-{}.{section}", cmd.get_name(), sub.get_name()));
             }
         }
@@ -164,9 +164,9 @@ mod tests {
         assert_eq!(
             names,
             [
-                "mfa-pushd.bash",
-                "_mfa-pushd",
-                "mfa-pushd.fish",
+                "mfa-server.bash",
+                "_mfa-server",
+                "mfa-server.fish",
                 "mfa-push-device.bash",
                 "_mfa-push-device",
                 "mfa-push-device.fish"
@@ -181,10 +181,10 @@ mod tests {
 
     #[test]
     fn default_config_path_is_the_service_one() {
-        // push-server/src/cli.rs names `crate::config::DEFAULT_PATH`; xtask's copy must be
+        // server/src/cli.rs names `crate::config::DEFAULT_PATH`; xtask's copy must be
         // the service's own constant.
-        let service = include_str!("../../push-server/src/config.rs");
+        let service = include_str!("../../server/src/config.rs");
         let want = format!("pub const DEFAULT_PATH: &str = \"{}\";", crate::config::DEFAULT_PATH);
-        assert!(service.contains(&want), "push-server/src/config.rs lacks {want}");
+        assert!(service.contains(&want), "server/src/config.rs lacks {want}");
     }
 }

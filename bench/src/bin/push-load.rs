@@ -1,25 +1,25 @@
-//! `push-load`: load on a push service. With `--backend mfa-pushd` (the default) it starts
-//! `mfa-pushd` on loopback (own CA, limits opened up, SQLite), registers hosts and pairs devices
+//! `push-load`: load on a push service. With `--backend mfa-server` (the default) it starts
+//! `mfa-server` on loopback (own CA, limits opened up, SQLite), registers hosts and pairs devices
 //! through the API; `pushd-postgres` does the same on a throwaway PostgreSQL cluster, and
 //! `pushd-postgres-2` with two instances on that database, hosts on one and devices on the
 //! other (`push_load/pushd.rs`); with `--backend privacyidea` it starts a throwaway privacyIDEA
 //! with one push token and simulated phone per user (`push_load/privacyidea.rs`). `--backend
-//! both` runs mfa-pushd and privacyIDEA, `all` every backend, and a comma-separated list the
+//! both` runs mfa-server and privacyIDEA, `all` every backend, and a comma-separated list the
 //! ones named, one after the other, printed side by side. The same worker loop then measures
 //! 1. sustained logins/s: workers start logins (challenges), wait for the outcome as the
-//!    relying party does (mfa-pushd: the host's long-poll; privacyIDEA: polling, then the
+//!    relying party does (mfa-server: the host's long-poll; privacyIDEA: polling, then the
 //!    finalizing check), and approve from the device (fetch the challenge, signed answer);
 //! 2. approve-to-login latency: from sending the device's answer to the relying party knowing
 //!    the login is approved;
 //! 3. how many pending challenges one instance holds (each with an open long-poll), ramped up
 //!    to `--max-pending` or the first error, and the service's RSS per pending challenge
-//!    (mfa-pushd only: see `Backend::no_ramp`), with PostgreSQL's own memory beside it.
+//!    (mfa-server only: see `Backend::no_ramp`), with PostgreSQL's own memory beside it.
 //!
 //! ```text
 //! push-load [--backend NAME[,NAME…]|both|all] [--quick] [--json] [--out FILE]
 //!           [--pushd PATH] [--hosts N] [--workers N] [--seconds N] [--max-pending N]
 //!           [--poll-ms N]
-//!     NAME: mfa-pushd, pushd-postgres, pushd-postgres-2, privacyidea
+//!     NAME: mfa-server, pushd-postgres, pushd-postgres-2, privacyidea
 //! ```
 //!
 //! Timing assertions do not belong in tests: this reports, people judge.
@@ -45,10 +45,10 @@ use std::time::{Duration, Instant};
 const USAGE: &str = "usage: push-load [--backend NAME[,NAME...]|both|all] [--quick] [--json] \
                      [--out FILE] [--pushd PATH] [--hosts N] [--workers N] [--seconds N] \
                      [--max-pending N] [--poll-ms N]\n\
-                     NAME: mfa-pushd, pushd-postgres, pushd-postgres-2, privacyidea";
+                     NAME: mfa-server, pushd-postgres, pushd-postgres-2, privacyidea";
 
 /// The push services `--backend` can name, in the order `all` runs them.
-const BACKENDS: [&str; 4] = ["mfa-pushd", "pushd-postgres", "pushd-postgres-2", "privacyidea"];
+const BACKENDS: [&str; 4] = ["mfa-server", "pushd-postgres", "pushd-postgres-2", "privacyidea"];
 
 struct Args {
     /// `--backend` as given, and the backends it names.
@@ -91,7 +91,7 @@ fn parse_args() -> Result<Args, String> {
             "--backend" => {
                 let v = value()?;
                 a.backends = match v.as_str() {
-                    "both" => vec!["mfa-pushd", "privacyidea"],
+                    "both" => vec!["mfa-server", "privacyidea"],
                     "all" => BACKENDS.to_vec(),
                     _ => v
                         .split(',')
@@ -138,7 +138,7 @@ struct Throughput {
     latencies_ms: Vec<f64>,
 }
 
-/// One login: challenge, the relying party waits (mfa-pushd: host long-poll held open), device
+/// One login: challenge, the relying party waits (mfa-server: host long-poll held open), device
 /// approves; returns the latency from sending the answer to the wait's return.
 async fn one_login<B: Backend>(b: &Arc<B>, user: usize) -> Result<f64, String> {
     let login = Arc::new(b.start_login(user).await?);
@@ -555,13 +555,13 @@ async fn main_async(a: Args) -> Result<(), String> {
                 };
                 if !a.pushd.exists() {
                     return Err(format!(
-                        "{} not found (cargo build --release -p push-server, or --pushd PATH)",
+                        "{} not found (cargo build --release -p mfa-server, or --pushd PATH)",
                         a.pushd.display()
                     ));
                 }
                 let devices = a.max_pending + a.workers;
                 eprintln!(
-                    "push-load: starting mfa-pushd ({store:?}), {} hosts, pairing {devices} \
+                    "push-load: starting mfa-server ({store:?}), {} hosts, pairing {devices} \
                      devices",
                     a.hosts
                 );

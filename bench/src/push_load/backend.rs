@@ -1,5 +1,5 @@
 //! What the load generator needs from a push service. `push-load`'s worker loop, timing points
-//! and report are the same for every implementation: `mfa-pushd` (`pushd.rs`) and privacyIDEA
+//! and report are the same for every implementation: `mfa-server` (`pushd.rs`) and privacyIDEA
 //! (`privacyidea.rs`).
 
 use std::future::Future;

@@ -5,7 +5,7 @@
 //! enrollment policy, and one push token per user whose phone key the helper generates and
 //! registers (`enroll-push-many`, which writes each phone's state to a JSON file).
 //!
-//! Everything after the setup is Rust, over the same HTTP client as the mfa-pushd backend:
+//! Everything after the setup is Rust, over the same HTTP client as the mfa-server backend:
 //!
 //! * relying party: `POST /validate/check user, realm, pass=""` → `transaction_id`;
 //!   `GET /validate/polltransaction?transaction_id=` every `poll` until `accept`; then the

@@ -1,4 +1,4 @@
-//! The load generator's `mfa-pushd` backend: a real `mfa-pushd` started on loopback with its
+//! The load generator's `mfa-server` backend: a real `mfa-server` started on loopback with its
 //! own CA, hosts registered through its admin CLI and devices paired through the API.
 //!
 //! Its state lives in SQLite (the default), or in a throwaway PostgreSQL cluster
@@ -23,7 +23,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// One login in flight on mfa-pushd.
+/// One login in flight on mfa-server.
 pub(crate) struct Login {
     txid: String,
     /// The number the host picked (and would show): the device types it.
@@ -47,7 +47,7 @@ pub(crate) enum Store {
     Postgres { instances: usize },
 }
 
-/// A running mfa-pushd (one or more instances) with its hosts and devices.
+/// A running mfa-server (one or more instances) with its hosts and devices.
 pub(crate) struct Pushd {
     store: Store,
     /// The hosts' connection: the first instance.
@@ -146,7 +146,7 @@ async fn start_postgres() -> Result<(PgCluster, String, String), String> {
     // The harness is blocking and reports failure by panicking (it is test code).
     let (pg, url, version) = tokio::task::spawn_blocking(|| {
         let pg = PgCluster::start_durable();
-        let url = pg.create_database("mfa_pushd");
+        let url = pg.create_database("mfa_server");
         let version = pg.psql("postgres", "SHOW server_version").trim().to_string();
         (pg, url, version)
     })
@@ -168,7 +168,7 @@ fn write_configs(
             .and_then(|l| l.local_addr())
             .map_err(|e| e.to_string())?
             .port();
-        let config = d.join(format!("mfa-pushd-{i}.toml"));
+        let config = d.join(format!("mfa-server-{i}.toml"));
         let dd = d.display();
         std::fs::write(
             &config,
@@ -298,7 +298,7 @@ impl Pushd {
             let deadline = Instant::now() + Duration::from_secs(20);
             while http.send("GET", path::HEALTH, "", None).await.map(|r| r.status) != Ok(200) {
                 if Instant::now() > deadline {
-                    return Err(format!("mfa-pushd ({}) did not start", config.display()));
+                    return Err(format!("mfa-server ({}) did not start", config.display()));
                 }
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
@@ -365,10 +365,10 @@ impl Backend for Pushd {
 
     fn name(&self) -> &'static str {
         match self.store {
-            Store::Sqlite => "mfa-pushd (SQLite)",
-            Store::Postgres { instances: 1 } => "mfa-pushd (PostgreSQL ×1)",
-            Store::Postgres { instances: 2 } => "mfa-pushd (PostgreSQL ×2)",
-            Store::Postgres { .. } => "mfa-pushd (PostgreSQL ×n)",
+            Store::Sqlite => "mfa-server (SQLite)",
+            Store::Postgres { instances: 1 } => "mfa-server (PostgreSQL ×1)",
+            Store::Postgres { instances: 2 } => "mfa-server (PostgreSQL ×2)",
+            Store::Postgres { .. } => "mfa-server (PostgreSQL ×n)",
         }
     }
 
@@ -376,7 +376,7 @@ impl Backend for Pushd {
         let hosts = self.hosts.len();
         match self.store {
             Store::Sqlite => {
-                format!("mfa-pushd (SQLite store), {hosts} registered hosts, TLS on loopback")
+                format!("mfa-server (SQLite store), {hosts} registered hosts, TLS on loopback")
             }
             Store::Postgres { instances } => {
                 let how = if instances == 1 {
@@ -391,7 +391,7 @@ impl Backend for Pushd {
                     )
                 };
                 format!(
-                    "mfa-pushd on PostgreSQL {} (a throwaway local cluster on a Unix socket with \
+                    "mfa-server on PostgreSQL {} (a throwaway local cluster on a Unix socket with \
                      PostgreSQL's default durability: fsync and synchronous commit on, as the \
                      SQLite store commits with `synchronous = FULL`), {how}; {hosts} registered \
                      hosts, TLS on loopback; the service's memory is summed over its instances",
@@ -485,10 +485,10 @@ impl Backend for Pushd {
     }
 }
 
-/// The `mfa-pushd` binary next to this one (`target/<profile>/`), unless given.
+/// The `mfa-server` binary next to this one (`target/<profile>/`), unless given.
 pub(crate) fn default_pushd() -> PathBuf {
     std::env::current_exe()
         .ok()
-        .and_then(|e| e.parent().map(|p| p.join("mfa-pushd")))
-        .unwrap_or_else(|| PathBuf::from("mfa-pushd"))
+        .and_then(|e| e.parent().map(|p| p.join("mfa-server")))
+        .unwrap_or_else(|| PathBuf::from("mfa-server"))
 }

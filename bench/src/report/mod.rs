@@ -201,8 +201,8 @@ pub(crate) fn markdown(r: &Results) -> String {
         r.duration_s,
         if r.push_follows {
             " The PAM part ends with its caveats; the last section, [Push \
-             approval](#push-approval-mfa-pushd-sqlite-postgresql-1-2-and-privacyidea), is the \
-             push service under load — mfa-pushd on SQLite, on PostgreSQL with one and with two \
+             approval](#push-approval-mfa-server-sqlite-postgresql-1-2-and-privacyidea), is the \
+             push service under load — mfa-server on SQLite, on PostgreSQL with one and with two \
              instances, and privacyIDEA for comparison — measured by `push-load` right after \
              the PAM run, with its own machine line and caveats."
         } else {

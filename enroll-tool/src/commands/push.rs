@@ -28,7 +28,7 @@ pub(crate) fn run(cli: &Cli, args: &PushArgs, console: &mut Console<'_>) -> Resu
             writeln!(
                 console.out,
                 "Removed push device '{name}' of {user} on this host (revoke it at the service \
-                 with `mfa-pushd device revoke ID`)."
+                 with `mfa-server device revoke ID`)."
             )
             .map_err(Error::stdout)
         } else {

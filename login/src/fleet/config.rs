@@ -25,7 +25,7 @@ pub struct FleetConfig {
     /// Seconds to wait for the service's decision.
     #[serde(default = "io_timeout")]
     pub io_timeout: u64,
-    /// The host credential (`mfa-pushd host add NAME --out FILE`): root-owned, mode 0600.
+    /// The host credential (`mfa-server host add NAME --out FILE`): root-owned, mode 0600.
     #[serde(default = "credential")]
     pub credential: PathBuf,
     /// When the service cannot be reached or does not answer in time: `closed` (the default)

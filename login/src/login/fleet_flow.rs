@@ -76,25 +76,16 @@ fn kind_of(answer: &str) -> (Factor, fleet::Factor) {
     }
 }
 
-/// This login's request: its values and a fresh nonce.
+/// This login's request: its values and a fresh nonce ([`super::fleet_key_flow::key_login`]).
 fn request(
     ctx: &LoginContext<'_>,
     factor: fleet::Factor,
     answer: &str,
 ) -> Result<VerifyRequest, Outcome> {
-    let time = ctx.clock.now()?;
-    let mut nonce = [0u8; push_proto::limits::NONCE_LEN * 3 / 4];
-    crate::random::fill(&mut nonce).map_err(|e| Outcome::from(crate::Error::from(e)))?;
-    let req = ctx.req;
-    Ok(VerifyRequest {
-        user: ctx.user.as_str().to_string(),
-        factor,
-        answer: answer.to_string(),
-        service: req.service.clone(),
-        rhost: req.rhost.as_deref().map(str::trim).filter(|r| !r.is_empty()).map(String::from),
-        time,
-        nonce: data_encoding::BASE64URL_NOPAD.encode(&nonce),
-    })
+    let mut req = super::fleet_key_flow::key_login(ctx)?.bound();
+    req.factor = factor;
+    req.answer = answer.to_string();
+    Ok(req)
 }
 
 /// Sends the request and turns the service's signed answer into the decision.

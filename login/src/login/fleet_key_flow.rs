@@ -30,8 +30,8 @@ pub(super) enum KeyOffer {
     Code(Option<Zeroizing<String>>),
 }
 
-/// This login's values and a fresh nonce.
-fn key_login(ctx: &LoginContext<'_>) -> Result<KeyLogin, Outcome> {
+/// This login's values and a fresh nonce (for a key's challenge, and for a code's request).
+pub(super) fn key_login(ctx: &LoginContext<'_>) -> Result<KeyLogin, Outcome> {
     let time = ctx.clock.now()?;
     let mut nonce = [0u8; push_proto::limits::NONCE_LEN * 3 / 4];
     crate::random::fill(&mut nonce).map_err(|e| Outcome::from(crate::Error::from(e)))?;

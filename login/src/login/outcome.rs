@@ -96,7 +96,7 @@ pub enum Factor {
     Recovery,
     /// A security key.
     Fido2,
-    /// Push approval through mfa-pushd.
+    /// Push approval through mfa-server.
     Push,
     /// The privacyIDEA backend.
     #[serde(rename = "privacyidea")]

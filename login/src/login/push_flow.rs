@@ -1,4 +1,4 @@
-//! Logging in and enrolling with push approval (mfa-pushd).
+//! Logging in and enrolling with push approval (mfa-server).
 //!
 //! Login: a challenge goes to the user's paired devices; the prompt itself carries the number
 //! and what to do ("Push sent to 'pixel': type 42 on it to approve, then press Enter (or type a

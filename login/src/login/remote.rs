@@ -1,4 +1,4 @@
-//! The central services a login may ask: mfa-pushd (push approval) and a privacyIDEA server.
+//! The central services a login may ask: mfa-server (push approval) and a privacyIDEA server.
 //!
 //! The flows reach them only through these traits, as they reach the user only through
 //! [`super::Conversation`]: the module wires in the real clients (`mfa_remote::Network`), unit tests a
@@ -15,7 +15,7 @@ use push_proto::api::{
 };
 use std::time::Instant;
 
-/// This host's connection to mfa-pushd (`mfa_remote::push::PushClient` implements it).
+/// This host's connection to mfa-server (`mfa_remote::push::PushClient` implements it).
 pub trait PushRemote {
     /// This host's id at the service (receipts must name it).
     fn host_id(&self) -> &str;
@@ -88,7 +88,7 @@ pub trait FleetRemote {
 /// Where a login gets its connections to central services. Each is made when a flow needs
 /// it, from its configuration section (reading credentials and CA files then, not before).
 pub trait Remotes {
-    /// Connects to mfa-pushd as configured in `[push]`.
+    /// Connects to mfa-server as configured in `[push]`.
     fn push<'s>(&'s self, cfg: &PushConfig) -> Result<Box<dyn PushRemote + 's>, PushError>;
     /// Connects to privacyIDEA as configured in `[privacyidea]`.
     fn privacyidea<'s>(

@@ -1,4 +1,4 @@
-//! `[push]`: how this host reaches mfa-pushd.
+//! `[push]`: how this host reaches mfa-server.
 
 use crate::endpoint::Endpoint;
 use crate::error::{Error, Result};
@@ -7,7 +7,7 @@ use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-/// Where the host credential written by `mfa-pushd host add` lives unless configured.
+/// Where the host credential written by `mfa-server host add` lives unless configured.
 pub const DEFAULT_CREDENTIAL: &str = "/etc/pam_mfa/push-host.json";
 
 /// `[push]`: present only when push approval is used.
@@ -27,7 +27,7 @@ pub struct PushConfig {
     /// Seconds to wait for a reply to an ordinary request.
     #[serde(default = "io_timeout")]
     pub io_timeout: u64,
-    /// The host credential (`mfa-pushd host add NAME --out FILE`): root-owned, mode 0600.
+    /// The host credential (`mfa-server host add NAME --out FILE`): root-owned, mode 0600.
     #[serde(default = "credential")]
     pub credential: PathBuf,
     /// Seconds a login waits for the phone's answer (10–300).

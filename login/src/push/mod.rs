@@ -1,4 +1,4 @@
-//! Push approval through `mfa-pushd`: configuration, receipt checks, what a call can fail with (the
+//! Push approval through `mfa-server`: configuration, receipt checks, what a call can fail with (the
 //! host's client is `mfa_remote::push`).
 //!
 //! The module creates a challenge carrying the login context, a fresh nonce and, if the phone
@@ -23,7 +23,7 @@ mod config;
 mod error;
 mod receipt;
 
-/// Passkeys of phone web app devices: in `mfa-factors`, which `mfa-pushd` shares.
+/// Passkeys of phone web app devices: in `mfa-factors`, which `mfa-server` shares.
 pub use mfa_factors::passkey;
 
 pub use config::{DEFAULT_CREDENTIAL, NumberEntry, PushConfig};

@@ -25,7 +25,7 @@ pub struct UserRecord {
     /// Registered security keys.
     #[serde(default)]
     pub fido2: Vec<crate::fido2::Fido2Credential>,
-    /// Paired push devices (approval through mfa-pushd).
+    /// Paired push devices (approval through mfa-server).
     #[serde(default)]
     pub push: Vec<crate::push::PushDevice>,
     /// Enroll-on-login choices of a user without factors (skips, opt-out).

@@ -32,7 +32,7 @@ enum Phone {
     Silent,
 }
 
-/// A scripted mfa-pushd with one paired phone.
+/// A scripted mfa-server with one paired phone.
 struct FakePush {
     service: SecretKey,
     device: SecretKey,
