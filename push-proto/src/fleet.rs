@@ -34,6 +34,9 @@ pub enum Factor {
     Totp,
     /// A single-use recovery code.
     Recovery,
+    /// A FIDO2 security key's assertion over a challenge of the service's
+    /// ([`crate::fleet_keys`]).
+    SecurityKey,
 }
 
 impl Factor {
@@ -42,6 +45,7 @@ impl Factor {
         match self {
             Factor::Totp => "totp",
             Factor::Recovery => "recovery",
+            Factor::SecurityKey => "security_key",
         }
     }
 }

@@ -1,4 +1,5 @@
-//! The host side of fleet mode: `POST /v2/fleet/verify` with the host credential of `[push]`'s
+//! The host side of fleet mode: `POST /v2/fleet/verify` (codes) and `/v2/fleet/key/challenge`,
+//! `/v2/fleet/key/verify` (security keys) with the host credential of `[push]`'s
 //! kind (the same service, the same token and pinned service key). The reply's receipt is
 //! checked by the login flow, not here.
 
@@ -8,6 +9,7 @@ use mfa_login::push::{NumberEntry, PushConfig, PushError};
 use push_proto::PublicKey;
 use push_proto::api::path;
 use push_proto::fleet::{VerifyRequest, VerifyResponse};
+use push_proto::fleet_keys::{self, KeyChallengeResponse, KeyLogin, KeyVerifyRequest};
 use std::time::Duration;
 
 /// A host's connection to the fleet's service.
@@ -58,5 +60,17 @@ impl FleetClient {
     /// Has the service decide on one answer.
     pub fn verify(&self, req: &VerifyRequest) -> Result<VerifyResponse, FleetError> {
         self.inner.call("POST", path::FLEET_VERIFY, Some(req), Duration::ZERO).map_err(fleet_error)
+    }
+
+    /// Asks for a security-key challenge for one login.
+    pub fn key_challenge(&self, login: &KeyLogin) -> Result<KeyChallengeResponse, FleetError> {
+        self.inner
+            .call("POST", fleet_keys::CHALLENGE, Some(login), Duration::ZERO)
+            .map_err(fleet_error)
+    }
+
+    /// Has the service decide on a key's assertion over its challenge.
+    pub fn key_verify(&self, req: &KeyVerifyRequest) -> Result<VerifyResponse, FleetError> {
+        self.inner.call("POST", fleet_keys::VERIFY, Some(req), Duration::ZERO).map_err(fleet_error)
     }
 }

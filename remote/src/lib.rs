@@ -89,6 +89,18 @@ impl FleetRemote for FleetClient {
     ) -> Result<push_proto::fleet::VerifyResponse, FleetError> {
         FleetClient::verify(self, req)
     }
+    fn key_challenge(
+        &self,
+        login: &push_proto::fleet_keys::KeyLogin,
+    ) -> Result<push_proto::fleet_keys::KeyChallengeResponse, FleetError> {
+        FleetClient::key_challenge(self, login)
+    }
+    fn key_verify(
+        &self,
+        req: &push_proto::fleet_keys::KeyVerifyRequest,
+    ) -> Result<push_proto::fleet::VerifyResponse, FleetError> {
+        FleetClient::key_verify(self, req)
+    }
 }
 
 impl Remotes for Network {

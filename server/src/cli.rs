@@ -89,6 +89,9 @@ pub enum FleetCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Fleet hosts for push: a device paired through one fleet host reaches every fleet host.
+    #[command(subcommand)]
+    Host(FleetHostCommand),
 }
 
 /// `fleet group ...`. Group names: 1 to 64 ASCII letters, digits, '.', '_' or '-', starting
@@ -125,6 +128,22 @@ pub enum FleetGroupCommand {
         group: String,
         /// The host's name.
         host: String,
+    },
+}
+
+/// `fleet host ...`.
+#[derive(Debug, Subcommand)]
+pub enum FleetHostCommand {
+    /// Put a host into the fleet's push scope: its users' push devices, paired through any
+    /// fleet host, reach it, and devices paired through it reach every fleet host.
+    Join {
+        /// The host's name (`host list`).
+        name: String,
+    },
+    /// Make a host its own push scope again (as every host is by default).
+    Leave {
+        /// The host's name.
+        name: String,
     },
 }
 
@@ -185,6 +204,27 @@ pub enum FleetUserCommand {
         /// JSON output.
         #[arg(long)]
         json: bool,
+    },
+    /// Register security keys for the user at the service: a JSON file (mode 0600) with one
+    /// credential as pam_mfa stores it on a host (`{"name", "credential_id", "public_key",
+    /// "rp_id", "sign_count", "user_verification", "created"}`, base64url) or a list of them.
+    /// The `rp_id` must be the service's `[fleet] rp_id`.
+    AddKey {
+        /// Which user.
+        #[command(flatten)]
+        who: FleetUser,
+        /// The credential file.
+        #[arg(long, value_name = "FILE")]
+        credential_file: PathBuf,
+    },
+    /// Remove one of the user's security keys at the service.
+    RemoveKey {
+        /// Which user.
+        #[command(flatten)]
+        who: FleetUser,
+        /// Its credential id (base64url, as `fleet user show` lists it).
+        #[arg(long, value_name = "ID")]
+        credential_id: String,
     },
     /// Clear the user's failure count and lockout.
     Unlock {

@@ -71,7 +71,17 @@ pub struct FleetLimits {
     pub host_per_minute: u32,
     /// TOTP steps accepted on either side of the service's current one (clock drift).
     pub totp_window: u32,
+    /// The fleet's one relying-party id for security keys: keys registered at the service
+    /// are registered for it, every host's login asks the key for it (a host whose own
+    /// `[fleet] rp_id` differs refuses the challenge). Changing it orphans every key.
+    pub rp_id: String,
+    /// Seconds a security-key challenge stays usable.
+    pub key_challenge_ttl: u64,
 }
+
+/// The default `[fleet] rp_id`: not a host name, so no one host's standalone keys (RP id
+/// `pam://<hostname>`) are mistaken for the fleet's.
+pub const DEFAULT_FLEET_RP_ID: &str = "pam://fleet";
 
 impl Default for FleetLimits {
     fn default() -> FleetLimits {
@@ -81,6 +91,8 @@ impl Default for FleetLimits {
             user_per_minute: 10,
             host_per_minute: 600,
             totp_window: 1,
+            rp_id: DEFAULT_FLEET_RP_ID.to_string(),
+            key_challenge_ttl: 120,
         }
     }
 }
@@ -98,6 +110,14 @@ impl FleetLimits {
         }
         if self.totp_window > 10 {
             return Err("fleet.totp_window must be at most 10".into());
+        }
+        if !push_proto::limits::is_text(&self.rp_id, 255)
+            || self.rp_id.contains(char::is_whitespace)
+        {
+            return Err("fleet.rp_id must be 1 to 255 characters without spaces".into());
+        }
+        if !(1..=600).contains(&self.key_challenge_ttl) {
+            return Err("fleet.key_challenge_ttl must be 1..=600 seconds".into());
         }
         Ok(())
     }

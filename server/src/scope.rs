@@ -6,11 +6,14 @@
 //! phishing pushes to devices enrolled on other hosts, hold their users' open-challenge slot,
 //! burn their rate limit or set off their fraud cooldown. Today every host is its own scope.
 //!
-//! Fleet mode hook: host groups will map a host to its group's scope here (and devices paired
-//! on one host of a group will reach the group's other hosts); everything else keys on
-//! [`of_host`] already.
+//! Fleet mode (issue 20): devices belong to the user at the fleet's service, not to a host. A
+//! host that joined the fleet for push (`mfa-server fleet host join NAME`, the
+//! `fleet_push_hosts` table) is in the one scope [`FLEET_PUSH_SCOPE`], so a device paired
+//! through one fleet host reaches every fleet host ([`push_scope`], [`may_push_in`]); a host
+//! that did not join stays its own scope, exactly as before. Host groups may later map a
+//! host to its group's scope here.
 
-use crate::store::{Device, Host};
+use crate::store::{Device, Host, Store, StoreError};
 
 /// The push scope of the host `host_id`.
 pub fn of_host(host_id: &str) -> String {
@@ -21,6 +24,33 @@ pub fn of_host(host_id: &str) -> String {
 /// the same scope (devices paired before protocol 2 have no host and reach none).
 pub fn may_push(host: &Host, device: &Device) -> bool {
     device.host_id.as_deref().is_some_and(|h| of_host(h) == of_host(&host.id))
+}
+
+/// The push scope every fleet host shares. Not a host id (22 characters), so it collides with
+/// no standalone host's scope.
+pub const FLEET_PUSH_SCOPE: &str = "fleet-push";
+
+/// The push scope of host `host_id`: [`FLEET_PUSH_SCOPE`] if it joined the fleet for push,
+/// else its own ([`of_host`]).
+pub async fn push_scope(store: &dyn Store, host_id: &str) -> Result<String, StoreError> {
+    if store.is_fleet_push_host(host_id).await? {
+        Ok(FLEET_PUSH_SCOPE.to_string())
+    } else {
+        Ok(of_host(host_id))
+    }
+}
+
+/// Whether a host of push scope `scope` may send challenges to `device`: the device was
+/// paired through a host of that scope now (devices paired before protocol 2 reach none).
+pub async fn may_push_in(
+    store: &dyn Store,
+    scope: &str,
+    device: &Device,
+) -> Result<bool, StoreError> {
+    match device.host_id.as_deref() {
+        Some(h) => Ok(push_scope(store, h).await? == scope),
+        None => Ok(false),
+    }
 }
 
 /// The fleet scope every host verifies in today: one for the whole service (FLEET.md's

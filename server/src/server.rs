@@ -53,6 +53,9 @@ async fn sweeper(state: Shared) {
             if let Err(e) = state.store.prune_fleet_nonces(now).await {
                 eprintln!("mfa-server: pruning fleet nonces: {e}");
             }
+            if let Err(e) = state.store.prune_key_challenges(now).await {
+                eprintln!("mfa-server: pruning fleet key challenges: {e}");
+            }
         }
     }
 }

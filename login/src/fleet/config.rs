@@ -33,6 +33,11 @@ pub struct FleetConfig {
     /// that is not a valid signed decision is never an outage. Rules may override it.
     #[serde(default)]
     pub failmode: FailMode,
+    /// The fleet's relying-party id for security keys, if this host pins it: a challenge
+    /// from the service for another RP id is refused (a configuration error, never a
+    /// success). Unset: the service's `[fleet] rp_id` is used as it announces it.
+    #[serde(default)]
+    pub rp_id: Option<String>,
 }
 
 fn connect_timeout() -> u64 {

@@ -52,7 +52,7 @@ pub(crate) fn key_or_code(ctx: &mut LoginContext<'_>, record: &UserRecord) -> Ou
 
 /// `" (TEST DEVICE: not for production)"` in every log reason of a login with the software
 /// test authenticator, else nothing.
-fn test_note(cfg: &Config) -> &'static str {
+pub(super) fn test_note(cfg: &Config) -> &'static str {
     if cfg.fido2.test_device.is_some() { " (TEST DEVICE: not for production)" } else { "" }
 }
 
@@ -120,7 +120,7 @@ fn use_key(ctx: &mut LoginContext<'_>, record: &UserRecord) -> KeyResult {
 
 /// The key's PIN. A PIN that is required is asked for, and an empty or cancelled answer denies:
 /// it must never mean "skip the PIN" (pam_u2f CVE-2021-31924).
-fn ask_pin(ctx: &mut LoginContext<'_>) -> Result<Zeroizing<String>, Outcome> {
+pub(super) fn ask_pin(ctx: &mut LoginContext<'_>) -> Result<Zeroizing<String>, Outcome> {
     match ctx.conv.prompt_secret("Security key PIN: ") {
         Ok(Some(p)) if !p.is_empty() => Ok(p),
         Ok(Some(_)) => Err(Outcome::deny(Denial::AuthFailed, "empty PIN")),

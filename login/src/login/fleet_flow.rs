@@ -9,12 +9,14 @@
 //! time): a reply that is not a valid signed decision always denies.
 
 use super::conversation::{MAX_ANSWER_LEN, PROMPT};
+use super::fleet_key_flow::KeyOffer;
 use super::outcome::{Denial, Factor, Outcome, answered};
 use super::verify::locked_message;
 use super::{FleetRemote, LoginContext};
 use crate::fleet::FleetError;
 use crate::policy::{FailMode, Policy};
 use crate::recovery::Attempt;
+use crate::seat::Seat;
 use push_proto::fleet::{self, Verdict, VerifyRequest, VerifyResponse};
 use zeroize::Zeroizing;
 
@@ -26,9 +28,23 @@ pub(crate) fn authenticate(ctx: &mut LoginContext<'_>, policy: &Policy) -> Outco
     if ctx.cfg.single_prompt {
         return Outcome::deny(Denial::Config, "single_prompt is not supported with fleet");
     }
-    let answer = match answered(ctx.conv.prompt_secret(PROMPT)) {
-        Ok(a) => a,
-        Err(o) => return o,
+    let failmode = policy.failmode.unwrap_or(section.failmode);
+    // At this computer's seat, a user with keys at the service is offered the key first (as
+    // the standalone flow does); typing a code there, or having no key, leads here.
+    let preset = if ctx.req.seat == Seat::Local {
+        match super::fleet_key_flow::offer(ctx, section, failmode) {
+            KeyOffer::Done(outcome) => return outcome,
+            KeyOffer::Code(answer) => answer,
+        }
+    } else {
+        None
+    };
+    let answer = match preset {
+        Some(a) => a,
+        None => match answered(ctx.conv.prompt_secret(PROMPT)) {
+            Ok(a) => a,
+            Err(o) => return o,
+        },
     };
     let answer: Zeroizing<String> = Zeroizing::new(answer.trim().to_string());
     if answer.is_empty() {
@@ -38,7 +54,6 @@ pub(crate) fn authenticate(ctx: &mut LoginContext<'_>, policy: &Policy) -> Outco
         return Outcome::deny(Denial::AuthFailed, "answer too long");
     }
     let (factor, wire_factor) = kind_of(&answer);
-    let failmode = policy.failmode.unwrap_or(section.failmode);
     let remotes = ctx.remotes;
     let service = match remotes.fleet(section) {
         Ok(s) => s,
@@ -61,25 +76,16 @@ fn kind_of(answer: &str) -> (Factor, fleet::Factor) {
     }
 }
 
-/// This login's request: its values and a fresh nonce.
+/// This login's request: its values and a fresh nonce ([`super::fleet_key_flow::key_login`]).
 fn request(
     ctx: &LoginContext<'_>,
     factor: fleet::Factor,
     answer: &str,
 ) -> Result<VerifyRequest, Outcome> {
-    let time = ctx.clock.now()?;
-    let mut nonce = [0u8; push_proto::limits::NONCE_LEN * 3 / 4];
-    crate::random::fill(&mut nonce).map_err(|e| Outcome::from(crate::Error::from(e)))?;
-    let req = ctx.req;
-    Ok(VerifyRequest {
-        user: ctx.user.as_str().to_string(),
-        factor,
-        answer: answer.to_string(),
-        service: req.service.clone(),
-        rhost: req.rhost.as_deref().map(str::trim).filter(|r| !r.is_empty()).map(String::from),
-        time,
-        nonce: data_encoding::BASE64URL_NOPAD.encode(&nonce),
-    })
+    let mut req = super::fleet_key_flow::key_login(ctx)?.bound();
+    req.factor = factor;
+    req.answer = answer.to_string();
+    Ok(req)
 }
 
 /// Sends the request and turns the service's signed answer into the decision.
@@ -89,10 +95,20 @@ fn decide(
     request: &VerifyRequest,
     failmode: FailMode,
 ) -> Outcome {
-    let reply: VerifyResponse = match service.verify(request) {
-        Ok(r) => r,
-        Err(e) => return failed(e, failmode),
-    };
+    match service.verify(request) {
+        Ok(reply) => judge(ctx, service, &reply, request),
+        Err(e) => failed(e, failmode),
+    }
+}
+
+/// The service's signed answer to `request` as the decision: only an accepting receipt that
+/// answers this very request and is signed by the pinned key lets the login in.
+pub(super) fn judge(
+    ctx: &mut LoginContext<'_>,
+    service: &dyn FleetRemote,
+    reply: &VerifyResponse,
+    request: &VerifyRequest,
+) -> Outcome {
     let verdict = match reply.receipt.check(service.service_key(), service.host_id(), request) {
         Ok(v) => v,
         Err(e) => {
@@ -112,7 +128,7 @@ fn decide(
 }
 
 /// No usable answer: an outage is what `failmode` decides, anything else denies.
-fn failed(e: FleetError, failmode: FailMode) -> Outcome {
+pub(super) fn failed(e: FleetError, failmode: FailMode) -> Outcome {
     match (&e, failmode) {
         (FleetError::Outage(_), FailMode::Open) => {
             Outcome::fail_open(format!("{e}; failmode open"))

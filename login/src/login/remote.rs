@@ -66,6 +66,23 @@ pub trait FleetRemote {
         &self,
         req: &push_proto::fleet::VerifyRequest,
     ) -> Result<push_proto::fleet::VerifyResponse, FleetError>;
+    /// Asks the service for a security-key challenge for this login
+    /// (`POST /v2/fleet/key/challenge`). A client without it refuses (never an outage).
+    fn key_challenge(
+        &self,
+        login: &push_proto::fleet_keys::KeyLogin,
+    ) -> Result<push_proto::fleet_keys::KeyChallengeResponse, FleetError> {
+        let _ = login;
+        Err(FleetError::Unavailable("this client has no security keys".into()))
+    }
+    /// Has the service decide on a key's assertion (`POST /v2/fleet/key/verify`).
+    fn key_verify(
+        &self,
+        req: &push_proto::fleet_keys::KeyVerifyRequest,
+    ) -> Result<push_proto::fleet::VerifyResponse, FleetError> {
+        let _ = req;
+        Err(FleetError::Unavailable("this client has no security keys".into()))
+    }
 }
 
 /// Where a login gets its connections to central services. Each is made when a flow needs

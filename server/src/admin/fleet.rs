@@ -51,7 +51,7 @@ impl Admin {
         MasterKey::load(&path)
     }
 
-    fn audit_fleet(&self, event: &str, user: &str, reason: &str) {
+    pub(super) fn audit_fleet(&self, event: &str, user: &str, reason: &str) {
         self.audit.record(&Event {
             event,
             user: Some(user),
@@ -152,9 +152,20 @@ impl Admin {
         };
         Ok(format!(
             "user {user} (fleet scope {scope})\ntotp: {totp}\nrecovery codes: {} unused, {} used\n\
-             failures: {}\nlocked until: {}\nhost groups: {}",
+             security keys: {}\nfailures: {}\nlocked until: {}\nhost groups: {}",
             v["recovery_codes"]["unused"],
             v["recovery_codes"]["used"],
+            v["security_keys"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|k| format!(
+                    "{} ({})",
+                    k["name"].as_str().unwrap_or_default(),
+                    k["credential_id"].as_str().unwrap_or_default()
+                ))
+                .collect::<Vec<_>>()
+                .join(", "),
             v["failures"],
             when(v["locked_until"].as_u64()),
             super::fleet_access::groups_text(&v["groups"])

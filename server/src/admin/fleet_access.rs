@@ -132,6 +132,7 @@ impl Admin {
         let codes = self.store.recovery(scope, user).await.map_err(e)?;
         let lock = self.store.lockout(scope, user).await.map_err(e)?;
         let restrictions = self.store.user_groups(scope, user).await.map_err(e)?;
+        let keys = self.store.fleet_keys(scope, user).await.map_err(e)?;
         let unused = codes.iter().filter(|c| c.used_at.is_none()).count();
         let mut groups = json!({});
         for p in Purpose::ALL {
@@ -148,6 +149,11 @@ impl Admin {
                 "last_step": t.last_step, "updated_at": t.updated_at,
             })),
             "recovery_codes": {"unused": unused, "used": codes.len() - unused},
+            "security_keys": keys.iter().map(|k| json!({
+                "name": k.name, "credential_id": k.credential_id, "sign_count": k.sign_count,
+                "user_verification": k.user_verification, "created_at": k.created_at,
+                "used_at": k.used_at,
+            })).collect::<Vec<_>>(),
             "failures": lock.failures,
             "locked_until": lock.locked_until,
             "groups": groups,

@@ -5,8 +5,8 @@
 use clap::Parser;
 use mfa_server::admin::Admin;
 use mfa_server::cli::{
-    Cli, Command, DeviceCommand, FleetCommand, FleetGroupCommand, FleetUserCommand, HostCommand,
-    UserCommand,
+    Cli, Command, DeviceCommand, FleetCommand, FleetGroupCommand, FleetHostCommand,
+    FleetUserCommand, HostCommand, UserCommand,
 };
 use mfa_server::config::Config;
 
@@ -37,6 +37,12 @@ async fn run(cli: Cli) -> Result<String, String> {
             let f = mfa_server::admin::audit_log::AuditFilter { user, host, since, last };
             admin.audit_list(&f, json).await
         }
+        Command::Fleet(FleetCommand::Host(FleetHostCommand::Join { name })) => {
+            admin.fleet_host_push(&name, true).await
+        }
+        Command::Fleet(FleetCommand::Host(FleetHostCommand::Leave { name })) => {
+            admin.fleet_host_push(&name, false).await
+        }
         Command::Serve | Command::TlsInit { .. } => Ok(String::new()),
     }
 }
@@ -60,6 +66,12 @@ async fn fleet_user(admin: &Admin, c: FleetUserCommand) -> Result<String, String
         FleetUserCommand::Groups { who, authenticate, enroll } => {
             let (a, e) = (authenticate.as_deref(), enroll.as_deref());
             admin.fleet_user_groups(&who.scope, &who.user, a, e).await
+        }
+        FleetUserCommand::AddKey { who, credential_file } => {
+            admin.fleet_add_key(&who.scope, &who.user, &credential_file).await
+        }
+        FleetUserCommand::RemoveKey { who, credential_id } => {
+            admin.fleet_remove_key(&who.scope, &who.user, &credential_id).await
         }
     }
 }

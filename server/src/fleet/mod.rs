@@ -8,6 +8,7 @@
 //! guarded update, which at most one request in the fleet wins.
 
 pub mod access;
+pub mod keys;
 pub mod master_key;
 
 use crate::store::fleet::TotpRecord;
@@ -29,6 +30,14 @@ pub enum Rejected {
     /// The stored secret does not open with this master key (wrong key file, or the row was
     /// altered or moved).
     Unreadable,
+    /// A security-key challenge that is unknown, used, expired, or another host's, user's or
+    /// login's.
+    BadChallenge,
+    /// A security-key assertion for another relying party.
+    WrongRp,
+    /// A security key's signature counter did not increase: a replayed assertion or a
+    /// cloned key.
+    KeyCounter,
 }
 
 impl Rejected {
@@ -39,6 +48,9 @@ impl Rejected {
             Rejected::Wrong => "wrong answer",
             Rejected::Replayed => "used before",
             Rejected::Unreadable => "stored secret does not open with the master key",
+            Rejected::BadChallenge => "challenge unknown, used, expired or not this login's",
+            Rejected::WrongRp => "assertion for another relying party",
+            Rejected::KeyCounter => "signature counter did not increase (replay or cloned key)",
         }
     }
 }

@@ -17,11 +17,18 @@ use push_proto::api::errors;
 use push_proto::fleet::{Factor, FleetReceipt, MAX_SKEW, Verdict, VerifyRequest, VerifyResponse};
 use zeroize::Zeroizing;
 
-fn audit(state: &Shared, host: &Host, req: &VerifyRequest, outcome: &str, reason: Option<&str>) {
+pub(super) fn audit(
+    state: &Shared,
+    host: &Host,
+    req: &VerifyRequest,
+    outcome: &str,
+    reason: Option<&str>,
+) {
     state.audit.record(&Event {
         event: match req.factor {
             Factor::Totp => "fleet.verify.totp",
             Factor::Recovery => "fleet.verify.recovery",
+            Factor::SecurityKey => "fleet.verify.security_key",
         },
         host: Some(&host.id),
         user: Some(&req.user),
@@ -33,7 +40,7 @@ fn audit(state: &Shared, host: &Host, req: &VerifyRequest, outcome: &str, reason
 
 /// The request's checks that need no state: formats and bounds, and a login time within
 /// [`MAX_SKEW`] of the service's clock (older requests could outlive their remembered nonce).
-fn validate(req: &VerifyRequest, now: u64) -> Result<(), ApiError> {
+pub(super) fn validate(req: &VerifyRequest, now: u64) -> Result<(), ApiError> {
     req.validate().map_err(ApiError::bad_request)?;
     if req.time.abs_diff(now) > MAX_SKEW {
         return Err(ApiError::bad_request(format!(
@@ -44,7 +51,7 @@ fn validate(req: &VerifyRequest, now: u64) -> Result<(), ApiError> {
 }
 
 /// Counts the attempt (committed) or says why it is refused before any check.
-async fn begin(
+pub(super) async fn begin(
     state: &Shared,
     host: &Host,
     scope: &str,
@@ -83,7 +90,7 @@ async fn begin(
 }
 
 /// The signed answer.
-fn respond(
+pub(super) fn respond(
     state: &Shared,
     host: &Host,
     req: &VerifyRequest,
@@ -154,6 +161,8 @@ pub async fn verify(
         Factor::Recovery => {
             crate::fleet::check_recovery(&*state.store, &scope, &req.user, answer, now).await?
         }
+        // Assertions come through `POST /v2/fleet/key/verify` (`super::fleet_keys`).
+        Factor::SecurityKey => Err(Rejected::NoFactor),
     };
     match outcome {
         Ok(()) => {
@@ -166,7 +175,7 @@ pub async fn verify(
 
 /// A rejected answer: audited, the lockout started when the count reached the limit, a signed
 /// rejection (or lockout) returned.
-async fn rejected(
+pub(super) async fn rejected(
     state: &Shared,
     host: &Host,
     scope: &str,

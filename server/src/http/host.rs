@@ -71,9 +71,9 @@ pub async fn create_challenge(
 ) -> Result<Response, ApiError> {
     validate(&req)?;
     let now = crate::time::now();
-    let scope = crate::scope::of_host(&host.id);
+    let scope = crate::scope::push_scope(&*state.store, &host.id).await?;
     check_cooldown(&state, &host, &scope, &req.user, now).await?;
-    let devices = pushable_devices(&state, &host, &req).await?;
+    let devices = pushable_devices(&state, &host, &scope, &req).await?;
     let ttl = req.ttl.clamp(MIN_TTL, state.limits.challenge_ttl_max);
     let challenge = Challenge {
         txid: push_proto::random_token(16).map_err(ApiError::internal)?,
@@ -124,22 +124,43 @@ async fn check_cooldown(
 async fn pushable_devices(
     state: &Shared,
     host: &Host,
+    scope: &str,
     req: &CreateChallenge,
 ) -> Result<Vec<DeviceRef>, ApiError> {
     let mut devices = Vec::new();
-    for id in &req.devices {
+    // In the fleet's push scope the user's host groups apply as to every fleet login: a host
+    // outside them reaches none of the user's devices (and is told what a host with none
+    // is told).
+    let fleet_scope = crate::scope::fleet_of_host(host);
+    let refused_by_groups = scope == crate::scope::FLEET_PUSH_SCOPE
+        && !crate::fleet::access::may(
+            &*state.store,
+            host,
+            &fleet_scope,
+            &req.user,
+            crate::fleet::access::Purpose::Authenticate,
+        )
+        .await?;
+    for id in req.devices.iter().filter(|_| !refused_by_groups) {
         if devices.iter().any(|d: &DeviceRef| &d.id == id) {
             continue;
         }
         if let Some(d) = state.store.device(id).await? {
             // Only this user's active devices, paired through a host of this host's scope.
-            if d.user == req.user && d.revoked_at.is_none() && crate::scope::may_push(host, &d) {
+            if d.user == req.user
+                && d.revoked_at.is_none()
+                && crate::scope::may_push_in(&*state.store, scope, &d).await?
+            {
                 devices.push(DeviceRef { id: d.id, name: d.name });
             }
         }
     }
-    if devices.is_empty() {
+    if refused_by_groups {
+        refused(state, &host.id, &req.user, "host not in the user's host groups");
+    } else if devices.is_empty() {
         refused(state, &host.id, &req.user, "no active device");
+    }
+    if devices.is_empty() {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
             errors::NO_DEVICE,

@@ -12,12 +12,19 @@ pub(crate) const GROUP_USERS: &str = "SELECT scope || '/' || \"user\" AS v FROM 
 pub(crate) const FLEET_USERS: &str = "SELECT \"user\" AS v FROM fleet_totp WHERE scope = $1 \
      UNION SELECT \"user\" FROM fleet_recovery WHERE scope = $1 \
      UNION SELECT \"user\" FROM fleet_lockout WHERE scope = $1 \
-     UNION SELECT \"user\" FROM fleet_user_groups WHERE scope = $1 ORDER BY 1";
+     UNION SELECT \"user\" FROM fleet_user_groups WHERE scope = $1 \
+     UNION SELECT \"user\" FROM fleet_keys WHERE scope = $1 ORDER BY 1";
 
 /// The tables holding a user's fleet records (`scope`, `"user"` columns), emptied by
 /// `remove_user`. Later factors add theirs here.
-pub(crate) const USER_TABLES: &[&str] =
-    &["fleet_totp", "fleet_recovery", "fleet_lockout", "fleet_user_groups"];
+pub(crate) const USER_TABLES: &[&str] = &[
+    "fleet_totp",
+    "fleet_recovery",
+    "fleet_keys",
+    "fleet_key_challenges",
+    "fleet_lockout",
+    "fleet_user_groups",
+];
 
 /// Implements `FleetAdminStore` for `$store`, which has a `pool` and an inherent
 /// `async fn serialize(&self)` returning a guard held across each write.

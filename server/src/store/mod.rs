@@ -6,6 +6,7 @@ mod codec;
 pub mod fleet;
 pub mod fleet_admin;
 mod fleet_admin_sql;
+pub mod fleet_keys;
 pub mod passkeys;
 pub mod pg_notify;
 pub mod postgres;
@@ -222,7 +223,12 @@ pub struct UserSummary {
 /// The service's storage.
 #[async_trait]
 pub trait Store:
-    passkeys::PasskeyStore + fleet::FleetStore + fleet_admin::FleetAdminStore + Send + Sync
+    passkeys::PasskeyStore
+    + fleet::FleetStore
+    + fleet_admin::FleetAdminStore
+    + fleet_keys::FleetKeyStore
+    + Send
+    + Sync
 {
     /// Adds a host; [`StoreError::Conflict`] if the name is taken.
     async fn add_host(&self, host: &Host) -> Result<()>;

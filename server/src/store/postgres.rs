@@ -29,6 +29,7 @@ use std::time::Duration;
 
 mod fleet;
 mod fleet_admin;
+mod fleet_keys;
 mod passkeys;
 
 /// The schema migrations, applied in order at start; `schema_version` records the last one.
@@ -40,6 +41,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (5, include_str!("../../migrations/postgres/0005_rate_event_txid.sql")),
     (6, include_str!("../../migrations/postgres/0006_fleet.sql")),
     (7, include_str!("../../migrations/postgres/0007_fleet_admin.sql")),
+    (8, include_str!("../../migrations/postgres/0008_fleet_keys.sql")),
 ];
 
 /// The `NOTIFY` channel; payloads are `Hub` keys (`tx:<txid>`, `dev:<id>`, `pair:<id>`).

@@ -28,6 +28,7 @@ use tokio::sync::Mutex;
 
 mod fleet;
 mod fleet_admin;
+mod fleet_keys;
 mod passkeys;
 
 /// The schema migrations, applied in order at start; `schema_version` records the last one.
@@ -39,6 +40,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (5, include_str!("../../migrations/sqlite/0005_rate_event_txid.sql")),
     (6, include_str!("../../migrations/sqlite/0006_fleet.sql")),
     (7, include_str!("../../migrations/sqlite/0007_fleet_admin.sql")),
+    (8, include_str!("../../migrations/sqlite/0008_fleet_keys.sql")),
 ];
 
 /// The SQLite store.

@@ -103,7 +103,11 @@ async fn count_attempt(
     Ok(Begun::Counted(n))
 }
 
-async fn clear_failures(tx: &mut Transaction<'_, Postgres>, scope: &str, user: &str) -> Result<()> {
+pub(super) async fn clear_failures(
+    tx: &mut Transaction<'_, Postgres>,
+    scope: &str,
+    user: &str,
+) -> Result<()> {
     sqlx::query(
         "UPDATE fleet_lockout SET failures = 0, locked_until = NULL WHERE scope = $1 AND \"user\" = $2",
     )

@@ -101,7 +101,11 @@ async fn count_attempt(
     Ok(Begun::Counted(n))
 }
 
-async fn clear_failures(tx: &mut Transaction<'_, Sqlite>, scope: &str, user: &str) -> Result<()> {
+pub(super) async fn clear_failures(
+    tx: &mut Transaction<'_, Sqlite>,
+    scope: &str,
+    user: &str,
+) -> Result<()> {
     sqlx::query(
         "UPDATE fleet_lockout SET failures = 0, locked_until = NULL WHERE scope = ? AND user = ?",
     )

@@ -1,0 +1,140 @@
+//! Fleet mode's security keys and push end to end (issue 20): the real pam_mfa.so through the
+//! real libpam on several hosts (their own configurations and host credentials) against the
+//! real service over TLS on loopback. A key registered once at the service (`fleet user
+//! add-key`, for the fleet's RP id) logs in on hosts B and C with the software authenticator;
+//! its assertion is verified by the service, which raises the counter fleet-wide.
+
+use mfa_login::fido2::authdata::AuthData;
+use mfa_login::fido2::device::{Authenticator, Registration};
+use mfa_login::fido2::soft::SoftAuthenticator;
+use mfa_login::fido2::{Fido2Credential, b64};
+use mfa_tests::client::*;
+use mfa_tests::fixture::{Fixture, Outcome};
+use mfa_tests::push::{Backend, PushService};
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+/// The service's default `[fleet] rp_id`.
+const FLEET_RP: &str = "pam://fleet";
+
+/// A host at the local seat whose logins go through the fleet, with the software
+/// authenticator `key` plugged in.
+fn host(svc: &PushService, name: &str, key: &Path, extra: &str) -> Fixture {
+    let f = Fixture::new();
+    f.at_local_seat();
+    let credential = f.root.join("host.json");
+    svc.add_host(name, &credential);
+    let section = svc.push_section(&credential, extra).replacen("[push]", "[fleet]", 1);
+    f.write_config(&format!(
+        "{section}\n[fido2]\ntest_device = \"{}\"\n[[rule]]\nbackend = \"fleet\"\n",
+        key.display()
+    ));
+    f
+}
+
+/// Registers a new credential of the software authenticator `key` for the fleet's RP id and
+/// puts it at the service for `user` (as a migration would: the module's stored shape).
+fn register_at_service(svc: &PushService, dir: &Path, key: &Path, user: &str) {
+    let mut dev = SoftAuthenticator::open(key).expect("soft authenticator");
+    let auth_data = dev
+        .make_credential(&Registration {
+            rp_id: FLEET_RP,
+            user_id: b"alice-handle",
+            user_name: user,
+            challenge: &[7u8; 32],
+            user_verification: false,
+            pin: None,
+        })
+        .expect("make_credential");
+    let attested = AuthData::parse(&auth_data).expect("authData").attested.expect("attested");
+    let cred = Fido2Credential {
+        name: "yubikey-blue".into(),
+        credential_id: b64(&attested.credential_id),
+        public_key: b64(&attested.public_key),
+        rp_id: FLEET_RP.into(),
+        sign_count: 0,
+        user_verification: false,
+        created: 0,
+    };
+    let file = dir.join("credential.json");
+    std::fs::write(&file, serde_json::to_vec(&cred).expect("json")).expect("credential file");
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    let path = file.to_str().expect("UTF-8 path");
+    let out = svc.admin(&["fleet", "user", "add-key", "--user", user, "--credential-file", path]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+fn reason(o: &Outcome) -> String {
+    o.decision_lines().first().map(|l| l.to_string()).unwrap_or_default()
+}
+
+fn key_state(key: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(key).expect("key state")).expect("json")
+}
+
+fn set_fault(key: &Path, fault: Option<&str>) {
+    let mut dev = SoftAuthenticator::open(key).expect("soft authenticator");
+    dev.set_fault(fault).expect("fault");
+}
+
+#[test]
+fn a_key_registered_at_the_service_logs_in_on_every_fleet_host() {
+    let svc = PushService::start_on(Backend::Sqlite, "");
+    let keys = tempfile::tempdir().expect("tempdir");
+    let key = keys.path().join("key.json");
+    let b = host(&svc, "host-b", &key, "");
+    let c = host(&svc, "host-c", &key, "");
+    register_at_service(&svc, keys.path(), &key, "alice");
+
+    for f in [&b, &c, &b] {
+        let o = f.login("alice", &[""]);
+        assert_eq!(o.code, PAM_SUCCESS, "{o:?}\n{}", svc.audit());
+        assert_eq!(
+            o.messages[0],
+            (PAM_PROMPT_ECHO_OFF, "Press Enter to use your security key, or type a code: ".into())
+        );
+        let r = reason(&o);
+        assert!(r.contains("factor=fido2") && r.contains("TEST DEVICE"), "{r}");
+        // Nothing of alice's on the host: the service decided.
+        assert!(!f.user_file("alice").exists());
+    }
+    assert!(svc.audit().contains("fleet.verify.security_key"));
+
+    // The key's counter going back (a clone, or a replay of an old state): refused at the
+    // service, on any host.
+    set_fault(&key, Some("counter_back"));
+    let o = c.login("alice", &[""]);
+    assert_eq!(o.code, PAM_AUTH_ERR, "{o:?}");
+    assert!(svc.audit().contains("signature counter did not increase"), "{}", svc.audit());
+    // A key signing for another RP id: refused.
+    set_fault(&key, Some("wrong_rp"));
+    assert_eq!(b.login("alice", &[""]).code, PAM_AUTH_ERR);
+    set_fault(&key, None);
+    assert_eq!(b.login("alice", &[""]).code, PAM_SUCCESS);
+    assert!(key_state(&key)["credentials"][0]["counter"].as_u64().unwrap_or(0) >= 4);
+}
+
+#[test]
+fn without_a_key_at_the_service_or_plugged_in_the_user_types_a_code() {
+    let svc = PushService::start_on(Backend::Sqlite, "");
+    let keys = tempfile::tempdir().expect("tempdir");
+    let key = keys.path().join("key.json");
+    let b = host(&svc, "host-b", &key, "");
+    // No key at the service: the code prompt, as before.
+    let o = b.login("bob", &["123456"]);
+    assert_eq!(o.code, PAM_AUTH_ERR, "{o:?}");
+    assert_eq!(o.messages[0].1, "Verification code: ", "{o:?}");
+    // A key at the service but none plugged in: told so, then asked for a code.
+    register_at_service(&svc, keys.path(), &key, "alice");
+    set_fault(&key, Some("absent"));
+    let o = b.login("alice", &["", "123456"]);
+    assert_eq!(o.code, PAM_AUTH_ERR, "{o:?}");
+    assert!(o.messages.iter().any(|(_, m)| m.contains("No security key found")), "{o:?}");
+    assert_eq!(o.messages.last().map(|m| m.1.as_str()), Some("Verification code: "), "{o:?}");
+    set_fault(&key, None);
+    // A host that pins another RP id refuses the service's challenge.
+    let pinned = host(&svc, "host-p", &key, "rp_id = \"pam://elsewhere\"");
+    let o = pinned.login("alice", &[""]);
+    assert_ne!(o.code, PAM_SUCCESS, "{o:?}");
+    assert!(reason(&o).contains("rp_id"), "{}", reason(&o));
+}
