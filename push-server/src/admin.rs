@@ -1,6 +1,7 @@
 //! Administration commands: hosts, users, devices, straight on the store.
 
 pub mod fleet;
+pub mod fleet_enroll;
 
 use crate::audit::{Audit, Event};
 use crate::config::Config;

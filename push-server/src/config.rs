@@ -71,6 +71,9 @@ pub struct FleetLimits {
     pub host_per_minute: u32,
     /// TOTP steps accepted on either side of the service's current one (clock drift).
     pub totp_window: u32,
+    /// Who may enroll a first factor from a fleet host (`"self"` or `"admin"`: only users
+    /// opted in with `fleet user opt-in`). Any later change needs a current factor.
+    pub first_enrollment: crate::store::fleet_enroll::FirstEnrollment,
 }
 
 impl Default for FleetLimits {
@@ -81,6 +84,7 @@ impl Default for FleetLimits {
             user_per_minute: 10,
             host_per_minute: 600,
             totp_window: 1,
+            first_enrollment: Default::default(),
         }
     }
 }
@@ -238,6 +242,7 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::fleet_enroll::FirstEnrollment;
 
     const MIN: &str = r#"
         listen = "127.0.0.1:8443"
@@ -256,6 +261,11 @@ mod tests {
         assert_eq!(c.db_path(), PathBuf::from("/var/lib/mfa-pushd/pushd.db"));
         assert_eq!(c.fleet.max_failures, 5);
         assert_eq!(c.fleet.lockout, 900);
+        assert_eq!(c.fleet.first_enrollment, FirstEnrollment::SelfService);
+        let admin = Config::parse(&format!("{MIN}\n[fleet]\nfirst_enrollment = \"admin\"\n"));
+        assert_eq!(admin.unwrap().fleet.first_enrollment, FirstEnrollment::Admin);
+        let odd = format!("{MIN}\n[fleet]\nfirst_enrollment = \"anyone\"\n");
+        assert!(Config::parse(&odd).is_err());
         let off = format!("{MIN}\n[fleet]\nmax_failures = 0\n");
         assert!(Config::parse(&off).is_err(), "the fleet lockout cannot be turned off");
     }

@@ -4,6 +4,7 @@ pub mod auth;
 pub mod device;
 pub mod extract;
 pub mod fleet;
+pub mod fleet_enroll;
 pub mod host;
 pub mod pairing;
 pub mod passkey;
@@ -71,6 +72,8 @@ pub fn router(state: Shared) -> Router {
         .route(path::DEVICE_ANSWER_ROUTE, post(device::answer))
         .route(path::WEB_PUSH_KEY, get(webpush::key))
         .route(path::FLEET_VERIFY, post(fleet::verify))
+        .route(push_proto::fleet_enroll::ENROLL, post(fleet_enroll::enroll))
+        .route(push_proto::fleet_enroll::STATUS, post(fleet_enroll::status))
         .route(path::PUSH_SUBSCRIPTION, put(webpush::subscribe).delete(webpush::unsubscribe))
         .merge(web::routes())
         .fallback(not_found)

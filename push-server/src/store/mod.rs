@@ -4,6 +4,7 @@
 
 mod codec;
 pub mod fleet;
+pub mod fleet_enroll;
 pub mod passkeys;
 pub mod pg_notify;
 pub mod postgres;
@@ -219,7 +220,9 @@ pub struct UserSummary {
 
 /// The service's storage.
 #[async_trait]
-pub trait Store: passkeys::PasskeyStore + fleet::FleetStore + Send + Sync {
+pub trait Store:
+    passkeys::PasskeyStore + fleet::FleetStore + fleet_enroll::FleetEnrollStore + Send + Sync
+{
     /// Adds a host; [`StoreError::Conflict`] if the name is taken.
     async fn add_host(&self, host: &Host) -> Result<()>;
     /// The host whose token hashes to `hash` (revoked ones too).

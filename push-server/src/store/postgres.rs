@@ -28,6 +28,7 @@ use sqlx::{Postgres, Row, Transaction};
 use std::time::Duration;
 
 mod fleet;
+mod fleet_enroll;
 mod passkeys;
 
 /// The schema migrations, applied in order at start; `schema_version` records the last one.
@@ -38,6 +39,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (4, include_str!("../../migrations/postgres/0004_protocol_v2.sql")),
     (5, include_str!("../../migrations/postgres/0005_rate_event_txid.sql")),
     (6, include_str!("../../migrations/postgres/0006_fleet.sql")),
+    (9, include_str!("../../migrations/postgres/0009_fleet_enroll.sql")),
 ];
 
 /// The `NOTIFY` channel; payloads are `Hub` keys (`tx:<txid>`, `dev:<id>`, `pair:<id>`).

@@ -27,6 +27,7 @@ use std::time::Duration;
 use tokio::sync::Mutex;
 
 mod fleet;
+mod fleet_enroll;
 mod passkeys;
 
 /// The schema migrations, applied in order at start; `schema_version` records the last one.
@@ -37,6 +38,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (4, include_str!("../../migrations/sqlite/0004_protocol_v2.sql")),
     (5, include_str!("../../migrations/sqlite/0005_rate_event_txid.sql")),
     (6, include_str!("../../migrations/sqlite/0006_fleet.sql")),
+    (9, include_str!("../../migrations/sqlite/0009_fleet_enroll.sql")),
 ];
 
 /// The SQLite store.

@@ -16,10 +16,10 @@ use sqlx::{Postgres, Row, Transaction};
 
 /// Rate events of fleet verifications per \"user\" and per host (the `scope` column of
 /// `rate_events`; challenges use `user` and `host`).
-const USER_EVENTS: &str = "fleet-user";
-const HOST_EVENTS: &str = "fleet-host";
+pub(super) const USER_EVENTS: &str = "fleet-user";
+pub(super) const HOST_EVENTS: &str = "fleet-host";
 
-async fn count_since(
+pub(super) async fn count_since(
     tx: &mut Transaction<'_, Postgres>,
     kind: &str,
     key: &str,
@@ -103,7 +103,11 @@ async fn count_attempt(
     Ok(Begun::Counted(n))
 }
 
-async fn clear_failures(tx: &mut Transaction<'_, Postgres>, scope: &str, user: &str) -> Result<()> {
+pub(super) async fn clear_failures(
+    tx: &mut Transaction<'_, Postgres>,
+    scope: &str,
+    user: &str,
+) -> Result<()> {
     sqlx::query(
         "UPDATE fleet_lockout SET failures = 0, locked_until = NULL WHERE scope = $1 AND \"user\" = $2",
     )

@@ -14,10 +14,10 @@ use sqlx::{Row, Sqlite, Transaction};
 
 /// Rate events of fleet verifications per user and per host (the `scope` column of
 /// `rate_events`; challenges use `user` and `host`).
-const USER_EVENTS: &str = "fleet-user";
-const HOST_EVENTS: &str = "fleet-host";
+pub(super) const USER_EVENTS: &str = "fleet-user";
+pub(super) const HOST_EVENTS: &str = "fleet-host";
 
-async fn count_since(
+pub(super) async fn count_since(
     tx: &mut Transaction<'_, Sqlite>,
     kind: &str,
     key: &str,
@@ -101,7 +101,11 @@ async fn count_attempt(
     Ok(Begun::Counted(n))
 }
 
-async fn clear_failures(tx: &mut Transaction<'_, Sqlite>, scope: &str, user: &str) -> Result<()> {
+pub(super) async fn clear_failures(
+    tx: &mut Transaction<'_, Sqlite>,
+    scope: &str,
+    user: &str,
+) -> Result<()> {
     sqlx::query(
         "UPDATE fleet_lockout SET failures = 0, locked_until = NULL WHERE scope = ? AND user = ?",
     )
