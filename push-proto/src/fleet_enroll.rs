@@ -105,6 +105,8 @@ pub enum Change {
     RecoveryCodes,
     /// Remove a factor.
     Remove(Factor),
+    /// Remove every factor (`mfa-enroll remove`): the user is not enrolled afterwards.
+    RemoveAll,
 }
 
 /// An answer of a factor the user has now.
@@ -186,7 +188,7 @@ impl EnrollRequest {
         }
         match &self.change {
             Change::Totp(t) => t.validate(),
-            Change::RecoveryCodes | Change::Remove(_) => Ok(()),
+            Change::RecoveryCodes | Change::Remove(_) | Change::RemoveAll => Ok(()),
         }
     }
 }

@@ -208,6 +208,11 @@ fn first_enrollment_then_only_with_a_current_factor(backend: Backend) {
     assert_eq!(verify(&s, &web2, "alice", Factor::Recovery, &codes[2]), Verdict::Reject);
     assert_eq!(verify(&s, &web2, "alice", Factor::Recovery, &codes[5]), Verdict::Accept);
     assert_eq!(show(&s, "alice")["recovery_codes"]["unused"], 8);
+    // Remove everything (with a recovery code): not enrolled, a first enrollment is open again.
+    let (st, v) = enroll(&web2, "alice", Some((Factor::Recovery, &codes[7])), Change::RemoveAll);
+    assert_eq!(st, 200, "{v}");
+    let st = status(&web1, "alice");
+    assert!(!st.enrolled() && st.may_enroll_first, "{st:?}");
 }
 
 fn admin_first_enrollment_needs_an_opt_in(backend: Backend) {

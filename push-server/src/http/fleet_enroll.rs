@@ -60,6 +60,7 @@ fn event_of(change: &Change) -> &'static str {
         Change::RecoveryCodes => "fleet.enroll.recovery",
         Change::Remove(Factor::Totp) => "fleet.enroll.remove_totp",
         Change::Remove(Factor::Recovery) => "fleet.enroll.remove_recovery",
+        Change::RemoveAll => "fleet.enroll.remove_all",
     }
 }
 
@@ -208,6 +209,7 @@ async fn stored_change(
     match (change, totp) {
         (Change::Totp(_), Some(rec)) => Ok((StoredChange::Totp(rec), Vec::new())),
         (Change::Remove(f), _) => Ok((StoredChange::Remove(f), Vec::new())),
+        (Change::RemoveAll, _) => Ok((StoredChange::RemoveAll, Vec::new())),
         (Change::RecoveryCodes, _) => {
             let (codes, set) = tokio::task::spawn_blocking(move || RecoveryCodes::generate(now))
                 .await

@@ -54,6 +54,8 @@ pub enum StoredChange {
     Recovery(Vec<String>),
     /// Remove a factor.
     Remove(Factor),
+    /// Remove every factor.
+    RemoveAll,
 }
 
 /// One enrollment.
@@ -120,7 +122,7 @@ pub(crate) fn unproven(
     match (has_factor, change) {
         (true, _) => Some(Applied::NeedsCurrentFactor),
         // Nothing to remove: nothing to protect.
-        (false, StoredChange::Remove(_)) => None,
+        (false, StoredChange::Remove(_) | StoredChange::RemoveAll) => None,
         (false, _) if first == FirstEnrollment::Admin && !opted_in => Some(Applied::NotOptedIn),
         (false, _) => None,
     }

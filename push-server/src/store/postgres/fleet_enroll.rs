@@ -94,6 +94,10 @@ async fn apply(tx: &mut Tx<'_>, e: &Enrollment<'_>) -> Result<()> {
         StoredChange::Totp(r) => set_totp(tx, r).await,
         StoredChange::Remove(Factor::Totp) => delete(tx, TOTP, e.scope, e.user).await,
         StoredChange::Remove(Factor::Recovery) => delete(tx, CODES, e.scope, e.user).await,
+        StoredChange::RemoveAll => {
+            delete(tx, TOTP, e.scope, e.user).await?;
+            delete(tx, CODES, e.scope, e.user).await
+        }
         StoredChange::Recovery(hashes) => {
             delete(tx, CODES, e.scope, e.user).await?;
             for (slot, hash) in hashes.iter().enumerate() {
