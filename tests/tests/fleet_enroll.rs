@@ -120,3 +120,27 @@ fn enrolled_on_one_host_logs_in_on_the_others_and_changes_need_a_current_factor(
     assert!(o.status.success() && text(&o).contains("9 unused"), "{}", text(&o));
     assert!(!text(&o).contains(&secret));
 }
+
+/// On a fleet host the setuid helper refuses enrollment (and status) requests: its local store
+/// is not where fleet rules look, and it does not speak to the service yet. The configuration
+/// loads (`configure` runs `mfa-enroll init` with it); the refusal is the helper's.
+#[test]
+fn the_helper_refuses_enrollment_on_a_fleet_host() {
+    use mfa_tests::sandbox::{Sandbox, enroll_tool};
+    let s = Sandbox::new();
+    let name = fresh_name("fh");
+    let uid = mfa_tests::accounts::fresh_uid();
+    s.add_user(&name, uid, None);
+    let helper = s.install_helper();
+    s.configure(&format!(
+        "helper = \"{}\"\n[fleet]\nurl = \"https://127.0.0.1:9\"\n\
+         ca_file = \"/etc/pam_mfa/ca.pem\"\ncredential = \"/etc/pam_mfa/host.json\"\n[[rule]]\nbackend = \"fleet\"\n",
+        helper.display()
+    ));
+    let out = s.run_as(uid, &helper, &[], b"\"status\"\n");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("{\"deny\":\"config\"}"), "{out:?}");
+    let out = s.run_as(uid, &enroll_tool(), &["totp", "--qr", "none"], b"123456\n");
+    assert!(!out.status.success(), "{out:?}");
+    assert!(!s.dir.join(format!("state/users/{name}")).exists());
+}
