@@ -197,7 +197,13 @@ async fn proof_rejected(state: &Shared, who: &Asking<'_>, why: Rejected, now: u6
         Ok(false) => {}
         Err(e) => return e.into(),
     }
-    who.refuse(state, errors::PROOF_REJECTED, &format!("proof rejected: {}", why.as_str()))
+    // The reason goes to the audit log only; the host learns that the proof did not pass.
+    who.audit(state, "refused", Some(&format!("proof rejected: {}", why.as_str())));
+    ApiError::new(
+        StatusCode::FORBIDDEN,
+        errors::PROOF_REJECTED,
+        "the current factor was not accepted",
+    )
 }
 
 /// The change as stored, and the recovery codes to show once (Argon2id on a blocking thread).
