@@ -36,6 +36,14 @@ fn op_name(r: &Request) -> &'static str {
     }
 }
 
+/// Whether `request` would change or show factors on a fleet host (`[fleet]` and a rule with
+/// `backend = "fleet"`), where they are the service's, not this host's store's.
+fn fleet_enrollment(cfg: &Config, request: &Request) -> bool {
+    let fleet = cfg.fleet.is_some()
+        && cfg.rules.iter().any(|r| r.backend == Some(mfa_login::policy::Backend::Fleet));
+    fleet && !matches!(request, Request::Login { .. })
+}
+
 /// The calling account: the real uid's first passwd name.
 fn caller(uid: u32) -> Result<Account, String> {
     account::by_uid(&SystemDirectory, uid).map_err(|e| e.to_string())
@@ -116,6 +124,16 @@ fn main() -> ExitCode {
         Err(e) => return fail(&mut output, &e.to_string(), Denial::Config),
     };
     let op = op_name(&request);
+    if fleet_enrollment(&cfg, &request) {
+        // The user's factors live at the fleet's service; acting on this host's store would
+        // enroll factors no fleet rule uses. Until the helper speaks to the service, refuse.
+        return fail(
+            &mut output,
+            "fleet mode: enrollment through the helper is not available yet; ask root to run \
+             mfa-enroll --user",
+            Denial::Config,
+        );
+    }
     let mut conv = Logged(PipeConversation::new(input, output));
     let served = mfa_login::selfservice::serve(
         request,

@@ -31,6 +31,7 @@
 
 pub mod api;
 pub mod fleet;
+pub mod fleet_enroll;
 pub mod fleet_keys;
 pub mod keys;
 pub mod limits;

@@ -9,6 +9,9 @@ use mfa_login::push::{NumberEntry, PushConfig, PushError};
 use push_proto::PublicKey;
 use push_proto::api::path;
 use push_proto::fleet::{VerifyRequest, VerifyResponse};
+use push_proto::fleet_enroll::{
+    ENROLL, EnrollRequest, EnrollResponse, STATUS, StatusRequest, StatusResponse,
+};
 use push_proto::fleet_keys::{self, KeyChallengeResponse, KeyLogin, KeyVerifyRequest};
 use std::time::Duration;
 
@@ -72,5 +75,16 @@ impl FleetClient {
     /// Has the service decide on a key's assertion over its challenge.
     pub fn key_verify(&self, req: &KeyVerifyRequest) -> Result<VerifyResponse, FleetError> {
         self.inner.call("POST", fleet_keys::VERIFY, Some(req), Duration::ZERO).map_err(fleet_error)
+    }
+
+    /// Changes a user's factors at the service (`POST /v2/fleet/enroll`); a refusal names the
+    /// service's error code (e.g. `current_factor_required`).
+    pub fn enroll(&self, req: &EnrollRequest) -> Result<EnrollResponse, FleetError> {
+        self.inner.call("POST", ENROLL, Some(req), Duration::ZERO).map_err(fleet_error)
+    }
+
+    /// Which factors a user has at the service (`POST /v2/fleet/status`).
+    pub fn status(&self, req: &StatusRequest) -> Result<StatusResponse, FleetError> {
+        self.inner.call("POST", STATUS, Some(req), Duration::ZERO).map_err(fleet_error)
     }
 }

@@ -3,6 +3,7 @@
 pub mod audit_log;
 pub mod fleet;
 mod fleet_access;
+pub mod fleet_enroll;
 pub mod fleet_keys;
 
 use crate::audit::{Audit, Event};

@@ -265,6 +265,20 @@ pub enum FleetUserCommand {
         #[arg(long, value_name = "GROUPS")]
         enroll: Option<String>,
     },
+    /// Allow the user to enroll a first factor from a fleet host when the service's
+    /// `[fleet] first_enrollment = "admin"` (a user who has a factor needs a current one to
+    /// change anything, opted in or not).
+    OptIn {
+        /// Which user.
+        #[command(flatten)]
+        who: FleetUser,
+    },
+    /// Withdraw `opt-in` (factors already enrolled stay).
+    OptOut {
+        /// Which user.
+        #[command(flatten)]
+        who: FleetUser,
+    },
 }
 
 /// `host ...`.

@@ -77,6 +77,9 @@ pub struct FleetLimits {
     pub rp_id: String,
     /// Seconds a security-key challenge stays usable.
     pub key_challenge_ttl: u64,
+    /// Who may enroll a first factor from a fleet host (`"self"` or `"admin"`: only users
+    /// opted in with `fleet user opt-in`). Any later change needs a current factor.
+    pub first_enrollment: crate::store::fleet_enroll::FirstEnrollment,
 }
 
 /// The default `[fleet] rp_id`: not a host name, so no one host's standalone keys (RP id
@@ -93,6 +96,7 @@ impl Default for FleetLimits {
             totp_window: 1,
             rp_id: DEFAULT_FLEET_RP_ID.to_string(),
             key_challenge_ttl: 120,
+            first_enrollment: Default::default(),
         }
     }
 }
@@ -258,6 +262,7 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::fleet_enroll::FirstEnrollment;
 
     const MIN: &str = r#"
         listen = "127.0.0.1:8443"
@@ -276,6 +281,11 @@ mod tests {
         assert_eq!(c.db_path(), PathBuf::from("/var/lib/mfa-server/pushd.db"));
         assert_eq!(c.fleet.max_failures, 5);
         assert_eq!(c.fleet.lockout, 900);
+        assert_eq!(c.fleet.first_enrollment, FirstEnrollment::SelfService);
+        let admin = Config::parse(&format!("{MIN}\n[fleet]\nfirst_enrollment = \"admin\"\n"));
+        assert_eq!(admin.unwrap().fleet.first_enrollment, FirstEnrollment::Admin);
+        let odd = format!("{MIN}\n[fleet]\nfirst_enrollment = \"anyone\"\n");
+        assert!(Config::parse(&odd).is_err());
         let off = format!("{MIN}\n[fleet]\nmax_failures = 0\n");
         assert!(Config::parse(&off).is_err(), "the fleet lockout cannot be turned off");
     }

@@ -3,6 +3,7 @@
 
 mod doctor;
 mod fido2;
+mod fleet;
 mod import;
 mod init;
 mod push;
@@ -27,6 +28,9 @@ pub(crate) fn run(cli: &Cli) -> Result<()> {
             crate::selfservice::run(cli, request, &mut console)?;
             return console.out.flush().map_err(Error::stdout);
         }
+    }
+    if fleet::route(cli, &mut console)? {
+        return console.out.flush().map_err(Error::stdout);
     }
     match &cli.command {
         Command::Init => init::run(cli, console.out),

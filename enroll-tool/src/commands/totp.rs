@@ -35,11 +35,11 @@ struct Provisioned<'a> {
 }
 
 /// What is being enrolled, with the secret in its displayed forms.
-struct Enrollment {
-    user: UserName,
-    pending: PendingTotp,
-    uri: Zeroizing<String>,
-    secret: Zeroizing<String>,
+pub(crate) struct Enrollment {
+    pub(crate) user: UserName,
+    pub(crate) pending: PendingTotp,
+    pub(crate) uri: Zeroizing<String>,
+    pub(crate) secret: Zeroizing<String>,
 }
 
 /// Runs `mfa-enroll totp`.
@@ -72,7 +72,7 @@ pub(crate) fn run(cli: &Cli, args: &TotpArgs, console: &mut Console<'_>) -> Resu
 
 /// The QR form: `--qr`, or by default `ansi` (text) and `none` (JSON, which must be alone on
 /// standard output).
-fn qr_target(args: &TotpArgs) -> Result<QrTarget> {
+pub(crate) fn qr_target(args: &TotpArgs) -> Result<QrTarget> {
     match (&args.qr, args.json) {
         (Some(t), true) if t.is_terminal() => Err(Error::Usage(
             "--json prints only JSON on standard output; use --qr svg:FILE, png:FILE or none"
@@ -91,11 +91,11 @@ fn refuse_if_enrolled(store: &Store, user: &UserName) -> Result<()> {
     }
 }
 
-fn hostname() -> Result<String> {
+pub(crate) fn hostname() -> Result<String> {
     mfa_login::host::hostname().map_err(|e| Error::io("get the host name", e))
 }
 
-fn write_qr_file(target: &QrTarget, uri: &str) -> Result<()> {
+pub(crate) fn write_qr_file(target: &QrTarget, uri: &str) -> Result<()> {
     let (path, data) = match target {
         QrTarget::Svg(path) => {
             (path, Zeroizing::new(qr::svg(&Qr::encode(uri)?).as_bytes().to_vec()))
@@ -114,7 +114,12 @@ fn write_qr_file(target: &QrTarget, uri: &str) -> Result<()> {
 }
 
 /// Shows the secret as a terminal QR code (if asked), grouped base32 and URI.
-fn show_secret(cfg: &Config, e: &Enrollment, target: &QrTarget, out: &mut dyn Write) -> Result<()> {
+pub(crate) fn show_secret(
+    cfg: &Config,
+    e: &Enrollment,
+    target: &QrTarget,
+    out: &mut dyn Write,
+) -> Result<()> {
     let mut text = Zeroizing::new(String::new());
     let style = match target {
         QrTarget::Ansi => Some(Style::Ansi),

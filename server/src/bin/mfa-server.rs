@@ -59,6 +59,8 @@ async fn fleet_user(admin: &Admin, c: FleetUserCommand) -> Result<String, String
         }
         FleetUserCommand::Show { who, json } => admin.fleet_show(&who.scope, &who.user, json).await,
         FleetUserCommand::Unlock { who } => admin.fleet_unlock(&who.scope, &who.user).await,
+        FleetUserCommand::OptIn { who } => admin.fleet_opt_in(&who.scope, &who.user, true).await,
+        FleetUserCommand::OptOut { who } => admin.fleet_opt_in(&who.scope, &who.user, false).await,
         FleetUserCommand::List { scope, json } => admin.fleet_user_list(&scope, json).await,
         FleetUserCommand::Remove { who, yes } => {
             admin.fleet_user_remove(&who.scope, &who.user, yes).await

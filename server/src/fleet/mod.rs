@@ -12,6 +12,7 @@ pub mod keys;
 pub mod master_key;
 
 use crate::store::fleet::TotpRecord;
+use crate::store::fleet_enroll::ProofUse;
 use crate::store::{Store, StoreError};
 use master_key::{MasterKey, TotpBinding};
 use mfa_factors::recovery::{Attempt, Check as RecoveryCheck, RecoveryCodes};
@@ -38,6 +39,9 @@ pub enum Rejected {
     /// A security key's signature counter did not increase: a replayed assertion or a
     /// cloned key.
     KeyCounter,
+    /// A security key offered as the current factor of an enrollment change (not supported
+    /// yet: it needs the challenge exchange).
+    KeyNotAProof,
 }
 
 impl Rejected {
@@ -51,6 +55,7 @@ impl Rejected {
             Rejected::BadChallenge => "challenge unknown, used, expired or not this login's",
             Rejected::WrongRp => "assertion for another relying party",
             Rejected::KeyCounter => "signature counter did not increase (replay or cloned key)",
+            Rejected::KeyNotAProof => "a security key cannot authorize an enrollment change yet",
         }
     }
 }
@@ -103,6 +108,30 @@ pub async fn check_totp(
     window: u32,
     now: u64,
 ) -> Result<Outcome, StoreError> {
+    let found = match match_totp(store, master, scope, user, code, window, now).await? {
+        Ok(ProofUse::Totp { sealed, step }) => (sealed, step),
+        Ok(ProofUse::Recovery { .. }) => return Ok(Err(Rejected::Wrong)),
+        Err(why) => return Ok(Err(why)),
+    };
+    if store.accept_totp(scope, user, &found.0, found.1, now).await? {
+        Ok(Ok(()))
+    } else {
+        Ok(Err(Rejected::Replayed))
+    }
+}
+
+/// Checks a TOTP code against the user's record without using it up: the step to accept and
+/// the sealed secret it was checked against, for a guarded update (a login's or an
+/// enrollment's).
+pub async fn match_totp(
+    store: &dyn Store,
+    master: &MasterKey,
+    scope: &str,
+    user: &str,
+    code: &str,
+    window: u32,
+    now: u64,
+) -> Result<Result<ProofUse, Rejected>, StoreError> {
     let Some(rec) = store.totp(scope, user).await? else { return Ok(Err(Rejected::NoFactor)) };
     let Some(secret) = master.open_totp(&binding(&rec), &rec.sealed) else {
         return Ok(Err(Rejected::Unreadable));
@@ -116,13 +145,7 @@ pub async fn check_totp(
     match totp::verify(&secret, &params, &code, now, window, rec.last_step) {
         TotpCheck::Wrong => Ok(Err(Rejected::Wrong)),
         TotpCheck::Replayed => Ok(Err(Rejected::Replayed)),
-        TotpCheck::Accepted(step) => {
-            if store.accept_totp(scope, user, &rec.sealed, step, now).await? {
-                Ok(Ok(()))
-            } else {
-                Ok(Err(Rejected::Replayed))
-            }
-        }
+        TotpCheck::Accepted(step) => Ok(Ok(ProofUse::Totp { sealed: rec.sealed, step })),
     }
 }
 
@@ -135,6 +158,25 @@ pub async fn check_recovery(
     answer: Zeroizing<String>,
     now: u64,
 ) -> Result<Outcome, StoreError> {
+    let (slot, hash) = match match_recovery(store, scope, user, answer).await? {
+        Ok(ProofUse::Recovery { slot, hash }) => (slot, hash),
+        Ok(ProofUse::Totp { .. }) => return Ok(Err(Rejected::Wrong)),
+        Err(why) => return Ok(Err(why)),
+    };
+    if store.use_recovery(scope, user, slot, &hash, now).await? {
+        Ok(Ok(()))
+    } else {
+        Ok(Err(Rejected::Replayed))
+    }
+}
+
+/// Checks a recovery code without using it up: its slot and hash, for a guarded update.
+pub async fn match_recovery(
+    store: &dyn Store,
+    scope: &str,
+    user: &str,
+    answer: Zeroizing<String>,
+) -> Result<Result<ProofUse, Rejected>, StoreError> {
     let slots = store.recovery(scope, user).await?;
     if slots.is_empty() {
         return Ok(Err(Rejected::NoFactor));
@@ -165,9 +207,5 @@ pub async fn check_recovery(
         return Ok(Err(Rejected::Wrong));
     };
     let slot = u8::try_from(slot).unwrap_or(u8::MAX);
-    if store.use_recovery(scope, user, slot, &hash, now).await? {
-        Ok(Ok(()))
-    } else {
-        Ok(Err(Rejected::Replayed))
-    }
+    Ok(Ok(ProofUse::Recovery { slot, hash }))
 }

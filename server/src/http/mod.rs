@@ -4,6 +4,7 @@ pub mod auth;
 pub mod device;
 pub mod extract;
 pub mod fleet;
+pub mod fleet_enroll;
 pub mod fleet_keys;
 pub mod host;
 pub mod pairing;
@@ -74,6 +75,8 @@ pub fn router(state: Shared) -> Router {
         .route(path::FLEET_VERIFY, post(fleet::verify))
         .route(push_proto::fleet_keys::CHALLENGE, post(fleet_keys::challenge))
         .route(push_proto::fleet_keys::VERIFY, post(fleet_keys::verify))
+        .route(push_proto::fleet_enroll::ENROLL, post(fleet_enroll::enroll))
+        .route(push_proto::fleet_enroll::STATUS, post(fleet_enroll::status))
         .route(path::PUSH_SUBSCRIPTION, put(webpush::subscribe).delete(webpush::unsubscribe))
         .merge(web::routes())
         .fallback(not_found)

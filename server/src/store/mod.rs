@@ -6,6 +6,7 @@ mod codec;
 pub mod fleet;
 pub mod fleet_admin;
 mod fleet_admin_sql;
+pub mod fleet_enroll;
 pub mod fleet_keys;
 pub mod passkeys;
 pub mod pg_notify;
@@ -227,6 +228,7 @@ pub trait Store:
     + fleet::FleetStore
     + fleet_admin::FleetAdminStore
     + fleet_keys::FleetKeyStore
+    + fleet_enroll::FleetEnrollStore
     + Send
     + Sync
 {

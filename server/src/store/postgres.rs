@@ -29,6 +29,7 @@ use std::time::Duration;
 
 mod fleet;
 mod fleet_admin;
+mod fleet_enroll;
 mod fleet_keys;
 mod passkeys;
 
@@ -42,6 +43,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (6, include_str!("../../migrations/postgres/0006_fleet.sql")),
     (7, include_str!("../../migrations/postgres/0007_fleet_admin.sql")),
     (8, include_str!("../../migrations/postgres/0008_fleet_keys.sql")),
+    (9, include_str!("../../migrations/postgres/0009_fleet_enroll.sql")),
 ];
 
 /// The `NOTIFY` channel; payloads are `Hub` keys (`tx:<txid>`, `dev:<id>`, `pair:<id>`).

@@ -28,6 +28,7 @@ use tokio::sync::Mutex;
 
 mod fleet;
 mod fleet_admin;
+mod fleet_enroll;
 mod fleet_keys;
 mod passkeys;
 
@@ -41,6 +42,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (6, include_str!("../../migrations/sqlite/0006_fleet.sql")),
     (7, include_str!("../../migrations/sqlite/0007_fleet_admin.sql")),
     (8, include_str!("../../migrations/sqlite/0008_fleet_keys.sql")),
+    (9, include_str!("../../migrations/sqlite/0009_fleet_enroll.sql")),
 ];
 
 /// The SQLite store.

@@ -16,10 +16,10 @@ use sqlx::{Postgres, Row, Transaction};
 
 /// Rate events of fleet verifications per \"user\" and per host (the `scope` column of
 /// `rate_events`; challenges use `user` and `host`).
-const USER_EVENTS: &str = "fleet-user";
-const HOST_EVENTS: &str = "fleet-host";
+pub(super) const USER_EVENTS: &str = "fleet-user";
+pub(super) const HOST_EVENTS: &str = "fleet-host";
 
-async fn count_since(
+pub(super) async fn count_since(
     tx: &mut Transaction<'_, Postgres>,
     kind: &str,
     key: &str,

@@ -1,0 +1,223 @@
+//! [`FleetEnrollStore`] on the sqlite backend (`migrations/sqlite/0009_fleet_enroll.sql`): every
+//! write holds the store's write lock, so the rule is decided and the change made with no
+//! other writer in between; the proof's update is guarded in SQL as on PostgreSQL.
+
+use super::super::codec::i;
+use super::super::fleet::{AttemptLimits, AttemptOf, Begun, TotpRecord};
+use super::super::fleet_enroll::{
+    Applied, Enrollment, FleetEnrollStore, ProofUse, StoredChange, unproven,
+};
+use super::super::sql::db;
+use super::super::{Result, user_key};
+use super::SqliteStore;
+use super::fleet::{HOST_EVENTS, USER_EVENTS, clear_failures, count_since};
+use async_trait::async_trait;
+use push_proto::fleet::Factor;
+use sqlx::{Row, Sqlite, Transaction};
+
+type Tx<'t> = Transaction<'t, Sqlite>;
+
+async fn count(tx: &mut Tx<'_>, sql: &str, scope: &str, user: &str) -> Result<i64> {
+    sqlx::query(sql)
+        .bind(scope)
+        .bind(user)
+        .fetch_one(&mut **tx)
+        .await
+        .and_then(|r| r.try_get("n"))
+        .map_err(db)
+}
+
+/// Whether the user has a factor, and whether the admin opted them in.
+async fn standing(tx: &mut Tx<'_>, scope: &str, user: &str) -> Result<(bool, bool)> {
+    let totp = "SELECT COUNT(*) AS n FROM fleet_totp WHERE scope = ? AND user = ?";
+    let codes = "SELECT COUNT(*) AS n FROM fleet_recovery WHERE scope = ? AND user = ? \
+                 AND used_at IS NULL";
+    let keys = "SELECT COUNT(*) AS n FROM fleet_keys WHERE scope = ? AND user = ?";
+    let opt = "SELECT COUNT(*) AS n FROM fleet_opt_in WHERE scope = ? AND user = ?";
+    let has = count(tx, totp, scope, user).await?
+        + count(tx, codes, scope, user).await?
+        + count(tx, keys, scope, user).await?
+        > 0;
+    Ok((has, count(tx, opt, scope, user).await? > 0))
+}
+
+/// Uses up the proof by a login's guarded update; false if it was used meanwhile.
+async fn use_proof(tx: &mut Tx<'_>, e: &Enrollment<'_>, p: &ProofUse) -> Result<bool> {
+    let q = match p {
+        ProofUse::Totp { sealed, step } => sqlx::query(
+            "UPDATE fleet_totp SET last_step = ?1 WHERE scope = ?2 AND user = ?3 \
+             AND secret = ?4 AND (last_step IS NULL OR last_step < ?1)",
+        )
+        .bind(i(*step))
+        .bind(e.scope)
+        .bind(e.user)
+        .bind(sealed.clone()),
+        ProofUse::Recovery { slot, hash } => sqlx::query(
+            "UPDATE fleet_recovery SET used_at = ?1 WHERE scope = ?2 AND user = ?3 \
+             AND slot = ?4 AND hash = ?5 AND used_at IS NULL",
+        )
+        .bind(i(e.now))
+        .bind(e.scope)
+        .bind(e.user)
+        .bind(i64::from(*slot))
+        .bind(hash.clone()),
+    };
+    Ok(q.execute(&mut **tx).await.map_err(db)?.rows_affected() == 1)
+}
+
+async fn set_totp(tx: &mut Tx<'_>, r: &TotpRecord) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO fleet_totp (scope, user, secret, algorithm, digits, step, last_step, \
+         updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (scope, user) DO UPDATE \
+         SET secret = ?3, algorithm = ?4, digits = ?5, step = ?6, last_step = ?7, updated_at = ?8",
+    )
+    .bind(&r.scope)
+    .bind(&r.user)
+    .bind(&r.sealed)
+    .bind(&r.algorithm)
+    .bind(i64::from(r.digits))
+    .bind(i(r.step))
+    .bind(r.last_step.map(i))
+    .bind(i(r.updated_at))
+    .execute(&mut **tx)
+    .await
+    .map_err(db)?;
+    Ok(())
+}
+
+async fn delete(tx: &mut Tx<'_>, table_sql: &str, scope: &str, user: &str) -> Result<()> {
+    sqlx::query(table_sql).bind(scope).bind(user).execute(&mut **tx).await.map_err(db)?;
+    Ok(())
+}
+
+async fn apply(tx: &mut Tx<'_>, e: &Enrollment<'_>) -> Result<()> {
+    const TOTP: &str = "DELETE FROM fleet_totp WHERE scope = ? AND user = ?";
+    const CODES: &str = "DELETE FROM fleet_recovery WHERE scope = ? AND user = ?";
+    const KEYS: &str = "DELETE FROM fleet_keys WHERE scope = ? AND user = ?";
+    match &e.change {
+        StoredChange::Totp(r) => set_totp(tx, r).await,
+        StoredChange::Remove(Factor::Totp) => delete(tx, TOTP, e.scope, e.user).await,
+        StoredChange::Remove(Factor::Recovery) => delete(tx, CODES, e.scope, e.user).await,
+        StoredChange::Remove(Factor::SecurityKey) => delete(tx, KEYS, e.scope, e.user).await,
+        StoredChange::RemoveAll => {
+            delete(tx, TOTP, e.scope, e.user).await?;
+            delete(tx, CODES, e.scope, e.user).await?;
+            delete(tx, KEYS, e.scope, e.user).await
+        }
+        StoredChange::Recovery(hashes) => {
+            delete(tx, CODES, e.scope, e.user).await?;
+            for (slot, hash) in hashes.iter().enumerate() {
+                sqlx::query(
+                    "INSERT INTO fleet_recovery (scope, user, slot, hash, used_at, created_at) \
+                     VALUES (?, ?, ?, ?, NULL, ?)",
+                )
+                .bind(e.scope)
+                .bind(e.user)
+                .bind(i64::try_from(slot).unwrap_or(i64::MAX))
+                .bind(hash)
+                .bind(i(e.now))
+                .execute(&mut **tx)
+                .await
+                .map_err(db)?;
+            }
+            Ok(())
+        }
+    }
+}
+
+#[async_trait]
+impl FleetEnrollStore for SqliteStore {
+    async fn enroll(&self, e: &Enrollment<'_>) -> Result<Applied> {
+        let _w = self.write.lock().await;
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        match &e.proof {
+            Some(p) => {
+                if !use_proof(&mut tx, e, p).await? {
+                    return Ok(Applied::ProofUsed);
+                }
+                clear_failures(&mut tx, e.scope, e.user).await?;
+            }
+            None => {
+                let (has, opted) = standing(&mut tx, e.scope, e.user).await?;
+                if let Some(refused) = unproven(&e.change, has, e.first, opted) {
+                    return Ok(refused);
+                }
+            }
+        }
+        apply(&mut tx, e).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(Applied::Done)
+    }
+
+    async fn begin_request(
+        &self,
+        a: &AttemptOf<'_>,
+        limits: AttemptLimits,
+        now: u64,
+    ) -> Result<Begun> {
+        let _w = self.write.lock().await;
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        let fresh = sqlx::query(
+            "INSERT INTO fleet_nonces (host_id, nonce, expires_at) VALUES (?, ?, ?) \
+             ON CONFLICT (host_id, nonce) DO NOTHING",
+        )
+        .bind(a.host_id)
+        .bind(a.nonce)
+        .bind(i(a.nonce_expires_at))
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        if fresh.rows_affected() != 1 {
+            return Ok(Begun::NonceReplayed);
+        }
+        let since = now.saturating_sub(60);
+        let user = user_key(a.scope, a.user);
+        if count_since(&mut tx, USER_EVENTS, &user, since).await? >= i64::from(limits.per_user) {
+            tx.commit().await.map_err(db)?;
+            return Ok(Begun::UserRateLimited);
+        }
+        if count_since(&mut tx, HOST_EVENTS, a.host_id, since).await? >= i64::from(limits.per_host)
+        {
+            tx.commit().await.map_err(db)?;
+            return Ok(Begun::HostRateLimited);
+        }
+        sqlx::query("INSERT INTO rate_events (scope, key, at) VALUES (?1, ?2, ?5), (?3, ?4, ?5)")
+            .bind(USER_EVENTS)
+            .bind(&user)
+            .bind(HOST_EVENTS)
+            .bind(a.host_id)
+            .bind(i(now))
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        Ok(Begun::Counted(0))
+    }
+
+    async fn set_opt_in(&self, scope: &str, user: &str, on: bool, now: u64) -> Result<()> {
+        let _w = self.write.lock().await;
+        let q = if on {
+            sqlx::query(
+                "INSERT INTO fleet_opt_in (scope, user, created_at) VALUES (?, ?, ?) \
+                 ON CONFLICT (scope, user) DO NOTHING",
+            )
+            .bind(scope)
+            .bind(user)
+            .bind(i(now))
+        } else {
+            sqlx::query("DELETE FROM fleet_opt_in WHERE scope = ? AND user = ?")
+                .bind(scope)
+                .bind(user)
+        };
+        q.execute(&self.pool).await.map_err(db)?;
+        Ok(())
+    }
+
+    async fn opted_in(&self, scope: &str, user: &str) -> Result<bool> {
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        let opt = "SELECT COUNT(*) AS n FROM fleet_opt_in WHERE scope = ? AND user = ?";
+        let n = count(&mut tx, opt, scope, user).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(n > 0)
+    }
+}
