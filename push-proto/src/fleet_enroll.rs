@@ -39,6 +39,9 @@ pub mod errors {
     pub const LOCKED: &str = "locked";
     /// `first_enrollment = "admin"` and the admin has not opted the user in (403).
     pub const NOT_OPTED_IN: &str = "not_opted_in";
+    /// The host is outside the host groups that may enroll (or, for status, authenticate)
+    /// the user (403; nothing counted).
+    pub const HOST_NOT_ALLOWED: &str = "host_not_allowed";
     /// The code from the new authenticator does not match the new secret (400).
     pub const CONFIRMATION_WRONG: &str = "confirmation_wrong";
 }

@@ -322,9 +322,40 @@ fn garbage_oversized_replayed_and_unauthenticated_requests_change_nothing(backen
     assert_eq!(status(&host, "erin").recovery_codes, 10);
 }
 
+/// Host groups decide who may enroll: a host outside the user's groups may neither enroll a
+/// first factor nor read the user's status, and spends nothing of the user's; a host inside
+/// may.
+fn host_groups_decide_who_may_enroll(backend: Backend) {
+    let s = Server::start(backend, "");
+    let db1 = s.add_host("db1");
+    let web1 = s.add_host("web1");
+    admin_ok(&s, &["fleet", "group", "add", "db"]);
+    admin_ok(&s, &["fleet", "group", "add-host", "db", "db1"]);
+    admin_ok(&s, &["fleet", "user", "groups", "--user", "dba", "--authenticate", "db"]);
+    let first = || new_totp("dba", &code("dba", 0));
+    refused(enroll(&web1, "dba", None, first()), 403, "host_not_allowed");
+    let req = StatusRequest {
+        user: "dba".into(),
+        time: mfa_server::time::now(),
+        nonce: push_proto::random_token(32).unwrap(),
+    };
+    refused(
+        web1.call("POST", STATUS, Some(serde_json::to_value(&req).unwrap())),
+        403,
+        "host_not_allowed",
+    );
+    let v = show(&s, "dba");
+    assert!(v["totp"].is_null() && v["failures"] == 0, "{v}");
+    assert!(s.audit_log().contains("host not in the user's host groups"));
+    let (st, v) = enroll(&db1, "dba", None, first());
+    assert_eq!(st, 200, "{v}");
+    assert!(status(&db1, "dba").enrolled());
+}
+
 on_both_backends!(
     first_enrollment_then_only_with_a_current_factor,
     admin_first_enrollment_needs_an_opt_in,
     wrong_proofs_count_towards_the_fleet_lockout,
     garbage_oversized_replayed_and_unauthenticated_requests_change_nothing,
+    host_groups_decide_who_may_enroll,
 );

@@ -10,6 +10,7 @@ use super::{Shared, json};
 use crate::audit::Event;
 use crate::error::ApiError;
 use crate::fleet::Rejected;
+use crate::fleet::access::{Purpose, may};
 use crate::store::Host;
 use crate::store::fleet::{AttemptLimits, AttemptOf, Begun, TotpRecord};
 use crate::store::fleet_enroll::{Applied, Enrollment, FirstEnrollment, ProofUse, StoredChange};
@@ -77,6 +78,16 @@ fn validate(checked: Result<(), &'static str>, time: u64, now: u64) -> Result<()
 
 /// Uses up the nonce and applies the rate limits; with a proof, also counts the attempt and
 /// refuses while locked out (as a verification does).
+/// The user's host groups (`fleet::access::may`), before anything is counted: a host outside
+/// them spends none of the user's rate limit or lockout and uses up no nonce; refused (403,
+/// audited).
+async fn allowed(state: &Shared, who: &Asking<'_>, purpose: Purpose) -> Result<(), ApiError> {
+    if may(&*state.store, who.host, &who.scope, who.user, purpose).await? {
+        return Ok(());
+    }
+    Err(who.refuse(state, errors::HOST_NOT_ALLOWED, "host not in the user's host groups"))
+}
+
 async fn begin(
     state: &Shared,
     who: &Asking<'_>,
@@ -249,6 +260,7 @@ pub async fn enroll(
         Change::Totp(t) => Some(new_totp(&state, &who, t, now)?),
         _ => None,
     };
+    allowed(&state, &who, Purpose::Enroll).await?;
     let proof = req.proof.take();
     begin(&state, &who, &req.nonce, proof.is_some(), now).await?;
     let proof = match proof {
@@ -300,6 +312,7 @@ pub async fn status(
     validate(req.validate(), req.time, now)?;
     let scope = crate::scope::fleet_of_host(&host);
     let who = Asking { host: &host, scope, user: &req.user, event: "fleet.status" };
+    allowed(&state, &who, Purpose::Authenticate).await?;
     begin(&state, &who, &req.nonce, false, now).await?;
     let (store, scope, user) = (&*state.store, who.scope.as_str(), who.user);
     let totp = match store.totp(scope, user).await? {
