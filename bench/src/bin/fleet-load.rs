@@ -11,7 +11,8 @@
 //! any worker left without a fresh user is counted apart: this measures acceptances.
 //!
 //! Measured, per service:
-//! 1. verifications/s and latency at 1 and at `--workers` (64) concurrent logins;
+//! 1. verifications/s and latency at 1 and at `--workers` (64; `--quick`: 16) concurrent
+//!    logins;
 //! 2. (mfa-pushd) the latency of one login at a time with 100 enrolled users and again with
 //!    `--users` (100,000) enrolled, over users not verified before;
 //! 3. the database's size per enrolled user (SQLite `dbstat`, PostgreSQL relation sizes).
@@ -97,9 +98,10 @@ fn parse_args() -> Result<Args, String> {
         out: None,
         pushd: pushd::default_pushd(),
         users: if quick { 5_000 } else { 100_000 },
-        pi_users: if quick { 60 } else { 600 },
+        pi_users: if quick { 40 } else { 600 },
         hosts: if quick { 4 } else { 16 },
-        workers: 64,
+        // Quick: fewer workers, so that few privacyIDEA users (3 tokens/s to create) suffice.
+        workers: if quick { 16 } else { 64 },
         seconds: if quick { 3 } else { 15 },
         probe_rounds: if quick { 1 } else { 2 },
     };

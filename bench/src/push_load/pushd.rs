@@ -1,9 +1,11 @@
 //! The load generator's `mfa-pushd` backend: a real `mfa-pushd` started on loopback with its
 //! own CA, hosts registered through its admin CLI and devices paired through the API.
+//! [`Service`], everything but the devices, is also `fleet-load`'s (`fleet_load/pushd.rs`).
 //!
 //! Its state lives in SQLite (the default), or in a throwaway PostgreSQL cluster
 //! (`mfa_tests::pg`, Debian's server binaries) served by one or more instances that share the
-//! database and the service key (docs/push-service.md, "PostgreSQL and several instances").
+//! database, the service key and the fleet master key (docs/push-service.md, "PostgreSQL and
+//! several instances").
 //! With several instances the hosts talk to the first and the devices to the last, so every
 //! challenge is created on one instance and answered on another, and the host's long-poll
 //! learns of the answer through PostgreSQL's `LISTEN/NOTIFY`.
