@@ -90,8 +90,8 @@ if [ -n "$push" ]; then
   # as root, the harness runs PostgreSQL as the postgres user.
   echo "bench.sh: push-load --backend all ${quick[*]}"
   "$target/push-load" --backend all "${quick[@]}" --pushd "$target/mfa-pushd" --out "$tmp/push.md"
-  # Fleet mode (issue 20): the same services verifying TOTP codes (full: about 12 minutes, most
-  # of it enrolling 100,000 users three times and privacyIDEA's tokens; --quick: about 2).
+  # Fleet mode (issue 20): the same services verifying TOTP codes (full: about 9 minutes, most
+  # of it enrolling 100,000 users three times and privacyIDEA's tokens; --quick: about 1).
   echo "bench.sh: fleet-load --backend all ${quick[*]}"
   "$target/fleet-load" --backend all "${quick[@]}" --pushd "$target/mfa-pushd" --out "$tmp/fleet.md"
 fi

@@ -98,7 +98,7 @@ fn parse_args() -> Result<Args, String> {
         out: None,
         pushd: pushd::default_pushd(),
         users: if quick { 5_000 } else { 100_000 },
-        pi_users: if quick { 40 } else { 600 },
+        pi_users: if quick { 120 } else { 600 },
         hosts: if quick { 4 } else { 16 },
         // Quick: fewer workers, so that few privacyIDEA users (3 tokens/s to create) suffice.
         workers: if quick { 16 } else { 64 },
