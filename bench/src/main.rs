@@ -9,9 +9,9 @@
 //! mfa-bench once ENV_DIR MODULE USER ANSWER  (internal: one login in a fresh process)
 //! ```
 //!
-//! `--push-follows` says in the report's introduction that a last section, the push service's
-//! load test (`push-load`, written separately), follows the PAM part: `scripts/bench.sh`
-//! appends it.
+//! `--push-follows` says in the report's introduction that the push and fleet sections (the
+//! load tests `push-load` and `fleet-load`, written separately) follow the PAM part:
+//! `scripts/bench.sh` appends them.
 //!
 //! Timing assertions do not belong in tests: this reports, people judge.
 

@@ -28,12 +28,17 @@
 mod backend;
 #[path = "../push_load/http.rs"]
 mod http;
+#[path = "../push_load/measure.rs"]
+mod measure;
 #[path = "../push_load/privacyidea.rs"]
 mod privacyidea;
 #[path = "../push_load/pushd.rs"]
 mod pushd;
 
 use backend::Backend;
+use measure::{
+    load_average, machine_description, main_with, mib, percentile, rss_kib, write_report,
+};
 use privacyidea::PrivacyIdea;
 use pushd::{Pushd, Store};
 use serde_json::json;
@@ -112,22 +117,6 @@ fn parse_args() -> Result<Args, String> {
         }
     }
     Ok(a)
-}
-
-fn rss_kib(pid: u32) -> u64 {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    text.lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .unwrap_or(0)
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
 struct Throughput {
@@ -311,10 +300,6 @@ async fn measure<B: Backend>(a: &Args, b: Arc<B>) -> Measured {
     }
 }
 
-fn mib(kib: u64) -> String {
-    format!("{:.1} MiB", kib as f64 / 1024.0)
-}
-
 /// The report: one Markdown table with a column per backend, and the JSON (one object for one
 /// backend, `{"backends": [...]}` for several).
 fn report(a: &Args, runs: &[Measured], load_before: &str) -> (String, String) {
@@ -325,16 +310,6 @@ fn report(a: &Args, runs: &[Measured], load_before: &str) -> (String, String) {
     md += &backend_notes(runs);
     md += &caveats(load_before);
     (md, report_json(a, runs, &machine))
-}
-
-/// The machine the run shared: CPUs, build profile and the load average before and after.
-fn machine_description(load_before: &str) -> String {
-    format!(
-        "{} CPUs, {}, load average {load_before} before the run and {} after it",
-        std::thread::available_parallelism().map_or(0, |n| n.get()),
-        if cfg!(debug_assertions) { "debug build" } else { "release build" },
-        load_average()
-    )
 }
 
 /// The report's title and the paragraph saying how it was run.
@@ -522,12 +497,6 @@ fn db_json(m: &Option<Result<u64, String>>) -> serde_json::Value {
     }
 }
 
-/// `/proc/loadavg`'s three load averages.
-fn load_average() -> String {
-    let text = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    text.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
-}
-
 fn per_pending(r: &Ramp) -> f64 {
     if r.held > 0 {
         (r.rss_at_max_kib.saturating_sub(r.rss_before_kib)) as f64 * 1024.0 / r.held as f64
@@ -573,30 +542,9 @@ async fn main_async(a: Args) -> Result<(), String> {
     }
     let (md, js) = report(&a, &runs, &load_before);
     let text = if a.json { js } else { md };
-    match &a.out {
-        Some(p) => std::fs::write(p, &text).map_err(|e| format!("{}: {e}", p.display()))?,
-        None => println!("{text}"),
-    }
-    Ok(())
+    write_report(a.out.as_deref(), &text)
 }
 
 fn main() {
-    let args = match parse_args() {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("{e}");
-            std::process::exit(2);
-        }
-    };
-    let rt = match tokio::runtime::Runtime::new() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("push-load: {e}");
-            std::process::exit(1);
-        }
-    };
-    if let Err(e) = rt.block_on(main_async(args)) {
-        eprintln!("push-load: {e}");
-        std::process::exit(1);
-    }
+    main_with("push-load", parse_args, main_async);
 }

@@ -31,7 +31,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// The realm `PiServer::configure` makes.
-const REALM: &str = "pam_mfa";
+pub(crate) const REALM: &str = "pam_mfa";
 
 /// Why the pending-challenge ramp is not run against privacyIDEA.
 const NO_RAMP: &str = "privacyIDEA keeps a pending push challenge as a database row, with no \
@@ -79,7 +79,7 @@ pub(crate) struct PrivacyIdea {
 }
 
 /// `s` percent-encoded for a query string.
-fn query_escape(s: &str) -> String {
+pub(crate) fn query_escape(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
@@ -115,7 +115,7 @@ fn iso_now() -> String {
 }
 
 /// The JSON body of a privacyIDEA reply with `result.status` true.
-fn pi_json(r: &Reply) -> Result<Value, String> {
+pub(crate) fn pi_json(r: &Reply) -> Result<Value, String> {
     let v: Value = serde_json::from_slice(&r.body)
         .map_err(|_| format!("HTTP {}: {}", r.status, String::from_utf8_lossy(&r.body)))?;
     if r.status != 200 || v["result"]["status"] != json!(true) {
@@ -142,34 +142,34 @@ fn installed_version(venv: &Path) -> Option<String> {
     None
 }
 
-impl PrivacyIdea {
-    /// Starts and configures privacyIDEA with `users` users, each with a push token and a
-    /// registered phone; the relying party will poll every `poll`.
-    pub(crate) async fn start(users: usize, poll: Duration) -> Result<PrivacyIdea, String> {
+/// A started privacyIDEA, configured: a realm over a passwd resolver with the users.
+pub(crate) struct Started {
+    /// Dropping it stops the server.
+    pub(crate) server: PiServer,
+    /// The benchmark's HTTPS client for it.
+    pub(crate) http: Arc<Http>,
+    /// privacyIDEA's version, for the report.
+    pub(crate) version: String,
+}
+
+impl Started {
+    /// Starts a fresh privacyIDEA and configures it for `names` (`PiServer::configure`).
+    pub(crate) async fn start(names: Vec<String>) -> Result<Started, String> {
         // The harness is blocking and reports failure by panicking (it is test code).
-        let setup = tokio::task::spawn_blocking(move || {
+        let server = tokio::task::spawn_blocking(move || {
             let started = Instant::now();
             let server = PiServer::start();
-            let names: Vec<String> = (0..users).map(|i| format!("load{i}")).collect();
             let refs: Vec<&str> = names.iter().map(String::as_str).collect();
             server.configure(&refs, &[]);
-            let up = started.elapsed().as_secs_f64();
-            let dir = server.dir().display().to_string();
-            server.helper(&["enroll-push-many", "--users", &names.join(","), "--state-dir", &dir]);
             eprintln!(
-                "push-load: privacyIDEA up and configured in {up:.1} s, {users} push tokens \
-                 enrolled in {:.1} s",
-                started.elapsed().as_secs_f64() - up
+                "privacyIDEA up and configured for {} users in {:.1} s",
+                names.len(),
+                started.elapsed().as_secs_f64()
             );
-            let phones = names
-                .iter()
-                .map(|u| Phone::load(&server.dir().join(format!("phone-{u}.json"))))
-                .collect::<Result<Vec<_>, _>>();
-            (server, phones)
-        });
-        let (server, phones) =
-            setup.await.map_err(|e| format!("privacyIDEA setup failed (see above): {e}"))?;
-        let phones = phones?;
+            server
+        })
+        .await
+        .map_err(|e| format!("privacyIDEA setup failed (see above): {e}"))?;
         let addr = server
             .url
             .strip_prefix("https://")
@@ -178,7 +178,33 @@ impl PrivacyIdea {
         let http = Arc::new(Http::new(addr, "127.0.0.1", &server.ca_file)?);
         let version = installed_version(&mfa_tests::privacyidea::venv())
             .unwrap_or_else(|| "(version unknown)".into());
-        Ok(PrivacyIdea { http, phones, poll, version, server })
+        Ok(Started { server, http, version })
+    }
+}
+
+impl PrivacyIdea {
+    /// Starts and configures privacyIDEA with `users` users, each with a push token and a
+    /// registered phone; the relying party will poll every `poll`.
+    pub(crate) async fn start(users: usize, poll: Duration) -> Result<PrivacyIdea, String> {
+        let names: Vec<String> = (0..users).map(|i| format!("load{i}")).collect();
+        let Started { server, http, version } = Started::start(names.clone()).await?;
+        let enroll = tokio::task::spawn_blocking(move || {
+            let started = Instant::now();
+            let dir = server.dir().display().to_string();
+            server.helper(&["enroll-push-many", "--users", &names.join(","), "--state-dir", &dir]);
+            eprintln!(
+                "push-load: {users} push tokens enrolled in {:.1} s",
+                started.elapsed().as_secs_f64()
+            );
+            let phones = names
+                .iter()
+                .map(|u| Phone::load(&server.dir().join(format!("phone-{u}.json"))))
+                .collect::<Result<Vec<_>, _>>();
+            (server, phones)
+        });
+        let (server, phones) =
+            enroll.await.map_err(|e| format!("privacyIDEA setup failed (see above): {e}"))?;
+        Ok(PrivacyIdea { http, phones: phones?, poll, version, server })
     }
 
     async fn post(&self, path: &str, body: Value) -> Result<Value, String> {
@@ -188,6 +214,22 @@ impl PrivacyIdea {
     async fn get(&self, path: &str) -> Result<Value, String> {
         pi_json(&self.http.send("GET", path, "", None).await?)
     }
+}
+
+/// RSS of gunicorn's master and workers: the processes whose command line names this
+/// instance's directory.
+pub(crate) fn gunicorn_rss_kib(server: &PiServer) -> Option<u64> {
+    let dir = server.dir().display().to_string();
+    let mut total = 0;
+    for e in std::fs::read_dir("/proc").ok()?.flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else { continue };
+        let cmd = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
+        let cmd = String::from_utf8_lossy(&cmd);
+        if cmd.contains("gunicorn") && cmd.contains(&dir) {
+            total += crate::rss_kib(pid);
+        }
+    }
+    (total > 0).then_some(total)
 }
 
 impl Backend for PrivacyIdea {
@@ -223,17 +265,7 @@ impl Backend for PrivacyIdea {
     /// gunicorn's master and workers: the processes whose command line names this instance's
     /// directory.
     fn service_rss_kib(&self) -> Option<u64> {
-        let dir = self.server.dir().display().to_string();
-        let mut total = 0;
-        for e in std::fs::read_dir("/proc").ok()?.flatten() {
-            let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else { continue };
-            let cmd = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
-            let cmd = String::from_utf8_lossy(&cmd);
-            if cmd.contains("gunicorn") && cmd.contains(&dir) {
-                total += crate::rss_kib(pid);
-            }
-        }
-        (total > 0).then_some(total)
+        gunicorn_rss_kib(&self.server)
     }
 
     fn no_ramp(&self) -> Option<&'static str> {

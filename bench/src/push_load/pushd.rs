@@ -1,9 +1,11 @@
 //! The load generator's `mfa-server` backend: a real `mfa-server` started on loopback with its
 //! own CA, hosts registered through its admin CLI and devices paired through the API.
+//! [`Service`], everything but the devices, is also `fleet-load`'s (`fleet_load/pushd.rs`).
 //!
 //! Its state lives in SQLite (the default), or in a throwaway PostgreSQL cluster
 //! (`mfa_tests::pg`, Debian's server binaries) served by one or more instances that share the
-//! database and the service key (docs/push-service.md, "PostgreSQL and several instances").
+//! database, the service key and the fleet master key (docs/push-service.md, "PostgreSQL and
+//! several instances").
 //! With several instances the hosts talk to the first and the devices to the last, so every
 //! challenge is created on one instance and answered on another, and the host's long-poll
 //! learns of the answer through PostgreSQL's `LISTEN/NOTIFY`.
@@ -47,32 +49,60 @@ pub(crate) enum Store {
     Postgres { instances: usize },
 }
 
-/// A running mfa-server (one or more instances) with its hosts and devices.
-pub(crate) struct Pushd {
-    store: Store,
-    /// The hosts' connection: the first instance.
-    host_http: Arc<Http>,
-    /// The devices' connection: the last instance (the first too when there is only one).
-    device_http: Arc<Http>,
-    hosts: Vec<HostCredential>,
-    devices: Vec<Device>,
+impl Store {
+    /// The service's short name on this store, for the report (a column heading).
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Store::Sqlite => "mfa-server (SQLite)",
+            Store::Postgres { instances: 1 } => "mfa-server (PostgreSQL ×1)",
+            Store::Postgres { instances: 2 } => "mfa-server (PostgreSQL ×2)",
+            Store::Postgres { .. } => "mfa-server (PostgreSQL ×n)",
+        }
+    }
+}
+
+/// A running mfa-server (one or more instances) with its registered hosts: what `push-load`
+/// and `fleet-load` share (`Pushd` adds paired devices, `fleet-load` TOTP users).
+pub(crate) struct Service {
+    pub(crate) store: Store,
+    /// One HTTPS client per instance, in order.
+    pub(crate) clients: Vec<Arc<Http>>,
+    /// Each instance's configuration file and port, in order.
+    pub(crate) configs: Vec<(PathBuf, u16)>,
+    pub(crate) hosts: Vec<HostCredential>,
+    /// Each host's credential file (`host add --out`), in the order of `hosts` (fleet-load's
+    /// clients read them; push-load sends the tokens itself).
+    #[allow(dead_code)]
+    pub(crate) host_files: Vec<PathBuf>,
     /// The instances, in order.
     children: Vec<Child>,
     /// The PostgreSQL cluster, stopped (dropped) after the instances: fields drop after
     /// `Drop::drop` has killed them.
-    pg: Option<PgCluster>,
+    pub(crate) pg: Option<PgCluster>,
     /// PostgreSQL's `server_version`, for the report.
-    pg_version: String,
-    _dir: tempfile::TempDir,
+    pub(crate) pg_version: String,
+    /// Removed when dropped; fleet-load reads the CA from it.
+    #[allow(dead_code)]
+    dir: tempfile::TempDir,
 }
 
-impl Drop for Pushd {
+impl Drop for Service {
     fn drop(&mut self) {
         for c in &mut self.children {
             let _ = c.kill();
             let _ = c.wait();
         }
     }
+}
+
+/// A running mfa-server with its hosts and devices.
+pub(crate) struct Pushd {
+    svc: Service,
+    /// The hosts' connection: the first instance.
+    host_http: Arc<Http>,
+    /// The devices' connection: the last instance (the first too when there is only one).
+    device_http: Arc<Http>,
+    devices: Vec<Device>,
 }
 
 /// The parent of `pid` (`/proc/<pid>/stat`: after the command name in parentheses come the
@@ -177,6 +207,7 @@ fn write_configs(
                  data_dir = \"{dd}/data{i}\"\ntls_cert = \"{dd}/tls/server.pem\"\n\
                  tls_key = \"{dd}/tls/server.key\"\naudit_log = \"{dd}/audit{i}.log\"\n\
                  {database}[limits]\nchallenge_ttl_max = 600\nuser_per_minute = 1000000\n\
+                 host_per_minute = 1000000\n[fleet]\nuser_per_minute = 1000000\n\
                  host_per_minute = 1000000\n"
             ),
         )
@@ -193,8 +224,9 @@ fn add_hosts(
     d: &Path,
     config: &Path,
     hosts: usize,
-) -> Result<Vec<HostCredential>, String> {
+) -> Result<(Vec<HostCredential>, Vec<PathBuf>), String> {
     let mut creds = Vec::new();
+    let mut files = Vec::new();
     for h in 0..hosts {
         let out = d.join(format!("host{h}.json"));
         run(Command::new(pushd)
@@ -204,18 +236,23 @@ fn add_hosts(
             .arg(&out))?;
         let text = std::fs::read_to_string(&out).map_err(|e| e.to_string())?;
         creds.push(serde_json::from_str::<HostCredential>(&text).map_err(|e| e.to_string())?);
+        files.push(out);
     }
-    Ok(creds)
+    Ok((creds, files))
 }
 
 /// `host add` made the first instance's service key; every other instance needs the same one
-/// (hosts pin it). `fs::copy` keeps its mode, 0600.
+/// (hosts pin it), and the same fleet master key (made here, as the first start would, so
+/// that it exists before any instance starts). `fs::copy` keeps their mode, 0600.
 fn share_service_key(d: &Path, instances: usize) -> Result<(), String> {
+    mfa_server::fleet::master_key::MasterKey::load_or_create(&d.join("data0/fleet.key"))?;
     for i in 1..instances {
         let data = d.join(format!("data{i}"));
         std::fs::create_dir_all(&data).map_err(|e| format!("{}: {e}", data.display()))?;
-        std::fs::copy(d.join("data0/service.key"), data.join("service.key"))
-            .map_err(|e| format!("service.key: {e}"))?;
+        for key in ["service.key", "fleet.key"] {
+            std::fs::copy(d.join("data0").join(key), data.join(key))
+                .map_err(|e| format!("{key}: {e}"))?;
+        }
     }
     Ok(())
 }
@@ -230,15 +267,10 @@ fn instance_clients(configs: &[(PathBuf, u16)], ca: &Path) -> Result<Vec<Arc<Htt
     Ok(clients)
 }
 
-impl Pushd {
-    /// Starts `pushd` (the binary) on `store` with limits opened up for load, registers `hosts`
-    /// hosts and pairs `devices` devices (one user each).
-    pub(crate) async fn start(
-        pushd: &Path,
-        store: Store,
-        hosts: usize,
-        devices: usize,
-    ) -> Result<Pushd, String> {
+impl Service {
+    /// Starts `pushd` (the binary) on `store` with limits opened up for load (push and fleet)
+    /// and registers `hosts` hosts.
+    pub(crate) async fn start(pushd: &Path, store: Store, hosts: usize) -> Result<Service, String> {
         let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
         let d = dir.path();
         let (pg, database, instances, pg_version) = match store {
@@ -255,35 +287,45 @@ impl Pushd {
             "127.0.0.1",
         ]))?;
         let configs = write_configs(d, instances, &database)?;
-        let creds = add_hosts(pushd, d, &configs[0].0, hosts)?;
+        let (creds, host_files) = add_hosts(pushd, d, &configs[0].0, hosts)?;
         share_service_key(d, instances)?;
         let clients = instance_clients(&configs, &d.join("tls/ca.pem"))?;
-        let mut me = Pushd {
+        let mut me = Service {
             store,
-            host_http: clients[0].clone(),
-            device_http: clients[instances - 1].clone(),
+            clients,
+            configs,
             hosts: creds,
-            devices: Vec::new(),
+            host_files,
             children: Vec::new(),
             pg,
             pg_version,
-            _dir: dir,
+            dir,
         };
-        me.serve_all(pushd, &configs, &clients).await?;
-        me.devices = me.pair_all(devices).await?;
+        me.serve_all(pushd).await?;
         Ok(me)
+    }
+
+    /// The run's own CA (the services' certificate is signed by it); fleet-load's.
+    #[allow(dead_code)]
+    pub(crate) fn ca_file(&self) -> PathBuf {
+        self.dir.path().join("tls/ca.pem")
+    }
+
+    /// The instances' process ids, in order.
+    pub(crate) fn pids(&self) -> Vec<u32> {
+        self.children.iter().map(Child::id).collect()
+    }
+
+    /// The memory of the PostgreSQL server, if there is one.
+    pub(crate) fn database_memory_kib(&self) -> Option<Result<u64, String>> {
+        self.pg.as_ref().map(postgres_pss_kib)
     }
 
     /// Starts each instance in turn and waits (up to 20 s) until it answers its health check.
     /// Each child is kept in `self.children` as soon as it runs, so dropping `self` on an
     /// error stops it.
-    async fn serve_all(
-        &mut self,
-        pushd: &Path,
-        configs: &[(PathBuf, u16)],
-        clients: &[Arc<Http>],
-    ) -> Result<(), String> {
-        for ((config, _), http) in configs.iter().zip(clients) {
+    async fn serve_all(&mut self, pushd: &Path) -> Result<(), String> {
+        for ((config, _), http) in self.configs.iter().zip(&self.clients) {
             // The audit log goes to stderr too; the benchmark does not read it.
             let child = Command::new(pushd)
                 .arg("--config")
@@ -305,6 +347,24 @@ impl Pushd {
         }
         Ok(())
     }
+}
+
+impl Pushd {
+    /// Starts `pushd` (the binary) on `store` with limits opened up for load, registers `hosts`
+    /// hosts and pairs `devices` devices (one user each).
+    pub(crate) async fn start(
+        pushd: &Path,
+        store: Store,
+        hosts: usize,
+        devices: usize,
+    ) -> Result<Pushd, String> {
+        let svc = Service::start(pushd, store, hosts).await?;
+        let host_http = svc.clients[0].clone();
+        let device_http = svc.clients[svc.clients.len() - 1].clone();
+        let mut me = Pushd { svc, host_http, device_http, devices: Vec::new() };
+        me.devices = me.pair_all(devices).await?;
+        Ok(me)
+    }
 
     async fn pair_all(&self, n: usize) -> Result<Vec<Device>, String> {
         let mut set = tokio::task::JoinSet::new();
@@ -312,8 +372,8 @@ impl Pushd {
         for i in 0..n {
             let (host_http, device_http) = (self.host_http.clone(), self.device_http.clone());
             let sem = sem.clone();
-            let host = i % self.hosts.len();
-            let token = format!("Bearer {}", self.hosts[host].token);
+            let host = i % self.svc.hosts.len();
+            let token = format!("Bearer {}", self.svc.hosts[host].token);
             set.spawn(async move {
                 let _permit = sem.acquire().await.map_err(|e| e.to_string())?;
                 pair_one(&host_http, &device_http, &token, i, host).await.map(|d| (i, d))
@@ -328,7 +388,7 @@ impl Pushd {
     }
 
     fn bearer(&self, host: usize) -> String {
-        format!("Bearer {}", self.hosts[host].token)
+        format!("Bearer {}", self.svc.hosts[host].token)
     }
 }
 
@@ -364,17 +424,12 @@ impl Backend for Pushd {
     type Login = Login;
 
     fn name(&self) -> &'static str {
-        match self.store {
-            Store::Sqlite => "mfa-server (SQLite)",
-            Store::Postgres { instances: 1 } => "mfa-server (PostgreSQL ×1)",
-            Store::Postgres { instances: 2 } => "mfa-server (PostgreSQL ×2)",
-            Store::Postgres { .. } => "mfa-server (PostgreSQL ×n)",
-        }
+        self.svc.store.name()
     }
 
     fn setup(&self) -> String {
-        let hosts = self.hosts.len();
-        match self.store {
+        let hosts = self.svc.hosts.len();
+        match self.svc.store {
             Store::Sqlite => {
                 format!("mfa-server (SQLite store), {hosts} registered hosts, TLS on loopback")
             }
@@ -395,7 +450,7 @@ impl Backend for Pushd {
                      PostgreSQL's default durability: fsync and synchronous commit on, as the \
                      SQLite store commits with `synchronous = FULL`), {how}; {hosts} registered \
                      hosts, TLS on loopback; the service's memory is summed over its instances",
-                    self.pg_version
+                    self.svc.pg_version
                 )
             }
         }
@@ -409,16 +464,16 @@ impl Backend for Pushd {
     }
 
     fn server_pid(&self) -> Option<u32> {
-        self.children.first().map(Child::id)
+        self.svc.pids().first().copied()
     }
 
     /// Summed over the instances.
     fn service_rss_kib(&self) -> Option<u64> {
-        Some(self.children.iter().map(|c| crate::rss_kib(c.id())).sum())
+        Some(self.svc.pids().into_iter().map(crate::rss_kib).sum())
     }
 
     fn database_memory_kib(&self) -> Option<Result<u64, String>> {
-        self.pg.as_ref().map(postgres_pss_kib)
+        self.svc.database_memory_kib()
     }
 
     fn users(&self) -> usize {

@@ -200,11 +200,14 @@ pub(crate) fn markdown(r: &Results) -> String {
         r.date,
         r.duration_s,
         if r.push_follows {
-            " The PAM part ends with its caveats; the last section, [Push \
-             approval](#push-approval-mfa-server-sqlite-postgresql-1-2-and-privacyidea), is the \
+            " The PAM part ends with its caveats; then [Push \
+             approval](#push-approval-mfa-server-sqlite-postgresql-1-2-and-privacyidea) is the \
              push service under load — mfa-server on SQLite, on PostgreSQL with one and with two \
              instances, and privacyIDEA for comparison — measured by `push-load` right after \
-             the PAM run, with its own machine line and caveats."
+             the PAM run, and [Fleet \
+             verification](#fleet-verification-mfa-server-sqlite-postgresql-1-2-and-privacyidea) \
+             the same services verifying TOTP codes in fleet mode, measured by `fleet-load`, \
+             each with its own machine line and caveats."
         } else {
             ""
         },
