@@ -272,12 +272,44 @@ fn a_device_paired_through_one_fleet_host_reaches_another(backend: Backend) {
     assert!(s.audit_log().contains("fleet.host.push_joined"));
 }
 
+/// Host groups decide key logins and pushes too: a host outside the user's groups gets a
+/// challenge that lists no key, its verification is rejected without counting, and it reaches
+/// none of the user's devices in the fleet's push scope; a host inside gets all of that.
+fn host_groups_decide_key_logins_and_pushes(backend: Backend) {
+    let s = Server::start(backend, "");
+    let db1 = s.add_host("db1");
+    let web1 = s.add_host("web1");
+    for args in [
+        &["fleet", "group", "add", "db"][..],
+        &["fleet", "group", "add-host", "db", "db1"],
+        &["fleet", "user", "groups", "--user", "dba", "--authenticate", "db"],
+        &["fleet", "host", "join", "db1"],
+        &["fleet", "host", "join", "web1"],
+    ] {
+        let (ok, out) = admin(&s, args);
+        assert!(ok, "{args:?}: {out}");
+    }
+    let key = Key::new();
+    assert!(add_key(&s, "dba", &key, RP).0);
+    assert!(challenge(&web1, &login("dba")).credentials.is_empty());
+    assert_eq!(verify(&s, &web1, &key_login(&web1, "dba", &key, RP, 1)), Verdict::Reject);
+    assert_eq!(show(&s, "dba")["failures"], 0, "a refused host counted an attempt");
+    assert_eq!(verify(&s, &db1, &key_login(&db1, "dba", &key, RP, 2)), Verdict::Accept);
+    let (_, dev) = s.pair(&db1, "dba", "dba-phone");
+    let (st, v, _) = web1.challenge("dba", &[&dev], 60);
+    assert_eq!((st, common::code(&v)), (404, "no_device"), "{v}");
+    let (st, v, _) = db1.challenge("dba", &[&dev], 60);
+    assert_eq!(st, 201, "{v}");
+    assert!(s.audit_log().contains("host not in the user's host groups"));
+}
+
 on_both_backends!(
     a_device_paired_through_one_fleet_host_reaches_another,
     assertion_accepted_once_replays_and_clones_refused,
     another_rp_id_is_refused,
     challenges_are_the_hosts_and_expire,
     garbage_is_refused_before_counting,
+    host_groups_decide_key_logins_and_pushes,
 );
 
 /// Limits that stay out of the race's way: it tests single use, not the rate limit or lockout.
