@@ -119,6 +119,25 @@ pub(super) async fn clear_failures(
     Ok(())
 }
 
+/// Uses up the host's nonce in `tx`; false if the host used it before (then nothing else may
+/// change: the caller rolls back).
+pub(super) async fn take_nonce(
+    tx: &mut Transaction<'_, Postgres>,
+    a: &AttemptOf<'_>,
+) -> Result<bool> {
+    let fresh = sqlx::query(
+        "INSERT INTO fleet_nonces (host_id, nonce, expires_at) VALUES ($1, $2, $3) \
+         ON CONFLICT (host_id, nonce) DO NOTHING",
+    )
+    .bind(a.host_id)
+    .bind(a.nonce)
+    .bind(i(a.nonce_expires_at))
+    .execute(&mut **tx)
+    .await
+    .map_err(db)?;
+    Ok(fresh.rows_affected() == 1)
+}
+
 #[async_trait]
 impl FleetStore for PostgresStore {
     async fn set_totp(&self, r: &TotpRecord) -> Result<()> {
@@ -206,17 +225,7 @@ impl FleetStore for PostgresStore {
         let mut tx = self.pool.begin().await.map_err(db)?;
         lock(&mut tx, &format!("fleet-user:{}", user_key(a.scope, a.user))).await?;
         lock(&mut tx, &format!("fleet-host:{}", a.host_id)).await?;
-        let fresh = sqlx::query(
-            "INSERT INTO fleet_nonces (host_id, nonce, expires_at) VALUES ($1, $2, $3) \
-             ON CONFLICT (host_id, nonce) DO NOTHING",
-        )
-        .bind(a.host_id)
-        .bind(a.nonce)
-        .bind(i(a.nonce_expires_at))
-        .execute(&mut *tx)
-        .await
-        .map_err(db)?;
-        if fresh.rows_affected() != 1 {
+        if !take_nonce(&mut tx, a).await? {
             return Ok(Begun::NonceReplayed);
         }
         let begun = count_attempt(&mut tx, a, limits, now).await?;

@@ -10,7 +10,7 @@ use super::super::fleet_enroll::{
 };
 use super::super::sql::db;
 use super::super::{Result, user_key};
-use super::fleet::{HOST_EVENTS, USER_EVENTS, clear_failures, count_since};
+use super::fleet::{HOST_EVENTS, USER_EVENTS, clear_failures, count_since, take_nonce};
 use super::{PostgresStore, lock};
 use async_trait::async_trait;
 use push_proto::fleet::Factor;
@@ -159,17 +159,7 @@ impl FleetEnrollStore for PostgresStore {
         let mut tx = self.pool.begin().await.map_err(db)?;
         lock(&mut tx, &format!("fleet-user:{}", user_key(a.scope, a.user))).await?;
         lock(&mut tx, &format!("fleet-host:{}", a.host_id)).await?;
-        let fresh = sqlx::query(
-            "INSERT INTO fleet_nonces (host_id, nonce, expires_at) VALUES ($1, $2, $3) \
-             ON CONFLICT (host_id, nonce) DO NOTHING",
-        )
-        .bind(a.host_id)
-        .bind(a.nonce)
-        .bind(i(a.nonce_expires_at))
-        .execute(&mut *tx)
-        .await
-        .map_err(db)?;
-        if fresh.rows_affected() != 1 {
+        if !take_nonce(&mut tx, a).await? {
             return Ok(Begun::NonceReplayed);
         }
         let since = now.saturating_sub(60);

@@ -117,6 +117,25 @@ pub(super) async fn clear_failures(
     Ok(())
 }
 
+/// Uses up the host's nonce in `tx`; false if the host used it before (then nothing else may
+/// change: the caller rolls back).
+pub(super) async fn take_nonce(
+    tx: &mut Transaction<'_, Sqlite>,
+    a: &AttemptOf<'_>,
+) -> Result<bool> {
+    let fresh = sqlx::query(
+        "INSERT INTO fleet_nonces (host_id, nonce, expires_at) VALUES (?, ?, ?) \
+         ON CONFLICT (host_id, nonce) DO NOTHING",
+    )
+    .bind(a.host_id)
+    .bind(a.nonce)
+    .bind(i(a.nonce_expires_at))
+    .execute(&mut **tx)
+    .await
+    .map_err(db)?;
+    Ok(fresh.rows_affected() == 1)
+}
+
 #[async_trait]
 impl FleetStore for SqliteStore {
     async fn set_totp(&self, r: &TotpRecord) -> Result<()> {
@@ -204,17 +223,7 @@ impl FleetStore for SqliteStore {
     ) -> Result<Begun> {
         let _w = self.write.lock().await;
         let mut tx = self.pool.begin().await.map_err(db)?;
-        let fresh = sqlx::query(
-            "INSERT INTO fleet_nonces (host_id, nonce, expires_at) VALUES (?, ?, ?) \
-             ON CONFLICT (host_id, nonce) DO NOTHING",
-        )
-        .bind(a.host_id)
-        .bind(a.nonce)
-        .bind(i(a.nonce_expires_at))
-        .execute(&mut *tx)
-        .await
-        .map_err(db)?;
-        if fresh.rows_affected() != 1 {
+        if !take_nonce(&mut tx, a).await? {
             return Ok(Begun::NonceReplayed);
         }
         let begun = count_attempt(&mut tx, a, limits, now).await?;

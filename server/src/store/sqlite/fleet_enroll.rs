@@ -10,7 +10,7 @@ use super::super::fleet_enroll::{
 use super::super::sql::db;
 use super::super::{Result, user_key};
 use super::SqliteStore;
-use super::fleet::{HOST_EVENTS, USER_EVENTS, clear_failures, count_since};
+use super::fleet::{HOST_EVENTS, USER_EVENTS, clear_failures, count_since, take_nonce};
 use async_trait::async_trait;
 use push_proto::fleet::Factor;
 use sqlx::{Row, Sqlite, Transaction};
@@ -157,17 +157,7 @@ impl FleetEnrollStore for SqliteStore {
     ) -> Result<Begun> {
         let _w = self.write.lock().await;
         let mut tx = self.pool.begin().await.map_err(db)?;
-        let fresh = sqlx::query(
-            "INSERT INTO fleet_nonces (host_id, nonce, expires_at) VALUES (?, ?, ?) \
-             ON CONFLICT (host_id, nonce) DO NOTHING",
-        )
-        .bind(a.host_id)
-        .bind(a.nonce)
-        .bind(i(a.nonce_expires_at))
-        .execute(&mut *tx)
-        .await
-        .map_err(db)?;
-        if fresh.rows_affected() != 1 {
+        if !take_nonce(&mut tx, a).await? {
             return Ok(Begun::NonceReplayed);
         }
         let since = now.saturating_sub(60);
