@@ -4,7 +4,7 @@ use clap::{Parser, Subcommand};
 use std::net::IpAddr;
 use std::path::PathBuf;
 
-/// mfa-server: the central push-approval service of pam_mfa.
+/// mfa-server: the central MFA service of pam_mfa.
 ///
 /// Hosts (PAM modules) create login challenges; paired devices approve them with the number
 /// shown at login, signing the login they displayed; the service signs a receipt each host

@@ -1,4 +1,4 @@
-//! `mfa-server`, the central push-approval service of pam_mfa, and `mfa-push-device`, its
+//! `mfa-server`, the central MFA service of pam_mfa (fleet mode and push approval), and `mfa-push-device`, its
 //! command-line device. The protocol is `push-proto`; this crate is its service side
 //! (`docs/push-service.md`, `docs/openapi.yaml`).
 

@@ -48,7 +48,7 @@ fn device_command() -> clap::Command {
 }
 
 /// `cmd` without the `help` subcommand, and with the summary of its doc comment
-/// ("mfa-server: the central push-approval service of pam_mfa.") as `about`, the NAME line:
+/// ("mfa-server: the central MFA service of pam_mfa.") as `about`, the NAME line:
 /// the bare `#[command(about)]` of the binaries means the crate's description, which compiled
 /// here would be xtask's.
 fn prepared(cmd: clap::Command) -> clap::Command {
@@ -96,7 +96,7 @@ pub(crate) fn man_pages() -> Result<Vec<(String, Vec<u8>)>, String> {
             see_also(related, "8", &["mfa\\-push\\-device (1)", "pam_mfa (8)"])
         )
     };
-    let device_extra = |related: &[String]| see_also(related, "1", &["mfa\\-pushd (8)"]);
+    let device_extra = |related: &[String]| see_also(related, "1", &["mfa\\-server (8)"]);
     let mut pages = Vec::new();
     add_pages(&pushd_command(), None, "8", &pushd_extra, &mut pages)?;
     add_pages(&device_command(), None, "1", &device_extra, &mut pages)?;
@@ -129,15 +129,15 @@ mod tests {
         assert!(pushd.contains("\n.TH mfa-server 8 "));
         assert!(pushd.contains("\\-\\-config") && pushd.contains(".SH SERVICE"));
         // NAME is the doc comment's summary, not a crate description.
-        assert!(pushd.contains("mfa\\-pushd \\- the central push\\-approval service of pam_mfa\n"));
+        assert!(pushd.contains("mfa\\-server \\- the central MFA service of pam_mfa\n"));
         assert!(!pushd.contains("generators"));
         // FILES come from the packaged configuration.
-        for path in ["/etc/mfa\\-pushd/mfa\\-pushd.toml", "/var/lib/mfa\\-pushd", "audit.log"] {
+        for path in ["/etc/mfa\\-server/mfa\\-server.toml", "/var/lib/mfa\\-server", "audit.log"] {
             assert!(pushd.contains(path), "{path}");
         }
-        assert!(pushd.contains(".BR mfa\\-pushd\\-host (8)"));
+        assert!(pushd.contains(".BR mfa\\-server\\-host (8)"));
         let add = page(&pages, "mfa-server-host-add.8");
-        assert!(add.contains("\\-\\-out") && add.contains(".BR mfa\\-pushd\\-host (8)"));
+        assert!(add.contains("\\-\\-out") && add.contains(".BR mfa\\-server\\-host (8)"));
         let tls = page(&pages, "mfa-server-tls-init.8");
         assert!(tls.contains("\\-\\-out\\-dir") && tls.contains("\\-\\-ip"));
         assert!(tls.contains("\\-\\-ca\\-key") && tls.contains("825 days"));
@@ -146,7 +146,7 @@ mod tests {
         assert!(
             device.contains("mfa\\-push\\-device \\- a pam_mfa push device on the command line\n")
         );
-        assert!(device.contains("\\-\\-key\\-file") && device.contains(".BR mfa\\-pushd (8)"));
+        assert!(device.contains("\\-\\-key\\-file") && device.contains(".BR mfa\\-server (8)"));
         let approve = page(&pages, "mfa-push-device-approve.1");
         assert!(approve.contains("\\-\\-number"));
         for cmd in [pushd_command(), device_command()] {
