@@ -303,6 +303,29 @@ fn host_groups_decide_key_logins_and_pushes(backend: Backend) {
     assert!(s.audit_log().contains("host not in the user's host groups"));
 }
 
+/// A user whose only factor at the service is a security key is enrolled: adding a factor
+/// without a current one is refused (before, keys were not counted and a host could add
+/// recovery codes or a TOTP secret to such a user without any proof).
+fn a_user_whose_only_factor_is_a_key_needs_a_current_factor(backend: Backend) {
+    let s = Server::start(backend, "");
+    let web1 = s.add_host("web1");
+    assert!(add_key(&s, "kim", &Key::new(), RP).0);
+    let req = push_proto::fleet_enroll::EnrollRequest {
+        user: "kim".into(),
+        time: mfa_server::time::now(),
+        nonce: push_proto::random_token(32).unwrap(),
+        proof: None,
+        change: push_proto::fleet_enroll::Change::RecoveryCodes,
+    };
+    let (st, v) = web1.call(
+        "POST",
+        push_proto::fleet_enroll::ENROLL,
+        Some(serde_json::to_value(&req).unwrap()),
+    );
+    assert_eq!((st, common::code(&v)), (403, "current_factor_required"), "{v}");
+    assert_eq!(show(&s, "kim")["recovery_codes"]["unused"], 0);
+}
+
 on_both_backends!(
     a_device_paired_through_one_fleet_host_reaches_another,
     assertion_accepted_once_replays_and_clones_refused,
@@ -310,6 +333,7 @@ on_both_backends!(
     challenges_are_the_hosts_and_expire,
     garbage_is_refused_before_counting,
     host_groups_decide_key_logins_and_pushes,
+    a_user_whose_only_factor_is_a_key_needs_a_current_factor,
 );
 
 /// Limits that stay out of the race's way: it tests single use, not the rate limit or lockout.
