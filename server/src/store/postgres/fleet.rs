@@ -12,28 +12,12 @@ use super::super::sql::{db, fetch_all, fetch_optional, lockout_row, recovery_row
 use super::super::{Result, user_key};
 use super::{PostgresStore, lock};
 use async_trait::async_trait;
-use sqlx::{Postgres, Row, Transaction};
+use sqlx::{Postgres, Transaction};
 
 /// Rate events of fleet verifications per \"user\" and per host (the `scope` column of
 /// `rate_events`; challenges use `user` and `host`).
-pub(super) const USER_EVENTS: &str = "fleet-user";
-pub(super) const HOST_EVENTS: &str = "fleet-host";
-
-pub(super) async fn count_since(
-    tx: &mut Transaction<'_, Postgres>,
-    kind: &str,
-    key: &str,
-    since: u64,
-) -> Result<i64> {
-    sqlx::query("SELECT COUNT(*) AS n FROM rate_events WHERE scope = $1 AND key = $2 AND at > $3")
-        .bind(kind)
-        .bind(key)
-        .bind(i(since))
-        .fetch_one(&mut **tx)
-        .await
-        .and_then(|r| r.try_get("n"))
-        .map_err(db)
-}
+const USER_EVENTS: &str = "fleet-user";
+const HOST_EVENTS: &str = "fleet-host";
 
 async fn set_lockout(
     tx: &mut Transaction<'_, Postgres>,
@@ -53,6 +37,38 @@ async fn set_lockout(
     .await
     .map_err(db)?;
     Ok(())
+}
+
+/// Applies the per-user and per-host rate limits of fleet requests in `tx`: the limit reached
+/// (nothing recorded), or `None` after recording this request's two rate events.
+pub(super) async fn take_rate(
+    tx: &mut Transaction<'_, Postgres>,
+    a: &AttemptOf<'_>,
+    limits: AttemptLimits,
+    now: u64,
+) -> Result<Option<Begun>> {
+    let since = now.saturating_sub(60);
+    let user = user_key(a.scope, a.user);
+    if PostgresStore::count_since(tx, USER_EVENTS, &user, since).await?
+        >= i64::from(limits.per_user)
+    {
+        return Ok(Some(Begun::UserRateLimited));
+    }
+    if PostgresStore::count_since(tx, HOST_EVENTS, a.host_id, since).await?
+        >= i64::from(limits.per_host)
+    {
+        return Ok(Some(Begun::HostRateLimited));
+    }
+    sqlx::query("INSERT INTO rate_events (scope, key, at) VALUES ($1, $2, $5), ($3, $4, $5)")
+        .bind(USER_EVENTS)
+        .bind(&user)
+        .bind(HOST_EVENTS)
+        .bind(a.host_id)
+        .bind(i(now))
+        .execute(&mut **tx)
+        .await
+        .map_err(db)?;
+    Ok(None)
 }
 
 /// The attempt's steps after its nonce was taken: lockout, rate limits, count.
@@ -75,23 +91,9 @@ async fn count_attempt(
     if let Some(until) = lo.locked_until.filter(|t| *t > now) {
         return Ok(Begun::Locked(until));
     }
-    let since = now.saturating_sub(60);
-    let user = user_key(a.scope, a.user);
-    if count_since(tx, USER_EVENTS, &user, since).await? >= i64::from(limits.per_user) {
-        return Ok(Begun::UserRateLimited);
+    if let Some(limited) = take_rate(tx, a, limits, now).await? {
+        return Ok(limited);
     }
-    if count_since(tx, HOST_EVENTS, a.host_id, since).await? >= i64::from(limits.per_host) {
-        return Ok(Begun::HostRateLimited);
-    }
-    sqlx::query("INSERT INTO rate_events (scope, key, at) VALUES ($1, $2, $5), ($3, $4, $5)")
-        .bind(USER_EVENTS)
-        .bind(&user)
-        .bind(HOST_EVENTS)
-        .bind(a.host_id)
-        .bind(i(now))
-        .execute(&mut **tx)
-        .await
-        .map_err(db)?;
     // A lockout that ended starts the count afresh.
     let n = lo.failures.saturating_add(1);
     if n > limits.max_failures {

@@ -2,15 +2,15 @@
 //! write holds the store's write lock, so the rule is decided and the change made with no
 //! other writer in between; the proof's update is guarded in SQL as on PostgreSQL.
 
+use super::super::Result;
 use super::super::codec::i;
 use super::super::fleet::{AttemptLimits, AttemptOf, Begun, TotpRecord};
 use super::super::fleet_enroll::{
     Applied, Enrollment, FleetEnrollStore, ProofUse, StoredChange, unproven,
 };
 use super::super::sql::db;
-use super::super::{Result, user_key};
 use super::SqliteStore;
-use super::fleet::{HOST_EVENTS, USER_EVENTS, clear_failures, count_since, take_nonce};
+use super::fleet::{clear_failures, take_nonce, take_rate};
 use async_trait::async_trait;
 use push_proto::fleet::Factor;
 use sqlx::{Row, Sqlite, Transaction};
@@ -160,28 +160,9 @@ impl FleetEnrollStore for SqliteStore {
         if !take_nonce(&mut tx, a).await? {
             return Ok(Begun::NonceReplayed);
         }
-        let since = now.saturating_sub(60);
-        let user = user_key(a.scope, a.user);
-        if count_since(&mut tx, USER_EVENTS, &user, since).await? >= i64::from(limits.per_user) {
-            tx.commit().await.map_err(db)?;
-            return Ok(Begun::UserRateLimited);
-        }
-        if count_since(&mut tx, HOST_EVENTS, a.host_id, since).await? >= i64::from(limits.per_host)
-        {
-            tx.commit().await.map_err(db)?;
-            return Ok(Begun::HostRateLimited);
-        }
-        sqlx::query("INSERT INTO rate_events (scope, key, at) VALUES (?1, ?2, ?5), (?3, ?4, ?5)")
-            .bind(USER_EVENTS)
-            .bind(&user)
-            .bind(HOST_EVENTS)
-            .bind(a.host_id)
-            .bind(i(now))
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
+        let limited = take_rate(&mut tx, a, limits, now).await?;
         tx.commit().await.map_err(db)?;
-        Ok(Begun::Counted(0))
+        Ok(limited.unwrap_or(Begun::Counted(0)))
     }
 
     async fn set_opt_in(&self, scope: &str, user: &str, on: bool, now: u64) -> Result<()> {
