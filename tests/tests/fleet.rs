@@ -2,7 +2,7 @@
 //! on two hosts (two configurations, two host credentials) against the real service over TLS
 //! on loopback. The user's TOTP secret is only at the service; a code used on one host is
 //! refused on the other; wrong codes on both hosts add up to one lockout; a service that is
-//! down honours `failmode`.
+//! down honours `failmode`; a user removed at the service is refused on every host.
 
 use mfa_login::totp::{self, Params};
 use mfa_tests::client::*;
@@ -87,4 +87,23 @@ fn a_service_that_is_down_honours_failmode() {
     assert_eq!(o.code, PAM_AUTHINFO_UNAVAIL, "{o:?}");
     let o = open.login("alice", &[&code_at(now())]);
     assert_eq!(o.code, PAM_SUCCESS, "failmode open, service down: {o:?}");
+}
+
+#[test]
+fn a_user_removed_at_the_service_is_refused_on_every_host() {
+    let svc = PushService::start_on(Backend::Sqlite, "");
+    let hosts = ["host-a", "host-b", "host-c"].map(|n| host(&svc, n, ""));
+    set_totp(&svc, &hosts[0].root, "alice");
+    let t0 = now();
+    let o = hosts[0].login("alice", &[&code_at(t0)]);
+    assert_eq!(o.code, PAM_SUCCESS, "{o:?}");
+
+    let out = svc.admin(&["fleet", "user", "remove", "--user", "alice", "--yes"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // The next step's code would have been good: after the removal no host lets it in, and
+    // none falls back to letting a user without factors through.
+    for f in &hosts {
+        let o = f.login("alice", &[&code_at(t0 + 30)]);
+        assert_eq!(o.code, PAM_AUTH_ERR, "{o:?}");
+    }
 }

@@ -199,7 +199,7 @@ impl Admin {
         if !yes {
             return Err(format!(
                 "this removes every fleet record of {user} in scope {scope} (TOTP, recovery \
-                 codes, lockout, host group restrictions); run again with --yes"
+                 codes, security keys, lockout, host group restrictions); run again with --yes"
             ));
         }
         if !self.store.remove_user(scope, user).await.map_err(e)? {
