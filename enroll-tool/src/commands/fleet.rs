@@ -116,7 +116,7 @@ impl At {
         };
         let digits = answer.chars().filter(|c| !c.is_whitespace()).all(|c| c.is_ascii_digit());
         let factor = if digits { Factor::Totp } else { Factor::Recovery };
-        Ok(Some(Proof { factor, answer: answer.to_string() }))
+        Ok(Some(Proof { factor, answer: answer.to_string(), key: None }))
     }
 
     fn status(&self, args: &JsonArgs, out: &mut dyn Write) -> Result<()> {
