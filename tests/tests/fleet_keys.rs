@@ -205,3 +205,20 @@ fn a_key_enrolled_with_mfa_enroll_on_a_logs_in_on_b_and_c_and_proves_the_next_ch
     let o = c.login(&user, &[""]);
     assert_eq!(o.code, PAM_SUCCESS, "{o:?}");
 }
+
+#[test]
+fn a_rate_limited_key_challenge_denies_with_one_clear_line() {
+    let svc = PushService::start_on(Backend::Sqlite, "\n[fleet]\nuser_per_minute = 1");
+    let keys = tempfile::tempdir().expect("tempdir");
+    let key = keys.path().join("key.json");
+    let b = host(&svc, "host-b", &key, "");
+    register_at_service(&svc, keys.path(), &key, "alice");
+    let o = b.login("alice", &[""]);
+    assert_eq!(o.code, PAM_SUCCESS, "{o:?}\n{}", svc.audit());
+    // The second key challenge within a minute: refused by the service, denied here.
+    let o = b.login("alice", &[""]);
+    assert_ne!(o.code, PAM_SUCCESS, "{o:?}");
+    let r = reason(&o);
+    assert!(r.contains("rate-limited") && r.contains("rate_limited"), "{r}");
+    assert_eq!(o.decision_lines().len(), 1, "{o:?}");
+}
