@@ -106,7 +106,17 @@ pub(crate) enum Command {
                       create the credential and one more to confirm it works; only then is it \
                       saved. With --uv every login with this key also needs the key's PIN (or \
                       fingerprint). Keys work at the console, in desktop logins, for sudo and \
-                      su; they cannot be used over SSH (use a code there).",
+                      su; they cannot be used over SSH (use a code there).\n\n\
+                      On a fleet host (a [fleet] table and a rule with backend = \"fleet\"), \
+                      the key is registered at the fleet's service for the fleet's RP id \
+                      ([fleet] rp_id of mfa-server, default pam://fleet) and works on every \
+                      fleet host. A user who has a factor there proves a current one: when the \
+                      user has a key at the service and this is not an SSH session, Enter at \
+                      the prompt uses the key (it signs the service's enrollment challenge), \
+                      or type a code from the app or a recovery code. --list shows how many \
+                      keys the user has at the service; keys there are removed all at once \
+                      with `mfa-enroll remove` or one by one by the admin (mfa-server fleet \
+                      user remove-key).",
         after_help = "Examples:\n  sudo mfa-enroll --user alice fido2 --name yubikey-blue\n  \
                       sudo mfa-enroll --user alice fido2 --name work-key --uv\n  \
                       sudo mfa-enroll --user alice fido2 --list\n  \

@@ -324,10 +324,9 @@ pub struct NewKey<'k> {
     pub pin: Option<&'k Zeroizing<String>>,
 }
 
-/// Registers a security key for `user` under `key.name`: asks the key to create a credential
-/// for the configured RP id, checks what it returned with our own parser, then asks for one
-/// test assertion and verifies it before anything is saved. `touch` tells the user when to
-/// touch the key. Returns new recovery codes if the user had none.
+/// Registers a security key for `user` under `key.name`: [`new_fido2_credential`] for the
+/// configured RP id, then saved in the user's record. `touch` tells the user when to touch
+/// the key. Returns new recovery codes if the user had none.
 pub fn register_fido2(
     cfg: &crate::config::Config,
     store: &Store,
@@ -337,6 +336,36 @@ pub fn register_fido2(
     now: u64,
     touch: &mut dyn FnMut(&str),
 ) -> Result<Option<Vec<Zeroizing<String>>>> {
+    let name = key.name;
+    if store.load(user)?.is_some_and(|r| r.fido2.iter().any(|c| c.name == name)) {
+        return Err(Error::Invalid(format!("{user} already has a security key named '{name}'")));
+    }
+    let rp_id = cfg.fido2.rp_id();
+    let candidate = new_fido2_credential(cfg, &rp_id, user, key, device, now, touch)?;
+    let lock = store.lock(user)?;
+    let mut record = lock.load()?.unwrap_or_else(|| UserRecord::new(user, now));
+    if record.fido2.iter().any(|c| c.name == name) {
+        return Err(Error::Invalid(format!("{user} already has a security key named '{name}'")));
+    }
+    record.fido2.push(candidate);
+    let shown = new_codes_if(&mut record, false, now)?;
+    lock.save(&record)?;
+    Ok(shown)
+}
+
+/// Makes a credential for `rp_id` on the key (`touch` tells the user when to touch it),
+/// checks what it returned with our own parser, then asks for one test assertion and
+/// verifies it: a credential that can log in, stored nowhere yet (standalone: the user's
+/// record; fleet mode: the fleet's service).
+pub fn new_fido2_credential(
+    cfg: &crate::config::Config,
+    rp_id: &str,
+    user: &UserName,
+    key: &NewKey<'_>,
+    device: &mut dyn crate::fido2::device::Authenticator,
+    now: u64,
+    touch: &mut dyn FnMut(&str),
+) -> Result<crate::fido2::Fido2Credential> {
     let NewKey { name, user_verification, pin } = *key;
     use crate::fido2::authdata::{AuthData, FLAG_UP};
     use crate::fido2::device::Registration;
@@ -347,10 +376,6 @@ pub fn register_fido2(
             "key names are 1-64 characters without ':' or control characters".into(),
         ));
     }
-    if store.load(user)?.is_some_and(|r| r.fido2.iter().any(|c| c.name == name)) {
-        return Err(Error::Invalid(format!("{user} already has a security key named '{name}'")));
-    }
-    let rp_id = cfg.fido2.rp_id();
     let mut user_id = [0u8; 16];
     crate::random::fill(&mut user_id)?;
     let mut challenge = [0u8; 32];
@@ -358,7 +383,7 @@ pub fn register_fido2(
     touch("Touch your security key to register it.");
     let raw = device
         .make_credential(&Registration {
-            rp_id: &rp_id,
+            rp_id,
             user_id: &user_id,
             user_name: user.as_str(),
             challenge: &challenge,
@@ -380,25 +405,17 @@ pub fn register_fido2(
         name: name.to_string(),
         credential_id: b64(&attested.credential_id),
         public_key: b64(&public_key.to_cose()),
-        rp_id: rp_id.clone(),
+        rp_id: rp_id.to_string(),
         sign_count: data.sign_count,
         user_verification,
         created: now,
     };
-    // Only a key that can also log in is saved.
+    // Only a key that can also log in is kept.
     crate::random::fill(&mut challenge)?;
     touch("Touch it once more to confirm it works.");
     let allow = std::slice::from_ref(&attested.credential_id);
     candidate.sign_count = test_assertion(cfg, &candidate, key, device, allow, &challenge)?;
-    let lock = store.lock(user)?;
-    let mut record = lock.load()?.unwrap_or_else(|| UserRecord::new(user, now));
-    if record.fido2.iter().any(|c| c.name == name) {
-        return Err(Error::Invalid(format!("{user} already has a security key named '{name}'")));
-    }
-    record.fido2.push(candidate);
-    let shown = new_codes_if(&mut record, false, now)?;
-    lock.save(&record)?;
-    Ok(shown)
+    Ok(candidate)
 }
 
 /// Asks the key just registered for an assertion over `challenge` (fresh) and verifies it; the

@@ -14,6 +14,7 @@
 //! `mfa-server fleet user opt-in`).
 
 use crate::fleet::{Factor, MAX_ANSWER};
+use crate::fleet_key_enroll::{KeyProof, NewKey};
 use crate::limits::{self, NONCE_LEN};
 use serde::{Deserialize, Serialize};
 
@@ -110,6 +111,8 @@ pub enum Change {
     Remove(Factor),
     /// Remove every factor (`mfa-enroll remove`): the user is not enrolled afterwards.
     RemoveAll,
+    /// Register a security key for the fleet's RP id (`mfa-enroll fido2` on a fleet host).
+    AddKey(NewKey),
 }
 
 /// An answer of a factor the user has now.
@@ -118,8 +121,12 @@ pub enum Change {
 pub struct Proof {
     /// Which factor `answer` is for.
     pub factor: Factor,
-    /// What the user typed (secret: never logged, never in `Debug`).
+    /// What the user typed (secret: never logged, never in `Debug`); for a security key,
+    /// [`crate::fleet_keys::KEY_ANSWER`].
     pub answer: String,
+    /// With [`Factor::SecurityKey`]: the key's assertion over an enrollment challenge.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<KeyProof>,
 }
 
 impl std::fmt::Debug for Proof {
@@ -149,7 +156,7 @@ fn is_answer(s: &str) -> bool {
     !s.is_empty() && s.len() <= MAX_ANSWER && !s.chars().any(|c| c.is_control())
 }
 
-fn common(user: &str, time: u64, nonce: &str) -> Result<(), &'static str> {
+pub(crate) fn common(user: &str, time: u64, nonce: &str) -> Result<(), &'static str> {
     if !limits::is_user(user) {
         return Err("user is malformed");
     }
@@ -186,11 +193,20 @@ impl EnrollRequest {
     /// Checks every field's format and bound (the service's first step; `Err` names the field).
     pub fn validate(&self) -> Result<(), &'static str> {
         common(&self.user, self.time, &self.nonce)?;
-        if self.proof.as_ref().is_some_and(|p| !is_answer(&p.answer)) {
-            return Err("proof answer is malformed");
+        if let Some(p) = &self.proof {
+            if !is_answer(&p.answer) {
+                return Err("proof answer is malformed");
+            }
+            match (&p.key, p.factor) {
+                (Some(k), Factor::SecurityKey) => k.validate()?,
+                (None, Factor::SecurityKey) => return Err("a key proof needs its assertion"),
+                (Some(_), _) => return Err("only a key proof carries an assertion"),
+                (None, _) => {}
+            }
         }
         match &self.change {
             Change::Totp(t) => t.validate(),
+            Change::AddKey(k) => k.validate(),
             Change::RecoveryCodes | Change::Remove(_) | Change::RemoveAll => Ok(()),
         }
     }
@@ -281,7 +297,7 @@ mod tests {
             user: "alice".into(),
             time: 1_700_000_000,
             nonce: "n".repeat(NONCE_LEN),
-            proof: Some(Proof { factor: Factor::Totp, answer: "123456".into() }),
+            proof: Some(Proof { factor: Factor::Totp, answer: "123456".into(), key: None }),
             change,
         }
     }
@@ -331,7 +347,8 @@ mod tests {
         assert!(with(|t| t.step = 1).is_err());
         assert!(with(|t| t.confirmation = String::new()).is_err());
         let mut r = request(Change::RecoveryCodes);
-        r.proof = Some(Proof { factor: Factor::Recovery, answer: "x".repeat(MAX_ANSWER + 1) });
+        r.proof =
+            Some(Proof { factor: Factor::Recovery, answer: "x".repeat(MAX_ANSWER + 1), key: None });
         assert!(r.validate().is_err());
         let mut r = request(Change::RecoveryCodes);
         r.user = "-x".into();

@@ -123,7 +123,8 @@ pub struct KeyVerifyRequest {
     pub assertion: KeyAssertion,
 }
 
-fn is_b64(s: &str, max: usize) -> bool {
+/// Whether `s` is 1 to `max` characters of base64url without padding.
+pub(crate) fn is_b64(s: &str, max: usize) -> bool {
     !s.is_empty()
         && s.len() <= max
         && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')

@@ -32,6 +32,7 @@
 pub mod api;
 pub mod fleet;
 pub mod fleet_enroll;
+pub mod fleet_key_enroll;
 pub mod fleet_keys;
 pub mod keys;
 pub mod limits;

@@ -12,6 +12,7 @@ use push_proto::fleet::{VerifyRequest, VerifyResponse};
 use push_proto::fleet_enroll::{
     ENROLL, EnrollRequest, EnrollResponse, STATUS, StatusRequest, StatusResponse,
 };
+use push_proto::fleet_key_enroll::{self, KeyEnrollChallengeRequest};
 use push_proto::fleet_keys::{self, KeyChallengeResponse, KeyLogin, KeyVerifyRequest};
 use std::time::Duration;
 
@@ -25,6 +26,13 @@ fn fleet_error(e: PushError) -> FleetError {
     match e {
         PushError::Outage(m) => FleetError::Outage(m),
         PushError::Unavailable(m) => FleetError::Unavailable(m),
+        PushError::Refused { code, .. } if code == push_proto::api::errors::RATE_LIMITED => {
+            FleetError::Unavailable(
+                "the service rate-limited the request (too many for this user or this host in \
+                 the last minute): rate_limited"
+                    .into(),
+            )
+        }
         PushError::Refused { code, .. } => {
             FleetError::Unavailable(format!("the service refused the request: {code}"))
         }
@@ -81,6 +89,17 @@ impl FleetClient {
     /// service's error code (e.g. `current_factor_required`).
     pub fn enroll(&self, req: &EnrollRequest) -> Result<EnrollResponse, FleetError> {
         self.inner.call("POST", ENROLL, Some(req), Duration::ZERO).map_err(fleet_error)
+    }
+
+    /// A challenge for a key proof of an enrollment change, with the fleet's RP id
+    /// (`POST /v2/fleet/enroll/key/challenge`).
+    pub fn key_enroll_challenge(
+        &self,
+        req: &KeyEnrollChallengeRequest,
+    ) -> Result<KeyChallengeResponse, FleetError> {
+        self.inner
+            .call("POST", fleet_key_enroll::CHALLENGE, Some(req), Duration::ZERO)
+            .map_err(fleet_error)
     }
 
     /// Which factors a user has at the service (`POST /v2/fleet/status`).

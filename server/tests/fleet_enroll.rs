@@ -51,7 +51,7 @@ fn enroll_req(user: &str, proof: Option<(Factor, &str)>, change: Change) -> Enro
         user: user.into(),
         time: mfa_server::time::now(),
         nonce: push_proto::random_token(32).unwrap(),
-        proof: proof.map(|(factor, a)| Proof { factor, answer: a.into() }),
+        proof: proof.map(|(factor, a)| Proof { factor, answer: a.into(), key: None }),
         change,
     }
 }

@@ -11,62 +11,16 @@
 
 mod common;
 
+use common::fido::Key;
 use common::{Backend, Host, Server};
-use key_p256::ecdsa::SigningKey;
-use key_p256::ecdsa::signature::Signer;
-use mfa_factors::fido2::{Fido2Credential, b64, cose};
+use mfa_factors::fido2::b64;
 use push_proto::fleet::{Factor, Verdict, VerifyResponse};
-use push_proto::fleet_keys::{KeyAssertion, KeyChallengeResponse, KeyLogin, KeyVerifyRequest};
+use push_proto::fleet_keys::{KeyChallengeResponse, KeyLogin, KeyVerifyRequest};
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 use std::os::unix::fs::PermissionsExt;
 
 /// The service's default `[fleet] rp_id`.
 const RP: &str = "pam://fleet";
-
-/// A software security key: one P-256 credential.
-struct Key {
-    signing: SigningKey,
-    id: Vec<u8>,
-}
-
-impl Key {
-    fn new() -> Key {
-        let mut seed = [0u8; 32];
-        getrandom::getrandom(&mut seed).unwrap();
-        let mut id = vec![0u8; 16];
-        getrandom::getrandom(&mut id).unwrap();
-        Key { signing: SigningKey::from_slice(&seed).unwrap(), id }
-    }
-
-    fn credential(&self, rp_id: &str) -> Fido2Credential {
-        Fido2Credential {
-            name: "yubikey-blue".into(),
-            credential_id: b64(&self.id),
-            public_key: b64(&cose::PublicKey::Es256(*self.signing.verifying_key()).to_cose()),
-            rp_id: rp_id.into(),
-            sign_count: 0,
-            user_verification: false,
-            created: 1_700_000_000,
-        }
-    }
-
-    /// What the key returns for `challenge` (base64url) at `rp_id` with counter `count`.
-    fn sign(&self, rp_id: &str, challenge: &str, count: u32) -> KeyAssertion {
-        let mut data: Vec<u8> = Sha256::digest(rp_id.as_bytes()).to_vec();
-        data.push(0x01); // UP
-        data.extend_from_slice(&count.to_be_bytes());
-        let raw = data_encoding::BASE64URL_NOPAD.decode(challenge.as_bytes()).unwrap();
-        let mut message = data.clone();
-        message.extend_from_slice(&Sha256::digest(&raw));
-        let sig: key_p256::ecdsa::Signature = self.signing.sign(&message);
-        KeyAssertion {
-            credential_id: b64(&self.id),
-            auth_data: b64(&data),
-            signature: b64(sig.to_der().as_bytes()),
-        }
-    }
-}
 
 fn admin(s: &Server, args: &[&str]) -> (bool, String) {
     let (ok, out, err) = s.admin(args);

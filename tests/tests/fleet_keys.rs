@@ -2,7 +2,10 @@
 //! real libpam on several hosts (their own configurations and host credentials) against the
 //! real service over TLS on loopback. A key registered once at the service (`fleet user
 //! add-key`, for the fleet's RP id) logs in on hosts B and C with the software authenticator;
-//! its assertion is verified by the service, which raises the counter fleet-wide.
+//! its assertion is verified by the service, which raises the counter fleet-wide. And a key
+//! registered with the real `mfa-enroll fido2` on host A logs in on B and C; a second key
+//! from B needs a current factor (a wrong code refused by the service), and the first key
+//! signing the service's enrollment challenge is that factor.
 
 use mfa_login::fido2::authdata::AuthData;
 use mfa_login::fido2::device::{Authenticator, Registration};
@@ -11,8 +14,10 @@ use mfa_login::fido2::{Fido2Credential, b64};
 use mfa_tests::client::*;
 use mfa_tests::fixture::{Fixture, Outcome};
 use mfa_tests::push::{Backend, PushService};
+use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
+use std::process::{Output, Stdio};
 
 /// The service's default `[fleet] rp_id`.
 const FLEET_RP: &str = "pam://fleet";
@@ -137,4 +142,83 @@ fn without_a_key_at_the_service_or_plugged_in_the_user_types_a_code() {
     let o = pinned.login("alice", &[""]);
     assert_ne!(o.code, PAM_SUCCESS, "{o:?}");
     assert!(reason(&o).contains("rp_id"), "{}", reason(&o));
+}
+
+/// `mfa-enroll --user USER fido2 --name NAME` on `f` (not over SSH), `input` on its stdin.
+fn enroll_key(f: &Fixture, user: &str, name: &str, input: &str) -> Output {
+    let mut child = f
+        .enroll_tool(&["--user", user, "fido2", "--name", name])
+        .env_remove("SSH_CONNECTION")
+        .env_remove("SSH_CLIENT")
+        .env_remove("SSH_TTY")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn mfa-enroll");
+    child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("input");
+    child.wait_with_output().expect("wait")
+}
+
+fn text(o: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+fn keys_at_service(svc: &PushService, user: &str) -> usize {
+    let out = svc.admin(&["fleet", "user", "show", "--user", user, "--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    v["security_keys"].as_array().map_or(0, Vec::len)
+}
+
+#[test]
+fn a_key_enrolled_with_mfa_enroll_on_a_logs_in_on_b_and_c_and_proves_the_next_change() {
+    let svc = PushService::start_on(Backend::Sqlite, "");
+    let keys = tempfile::tempdir().expect("tempdir");
+    let key = keys.path().join("key.json");
+    let a = host(&svc, "host-a", &key, "");
+    let b = host(&svc, "host-b", &key, "");
+    let c = host(&svc, "host-c", &key, "");
+    let user = mfa_tests::accounts::fresh_name("fk");
+    // A first factor: no proof asked (first_enrollment = "self").
+    let o = enroll_key(&a, &user, "blue", "");
+    assert!(o.status.success(), "{}\n{}", text(&o), svc.audit());
+    assert!(text(&o).contains("at the fleet's service"), "{}", text(&o));
+    assert_eq!(keys_at_service(&svc, &user), 1);
+    assert!(!a.user_file(&user).exists());
+    for f in [&b, &c] {
+        let o = f.login(&user, &[""]);
+        assert_eq!(o.code, PAM_SUCCESS, "{o:?}\n{}", svc.audit());
+        assert!(reason(&o).contains("factor=fido2"), "{}", reason(&o));
+    }
+    // A second key from B with a wrong code as the current factor: refused by the service.
+    let o = enroll_key(&b, &user, "red", "123456\n");
+    assert!(!o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("refused"), "{}", text(&o));
+    assert_eq!(keys_at_service(&svc, &user), 1);
+    // With the first key as the current factor (Enter at the prompt): added.
+    let o = enroll_key(&b, &user, "red", "\n");
+    assert!(o.status.success(), "{}\n{}", text(&o), svc.audit());
+    assert!(text(&o).contains("press Enter to use your security key"), "{}", text(&o));
+    assert_eq!(keys_at_service(&svc, &user), 2);
+    assert!(svc.audit().contains("fleet.enroll.add_key"));
+    let o = c.login(&user, &[""]);
+    assert_eq!(o.code, PAM_SUCCESS, "{o:?}");
+}
+
+#[test]
+fn a_rate_limited_key_challenge_denies_with_one_clear_line() {
+    let svc = PushService::start_on(Backend::Sqlite, "\n[fleet]\nuser_per_minute = 1");
+    let keys = tempfile::tempdir().expect("tempdir");
+    let key = keys.path().join("key.json");
+    let b = host(&svc, "host-b", &key, "");
+    register_at_service(&svc, keys.path(), &key, "alice");
+    let o = b.login("alice", &[""]);
+    assert_eq!(o.code, PAM_SUCCESS, "{o:?}\n{}", svc.audit());
+    // The second key challenge within a minute: refused by the service, denied here.
+    let o = b.login("alice", &[""]);
+    assert_ne!(o.code, PAM_SUCCESS, "{o:?}");
+    let r = reason(&o);
+    assert!(r.contains("rate-limited") && r.contains("rate_limited"), "{r}");
+    assert_eq!(o.decision_lines().len(), 1, "{o:?}");
 }

@@ -37,7 +37,11 @@ fn fleet_host(cfg: &Config) -> bool {
 pub(crate) fn route(cli: &Cli, console: &mut Console<'_>) -> Result<bool> {
     if !matches!(
         cli.command,
-        Command::Totp(_) | Command::Status(_) | Command::Remove(_) | Command::RecoveryCodes(_)
+        Command::Totp(_)
+            | Command::Status(_)
+            | Command::Remove(_)
+            | Command::RecoveryCodes(_)
+            | Command::Fido2(_)
     ) || !nix::unistd::getuid().is_root()
     {
         return Ok(false);
@@ -53,6 +57,7 @@ pub(crate) fn route(cli: &Cli, console: &mut Console<'_>) -> Result<bool> {
         Command::Status(args) => f.status(args, console.out),
         Command::Remove(args) => f.remove(args, console),
         Command::RecoveryCodes(args) => f.recovery(args, console),
+        Command::Fido2(args) => super::fleet_keys::run(&f, &cfg, args, console),
         _ => return Ok(false),
     }?;
     Ok(true)
@@ -63,27 +68,34 @@ fn connect(cfg: &Config) -> Result<FleetClient> {
     FleetClient::new(fc).map_err(|e| Error::Aborted(format!("the fleet service: {e}")))
 }
 
-fn now() -> Result<u64> {
+pub(super) fn now() -> Result<u64> {
     Ok(SystemClock.now()?)
 }
 
-fn nonce() -> Result<String> {
+pub(super) fn nonce() -> Result<String> {
     push_proto::random_token(32).map_err(|e| Error::Aborted(format!("random: {e}")))
 }
 
+/// A typed current factor: a TOTP code (digits) or a recovery code.
+pub(super) fn code_proof(answer: &str) -> Proof {
+    let digits = answer.chars().filter(|c| !c.is_whitespace()).all(|c| c.is_ascii_digit());
+    let factor = if digits { Factor::Totp } else { Factor::Recovery };
+    Proof { factor, answer: answer.to_string(), key: None }
+}
+
 /// One user at the service.
-struct At {
-    client: FleetClient,
-    user: UserName,
+pub(super) struct At {
+    pub(super) client: FleetClient,
+    pub(super) user: UserName,
 }
 
 impl At {
-    fn fetch_status(&self) -> Result<StatusResponse> {
+    pub(super) fn fetch_status(&self) -> Result<StatusResponse> {
         let req = StatusRequest { user: self.user.as_str().into(), time: now()?, nonce: nonce()? };
         self.client.status(&req).map_err(|e| Error::Aborted(format!("the fleet service: {e}")))
     }
 
-    fn send(&self, proof: Option<Proof>, change: Change) -> Result<EnrollResponse> {
+    pub(super) fn send(&self, proof: Option<Proof>, change: Change) -> Result<EnrollResponse> {
         let req = EnrollRequest {
             user: self.user.as_str().into(),
             time: now()?,
@@ -98,7 +110,11 @@ impl At {
 
     /// With a user who has a factor: asks for a current one (a code from the app, or a
     /// recovery code), which the service checks and uses up.
-    fn proof(&self, st: &StatusResponse, console: &mut Console<'_>) -> Result<Option<Proof>> {
+    pub(super) fn proof(
+        &self,
+        st: &StatusResponse,
+        console: &mut Console<'_>,
+    ) -> Result<Option<Proof>> {
         if !st.enrolled() {
             if !st.may_enroll_first {
                 return Err(Error::Aborted(format!(
@@ -114,9 +130,7 @@ impl At {
         let Some(answer) = console.ask_hidden(prompt)?.filter(|a| !a.is_empty()) else {
             return Err(Error::Aborted("no current code entered; nothing changed".into()));
         };
-        let digits = answer.chars().filter(|c| !c.is_whitespace()).all(|c| c.is_ascii_digit());
-        let factor = if digits { Factor::Totp } else { Factor::Recovery };
-        Ok(Some(Proof { factor, answer: answer.to_string() }))
+        Ok(Some(code_proof(&answer)))
     }
 
     fn status(&self, args: &JsonArgs, out: &mut dyn Write) -> Result<()> {

@@ -3,26 +3,53 @@
 //! the user's keys at the service, the counter raised fleet-wide by the store's guarded update.
 
 use super::{Outcome, Rejected};
-use crate::store::fleet_keys::{FleetKey, KeyChallenge};
+use crate::store::fleet_keys::{FleetKey, KeyChallenge, KeyPurpose};
 use crate::store::{Store, StoreError};
 use mfa_factors::fido2::verify::{Assertion, verify_assertion};
 use mfa_factors::fido2::{Fido2Credential, Fido2Error, unb64};
+use push_proto::fleet_key_enroll::enroll_key_challenge;
 use push_proto::fleet_keys::{KeyAssertion, KeyLogin};
 use sha2::{Digest, Sha256};
 
-/// The checked challenge's login: whom and what the assertion must be for.
+/// The checked challenge's login or enrollment: whom and what the assertion must be for.
 #[derive(Clone, Copy, Debug)]
 pub struct KeyCheck<'a> {
     /// The user's fleet scope.
     pub scope: &'a str,
     /// The asking host's id.
     pub host_id: &'a str,
-    /// The login (user, nonce).
-    pub login: &'a KeyLogin,
+    /// The user.
+    pub user: &'a str,
+    /// A login's nonce, which its challenge is bound to (`None` for an enrollment proof,
+    /// whose challenge was asked for with a nonce of its own).
+    pub nonce: Option<&'a str>,
+    /// What the challenge must have been given for.
+    pub purpose: KeyPurpose,
     /// The challenge the host says it used.
     pub challenge: &'a str,
     /// The fleet's RP id.
     pub rp_id: &'a str,
+}
+
+impl<'a> KeyCheck<'a> {
+    /// A login's check.
+    pub fn login(
+        scope: &'a str,
+        host_id: &'a str,
+        login: &'a KeyLogin,
+        challenge: &'a str,
+        rp_id: &'a str,
+    ) -> Self {
+        KeyCheck {
+            scope,
+            host_id,
+            user: &login.user,
+            nonce: Some(&login.nonce),
+            purpose: KeyPurpose::Login,
+            challenge,
+            rp_id,
+        }
+    }
 }
 
 /// The stored key as mfa-factors' credential, registered for `rp_id`.
@@ -41,8 +68,9 @@ pub fn credential(k: &FleetKey, rp_id: &str) -> Fido2Credential {
 /// Whether a taken challenge belongs to this login and is still usable.
 fn challenge_fits(c: &KeyChallenge, k: &KeyCheck<'_>, now: u64) -> bool {
     c.scope == k.scope
-        && c.user == k.login.user
-        && c.nonce == k.login.nonce
+        && c.user == k.user
+        && k.nonce.is_none_or(|n| c.nonce == n)
+        && c.purpose == k.purpose
         && c.host_id == k.host_id
         && c.expires_at > now
 }
@@ -64,22 +92,36 @@ fn rejection(e: &Fido2Error) -> Rejected {
     }
 }
 
-/// Takes the challenge (single use, whatever follows), verifies the assertion over it and,
-/// if it verifies, accepts it by raising the key's counter (guarded: one winner in the
-/// fleet). Called after the attempt was counted.
-pub async fn check_key(
+/// What the key signs for the challenge: a login's key signs SHA-256 of the challenge, an
+/// enrollment proof's SHA-256 of [`enroll_key_challenge`] (another purpose's assertion never
+/// verifies). `None`: not 32 bytes of base64url.
+fn client_data_hash(k: &KeyCheck<'_>) -> Option<[u8; 32]> {
+    match k.purpose {
+        KeyPurpose::Login => {
+            let raw = unb64(k.challenge).ok()?;
+            Some(Sha256::digest(&raw).into())
+        }
+        KeyPurpose::Enroll => Some(Sha256::digest(enroll_key_challenge(k.challenge)?).into()),
+    }
+}
+
+/// Takes the challenge (single use, whatever follows) and verifies the assertion over it: the
+/// key (as read) and the assertion's counter, for the caller to accept by the guarded counter
+/// update. Called after the attempt was counted.
+pub async fn verified_key(
     store: &dyn Store,
     k: &KeyCheck<'_>,
     sent: &KeyAssertion,
     now: u64,
-) -> Result<Outcome, StoreError> {
+) -> Result<Result<(FleetKey, u32), Rejected>, StoreError> {
     let taken = store.take_key_challenge(k.host_id, k.challenge).await?;
     if !taken.is_some_and(|c| challenge_fits(&c, k, now)) {
         return Ok(Err(Rejected::BadChallenge));
     }
-    let Ok(challenge) = unb64(k.challenge) else { return Ok(Err(Rejected::BadChallenge)) };
-    let client_data_hash: [u8; 32] = Sha256::digest(&challenge).into();
-    let keys = store.fleet_keys(k.scope, &k.login.user).await?;
+    let Some(client_data_hash) = client_data_hash(k) else {
+        return Ok(Err(Rejected::BadChallenge));
+    };
+    let mut keys = store.fleet_keys(k.scope, k.user).await?;
     if keys.is_empty() {
         return Ok(Err(Rejected::NoFactor));
     }
@@ -87,13 +129,26 @@ pub async fn check_key(
     let creds: Vec<Fido2Credential> = keys.iter().map(|c| credential(c, k.rp_id)).collect();
     match verify_assertion(&creds, k.rp_id, &client_data_hash, &a) {
         Err(e) => Ok(Err(rejection(&e))),
-        Ok((index, count)) => {
-            if store.accept_fleet_key(&keys[index], count, now).await? {
-                Ok(Ok(()))
-            } else {
-                Ok(Err(Rejected::KeyCounter))
-            }
-        }
+        Ok((index, count)) => Ok(Ok((keys.swap_remove(index), count))),
+    }
+}
+
+/// A login's check: [`verified_key`], then accepted by raising the key's counter (guarded:
+/// one winner in the fleet).
+pub async fn check_key(
+    store: &dyn Store,
+    k: &KeyCheck<'_>,
+    sent: &KeyAssertion,
+    now: u64,
+) -> Result<Outcome, StoreError> {
+    let (key, count) = match verified_key(store, k, sent, now).await? {
+        Ok(found) => found,
+        Err(why) => return Ok(Err(why)),
+    };
+    if store.accept_fleet_key(&key, count, now).await? {
+        Ok(Ok(()))
+    } else {
+        Ok(Err(Rejected::KeyCounter))
     }
 }
 

@@ -39,9 +39,6 @@ pub enum Rejected {
     /// A security key's signature counter did not increase: a replayed assertion or a
     /// cloned key.
     KeyCounter,
-    /// A security key offered as the current factor of an enrollment change (not supported
-    /// yet: it needs the challenge exchange).
-    KeyNotAProof,
 }
 
 impl Rejected {
@@ -55,7 +52,6 @@ impl Rejected {
             Rejected::BadChallenge => "challenge unknown, used, expired or not this login's",
             Rejected::WrongRp => "assertion for another relying party",
             Rejected::KeyCounter => "signature counter did not increase (replay or cloned key)",
-            Rejected::KeyNotAProof => "a security key cannot authorize an enrollment change yet",
         }
     }
 }
@@ -110,7 +106,7 @@ pub async fn check_totp(
 ) -> Result<Outcome, StoreError> {
     let found = match match_totp(store, master, scope, user, code, window, now).await? {
         Ok(ProofUse::Totp { sealed, step }) => (sealed, step),
-        Ok(ProofUse::Recovery { .. }) => return Ok(Err(Rejected::Wrong)),
+        Ok(ProofUse::Recovery { .. } | ProofUse::Key { .. }) => return Ok(Err(Rejected::Wrong)),
         Err(why) => return Ok(Err(why)),
     };
     if store.accept_totp(scope, user, &found.0, found.1, now).await? {
@@ -160,7 +156,7 @@ pub async fn check_recovery(
 ) -> Result<Outcome, StoreError> {
     let (slot, hash) = match match_recovery(store, scope, user, answer).await? {
         Ok(ProofUse::Recovery { slot, hash }) => (slot, hash),
-        Ok(ProofUse::Totp { .. }) => return Ok(Err(Rejected::Wrong)),
+        Ok(ProofUse::Totp { .. } | ProofUse::Key { .. }) => return Ok(Err(Rejected::Wrong)),
         Err(why) => return Ok(Err(why)),
     };
     if store.use_recovery(scope, user, slot, &hash, now).await? {

@@ -14,6 +14,7 @@ use crate::fleet::access::{Purpose, may};
 use crate::store::Host;
 use crate::store::fleet::{AttemptLimits, AttemptOf, Begun, TotpRecord};
 use crate::store::fleet_enroll::{Applied, Enrollment, FirstEnrollment, ProofUse, StoredChange};
+use crate::store::fleet_keys::FleetKey;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -29,15 +30,25 @@ use push_proto::fleet_enroll::{
 use zeroize::Zeroizing;
 
 /// Who asks about whom: what every audit line and attempt of these endpoints names.
-struct Asking<'a> {
-    host: &'a Host,
-    scope: String,
-    user: &'a str,
-    event: &'static str,
+pub(super) struct Asking<'a> {
+    pub(super) host: &'a Host,
+    pub(super) scope: String,
+    pub(super) user: &'a str,
+    pub(super) event: &'static str,
+}
+
+/// What a change brings, made and checked before anything is counted.
+enum Made {
+    /// A new TOTP record (its confirmation code checked).
+    Totp(TotpRecord),
+    /// A new security key (its COSE key parsed).
+    Key(FleetKey),
+    /// Nothing to make.
+    Nothing,
 }
 
 impl Asking<'_> {
-    fn audit(&self, state: &Shared, outcome: &str, reason: Option<&str>) {
+    pub(super) fn audit(&self, state: &Shared, outcome: &str, reason: Option<&str>) {
         state.audit.record(&Event {
             event: self.event,
             host: Some(&self.host.id),
@@ -63,10 +74,15 @@ fn event_of(change: &Change) -> &'static str {
         Change::Remove(Factor::Recovery) => "fleet.enroll.remove_recovery",
         Change::Remove(Factor::SecurityKey) => "fleet.enroll.remove_security_keys",
         Change::RemoveAll => "fleet.enroll.remove_all",
+        Change::AddKey(_) => "fleet.enroll.add_key",
     }
 }
 
-fn validate(checked: Result<(), &'static str>, time: u64, now: u64) -> Result<(), ApiError> {
+pub(super) fn validate(
+    checked: Result<(), &'static str>,
+    time: u64,
+    now: u64,
+) -> Result<(), ApiError> {
     checked.map_err(ApiError::bad_request)?;
     if time.abs_diff(now) > MAX_SKEW {
         return Err(ApiError::bad_request(format!(
@@ -81,7 +97,11 @@ fn validate(checked: Result<(), &'static str>, time: u64, now: u64) -> Result<()
 /// The user's host groups (`fleet::access::may`), before anything is counted: a host outside
 /// them spends none of the user's rate limit or lockout and uses up no nonce; refused (403,
 /// audited).
-async fn allowed(state: &Shared, who: &Asking<'_>, purpose: Purpose) -> Result<(), ApiError> {
+pub(super) async fn allowed(
+    state: &Shared,
+    who: &Asking<'_>,
+    purpose: Purpose,
+) -> Result<(), ApiError> {
     if may(&*state.store, who.host, &who.scope, who.user, purpose).await? {
         return Ok(());
     }
@@ -181,7 +201,7 @@ async fn check_proof(
     proof: Proof,
     now: u64,
 ) -> Result<ProofUse, ApiError> {
-    let answer = Zeroizing::new(proof.answer);
+    let answer = Zeroizing::new(proof.answer.clone());
     let (store, scope, user) = (&*state.store, who.scope.as_str(), who.user);
     let found = match proof.factor {
         Factor::Totp => {
@@ -190,9 +210,11 @@ async fn check_proof(
                 .await?
         }
         Factor::Recovery => crate::fleet::match_recovery(store, scope, user, answer).await?,
-        // A key's assertion needs the challenge exchange of /v2/fleet/key/*; as a proof for
-        // a change it is not supported yet (counted like any attempt, and refused).
-        Factor::SecurityKey => Err(Rejected::KeyNotAProof),
+        // An assertion over an enrollment challenge (`/v2/fleet/enroll/key/challenge`).
+        Factor::SecurityKey => match &proof.key {
+            Some(k) => super::fleet_key_enroll::key_proof(state, &who.scope, who, k, now).await?,
+            None => Err(Rejected::Wrong),
+        },
     };
     match found {
         Ok(use_) => Ok(use_),
@@ -224,11 +246,12 @@ async fn proof_rejected(state: &Shared, who: &Asking<'_>, why: Rejected, now: u6
 /// The change as stored, and the recovery codes to show once (Argon2id on a blocking thread).
 async fn stored_change(
     change: Change,
-    totp: Option<TotpRecord>,
+    made: Made,
     now: u64,
 ) -> Result<(StoredChange, Vec<Zeroizing<String>>), ApiError> {
-    match (change, totp) {
-        (Change::Totp(_), Some(rec)) => Ok((StoredChange::Totp(rec), Vec::new())),
+    match (change, made) {
+        (Change::Totp(_), Made::Totp(rec)) => Ok((StoredChange::Totp(rec), Vec::new())),
+        (Change::AddKey(_), Made::Key(k)) => Ok((StoredChange::AddKey(k), Vec::new())),
         (Change::Remove(f), _) => Ok((StoredChange::Remove(f), Vec::new())),
         (Change::RemoveAll, _) => Ok((StoredChange::RemoveAll, Vec::new())),
         (Change::RecoveryCodes, _) => {
@@ -238,7 +261,9 @@ async fn stored_change(
                 .map_err(ApiError::internal)?;
             Ok((StoredChange::Recovery(set.slots.into_iter().flatten().collect()), codes))
         }
-        (Change::Totp(_), None) => Err(ApiError::internal("fleet enroll: TOTP record missing")),
+        (Change::Totp(_) | Change::AddKey(_), _) => {
+            Err(ApiError::internal("fleet enroll: prepared record missing"))
+        }
     }
 }
 
@@ -256,9 +281,10 @@ pub async fn enroll(
     validate(req.validate(), req.time, now)?;
     let scope = crate::scope::fleet_of_host(&host);
     let who = Asking { host: &host, scope, user: &req.user, event: event_of(&req.change) };
-    let totp = match &req.change {
-        Change::Totp(t) => Some(new_totp(&state, &who, t, now)?),
-        _ => None,
+    let made = match &req.change {
+        Change::Totp(t) => Made::Totp(new_totp(&state, &who, t, now)?),
+        Change::AddKey(k) => Made::Key(super::fleet_key_enroll::new_key(&state, &who, k, now)?),
+        _ => Made::Nothing,
     };
     allowed(&state, &who, Purpose::Enroll).await?;
     let proof = req.proof.take();
@@ -267,7 +293,7 @@ pub async fn enroll(
         Some(p) => Some(check_proof(&state, &who, p, now).await?),
         None => None,
     };
-    let (change, codes) = stored_change(req.change.clone(), totp, now).await?;
+    let (change, codes) = stored_change(req.change.clone(), made, now).await?;
     let e = Enrollment {
         scope: &who.scope,
         user: who.user,
@@ -291,6 +317,14 @@ pub async fn enroll(
             Err(who.refuse(&state, errors::NOT_OPTED_IN, "the admin has not opted the user in"))
         }
         Applied::ProofUsed => Err(proof_rejected(&state, &who, Rejected::Replayed, now).await),
+        Applied::KeyRefused => {
+            who.audit(&state, "refused", Some("key registered already, or too many keys"));
+            Err(ApiError::new(
+                StatusCode::CONFLICT,
+                push_proto::fleet_key_enroll::errors::KEY_REFUSED,
+                "the key is registered already, or the user has as many keys as allowed",
+            ))
+        }
     }
 }
 

@@ -5,6 +5,7 @@ pub mod device;
 pub mod extract;
 pub mod fleet;
 pub mod fleet_enroll;
+pub mod fleet_key_enroll;
 pub mod fleet_keys;
 pub mod host;
 pub mod pairing;
@@ -77,6 +78,7 @@ pub fn router(state: Shared) -> Router {
         .route(push_proto::fleet_keys::VERIFY, post(fleet_keys::verify))
         .route(push_proto::fleet_enroll::ENROLL, post(fleet_enroll::enroll))
         .route(push_proto::fleet_enroll::STATUS, post(fleet_enroll::status))
+        .route(push_proto::fleet_key_enroll::CHALLENGE, post(fleet_key_enroll::challenge))
         .route(path::PUSH_SUBSCRIPTION, put(webpush::subscribe).delete(webpush::unsubscribe))
         .merge(web::routes())
         .fallback(not_found)

@@ -10,6 +10,7 @@
 
 use super::Result;
 use super::fleet::{AttemptLimits, AttemptOf, Begun, TotpRecord};
+use super::fleet_keys::FleetKey;
 use async_trait::async_trait;
 use push_proto::fleet::Factor;
 
@@ -43,6 +44,14 @@ pub enum ProofUse {
         /// Its stored hash (unchanged since).
         hash: String,
     },
+    /// A security key's assertion (its enrollment challenge taken already): the key's
+    /// counter goes from `stored` to `new` by a guarded update.
+    Key {
+        /// The key as read when the assertion was verified.
+        key: FleetKey,
+        /// The assertion's counter.
+        new: u32,
+    },
 }
 
 /// The change to make.
@@ -56,6 +65,9 @@ pub enum StoredChange {
     Remove(Factor),
     /// Remove every factor.
     RemoveAll,
+    /// Register a security key (unless its credential id is in the scope already, or the
+    /// user has [`push_proto::fleet_keys::MAX_KEYS`]).
+    AddKey(FleetKey),
 }
 
 /// One enrollment.
@@ -87,6 +99,9 @@ pub enum Applied {
     NotOptedIn,
     /// The proof was used meanwhile (another login or enrollment won): nothing changed.
     ProofUsed,
+    /// The key to add has a credential id registered in the scope already, or the user has
+    /// as many keys as allowed: nothing changed (the proof not used up).
+    KeyRefused,
 }
 
 /// Storage of fleet enrollment (part of every [`super::Store`]).

@@ -13,6 +13,10 @@ use super::Result;
 use super::sql::Columns;
 use async_trait::async_trait;
 
+/// The rate events of key challenges (the `scope` column of `rate_events`): per user, per
+/// host.
+pub(crate) const KEY_EVENTS: (&str, &str) = ("fleet-key-user", "fleet-key-host");
+
 /// A security key registered at the service.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FleetKey {
@@ -36,6 +40,32 @@ pub struct FleetKey {
     pub used_at: Option<u64>,
 }
 
+/// What a challenge is for: each endpoint takes only challenges of its own purpose.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyPurpose {
+    /// A login (`/v2/fleet/key/*`).
+    Login,
+    /// The proof of an enrollment change (`/v2/fleet/enroll/key/challenge`, `/v2/fleet/enroll`).
+    Enroll,
+}
+
+impl KeyPurpose {
+    /// The `purpose` column's text.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyPurpose::Login => "login",
+            KeyPurpose::Enroll => "enroll",
+        }
+    }
+
+    fn parse(s: &str) -> Result<KeyPurpose> {
+        [KeyPurpose::Login, KeyPurpose::Enroll]
+            .into_iter()
+            .find(|p| p.as_str() == s)
+            .ok_or_else(|| super::StoreError::Db(format!("unknown key challenge purpose {s:?}")))
+    }
+}
+
 /// An assertion challenge handed to a host.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct KeyChallenge {
@@ -47,10 +77,12 @@ pub struct KeyChallenge {
     pub scope: String,
     /// The user.
     pub user: String,
-    /// The host's nonce for the login.
+    /// The host's nonce for the login (or for the enrollment challenge's request).
     pub nonce: String,
     /// When it stops being usable.
     pub expires_at: u64,
+    /// What it is for.
+    pub purpose: KeyPurpose,
 }
 
 /// A row of `fleet_keys`.
@@ -77,6 +109,7 @@ pub(crate) fn challenge_row(r: &impl Columns) -> Result<KeyChallenge> {
         user: r.text("user")?,
         nonce: r.text("nonce")?,
         expires_at: super::codec::u(r.int("expires_at")?),
+        purpose: KeyPurpose::parse(&r.text("purpose")?)?,
     })
 }
 
@@ -103,6 +136,17 @@ pub trait FleetKeyStore: Send + Sync {
     /// counter to `new` if it is still `stored`, and clears the user's failure count, in one
     /// transaction. False if another request changed it first (a replay or a cloned key).
     async fn accept_fleet_key(&self, key: &FleetKey, new: u32, now: u64) -> Result<bool>;
+    /// Applies and records the per-user and per-host rate limits of key challenges (logins'
+    /// and enrollment proofs' together; their own events, apart from verifications'):
+    /// the limit reached ([`super::fleet::Begun::UserRateLimited`] or `HostRateLimited`,
+    /// nothing recorded), or `None` after recording this request. Uses up no nonce (a login's
+    /// nonce is used up by its verification).
+    async fn take_key_challenge_rate(
+        &self,
+        a: &super::fleet::AttemptOf<'_>,
+        limits: super::fleet::AttemptLimits,
+        now: u64,
+    ) -> Result<Option<super::fleet::Begun>>;
     /// Forgets challenges that expired before `before`.
     async fn prune_key_challenges(&self, before: u64) -> Result<()>;
 

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 pub use push_harness::Backend;
 
+pub mod fido;
 pub mod fleet;
 
 pub const PUSHD: &str = env!("CARGO_BIN_EXE_mfa-server");

@@ -45,21 +45,33 @@ pub(super) async fn take_rate(
     limits: AttemptLimits,
     now: u64,
 ) -> Result<Option<Begun>> {
+    take_rate_of(tx, (USER_EVENTS, HOST_EVENTS), a, limits, now).await
+}
+
+/// [`take_rate`] with other rate events (`kinds`: per user, per host), e.g. key challenges'.
+pub(super) async fn take_rate_of(
+    tx: &mut Transaction<'_, Sqlite>,
+    kinds: (&str, &str),
+    a: &AttemptOf<'_>,
+    limits: AttemptLimits,
+    now: u64,
+) -> Result<Option<Begun>> {
+    let (user_events, host_events) = kinds;
     let since = now.saturating_sub(60);
     let user = user_key(a.scope, a.user);
-    if SqliteStore::count_since(tx, USER_EVENTS, &user, since).await? >= i64::from(limits.per_user)
+    if SqliteStore::count_since(tx, user_events, &user, since).await? >= i64::from(limits.per_user)
     {
         return Ok(Some(Begun::UserRateLimited));
     }
-    if SqliteStore::count_since(tx, HOST_EVENTS, a.host_id, since).await?
+    if SqliteStore::count_since(tx, host_events, a.host_id, since).await?
         >= i64::from(limits.per_host)
     {
         return Ok(Some(Begun::HostRateLimited));
     }
     sqlx::query("INSERT INTO rate_events (scope, key, at) VALUES (?1, ?2, ?5), (?3, ?4, ?5)")
-        .bind(USER_EVENTS)
+        .bind(user_events)
         .bind(&user)
-        .bind(HOST_EVENTS)
+        .bind(host_events)
         .bind(a.host_id)
         .bind(i(now))
         .execute(&mut **tx)

@@ -8,9 +8,11 @@ use super::super::fleet::{AttemptLimits, AttemptOf, Begun, TotpRecord};
 use super::super::fleet_enroll::{
     Applied, Enrollment, FleetEnrollStore, ProofUse, StoredChange, unproven,
 };
+use super::super::fleet_keys::FleetKey;
 use super::super::sql::db;
 use super::SqliteStore;
 use super::fleet::{clear_failures, take_nonce, take_rate};
+use super::fleet_keys::insert_key;
 use async_trait::async_trait;
 use push_proto::fleet::Factor;
 use sqlx::{Row, Sqlite, Transaction};
@@ -61,8 +63,28 @@ async fn use_proof(tx: &mut Tx<'_>, e: &Enrollment<'_>, p: &ProofUse) -> Result<
         .bind(e.user)
         .bind(i64::from(*slot))
         .bind(hash.clone()),
+        ProofUse::Key { key, new } => sqlx::query(
+            "UPDATE fleet_keys SET sign_count = ?1, used_at = ?2 WHERE scope = ?3 AND user = ?4 \
+             AND credential_id = ?5 AND public_key = ?6 AND sign_count = ?7",
+        )
+        .bind(i64::from(*new))
+        .bind(i(e.now))
+        .bind(e.scope)
+        .bind(e.user)
+        .bind(key.credential_id.clone())
+        .bind(key.public_key.clone())
+        .bind(i64::from(key.sign_count)),
     };
     Ok(q.execute(&mut **tx).await.map_err(db)?.rows_affected() == 1)
+}
+
+/// Whether `k` may be added: its credential id is new in the scope, and the user has room.
+async fn key_fits(tx: &mut Tx<'_>, k: &FleetKey) -> Result<bool> {
+    let taken = "SELECT COUNT(*) AS n FROM fleet_keys WHERE scope = ? AND credential_id = ?";
+    let mine = "SELECT COUNT(*) AS n FROM fleet_keys WHERE scope = ? AND user = ?";
+    let max = i64::try_from(push_proto::fleet_keys::MAX_KEYS).unwrap_or(i64::MAX);
+    Ok(count(tx, taken, &k.scope, &k.credential_id).await? == 0
+        && count(tx, mine, &k.scope, &k.user).await? < max)
 }
 
 async fn set_totp(tx: &mut Tx<'_>, r: &TotpRecord) -> Result<()> {
@@ -104,6 +126,7 @@ async fn apply(tx: &mut Tx<'_>, e: &Enrollment<'_>) -> Result<()> {
             delete(tx, CODES, e.scope, e.user).await?;
             delete(tx, KEYS, e.scope, e.user).await
         }
+        StoredChange::AddKey(k) => insert_key(tx, k).await,
         StoredChange::Recovery(hashes) => {
             delete(tx, CODES, e.scope, e.user).await?;
             for (slot, hash) in hashes.iter().enumerate() {
@@ -142,6 +165,11 @@ impl FleetEnrollStore for SqliteStore {
                 if let Some(refused) = unproven(&e.change, has, e.first, opted) {
                     return Ok(refused);
                 }
+            }
+        }
+        if let StoredChange::AddKey(k) = &e.change {
+            if !key_fits(&mut tx, k).await? {
+                return Ok(Applied::KeyRefused);
             }
         }
         apply(&mut tx, e).await?;

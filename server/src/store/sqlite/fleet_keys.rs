@@ -4,33 +4,44 @@
 
 use super::super::Result;
 use super::super::codec::i;
+use super::super::fleet::{AttemptLimits, AttemptOf, Begun};
+use super::super::fleet_keys::KEY_EVENTS;
 use super::super::fleet_keys::{FleetKey, FleetKeyStore, KeyChallenge, challenge_row, key_row};
 use super::super::sql::{db, fetch_all};
 use super::SqliteStore;
-use super::fleet::clear_failures;
+use super::fleet::{clear_failures, take_rate_of};
 use async_trait::async_trait;
+use sqlx::{Sqlite, Transaction};
+
+/// Inserts a key in `tx` (the admin CLI's `add-key`, and enrollment's
+/// [`super::super::fleet_enroll::StoredChange::AddKey`]).
+pub(super) async fn insert_key(tx: &mut Transaction<'_, Sqlite>, k: &FleetKey) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO fleet_keys (scope, user, credential_id, public_key, name, sign_count, \
+         user_verification, created_at, used_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(&k.scope)
+    .bind(&k.user)
+    .bind(&k.credential_id)
+    .bind(&k.public_key)
+    .bind(&k.name)
+    .bind(i64::from(k.sign_count))
+    .bind(i64::from(k.user_verification))
+    .bind(i(k.created_at))
+    .bind(k.used_at.map(i))
+    .execute(&mut **tx)
+    .await
+    .map_err(db)?;
+    Ok(())
+}
 
 #[async_trait]
 impl FleetKeyStore for SqliteStore {
     async fn add_fleet_key(&self, k: &FleetKey) -> Result<()> {
         let _w = self.write.lock().await;
-        sqlx::query(
-            "INSERT INTO fleet_keys (scope, user, credential_id, public_key, name, sign_count, \
-             user_verification, created_at, used_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&k.scope)
-        .bind(&k.user)
-        .bind(&k.credential_id)
-        .bind(&k.public_key)
-        .bind(&k.name)
-        .bind(i64::from(k.sign_count))
-        .bind(i64::from(k.user_verification))
-        .bind(i(k.created_at))
-        .bind(k.used_at.map(i))
-        .execute(&self.pool)
-        .await
-        .map_err(db)?;
-        Ok(())
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        insert_key(&mut tx, k).await?;
+        tx.commit().await.map_err(db)
     }
 
     async fn remove_fleet_key(&self, scope: &str, user: &str, id: &str) -> Result<bool> {
@@ -59,8 +70,8 @@ impl FleetKeyStore for SqliteStore {
     async fn put_key_challenge(&self, c: &KeyChallenge) -> Result<()> {
         let _w = self.write.lock().await;
         sqlx::query(
-            "INSERT INTO fleet_key_challenges (challenge, host_id, scope, user, nonce, expires_at) \
-             VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO fleet_key_challenges (challenge, host_id, scope, user, nonce, expires_at, \
+             purpose) VALUES (?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&c.challenge)
         .bind(&c.host_id)
@@ -68,6 +79,7 @@ impl FleetKeyStore for SqliteStore {
         .bind(&c.user)
         .bind(&c.nonce)
         .bind(i(c.expires_at))
+        .bind(c.purpose.as_str())
         .execute(&self.pool)
         .await
         .map_err(db)?;
@@ -114,6 +126,19 @@ impl FleetKeyStore for SqliteStore {
         clear_failures(&mut tx, &k.scope, &k.user).await?;
         tx.commit().await.map_err(db)?;
         Ok(true)
+    }
+
+    async fn take_key_challenge_rate(
+        &self,
+        a: &AttemptOf<'_>,
+        limits: AttemptLimits,
+        now: u64,
+    ) -> Result<Option<Begun>> {
+        let _w = self.write.lock().await;
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        let limited = take_rate_of(&mut tx, KEY_EVENTS, a, limits, now).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(limited)
     }
 
     async fn prune_key_challenges(&self, before: u64) -> Result<()> {
