@@ -110,6 +110,10 @@ pub enum Change {
     Remove(Factor),
     /// Remove every factor (`mfa-enroll remove`): the user is not enrolled afterwards.
     RemoveAll,
+    /// Move a standalone host's records (`mfa-enroll migrate-to-fleet`): applied only when the
+    /// user has no factor at the service, without proof
+    /// ([`crate::fleet_migrate::errors::ALREADY_ENROLLED`] otherwise).
+    Migrate(crate::fleet_migrate::Migration),
 }
 
 /// An answer of a factor the user has now.
@@ -191,6 +195,8 @@ impl EnrollRequest {
         }
         match &self.change {
             Change::Totp(t) => t.validate(),
+            Change::Migrate(_) if self.proof.is_some() => Err("a migration carries no proof"),
+            Change::Migrate(m) => m.validate(),
             Change::RecoveryCodes | Change::Remove(_) | Change::RemoveAll => Ok(()),
         }
     }

@@ -9,28 +9,36 @@ use super::super::sql::{db, fetch_all};
 use super::SqliteStore;
 use super::fleet::clear_failures;
 use async_trait::async_trait;
+use sqlx::SqliteConnection;
+
+/// Inserts a key on `conn` (a pooled connection, or a transaction's: the migration adds
+/// keys in its one transaction).
+pub(super) async fn insert_key(conn: &mut SqliteConnection, k: &FleetKey) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO fleet_keys (scope, user, credential_id, public_key, name, sign_count, \
+         user_verification, created_at, used_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(&k.scope)
+    .bind(&k.user)
+    .bind(&k.credential_id)
+    .bind(&k.public_key)
+    .bind(&k.name)
+    .bind(i64::from(k.sign_count))
+    .bind(i64::from(k.user_verification))
+    .bind(i(k.created_at))
+    .bind(k.used_at.map(i))
+    .execute(conn)
+    .await
+    .map_err(db)?;
+    Ok(())
+}
 
 #[async_trait]
 impl FleetKeyStore for SqliteStore {
     async fn add_fleet_key(&self, k: &FleetKey) -> Result<()> {
         let _w = self.write.lock().await;
-        sqlx::query(
-            "INSERT INTO fleet_keys (scope, user, credential_id, public_key, name, sign_count, \
-             user_verification, created_at, used_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&k.scope)
-        .bind(&k.user)
-        .bind(&k.credential_id)
-        .bind(&k.public_key)
-        .bind(&k.name)
-        .bind(i64::from(k.sign_count))
-        .bind(i64::from(k.user_verification))
-        .bind(i(k.created_at))
-        .bind(k.used_at.map(i))
-        .execute(&self.pool)
-        .await
-        .map_err(db)?;
-        Ok(())
+        let mut conn = self.pool.acquire().await.map_err(db)?;
+        insert_key(&mut conn, k).await
     }
 
     async fn remove_fleet_key(&self, scope: &str, user: &str, id: &str) -> Result<bool> {
