@@ -17,6 +17,8 @@ current code first.
 On a fleet host ([fleet] and a rule with backend = \"fleet\"), totp, recovery-codes, status
 and remove act on the user's record at the fleet's service (root, with --user, today); the
 service checks the current code, and the codes it makes are shown once.
+`sudo mfa-enroll migrate-to-fleet --all` moves a standalone host's records to the fleet's
+service (see its --help).
 Everything else, and --user, is for root.
 Exit status: 0 ok, 1 error, 2 wrong usage, 3 not confirmed (wrong code, no answer, declined).";
 

@@ -16,6 +16,7 @@ use mfa_login::push::PushError;
 use mfa_login::store::{Store, UserRecord};
 use mfa_login::username::{UserName, log_safe};
 use mfa_remote::fleet::FleetClient;
+use push_proto::api::errors as api_errors;
 use push_proto::fleet_enroll::{Change, EnrollRequest, TotpAlgorithm, errors};
 use push_proto::fleet_migrate::{
     MigratedCode, MigratedKey, MigratedTotp, Migration, errors as migrate_errors,
@@ -117,6 +118,7 @@ fn send(client: &FleetClient, user: &UserName, m: Migration) -> Result<Outcome> 
         Err(PushError::Refused { code, message }) => Outcome::Refused(match code.as_str() {
             errors::HOST_NOT_ALLOWED => "this host is outside the user's host groups".into(),
             errors::NOT_OPTED_IN => "the admin has not opted the user in at the service".into(),
+            api_errors::RATE_LIMITED => "rate limited at the service: run again in a minute".into(),
             _ => format!("{code}: {}", log_safe(&message)),
         }),
         Err(PushError::Outage(m) | PushError::Unavailable(m)) => Outcome::Outage(m),
@@ -136,8 +138,7 @@ fn one(store: &Store, fc: &FleetConfig, client: Option<&FleetClient>, user: &Use
         Err(e) => return Outcome::Refused(format!("malformed local record: {e}")),
     };
     let Planned { migration, left } = plan(&record, fc.rp_id.as_deref());
-    if migration.validate().is_err() {
-        let why = migration.validate().err().unwrap_or("nothing to migrate");
+    if let Err(why) = migration.validate() {
         return Outcome::Refused(format!("local record: {why}; {}", left.join("; ")));
     }
     let mut text = what(&migration);
@@ -198,4 +199,66 @@ pub(crate) fn run(cli: &Cli, args: &MigrateArgs, out: &mut dyn Write) -> Result<
         return Err(Error::Partial(format!("{failed} of {} user(s) not migrated", users.len())));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mfa_login::fido2::Fido2Credential;
+    use mfa_login::push::PushDevice;
+    use mfa_login::recovery::RecoveryCodes;
+    use mfa_login::secret::SecretBytes;
+    use mfa_login::store::TotpFactor;
+    use mfa_login::totp::Params;
+
+    fn key(name: &str, rp_id: &str) -> Fido2Credential {
+        Fido2Credential {
+            name: name.into(),
+            credential_id: "AAEC".into(),
+            public_key: "pQECAyYg".into(),
+            rp_id: rp_id.into(),
+            sign_count: 7,
+            user_verification: true,
+            created: 5,
+        }
+    }
+
+    #[test]
+    fn plan_sends_watermark_unused_codes_and_fleet_keys_and_reports_the_rest() {
+        let user = UserName::parse("alice").unwrap();
+        let mut r = UserRecord::new(&user, 1);
+        r.totp = Some(TotpFactor {
+            secret: SecretBytes::new(vec![7; 20]),
+            params: Params::default(),
+            enrolled: 1,
+            last_used_step: Some(42),
+            window: None,
+        });
+        let mut codes = RecoveryCodes { generated: 1, slots: vec![None; 10], legacy: None };
+        codes.slots[0] = Some("$argon2id$a".into());
+        codes.slots[7] = Some("$argon2id$b".into());
+        r.recovery = Some(codes);
+        r.fido2 = vec![key("blue", "pam://fleet"), key("red", "pam://web1")];
+        r.push = vec![PushDevice {
+            id: "d".into(),
+            name: "phone".into(),
+            public_key: "k".into(),
+            added: 1,
+            passkey: None,
+        }];
+        let p = plan(&r, Some("pam://fleet"));
+        assert_eq!(p.migration.totp.as_ref().unwrap().last_step, Some(42));
+        let slots: Vec<u8> = p.migration.recovery.iter().map(|c| c.slot).collect();
+        assert_eq!(slots, [0, 7]);
+        assert_eq!(p.migration.keys.len(), 1);
+        assert_eq!(
+            (p.migration.keys[0].name.as_str(), p.migration.keys[0].sign_count),
+            ("blue", 7)
+        );
+        assert!(p.left.iter().any(|l| l.contains("red") && l.contains("register again")));
+        assert!(p.left.iter().any(|l| l.contains("pair again")));
+        assert!(what(&p.migration).contains("watermark step 42"));
+        // Without the fleet's RP id on the host, no key is sent.
+        assert!(plan(&r, None).migration.keys.is_empty());
+    }
 }

@@ -141,7 +141,7 @@ async fn apply(tx: &mut Tx<'_>, e: &Enrollment<'_>) -> Result<()> {
             insert_codes(tx, e, m.recovery.iter().map(|(n, h)| (usize::from(*n), h.as_str())))
                 .await?;
             for k in &m.keys {
-                insert_key(&mut **tx, k).await?;
+                insert_key(tx, k).await?;
             }
             Ok(())
         }
