@@ -17,6 +17,8 @@ current code first.
 On a fleet host ([fleet] and a rule with backend = \"fleet\"), totp, recovery-codes, status
 and remove act on the user's record at the fleet's service (root, with --user, today); the
 service checks the current code, and the codes it makes are shown once.
+`sudo mfa-enroll migrate-to-fleet --all` moves a standalone host's records to the fleet's
+service (see its --help).
 Everything else, and --user, is for root.
 Exit status: 0 ok, 1 error, 2 wrong usage, 3 not confirmed (wrong code, no answer, declined).";
 
@@ -195,6 +197,44 @@ pub(crate) enum Command {
     /// Administration: unlock a user's second factor after too many wrong codes
     #[command(subcommand)]
     Admin(AdminCommand),
+
+    /// Move this host's standalone records to the fleet's service ([fleet] in the configuration)
+    #[command(
+        long_about = "Upload a user's (--user) or every user's (--all) standalone records to \
+                      the fleet's service named in [fleet]: the TOTP secret with its \
+                      parameters and its watermark (a code already used here stays refused \
+                      everywhere), the unused recovery codes (as their hashes: the codes the \
+                      user holds keep working, each once in the whole fleet) and the security \
+                      keys registered for the fleet's RP id ([fleet] rp_id). Keys for another \
+                      RP id are reported \"register again on the fleet\", push devices \"pair \
+                      again\", imported scratch codes \"make new recovery codes\".\n\n\
+                      The service takes a user's records only when the user has no factor \
+                      there: otherwise the line says conflict and nothing is sent into the \
+                      record or overwritten (there is no --replace: remove the user at the \
+                      service first, `mfa-server fleet user remove`, if the host's record is \
+                      the one to keep). Host groups and first_enrollment apply as to a first \
+                      enrollment. One line per user: migrated, conflict, refused or outage. \
+                      --dry-run reads and reports without contacting the service. The local \
+                      records stay; switch the host's rules to backend = \"fleet\" right after, \
+                      then remove them with `mfa-enroll remove` when you are sure.\n\n\
+                      Exit status: 0 when every user was migrated, 1 otherwise.",
+        after_help = "Examples:\n  sudo mfa-enroll migrate-to-fleet --all --dry-run\n  \
+                      sudo mfa-enroll migrate-to-fleet --all\n  \
+                      sudo mfa-enroll --user alice migrate-to-fleet"
+    )]
+    MigrateToFleet(MigrateArgs),
+}
+
+/// Options of `migrate-to-fleet`.
+#[derive(Debug, Args)]
+pub(crate) struct MigrateArgs {
+    /// Migrate every user with a record on this host (instead of --user NAME)
+    #[arg(long)]
+    pub(crate) all: bool,
+
+    /// Read and report what would be sent; contact nothing, change nothing
+    #[arg(long)]
+    pub(crate) dry_run: bool,
 }
 
 /// `mfa-enroll admin ...`.
@@ -226,6 +266,7 @@ impl Command {
             Command::Push(_) => "push",
             Command::Doctor(_) => "doctor",
             Command::Admin(AdminCommand::Unlock) => "admin unlock",
+            Command::MigrateToFleet(_) => "migrate-to-fleet",
         }
     }
 }

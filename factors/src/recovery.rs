@@ -136,6 +136,22 @@ fn hasher() -> Argon2<'static> {
     Argon2::default()
 }
 
+/// Whether `phc` is a recovery-code hash as [`RecoveryCodes::generate`] makes it: Argon2id
+/// v19 with its parameters and a 32-byte output. A hash from elsewhere (a migrated host) is
+/// accepted only so: other parameters could make each verification cost far more.
+pub fn is_standard_hash(phc: &str) -> bool {
+    let Ok(h) = PasswordHash::new(phc) else { return false };
+    let Ok(params) = argon2::Params::try_from(&h) else { return false };
+    let ours = argon2::Params::default();
+    h.algorithm == argon2::Algorithm::Argon2id.ident()
+        && h.version == Some(argon2::Version::V0x13.into())
+        && params.m_cost() == ours.m_cost()
+        && params.t_cost() == ours.t_cost()
+        && params.p_cost() == ours.p_cost()
+        && h.salt.is_some()
+        && h.hash.is_some_and(|o| o.len() == argon2::Params::DEFAULT_OUTPUT_LEN)
+}
+
 impl RecoveryCodes {
     /// Makes a new set: returns the codes to show the user once, and the hashes to store.
     pub fn generate(now: u64) -> Result<(Vec<Zeroizing<String>>, RecoveryCodes)> {
@@ -249,6 +265,17 @@ mod tests {
         assert_eq!(set.redeem(&Attempt::legacy("14546698").unwrap()), Check::Rejected);
         assert_eq!(set.redeem(&Attempt::legacy("00000000").unwrap()), Check::Rejected);
         assert!(Attempt::legacy("1234567").is_none() && Attempt::legacy("1234567a").is_none());
+    }
+
+    #[test]
+    fn standard_hashes_only() {
+        let (_, set) = RecoveryCodes::generate(1).unwrap();
+        let phc = set.slots[0].clone().unwrap();
+        assert!(is_standard_hash(&phc));
+        let costly = phc.replace("m=19456", "m=4194304");
+        assert!(!is_standard_hash(&costly));
+        assert!(!is_standard_hash(&phc.replace("argon2id", "argon2i")));
+        assert!(!is_standard_hash("$argon2id$v=19$m=19456,t=2,p=1$garbage"));
     }
 
     #[test]

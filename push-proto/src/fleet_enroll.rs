@@ -113,6 +113,10 @@ pub enum Change {
     RemoveAll,
     /// Register a security key for the fleet's RP id (`mfa-enroll fido2` on a fleet host).
     AddKey(NewKey),
+    /// Move a standalone host's records (`mfa-enroll migrate-to-fleet`): applied only when the
+    /// user has no factor at the service, without proof
+    /// ([`crate::fleet_migrate::errors::ALREADY_ENROLLED`] otherwise).
+    Migrate(crate::fleet_migrate::Migration),
 }
 
 /// An answer of a factor the user has now.
@@ -207,6 +211,8 @@ impl EnrollRequest {
         match &self.change {
             Change::Totp(t) => t.validate(),
             Change::AddKey(k) => k.validate(),
+            Change::Migrate(_) if self.proof.is_some() => Err("a migration carries no proof"),
+            Change::Migrate(m) => m.validate(),
             Change::RecoveryCodes | Change::Remove(_) | Change::RemoveAll => Ok(()),
         }
     }

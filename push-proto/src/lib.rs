@@ -34,6 +34,7 @@ pub mod fleet;
 pub mod fleet_enroll;
 pub mod fleet_key_enroll;
 pub mod fleet_keys;
+pub mod fleet_migrate;
 pub mod keys;
 pub mod limits;
 pub mod numbers;

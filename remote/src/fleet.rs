@@ -102,6 +102,13 @@ impl FleetClient {
             .map_err(fleet_error)
     }
 
+    /// Sends a migration (`mfa-enroll migrate-to-fleet`, a [`push_proto::fleet_enroll::Change::Migrate`]);
+    /// a refusal keeps the service's error code (`already_enrolled`, `host_not_allowed`, ...),
+    /// which the command reports per user.
+    pub fn migrate(&self, req: &EnrollRequest) -> Result<EnrollResponse, PushError> {
+        self.inner.call("POST", ENROLL, Some(req), Duration::ZERO)
+    }
+
     /// Which factors a user has at the service (`POST /v2/fleet/status`).
     pub fn status(&self, req: &StatusRequest) -> Result<StatusResponse, FleetError> {
         self.inner.call("POST", STATUS, Some(req), Duration::ZERO).map_err(fleet_error)

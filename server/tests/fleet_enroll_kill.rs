@@ -39,7 +39,7 @@ fn change_request(user: &str, proof: &str) -> EnrollRequest {
         user: user.into(),
         time: mfa_server::time::now(),
         nonce: push_proto::random_token(32).unwrap(),
-        proof: Some(Proof { factor: Factor::Totp, answer: proof.into() }),
+        proof: Some(Proof { factor: Factor::Totp, answer: proof.into(), key: None }),
         change: Change::Totp(NewTotp {
             secret: secret.to_string(),
             algorithm: TotpAlgorithm::Sha1,

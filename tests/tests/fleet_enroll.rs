@@ -94,10 +94,9 @@ fn enrolled_on_one_host_logs_in_on_the_others_and_changes_need_a_current_factor(
     let next = oathtool(&secret, "SHA1", 6, 30, now() + 30);
     let o = run(&a, &args, &format!("{next}\n"));
     assert!(o.status.success(), "{}", text(&o));
-    // After the prompt for the current code, the JSON list.
-    let out = String::from_utf8_lossy(&o.stdout).to_string();
-    let codes: Vec<String> =
-        serde_json::from_str(&out[out.find('[').expect("JSON")..]).expect("codes");
+    // Standard output is only the JSON list; the prompt for the current code went to stderr.
+    let codes: Vec<String> = serde_json::from_slice(&o.stdout).expect("only JSON on stdout");
+    assert!(String::from_utf8_lossy(&o.stderr).contains("Current code"), "{}", text(&o));
     assert_eq!(codes.len(), 10);
 
     // A recovery code made on A logs in on B once; then refused on C.

@@ -162,7 +162,14 @@ impl At {
             writeln!(console.out, "{} has {} unused recovery codes at the fleet's service (--regenerate makes a new set).", self.user, st.recovery_codes).map_err(Error::stdout)?;
             return Ok(());
         }
-        let proof = self.proof(&st, console)?;
+        let proof = if args.json {
+            // With --json, standard output carries only the JSON: the question for the
+            // current code goes to standard error (the terminal).
+            let mut stderr = std::io::stderr().lock();
+            self.proof(&st, &mut Console { input: &mut *console.input, out: &mut stderr })?
+        } else {
+            self.proof(&st, console)?
+        };
         let made = self.send(proof, Change::RecoveryCodes)?;
         let codes: Vec<Zeroizing<String>> =
             made.recovery_codes.into_iter().map(Zeroizing::new).collect();

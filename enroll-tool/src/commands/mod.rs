@@ -5,6 +5,7 @@ mod doctor;
 mod fido2;
 mod fleet;
 mod fleet_keys;
+mod fleet_migrate;
 mod import;
 mod init;
 mod push;
@@ -45,6 +46,7 @@ pub(crate) fn run(cli: &Cli) -> Result<()> {
         Command::Fido2(args) => fido2::run(cli, args, &mut console),
         Command::Push(args) => push::run(cli, args, &mut console),
         Command::Doctor(args) => doctor::run(cli, args, console.out),
+        Command::MigrateToFleet(args) => fleet_migrate::run(cli, args, console.out),
         Command::Admin(AdminCommand::Unlock) => state::unlock(cli, console.out),
     }?;
     console.out.flush().map_err(Error::stdout)

@@ -11,10 +11,10 @@ use crate::audit::Event;
 use crate::error::ApiError;
 use crate::fleet::Rejected;
 use crate::fleet::access::{Purpose, may};
+use crate::fleet::migrate::{Owner, migrated};
 use crate::store::Host;
 use crate::store::fleet::{AttemptLimits, AttemptOf, Begun, TotpRecord};
 use crate::store::fleet_enroll::{Applied, Enrollment, FirstEnrollment, ProofUse, StoredChange};
-use crate::store::fleet_keys::FleetKey;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -27,6 +27,7 @@ use push_proto::fleet_enroll::{
     Change, EnrollRequest, EnrollResponse, MIN_SECRET_BYTES, NewTotp, Proof, StatusRequest,
     StatusResponse, TotpAlgorithm, TotpInfo, errors,
 };
+use push_proto::fleet_migrate::errors as migrate_errors;
 use zeroize::Zeroizing;
 
 /// Who asks about whom: what every audit line and attempt of these endpoints names.
@@ -35,16 +36,6 @@ pub(super) struct Asking<'a> {
     pub(super) scope: String,
     pub(super) user: &'a str,
     pub(super) event: &'static str,
-}
-
-/// What a change brings, made and checked before anything is counted.
-enum Made {
-    /// A new TOTP record (its confirmation code checked).
-    Totp(TotpRecord),
-    /// A new security key (its COSE key parsed).
-    Key(FleetKey),
-    /// Nothing to make.
-    Nothing,
 }
 
 impl Asking<'_> {
@@ -75,6 +66,7 @@ fn event_of(change: &Change) -> &'static str {
         Change::Remove(Factor::SecurityKey) => "fleet.enroll.remove_security_keys",
         Change::RemoveAll => "fleet.enroll.remove_all",
         Change::AddKey(_) => "fleet.enroll.add_key",
+        Change::Migrate(_) => "fleet.enroll.migrate",
     }
 }
 
@@ -243,15 +235,42 @@ async fn proof_rejected(state: &Shared, who: &Asking<'_>, why: Rejected, now: u6
     )
 }
 
+/// A change checked (and a secret sealed) before anything is counted: a new TOTP secret
+/// against its confirmation, a new security key's COSE key parsed, a migration's records
+/// against their bounds. Stateless.
+fn prepared(
+    state: &Shared,
+    who: &Asking<'_>,
+    change: &Change,
+    now: u64,
+) -> Result<Option<StoredChange>, ApiError> {
+    match change {
+        Change::Totp(t) => Ok(Some(StoredChange::Totp(new_totp(state, who, t, now)?))),
+        Change::AddKey(k) => {
+            Ok(Some(StoredChange::AddKey(super::fleet_key_enroll::new_key(state, who, k, now)?)))
+        }
+        Change::Migrate(m) => {
+            let owner = Owner { scope: &who.scope, user: who.user, rp_id: &state.fleet.rp_id };
+            match migrated(&state.master, owner, m, now) {
+                Ok(m) => Ok(Some(StoredChange::Migrate(m))),
+                Err(why) => {
+                    who.audit(state, "refused", Some(&why));
+                    Err(ApiError::bad_request(why))
+                }
+            }
+        }
+        _ => Ok(None),
+    }
+}
+
 /// The change as stored, and the recovery codes to show once (Argon2id on a blocking thread).
 async fn stored_change(
     change: Change,
-    made: Made,
+    ready: Option<StoredChange>,
     now: u64,
 ) -> Result<(StoredChange, Vec<Zeroizing<String>>), ApiError> {
-    match (change, made) {
-        (Change::Totp(_), Made::Totp(rec)) => Ok((StoredChange::Totp(rec), Vec::new())),
-        (Change::AddKey(_), Made::Key(k)) => Ok((StoredChange::AddKey(k), Vec::new())),
+    match (change, ready) {
+        (_, Some(ready)) => Ok((ready, Vec::new())),
         (Change::Remove(f), _) => Ok((StoredChange::Remove(f), Vec::new())),
         (Change::RemoveAll, _) => Ok((StoredChange::RemoveAll, Vec::new())),
         (Change::RecoveryCodes, _) => {
@@ -261,8 +280,8 @@ async fn stored_change(
                 .map_err(ApiError::internal)?;
             Ok((StoredChange::Recovery(set.slots.into_iter().flatten().collect()), codes))
         }
-        (Change::Totp(_) | Change::AddKey(_), _) => {
-            Err(ApiError::internal("fleet enroll: prepared record missing"))
+        (Change::Totp(_) | Change::AddKey(_) | Change::Migrate(_), None) => {
+            Err(ApiError::internal("fleet enroll: prepared change missing"))
         }
     }
 }
@@ -281,11 +300,7 @@ pub async fn enroll(
     validate(req.validate(), req.time, now)?;
     let scope = crate::scope::fleet_of_host(&host);
     let who = Asking { host: &host, scope, user: &req.user, event: event_of(&req.change) };
-    let made = match &req.change {
-        Change::Totp(t) => Made::Totp(new_totp(&state, &who, t, now)?),
-        Change::AddKey(k) => Made::Key(super::fleet_key_enroll::new_key(&state, &who, k, now)?),
-        _ => Made::Nothing,
-    };
+    let ready = prepared(&state, &who, &req.change, now)?;
     allowed(&state, &who, Purpose::Enroll).await?;
     let proof = req.proof.take();
     begin(&state, &who, &req.nonce, proof.is_some(), now).await?;
@@ -293,7 +308,8 @@ pub async fn enroll(
         Some(p) => Some(check_proof(&state, &who, p, now).await?),
         None => None,
     };
-    let (change, codes) = stored_change(req.change.clone(), made, now).await?;
+    let migrating = matches!(req.change, Change::Migrate(_));
+    let (change, codes) = stored_change(req.change, ready, now).await?;
     let e = Enrollment {
         scope: &who.scope,
         user: who.user,
@@ -307,6 +323,14 @@ pub async fn enroll(
             who.audit(&state, "ok", None);
             let recovery_codes = codes.iter().map(|c| c.to_string()).collect();
             Ok(json(StatusCode::OK, &EnrollResponse { recovery_codes }))
+        }
+        Applied::NeedsCurrentFactor if migrating => {
+            who.audit(&state, "refused", Some("already enrolled at the service: nothing changed"));
+            Err(ApiError::new(
+                StatusCode::CONFLICT,
+                migrate_errors::ALREADY_ENROLLED,
+                "the user already has a factor at the service; nothing changed",
+            ))
         }
         Applied::NeedsCurrentFactor => Err(who.refuse(
             &state,

@@ -68,6 +68,20 @@ pub enum StoredChange {
     /// Register a security key (unless its credential id is in the scope already, or the
     /// user has [`push_proto::fleet_keys::MAX_KEYS`]).
     AddKey(FleetKey),
+    /// A standalone host's records (`mfa-enroll migrate-to-fleet`); only for a user without
+    /// any factor ([`Applied::NeedsCurrentFactor`] otherwise, as every change without proof).
+    Migrate(Migrated),
+}
+
+/// One user's migrated records, checked and (the secret) sealed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Migrated {
+    /// The TOTP record with the host's watermark.
+    pub totp: Option<TotpRecord>,
+    /// Unused recovery codes: slot and Argon2id hash.
+    pub recovery: Vec<(u8, String)>,
+    /// Security keys for the fleet's RP id.
+    pub keys: Vec<FleetKey>,
 }
 
 /// One enrollment.

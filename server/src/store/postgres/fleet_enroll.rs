@@ -113,6 +113,29 @@ async fn delete(tx: &mut Tx<'_>, table_sql: &str, scope: &str, user: &str) -> Re
     Ok(())
 }
 
+/// Inserts unused recovery codes: (slot, Argon2id hash).
+async fn insert_codes(
+    tx: &mut Tx<'_>,
+    e: &Enrollment<'_>,
+    codes: impl Iterator<Item = (usize, &str)>,
+) -> Result<()> {
+    for (slot, hash) in codes {
+        sqlx::query(
+            "INSERT INTO fleet_recovery (scope, \"user\", slot, hash, used_at, created_at) \
+             VALUES ($1, $2, $3, $4, NULL, $5)",
+        )
+        .bind(e.scope)
+        .bind(e.user)
+        .bind(i64::try_from(slot).unwrap_or(i64::MAX))
+        .bind(hash)
+        .bind(i(e.now))
+        .execute(&mut **tx)
+        .await
+        .map_err(db)?;
+    }
+    Ok(())
+}
+
 async fn apply(tx: &mut Tx<'_>, e: &Enrollment<'_>) -> Result<()> {
     const TOTP: &str = "DELETE FROM fleet_totp WHERE scope = $1 AND \"user\" = $2";
     const CODES: &str = "DELETE FROM fleet_recovery WHERE scope = $1 AND \"user\" = $2";
@@ -130,19 +153,18 @@ async fn apply(tx: &mut Tx<'_>, e: &Enrollment<'_>) -> Result<()> {
         StoredChange::AddKey(k) => insert_key(tx, k).await,
         StoredChange::Recovery(hashes) => {
             delete(tx, CODES, e.scope, e.user).await?;
-            for (slot, hash) in hashes.iter().enumerate() {
-                sqlx::query(
-                    "INSERT INTO fleet_recovery (scope, \"user\", slot, hash, used_at, created_at) \
-                     VALUES ($1, $2, $3, $4, NULL, $5)",
-                )
-                .bind(e.scope)
-                .bind(e.user)
-                .bind(i64::try_from(slot).unwrap_or(i64::MAX))
-                .bind(hash)
-                .bind(i(e.now))
-                .execute(&mut **tx)
-                .await
-                .map_err(db)?;
+            insert_codes(tx, e, hashes.iter().enumerate().map(|(n, h)| (n, h.as_str()))).await
+        }
+        StoredChange::Migrate(m) => {
+            if let Some(r) = &m.totp {
+                set_totp(tx, r).await?;
+            }
+            // Only used codes can be here (an unused one is a factor): replaced.
+            delete(tx, CODES, e.scope, e.user).await?;
+            insert_codes(tx, e, m.recovery.iter().map(|(n, h)| (usize::from(*n), h.as_str())))
+                .await?;
+            for k in &m.keys {
+                insert_key(tx, k).await?;
             }
             Ok(())
         }
