@@ -33,6 +33,7 @@ pub mod api;
 pub mod fleet;
 pub mod fleet_enroll;
 pub mod fleet_keys;
+pub mod fleet_push;
 pub mod keys;
 pub mod limits;
 pub mod numbers;

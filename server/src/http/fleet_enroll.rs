@@ -63,10 +63,16 @@ fn event_of(change: &Change) -> &'static str {
         Change::Remove(Factor::Recovery) => "fleet.enroll.remove_recovery",
         Change::Remove(Factor::SecurityKey) => "fleet.enroll.remove_security_keys",
         Change::RemoveAll => "fleet.enroll.remove_all",
+        Change::Remove(Factor::Push) => "fleet.enroll.remove_push_devices",
+        Change::AddPushDevice { .. } => "fleet.enroll.push_device",
     }
 }
 
-fn validate(checked: Result<(), &'static str>, time: u64, now: u64) -> Result<(), ApiError> {
+pub(super) fn validate(
+    checked: Result<(), &'static str>,
+    time: u64,
+    now: u64,
+) -> Result<(), ApiError> {
     checked.map_err(ApiError::bad_request)?;
     if time.abs_diff(now) > MAX_SKEW {
         return Err(ApiError::bad_request(format!(
@@ -193,6 +199,8 @@ async fn check_proof(
         // A key's assertion needs the challenge exchange of /v2/fleet/key/*; as a proof for
         // a change it is not supported yet (counted like any attempt, and refused).
         Factor::SecurityKey => Err(Rejected::KeyNotAProof),
+        // A push approval is not an answer that can be typed: refused like a key's.
+        Factor::Push => Err(Rejected::KeyNotAProof),
     };
     match found {
         Ok(use_) => Ok(use_),
@@ -231,6 +239,9 @@ async fn stored_change(
         (Change::Totp(_), Some(rec)) => Ok((StoredChange::Totp(rec), Vec::new())),
         (Change::Remove(f), _) => Ok((StoredChange::Remove(f), Vec::new())),
         (Change::RemoveAll, _) => Ok((StoredChange::RemoveAll, Vec::new())),
+        (Change::AddPushDevice { device_id }, _) => {
+            Ok((StoredChange::AddPushDevice(device_id), Vec::new()))
+        }
         (Change::RecoveryCodes, _) => {
             let (codes, set) = tokio::task::spawn_blocking(move || RecoveryCodes::generate(now))
                 .await
@@ -263,6 +274,15 @@ pub async fn enroll(
     allowed(&state, &who, Purpose::Enroll).await?;
     let proof = req.proof.take();
     begin(&state, &who, &req.nonce, proof.is_some(), now).await?;
+    if let Change::AddPushDevice { device_id } = &req.change {
+        if !super::fleet_push::may_add(&*state.store, &host, who.user, device_id).await? {
+            return Err(who.refuse(
+                &state,
+                super::fleet_push::DEVICE_NOT_ALLOWED,
+                "device not paired by this user through this fleet host",
+            ));
+        }
+    }
     let proof = match proof {
         Some(p) => Some(check_proof(&state, &who, p, now).await?),
         None => None,
@@ -334,6 +354,8 @@ pub async fn status(
         totp,
         recovery_codes: u32::try_from(unused).unwrap_or(u32::MAX),
         security_keys: u32::try_from(store.fleet_keys(scope, user).await?.len())
+            .unwrap_or(u32::MAX),
+        push_devices: u32::try_from(store.fleet_push_devices(scope, user).await?.len())
             .unwrap_or(u32::MAX),
         may_enroll_first: false,
         locked_until: lock.locked_until.filter(|t| *t > now),

@@ -6,6 +6,7 @@ pub mod extract;
 pub mod fleet;
 pub mod fleet_enroll;
 pub mod fleet_keys;
+pub mod fleet_push;
 pub mod host;
 pub mod pairing;
 pub mod passkey;
@@ -77,6 +78,7 @@ pub fn router(state: Shared) -> Router {
         .route(push_proto::fleet_keys::VERIFY, post(fleet_keys::verify))
         .route(push_proto::fleet_enroll::ENROLL, post(fleet_enroll::enroll))
         .route(push_proto::fleet_enroll::STATUS, post(fleet_enroll::status))
+        .route(push_proto::fleet_push::DEVICES, post(fleet_push::devices))
         .route(path::PUSH_SUBSCRIPTION, put(webpush::subscribe).delete(webpush::unsubscribe))
         .merge(web::routes())
         .fallback(not_found)

@@ -56,6 +56,9 @@ pub enum StoredChange {
     Remove(Factor),
     /// Remove every factor.
     RemoveAll,
+    /// Make this device (checked by the caller: the user's, paired through the asking fleet
+    /// host, not revoked) a fleet push factor.
+    AddPushDevice(String),
 }
 
 /// One enrollment.

@@ -44,6 +44,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (7, include_str!("../../migrations/postgres/0007_fleet_admin.sql")),
     (8, include_str!("../../migrations/postgres/0008_fleet_keys.sql")),
     (9, include_str!("../../migrations/postgres/0009_fleet_enroll.sql")),
+    (10, include_str!("../../migrations/postgres/0010_fleet_push.sql")),
 ];
 
 /// The `NOTIFY` channel; payloads are `Hub` keys (`tx:<txid>`, `dev:<id>`, `pair:<id>`).

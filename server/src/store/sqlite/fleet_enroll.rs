@@ -8,6 +8,7 @@ use super::super::fleet::{AttemptLimits, AttemptOf, Begun, TotpRecord};
 use super::super::fleet_enroll::{
     Applied, Enrollment, FleetEnrollStore, ProofUse, StoredChange, unproven,
 };
+use super::super::fleet_push::{ADD, bind_add};
 use super::super::sql::db;
 use super::SqliteStore;
 use super::fleet::{clear_failures, take_nonce, take_rate};
@@ -33,10 +34,13 @@ async fn standing(tx: &mut Tx<'_>, scope: &str, user: &str) -> Result<(bool, boo
     let codes = "SELECT COUNT(*) AS n FROM fleet_recovery WHERE scope = ? AND user = ? \
                  AND used_at IS NULL";
     let keys = "SELECT COUNT(*) AS n FROM fleet_keys WHERE scope = ? AND user = ?";
+    let push = "SELECT COUNT(*) AS n FROM fleet_push_devices f JOIN devices d ON d.id = f.device_id \
+                   WHERE f.scope = ? AND f.user = ? AND d.revoked_at IS NULL";
     let opt = "SELECT COUNT(*) AS n FROM fleet_opt_in WHERE scope = ? AND user = ?";
     let has = count(tx, totp, scope, user).await?
         + count(tx, codes, scope, user).await?
         + count(tx, keys, scope, user).await?
+        + count(tx, push, scope, user).await?
         > 0;
     Ok((has, count(tx, opt, scope, user).await? > 0))
 }
@@ -90,19 +94,29 @@ async fn delete(tx: &mut Tx<'_>, table_sql: &str, scope: &str, user: &str) -> Re
     Ok(())
 }
 
+async fn add_push_device(tx: &mut Tx<'_>, e: &Enrollment<'_>, device_id: &str) -> Result<()> {
+    let q = bind_add(sqlx::query(ADD), e, device_id);
+    q.execute(&mut **tx).await.map_err(db)?;
+    Ok(())
+}
+
 async fn apply(tx: &mut Tx<'_>, e: &Enrollment<'_>) -> Result<()> {
     const TOTP: &str = "DELETE FROM fleet_totp WHERE scope = ? AND user = ?";
     const CODES: &str = "DELETE FROM fleet_recovery WHERE scope = ? AND user = ?";
     const KEYS: &str = "DELETE FROM fleet_keys WHERE scope = ? AND user = ?";
+    const PUSH: &str = "DELETE FROM fleet_push_devices WHERE scope = ? AND user = ?";
     match &e.change {
         StoredChange::Totp(r) => set_totp(tx, r).await,
         StoredChange::Remove(Factor::Totp) => delete(tx, TOTP, e.scope, e.user).await,
         StoredChange::Remove(Factor::Recovery) => delete(tx, CODES, e.scope, e.user).await,
         StoredChange::Remove(Factor::SecurityKey) => delete(tx, KEYS, e.scope, e.user).await,
+        StoredChange::Remove(Factor::Push) => delete(tx, PUSH, e.scope, e.user).await,
+        StoredChange::AddPushDevice(id) => add_push_device(tx, e, id).await,
         StoredChange::RemoveAll => {
             delete(tx, TOTP, e.scope, e.user).await?;
             delete(tx, CODES, e.scope, e.user).await?;
-            delete(tx, KEYS, e.scope, e.user).await
+            delete(tx, KEYS, e.scope, e.user).await?;
+            delete(tx, PUSH, e.scope, e.user).await
         }
         StoredChange::Recovery(hashes) => {
             delete(tx, CODES, e.scope, e.user).await?;
@@ -192,3 +206,5 @@ impl FleetEnrollStore for SqliteStore {
         Ok(n > 0)
     }
 }
+
+crate::store::fleet_push::fleet_push_impl!(SqliteStore);
