@@ -37,6 +37,9 @@ pub enum Factor {
     /// A FIDO2 security key's assertion over a challenge of the service's
     /// ([`crate::fleet_keys`]).
     SecurityKey,
+    /// A fleet push device's approval ([`crate::fleet_push`]); only removed by name, never
+    /// sent as an answer.
+    Push,
 }
 
 impl Factor {
@@ -46,6 +49,7 @@ impl Factor {
             Factor::Totp => "totp",
             Factor::Recovery => "recovery",
             Factor::SecurityKey => "security_key",
+            Factor::Push => "push",
         }
     }
 }

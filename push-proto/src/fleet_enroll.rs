@@ -117,6 +117,13 @@ pub enum Change {
     /// user has no factor at the service, without proof
     /// ([`crate::fleet_migrate::errors::ALREADY_ENROLLED`] otherwise).
     Migrate(crate::fleet_migrate::Migration),
+    /// Make a push device a fleet factor of the user ([`crate::fleet_push`]): it must have
+    /// been paired by this user through the asking host, which is in the fleet's push scope,
+    /// and not be revoked.
+    AddPushDevice {
+        /// The device's id (as `mfa-enroll push` learned it while pairing).
+        device_id: String,
+    },
 }
 
 /// An answer of a factor the user has now.
@@ -160,6 +167,7 @@ fn is_answer(s: &str) -> bool {
     !s.is_empty() && s.len() <= MAX_ANSWER && !s.chars().any(|c| c.is_control())
 }
 
+/// The checks every fleet request about a user shares: user, nonce and time.
 pub(crate) fn common(user: &str, time: u64, nonce: &str) -> Result<(), &'static str> {
     if !limits::is_user(user) {
         return Err("user is malformed");
@@ -214,6 +222,13 @@ impl EnrollRequest {
             Change::Migrate(_) if self.proof.is_some() => Err("a migration carries no proof"),
             Change::Migrate(m) => m.validate(),
             Change::RecoveryCodes | Change::Remove(_) | Change::RemoveAll => Ok(()),
+            Change::AddPushDevice { device_id } => {
+                if limits::is_id(device_id) {
+                    Ok(())
+                } else {
+                    Err("device_id is malformed")
+                }
+            }
         }
     }
 }
@@ -280,6 +295,9 @@ pub struct StatusResponse {
     /// Security keys registered at the service.
     #[serde(default)]
     pub security_keys: u32,
+    /// Push devices that are fleet factors of the user ([`crate::fleet_push`]).
+    #[serde(default)]
+    pub push_devices: u32,
     /// Whether the user may enroll a first factor without proof (has none, and
     /// `first_enrollment` is `self` or the user is opted in).
     pub may_enroll_first: bool,
@@ -290,7 +308,10 @@ pub struct StatusResponse {
 impl StatusResponse {
     /// Whether the user has any factor (then every change needs a [`Proof`]).
     pub fn enrolled(&self) -> bool {
-        self.totp.is_some() || self.recovery_codes > 0 || self.security_keys > 0
+        self.totp.is_some()
+            || self.recovery_codes > 0
+            || self.security_keys > 0
+            || self.push_devices > 0
     }
 }
 

@@ -35,6 +35,7 @@ pub mod fleet_enroll;
 pub mod fleet_key_enroll;
 pub mod fleet_keys;
 pub mod fleet_migrate;
+pub mod fleet_push;
 pub mod keys;
 pub mod limits;
 pub mod numbers;

@@ -241,8 +241,8 @@ pub enum FleetUserCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Remove every fleet record of the user (TOTP, recovery codes, lockout, host group
-    /// restrictions): the user is then unknown on every host.
+    /// Remove every fleet record of the user (TOTP, recovery codes, security keys, push
+    /// devices, lockout, host group restrictions): the user is then unknown on every host.
     Remove {
         /// Which user.
         #[command(flatten)]

@@ -152,7 +152,7 @@ impl Admin {
         };
         Ok(format!(
             "user {user} (fleet scope {scope})\ntotp: {totp}\nrecovery codes: {} unused, {} used\n\
-             security keys: {}\nfailures: {}\nlocked until: {}\nhost groups: {}",
+             security keys: {}\npush devices: {}\nfailures: {}\nlocked until: {}\nhost groups: {}",
             v["recovery_codes"]["unused"],
             v["recovery_codes"]["used"],
             v["security_keys"]
@@ -164,6 +164,13 @@ impl Admin {
                     k["name"].as_str().unwrap_or_default(),
                     k["credential_id"].as_str().unwrap_or_default()
                 ))
+                .collect::<Vec<_>>()
+                .join(", "),
+            v["push_devices"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|d| d.as_str())
                 .collect::<Vec<_>>()
                 .join(", "),
             v["failures"],

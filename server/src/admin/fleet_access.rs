@@ -133,6 +133,7 @@ impl Admin {
         let lock = self.store.lockout(scope, user).await.map_err(e)?;
         let restrictions = self.store.user_groups(scope, user).await.map_err(e)?;
         let keys = self.store.fleet_keys(scope, user).await.map_err(e)?;
+        let push = self.store.fleet_push_devices(scope, user).await.map_err(e)?;
         let unused = codes.iter().filter(|c| c.used_at.is_none()).count();
         let mut groups = json!({});
         for p in Purpose::ALL {
@@ -154,6 +155,7 @@ impl Admin {
                 "user_verification": k.user_verification, "created_at": k.created_at,
                 "used_at": k.used_at,
             })).collect::<Vec<_>>(),
+            "push_devices": push,
             "failures": lock.failures,
             "locked_until": lock.locked_until,
             "groups": groups,

@@ -40,6 +40,8 @@ pub enum Rejected {
     /// A security key's signature counter did not increase: a replayed assertion or a
     /// cloned key.
     KeyCounter,
+    /// A factor that cannot be sent as an answer (a push approval) offered as one.
+    NotAProof,
 }
 
 impl Rejected {
@@ -53,6 +55,7 @@ impl Rejected {
             Rejected::BadChallenge => "challenge unknown, used, expired or not this login's",
             Rejected::WrongRp => "assertion for another relying party",
             Rejected::KeyCounter => "signature counter did not increase (replay or cloned key)",
+            Rejected::NotAProof => "not a factor that can be sent as an answer",
         }
     }
 }

@@ -29,6 +29,7 @@ pub(super) fn audit(
             Factor::Totp => "fleet.verify.totp",
             Factor::Recovery => "fleet.verify.recovery",
             Factor::SecurityKey => "fleet.verify.security_key",
+            Factor::Push => "fleet.verify.push",
         },
         host: Some(&host.id),
         user: Some(&req.user),
@@ -162,7 +163,9 @@ pub async fn verify(
             crate::fleet::check_recovery(&*state.store, &scope, &req.user, answer, now).await?
         }
         // Assertions come through `POST /v2/fleet/key/verify` (`super::fleet_keys`).
-        Factor::SecurityKey => Err(Rejected::NoFactor),
+        // Approvals come through the push protocol, checked by the module against the
+        // signed device list (`super::fleet_push`).
+        Factor::SecurityKey | Factor::Push => Err(Rejected::NoFactor),
     };
     match outcome {
         Ok(()) => {

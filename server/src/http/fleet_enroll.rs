@@ -67,6 +67,8 @@ fn event_of(change: &Change) -> &'static str {
         Change::RemoveAll => "fleet.enroll.remove_all",
         Change::AddKey(_) => "fleet.enroll.add_key",
         Change::Migrate(_) => "fleet.enroll.migrate",
+        Change::Remove(Factor::Push) => "fleet.enroll.remove_push_devices",
+        Change::AddPushDevice { .. } => "fleet.enroll.push_device",
     }
 }
 
@@ -207,6 +209,9 @@ async fn check_proof(
             Some(k) => super::fleet_key_enroll::key_proof(state, &who.scope, who, k, now).await?,
             None => Err(Rejected::Wrong),
         },
+        // A push approval is not an answer that can be sent as a proof: refused (counted
+        // like any attempt).
+        Factor::Push => Err(Rejected::NotAProof),
     };
     match found {
         Ok(use_) => Ok(use_),
@@ -273,6 +278,9 @@ async fn stored_change(
         (_, Some(ready)) => Ok((ready, Vec::new())),
         (Change::Remove(f), _) => Ok((StoredChange::Remove(f), Vec::new())),
         (Change::RemoveAll, _) => Ok((StoredChange::RemoveAll, Vec::new())),
+        (Change::AddPushDevice { device_id }, _) => {
+            Ok((StoredChange::AddPushDevice(device_id), Vec::new()))
+        }
         (Change::RecoveryCodes, _) => {
             let (codes, set) = tokio::task::spawn_blocking(move || RecoveryCodes::generate(now))
                 .await
@@ -304,6 +312,15 @@ pub async fn enroll(
     allowed(&state, &who, Purpose::Enroll).await?;
     let proof = req.proof.take();
     begin(&state, &who, &req.nonce, proof.is_some(), now).await?;
+    if let Change::AddPushDevice { device_id } = &req.change {
+        if !super::fleet_push::may_add(&*state.store, &host, who.user, device_id).await? {
+            return Err(who.refuse(
+                &state,
+                super::fleet_push::DEVICE_NOT_ALLOWED,
+                "device not paired by this user through this fleet host",
+            ));
+        }
+    }
     let proof = match proof {
         Some(p) => Some(check_proof(&state, &who, p, now).await?),
         None => None,
@@ -392,6 +409,8 @@ pub async fn status(
         totp,
         recovery_codes: u32::try_from(unused).unwrap_or(u32::MAX),
         security_keys: u32::try_from(store.fleet_keys(scope, user).await?.len())
+            .unwrap_or(u32::MAX),
+        push_devices: u32::try_from(store.fleet_push_devices(scope, user).await?.len())
             .unwrap_or(u32::MAX),
         may_enroll_first: false,
         locked_until: lock.locked_until.filter(|t| *t > now),

@@ -7,6 +7,7 @@ pub mod fleet;
 pub mod fleet_enroll;
 pub mod fleet_key_enroll;
 pub mod fleet_keys;
+pub mod fleet_push;
 pub mod host;
 pub mod pairing;
 pub mod passkey;
@@ -79,6 +80,7 @@ pub fn router(state: Shared) -> Router {
         .route(push_proto::fleet_enroll::ENROLL, post(fleet_enroll::enroll))
         .route(push_proto::fleet_enroll::STATUS, post(fleet_enroll::status))
         .route(push_proto::fleet_key_enroll::CHALLENGE, post(fleet_key_enroll::challenge))
+        .route(push_proto::fleet_push::DEVICES, post(fleet_push::devices))
         .route(path::PUSH_SUBSCRIPTION, put(webpush::subscribe).delete(webpush::unsubscribe))
         .merge(web::routes())
         .fallback(not_found)

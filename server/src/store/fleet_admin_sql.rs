@@ -13,7 +13,8 @@ pub(crate) const FLEET_USERS: &str = "SELECT \"user\" AS v FROM fleet_totp WHERE
      UNION SELECT \"user\" FROM fleet_recovery WHERE scope = $1 \
      UNION SELECT \"user\" FROM fleet_lockout WHERE scope = $1 \
      UNION SELECT \"user\" FROM fleet_user_groups WHERE scope = $1 \
-     UNION SELECT \"user\" FROM fleet_keys WHERE scope = $1 ORDER BY 1";
+     UNION SELECT \"user\" FROM fleet_keys WHERE scope = $1 \
+     UNION SELECT \"user\" FROM fleet_push_devices WHERE scope = $1 ORDER BY 1";
 
 /// The tables holding a user's fleet records (`scope`, `"user"` columns), emptied by
 /// `remove_user`. Later factors add theirs here.
@@ -24,6 +25,7 @@ pub(crate) const USER_TABLES: &[&str] = &[
     "fleet_key_challenges",
     "fleet_lockout",
     "fleet_user_groups",
+    "fleet_push_devices",
 ];
 
 /// Implements `FleetAdminStore` for `$store`, which has a `pool` and an inherent

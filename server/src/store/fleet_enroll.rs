@@ -71,6 +71,9 @@ pub enum StoredChange {
     /// A standalone host's records (`mfa-enroll migrate-to-fleet`); only for a user without
     /// any factor ([`Applied::NeedsCurrentFactor`] otherwise, as every change without proof).
     Migrate(Migrated),
+    /// Make this device (checked by the caller: the user's, paired through the asking fleet
+    /// host, not revoked) a fleet push factor.
+    AddPushDevice(String),
 }
 
 /// One user's migrated records, checked and (the secret) sealed.

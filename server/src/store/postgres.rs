@@ -44,6 +44,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (7, include_str!("../../migrations/postgres/0007_fleet_admin.sql")),
     (8, include_str!("../../migrations/postgres/0008_fleet_keys.sql")),
     (9, include_str!("../../migrations/postgres/0009_fleet_enroll.sql")),
+    (10, include_str!("../../migrations/postgres/0010_fleet_push.sql")),
     (13, include_str!("../../migrations/postgres/0013_fleet_key_purpose.sql")),
 ];
 

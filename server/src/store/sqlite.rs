@@ -43,6 +43,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (7, include_str!("../../migrations/sqlite/0007_fleet_admin.sql")),
     (8, include_str!("../../migrations/sqlite/0008_fleet_keys.sql")),
     (9, include_str!("../../migrations/sqlite/0009_fleet_enroll.sql")),
+    (10, include_str!("../../migrations/sqlite/0010_fleet_push.sql")),
     (13, include_str!("../../migrations/sqlite/0013_fleet_key_purpose.sql")),
 ];
 

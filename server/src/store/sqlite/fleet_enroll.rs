@@ -9,6 +9,7 @@ use super::super::fleet_enroll::{
     Applied, Enrollment, FleetEnrollStore, ProofUse, StoredChange, unproven,
 };
 use super::super::fleet_keys::FleetKey;
+use super::super::fleet_push::{ADD, bind_add};
 use super::super::sql::db;
 use super::SqliteStore;
 use super::fleet::{clear_failures, take_nonce, take_rate};
@@ -35,10 +36,13 @@ async fn standing(tx: &mut Tx<'_>, scope: &str, user: &str) -> Result<(bool, boo
     let codes = "SELECT COUNT(*) AS n FROM fleet_recovery WHERE scope = ? AND user = ? \
                  AND used_at IS NULL";
     let keys = "SELECT COUNT(*) AS n FROM fleet_keys WHERE scope = ? AND user = ?";
+    let push = "SELECT COUNT(*) AS n FROM fleet_push_devices f JOIN devices d ON d.id = f.device_id \
+                   WHERE f.scope = ? AND f.user = ? AND d.revoked_at IS NULL";
     let opt = "SELECT COUNT(*) AS n FROM fleet_opt_in WHERE scope = ? AND user = ?";
     let has = count(tx, totp, scope, user).await?
         + count(tx, codes, scope, user).await?
         + count(tx, keys, scope, user).await?
+        + count(tx, push, scope, user).await?
         > 0;
     Ok((has, count(tx, opt, scope, user).await? > 0))
 }
@@ -135,19 +139,29 @@ async fn insert_codes(
     Ok(())
 }
 
+async fn add_push_device(tx: &mut Tx<'_>, e: &Enrollment<'_>, device_id: &str) -> Result<()> {
+    let q = bind_add(sqlx::query(ADD), e, device_id);
+    q.execute(&mut **tx).await.map_err(db)?;
+    Ok(())
+}
+
 async fn apply(tx: &mut Tx<'_>, e: &Enrollment<'_>) -> Result<()> {
     const TOTP: &str = "DELETE FROM fleet_totp WHERE scope = ? AND user = ?";
     const CODES: &str = "DELETE FROM fleet_recovery WHERE scope = ? AND user = ?";
     const KEYS: &str = "DELETE FROM fleet_keys WHERE scope = ? AND user = ?";
+    const PUSH: &str = "DELETE FROM fleet_push_devices WHERE scope = ? AND user = ?";
     match &e.change {
         StoredChange::Totp(r) => set_totp(tx, r).await,
         StoredChange::Remove(Factor::Totp) => delete(tx, TOTP, e.scope, e.user).await,
         StoredChange::Remove(Factor::Recovery) => delete(tx, CODES, e.scope, e.user).await,
         StoredChange::Remove(Factor::SecurityKey) => delete(tx, KEYS, e.scope, e.user).await,
+        StoredChange::Remove(Factor::Push) => delete(tx, PUSH, e.scope, e.user).await,
+        StoredChange::AddPushDevice(id) => add_push_device(tx, e, id).await,
         StoredChange::RemoveAll => {
             delete(tx, TOTP, e.scope, e.user).await?;
             delete(tx, CODES, e.scope, e.user).await?;
-            delete(tx, KEYS, e.scope, e.user).await
+            delete(tx, KEYS, e.scope, e.user).await?;
+            delete(tx, PUSH, e.scope, e.user).await
         }
         StoredChange::AddKey(k) => insert_key(tx, k).await,
         StoredChange::Recovery(hashes) => {
@@ -242,3 +256,5 @@ impl FleetEnrollStore for SqliteStore {
         Ok(n > 0)
     }
 }
+
+crate::store::fleet_push::fleet_push_impl!(SqliteStore);
