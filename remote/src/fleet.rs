@@ -25,9 +25,7 @@ fn fleet_error(e: PushError) -> FleetError {
     match e {
         PushError::Outage(m) => FleetError::Outage(m),
         PushError::Unavailable(m) => FleetError::Unavailable(m),
-        PushError::Refused { code, .. } => {
-            FleetError::Unavailable(format!("the service refused the request: {code}"))
-        }
+        PushError::Refused { code, .. } => FleetError::Refused(code),
     }
 }
 

@@ -13,17 +13,16 @@ use crate::context::{load_config, target_user};
 use crate::error::{Error, Result};
 use crate::output::{write_json, write_recovery_codes};
 use crate::prompt::Console;
+use crate::selfservice::Terminal;
 use mfa_login::config::Config;
 use mfa_login::enroll::PendingTotp;
-use mfa_login::login::{Clock, SystemClock};
+use mfa_login::fleet::FleetError;
+use mfa_login::fleet::enroll::{FleetUser, Stop, new_totp};
+use mfa_login::login::SystemClock;
 use mfa_login::policy::Backend;
 use mfa_login::username::UserName;
 use mfa_remote::fleet::FleetClient;
-use push_proto::fleet::Factor;
-use push_proto::fleet_enroll::{
-    Change, EnrollRequest, EnrollResponse, NewTotp, Proof, StatusRequest, StatusResponse,
-    TotpAlgorithm,
-};
+use push_proto::fleet_enroll::{Change, EnrollResponse, Proof, StatusResponse};
 use std::io::Write;
 use zeroize::Zeroizing;
 
@@ -63,60 +62,59 @@ fn connect(cfg: &Config) -> Result<FleetClient> {
     FleetClient::new(fc).map_err(|e| Error::Aborted(format!("the fleet service: {e}")))
 }
 
-fn now() -> Result<u64> {
-    Ok(SystemClock.now()?)
-}
-
-fn nonce() -> Result<String> {
-    push_proto::random_token(32).map_err(|e| Error::Aborted(format!("random: {e}")))
-}
-
-/// One user at the service.
+/// One user at the service: the shared steps ([`mfa_login::fleet::enroll`]) with this
+/// command's messages for root.
 struct At {
     client: FleetClient,
     user: UserName,
 }
 
+/// A step that stopped, for root: the reason as it is (root reads the service's error code).
+fn aborted(stop: Stop) -> Error {
+    match stop {
+        Stop::Service(FleetError::Refused(code)) => Error::Aborted(format!(
+            "the fleet service refused the change, nothing changed (the fleet service refused \
+             the request: {code})"
+        )),
+        Stop::NoAnswer => Error::Aborted("no current code entered; nothing changed".into()),
+        s => Error::Aborted(format!("the fleet service: {s}")),
+    }
+}
+
 impl At {
+    fn at(&self) -> FleetUser<'_> {
+        FleetUser { service: &self.client, user: &self.user, clock: &SystemClock }
+    }
+
+    fn with<T>(
+        &self,
+        step: impl FnOnce(&FleetUser<'_>) -> std::result::Result<T, Stop>,
+    ) -> Result<T> {
+        step(&self.at()).map_err(aborted)
+    }
+
     fn fetch_status(&self) -> Result<StatusResponse> {
-        let req = StatusRequest { user: self.user.as_str().into(), time: now()?, nonce: nonce()? };
-        self.client.status(&req).map_err(|e| Error::Aborted(format!("the fleet service: {e}")))
+        self.with(|u| u.status())
     }
 
     fn send(&self, proof: Option<Proof>, change: Change) -> Result<EnrollResponse> {
-        let req = EnrollRequest {
-            user: self.user.as_str().into(),
-            time: now()?,
-            nonce: nonce()?,
-            proof,
-            change,
-        };
-        self.client.enroll(&req).map_err(|e| {
-            Error::Aborted(format!("the fleet service refused the change, nothing changed ({e})"))
-        })
+        self.with(|u| u.send(proof, change))
     }
 
     /// With a user who has a factor: asks for a current one (a code from the app, or a
     /// recovery code), which the service checks and uses up.
     fn proof(&self, st: &StatusResponse, console: &mut Console<'_>) -> Result<Option<Proof>> {
-        if !st.enrolled() {
-            if !st.may_enroll_first {
-                return Err(Error::Aborted(format!(
-                    "{} has no factor yet and the fleet's service does not allow a first \
-                     enrollment from a host (first_enrollment = \"admin\"): ask the admin to \
-                     opt the user in",
-                    self.user
-                )));
-            }
-            return Ok(None);
+        let mut terminal = Terminal { console };
+        match self.at().proof(st, &mut terminal) {
+            Ok(p) => Ok(p),
+            Err(Stop::NotOptedIn) => Err(Error::Aborted(format!(
+                "{} has no factor yet and the fleet's service does not allow a first \
+                 enrollment from a host (first_enrollment = \"admin\"): ask the admin to \
+                 opt the user in",
+                self.user
+            ))),
+            Err(s) => Err(aborted(s)),
         }
-        let prompt = "Current code from the authenticator app, or a recovery code: ";
-        let Some(answer) = console.ask_hidden(prompt)?.filter(|a| !a.is_empty()) else {
-            return Err(Error::Aborted("no current code entered; nothing changed".into()));
-        };
-        let digits = answer.chars().filter(|c| !c.is_whitespace()).all(|c| c.is_ascii_digit());
-        let factor = if digits { Factor::Totp } else { Factor::Recovery };
-        Ok(Some(Proof { factor, answer: answer.to_string() }))
     }
 
     fn status(&self, args: &JsonArgs, out: &mut dyn Write) -> Result<()> {
@@ -201,19 +199,7 @@ impl At {
         let Some(code) = console.ask(&prompt)?.filter(|a| !a.is_empty()) else {
             return Err(Error::Aborted("no code entered; nothing was saved".into()));
         };
-        let algorithm = match p.algorithm.name() {
-            "SHA256" => TotpAlgorithm::Sha256,
-            "SHA512" => TotpAlgorithm::Sha512,
-            _ => TotpAlgorithm::Sha1,
-        };
-        let new = NewTotp {
-            secret: e.secret.to_string(),
-            algorithm,
-            digits: p.digits,
-            step: p.step,
-            confirmation: code.to_string(),
-        };
-        self.send(proof, Change::Totp(new))?;
+        self.send(proof, new_totp(&e.pending, &code))?;
         writeln!(
             console.out,
             "\nThe code is right: the authenticator app is enrolled at the fleet's service."
