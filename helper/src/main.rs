@@ -1,5 +1,8 @@
 //! `mfa-helper`: the setuid-root helper of pam_mfa (the `unix_chkpwd` pattern).
 //!
+//! On a fleet host, enrollment requests go to the fleet's service
+//! ([`mfa_login::selfservice_fleet`]), with the host credential read here as root.
+//!
 //! Screen lockers and `su` run the PAM stack without root, and users run `mfa-enroll` without
 //! sudo; the secrets are root-only. This program, installed setuid root, gives such callers the
 //! module's logic for **the calling user only** (the user of the real uid; a name in the request

@@ -182,7 +182,7 @@ impl At {
             ));
         }
         let st = self.fetch_status()?;
-        // Asked first: a wrong current code stops before a secret is shown.
+        // Asked first; the service checks it together with the change.
         let proof = self.proof(&st, console)?;
         let account = format!("{}@{}", self.user, hostname()?);
         let pending = PendingTotp::generate(&cfg.totp, &account)?;
