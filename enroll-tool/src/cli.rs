@@ -15,8 +15,10 @@ Without sudo, users manage their own account (totp, push, fido2, status, remove,
 recovery-codes, opt-in) through the setuid helper; changing an enrolled factor asks for a
 current code first.
 On a fleet host ([fleet] and a rule with backend = \"fleet\"), totp, recovery-codes, status
-and remove act on the user's record at the fleet's service (root, with --user, today); the
-service checks the current code, and the codes it makes are shown once.
+and remove act on the user's record at the fleet's service: as root with --user, or without
+sudo for the user's own account through the setuid helper (which reads the host credential;
+the caller never sees it). The service checks the current code, and the codes it makes are
+shown once.
 `sudo mfa-enroll migrate-to-fleet --all` moves a standalone host's records to the fleet's
 service (see its --help).
 Everything else, and --user, is for root.

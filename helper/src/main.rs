@@ -1,5 +1,8 @@
 //! `mfa-helper`: the setuid-root helper of pam_mfa (the `unix_chkpwd` pattern).
 //!
+//! On a fleet host, enrollment requests go to the fleet's service
+//! ([`mfa_login::selfservice_fleet`]), with the host credential read here as root.
+//!
 //! Screen lockers and `su` run the PAM stack without root, and users run `mfa-enroll` without
 //! sudo; the secrets are root-only. This program, installed setuid root, gives such callers the
 //! module's logic for **the calling user only** (the user of the real uid; a name in the request
@@ -124,26 +127,30 @@ fn main() -> ExitCode {
         Err(e) => return fail(&mut output, &e.to_string(), Denial::Config),
     };
     let op = op_name(&request);
-    if fleet_enrollment(&cfg, &request) {
-        // The user's factors live at the fleet's service; acting on this host's store would
-        // enroll factors no fleet rule uses. Until the helper speaks to the service, refuse.
-        return fail(
-            &mut output,
-            "fleet mode: enrollment through the helper is not available yet; ask root to run \
-             mfa-enroll --user",
-            Denial::Config,
-        );
-    }
     let mut conv = Logged(PipeConversation::new(input, output));
-    let served = mfa_login::selfservice::serve(
-        request,
-        &user,
-        &cfg,
-        &mut conv,
-        &SystemClock,
-        &SystemDirectory,
-        &mfa_remote::Network,
-    );
+    // On a fleet host the user's factors are the service's: enrollment goes there, with this
+    // host's credential (read here, as root, never sent to the caller), for the caller's own
+    // name.
+    let served = if fleet_enrollment(&cfg, &request) {
+        mfa_login::selfservice_fleet::serve(
+            request,
+            &user,
+            &cfg,
+            &mut conv,
+            &SystemClock,
+            &mfa_remote::Network,
+        )
+    } else {
+        mfa_login::selfservice::serve(
+            request,
+            &user,
+            &cfg,
+            &mut conv,
+            &SystemClock,
+            &SystemDirectory,
+            &mfa_remote::Network,
+        )
+    };
     let o = &served.outcome;
     let priority = match o.decision {
         Decision::Deny(_) => libc::LOG_NOTICE,

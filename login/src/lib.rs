@@ -31,6 +31,7 @@ pub mod seat;
 /// Checked file access (the `mfa-securefs` crate, shared with mfa-server).
 pub use mfa_securefs as secure_fs;
 pub mod selfservice;
+pub mod selfservice_fleet;
 pub mod store;
 
 // The factors, moved to `mfa-factors` (no I/O), kept at their old paths.

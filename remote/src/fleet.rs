@@ -33,9 +33,7 @@ fn fleet_error(e: PushError) -> FleetError {
                     .into(),
             )
         }
-        PushError::Refused { code, .. } => {
-            FleetError::Unavailable(format!("the service refused the request: {code}"))
-        }
+        PushError::Refused { code, .. } => FleetError::Refused(code),
     }
 }
 

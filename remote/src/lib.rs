@@ -101,6 +101,18 @@ impl FleetRemote for FleetClient {
     ) -> Result<push_proto::fleet::VerifyResponse, FleetError> {
         FleetClient::key_verify(self, req)
     }
+    fn enroll(
+        &self,
+        req: &push_proto::fleet_enroll::EnrollRequest,
+    ) -> Result<push_proto::fleet_enroll::EnrollResponse, FleetError> {
+        FleetClient::enroll(self, req)
+    }
+    fn status(
+        &self,
+        req: &push_proto::fleet_enroll::StatusRequest,
+    ) -> Result<push_proto::fleet_enroll::StatusResponse, FleetError> {
+        FleetClient::status(self, req)
+    }
 }
 
 impl Remotes for Network {

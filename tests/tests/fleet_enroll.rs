@@ -120,11 +120,13 @@ fn enrolled_on_one_host_logs_in_on_the_others_and_changes_need_a_current_factor(
     assert!(!text(&o).contains(&secret));
 }
 
-/// On a fleet host the setuid helper refuses enrollment (and status) requests: its local store
-/// is not where fleet rules look, and it does not speak to the service yet. The configuration
-/// loads (`configure` runs `mfa-enroll init` with it); the refusal is the helper's.
+/// On a fleet host the setuid helper takes enrollment (and status) requests to the service,
+/// never to its local store (not where fleet rules look): with the service unusable (no
+/// credential, nothing listening) it denies and nothing is stored. The configuration loads
+/// (`configure` runs `mfa-enroll init` with it); the refusal is the helper's.
+/// (`fleet_selfservice.rs` enrolls through the helper with the service up.)
 #[test]
-fn the_helper_refuses_enrollment_on_a_fleet_host() {
+fn the_helper_on_a_fleet_host_never_enrolls_into_the_local_store() {
     use mfa_tests::sandbox::{Sandbox, enroll_tool};
     let s = Sandbox::new();
     let name = fresh_name("fh");
@@ -138,7 +140,7 @@ fn the_helper_refuses_enrollment_on_a_fleet_host() {
     ));
     let out = s.run_as(uid, &helper, &[], b"\"status\"\n");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("{\"deny\":\"config\"}"), "{out:?}");
+    assert!(stdout.contains("{\"deny\":\"unavailable\"}"), "{out:?}");
     let out = s.run_as(uid, &enroll_tool(), &["totp", "--qr", "none"], b"123456\n");
     assert!(!out.status.success(), "{out:?}");
     assert!(!s.dir.join(format!("state/users/{name}")).exists());

@@ -13,17 +13,17 @@ use crate::context::{load_config, target_user};
 use crate::error::{Error, Result};
 use crate::output::{write_json, write_recovery_codes};
 use crate::prompt::Console;
+use crate::selfservice::Terminal;
 use mfa_login::config::Config;
 use mfa_login::enroll::PendingTotp;
+use mfa_login::fleet::FleetError;
+pub(super) use mfa_login::fleet::enroll::code_proof;
+use mfa_login::fleet::enroll::{FleetUser, Stop, new_totp};
 use mfa_login::login::{Clock, SystemClock};
 use mfa_login::policy::Backend;
 use mfa_login::username::UserName;
 use mfa_remote::fleet::FleetClient;
-use push_proto::fleet::Factor;
-use push_proto::fleet_enroll::{
-    Change, EnrollRequest, EnrollResponse, NewTotp, Proof, StatusRequest, StatusResponse,
-    TotpAlgorithm,
-};
+use push_proto::fleet_enroll::{Change, EnrollResponse, Proof, StatusResponse};
 use std::io::Write;
 use zeroize::Zeroizing;
 
@@ -76,36 +76,43 @@ pub(super) fn nonce() -> Result<String> {
     push_proto::random_token(32).map_err(|e| Error::Aborted(format!("random: {e}")))
 }
 
-/// A typed current factor: a TOTP code (digits) or a recovery code.
-pub(super) fn code_proof(answer: &str) -> Proof {
-    let digits = answer.chars().filter(|c| !c.is_whitespace()).all(|c| c.is_ascii_digit());
-    let factor = if digits { Factor::Totp } else { Factor::Recovery };
-    Proof { factor, answer: answer.to_string(), key: None }
-}
-
-/// One user at the service.
+/// One user at the service: the shared steps ([`mfa_login::fleet::enroll`]) with this
+/// command's messages for root.
 pub(super) struct At {
     pub(super) client: FleetClient,
     pub(super) user: UserName,
 }
 
+/// A step that stopped, for root: the reason as it is (root reads the service's error code).
+fn aborted(stop: Stop) -> Error {
+    match stop {
+        Stop::Service(FleetError::Refused(code)) => Error::Aborted(format!(
+            "the fleet service refused the change, nothing changed (the fleet service refused \
+             the request: {code})"
+        )),
+        Stop::NoAnswer => Error::Aborted("no current code entered; nothing changed".into()),
+        s => Error::Aborted(format!("the fleet service: {s}")),
+    }
+}
+
 impl At {
+    fn at(&self) -> FleetUser<'_> {
+        FleetUser { service: &self.client, user: &self.user, clock: &SystemClock }
+    }
+
+    fn with<T>(
+        &self,
+        step: impl FnOnce(&FleetUser<'_>) -> std::result::Result<T, Stop>,
+    ) -> Result<T> {
+        step(&self.at()).map_err(aborted)
+    }
+
     pub(super) fn fetch_status(&self) -> Result<StatusResponse> {
-        let req = StatusRequest { user: self.user.as_str().into(), time: now()?, nonce: nonce()? };
-        self.client.status(&req).map_err(|e| Error::Aborted(format!("the fleet service: {e}")))
+        self.with(|u| u.status())
     }
 
     pub(super) fn send(&self, proof: Option<Proof>, change: Change) -> Result<EnrollResponse> {
-        let req = EnrollRequest {
-            user: self.user.as_str().into(),
-            time: now()?,
-            nonce: nonce()?,
-            proof,
-            change,
-        };
-        self.client.enroll(&req).map_err(|e| {
-            Error::Aborted(format!("the fleet service refused the change, nothing changed ({e})"))
-        })
+        self.with(|u| u.send(proof, change))
     }
 
     /// With a user who has a factor: asks for a current one (a code from the app, or a
@@ -115,22 +122,17 @@ impl At {
         st: &StatusResponse,
         console: &mut Console<'_>,
     ) -> Result<Option<Proof>> {
-        if !st.enrolled() {
-            if !st.may_enroll_first {
-                return Err(Error::Aborted(format!(
-                    "{} has no factor yet and the fleet's service does not allow a first \
-                     enrollment from a host (first_enrollment = \"admin\"): ask the admin to \
-                     opt the user in",
-                    self.user
-                )));
-            }
-            return Ok(None);
+        let mut terminal = Terminal { console };
+        match self.at().proof(st, &mut terminal) {
+            Ok(p) => Ok(p),
+            Err(Stop::NotOptedIn) => Err(Error::Aborted(format!(
+                "{} has no factor yet and the fleet's service does not allow a first \
+                 enrollment from a host (first_enrollment = \"admin\"): ask the admin to \
+                 opt the user in",
+                self.user
+            ))),
+            Err(s) => Err(aborted(s)),
         }
-        let prompt = "Current code from the authenticator app, or a recovery code: ";
-        let Some(answer) = console.ask_hidden(prompt)?.filter(|a| !a.is_empty()) else {
-            return Err(Error::Aborted("no current code entered; nothing changed".into()));
-        };
-        Ok(Some(code_proof(&answer)))
     }
 
     fn status(&self, args: &JsonArgs, out: &mut dyn Write) -> Result<()> {
@@ -205,7 +207,7 @@ impl At {
             ));
         }
         let st = self.fetch_status()?;
-        // Asked first: a wrong current code stops before a secret is shown.
+        // Asked first; the service checks it together with the change.
         let proof = self.proof(&st, console)?;
         let account = format!("{}@{}", self.user, hostname()?);
         let pending = PendingTotp::generate(&cfg.totp, &account)?;
@@ -222,19 +224,7 @@ impl At {
         let Some(code) = console.ask(&prompt)?.filter(|a| !a.is_empty()) else {
             return Err(Error::Aborted("no code entered; nothing was saved".into()));
         };
-        let algorithm = match p.algorithm.name() {
-            "SHA256" => TotpAlgorithm::Sha256,
-            "SHA512" => TotpAlgorithm::Sha512,
-            _ => TotpAlgorithm::Sha1,
-        };
-        let new = NewTotp {
-            secret: e.secret.to_string(),
-            algorithm,
-            digits: p.digits,
-            step: p.step,
-            confirmation: code.to_string(),
-        };
-        self.send(proof, Change::Totp(new))?;
+        self.send(proof, new_totp(&e.pending, &code))?;
         writeln!(
             console.out,
             "\nThe code is right: the authenticator app is enrolled at the fleet's service."

@@ -5,6 +5,7 @@
 //! `mfa_remote::fleet`; the flow is `login::fleet_flow`.
 
 pub mod config;
+pub mod enroll;
 
 pub use config::FleetConfig;
 
@@ -17,6 +18,9 @@ pub enum FleetError {
     /// Anything else without a usable answer: a TLS failure, an error status, a reply that is
     /// not the protocol, an unreadable host credential or CA file. Never failed open.
     Unavailable(String),
+    /// The service answered with a refusal: its error code (e.g. `proof_rejected`, see
+    /// `push_proto::fleet_enroll::errors`). Never failed open.
+    Refused(String),
 }
 
 impl std::fmt::Display for FleetError {
@@ -24,6 +28,7 @@ impl std::fmt::Display for FleetError {
         match self {
             FleetError::Outage(m) => write!(f, "fleet service outage: {m}"),
             FleetError::Unavailable(m) => write!(f, "fleet service unusable: {m}"),
+            FleetError::Refused(code) => write!(f, "the fleet service refused the request: {code}"),
         }
     }
 }

@@ -200,7 +200,10 @@ pub(crate) fn enroll_totp(ctx: &mut LoginContext<'_>, existing: Existing) -> Out
 }
 
 /// Shows the QR code, the secret and the link of a new authenticator-app secret.
-fn show_new_secret(conv: &mut dyn Conversation, pending: &PendingTotp) -> crate::Result<()> {
+pub(crate) fn show_new_secret(
+    conv: &mut dyn Conversation,
+    pending: &PendingTotp,
+) -> crate::Result<()> {
     let uri = pending.uri_string();
     let picture = qr::render(&Qr::encode(&uri)?, Style::Plain);
     let p = &pending.uri.params;

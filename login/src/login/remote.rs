@@ -83,6 +83,23 @@ pub trait FleetRemote {
         let _ = req;
         Err(FleetError::Unavailable("this client has no security keys".into()))
     }
+    /// Changes a user's factors (`POST /v2/fleet/enroll`). A client without it refuses (never
+    /// an outage).
+    fn enroll(
+        &self,
+        req: &push_proto::fleet_enroll::EnrollRequest,
+    ) -> Result<push_proto::fleet_enroll::EnrollResponse, FleetError> {
+        let _ = req;
+        Err(FleetError::Unavailable("this client cannot enroll".into()))
+    }
+    /// Which factors a user has (`POST /v2/fleet/status`).
+    fn status(
+        &self,
+        req: &push_proto::fleet_enroll::StatusRequest,
+    ) -> Result<push_proto::fleet_enroll::StatusResponse, FleetError> {
+        let _ = req;
+        Err(FleetError::Unavailable("this client cannot read a status".into()))
+    }
 }
 
 /// Where a login gets its connections to central services. Each is made when a flow needs
