@@ -36,6 +36,7 @@ pub mod fleet_keys;
 pub mod keys;
 pub mod limits;
 pub mod numbers;
+pub mod offline;
 pub mod pairing_uri;
 pub mod signed;
 
