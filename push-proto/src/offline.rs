@@ -14,7 +14,7 @@
 //! or one of another version, opens nothing.
 
 use crate::keys::{PublicKey, SecretKey};
-use crate::limits::{MAX_USER, is_text};
+use crate::limits::{ID_LEN, MAX_USER, NONCE_LEN, is_text, is_token};
 use crate::signed::message_in;
 use crate::{b64, unb64};
 use serde::{Deserialize, Serialize};
@@ -42,6 +42,9 @@ pub struct Bundle {
     pub host_id: String,
     /// The user it was made for (canonical name).
     pub user: String,
+    /// The nonce of the host's request it answered (checked when fetched, so an answer to
+    /// another request is refused).
+    pub nonce: String,
     /// When the service made it (Unix seconds, the service's clock).
     pub issued_at: u64,
     /// After this it opens nothing (Unix seconds).
@@ -158,6 +161,9 @@ impl Bundle {
         if !is_text(&self.user, MAX_USER) || !is_text(&self.host_id, MAX_USER) {
             return Err("user or host");
         }
+        if !is_token(&self.nonce, NONCE_LEN) {
+            return Err("nonce");
+        }
         if self.expires_at <= self.issued_at || self.expires_at - self.issued_at > MAX_LIFETIME {
             return Err("lifetime");
         }
@@ -224,6 +230,160 @@ impl SignedBundle {
     }
 }
 
+/// `POST` (host): the host's offline bundle for a user, fetched after each online login.
+pub const BUNDLE: &str = "/v2/fleet/offline/bundle";
+/// `POST` (host): what the host accepted and refused offline, sent at its next contact.
+pub const REPORT: &str = "/v2/fleet/offline/report";
+/// Most offline uses in one report.
+pub const MAX_USES: usize = 64;
+
+/// `POST /v2/fleet/offline/bundle` (host).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BundleRequest {
+    /// Whose bundle.
+    pub user: String,
+    /// The host's clock (Unix seconds; within [`crate::fleet::MAX_SKEW`] of the service's).
+    pub time: u64,
+    /// A fresh nonce of the host's (32 random bytes, base64url), never sent twice.
+    pub nonce: String,
+    /// The `issued_at` of the bundle the host holds for the user, if any.
+    pub held_issued_at: Option<u64>,
+    /// The last TOTP step its window covers, if it has one.
+    pub held_last_step: Option<u64>,
+}
+
+/// What the host does with its bundle for the user.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum BundleAnswer {
+    /// Store this one instead of any held.
+    Fresh {
+        /// The bundle.
+        bundle: SignedBundle,
+    },
+    /// The held one is still current: keep it.
+    Keep,
+    /// Delete any held bundle: the user was removed, locked, lost the factors, or the admin
+    /// revoked it, or the user is not eligible for one on this host.
+    Drop,
+}
+
+impl BundleRequest {
+    /// Checks formats and bounds (the service's first step; `Err` names the field).
+    pub fn validate(&self) -> Result<(), &'static str> {
+        if !is_text(&self.user, MAX_USER) {
+            return Err("user");
+        }
+        if !is_token(&self.nonce, NONCE_LEN) {
+            return Err("nonce");
+        }
+        Ok(())
+    }
+}
+
+/// Answer to [`BundleRequest`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BundleResponse {
+    /// What to do.
+    pub answer: BundleAnswer,
+}
+
+/// A factor used offline.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "factor", rename_all = "snake_case", deny_unknown_fields)]
+pub enum OfflineFactor {
+    /// A TOTP code of this step.
+    Totp {
+        /// The step it matched (accepted uses) .
+        step: Option<u64>,
+    },
+    /// A recovery code of this slot (its hash, so a slot regenerated since is left alone).
+    Recovery {
+        /// The slot.
+        slot: Option<u8>,
+        /// The slot's PHC string as in the bundle.
+        hash: Option<String>,
+    },
+    /// A security key's assertion.
+    SecurityKey {
+        /// The credential id, base64url.
+        credential_id: Option<String>,
+        /// The signature counter the assertion carried.
+        sign_count: Option<u32>,
+    },
+}
+
+/// One offline attempt as reported.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OfflineUse {
+    /// A random id of the host's (16 bytes, base64url): a report sent twice counts once.
+    pub id: String,
+    /// When (the host's clock, Unix seconds).
+    pub at: u64,
+    /// Whether the host accepted it.
+    pub accepted: bool,
+    /// What was used (for a refusal, what the answer looked like; fields may be empty).
+    pub used: OfflineFactor,
+}
+
+/// `POST /v2/fleet/offline/report` (host).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportRequest {
+    /// Whose uses.
+    pub user: String,
+    /// The host's clock.
+    pub time: u64,
+    /// A fresh nonce.
+    pub nonce: String,
+    /// The uses, oldest first (at most [`MAX_USES`]).
+    pub uses: Vec<OfflineUse>,
+}
+
+impl ReportRequest {
+    /// Checks formats and bounds (the service's first step; `Err` names the field).
+    pub fn validate(&self) -> Result<(), &'static str> {
+        if !is_text(&self.user, MAX_USER) {
+            return Err("user");
+        }
+        if !is_token(&self.nonce, NONCE_LEN) {
+            return Err("nonce");
+        }
+        if self.uses.is_empty() || self.uses.len() > MAX_USES {
+            return Err("uses");
+        }
+        for u in &self.uses {
+            if !is_token(&u.id, ID_LEN) {
+                return Err("use id");
+            }
+            let ok = match &u.used {
+                OfflineFactor::Totp { .. } => true,
+                OfflineFactor::Recovery { slot, hash } => {
+                    slot.is_none_or(|s| s <= 9) && hash.as_ref().is_none_or(|h| is_text(h, 256))
+                }
+                OfflineFactor::SecurityKey { credential_id, .. } => credential_id
+                    .as_ref()
+                    .is_none_or(|c| is_text(c, crate::fleet_keys::MAX_CREDENTIAL_ID)),
+            };
+            if !ok {
+                return Err("use");
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Answer to [`ReportRequest`] (200: every use is applied or was before).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportResponse {
+    /// Uses applied by this request (those sent before are not counted again).
+    pub applied: u32,
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -236,6 +396,7 @@ mod tests {
             version: VERSION,
             host_id: "host-a".into(),
             user: "alice".into(),
+            nonce: "n".repeat(43),
             issued_at: T,
             expires_at: T + 3 * 86400,
             watermark: Some(T / 30 - 5),
