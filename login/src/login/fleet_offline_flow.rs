@@ -1,0 +1,285 @@
+//! Fleet logins while the service cannot be reached (issue 21): the host's offline bundle.
+//!
+//! **When.** Only on an outage ([`FleetError::Outage`]: no connection, no answer in time):
+//! never after a refusal by a service that answered, never when a receipt does not verify,
+//! never for a credential or TLS fault. Without a usable bundle (none, unreadable, not signed
+//! by the pinned key, for another host or user, expired, or issued ahead of this host's
+//! clock) `failmode` decides as before.
+//!
+//! **How.** Under the user's lock the attempt is counted first (a wrong answer in the host's
+//! `[lockout]`, and a refused use queued for the report) and saved; then the answer is
+//! checked against the bundle: a TOTP code against the hashed window (the current step and
+//! its neighbours, above both the bundle's watermark and the steps used here), a recovery
+//! code against the unused slots' hashes (minus the slots used here). An accepted answer
+//! turns the queued use into an accepted one, marks the step or slot used, and clears the
+//! host's failure count. The decision is [`Decision::Offline`], logged above a verified
+//! login.
+//!
+//! **Afterwards.** At the next contact with the service ([`after_contact`], after every
+//! online decision) the queued uses are reported (the service raises the fleet-wide
+//! watermark, marks recovery codes used, counts the failures) and the bundle is refreshed,
+//! kept, or dropped as the service says (a removed, locked or revoked user loses it then).
+//!
+//! [`Decision::Offline`]: super::Decision::Offline
+
+use super::LoginContext;
+use super::outcome::{Denial, Factor, Outcome};
+use super::remote::FleetRemote;
+use super::verify::locked_message;
+use crate::fleet::FleetError;
+use crate::recovery::{Attempt, Check as RecoveryCheck, RecoveryCodes};
+use crate::store::{MAX_PENDING, OfflineState, UserLock};
+use mfa_factors::offline_window::{Binding, HashedWindow};
+use push_proto::offline::{
+    Bundle, BundleAnswer, BundleRequest, OfflineFactor, OfflineUse, ReportRequest, SignedBundle,
+};
+
+/// Tries the offline bundle after an outage; `Err`: no usable bundle, and why (the caller
+/// applies `failmode` and logs the reason with it).
+pub(super) fn fallback(
+    ctx: &mut LoginContext<'_>,
+    service: &dyn FleetRemote,
+    answer: &str,
+    factor: Factor,
+    outage: &FleetError,
+) -> Result<Outcome, String> {
+    let now = ctx.clock.now().map_err(|e| e.to_string())?;
+    let lock = ctx.store.lock(ctx.user).map_err(|e| format!("lock: {e}"))?;
+    let mut state = match lock.load_offline() {
+        Ok(Some(s)) => s,
+        Ok(None) => return Err("no bundle".into()),
+        Err(e) => return Err(e.to_string()),
+    };
+    let Some(signed) = state.bundle.as_ref() else { return Err("no bundle".into()) };
+    let bundle = signed
+        .open(service.service_key(), service.host_id(), ctx.user.as_str(), now)
+        .map_err(|e| e.to_string())?;
+    if let Some(left) = state.lockout.locked_for(now) {
+        ctx.tell_error(&locked_message(ctx.user, left));
+        return Ok(Outcome::deny(Denial::AuthFailed, format!("{outage}; offline: locked")));
+    }
+    if state.pending.len() >= MAX_PENDING {
+        return Ok(Outcome::deny(Denial::Unavailable, "offline: report queue full"));
+    }
+    Ok(check_counted(ctx, &lock, &mut state, &bundle, answer, factor, now))
+}
+
+/// Counts the attempt (saved), then checks it and records the result.
+fn check_counted(
+    ctx: &LoginContext<'_>,
+    lock: &UserLock<'_>,
+    state: &mut OfflineState,
+    bundle: &Bundle,
+    answer: &str,
+    factor: Factor,
+    now: u64,
+) -> Outcome {
+    let id = match use_id() {
+        Ok(id) => id,
+        Err(o) => return o,
+    };
+    let shape = match factor {
+        Factor::Recovery => OfflineFactor::Recovery { slot: None, hash: None },
+        _ => OfflineFactor::Totp { step: None },
+    };
+    state.lockout.record_failure(now, &ctx.cfg.lockout);
+    state.pending.push(OfflineUse { id, at: now, accepted: false, used: shape });
+    if let Err(e) = lock.save_offline(state) {
+        return Outcome::failed("offline: save attempt", e);
+    }
+    let binding = Binding { host_id: &bundle.host_id, user: &bundle.user };
+    let used = match factor {
+        Factor::Recovery => check_recovery(state, bundle, answer),
+        _ => check_totp(state, bundle, answer, now, binding),
+    };
+    let Some(used) = used else {
+        return Outcome::deny(Denial::AuthFailed, "offline: wrong answer");
+    };
+    if let Some(last) = state.pending.last_mut() {
+        last.accepted = true;
+        last.used = used;
+    }
+    state.lockout.clear();
+    match lock.save_offline(state) {
+        Ok(()) => Outcome::offline("accepted from the offline bundle (service unreachable)"),
+        Err(e) => Outcome::failed("offline: save use", e),
+    }
+}
+
+/// A TOTP code against the window, above the bundle's watermark and the steps used here.
+fn check_totp(
+    state: &mut OfflineState,
+    bundle: &Bundle,
+    code: &str,
+    now: u64,
+    binding: Binding<'_>,
+) -> Option<OfflineFactor> {
+    let window = HashedWindow::from_wire(bundle.totp.as_ref()?).ok()?;
+    let watermark = bundle.watermark.max(state.used_step);
+    let step = window.check(code, now, watermark, binding)?;
+    state.used_step = Some(step);
+    Some(OfflineFactor::Totp { step: Some(step) })
+}
+
+/// A recovery code against the bundle's unused slots (minus those used here).
+fn check_recovery(
+    state: &mut OfflineState,
+    bundle: &Bundle,
+    answer: &str,
+) -> Option<OfflineFactor> {
+    let attempt = Attempt::parse(answer)?;
+    let mut slots: Vec<Option<String>> = vec![None; mfa_factors::recovery::CODE_COUNT];
+    for r in &bundle.recovery {
+        if let Some(s) = slots.get_mut(usize::from(r.slot)) {
+            if !state.used_slots.contains(&r.slot) {
+                *s = Some(r.hash.clone());
+            }
+        }
+    }
+    let mut codes = RecoveryCodes { generated: 0, slots: slots.clone(), legacy: None };
+    if !matches!(codes.redeem(&attempt), RecoveryCheck::Accepted { .. }) {
+        return None;
+    }
+    let slot = slots.iter().zip(&codes.slots).position(|(before, after)| before != after)?;
+    let slot = u8::try_from(slot).ok()?;
+    state.used_slots.push(slot);
+    let hash = bundle.recovery.iter().find(|r| r.slot == slot).map(|r| r.hash.clone());
+    Some(OfflineFactor::Recovery { slot: Some(slot), hash })
+}
+
+fn use_id() -> Result<String, Outcome> {
+    let mut id = [0u8; 16];
+    crate::random::fill(&mut id).map_err(|e| Outcome::from(crate::Error::from(e)))?;
+    Ok(push_proto::b64(&id))
+}
+
+fn nonce() -> Option<String> {
+    let mut n = [0u8; 32];
+    crate::random::fill(&mut n).ok()?;
+    Some(push_proto::b64(&n))
+}
+
+/// After the service answered a login: reports the uses queued here and refreshes, keeps or
+/// drops the user's bundle as the service says. Returns a note for the log line (empty when
+/// nothing happened); never changes the login's decision.
+pub(super) fn after_contact(ctx: &LoginContext<'_>, service: &dyn FleetRemote) -> String {
+    let Ok(now) = ctx.clock.now() else { return String::new() };
+    let lock = match ctx.store.lock(ctx.user) {
+        Ok(l) => l,
+        Err(e) => return format!("; offline: lock: {e}"),
+    };
+    let mut state = match lock.load_offline() {
+        Ok(s) => s,
+        Err(e) => return format!("; offline: {e}"),
+    };
+    let mut note = String::new();
+    if let Some(s) = state.as_mut().filter(|s| !s.pending.is_empty()) {
+        note.push_str(&report(ctx, service, &lock, s, now));
+    }
+    note.push_str(&refresh(ctx, service, &lock, state, now));
+    note
+}
+
+/// Sends the queued uses; on success they are forgotten.
+fn report(
+    ctx: &LoginContext<'_>,
+    service: &dyn FleetRemote,
+    lock: &UserLock<'_>,
+    state: &mut OfflineState,
+    now: u64,
+) -> String {
+    let Some(nonce) = nonce() else { return "; offline: no random nonce".into() };
+    let take = state.pending.len().min(push_proto::offline::MAX_USES);
+    let req = ReportRequest {
+        user: ctx.user.as_str().to_string(),
+        time: now,
+        nonce,
+        uses: state.pending[..take].to_vec(),
+    };
+    match service.offline_report(&req) {
+        Ok(_) => {
+            state.pending.drain(..take);
+            match lock.save_offline(state) {
+                Ok(()) => format!("; offline: reported {take} use(s)"),
+                Err(e) => format!("; offline: reported but not saved: {e}"),
+            }
+        }
+        Err(e) => format!("; offline: report failed: {e}"),
+    }
+}
+
+/// Asks the service for the user's bundle and does what it says.
+fn refresh(
+    ctx: &LoginContext<'_>,
+    service: &dyn FleetRemote,
+    lock: &UserLock<'_>,
+    state: Option<OfflineState>,
+    now: u64,
+) -> String {
+    let Some(nonce) = nonce() else { return "; offline: no random nonce".into() };
+    let held = state.as_ref().and_then(|s| {
+        let signed = s.bundle.as_ref()?;
+        signed.open(service.service_key(), service.host_id(), ctx.user.as_str(), now).ok()
+    });
+    let req = BundleRequest {
+        user: ctx.user.as_str().to_string(),
+        time: now,
+        nonce: nonce.clone(),
+        held_issued_at: held.as_ref().map(|b| b.issued_at),
+        held_last_step: held.as_ref().and_then(|b| b.totp.as_ref()).map(|w| {
+            let len = u64::try_from(w.hashes.len()).unwrap_or(0);
+            w.first_step.saturating_add(len).saturating_sub(1)
+        }),
+    };
+    let answer = match service.offline_bundle(&req) {
+        Ok(r) => r.answer,
+        Err(e) => return format!("; offline: bundle request failed: {e}"),
+    };
+    match answer {
+        BundleAnswer::Keep if held.is_some() => String::new(),
+        BundleAnswer::Keep | BundleAnswer::Drop => drop_bundle(lock, state),
+        BundleAnswer::Fresh { bundle } => {
+            store_fresh(ctx, service, lock, state, bundle, &nonce, now)
+        }
+    }
+}
+
+/// Checks a fresh bundle (the pinned key, this host, this user, this request's nonce) and
+/// stores it.
+fn store_fresh(
+    ctx: &LoginContext<'_>,
+    service: &dyn FleetRemote,
+    lock: &UserLock<'_>,
+    state: Option<OfflineState>,
+    bundle: SignedBundle,
+    nonce: &str,
+    now: u64,
+) -> String {
+    let opened = bundle.open(service.service_key(), service.host_id(), ctx.user.as_str(), now);
+    match opened {
+        Ok(b) if b.nonce == nonce => {}
+        Ok(_) => return "; offline: fresh bundle answers another request: ignored".into(),
+        Err(e) => return format!("; offline: fresh bundle refused: {e}"),
+    }
+    let state = match state {
+        Some(mut s) => {
+            s.replace_bundle(bundle);
+            s
+        }
+        None => OfflineState::new(ctx.user, bundle),
+    };
+    match lock.save_offline(&state) {
+        Ok(()) => "; offline: bundle stored".into(),
+        Err(e) => format!("; offline: bundle not saved: {e}"),
+    }
+}
+
+/// Deletes the bundle (uses still to report are kept).
+fn drop_bundle(lock: &UserLock<'_>, state: Option<OfflineState>) -> String {
+    let Some(mut state) = state.filter(|s| s.bundle.is_some()) else { return String::new() };
+    state.bundle = None;
+    match lock.save_offline(&state) {
+        Ok(()) => "; offline: bundle dropped".into(),
+        Err(e) => format!("; offline: bundle not dropped: {e}"),
+    }
+}
