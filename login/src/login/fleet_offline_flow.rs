@@ -34,6 +34,33 @@ use push_proto::offline::{
     Bundle, BundleAnswer, BundleRequest, OfflineFactor, OfflineUse, ReportRequest, SignedBundle,
 };
 
+/// The user's usable bundle, under the user's lock: none, an unreadable file, or a bundle
+/// that does not open (pinned key, this host, this user, this clock) is `Err(why)`.
+pub(super) struct Usable<'s> {
+    pub(super) lock: UserLock<'s>,
+    pub(super) state: OfflineState,
+    pub(super) bundle: Bundle,
+    pub(super) now: u64,
+}
+
+pub(super) fn usable<'s>(
+    ctx: &LoginContext<'s>,
+    service: &dyn FleetRemote,
+) -> Result<Usable<'s>, String> {
+    let now = ctx.clock.now().map_err(|e| e.to_string())?;
+    let lock = ctx.store.lock(ctx.user).map_err(|e| format!("lock: {e}"))?;
+    let state = match lock.load_offline() {
+        Ok(Some(s)) => s,
+        Ok(None) => return Err("no bundle".into()),
+        Err(e) => return Err(e.to_string()),
+    };
+    let Some(signed) = state.bundle.as_ref() else { return Err("no bundle".into()) };
+    let bundle = signed
+        .open(service.service_key(), service.host_id(), ctx.user.as_str(), now)
+        .map_err(|e| e.to_string())?;
+    Ok(Usable { lock, state, bundle, now })
+}
+
 /// Tries the offline bundle after an outage; `Err`: no usable bundle, and why (the caller
 /// applies `failmode` and logs the reason with it).
 pub(super) fn fallback(
@@ -43,65 +70,57 @@ pub(super) fn fallback(
     factor: Factor,
     outage: &FleetError,
 ) -> Result<Outcome, String> {
-    let now = ctx.clock.now().map_err(|e| e.to_string())?;
-    let lock = ctx.store.lock(ctx.user).map_err(|e| format!("lock: {e}"))?;
-    let mut state = match lock.load_offline() {
-        Ok(Some(s)) => s,
-        Ok(None) => return Err("no bundle".into()),
-        Err(e) => return Err(e.to_string()),
-    };
-    let Some(signed) = state.bundle.as_ref() else { return Err("no bundle".into()) };
-    let bundle = signed
-        .open(service.service_key(), service.host_id(), ctx.user.as_str(), now)
-        .map_err(|e| e.to_string())?;
-    if let Some(left) = state.lockout.locked_for(now) {
-        ctx.tell_error(&locked_message(ctx.user, left));
-        return Ok(Outcome::deny(Denial::AuthFailed, format!("{outage}; offline: locked")));
-    }
-    if state.pending.len() >= MAX_PENDING {
-        return Ok(Outcome::deny(Denial::Unavailable, "offline: report queue full"));
-    }
-    Ok(check_counted(ctx, &lock, &mut state, &bundle, answer, factor, now))
-}
-
-/// Counts the attempt (saved), then checks it and records the result.
-fn check_counted(
-    ctx: &LoginContext<'_>,
-    lock: &UserLock<'_>,
-    state: &mut OfflineState,
-    bundle: &Bundle,
-    answer: &str,
-    factor: Factor,
-    now: u64,
-) -> Outcome {
-    let id = match use_id() {
-        Ok(id) => id,
-        Err(o) => return o,
-    };
+    let mut u = usable(ctx, service)?;
     let shape = match factor {
         Factor::Recovery => OfflineFactor::Recovery { slot: None, hash: None },
         _ => OfflineFactor::Totp { step: None },
     };
+    let bundle = u.bundle.clone();
+    let now = u.now;
+    let binding = Binding { host_id: &bundle.host_id, user: &bundle.user };
+    Ok(counted(ctx, &mut u, shape, outage, |state| match factor {
+        Factor::Recovery => check_recovery(state, &bundle, answer),
+        _ => check_totp(state, &bundle, answer, now, binding),
+    }))
+}
+
+/// Refuses while the host's offline lock holds; otherwise counts the attempt (a failure in
+/// the host's `[lockout]` and a refused use queued for the report) and saves it, then runs
+/// `check` and, if it accepts, records the use as accepted and clears the failures.
+pub(super) fn counted(
+    ctx: &mut LoginContext<'_>,
+    u: &mut Usable<'_>,
+    shape: OfflineFactor,
+    outage: &FleetError,
+    check: impl FnOnce(&mut OfflineState) -> Option<OfflineFactor>,
+) -> Outcome {
+    let (state, now) = (&mut u.state, u.now);
+    if let Some(left) = state.lockout.locked_for(now) {
+        ctx.tell_error(&locked_message(ctx.user, left));
+        return Outcome::deny(Denial::AuthFailed, format!("{outage}; offline: locked"));
+    }
+    if state.pending.len() >= MAX_PENDING {
+        return Outcome::deny(Denial::Unavailable, "offline: report queue full");
+    }
+    let id = match use_id() {
+        Ok(id) => id,
+        Err(o) => return o,
+    };
     state.lockout.record_failure(now, &ctx.cfg.lockout);
     state.pending.push(OfflineUse { id, at: now, accepted: false, used: shape });
-    if let Err(e) = lock.save_offline(state) {
+    if let Err(e) = u.lock.save_offline(state) {
         return Outcome::failed("offline: save attempt", e);
     }
-    let binding = Binding { host_id: &bundle.host_id, user: &bundle.user };
-    let used = match factor {
-        Factor::Recovery => check_recovery(state, bundle, answer),
-        _ => check_totp(state, bundle, answer, now, binding),
-    };
-    let Some(used) = used else {
-        return Outcome::deny(Denial::AuthFailed, "offline: wrong answer");
+    let Some(used) = check(state) else {
+        return Outcome::deny(Denial::AuthFailed, format!("{outage}; offline: wrong answer"));
     };
     if let Some(last) = state.pending.last_mut() {
         last.accepted = true;
         last.used = used;
     }
     state.lockout.clear();
-    match lock.save_offline(state) {
-        Ok(()) => Outcome::offline("accepted from the offline bundle (service unreachable)"),
+    match u.lock.save_offline(state) {
+        Ok(()) => Outcome::offline(format!("{outage}; accepted from the offline bundle")),
         Err(e) => Outcome::failed("offline: save use", e),
     }
 }
