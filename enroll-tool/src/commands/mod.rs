@@ -4,6 +4,7 @@
 mod doctor;
 mod fido2;
 mod fleet;
+mod fleet_offline;
 mod import;
 mod init;
 mod push;
