@@ -185,7 +185,13 @@ fn authenticate(h: Handle, flags: c_int, args: Result<Vec<String>, String>) -> c
         }
     };
     let outcome = wiring::authenticate(&args, &req, &mut conv);
-    let priority = match outcome.decision {
+    h.log(priority_of(outcome.decision), &outcome.log_line(&req));
+    pam_code(outcome.decision)
+}
+
+/// The syslog priority of a decision's line.
+fn priority_of(decision: Decision) -> Priority {
+    match decision {
         Decision::Success => Priority::Notice,
         // Above a verified login, so an administrator filtering at warning sees it.
         Decision::FailOpen => Priority::Warning,
@@ -194,9 +200,7 @@ fn authenticate(h: Handle, flags: c_int, args: Result<Vec<String>, String>) -> c
         Decision::Ignore => Priority::Info,
         Decision::Deny(Denial::AuthFailed | Denial::Conversation) => Priority::Notice,
         Decision::Deny(_) => Priority::Err,
-    };
-    h.log(priority, &outcome.log_line(&req));
-    pam_code(outcome.decision)
+    }
 }
 
 /// `pam_authenticate`: asks for and verifies the second factor.
@@ -304,6 +308,13 @@ mod tests {
         ];
         let codes: Vec<c_int> = all.iter().map(|d| pam_code(*d)).collect();
         assert_eq!(codes, [0, 0, 0, 25, 7, 19, 3, 9, 10]);
+    }
+
+    #[test]
+    fn offline_and_fail_open_logins_stand_out_above_verified_ones() {
+        assert_eq!(priority_of(Decision::Success), Priority::Notice);
+        assert_eq!(priority_of(Decision::Offline), Priority::Warning);
+        assert_eq!(priority_of(Decision::FailOpen), Priority::Warning);
     }
 
     #[test]
