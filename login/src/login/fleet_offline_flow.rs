@@ -180,63 +180,75 @@ fn nonce() -> Option<String> {
 
 /// After the service answered a login: reports the uses queued here and refreshes, keeps or
 /// drops the user's bundle as the service says. Returns a note for the log line (empty when
-/// nothing happened); never changes the login's decision.
+/// nothing happened); never changes the login's decision. The state is read without the
+/// user's lock and the lock is not held during the requests: each result is applied under
+/// the lock to the state read again.
 pub(super) fn after_contact(ctx: &LoginContext<'_>, service: &dyn FleetRemote) -> String {
     let Ok(now) = ctx.clock.now() else { return String::new() };
-    let lock = match ctx.store.lock(ctx.user) {
-        Ok(l) => l,
-        Err(e) => return format!("; offline: lock: {e}"),
-    };
-    let mut state = match lock.load_offline() {
+    let state = match ctx.store.load_offline(ctx.user) {
         Ok(s) => s,
         Err(e) => return format!("; offline: {e}"),
     };
     let mut note = String::new();
-    if let Some(s) = state.as_mut().filter(|s| !s.pending.is_empty()) {
-        note.push_str(&report(ctx, service, &lock, s, now));
+    if let Some(s) = state.as_ref().filter(|s| !s.pending.is_empty()) {
+        note.push_str(&report(ctx, service, s, now));
     }
-    note.push_str(&refresh(ctx, service, &lock, state, now));
+    note.push_str(&refresh(ctx, service, state.as_ref(), now));
     note
 }
 
-/// Sends the queued uses; on success they are forgotten.
+/// Runs `apply` on the user's offline state read again under the lock, and saves what it
+/// returns (`None`: nothing to save).
+fn under_lock(
+    ctx: &LoginContext<'_>,
+    done: &str,
+    apply: impl FnOnce(Option<OfflineState>) -> Option<OfflineState>,
+) -> String {
+    let lock = match ctx.store.lock(ctx.user) {
+        Ok(l) => l,
+        Err(e) => return format!("; offline: lock: {e}"),
+    };
+    let state = match lock.load_offline() {
+        Ok(s) => s,
+        Err(e) => return format!("; offline: {e}"),
+    };
+    let Some(state) = apply(state) else { return String::new() };
+    match lock.save_offline(&state) {
+        Ok(()) => format!("; offline: {done}"),
+        Err(e) => format!("; offline: {done} but not saved: {e}"),
+    }
+}
+
+/// Sends the queued uses; the ones the service took are forgotten.
 fn report(
     ctx: &LoginContext<'_>,
     service: &dyn FleetRemote,
-    lock: &UserLock<'_>,
-    state: &mut OfflineState,
+    state: &OfflineState,
     now: u64,
 ) -> String {
     let Some(nonce) = nonce() else { return "; offline: no random nonce".into() };
     let take = state.pending.len().min(push_proto::offline::MAX_USES);
-    let req = ReportRequest {
-        user: ctx.user.as_str().to_string(),
-        time: now,
-        nonce,
-        uses: state.pending[..take].to_vec(),
-    };
-    match service.offline_report(&req) {
-        Ok(_) => {
-            state.pending.drain(..take);
-            match lock.save_offline(state) {
-                Ok(()) => format!("; offline: reported {take} use(s)"),
-                Err(e) => format!("; offline: reported but not saved: {e}"),
-            }
-        }
-        Err(e) => format!("; offline: report failed: {e}"),
+    let uses = state.pending[..take].to_vec();
+    let req = ReportRequest { user: ctx.user.as_str().to_string(), time: now, nonce, uses };
+    if let Err(e) = service.offline_report(&req) {
+        return format!("; offline: report failed: {e}");
     }
+    under_lock(ctx, &format!("reported {take} use(s)"), |state| {
+        let mut state = state?;
+        state.pending.retain(|u| !req.uses.iter().any(|sent| sent.id == u.id));
+        Some(state)
+    })
 }
 
 /// Asks the service for the user's bundle and does what it says.
 fn refresh(
     ctx: &LoginContext<'_>,
     service: &dyn FleetRemote,
-    lock: &UserLock<'_>,
-    state: Option<OfflineState>,
+    state: Option<&OfflineState>,
     now: u64,
 ) -> String {
     let Some(nonce) = nonce() else { return "; offline: no random nonce".into() };
-    let held = state.as_ref().and_then(|s| {
+    let held = state.and_then(|s| {
         let signed = s.bundle.as_ref()?;
         signed.open(service.service_key(), service.host_id(), ctx.user.as_str(), now).ok()
     });
@@ -256,10 +268,12 @@ fn refresh(
     };
     match answer {
         BundleAnswer::Keep if held.is_some() => String::new(),
-        BundleAnswer::Keep | BundleAnswer::Drop => drop_bundle(lock, state),
-        BundleAnswer::Fresh { bundle } => {
-            store_fresh(ctx, service, lock, state, bundle, &nonce, now)
-        }
+        BundleAnswer::Keep | BundleAnswer::Drop => under_lock(ctx, "bundle dropped", |state| {
+            let mut state = state.filter(|s| s.bundle.is_some())?;
+            state.bundle = None;
+            Some(state)
+        }),
+        BundleAnswer::Fresh { bundle } => store_fresh(ctx, service, bundle, &nonce, now),
     }
 }
 
@@ -268,8 +282,6 @@ fn refresh(
 fn store_fresh(
     ctx: &LoginContext<'_>,
     service: &dyn FleetRemote,
-    lock: &UserLock<'_>,
-    state: Option<OfflineState>,
     bundle: SignedBundle,
     nonce: &str,
     now: u64,
@@ -280,25 +292,11 @@ fn store_fresh(
         Ok(_) => return "; offline: fresh bundle answers another request: ignored".into(),
         Err(e) => return format!("; offline: fresh bundle refused: {e}"),
     }
-    let state = match state {
+    under_lock(ctx, "bundle stored", |state| match state {
         Some(mut s) => {
             s.replace_bundle(bundle);
-            s
+            Some(s)
         }
-        None => OfflineState::new(ctx.user, bundle),
-    };
-    match lock.save_offline(&state) {
-        Ok(()) => "; offline: bundle stored".into(),
-        Err(e) => format!("; offline: bundle not saved: {e}"),
-    }
-}
-
-/// Deletes the bundle (uses still to report are kept).
-fn drop_bundle(lock: &UserLock<'_>, state: Option<OfflineState>) -> String {
-    let Some(mut state) = state.filter(|s| s.bundle.is_some()) else { return String::new() };
-    state.bundle = None;
-    match lock.save_offline(&state) {
-        Ok(()) => "; offline: bundle dropped".into(),
-        Err(e) => format!("; offline: bundle not dropped: {e}"),
-    }
+        None => Some(OfflineState::new(ctx.user, bundle)),
+    })
 }
