@@ -25,6 +25,13 @@ use push_proto::offline::{
 
 use super::auth::HostAuth;
 
+/// The wire's checks, and a user name as the other fleet requests take it (no leading `-`,
+/// no separators).
+fn checked(wire: Result<(), &'static str>, user: &str) -> Result<(), &'static str> {
+    wire?;
+    if push_proto::limits::is_user(user) { Ok(()) } else { Err("user") }
+}
+
 /// Records an accepted online login of `user` from `host`: the host may then fetch the
 /// user's offline bundle. A failure to record it is logged and does not undo the login (the
 /// host just gets no bundle).
@@ -45,7 +52,7 @@ pub async fn bundle(
     JsonBody(req): JsonBody<BundleRequest>,
 ) -> Result<Response, ApiError> {
     let now = crate::time::now();
-    validate(req.validate(), req.time, now)?;
+    validate(checked(req.validate(), &req.user), req.time, now)?;
     let who = Asking {
         host: &host,
         scope: crate::scope::fleet_of_host(&host),
@@ -163,7 +170,7 @@ pub async fn report(
     JsonBody(req): JsonBody<ReportRequest>,
 ) -> Result<Response, ApiError> {
     let now = crate::time::now();
-    validate(req.validate(), req.time, now)?;
+    validate(checked(req.validate(), &req.user), req.time, now)?;
     let who = Asking {
         host: &host,
         scope: crate::scope::fleet_of_host(&host),
