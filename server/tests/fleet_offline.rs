@@ -42,7 +42,7 @@ fn bundle_req(user: &str, held: Option<&Bundle>) -> BundleRequest {
         time: now(),
         nonce: push_proto::random_token(32).unwrap(),
         held_issued_at: held.map(|b| b.issued_at),
-        held_last_step: held.and_then(|b| b.totp.as_ref()).map(|w| last_step(w)),
+        held_last_step: held.and_then(|b| b.totp.as_ref()).map(last_step),
     }
 }
 
@@ -71,7 +71,12 @@ fn fresh(s: &Server, host: &Host, user: &str, held: Option<&Bundle>) -> (Bundle,
 }
 
 fn report_req(user: &str, uses: Vec<OfflineUse>) -> ReportRequest {
-    ReportRequest { user: user.into(), time: now(), nonce: push_proto::random_token(32).unwrap(), uses }
+    ReportRequest {
+        user: user.into(),
+        time: now(),
+        nonce: push_proto::random_token(32).unwrap(),
+        uses,
+    }
 }
 
 fn report(host: &Host, req: &ReportRequest) -> (u16, Value) {
@@ -95,7 +100,10 @@ fn refused_use() -> OfflineUse {
 fn set_recovery(s: &Server, user: &str) -> (Vec<Zeroizing<String>>, RecoveryCodes) {
     let (codes, set) = RecoveryCodes::generate(now()).unwrap();
     let f = private_file(s, "recovery.json", &serde_json::to_string(&set).unwrap());
-    admin_ok(s, &["fleet", "user", "set-recovery", "--user", user, "--hashes-file", f.to_str().unwrap()]);
+    admin_ok(
+        s,
+        &["fleet", "user", "set-recovery", "--user", user, "--hashes-file", f.to_str().unwrap()],
+    );
     (codes, set)
 }
 
@@ -120,7 +128,10 @@ fn no_bundle_without_a_login_from_that_host_then_one_that_opens_only_there(backe
     let took = started.elapsed();
     // Only for web1 and alice.
     let pk = s.service_key().public();
-    assert_eq!(signed.open(&pk, &web2.cred.host_id, "alice", now()), Err(OpenError::Foreign("host")));
+    assert_eq!(
+        signed.open(&pk, &web2.cred.host_id, "alice", now()),
+        Err(OpenError::Foreign("host"))
+    );
     assert_eq!(signed.open(&pk, &web1.cred.host_id, "bob", now()), Err(OpenError::Foreign("user")));
     assert_eq!(b.expires_at - b.issued_at, 3 * 86_400);
     assert_eq!(b.watermark, show(&s, "alice")["totp"]["last_step"].as_u64());
@@ -128,7 +139,8 @@ fn no_bundle_without_a_login_from_that_host_then_one_that_opens_only_there(backe
     // No secret: not the seed in any encoding, not in the answer nor the payload.
     let payload = push_proto::unb64(&signed.payload).unwrap();
     let text = String::from_utf8(payload.clone()).unwrap();
-    for needle in [SECRET_B32.to_string(), b64(SECRET), String::from_utf8(SECRET.to_vec()).unwrap()] {
+    for needle in [SECRET_B32.to_string(), b64(SECRET), String::from_utf8(SECRET.to_vec()).unwrap()]
+    {
         assert!(!text.contains(&needle), "{needle} in the bundle");
     }
     assert!(!payload.windows(SECRET.len()).any(|w| w == SECRET));
@@ -190,7 +202,10 @@ fn kept_while_current_fresh_after_a_change_dropped_when_it_must(backend: Backend
     assert!(matches!(fetch(&web1, "bob", Some(&short)), BundleAnswer::Fresh { .. }));
     // Locked out: drop; unlocked: back.
     for _ in 0..2 {
-        assert_eq!(verify(&s, &web2, &request("bob", Factor::Totp, &wrong_code())), Verdict::Reject);
+        assert_eq!(
+            verify(&s, &web2, &request("bob", Factor::Totp, &wrong_code())),
+            Verdict::Reject
+        );
     }
     assert_eq!(fetch(&web1, "bob", None), BundleAnswer::Drop);
     admin_ok(&s, &["fleet", "user", "unlock", "--user", "bob"]);
@@ -222,8 +237,10 @@ fn kept_while_current_fresh_after_a_change_dropped_when_it_must(backend: Backend
     let audit = s.audit_log();
     assert!(audit.contains("fleet.offline.revoked") && audit.contains("fleet.offline.marked"));
     assert!(audit.contains("no factor") && audit.contains("locked out"), "{audit}");
-    assert!(admin_err(&s, &["fleet", "offline", "mark", "--user", "bob", "--host", "nope"])
-        .contains("no active host"));
+    assert!(
+        admin_err(&s, &["fleet", "offline", "mark", "--user", "bob", "--host", "nope"])
+            .contains("no active host")
+    );
 }
 
 fn disabled_offline_drops_every_bundle(backend: Backend) {
@@ -258,7 +275,10 @@ fn reports_apply_each_use_once(backend: Backend) {
     let (codes, set) = set_recovery(&s, "dora");
     let cred = key_credential();
     let f = private_file(&s, "key.json", &serde_json::to_string(&cred).unwrap());
-    admin_ok(&s, &["fleet", "user", "add-key", "--user", "dora", "--credential-file", f.to_str().unwrap()]);
+    admin_ok(
+        &s,
+        &["fleet", "user", "add-key", "--user", "dora", "--credential-file", f.to_str().unwrap()],
+    );
     let step = now() / 30;
     // The watermark: raised to the next step, never past the service's clock, never lowered.
     let totp = |s: u64| used(true, OfflineFactor::Totp { step: Some(s) });
@@ -293,7 +313,10 @@ fn reports_apply_each_use_once(backend: Backend) {
     assert_eq!(applied(&web1, &resent), 0);
     assert_eq!(show(&s, "dora")["failures"], 2);
     // The same use ids from another host are that host's uses.
-    assert_eq!(applied(&web2, &ReportRequest { nonce: push_proto::random_token(32).unwrap(), ..twice }), 2);
+    assert_eq!(
+        applied(&web2, &ReportRequest { nonce: push_proto::random_token(32).unwrap(), ..twice }),
+        2
+    );
     assert!(show(&s, "dora")["locked_until"].as_u64().is_some(), "{}", show(&s, "dora"));
     let audit = s.audit_log();
     assert!(audit.contains("fleet.offline.report") && audit.contains("refused: 2"), "{audit}");
@@ -323,9 +346,20 @@ fn garbage_oversized_replayed_and_unauthenticated_requests_change_nothing(backen
         (REPORT, json!({})),
         (REPORT, with(&good_report, "uses", json!([]))),
         (REPORT, with(&good_report, "time", json!(now() + 3600))),
-        (REPORT, with(&good_report, "uses", Value::Array(vec![good_report["uses"][0].clone(); 65]))),
-        (REPORT, bad_use(json!({"id": "x", "at": 1, "accepted": false, "used": {"factor": "totp"}}))),
-        (REPORT, bad_use(json!({"id": "A".repeat(22), "at": 1, "accepted": true, "used": {"factor": "password"}}))),
+        (
+            REPORT,
+            with(&good_report, "uses", Value::Array(vec![good_report["uses"][0].clone(); 65])),
+        ),
+        (
+            REPORT,
+            bad_use(json!({"id": "x", "at": 1, "accepted": false, "used": {"factor": "totp"}})),
+        ),
+        (
+            REPORT,
+            bad_use(
+                json!({"id": "A".repeat(22), "at": 1, "accepted": true, "used": {"factor": "password"}}),
+            ),
+        ),
         (
             REPORT,
             bad_use(json!({"id": "A".repeat(22), "at": 1, "accepted": true,

@@ -32,7 +32,13 @@ fn group_list(text: &str) -> Result<Vec<String>, String> {
 }
 
 impl Admin {
-    pub(super) fn audit_admin(&self, event: &str, user: Option<&str>, host: Option<&str>, reason: &str) {
+    pub(super) fn audit_admin(
+        &self,
+        event: &str,
+        user: Option<&str>,
+        host: Option<&str>,
+        reason: &str,
+    ) {
         self.audit.record(&Event {
             event,
             user,

@@ -75,8 +75,10 @@ impl Admin {
         if as_json {
             return serde_json::to_string_pretty(&v).map_err(|err| err.to_string());
         }
-        let mut out =
-            format!("{:<24} {:<24} {:<20} {:<20} {}\n", "USER", "HOST", "ISSUED", "EXPIRES", "STEP");
+        let mut out = format!(
+            "{:<24} {:<24} {:<20} {:<20} {}\n",
+            "USER", "HOST", "ISSUED", "EXPIRES", "STEP"
+        );
         for b in v.as_array().into_iter().flatten() {
             out += &format!(
                 "{:<24} {:<24} {:<20} {:<20} {}\n",
@@ -113,7 +115,12 @@ impl Admin {
     }
 
     /// `fleet offline mark`.
-    pub async fn offline_mark(&self, scope: &str, user: &str, host: &str) -> Result<String, String> {
+    pub async fn offline_mark(
+        &self,
+        scope: &str,
+        user: &str,
+        host: &str,
+    ) -> Result<String, String> {
         check_user(scope, user)?;
         let h = self.active_host(host).await?;
         self.store.mark_offline(&h.id, scope, user, crate::time::now()).await.map_err(e)?;

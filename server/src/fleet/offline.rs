@@ -244,11 +244,8 @@ async fn hash_window(
     let params = Params { algorithm, digits: t.digits, step: t.step.max(1) };
     let steps = offline.steps(params.step);
     let cost = offline.config.cost();
-    let _permit = offline
-        .permits
-        .acquire()
-        .await
-        .map_err(|_| BuildError("window permits closed".into()))?;
+    let _permit =
+        offline.permits.acquire().await.map_err(|_| BuildError("window permits closed".into()))?;
     let (master, rec) = (Arc::clone(master), t.clone());
     let (host, user) = (f.host_id.to_string(), f.user.to_string());
     let first = f.now / params.step;
@@ -261,9 +258,9 @@ async fn hash_window(
             step: rec.step,
         };
         // Zeroizing: the opened secret is wiped when this closure returns.
-        let secret = master
-            .open_totp(&binding, &rec.sealed)
-            .ok_or_else(|| BuildError("the TOTP secret does not open with the master key".into()))?;
+        let secret = master.open_totp(&binding, &rec.sealed).ok_or_else(|| {
+            BuildError("the TOTP secret does not open with the master key".into())
+        })?;
         let bind = Binding { host_id: &host, user: &user };
         offline_window::build(&secret, &params, first, steps, bind, cost)
             .map_err(|e| BuildError(format!("hashing the window: {e}")))

@@ -66,7 +66,11 @@ fn event_of(change: &Change) -> &'static str {
     }
 }
 
-pub(super) fn validate(checked: Result<(), &'static str>, time: u64, now: u64) -> Result<(), ApiError> {
+pub(super) fn validate(
+    checked: Result<(), &'static str>,
+    time: u64,
+    now: u64,
+) -> Result<(), ApiError> {
     checked.map_err(ApiError::bad_request)?;
     if time.abs_diff(now) > MAX_SKEW {
         return Err(ApiError::bad_request(format!(
@@ -79,7 +83,11 @@ pub(super) fn validate(checked: Result<(), &'static str>, time: u64, now: u64) -
 /// The user's host groups (`fleet::access::may`), before anything is counted: a host outside
 /// them spends none of the user's rate limit or lockout and uses up no nonce; refused (403,
 /// audited).
-pub(super) async fn allowed(state: &Shared, who: &Asking<'_>, purpose: Purpose) -> Result<(), ApiError> {
+pub(super) async fn allowed(
+    state: &Shared,
+    who: &Asking<'_>,
+    purpose: Purpose,
+) -> Result<(), ApiError> {
     if may(&*state.store, who.host, &who.scope, who.user, purpose).await? {
         return Ok(());
     }

@@ -59,8 +59,7 @@ pub async fn bundle(
         user: &req.user,
         event: "fleet.offline.bundle",
     };
-    let answer = if may(&*state.store, &host, &who.scope, &req.user, Purpose::Authenticate).await?
-    {
+    let answer = if may(&*state.store, &host, &who.scope, &req.user, Purpose::Authenticate).await? {
         begin(&state, &who, &req.nonce, false, now).await?;
         decide(&state, &who, &req, now).await?
     } else {
@@ -117,8 +116,14 @@ async fn decide(
     let issued = store.offline_issued(&who.host.id, scope, user).await?;
     let held = Held { issued_at: req.held_issued_at, last_step: req.held_last_step };
     let fingerprint = factors.fingerprint();
-    if offline::keep(held, issued.as_ref(), &fingerprint, &state.offline, factors.totp.as_ref(), now)
-    {
+    if offline::keep(
+        held,
+        issued.as_ref(),
+        &fingerprint,
+        &state.offline,
+        factors.totp.as_ref(),
+        now,
+    ) {
         who.audit(state, "keep", None);
         return Ok(BundleAnswer::Keep);
     }

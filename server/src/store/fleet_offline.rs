@@ -107,8 +107,7 @@ pub trait FleetOfflineStore: Send + Sync {
     /// eligibility, in one transaction: the host drops its bundle at its next contact and
     /// gets none until the user's next accepted online login from it. How many issued
     /// bundles were revoked.
-    async fn revoke_offline(&self, scope: &str, user: &str, host_id: Option<&str>)
-    -> Result<u64>;
+    async fn revoke_offline(&self, scope: &str, user: &str, host_id: Option<&str>) -> Result<u64>;
     /// Applies a host's report in one transaction: each use not seen before from this host
     /// once (an accepted TOTP raises the watermark, never lowers it; an accepted recovery
     /// code marks its slot used if its hash is unchanged; an accepted key raises its counter;
