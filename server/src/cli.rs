@@ -94,6 +94,22 @@ pub enum FleetCommand {
     Host(FleetHostCommand),
     /// Offline bundles (issue 21): which hosts hold one for which user until when, revoke
     /// them, mark a host eligible without a login there.
+    ///
+    /// A fleet host fetches a user's bundle (POST /v2/fleet/offline/bundle) after each
+    /// online login and uses it only while the service cannot be reached. The service
+    /// answers drop (host outside the user's host groups, no factor, locked out, offline
+    /// disabled, or no accepted online login of the user from that host within the bundle
+    /// lifetime and no mark, or revoked since), keep (the held bundle is the one last issued,
+    /// made from the current factors, valid for more than half its lifetime and its TOTP
+    /// window covering more than half a window ahead), or a fresh bundle. Hosts report what
+    /// they accepted and refused offline (POST /v2/fleet/offline/report): the fleet-wide
+    /// watermark rises, recovery codes are marked used, key counters rise and refusals
+    /// count towards the lockout, each use once.
+    ///
+    /// The service configuration's [offline] table: enabled (true), bundle_lifetime (seconds,
+    /// 259200 = 3 days; 3600 to 2592000), totp_window_hours (4; 1 to 24), hash_memory_kib
+    /// (16384; 8192 to 262144) and hash_passes (1; 1 to 8), the Argon2id cost of each hashed
+    /// code.
     #[command(subcommand)]
     Offline(FleetOfflineCommand),
 }
