@@ -10,6 +10,7 @@
 pub mod access;
 pub mod keys;
 pub mod master_key;
+pub mod offline;
 
 use crate::store::fleet::TotpRecord;
 use crate::store::fleet_enroll::ProofUse;

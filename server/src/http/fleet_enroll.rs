@@ -29,15 +29,15 @@ use push_proto::fleet_enroll::{
 use zeroize::Zeroizing;
 
 /// Who asks about whom: what every audit line and attempt of these endpoints names.
-struct Asking<'a> {
-    host: &'a Host,
-    scope: String,
-    user: &'a str,
-    event: &'static str,
+pub(super) struct Asking<'a> {
+    pub(super) host: &'a Host,
+    pub(super) scope: String,
+    pub(super) user: &'a str,
+    pub(super) event: &'static str,
 }
 
 impl Asking<'_> {
-    fn audit(&self, state: &Shared, outcome: &str, reason: Option<&str>) {
+    pub(super) fn audit(&self, state: &Shared, outcome: &str, reason: Option<&str>) {
         state.audit.record(&Event {
             event: self.event,
             host: Some(&self.host.id),
@@ -66,7 +66,11 @@ fn event_of(change: &Change) -> &'static str {
     }
 }
 
-fn validate(checked: Result<(), &'static str>, time: u64, now: u64) -> Result<(), ApiError> {
+pub(super) fn validate(
+    checked: Result<(), &'static str>,
+    time: u64,
+    now: u64,
+) -> Result<(), ApiError> {
     checked.map_err(ApiError::bad_request)?;
     if time.abs_diff(now) > MAX_SKEW {
         return Err(ApiError::bad_request(format!(
@@ -76,19 +80,23 @@ fn validate(checked: Result<(), &'static str>, time: u64, now: u64) -> Result<()
     Ok(())
 }
 
-/// Uses up the nonce and applies the rate limits; with a proof, also counts the attempt and
-/// refuses while locked out (as a verification does).
 /// The user's host groups (`fleet::access::may`), before anything is counted: a host outside
 /// them spends none of the user's rate limit or lockout and uses up no nonce; refused (403,
 /// audited).
-async fn allowed(state: &Shared, who: &Asking<'_>, purpose: Purpose) -> Result<(), ApiError> {
+pub(super) async fn allowed(
+    state: &Shared,
+    who: &Asking<'_>,
+    purpose: Purpose,
+) -> Result<(), ApiError> {
     if may(&*state.store, who.host, &who.scope, who.user, purpose).await? {
         return Ok(());
     }
     Err(who.refuse(state, errors::HOST_NOT_ALLOWED, "host not in the user's host groups"))
 }
 
-async fn begin(
+/// Uses up the nonce and applies the rate limits; with a proof, also counts the attempt and
+/// refuses while locked out (as a verification does).
+pub(super) async fn begin(
     state: &Shared,
     who: &Asking<'_>,
     nonce: &str,

@@ -6,6 +6,7 @@ pub mod extract;
 pub mod fleet;
 pub mod fleet_enroll;
 pub mod fleet_keys;
+pub mod fleet_offline;
 pub mod host;
 pub mod pairing;
 pub mod passkey;
@@ -41,6 +42,8 @@ pub struct AppState {
     pub limits: Limits,
     /// `[fleet]`.
     pub fleet: crate::config::FleetLimits,
+    /// `[offline]` and the permits of offline window builds.
+    pub offline: crate::fleet::offline::Offline,
     /// The fleet master key (TOTP secrets at rest).
     pub master: Arc<crate::fleet::master_key::MasterKey>,
     /// `public_url` without a trailing slash.
@@ -77,6 +80,8 @@ pub fn router(state: Shared) -> Router {
         .route(push_proto::fleet_keys::VERIFY, post(fleet_keys::verify))
         .route(push_proto::fleet_enroll::ENROLL, post(fleet_enroll::enroll))
         .route(push_proto::fleet_enroll::STATUS, post(fleet_enroll::status))
+        .route(push_proto::offline::BUNDLE, post(fleet_offline::bundle))
+        .route(push_proto::offline::REPORT, post(fleet_offline::report))
         .route(path::PUSH_SUBSCRIPTION, put(webpush::subscribe).delete(webpush::unsubscribe))
         .merge(web::routes())
         .fallback(not_found)

@@ -8,6 +8,7 @@ pub mod fleet_admin;
 mod fleet_admin_sql;
 pub mod fleet_enroll;
 pub mod fleet_keys;
+pub mod fleet_offline;
 pub mod passkeys;
 pub mod pg_notify;
 pub mod postgres;
@@ -229,6 +230,7 @@ pub trait Store:
     + fleet_admin::FleetAdminStore
     + fleet_keys::FleetKeyStore
     + fleet_enroll::FleetEnrollStore
+    + fleet_offline::FleetOfflineStore
     + Send
     + Sync
 {

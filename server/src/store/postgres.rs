@@ -31,6 +31,7 @@ mod fleet;
 mod fleet_admin;
 mod fleet_enroll;
 mod fleet_keys;
+mod fleet_offline;
 mod passkeys;
 
 /// The schema migrations, applied in order at start; `schema_version` records the last one.
@@ -44,6 +45,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (7, include_str!("../../migrations/postgres/0007_fleet_admin.sql")),
     (8, include_str!("../../migrations/postgres/0008_fleet_keys.sql")),
     (9, include_str!("../../migrations/postgres/0009_fleet_enroll.sql")),
+    (14, include_str!("../../migrations/postgres/0014_fleet_offline.sql")),
 ];
 
 /// The `NOTIFY` channel; payloads are `Hub` keys (`tx:<txid>`, `dev:<id>`, `pair:<id>`).

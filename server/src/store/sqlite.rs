@@ -30,6 +30,7 @@ mod fleet;
 mod fleet_admin;
 mod fleet_enroll;
 mod fleet_keys;
+mod fleet_offline;
 mod passkeys;
 
 /// The schema migrations, applied in order at start; `schema_version` records the last one.
@@ -43,6 +44,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (7, include_str!("../../migrations/sqlite/0007_fleet_admin.sql")),
     (8, include_str!("../../migrations/sqlite/0008_fleet_keys.sql")),
     (9, include_str!("../../migrations/sqlite/0009_fleet_enroll.sql")),
+    (14, include_str!("../../migrations/sqlite/0014_fleet_offline.sql")),
 ];
 
 /// The SQLite store.
