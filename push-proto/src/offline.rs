@@ -264,6 +264,9 @@ pub enum BundleAnswer {
     },
     /// The held one is still current: keep it.
     Keep,
+    /// A new bundle is being made (hashing a window takes seconds): keep what is held, and
+    /// ask again at the next contact.
+    Later,
     /// Delete any held bundle: the user was removed, locked, lost the factors, or the admin
     /// revoked it, or the user is not eligible for one on this host.
     Drop,

@@ -268,6 +268,9 @@ fn refresh(
     };
     match answer {
         BundleAnswer::Keep if held.is_some() => String::new(),
+        // Being made: whatever is held stays (a held bundle that no longer opens is of no
+        // use either way).
+        BundleAnswer::Later => "; offline: bundle being made".into(),
         BundleAnswer::Keep | BundleAnswer::Drop => under_lock(ctx, "bundle dropped", |state| {
             let mut state = state.filter(|s| s.bundle.is_some())?;
             state.bundle = None;

@@ -300,6 +300,11 @@ fn the_service_keeps_drops_or_refreshes_the_bundle_at_each_contact() {
     *s.next.borrow_mut() = Some(BundleAnswer::Keep);
     login(&e, &s, "654321", T + 30);
     assert_eq!(state(&e).unwrap().bundle.unwrap(), held, "kept");
+    // Being made at the service: what is held stays.
+    *s.next.borrow_mut() = Some(BundleAnswer::Later);
+    let o = login(&e, &s, "654321", T + 31);
+    assert!(o.reason.contains("bundle being made"), "{o}");
+    assert_eq!(state(&e).unwrap().bundle.unwrap(), held, "kept while a new one is made");
     let req = s.bundle_requests.borrow().last().cloned().unwrap();
     assert_eq!(req.held_issued_at, Some(T));
     assert_eq!(req.held_last_step, Some(T / 30 + 19));
