@@ -5,6 +5,7 @@
 //! `mfa_remote::fleet`; the flow is `login::fleet_flow`.
 
 pub mod config;
+pub mod offline_contact;
 
 pub use config::FleetConfig;
 

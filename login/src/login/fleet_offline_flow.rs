@@ -27,12 +27,11 @@ use super::outcome::{Denial, Factor, Outcome};
 use super::remote::FleetRemote;
 use super::verify::locked_message;
 use crate::fleet::FleetError;
+use crate::fleet::offline_contact::Contact;
 use crate::recovery::{Attempt, Check as RecoveryCheck, RecoveryCodes};
 use crate::store::{MAX_PENDING, OfflineState, UserLock};
 use mfa_factors::offline_window::{Binding, HashedWindow};
-use push_proto::offline::{
-    Bundle, BundleAnswer, BundleRequest, OfflineFactor, OfflineUse, ReportRequest, SignedBundle,
-};
+use push_proto::offline::{Bundle, OfflineFactor, OfflineUse};
 
 /// The user's usable bundle, under the user's lock: none, an unreadable file, or a bundle
 /// that does not open (pinned key, this host, this user, this clock) is `Err(why)`.
@@ -172,134 +171,10 @@ fn use_id() -> Result<String, Outcome> {
     Ok(push_proto::b64(&id))
 }
 
-fn nonce() -> Option<String> {
-    let mut n = [0u8; 32];
-    crate::random::fill(&mut n).ok()?;
-    Some(push_proto::b64(&n))
-}
-
 /// After the service answered a login: reports the uses queued here and refreshes, keeps or
-/// drops the user's bundle as the service says. Returns a note for the log line (empty when
-/// nothing happened); never changes the login's decision. The state is read without the
-/// user's lock and the lock is not held during the requests: each result is applied under
-/// the lock to the state read again.
+/// drops the user's bundle as the service says ([`crate::fleet::offline_contact`]). Returns a
+/// note for the log line; never changes the login's decision.
 pub(super) fn after_contact(ctx: &LoginContext<'_>, service: &dyn FleetRemote) -> String {
     let Ok(now) = ctx.clock.now() else { return String::new() };
-    let state = match ctx.store.load_offline(ctx.user) {
-        Ok(s) => s,
-        Err(e) => return format!("; offline: {e}"),
-    };
-    let mut note = String::new();
-    if let Some(s) = state.as_ref().filter(|s| !s.pending.is_empty()) {
-        note.push_str(&report(ctx, service, s, now));
-    }
-    note.push_str(&refresh(ctx, service, state.as_ref(), now));
-    note
-}
-
-/// Runs `apply` on the user's offline state read again under the lock, and saves what it
-/// returns (`None`: nothing to save).
-fn under_lock(
-    ctx: &LoginContext<'_>,
-    done: &str,
-    apply: impl FnOnce(Option<OfflineState>) -> Option<OfflineState>,
-) -> String {
-    let lock = match ctx.store.lock(ctx.user) {
-        Ok(l) => l,
-        Err(e) => return format!("; offline: lock: {e}"),
-    };
-    let state = match lock.load_offline() {
-        Ok(s) => s,
-        Err(e) => return format!("; offline: {e}"),
-    };
-    let Some(state) = apply(state) else { return String::new() };
-    match lock.save_offline(&state) {
-        Ok(()) => format!("; offline: {done}"),
-        Err(e) => format!("; offline: {done} but not saved: {e}"),
-    }
-}
-
-/// Sends the queued uses; the ones the service took are forgotten.
-fn report(
-    ctx: &LoginContext<'_>,
-    service: &dyn FleetRemote,
-    state: &OfflineState,
-    now: u64,
-) -> String {
-    let Some(nonce) = nonce() else { return "; offline: no random nonce".into() };
-    let take = state.pending.len().min(push_proto::offline::MAX_USES);
-    let uses = state.pending[..take].to_vec();
-    let req = ReportRequest { user: ctx.user.as_str().to_string(), time: now, nonce, uses };
-    if let Err(e) = service.offline_report(&req) {
-        return format!("; offline: report failed: {e}");
-    }
-    under_lock(ctx, &format!("reported {take} use(s)"), |state| {
-        let mut state = state?;
-        state.pending.retain(|u| !req.uses.iter().any(|sent| sent.id == u.id));
-        Some(state)
-    })
-}
-
-/// Asks the service for the user's bundle and does what it says.
-fn refresh(
-    ctx: &LoginContext<'_>,
-    service: &dyn FleetRemote,
-    state: Option<&OfflineState>,
-    now: u64,
-) -> String {
-    let Some(nonce) = nonce() else { return "; offline: no random nonce".into() };
-    let held = state.and_then(|s| {
-        let signed = s.bundle.as_ref()?;
-        signed.open(service.service_key(), service.host_id(), ctx.user.as_str(), now).ok()
-    });
-    let req = BundleRequest {
-        user: ctx.user.as_str().to_string(),
-        time: now,
-        nonce: nonce.clone(),
-        held_issued_at: held.as_ref().map(|b| b.issued_at),
-        held_last_step: held.as_ref().and_then(|b| b.totp.as_ref()).map(|w| {
-            let len = u64::try_from(w.hashes.len()).unwrap_or(0);
-            w.first_step.saturating_add(len).saturating_sub(1)
-        }),
-    };
-    let answer = match service.offline_bundle(&req) {
-        Ok(r) => r.answer,
-        Err(e) => return format!("; offline: bundle request failed: {e}"),
-    };
-    match answer {
-        BundleAnswer::Keep if held.is_some() => String::new(),
-        // Being made: whatever is held stays (a held bundle that no longer opens is of no
-        // use either way).
-        BundleAnswer::Later => "; offline: bundle being made".into(),
-        BundleAnswer::Keep | BundleAnswer::Drop => under_lock(ctx, "bundle dropped", |state| {
-            let mut state = state.filter(|s| s.bundle.is_some())?;
-            state.bundle = None;
-            Some(state)
-        }),
-        BundleAnswer::Fresh { bundle } => store_fresh(ctx, service, bundle, &nonce, now),
-    }
-}
-
-/// Checks a fresh bundle (the pinned key, this host, this user, this request's nonce) and
-/// stores it.
-fn store_fresh(
-    ctx: &LoginContext<'_>,
-    service: &dyn FleetRemote,
-    bundle: SignedBundle,
-    nonce: &str,
-    now: u64,
-) -> String {
-    let opened = bundle.open(service.service_key(), service.host_id(), ctx.user.as_str(), now);
-    match opened {
-        Ok(b) if b.nonce == nonce => {}
-        Ok(_) => return "; offline: fresh bundle answers another request: ignored".into(),
-        Err(e) => return format!("; offline: fresh bundle refused: {e}"),
-    }
-    under_lock(ctx, "bundle stored", |state| match state {
-        Some(mut s) => {
-            s.replace_bundle(bundle);
-            Some(s)
-        }
-        None => Some(OfflineState::new(ctx.user, bundle)),
-    })
+    Contact { store: ctx.store, user: ctx.user, service, now }.bring_up_to_date()
 }

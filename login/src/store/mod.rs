@@ -106,6 +106,14 @@ impl Store {
         Ok(Some(self.root.subdir(OFFLINE, false)?))
     }
 
+    /// Names of the users with an offline state on this host (fleet hosts, issue 21).
+    pub fn offline_users(&self) -> Result<Vec<String>> {
+        match self.offline_dir()? {
+            Some(dir) => Ok(dir.list()?),
+            None => Ok(Vec::new()),
+        }
+    }
+
     /// Reads a user's offline state (fleet hosts, issue 21) without the lock.
     pub fn load_offline(&self, user: &UserName) -> Result<Option<OfflineState>> {
         let Some(dir) = self.offline_dir()? else { return Ok(None) };

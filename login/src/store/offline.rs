@@ -37,19 +37,33 @@ pub struct OfflineState {
     pub lockout: LockoutState,
     /// Uses not yet reported to the service, oldest first.
     pub pending: Vec<OfflineUse>,
+    /// The service is making a bundle for the user (`later`): ask again at the next contact
+    /// (`mfa-enroll offline-bundles` looks for these).
+    #[serde(default)]
+    pub awaiting: bool,
 }
 
 impl OfflineState {
     /// A fresh state holding `bundle`.
     pub fn new(user: &UserName, bundle: SignedBundle) -> OfflineState {
+        OfflineState { bundle: Some(bundle), ..OfflineState::new_empty(user) }
+    }
+
+    /// A state without a bundle, waiting for the one the service is making.
+    pub fn awaiting(user: &UserName) -> OfflineState {
+        OfflineState { bundle: None, awaiting: true, ..OfflineState::new_empty(user) }
+    }
+
+    fn new_empty(user: &UserName) -> OfflineState {
         OfflineState {
             user: user.as_str().to_string(),
-            bundle: Some(bundle),
+            bundle: None,
             used_step: None,
             used_slots: Vec::new(),
             key_counters: Vec::new(),
             lockout: LockoutState::default(),
             pending: Vec::new(),
+            awaiting: false,
         }
     }
 
@@ -57,14 +71,15 @@ impl OfflineState {
     /// over, except the uses still to report and the lockout.
     pub fn replace_bundle(&mut self, bundle: SignedBundle) {
         self.bundle = Some(bundle);
+        self.awaiting = false;
         self.used_step = None;
         self.used_slots.clear();
         self.key_counters.clear();
     }
 
-    /// Whether there is nothing left to keep (no bundle, nothing to report).
+    /// Whether there is nothing left to keep (no bundle, none awaited, nothing to report).
     pub fn is_empty(&self) -> bool {
-        self.bundle.is_none() && self.pending.is_empty()
+        self.bundle.is_none() && self.pending.is_empty() && !self.awaiting
     }
 
     pub(super) fn encode(&self) -> Zeroizing<Vec<u8>> {
