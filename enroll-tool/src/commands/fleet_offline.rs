@@ -1,9 +1,11 @@
-//! `mfa-enroll status` on a fleet host: whether this host holds an offline bundle for the
-//! user (issue 21), until when, and what it can check; read from this host's store, so it is
-//! shown even while the service cannot be reached.
+//! Offline bundles on a fleet host (issue 21): `mfa-enroll status` says whether this host
+//! holds one for the user, until when, and what it can check (read from this host's store, so
+//! it is shown even while the service cannot be reached); `mfa-enroll offline-bundles` brings
+//! them up to date with the service now.
 
-use crate::context::open_store;
-use crate::error::Result;
+use crate::cli::{Cli, OfflineBundlesArgs};
+use crate::context::{load_config, open_store, require_root, target_user};
+use crate::error::{Error, Result};
 use crate::output::utc;
 use mfa_login::config::Config;
 use mfa_login::username::UserName;
@@ -55,4 +57,49 @@ fn usable(b: &Bundle) -> String {
         b.keys.len()
     ));
     text
+}
+
+/// `mfa-enroll offline-bundles`: one contact with the service per user (report, then fetch,
+/// keep or drop the bundle); one line per user.
+pub(crate) fn bring_up_to_date(
+    cli: &Cli,
+    args: &OfflineBundlesArgs,
+    out: &mut dyn std::io::Write,
+) -> Result<()> {
+    require_root(cli)?;
+    let cfg = load_config(cli)?;
+    let fleet = cfg.fleet.as_ref().filter(|f| f.offline).ok_or_else(|| {
+        Error::Usage("this host keeps no offline bundles ([fleet] offline)".into())
+    })?;
+    let client =
+        FleetClient::new(fleet).map_err(|e| Error::Aborted(format!("the fleet service: {e}")))?;
+    let store = open_store(&cfg)?;
+    let users = if args.all {
+        let names = store.offline_users()?;
+        names.iter().map(|n| UserName::parse(n).map_err(Error::from)).collect::<Result<Vec<_>>>()?
+    } else {
+        vec![target_user(cli)?]
+    };
+    let now = mfa_login::login::Clock::now(&mfa_login::login::SystemClock)?;
+    let mut failed = 0;
+    for user in &users {
+        let contact = mfa_login::fleet::offline_contact::Contact {
+            store: &store,
+            user,
+            service: &client,
+            now,
+        };
+        let note = contact.bring_up_to_date();
+        failed += usize::from(note.failed);
+        let text = note.text.trim_start_matches("; offline: ").replace("; offline: ", "; ");
+        let shown = if text.is_empty() { "up to date" } else { &text };
+        writeln!(out, "{user}: {shown}").map_err(Error::stdout)?;
+    }
+    if failed > 0 {
+        return Err(Error::Aborted(format!(
+            "{failed} of {} users not brought up to date",
+            users.len()
+        )));
+    }
+    Ok(())
 }

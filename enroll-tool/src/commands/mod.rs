@@ -46,6 +46,7 @@ pub(crate) fn run(cli: &Cli) -> Result<()> {
         Command::Push(args) => push::run(cli, args, &mut console),
         Command::Doctor(args) => doctor::run(cli, args, console.out),
         Command::Admin(AdminCommand::Unlock) => state::unlock(cli, console.out),
+        Command::OfflineBundles(args) => fleet_offline::bring_up_to_date(cli, args, console.out),
     }?;
     console.out.flush().map_err(Error::stdout)
 }

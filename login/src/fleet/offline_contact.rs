@@ -9,6 +9,29 @@ use crate::store::{OfflineState, Store};
 use crate::username::UserName;
 use push_proto::offline::{BundleAnswer, BundleRequest, ReportRequest, SignedBundle};
 
+/// What a contact did, for the log: each step's words, and whether any step failed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Note {
+    /// `"; offline: ..."` per step that did something (empty: nothing to do).
+    pub text: String,
+    /// A step failed (no answer, a refused bundle, a store error): the state is as before.
+    pub failed: bool,
+}
+
+impl Note {
+    fn done(what: &str) -> Note {
+        Note { text: format!("; offline: {what}"), failed: false }
+    }
+    fn failed(what: &str) -> Note {
+        Note { text: format!("; offline: {what}"), failed: true }
+    }
+    fn and(mut self, next: Note) -> Note {
+        self.text.push_str(&next.text);
+        self.failed |= next.failed;
+        self
+    }
+}
+
 /// One contact with the service about one user's offline state on this host.
 pub struct Contact<'a> {
     /// This host's store.
@@ -23,20 +46,18 @@ pub struct Contact<'a> {
 
 impl Contact<'_> {
     /// Reports the uses queued here and refreshes, keeps or drops the bundle as the service
-    /// says. Returns a note for the log (each part starts with `"; offline: "`; empty when
-    /// nothing happened). The state is read without the user's lock and the lock is not held
+    /// says; what it did ([`Note`]). The state is read without the user's lock and the lock is not held
     /// during the requests: each result is applied under the lock to the state read again.
-    pub fn bring_up_to_date(&self) -> String {
+    pub fn bring_up_to_date(&self) -> Note {
         let state = match self.store.load_offline(self.user) {
             Ok(s) => s,
-            Err(e) => return format!("; offline: {e}"),
+            Err(e) => return Note::failed(&e.to_string()),
         };
-        let mut note = String::new();
+        let mut note = Note::default();
         if let Some(s) = state.as_ref().filter(|s| !s.pending.is_empty()) {
-            note.push_str(&self.report(s));
+            note = note.and(self.report(s));
         }
-        note.push_str(&self.refresh(state.as_ref()));
-        note
+        note.and(self.refresh(state.as_ref()))
     }
 
     /// Runs `apply` on the user's offline state read again under the lock, and saves what
@@ -45,31 +66,31 @@ impl Contact<'_> {
         &self,
         done: &str,
         apply: impl FnOnce(Option<OfflineState>) -> Option<OfflineState>,
-    ) -> String {
+    ) -> Note {
         let lock = match self.store.lock(self.user) {
             Ok(l) => l,
-            Err(e) => return format!("; offline: lock: {e}"),
+            Err(e) => return Note::failed(&format!("lock: {e}")),
         };
         let state = match lock.load_offline() {
             Ok(s) => s,
-            Err(e) => return format!("; offline: {e}"),
+            Err(e) => return Note::failed(&e.to_string()),
         };
-        let Some(state) = apply(state) else { return String::new() };
+        let Some(state) = apply(state) else { return Note::default() };
         match lock.save_offline(&state) {
-            Ok(()) => format!("; offline: {done}"),
-            Err(e) => format!("; offline: {done} but not saved: {e}"),
+            Ok(()) => Note::done(done),
+            Err(e) => Note::failed(&format!("{done} but not saved: {e}")),
         }
     }
 
     /// Sends the queued uses; the ones the service took are forgotten.
-    fn report(&self, state: &OfflineState) -> String {
+    fn report(&self, state: &OfflineState) -> Note {
         let (service, now) = (self.service, self.now);
-        let Some(nonce) = nonce() else { return "; offline: no random nonce".into() };
+        let Some(nonce) = nonce() else { return Note::failed("no random nonce") };
         let take = state.pending.len().min(push_proto::offline::MAX_USES);
         let uses = state.pending[..take].to_vec();
         let req = ReportRequest { user: self.user.as_str().to_string(), time: now, nonce, uses };
         if let Err(e) = service.offline_report(&req) {
-            return format!("; offline: report failed: {e}");
+            return Note::failed(&format!("report failed: {e}"));
         }
         self.under_lock(&format!("reported {take} use(s)"), |state| {
             let mut state = state?;
@@ -79,9 +100,9 @@ impl Contact<'_> {
     }
 
     /// Asks the service for the user's bundle and does what it says.
-    fn refresh(&self, state: Option<&OfflineState>) -> String {
+    fn refresh(&self, state: Option<&OfflineState>) -> Note {
         let (service, now) = (self.service, self.now);
-        let Some(nonce) = nonce() else { return "; offline: no random nonce".into() };
+        let Some(nonce) = nonce() else { return Note::failed("no random nonce") };
         let held = state.and_then(|s| {
             let signed = s.bundle.as_ref()?;
             signed.open(service.service_key(), service.host_id(), self.user.as_str(), now).ok()
@@ -98,10 +119,10 @@ impl Contact<'_> {
         };
         let answer = match service.offline_bundle(&req) {
             Ok(r) => r.answer,
-            Err(e) => return format!("; offline: bundle request failed: {e}"),
+            Err(e) => return Note::failed(&format!("bundle request failed: {e}")),
         };
         match answer {
-            BundleAnswer::Keep if held.is_some() => String::new(),
+            BundleAnswer::Keep if held.is_some() => Note::default(),
             // Being made: whatever is held stays (a held bundle that no longer opens is of no
             // use either way).
             BundleAnswer::Later => self.under_lock("bundle being made", |state| {
@@ -121,13 +142,13 @@ impl Contact<'_> {
 
     /// Checks a fresh bundle (the pinned key, this host, this user, this request's nonce)
     /// and stores it.
-    fn store_fresh(&self, bundle: SignedBundle, nonce: &str) -> String {
+    fn store_fresh(&self, bundle: SignedBundle, nonce: &str) -> Note {
         let (service, now) = (self.service, self.now);
         let opened = bundle.open(service.service_key(), service.host_id(), self.user.as_str(), now);
         match opened {
             Ok(b) if b.nonce == nonce => {}
-            Ok(_) => return "; offline: fresh bundle answers another request: ignored".into(),
-            Err(e) => return format!("; offline: fresh bundle refused: {e}"),
+            Ok(_) => return Note::failed("fresh bundle answers another request: ignored"),
+            Err(e) => return Note::failed(&format!("fresh bundle refused: {e}")),
         }
         self.under_lock("bundle stored", |state| match state {
             Some(mut s) => {

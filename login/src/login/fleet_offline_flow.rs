@@ -176,5 +176,5 @@ fn use_id() -> Result<String, Outcome> {
 /// note for the log line; never changes the login's decision.
 pub(super) fn after_contact(ctx: &LoginContext<'_>, service: &dyn FleetRemote) -> String {
     let Ok(now) = ctx.clock.now() else { return String::new() };
-    Contact { store: ctx.store, user: ctx.user, service, now }.bring_up_to_date()
+    Contact { store: ctx.store, user: ctx.user, service, now }.bring_up_to_date().text
 }
