@@ -225,6 +225,22 @@ pub(crate) enum Command {
                       sudo mfa-enroll --user alice migrate-to-fleet"
     )]
     MigrateToFleet(MigrateArgs),
+
+    /// Fleet hosts: fetch offline bundles now and report offline logins to the service
+    #[command(
+        long_about = "On a fleet host ([fleet] with offline = true): contact the fleet's \
+                      service for the user (--user, or yourself) or, with --all, for every \
+                      user this host holds or awaits an offline bundle for. Offline logins \
+                      not yet reported are reported; the bundle is fetched, kept or dropped \
+                      as the service says (a bundle takes the service a few seconds to make, \
+                      so the first login of a user on a host may leave it 'being made' until \
+                      the next contact). Logins do this by themselves after every answer of \
+                      the service; run this from a timer, or before maintenance, to have \
+                      bundles ready. One line per user; exit status 1 if any contact failed.",
+        after_help = "Examples:\n  sudo mfa-enroll offline-bundles --all\n  \
+                      sudo mfa-enroll --user alice offline-bundles"
+    )]
+    OfflineBundles(OfflineBundlesArgs),
 }
 
 /// Options of `migrate-to-fleet`.
@@ -237,6 +253,14 @@ pub(crate) struct MigrateArgs {
     /// Read and report what would be sent; contact nothing, change nothing
     #[arg(long)]
     pub(crate) dry_run: bool,
+}
+
+/// Options of `offline-bundles`.
+#[derive(Debug, Args)]
+pub(crate) struct OfflineBundlesArgs {
+    /// Every user this host holds or awaits an offline bundle for
+    #[arg(long)]
+    pub(crate) all: bool,
 }
 
 /// `mfa-enroll admin ...`.
@@ -269,6 +293,7 @@ impl Command {
             Command::Doctor(_) => "doctor",
             Command::Admin(AdminCommand::Unlock) => "admin unlock",
             Command::MigrateToFleet(_) => "migrate-to-fleet",
+            Command::OfflineBundles(_) => "offline-bundles",
         }
     }
 }

@@ -167,7 +167,7 @@ pub(crate) fn run(cli: &Cli, request: Request, console: &mut Console<'_>) -> Res
                 "your account cannot use pam_mfa (the reason is in the system log)".into(),
             ));
         }
-        Decision::Deny(Denial::Unavailable) | Decision::FailOpen => {
+        Decision::Deny(Denial::Unavailable) | Decision::FailOpen | Decision::Offline => {
             return Err(Error::Helper(
                 "the request could not be completed (the reason is in the system log)".into(),
             ));

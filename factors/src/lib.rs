@@ -18,6 +18,7 @@
 pub mod error;
 pub mod fido2;
 pub mod import;
+pub mod offline_window;
 pub mod otpauth;
 pub mod passkey;
 pub mod random;

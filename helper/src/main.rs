@@ -154,7 +154,7 @@ fn main() -> ExitCode {
     let o = &served.outcome;
     let priority = match o.decision {
         Decision::Deny(_) => libc::LOG_NOTICE,
-        Decision::FailOpen => libc::LOG_WARNING,
+        Decision::FailOpen | Decision::Offline => libc::LOG_WARNING,
         Decision::Success | Decision::Ignore => libc::LOG_INFO,
     };
     sys::log(

@@ -37,6 +37,6 @@ pub mod store;
 // The factors, moved to `mfa-factors` (no I/O), kept at their old paths.
 /// The error of the factor functions; it converts into [`Error`] (same variant, same text).
 pub use mfa_factors::Error as FactorError;
-pub use mfa_factors::{import, otpauth, random, recovery, secret, totp, username};
+pub use mfa_factors::{import, offline_window, otpauth, random, recovery, secret, totp, username};
 
 pub use error::{Error, Result};

@@ -13,7 +13,7 @@ use zeroize::Zeroizing;
 pub(crate) struct Handle(*mut PamHandle);
 
 /// syslog priorities used by the module.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Priority {
     Err = libc::LOG_ERR as isize,
     Warning = libc::LOG_WARNING as isize,

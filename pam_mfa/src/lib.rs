@@ -24,15 +24,16 @@ use std::ffi::CStr;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, Ordering};
 
-/// The one mapping from a core decision to a PAM return code. Only a verified factor, or an
-/// outage with `failmode = "open"`, yields `PAM_SUCCESS`; `nullok` leniency yields
+/// The one mapping from a core decision to a PAM return code. Only a verified factor (by the
+/// service, or by this host from its offline bundle during an outage), or an outage with
+/// `failmode = "open"`, yields `PAM_SUCCESS`; `nullok` leniency yields
 /// `PAM_IGNORE`; everything else is a failure.
 fn pam_code(decision: Decision) -> c_int {
     match decision {
         Decision::Success => ffi::PAM_SUCCESS,
         // Let in without a second factor during a central service's outage, as configured
-        // (failmode = "open"); logged at warning level.
-        Decision::FailOpen => ffi::PAM_SUCCESS,
+        // (failmode = "open"), or verified from the offline bundle; both logged at warning.
+        Decision::FailOpen | Decision::Offline => ffi::PAM_SUCCESS,
         Decision::Ignore => ffi::PAM_IGNORE,
         Decision::Deny(Denial::AuthFailed) => ffi::PAM_AUTH_ERR,
         Decision::Deny(Denial::Conversation) => ffi::PAM_CONV_ERR,
@@ -184,16 +185,22 @@ fn authenticate(h: Handle, flags: c_int, args: Result<Vec<String>, String>) -> c
         }
     };
     let outcome = wiring::authenticate(&args, &req, &mut conv);
-    let priority = match outcome.decision {
+    h.log(priority_of(outcome.decision), &outcome.log_line(&req));
+    pam_code(outcome.decision)
+}
+
+/// The syslog priority of a decision's line.
+fn priority_of(decision: Decision) -> Priority {
+    match decision {
         Decision::Success => Priority::Notice,
         // Above a verified login, so an administrator filtering at warning sees it.
         Decision::FailOpen => Priority::Warning,
+        // Verified by this host alone while the service was unreachable: visible at warning.
+        Decision::Offline => Priority::Warning,
         Decision::Ignore => Priority::Info,
         Decision::Deny(Denial::AuthFailed | Denial::Conversation) => Priority::Notice,
         Decision::Deny(_) => Priority::Err,
-    };
-    h.log(priority, &outcome.log_line(&req));
-    pam_code(outcome.decision)
+    }
 }
 
 /// `pam_authenticate`: asks for and verifies the second factor.
@@ -291,6 +298,7 @@ mod tests {
         let all = [
             Decision::Success,
             Decision::FailOpen,
+            Decision::Offline,
             Decision::Ignore,
             Decision::Deny(Denial::AuthFailed),
             Decision::Deny(Denial::Conversation),
@@ -299,7 +307,14 @@ mod tests {
             Decision::Deny(Denial::BadUser),
         ];
         let codes: Vec<c_int> = all.iter().map(|d| pam_code(*d)).collect();
-        assert_eq!(codes, [0, 0, 25, 7, 19, 3, 9, 10]);
+        assert_eq!(codes, [0, 0, 0, 25, 7, 19, 3, 9, 10]);
+    }
+
+    #[test]
+    fn offline_and_fail_open_logins_stand_out_above_verified_ones() {
+        assert_eq!(priority_of(Decision::Success), Priority::Notice);
+        assert_eq!(priority_of(Decision::Offline), Priority::Warning);
+        assert_eq!(priority_of(Decision::FailOpen), Priority::Warning);
     }
 
     #[test]

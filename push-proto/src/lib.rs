@@ -39,6 +39,7 @@ pub mod fleet_push;
 pub mod keys;
 pub mod limits;
 pub mod numbers;
+pub mod offline;
 pub mod pairing_uri;
 pub mod signed;
 

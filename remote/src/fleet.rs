@@ -14,6 +14,7 @@ use push_proto::fleet_enroll::{
 };
 use push_proto::fleet_key_enroll::{self, KeyEnrollChallengeRequest};
 use push_proto::fleet_keys::{self, KeyChallengeResponse, KeyLogin, KeyVerifyRequest};
+use push_proto::offline::{self, BundleRequest, BundleResponse, ReportRequest, ReportResponse};
 use std::time::Duration;
 
 /// A host's connection to the fleet's service.
@@ -105,6 +106,16 @@ impl FleetClient {
     /// which the command reports per user.
     pub fn migrate(&self, req: &EnrollRequest) -> Result<EnrollResponse, PushError> {
         self.inner.call("POST", ENROLL, Some(req), Duration::ZERO)
+    }
+
+    /// The host's offline bundle for a user (`POST /v2/fleet/offline/bundle`, issue 21).
+    pub fn offline_bundle(&self, req: &BundleRequest) -> Result<BundleResponse, FleetError> {
+        self.inner.call("POST", offline::BUNDLE, Some(req), Duration::ZERO).map_err(fleet_error)
+    }
+
+    /// Reports what the host accepted and refused offline (`POST /v2/fleet/offline/report`).
+    pub fn offline_report(&self, req: &ReportRequest) -> Result<ReportResponse, FleetError> {
+        self.inner.call("POST", offline::REPORT, Some(req), Duration::ZERO).map_err(fleet_error)
     }
 
     /// Which factors a user has at the service (`POST /v2/fleet/status`).

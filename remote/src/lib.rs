@@ -113,6 +113,18 @@ impl FleetRemote for FleetClient {
     ) -> Result<push_proto::fleet_enroll::StatusResponse, FleetError> {
         FleetClient::status(self, req)
     }
+    fn offline_bundle(
+        &self,
+        req: &push_proto::offline::BundleRequest,
+    ) -> Result<push_proto::offline::BundleResponse, FleetError> {
+        FleetClient::offline_bundle(self, req)
+    }
+    fn offline_report(
+        &self,
+        req: &push_proto::offline::ReportRequest,
+    ) -> Result<push_proto::offline::ReportResponse, FleetError> {
+        FleetClient::offline_report(self, req)
+    }
 }
 
 impl Remotes for Network {

@@ -5,6 +5,7 @@ pub mod fleet;
 mod fleet_access;
 pub mod fleet_enroll;
 pub mod fleet_keys;
+mod fleet_offline;
 
 use crate::audit::{Audit, Event};
 use crate::config::Config;

@@ -92,6 +92,69 @@ pub enum FleetCommand {
     /// Fleet hosts for push: a device paired through one fleet host reaches every fleet host.
     #[command(subcommand)]
     Host(FleetHostCommand),
+    /// Offline bundles (issue 21): which hosts hold one for which user until when, revoke
+    /// them, mark a host eligible without a login there.
+    ///
+    /// A fleet host fetches a user's bundle (POST /v2/fleet/offline/bundle) after each
+    /// online login and uses it only while the service cannot be reached. The service
+    /// answers drop (host outside the user's host groups, no factor, locked out, offline
+    /// disabled, or no accepted online login of the user from that host within the bundle
+    /// lifetime and no mark, or revoked since), keep (the held bundle is the one last issued,
+    /// made from the current factors, valid for more than half its lifetime and its TOTP
+    /// window covering more than half a window ahead), or a fresh bundle. Hosts report what
+    /// they accepted and refused offline (POST /v2/fleet/offline/report): the fleet-wide
+    /// watermark rises, recovery codes are marked used, key counters rise and refusals
+    /// count towards the lockout, each use once.
+    ///
+    /// The service configuration's [offline] table: enabled (true), bundle_lifetime (seconds,
+    /// 259200 = 3 days; 3600 to 2592000), totp_window_hours (4; 1 to 24), hash_memory_kib
+    /// (16384; 8192 to 262144) and hash_passes (1; 1 to 8), the Argon2id cost of each hashed
+    /// code.
+    #[command(subcommand)]
+    Offline(FleetOfflineCommand),
+}
+
+/// `fleet offline ...`. A host gets a user's offline bundle only after an accepted online
+/// login of the user from it (within `[offline] bundle_lifetime`) or the admin's `mark`.
+#[derive(Debug, Subcommand)]
+pub enum FleetOfflineCommand {
+    /// List the bundles issued: user, host, issued, expires, last TOTP step of the window.
+    List {
+        /// The fleet scope.
+        #[arg(long, value_name = "SCOPE", default_value = "fleet")]
+        scope: String,
+        /// Only this user's.
+        #[arg(long, value_name = "USER")]
+        user: Option<String>,
+        /// Only this host's (its name).
+        #[arg(long, value_name = "HOST")]
+        host: Option<String>,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke the user's bundles on one host or (default) every host: each host drops its
+    /// bundle at its next contact, and gets none until the user's next accepted online login
+    /// from it. (A host that cannot reach the service keeps using its bundle until it expires:
+    /// remove the user's factors too for an immediate stop at the next contact.)
+    Revoke {
+        /// Which user.
+        #[command(flatten)]
+        who: FleetUser,
+        /// Only on this host (its name).
+        #[arg(long, value_name = "HOST")]
+        host: Option<String>,
+    },
+    /// Let a host fetch the user's bundle without an online login there first (until
+    /// revoked).
+    Mark {
+        /// Which user.
+        #[command(flatten)]
+        who: FleetUser,
+        /// The host (its name).
+        #[arg(long, value_name = "HOST")]
+        host: String,
+    },
 }
 
 /// `fleet group ...`. Group names: 1 to 64 ASCII letters, digits, '.', '_' or '-', starting

@@ -54,6 +54,69 @@ pub struct Config {
     /// `[fleet]`: verification of codes for fleet hosts (issue 20).
     #[serde(default)]
     pub fleet: FleetLimits,
+    /// `[offline]`: offline bundles for fleet hosts (issue 21).
+    #[serde(default)]
+    pub offline: OfflineConfig,
+}
+
+/// `[offline]`: the offline bundles the service gives fleet hosts (issue 21,
+/// `docs/fleet.md`, "Offline").
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OfflineConfig {
+    /// Whether hosts get bundles at all (off: every host is told to drop its bundles).
+    pub enabled: bool,
+    /// Seconds a bundle is valid, and how recent an online login from the host must be
+    /// for it to get one (at most `push_proto::offline::MAX_LIFETIME`).
+    pub bundle_lifetime: u64,
+    /// Hours of TOTP codes hashed ahead (1 to 24).
+    pub totp_window_hours: u32,
+    /// Argon2id memory per hashed code, KiB.
+    pub hash_memory_kib: u32,
+    /// Argon2id passes per hashed code.
+    pub hash_passes: u32,
+}
+
+impl Default for OfflineConfig {
+    fn default() -> OfflineConfig {
+        let cost = mfa_factors::offline_window::WindowCost::default();
+        OfflineConfig {
+            enabled: true,
+            bundle_lifetime: 3 * 86_400,
+            totp_window_hours: 4,
+            hash_memory_kib: cost.memory_kib,
+            hash_passes: cost.passes,
+        }
+    }
+}
+
+impl OfflineConfig {
+    /// The Argon2id cost of each hashed code.
+    pub fn cost(&self) -> mfa_factors::offline_window::WindowCost {
+        mfa_factors::offline_window::WindowCost {
+            memory_kib: self.hash_memory_kib,
+            passes: self.hash_passes,
+        }
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        use mfa_factors::offline_window::WindowCost;
+        let max = push_proto::offline::MAX_LIFETIME;
+        if !(3600..=max).contains(&self.bundle_lifetime) {
+            return Err(format!("offline.bundle_lifetime must be 3600..={max} seconds"));
+        }
+        if !(1..=24).contains(&self.totp_window_hours) {
+            return Err("offline.totp_window_hours must be 1..=24".into());
+        }
+        if !self.cost().in_bounds() {
+            let (lo, hi) = (WindowCost::MIN, WindowCost::MAX);
+            return Err(format!(
+                "offline.hash_memory_kib must be {}..={} and offline.hash_passes {}..={}",
+                lo.memory_kib, hi.memory_kib, lo.passes, hi.passes
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// `[fleet]`: limits of `POST /v2/fleet/verify`. The lockout is always on: a fleet-wide count
@@ -229,7 +292,8 @@ impl Config {
         if let Some(w) = &self.web_push {
             w.validate()?;
         }
-        self.fleet.validate()
+        self.fleet.validate()?;
+        self.offline.validate()
     }
 
     /// The SQLite database file (unless `database` names PostgreSQL).
@@ -288,6 +352,22 @@ mod tests {
         assert!(Config::parse(&odd).is_err());
         let off = format!("{MIN}\n[fleet]\nmax_failures = 0\n");
         assert!(Config::parse(&off).is_err(), "the fleet lockout cannot be turned off");
+        assert!(c.offline.enabled && c.offline.bundle_lifetime == 3 * 86_400);
+        assert_eq!(c.offline.cost(), mfa_factors::offline_window::WindowCost::default());
+        for bad in [
+            "bundle_lifetime = 99999999",
+            "bundle_lifetime = 10",
+            "totp_window_hours = 0",
+            "totp_window_hours = 25",
+            "hash_memory_kib = 1024",
+            "hash_passes = 0",
+            "hash_passes = 9",
+            "unknown = 1",
+        ] {
+            assert!(Config::parse(&format!("{MIN}\n[offline]\n{bad}\n")).is_err(), "{bad}");
+        }
+        let off = Config::parse(&format!("{MIN}\n[offline]\nenabled = false\n")).unwrap();
+        assert!(!off.offline.enabled);
     }
 
     #[test]

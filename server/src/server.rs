@@ -107,6 +107,7 @@ pub async fn run(config: Config) -> Result<(), String> {
         key,
         limits: config.limits.clone(),
         fleet: config.fleet.clone(),
+        offline: crate::fleet::offline::Offline::new(config.offline.clone()),
         master,
         base_url: config.base_url().to_string(),
         web_push,

@@ -147,6 +147,7 @@ impl FleetBackend for FleetPushd {
             credential: self.svc.host_files[worker % hosts].clone(),
             failmode: Default::default(),
             rp_id: None,
+            offline: false,
         };
         let client = FleetClient::new(&cfg).map_err(|e| e.to_string())?;
         Ok(Box::new(HostClient { client }))

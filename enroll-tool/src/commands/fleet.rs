@@ -54,7 +54,7 @@ pub(crate) fn route(cli: &Cli, console: &mut Console<'_>) -> Result<bool> {
     let f = At { client: connect(&cfg)?, user: target_user(cli)? };
     match &cli.command {
         Command::Totp(args) => f.totp(&cfg, args, console),
-        Command::Status(args) => f.status(args, console.out),
+        Command::Status(args) => f.status(&cfg, args, console.out),
         Command::Remove(args) => f.remove(args, console),
         Command::RecoveryCodes(args) => f.recovery(args, console),
         Command::Fido2(args) => super::fleet_keys::run(&f, &cfg, args, console),
@@ -135,8 +135,23 @@ impl At {
         }
     }
 
-    fn status(&self, args: &JsonArgs, out: &mut dyn Write) -> Result<()> {
-        let st = self.fetch_status()?;
+    fn status(&self, cfg: &Config, args: &JsonArgs, out: &mut dyn Write) -> Result<()> {
+        let st = match self.fetch_status() {
+            Ok(st) => st,
+            // The service cannot answer: what this host can still check offline.
+            Err(e) if !args.json => {
+                let offline =
+                    super::fleet_offline::describe(cfg, &self.client, &self.user, now()?)?;
+                let text = format!(
+                    "{} (the fleet's service did not answer)
+{offline}",
+                    self.user
+                );
+                out.write_all(text.as_bytes()).map_err(Error::stdout)?;
+                return Err(e);
+            }
+            Err(e) => return Err(e),
+        };
         if args.json {
             return write_json(out, &st);
         }
@@ -155,6 +170,7 @@ impl At {
             let first = if st.may_enroll_first { "may enroll" } else { "needs the admin's opt-in" };
             text.push_str(&format!("  Not enrolled; {first}\n"));
         }
+        text.push_str(&super::fleet_offline::describe(cfg, &self.client, &self.user, now()?)?);
         out.write_all(text.as_bytes()).map_err(Error::stdout)
     }
 

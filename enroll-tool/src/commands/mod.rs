@@ -6,6 +6,7 @@ mod fido2;
 mod fleet;
 mod fleet_keys;
 mod fleet_migrate;
+mod fleet_offline;
 mod import;
 mod init;
 mod push;
@@ -48,6 +49,7 @@ pub(crate) fn run(cli: &Cli) -> Result<()> {
         Command::Doctor(args) => doctor::run(cli, args, console.out),
         Command::MigrateToFleet(args) => fleet_migrate::run(cli, args, console.out),
         Command::Admin(AdminCommand::Unlock) => state::unlock(cli, console.out),
+        Command::OfflineBundles(args) => fleet_offline::bring_up_to_date(cli, args, console.out),
     }?;
     console.out.flush().map_err(Error::stdout)
 }

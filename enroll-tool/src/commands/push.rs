@@ -56,6 +56,8 @@ pub(crate) fn run(cli: &Cli, args: &PushArgs, console: &mut Console<'_>) -> Resu
             Err(Error::Aborted(outcome.reason))
         }
         // Enrollment never fails open; should it ever claim to, it is not an enrollment.
-        Decision::Deny(_) | Decision::FailOpen => Err(Error::Helper(outcome.reason)),
+        Decision::Deny(_) | Decision::FailOpen | Decision::Offline => {
+            Err(Error::Helper(outcome.reason))
+        }
     }
 }

@@ -38,8 +38,17 @@ pub struct FleetConfig {
     /// success). Unset: the service's `[fleet] rp_id` is used as it announces it.
     #[serde(default)]
     pub rp_id: Option<String>,
+    /// Keep offline bundles and use them when the service cannot be reached (issue 21):
+    /// after each answered login this host fetches the user's bundle, and on an outage (only
+    /// then) checks codes and recovery codes against it. `false`: no bundle is fetched, any
+    /// held is ignored, and an outage goes straight to `failmode`.
+    #[serde(default = "offline")]
+    pub offline: bool,
 }
 
+fn offline() -> bool {
+    true
+}
 fn connect_timeout() -> u64 {
     5
 }

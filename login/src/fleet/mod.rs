@@ -6,6 +6,7 @@
 
 pub mod config;
 pub mod enroll;
+pub mod offline_contact;
 
 pub use config::FleetConfig;
 

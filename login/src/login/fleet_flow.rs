@@ -10,10 +10,11 @@
 
 use super::conversation::{MAX_ANSWER_LEN, PROMPT};
 use super::fleet_key_flow::KeyOffer;
+use super::fleet_offline_flow;
 use super::outcome::{Denial, Factor, Outcome, answered};
 use super::verify::locked_message;
 use super::{FleetRemote, LoginContext};
-use crate::fleet::FleetError;
+use crate::fleet::{FleetConfig, FleetError};
 use crate::policy::{FailMode, Policy};
 use crate::recovery::Attempt;
 use crate::seat::Seat;
@@ -64,7 +65,7 @@ pub(crate) fn authenticate(ctx: &mut LoginContext<'_>, policy: &Policy) -> Outco
         Ok(r) => r,
         Err(o) => return o.with_factor(factor),
     };
-    decide(ctx, &*service, &request, failmode).with_factor(factor)
+    decide(ctx, &*service, &request, (section, factor), failmode).with_factor(factor)
 }
 
 /// A recovery code's shape, else a code (the service knows the user's digits).
@@ -88,15 +89,34 @@ fn request(
     Ok(req)
 }
 
-/// Sends the request and turns the service's signed answer into the decision.
+/// Sends the request and turns the service's signed answer into the decision. After an
+/// answer the host's offline bundle is brought up to date; on an outage (only then) the
+/// bundle is tried before `failmode` ([`super::fleet_offline_flow`]).
 fn decide(
     ctx: &mut LoginContext<'_>,
     service: &dyn FleetRemote,
     request: &VerifyRequest,
+    (section, factor): (&FleetConfig, Factor),
     failmode: FailMode,
 ) -> Outcome {
     match service.verify(request) {
-        Ok(reply) => judge(ctx, service, &reply, request),
+        Ok(reply) => {
+            let mut outcome = judge(ctx, service, &reply, request);
+            if section.offline {
+                outcome.reason.push_str(&fleet_offline_flow::after_contact(ctx, service));
+            }
+            outcome
+        }
+        Err(e @ FleetError::Outage(_)) if section.offline => {
+            match fleet_offline_flow::fallback(ctx, service, &request.answer, factor, &e) {
+                Ok(outcome) => outcome,
+                Err(why) => {
+                    let mut outcome = failed(e, failmode);
+                    outcome.reason.push_str(&format!("; offline: {why}"));
+                    outcome
+                }
+            }
+        }
         Err(e) => failed(e, failmode),
     }
 }

@@ -15,7 +15,7 @@ use super::outcome::{Denial, Factor, Outcome, answered};
 use super::{FleetRemote, LoginContext};
 use crate::fido2::device::Login;
 use crate::fido2::{Fido2Error, b64, unb64};
-use crate::fleet::FleetConfig;
+use crate::fleet::{FleetConfig, FleetError};
 use crate::policy::FailMode;
 use push_proto::fleet_keys::{KeyAssertion, KeyChallengeResponse, KeyLogin, KeyVerifyRequest};
 use std::time::Duration;
@@ -62,6 +62,10 @@ pub(super) fn offer(
     };
     let challenge = match service.key_challenge(&login) {
         Ok(c) => c,
+        // Only an outage, and only with offline bundles on: the bundle's keys.
+        Err(e @ FleetError::Outage(_)) if section.offline => {
+            return super::fleet_offline_key_flow::offer(ctx, &*service, &e);
+        }
         Err(e) => return done(failed(e, failmode)),
     };
     if challenge.credentials.is_empty() {
@@ -86,7 +90,7 @@ pub(super) fn offer(
     match use_key(ctx, &challenge) {
         Ok(assertion) => {
             let req = KeyVerifyRequest { login, challenge: challenge.challenge, assertion };
-            done(decide(ctx, &*service, &req, failmode))
+            done(decide(ctx, &*service, &req, (failmode, section.offline)))
         }
         Err(KeyFailure::NoDevice) => {
             ctx.conv.error("No security key found. Type a code instead.");
@@ -97,15 +101,16 @@ pub(super) fn offer(
 }
 
 /// Why no assertion came back.
-enum KeyFailure {
+pub(super) enum KeyFailure {
     /// No key plugged in: a code instead.
     NoDevice,
     /// The login is decided (a timeout, a wrong PIN, a device fault).
     Done(Outcome),
 }
 
-/// Has the key sign the service's challenge for the fleet's RP id.
-fn use_key(
+/// Has the key sign the service's challenge for the fleet's RP id (or, offline, this host's
+/// challenge for the bundle's RP id).
+pub(super) fn use_key(
     ctx: &mut LoginContext<'_>,
     c: &KeyChallengeResponse,
 ) -> Result<KeyAssertion, KeyFailure> {
@@ -162,12 +167,15 @@ fn decide(
     ctx: &mut LoginContext<'_>,
     service: &dyn FleetRemote,
     req: &KeyVerifyRequest,
-    failmode: FailMode,
+    (failmode, offline): (FailMode, bool),
 ) -> Outcome {
     match service.key_verify(req) {
         Ok(reply) => {
             let mut o = judge(ctx, service, &reply, &req.login.bound());
             o.reason = format!("security key: {}{}", o.reason, test_note(ctx.cfg));
+            if offline {
+                o.reason.push_str(&super::fleet_offline_flow::after_contact(ctx, service));
+            }
             o
         }
         Err(e) => failed(e, failmode),

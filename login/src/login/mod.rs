@@ -11,6 +11,8 @@ pub(crate) mod enroll_flow;
 pub(crate) mod fido2_flow;
 pub(crate) mod fleet_flow;
 mod fleet_key_flow;
+mod fleet_offline_flow;
+mod fleet_offline_key_flow;
 mod outcome;
 pub(crate) mod privacyidea_flow;
 pub(crate) mod push_flow;

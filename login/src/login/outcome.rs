@@ -54,6 +54,10 @@ pub enum Decision {
     /// or did not answer in time) and `failmode = "open"` is configured. `PAM_SUCCESS`, logged
     /// at warning level, apart from verified logins.
     FailOpen,
+    /// Second factor verified by this host alone from its offline bundle, because the fleet's
+    /// service could not be reached (issue 21). `PAM_SUCCESS`, logged at warning level,
+    /// apart from logins the service verified.
+    Offline,
     /// No second factor required for this login: let the rest of the stack decide.
     Ignore,
     /// Refused.
@@ -80,6 +84,7 @@ impl Decision {
         match self {
             Decision::Success => "success",
             Decision::FailOpen => "fail-open",
+            Decision::Offline => "offline",
             Decision::Ignore => "ignore",
             Decision::Deny(_) => "deny",
         }
@@ -167,6 +172,9 @@ impl Outcome {
     }
     pub(crate) fn fail_open(reason: impl Into<String>) -> Self {
         Outcome::new(Decision::FailOpen, reason)
+    }
+    pub(crate) fn offline(reason: impl Into<String>) -> Self {
+        Outcome::new(Decision::Offline, reason)
     }
     /// The denial for an error while `doing` something (the log says both).
     pub(crate) fn failed(doing: &str, e: Error) -> Self {

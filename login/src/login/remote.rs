@@ -100,6 +100,23 @@ pub trait FleetRemote {
         let _ = req;
         Err(FleetError::Unavailable("this client cannot read a status".into()))
     }
+    /// The host's offline bundle for a user (`POST /v2/fleet/offline/bundle`, issue 21). A
+    /// client without it refuses (never an outage).
+    fn offline_bundle(
+        &self,
+        req: &push_proto::offline::BundleRequest,
+    ) -> Result<push_proto::offline::BundleResponse, FleetError> {
+        let _ = req;
+        Err(FleetError::Unavailable("this client has no offline bundles".into()))
+    }
+    /// Reports offline uses (`POST /v2/fleet/offline/report`).
+    fn offline_report(
+        &self,
+        req: &push_proto::offline::ReportRequest,
+    ) -> Result<push_proto::offline::ReportResponse, FleetError> {
+        let _ = req;
+        Err(FleetError::Unavailable("this client has no offline bundles".into()))
+    }
 }
 
 /// Where a login gets its connections to central services. Each is made when a flow needs

@@ -22,6 +22,7 @@ use crate::totp;
 use std::os::unix::fs::PermissionsExt;
 
 mod fleet;
+mod fleet_offline;
 mod remote;
 
 struct Script {

@@ -6,6 +6,10 @@
 //! XChaCha20-Poly1305 with key = HKDF-SHA256(master, info = "pam_mfa/v1/" || user) and
 //! AAD = the 8-byte header || "user:" || user, so a file renamed or copied to another user's name
 //! does not decrypt, and the version cannot be changed.
+//!
+//! A fleet host's offline file for a user ([`Kind::Offline`], issue 21) uses the same format
+//! with `"pam_mfa/v1/offline/"` in the key's info and `"offline:"` in the AAD, so a user
+//! record and an offline file never open as each other.
 
 use super::master_key::MasterKey;
 use crate::error::{Error, Result};
@@ -32,8 +36,33 @@ fn header() -> [u8; HEADER_LEN] {
     h
 }
 
-fn cipher_for(master: &MasterKey, user: &UserName) -> XChaCha20Poly1305 {
-    let mut info = b"pam_mfa/v1/".to_vec();
+/// What a sealed file holds: it selects the key and the AAD.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Kind {
+    /// A user record (`users/<name>`).
+    Record,
+    /// A fleet host's offline state for a user (`offline/<name>`).
+    Offline,
+}
+
+impl Kind {
+    fn info(self) -> &'static [u8] {
+        match self {
+            Kind::Record => b"pam_mfa/v1/",
+            Kind::Offline => b"pam_mfa/v1/offline/",
+        }
+    }
+
+    fn aad_label(self) -> &'static [u8] {
+        match self {
+            Kind::Record => b"user:",
+            Kind::Offline => b"offline:",
+        }
+    }
+}
+
+fn cipher_for(master: &MasterKey, kind: Kind, user: &UserName) -> XChaCha20Poly1305 {
+    let mut info = kind.info().to_vec();
     info.extend_from_slice(user.as_str().as_bytes());
     let mut key = Zeroizing::new([0u8; 32]);
     Hkdf::<Sha256>::from_prk(master.prk())
@@ -43,19 +72,29 @@ fn cipher_for(master: &MasterKey, user: &UserName) -> XChaCha20Poly1305 {
     XChaCha20Poly1305::new(Key::from_slice(key.as_ref()))
 }
 
-fn aad(user: &UserName) -> Vec<u8> {
+fn aad(kind: Kind, user: &UserName) -> Vec<u8> {
     let mut a = header().to_vec();
-    a.extend_from_slice(b"user:");
+    a.extend_from_slice(kind.aad_label());
     a.extend_from_slice(user.as_str().as_bytes());
     a
 }
 
 /// Encrypts a record's plaintext for `user` with a fresh random nonce.
 pub(super) fn seal(master: &MasterKey, user: &UserName, plain: &[u8]) -> Result<Vec<u8>> {
+    seal_as(master, Kind::Record, user, plain)
+}
+
+/// Encrypts `plain`, a file of `kind`, for `user` with a fresh random nonce.
+pub(super) fn seal_as(
+    master: &MasterKey,
+    kind: Kind,
+    user: &UserName,
+    plain: &[u8],
+) -> Result<Vec<u8>> {
     let mut nonce = [0u8; NONCE_LEN];
     crate::random::fill(&mut nonce)?;
-    let ct = cipher_for(master, user)
-        .encrypt(XNonce::from_slice(&nonce), Payload { msg: plain, aad: &aad(user) })
+    let ct = cipher_for(master, kind, user)
+        .encrypt(XNonce::from_slice(&nonce), Payload { msg: plain, aad: &aad(kind, user) })
         .map_err(|_| Error::Invalid("encryption failed".into()))?;
     let mut out = Vec::with_capacity(HEADER_LEN + NONCE_LEN + ct.len());
     out.extend_from_slice(&header());
@@ -64,9 +103,20 @@ pub(super) fn seal(master: &MasterKey, user: &UserName, plain: &[u8]) -> Result<
     Ok(out)
 }
 
-/// Checks the header and decrypts; any mismatch is [`Error::Corrupt`].
+/// Checks the header and decrypts a user record; any mismatch is [`Error::Corrupt`].
 pub(super) fn open(
     master: &MasterKey,
+    user: &UserName,
+    data: &[u8],
+    path: &Path,
+) -> Result<Zeroizing<Vec<u8>>> {
+    open_as(master, Kind::Record, user, data, path)
+}
+
+/// Checks the header and decrypts a file of `kind`; any mismatch is [`Error::Corrupt`].
+pub(super) fn open_as(
+    master: &MasterKey,
+    kind: Kind,
     user: &UserName,
     data: &[u8],
     path: &Path,
@@ -82,8 +132,8 @@ pub(super) fn open(
     }
     let nonce = XNonce::from_slice(&data[HEADER_LEN..HEADER_LEN + NONCE_LEN]);
     let ct = &data[HEADER_LEN + NONCE_LEN..];
-    cipher_for(master, user)
-        .decrypt(nonce, Payload { msg: ct, aad: &aad(user) })
+    cipher_for(master, kind, user)
+        .decrypt(nonce, Payload { msg: ct, aad: &aad(kind, user) })
         .map(Zeroizing::new)
         .map_err(|_| {
             Error::corrupt(
@@ -120,6 +170,11 @@ mod tests {
         for n in 0..sealed.len() {
             assert!(open(&key(1), &alice, &sealed[..n], p).is_err(), "truncated to {n}");
         }
+        // A record does not open as an offline file, nor the other way round.
+        assert!(open_as(&key(1), Kind::Offline, &alice, &sealed, p).is_err());
+        let offline = seal_as(&key(1), Kind::Offline, &alice, b"offline").unwrap();
+        assert!(open(&key(1), &alice, &offline, p).is_err());
+        assert_eq!(&open_as(&key(1), Kind::Offline, &alice, &offline, p).unwrap()[..], b"offline");
         // Two seals of the same data differ (fresh nonce).
         assert_ne!(seal(&key(1), &alice, b"x").unwrap(), seal(&key(1), &alice, b"x").unwrap());
     }
@@ -133,7 +188,10 @@ mod tests {
         Hkdf::<Sha256>::new(None, &[7u8; 32]).expand(b"pam_mfa/v1/alice", &mut file_key).unwrap();
         let nonce = [9u8; NONCE_LEN];
         let ct = XChaCha20Poly1305::new(Key::from_slice(&file_key))
-            .encrypt(XNonce::from_slice(&nonce), Payload { msg: b"old record", aad: &aad(&alice) })
+            .encrypt(
+                XNonce::from_slice(&nonce),
+                Payload { msg: b"old record", aad: &aad(Kind::Record, &alice) },
+            )
             .unwrap();
         let sealed = [&header()[..], &nonce, &ct].concat();
         assert_eq!(&open(&key(7), &alice, &sealed, Path::new("/x")).unwrap()[..], b"old record");

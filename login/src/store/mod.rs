@@ -5,6 +5,7 @@
 //! ```text
 //! users/<name>   encrypted UserRecord (see docs/store-format.md)
 //! locks/<name>   empty lock file; an exclusive flock serializes read-verify-write
+//! offline/<name> encrypted OfflineState of a fleet host (issue 21), made when first needed
 //! ```
 //!
 //! Reading without the lock is allowed (to decide what to ask the user); every change is made
@@ -13,10 +14,12 @@
 
 mod envelope;
 mod master_key;
+mod offline;
 mod record;
 
 pub use envelope::{FORMAT_VERSION, MAGIC};
 pub use master_key::{KEY_LEN, MasterKey};
+pub use offline::{MAX_PENDING, OfflineState};
 pub use record::{EnrollmentState, TotpFactor, UserRecord};
 
 use crate::config::StoreConfig;
@@ -28,10 +31,12 @@ use crate::username::UserName;
 pub const MAX_FILE_SIZE: u64 = 256 * 1024;
 const USERS: &str = "users";
 const LOCKS: &str = "locks";
+const OFFLINE: &str = "offline";
 
 /// An opened store: checked directories and the master key.
 #[derive(Debug)]
 pub struct Store {
+    root: SecureDir,
     users: SecureDir,
     locks: SecureDir,
     master: MasterKey,
@@ -54,6 +59,7 @@ impl Store {
         Ok(Store {
             users: root.subdir(USERS, false)?,
             locks: root.subdir(LOCKS, false)?,
+            root,
             master,
             lock_wait: std::time::Duration::from_secs(cfg.lock_wait),
         })
@@ -91,6 +97,33 @@ impl Store {
     pub fn users(&self) -> Result<Vec<String>> {
         Ok(self.users.list()?)
     }
+
+    /// The offline directory, if it exists (it is made by the first save).
+    fn offline_dir(&self) -> Result<Option<SecureDir>> {
+        if !self.root.entry_path(OFFLINE).exists() {
+            return Ok(None);
+        }
+        Ok(Some(self.root.subdir(OFFLINE, false)?))
+    }
+
+    /// Names of the users with an offline state on this host (fleet hosts, issue 21).
+    pub fn offline_users(&self) -> Result<Vec<String>> {
+        match self.offline_dir()? {
+            Some(dir) => Ok(dir.list()?),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// Reads a user's offline state (fleet hosts, issue 21) without the lock.
+    pub fn load_offline(&self, user: &UserName) -> Result<Option<OfflineState>> {
+        let Some(dir) = self.offline_dir()? else { return Ok(None) };
+        let Some(bytes) = dir.read(user.as_str(), FilePolicy::secret(MAX_FILE_SIZE * 4))? else {
+            return Ok(None);
+        };
+        let path = dir.entry_path(user.as_str());
+        let plain = envelope::open_as(&self.master, envelope::Kind::Offline, user, &bytes, &path)?;
+        OfflineState::decode(&plain, user, &path).map(Some)
+    }
 }
 
 impl UserLock<'_> {
@@ -110,6 +143,26 @@ impl UserLock<'_> {
         let plain = record.encode();
         let sealed = envelope::seal(&self.store.master, &self.user, &plain)?;
         Ok(self.store.users.write_atomic_locked(self.user.as_str(), &sealed)?)
+    }
+
+    /// Reads the user's offline state under the lock.
+    pub fn load_offline(&self) -> Result<Option<OfflineState>> {
+        self.store.load_offline(&self.user)
+    }
+
+    /// Encrypts and atomically replaces the user's offline state; an empty one is deleted.
+    pub fn save_offline(&self, state: &OfflineState) -> Result<()> {
+        if state.is_empty() {
+            if let Some(dir) = self.store.offline_dir()? {
+                dir.remove(self.user.as_str())?;
+            }
+            return Ok(());
+        }
+        let dir = self.store.root.subdir(OFFLINE, true)?;
+        let plain = state.encode();
+        let sealed =
+            envelope::seal_as(&self.store.master, envelope::Kind::Offline, &self.user, &plain)?;
+        Ok(dir.write_atomic_locked(self.user.as_str(), &sealed)?)
     }
 
     /// Deletes the record and then the user's lock file (still holding the lock, so nobody

@@ -152,7 +152,8 @@ impl Admin {
         };
         Ok(format!(
             "user {user} (fleet scope {scope})\ntotp: {totp}\nrecovery codes: {} unused, {} used\n\
-             security keys: {}\npush devices: {}\nfailures: {}\nlocked until: {}\nhost groups: {}",
+             security keys: {}\npush devices: {}\nfailures: {}\nlocked until: {}\nhost groups: {}\n\
+             offline bundles: {}",
             v["recovery_codes"]["unused"],
             v["recovery_codes"]["used"],
             v["security_keys"]
@@ -175,7 +176,8 @@ impl Admin {
                 .join(", "),
             v["failures"],
             when(v["locked_until"].as_u64()),
-            super::fleet_access::groups_text(&v["groups"])
+            super::fleet_access::groups_text(&v["groups"]),
+            super::fleet_offline::bundles_text(&v["offline_bundles"])
         ))
     }
 

@@ -32,7 +32,13 @@ fn group_list(text: &str) -> Result<Vec<String>, String> {
 }
 
 impl Admin {
-    fn audit_admin(&self, event: &str, user: Option<&str>, host: Option<&str>, reason: &str) {
+    pub(super) fn audit_admin(
+        &self,
+        event: &str,
+        user: Option<&str>,
+        host: Option<&str>,
+        reason: &str,
+    ) {
         self.audit.record(&Event {
             event,
             user,
@@ -44,7 +50,7 @@ impl Admin {
     }
 
     /// The active host named `name`.
-    async fn active_host(&self, name: &str) -> Result<Host, String> {
+    pub(super) async fn active_host(&self, name: &str) -> Result<Host, String> {
         let hosts = self.store.hosts().await.map_err(e)?;
         hosts
             .into_iter()
@@ -159,6 +165,7 @@ impl Admin {
             "failures": lock.failures,
             "locked_until": lock.locked_until,
             "groups": groups,
+            "offline_bundles": self.offline_json(scope, Some(user), None).await?,
         }))
     }
 

@@ -6,7 +6,7 @@ use clap::Parser;
 use mfa_server::admin::Admin;
 use mfa_server::cli::{
     Cli, Command, DeviceCommand, FleetCommand, FleetGroupCommand, FleetHostCommand,
-    FleetUserCommand, HostCommand, UserCommand,
+    FleetOfflineCommand, FleetUserCommand, HostCommand, UserCommand,
 };
 use mfa_server::config::Config;
 
@@ -43,7 +43,22 @@ async fn run(cli: Cli) -> Result<String, String> {
         Command::Fleet(FleetCommand::Host(FleetHostCommand::Leave { name })) => {
             admin.fleet_host_push(&name, false).await
         }
+        Command::Fleet(FleetCommand::Offline(c)) => fleet_offline(&admin, c).await,
         Command::Serve | Command::TlsInit { .. } => Ok(String::new()),
+    }
+}
+
+async fn fleet_offline(admin: &Admin, c: FleetOfflineCommand) -> Result<String, String> {
+    match c {
+        FleetOfflineCommand::List { scope, user, host, json } => {
+            admin.offline_list(&scope, user.as_deref(), host.as_deref(), json).await
+        }
+        FleetOfflineCommand::Revoke { who, host } => {
+            admin.offline_revoke(&who.scope, &who.user, host.as_deref()).await
+        }
+        FleetOfflineCommand::Mark { who, host } => {
+            admin.offline_mark(&who.scope, &who.user, &host).await
+        }
     }
 }
 

@@ -170,6 +170,7 @@ pub async fn verify(
     match outcome {
         Ok(()) => {
             audit(&state, &host, &req, "accepted", None);
+            super::fleet_offline::login_accepted(&state, &host, &scope, &req.user).await;
             Ok(respond(&state, &host, &req, Verdict::Accept, None))
         }
         Err(why) => rejected(&state, &host, &scope, &req, why, now).await,

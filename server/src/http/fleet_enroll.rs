@@ -86,8 +86,6 @@ pub(super) fn validate(
     Ok(())
 }
 
-/// Uses up the nonce and applies the rate limits; with a proof, also counts the attempt and
-/// refuses while locked out (as a verification does).
 /// The user's host groups (`fleet::access::may`), before anything is counted: a host outside
 /// them spends none of the user's rate limit or lockout and uses up no nonce; refused (403,
 /// audited).
@@ -102,7 +100,9 @@ pub(super) async fn allowed(
     Err(who.refuse(state, errors::HOST_NOT_ALLOWED, "host not in the user's host groups"))
 }
 
-async fn begin(
+/// Uses up the nonce and applies the rate limits; with a proof, also counts the attempt and
+/// refuses while locked out (as a verification does).
+pub(super) async fn begin(
     state: &Shared,
     who: &Asking<'_>,
     nonce: &str,

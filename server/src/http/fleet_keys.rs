@@ -188,6 +188,7 @@ pub async fn verify(
     match check_key(&*state.store, &check, &req.assertion, now).await? {
         Ok(()) => {
             audit(&state, &host, &bound, "accepted", None);
+            super::fleet_offline::login_accepted(&state, &host, &scope, &bound.user).await;
             Ok(respond(&state, &host, &bound, Verdict::Accept, None))
         }
         Err(why) => rejected(&state, &host, &scope, &bound, why, now).await,

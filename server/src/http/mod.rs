@@ -8,6 +8,7 @@ pub mod fleet_enroll;
 pub mod fleet_key_enroll;
 pub mod fleet_keys;
 pub mod fleet_push;
+pub mod fleet_offline;
 pub mod host;
 pub mod pairing;
 pub mod passkey;
@@ -43,6 +44,8 @@ pub struct AppState {
     pub limits: Limits,
     /// `[fleet]`.
     pub fleet: crate::config::FleetLimits,
+    /// `[offline]` and the permits of offline window builds.
+    pub offline: crate::fleet::offline::Offline,
     /// The fleet master key (TOTP secrets at rest).
     pub master: Arc<crate::fleet::master_key::MasterKey>,
     /// `public_url` without a trailing slash.
@@ -81,6 +84,8 @@ pub fn router(state: Shared) -> Router {
         .route(push_proto::fleet_enroll::STATUS, post(fleet_enroll::status))
         .route(push_proto::fleet_key_enroll::CHALLENGE, post(fleet_key_enroll::challenge))
         .route(push_proto::fleet_push::DEVICES, post(fleet_push::devices))
+        .route(push_proto::offline::BUNDLE, post(fleet_offline::bundle))
+        .route(push_proto::offline::REPORT, post(fleet_offline::report))
         .route(path::PUSH_SUBSCRIPTION, put(webpush::subscribe).delete(webpush::unsubscribe))
         .merge(web::routes())
         .fallback(not_found)

@@ -26,6 +26,8 @@ pub(crate) const USER_TABLES: &[&str] = &[
     "fleet_lockout",
     "fleet_user_groups",
     "fleet_push_devices",
+    "fleet_offline_eligible",
+    "fleet_offline_bundles",
 ];
 
 /// Implements `FleetAdminStore` for `$store`, which has a `pool` and an inherent

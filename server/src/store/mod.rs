@@ -9,6 +9,7 @@ mod fleet_admin_sql;
 pub mod fleet_enroll;
 pub mod fleet_keys;
 pub mod fleet_push;
+pub mod fleet_offline;
 pub mod passkeys;
 pub mod pg_notify;
 pub mod postgres;
@@ -231,6 +232,7 @@ pub trait Store:
     + fleet_keys::FleetKeyStore
     + fleet_enroll::FleetEnrollStore
     + fleet_push::FleetPushStore
+    + fleet_offline::FleetOfflineStore
     + Send
     + Sync
 {

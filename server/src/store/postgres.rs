@@ -31,6 +31,7 @@ mod fleet;
 mod fleet_admin;
 mod fleet_enroll;
 mod fleet_keys;
+mod fleet_offline;
 mod passkeys;
 
 /// The schema migrations, applied in order at start; `schema_version` records the last one.
@@ -46,6 +47,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (9, include_str!("../../migrations/postgres/0009_fleet_enroll.sql")),
     (10, include_str!("../../migrations/postgres/0010_fleet_push.sql")),
     (13, include_str!("../../migrations/postgres/0013_fleet_key_purpose.sql")),
+    (14, include_str!("../../migrations/postgres/0014_fleet_offline.sql")),
 ];
 
 /// The `NOTIFY` channel; payloads are `Hub` keys (`tx:<txid>`, `dev:<id>`, `pair:<id>`).

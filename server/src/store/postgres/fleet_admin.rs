@@ -7,7 +7,7 @@ use super::PostgresStore;
 
 impl PostgresStore {
     /// Nothing to hold: the database serializes what must be.
-    async fn serialize(&self) {}
+    pub(super) async fn serialize(&self) {}
 }
 
 crate::store::fleet_admin_sql::fleet_admin_impl!(PostgresStore);

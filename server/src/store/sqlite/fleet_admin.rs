@@ -6,7 +6,7 @@ use super::SqliteStore;
 
 impl SqliteStore {
     /// The write lock, held across each admin write.
-    async fn serialize(&self) -> tokio::sync::MutexGuard<'_, ()> {
+    pub(super) async fn serialize(&self) -> tokio::sync::MutexGuard<'_, ()> {
         self.write.lock().await
     }
 }
