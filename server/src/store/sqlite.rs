@@ -45,6 +45,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (8, include_str!("../../migrations/sqlite/0008_fleet_keys.sql")),
     (9, include_str!("../../migrations/sqlite/0009_fleet_enroll.sql")),
     (14, include_str!("../../migrations/sqlite/0014_fleet_offline.sql")),
+    (15, include_str!("../../migrations/sqlite/0015_fleet_offline_windows.sql")),
 ];
 
 /// The SQLite store.
