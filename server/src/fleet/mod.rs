@@ -11,6 +11,7 @@ pub mod access;
 pub mod keys;
 pub mod master_key;
 pub mod offline;
+pub mod offline_windows;
 
 use crate::store::fleet::TotpRecord;
 use crate::store::fleet_enroll::ProofUse;
