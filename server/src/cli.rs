@@ -101,7 +101,10 @@ pub enum FleetCommand {
     /// disabled, or no accepted online login of the user from that host within the bundle
     /// lifetime and no mark, or revoked since), keep (the held bundle is the one last issued,
     /// made from the current factors, valid for more than half its lifetime and its TOTP
-    /// window covering more than half a window ahead), or a fresh bundle. Hosts report what
+    /// window covering more than half a window ahead), a fresh bundle, or later (its TOTP
+    /// window is being made in the background: the host keeps what it holds and asks again
+    /// at its next contact; windows are made after each accepted online login and by
+    /// `mark`, so a bundle request never waits for hashing). Hosts report what
     /// they accepted and refused offline (POST /v2/fleet/offline/report): the fleet-wide
     /// watermark rises, recovery codes are marked used, key counters rise and refusals
     /// count towards the lockout, each use once.
@@ -146,7 +149,9 @@ pub enum FleetOfflineCommand {
         host: Option<String>,
     },
     /// Let a host fetch the user's bundle without an online login there first (until
-    /// revoked).
+    /// revoked), and make the user's TOTP window for it now (waiting for it: about a second
+    /// per hour of window at the default cost), so that the host's next request gets a
+    /// bundle at once.
     Mark {
         /// Which user.
         #[command(flatten)]

@@ -56,6 +56,10 @@ async fn sweeper(state: Shared) {
             if let Err(e) = state.store.prune_key_challenges(now).await {
                 eprintln!("mfa-server: pruning fleet key challenges: {e}");
             }
+            let since = now.saturating_sub(state.offline.config.bundle_lifetime);
+            if let Err(e) = state.store.prune_offline_windows(since).await {
+                eprintln!("mfa-server: pruning offline windows: {e}");
+            }
         }
     }
 }

@@ -3,7 +3,9 @@
 //! user from that host (or the admin's mark); the bundle opens only for that host, user and
 //! request, holds no secret, and its hashed window matches the coming steps' real codes; it is
 //! kept while current, replaced after a factor change, dropped after removal, lockout,
-//! revocation or a host group change. Reports raise the fleet-wide watermark, use recovery
+//! revocation or a host group change. The window is made in the background: a request that
+//! finds none usable answers `later` instead of waiting for it (the host asks again), a
+//! window made from an old TOTP secret is never used, and revocation and removal delete it. Reports raise the fleet-wide watermark, use recovery
 //! codes, count refusals into the lockout, and count once when resent; garbage, oversized,
 //! replayed and unauthenticated requests change nothing.
 
@@ -26,13 +28,16 @@ use push_proto::offline::{
     OpenError, REPORT, ReportRequest, ReportResponse, SignedBundle,
 };
 use serde_json::{Value, json};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use zeroize::Zeroizing;
 
 /// Enough requests per user for a test that makes many; a one-hour window at the least hash
 /// cost, so a fresh bundle is built well within the client's timeout on a loaded machine.
 const LIMITS: &str = "\n[fleet]\nuser_per_minute = 1000";
 const CHEAP: &str = "\n[offline]\ntotp_window_hours = 1\nhash_memory_kib = 8192";
+/// Another TOTP secret, base32.
+const OTHER_B32: &str = "MFRGGZDFMZTWQ2LKIFBEGRCFIZDUQSKK";
+const OTHER: &[u8] = b"abcdefghijABCDEFGHIJ";
 /// A one-hour window at the default hash cost (the measured one).
 const DEFAULT_COST: &str = "\n[offline]\ntotp_window_hours = 1";
 
@@ -65,13 +70,54 @@ fn fetch(host: &Host, user: &str, held: Option<&Bundle>) -> BundleAnswer {
     ask(host, &bundle_req(user, held))
 }
 
-/// A fresh bundle for `user` on `host`, opened as the host opens it.
+/// A fresh bundle for `user` on `host`, opened as the host opens it: asked again a second
+/// later while the answer is `later` (its TOTP window being made), for at most a minute.
 fn fresh(s: &Server, host: &Host, user: &str, held: Option<&Bundle>) -> (Bundle, SignedBundle) {
-    let req = bundle_req(user, held);
-    let BundleAnswer::Fresh { bundle } = ask(host, &req) else { panic!("not fresh\n{}", s.log()) };
-    let opened = bundle.open(&s.service_key().public(), &host.cred.host_id, user, now()).unwrap();
-    assert_eq!(opened.nonce, req.nonce, "the bundle answers this request");
-    (opened, bundle)
+    for _ in 0..60 {
+        let req = bundle_req(user, held);
+        match ask(host, &req) {
+            BundleAnswer::Fresh { bundle } => {
+                let pk = s.service_key().public();
+                let opened = bundle.open(&pk, &host.cred.host_id, user, now()).unwrap();
+                assert_eq!(opened.nonce, req.nonce, "the bundle answers this request");
+                return (opened, bundle);
+            }
+            BundleAnswer::Later => std::thread::sleep(Duration::from_secs(1)),
+            other => panic!("not fresh: {other:?}\n{}", s.log()),
+        }
+    }
+    panic!("no fresh bundle within a minute of asking\n{}", s.log())
+}
+
+/// How many TOTP windows the service keeps for `user` (any host).
+fn windows(s: &Server, user: &str) -> i64 {
+    let sql = format!("SELECT count(*) FROM fleet_offline_windows WHERE \"user\" = '{user}'");
+    match &s.pg {
+        Some(db) => db.cluster.psql("mfa_server", &sql).trim().parse().unwrap(),
+        None => {
+            let path = s.root.join("data").join("pushd.db");
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            rt.block_on(async {
+                let opts = sqlx::sqlite::SqliteConnectOptions::new().filename(&path);
+                let mut c = sqlx::ConnectOptions::connect(&opts).await.unwrap();
+                sqlx::query_scalar::<_, i64>(&sql).fetch_one(&mut c).await.unwrap()
+            })
+        }
+    }
+}
+
+/// Whether `w` matches `secret`'s code at each of `times` (and, where the other secret's
+/// code differs, not that one).
+fn window_of(w: &HashedWindow, binding: Binding<'_>, secret: &[u8], other: &[u8], times: &[u64]) {
+    let params = Params::default();
+    for &t in times {
+        let code = totp::code_at(secret, &params, t).to_string();
+        assert_eq!(w.check(&code, t, None, binding), Some(t / 30), "at {t}");
+        let wrong = totp::code_at(other, &params, t).to_string();
+        if wrong != code {
+            assert_eq!(w.check(&wrong, t, None, binding), None, "the other secret's code at {t}");
+        }
+    }
 }
 
 fn report_req(user: &str, uses: Vec<OfflineUse>) -> ReportRequest {
@@ -126,8 +172,11 @@ fn no_bundle_without_a_login_from_that_host_then_one_that_opens_only_there(backe
     let (_codes, set) = set_recovery(&s, "alice");
     assert_eq!(fetch(&web1, "alice", None), BundleAnswer::Drop, "no login yet");
     login(&s, &web1, "alice");
-    assert_eq!(fetch(&web2, "alice", None), BundleAnswer::Drop, "logged in on web1 only");
+    // Right after the login: its window is being made (or made already), nothing waited for.
     let started = Instant::now();
+    let first = fetch(&web1, "alice", None);
+    assert!(matches!(first, BundleAnswer::Later | BundleAnswer::Fresh { .. }), "{first:?}");
+    assert_eq!(fetch(&web2, "alice", None), BundleAnswer::Drop, "logged in on web1 only");
     let (b, signed) = fresh(&s, &web1, "alice", None);
     let took = started.elapsed();
     // Only for web1 and alice.
@@ -155,7 +204,8 @@ fn no_bundle_without_a_login_from_that_host_then_one_that_opens_only_there(backe
     // The window: the coming steps' real codes match, at their own time only.
     let w = HashedWindow::from_wire(b.totp.as_ref().unwrap()).unwrap();
     let binding = Binding { host_id: &web1.cred.host_id, user: "alice" };
-    assert_eq!(w.hashes.len(), 120);
+    // An hour's window, made in the background, from the current step (more than half left).
+    assert!(w.hashes.len() > 60 && w.hashes.len() <= 120, "{}", w.hashes.len());
     assert_eq!((w.cost.memory_kib, w.cost.passes), (16 * 1024, 1), "the default cost");
     let t0 = now();
     assert!(w.first_step <= t0 / 30 && w.first_step + 1 >= t0 / 30);
@@ -179,8 +229,9 @@ fn no_bundle_without_a_login_from_that_host_then_one_that_opens_only_there(backe
     assert!(text.contains("offline bundles: web1 until"), "{text}");
     assert!(s.audit_log().contains("fleet.offline.bundle"));
     println!(
-        "offline bundle: {} bytes signed payload ({} bytes JSON), {} steps, built and signed in \
-         {} ms per hour of window (default cost)",
+        "offline bundle: {} bytes signed payload ({} bytes JSON), {} steps; fresh {} ms after \
+         the login for an hour of window at the default cost (made in the background, asked \
+         for every second)",
         signed.payload.len(),
         payload.len(),
         w.hashes.len(),
@@ -378,7 +429,7 @@ fn garbage_oversized_replayed_and_unauthenticated_requests_change_nothing(backen
         assert_eq!(web1.raw("POST", path, Some(b"not json"), 0).status, 400);
         assert_eq!(web1.raw("POST", path, Some(&vec![b'x'; 70 * 1024]), 0).status, 413);
         let body = serde_json::to_vec(good).unwrap();
-        let r = s.anon().request("POST", path, &[], Some(&body), std::time::Duration::ZERO);
+        let r = s.anon().request("POST", path, &[], Some(&body), Duration::ZERO);
         assert_eq!(r.unwrap().status, 401);
     }
     assert_eq!(show(&s, "erin")["failures"], 0);
@@ -394,10 +445,80 @@ fn garbage_oversized_replayed_and_unauthenticated_requests_change_nothing(backen
     assert_eq!(show(&s, "erin")["failures"], 1);
 }
 
+fn a_bundle_request_does_not_wait_for_a_window_being_made(backend: Backend) {
+    // A day's window at the default cost: seconds to hash, far longer than two requests.
+    let s = Server::start(backend, &format!("{LIMITS}\n[offline]\ntotp_window_hours = 24"));
+    let web1 = s.add_host("web1");
+    set_totp(&s, "gina");
+    login(&s, &web1, "gina");
+    assert_eq!(fetch(&web1, "gina", None), BundleAnswer::Later, "being made: not waited for");
+    assert_eq!(fetch(&web1, "gina", None), BundleAnswer::Later, "still being made");
+    assert!(s.audit_log().contains("the TOTP window is being made"), "{}", s.audit_log());
+    // A user without a TOTP needs no window: fresh at once, with the recovery hashes.
+    let (codes, set) = set_recovery(&s, "hank");
+    login_with_recovery(&s, &web1, "hank", &codes[0]);
+    let BundleAnswer::Fresh { bundle } = fetch(&web1, "hank", None) else { panic!("not fresh") };
+    let pk = s.service_key().public();
+    let b = bundle.open(&pk, &web1.cred.host_id, "hank", now()).unwrap();
+    assert!(b.totp.is_none());
+    assert_eq!(b.recovery.len(), set.slots.len() - 1, "the unused codes");
+}
+
+fn login_with_recovery(s: &Server, host: &Host, user: &str, code: &str) {
+    assert_eq!(verify(s, host, &request(user, Factor::Recovery, code)), Verdict::Accept);
+}
+
+fn a_window_of_an_old_totp_secret_is_not_used(backend: Backend) {
+    let s = Server::start(backend, &format!("{LIMITS}{CHEAP}"));
+    let web1 = s.add_host("web1");
+    set_totp(&s, "ivan");
+    mark(&s, "ivan", "web1");
+    let (b1, _) = fresh(&s, &web1, "ivan", None);
+    let binding = Binding { host_id: &web1.cred.host_id, user: "ivan" };
+    let w1 = HashedWindow::from_wire(b1.totp.as_ref().unwrap()).unwrap();
+    let t0 = now();
+    window_of(&w1, binding, SECRET, OTHER, &[t0 + 30, t0 + 900]);
+    // A new secret: the stored window is not used, the next one is made from the new one.
+    let f = private_file(&s, "other.b32", OTHER_B32);
+    let args = ["fleet", "user", "set-totp", "--user", "ivan", "--secret-file"];
+    admin_ok(&s, &[&args[..], &[f.to_str().unwrap()]].concat());
+    assert_eq!(fetch(&web1, "ivan", Some(&b1)), BundleAnswer::Later, "the old window unused");
+    let (b2, _) = fresh(&s, &web1, "ivan", Some(&b1));
+    let w2 = HashedWindow::from_wire(b2.totp.as_ref().unwrap()).unwrap();
+    assert_ne!(w2.salt, w1.salt, "a window made anew");
+    let t1 = now();
+    window_of(&w2, binding, OTHER, SECRET, &[t1 + 30, t1 + 900, w2.last_step() * 30]);
+    assert_eq!(fetch(&web1, "ivan", Some(&b2)), BundleAnswer::Keep);
+}
+
+fn revocation_and_removal_delete_the_window(backend: Backend) {
+    let s = Server::start(backend, &format!("{LIMITS}{CHEAP}"));
+    let web1 = s.add_host("web1");
+    set_totp(&s, "judy");
+    assert_eq!(windows(&s, "judy"), 0);
+    let made = |out: String| out.contains("its TOTP window is made");
+    assert!(made(admin_ok(&s, &["fleet", "offline", "mark", "--user", "judy", "--host", "web1"])));
+    assert_eq!(windows(&s, "judy"), 1, "made by the mark");
+    let again = admin_ok(&s, &["fleet", "offline", "mark", "--user", "judy", "--host", "web1"]);
+    assert!(!made(again), "the stored one is current");
+    let (b, _) = fresh(&s, &web1, "judy", None);
+    admin_ok(&s, &["fleet", "offline", "revoke", "--user", "judy", "--host", "web1"]);
+    assert_eq!(windows(&s, "judy"), 0, "revoked: gone");
+    assert_eq!(fetch(&web1, "judy", Some(&b)), BundleAnswer::Drop);
+    assert!(made(admin_ok(&s, &["fleet", "offline", "mark", "--user", "judy", "--host", "web1"])));
+    assert_eq!(windows(&s, "judy"), 1);
+    admin_ok(&s, &["fleet", "user", "remove", "--user", "judy", "--yes"]);
+    assert_eq!(windows(&s, "judy"), 0, "removed: gone");
+    assert_eq!(fetch(&web1, "judy", Some(&b)), BundleAnswer::Drop);
+}
+
 on_both_backends!(
     no_bundle_without_a_login_from_that_host_then_one_that_opens_only_there,
     kept_while_current_fresh_after_a_change_dropped_when_it_must,
     disabled_offline_drops_every_bundle,
     reports_apply_each_use_once,
     garbage_oversized_replayed_and_unauthenticated_requests_change_nothing,
+    a_bundle_request_does_not_wait_for_a_window_being_made,
+    a_window_of_an_old_totp_secret_is_not_used,
+    revocation_and_removal_delete_the_window,
 );

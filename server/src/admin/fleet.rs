@@ -40,7 +40,7 @@ pub(super) fn check_scope(scope: &str) -> Result<(), String> {
 }
 
 impl Admin {
-    fn master(&self) -> Result<MasterKey, String> {
+    pub(super) fn master(&self) -> Result<MasterKey, String> {
         let path = self.config.fleet_key_path();
         if !path.exists() {
             return Err(format!(

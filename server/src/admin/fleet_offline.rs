@@ -4,8 +4,11 @@
 
 use super::fleet::check_user;
 use super::{Admin, e, when};
+use crate::fleet::offline::Offline;
+use crate::fleet::offline_windows::{Refreshed, WindowOf, refresh};
 use crate::store::Host;
 use serde_json::{Value, json};
+use std::sync::Arc;
 
 /// `fleet user show`'s line of bundles: `host until time, ...`, or `none`.
 pub(super) fn bundles_text(v: &Value) -> String {
@@ -118,7 +121,9 @@ impl Admin {
         ))
     }
 
-    /// `fleet offline mark`.
+    /// `fleet offline mark`: then makes the user's TOTP window for the host (waiting for
+    /// it, seconds), so that the host's next request gets a fresh bundle at once. A window
+    /// not made is said, and not an error: the host's next request starts one.
     pub async fn offline_mark(
         &self,
         scope: &str,
@@ -129,6 +134,22 @@ impl Admin {
         let h = self.active_host(host).await?;
         self.store.mark_offline(&h.id, scope, user, crate::time::now()).await.map_err(e)?;
         self.audit_admin("fleet.offline.marked", Some(user), Some(&h.id), scope);
-        Ok(format!("host {host} may fetch the offline bundle of {user} (fleet scope {scope})"))
+        let window = match self.offline_window(&WindowOf::new(&h.id, scope, user)).await {
+            Ok(Refreshed::Made) => "; its TOTP window is made".to_string(),
+            Ok(_) => String::new(),
+            Err(why) => format!(
+                "; its TOTP window is not made yet ({why}): the host's next request starts it"
+            ),
+        };
+        Ok(format!(
+            "host {host} may fetch the offline bundle of {user} (fleet scope {scope}){window}"
+        ))
+    }
+
+    /// Makes `of`'s TOTP window if due, as the service would in the background.
+    async fn offline_window(&self, of: &WindowOf) -> Result<Refreshed, String> {
+        let offline = Offline::new(self.config.offline.clone());
+        let master = Arc::new(self.master()?);
+        refresh(&*self.store, &master, &offline, of).await.map_err(|e| e.0)
     }
 }

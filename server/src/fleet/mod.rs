@@ -12,6 +12,7 @@ pub mod keys;
 pub mod master_key;
 pub mod migrate;
 pub mod offline;
+pub mod offline_windows;
 
 use crate::store::fleet::TotpRecord;
 use crate::store::fleet_enroll::ProofUse;

@@ -1,41 +1,51 @@
 //! Fleet mode offline, the service's side (issue 21; `docs/fleet.md`, "Offline"): what a host's
 //! bundle request is answered with ([`Standing`], [`keep`]), and the bundle itself
-//! ([`build`]): the TOTP window hashed off the async executor under a bounded number of
-//! permits, so hashing cannot starve verifications.
+//! ([`assemble`]), made in milliseconds from a TOTP window hashed beforehand in the background
+//! ([`super::offline_windows`]): a bundle request never hashes.
 
-use super::master_key::{MasterKey, TotpBinding};
+use super::offline_windows::Running;
 use crate::config::OfflineConfig;
 use crate::store::fleet::{RecoverySlot, TotpRecord};
 use crate::store::fleet_keys::FleetKey;
 use crate::store::fleet_offline::IssuedBundle;
-use mfa_factors::offline_window::{self, Binding, MAX_STEPS};
-use mfa_factors::totp::{Algorithm, Params};
+use mfa_factors::offline_window::{self, MAX_STEPS};
 use push_proto::SecretKey;
 use push_proto::offline::{Bundle, OfflineKey, RecoverySlot as WireSlot, SignedBundle, VERSION};
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
 use tokio::sync::Semaphore;
 
-/// The service's offline state: its `[offline]` config and the permits of window builds.
+/// The service's offline state: its `[offline]` config, the permits of window builds and the
+/// builds running on this instance.
 #[derive(Clone, Debug)]
 pub struct Offline {
     /// `[offline]`.
     pub config: OfflineConfig,
     /// One permit per window being hashed at once.
     pub permits: Arc<Semaphore>,
+    /// The windows being built on this instance (at most one per host, scope and user).
+    pub running: Running,
 }
 
 impl Offline {
     /// At most half the machine's cores (at least one) hash windows at once.
     pub fn new(config: OfflineConfig) -> Offline {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        Offline { config, permits: Arc::new(Semaphore::new((cores / 2).max(1))) }
+        let permits = Arc::new(Semaphore::new((cores / 2).max(1)));
+        Offline { config, permits, running: Running::default() }
     }
 
     /// Steps a fresh window holds for `step_secs`-second steps.
     pub fn steps(&self, step_secs: u64) -> u32 {
         let secs = u64::from(self.config.totp_window_hours) * 3600;
         u32::try_from(secs / step_secs.max(1)).unwrap_or(MAX_STEPS).min(MAX_STEPS)
+    }
+
+    /// The step a window must reach beyond to cover more than half a fresh window ahead of
+    /// `now`.
+    pub fn half_ahead(&self, step_secs: u64, now: u64) -> u64 {
+        let step_secs = step_secs.max(1);
+        now / step_secs + u64::from(self.steps(step_secs)) / 2
     }
 }
 
@@ -63,17 +73,10 @@ impl Factors {
     /// set, removed or regenerated, a recovery code used, a key added or removed).
     pub fn fingerprint(&self) -> String {
         let mut h = Sha256::new();
-        let mut part = |b: &[u8]| {
-            h.update(u64::try_from(b.len()).unwrap_or(u64::MAX).to_be_bytes());
-            h.update(b);
-        };
         if let Some(t) = &self.totp {
-            part(b"totp");
-            part(&t.sealed);
-            part(t.algorithm.as_bytes());
-            part(&[t.digits]);
-            part(&t.step.to_be_bytes());
+            totp_parts(&mut h, t);
         }
+        let mut part = |b: &[u8]| framed(&mut h, b);
         for s in self.recovery.iter().filter(|s| s.used_at.is_none()) {
             part(b"recovery");
             part(&[s.slot]);
@@ -87,6 +90,28 @@ impl Factors {
         }
         hex(&h.finalize())
     }
+}
+
+/// SHA-256 (hex) of the TOTP secret (sealed) and parameters a window is made from: a stored
+/// window is used only while this is unchanged (a new secret, algorithm, length or step
+/// makes it worthless).
+pub fn totp_fingerprint(t: &TotpRecord) -> String {
+    let mut h = Sha256::new();
+    totp_parts(&mut h, t);
+    hex(&h.finalize())
+}
+
+fn framed(h: &mut Sha256, b: &[u8]) {
+    h.update(u64::try_from(b.len()).unwrap_or(u64::MAX).to_be_bytes());
+    h.update(b);
+}
+
+fn totp_parts(h: &mut Sha256, t: &TotpRecord) {
+    framed(h, b"totp");
+    framed(h, &t.sealed);
+    framed(h, t.algorithm.as_bytes());
+    framed(h, &[t.digits]);
+    framed(h, &t.step.to_be_bytes());
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -131,10 +156,23 @@ pub struct Held {
     pub last_step: Option<u64>,
 }
 
+/// How the host's held bundle stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Standing {
+    /// It may keep it.
+    Keep,
+    /// Current, but its TOTP window covers half a fresh window ahead or less: kept while the
+    /// next window is made in the background, replaced at the next contact.
+    Low,
+    /// Not the one last issued, made from other factors, past half its lifetime, or none.
+    Stale,
+}
+
 /// Whether the host may keep what it holds: the bundle is the one last issued to it (not
 /// revoked since: a revocation deletes the record), made from the user's current factors,
 /// valid for more than half its lifetime still, and its TOTP window (if the user has a
-/// TOTP) covers more than half a fresh window ahead of `now`.
+/// TOTP) covers more than half a fresh window ahead of `now` ([`Standing::Low`] if all but
+/// the last hold).
 pub fn keep(
     held: Held,
     issued: Option<&IssuedBundle>,
@@ -142,19 +180,21 @@ pub fn keep(
     offline: &Offline,
     totp: Option<&TotpRecord>,
     now: u64,
-) -> bool {
-    let (Some(at), Some(issued)) = (held.issued_at, issued) else { return false };
+) -> Standing {
+    let (Some(at), Some(issued)) = (held.issued_at, issued) else { return Standing::Stale };
     if issued.issued_at != at || issued.fingerprint != fingerprint {
-        return false;
+        return Standing::Stale;
     }
     let half_life = offline.config.bundle_lifetime / 2;
     if issued.expires_at.saturating_sub(now) <= half_life {
-        return false;
+        return Standing::Stale;
     }
-    let Some(t) = totp else { return true };
-    let step_secs = t.step.max(1);
-    let ahead = u64::from(offline.steps(step_secs)) / 2;
-    held.last_step.is_some_and(|last| last > now / step_secs + ahead)
+    let Some(t) = totp else { return Standing::Keep };
+    if held.last_step.is_some_and(|last| last > offline.half_ahead(t.step, now)) {
+        Standing::Keep
+    } else {
+        Standing::Low
+    }
 }
 
 /// What a fresh bundle is made for.
@@ -174,24 +214,20 @@ pub struct For<'a> {
     pub now: u64,
 }
 
-/// Why no bundle could be made (an internal error: the host keeps what it has).
+/// Why no bundle or window could be made (an internal error: the host keeps what it has).
 #[derive(Debug)]
 pub struct BuildError(pub String);
 
-/// Makes and signs a fresh bundle: the window is hashed on a blocking thread while holding
-/// one of `offline`'s permits; the secret is opened there and zeroized when done. Returns
-/// the signed bundle and its record.
-pub async fn build(
+/// Makes and signs a fresh bundle from the user's factors and `window`, the TOTP window
+/// already hashed ([`super::offline_windows::usable`]; `None` for a user without a TOTP).
+/// Nothing slow: no hashing here. Returns the signed bundle and its record.
+pub fn assemble(
     offline: &Offline,
-    master: &Arc<MasterKey>,
     key: &SecretKey,
     f: For<'_>,
     factors: &Factors,
+    window: Option<&offline_window::HashedWindow>,
 ) -> Result<(SignedBundle, IssuedBundle), BuildError> {
-    let window = match &factors.totp {
-        Some(t) => Some(hash_window(offline, master, f, t).await?),
-        None => None,
-    };
     let bundle = Bundle {
         version: VERSION,
         host_id: f.host_id.to_string(),
@@ -200,7 +236,7 @@ pub async fn build(
         issued_at: f.now,
         expires_at: f.now.saturating_add(offline.config.bundle_lifetime),
         watermark: factors.totp.as_ref().and_then(|t| t.last_step),
-        totp: window.as_ref().map(offline_window::HashedWindow::to_wire),
+        totp: window.map(offline_window::HashedWindow::to_wire),
         recovery: factors
             .recovery
             .iter()
@@ -226,54 +262,18 @@ pub async fn build(
         user: bundle.user,
         issued_at: bundle.issued_at,
         expires_at: bundle.expires_at,
-        last_step: window.as_ref().map(offline_window::HashedWindow::last_step),
+        last_step: window.map(offline_window::HashedWindow::last_step),
         fingerprint: factors.fingerprint(),
     };
     Ok((signed, issued))
 }
 
-/// The TOTP window from the current step, hashed on a blocking thread under a permit.
-async fn hash_window(
-    offline: &Offline,
-    master: &Arc<MasterKey>,
-    f: For<'_>,
-    t: &TotpRecord,
-) -> Result<offline_window::HashedWindow, BuildError> {
-    let algorithm = Algorithm::from_name(&t.algorithm)
-        .ok_or_else(|| BuildError(format!("TOTP algorithm {:?} unknown", t.algorithm)))?;
-    let params = Params { algorithm, digits: t.digits, step: t.step.max(1) };
-    let steps = offline.steps(params.step);
-    let cost = offline.config.cost();
-    let _permit =
-        offline.permits.acquire().await.map_err(|_| BuildError("window permits closed".into()))?;
-    let (master, rec) = (Arc::clone(master), t.clone());
-    let (host, user) = (f.host_id.to_string(), f.user.to_string());
-    let first = f.now / params.step;
-    tokio::task::spawn_blocking(move || {
-        let binding = TotpBinding {
-            scope: &rec.scope,
-            user: &rec.user,
-            algorithm: &rec.algorithm,
-            digits: rec.digits,
-            step: rec.step,
-        };
-        // Zeroizing: the opened secret is wiped when this closure returns.
-        let secret = master.open_totp(&binding, &rec.sealed).ok_or_else(|| {
-            BuildError("the TOTP secret does not open with the master key".into())
-        })?;
-        let bind = Binding { host_id: &host, user: &user };
-        offline_window::build(&secret, &params, first, steps, bind, cost)
-            .map_err(|e| BuildError(format!("hashing the window: {e}")))
-    })
-    .await
-    .map_err(|e| BuildError(format!("window task: {e}")))?
-}
-
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn totp() -> TotpRecord {
+    /// A TOTP record as the store holds it (for this module's tests and its neighbours').
+    pub(crate) fn totp() -> TotpRecord {
         TotpRecord {
             scope: "fleet".into(),
             user: "alice".into(),
@@ -297,8 +297,15 @@ mod tests {
         assert_ne!(with_code, before);
         f.recovery[0].used_at = Some(1);
         assert_eq!(f.fingerprint(), before, "a used code is as good as gone");
+        let window_fp = totp_fingerprint(f.totp.as_ref().unwrap());
         f.totp.as_mut().unwrap().sealed = vec![4];
         assert_ne!(f.fingerprint(), before);
+        assert_ne!(totp_fingerprint(f.totp.as_ref().unwrap()), window_fp, "a new secret");
+        let mut t = totp();
+        t.last_step = Some(1000);
+        assert_eq!(totp_fingerprint(&t), totp_fingerprint(&totp()), "not the watermark");
+        t.digits = 8;
+        assert_ne!(totp_fingerprint(&t), totp_fingerprint(&totp()), "the parameters");
     }
 
     #[test]
@@ -318,19 +325,21 @@ mod tests {
         };
         let held = Held { issued_at: Some(now - 60), last_step: issued.last_step };
         let t = totp();
-        assert!(keep(held, Some(&issued), "fp", &offline, Some(&t), now));
-        assert!(!keep(held, Some(&issued), "other", &offline, Some(&t), now));
-        assert!(!keep(held, None, "fp", &offline, Some(&t), now), "revoked: no record");
+        let keep = |held, issued, fp, t, now| keep(held, issued, fp, &offline, t, now);
+        assert_eq!(keep(held, Some(&issued), "fp", Some(&t), now), Standing::Keep);
+        assert_eq!(keep(held, Some(&issued), "other", Some(&t), now), Standing::Stale);
+        assert_eq!(keep(held, None, "fp", Some(&t), now), Standing::Stale, "revoked: no record");
         let other = Held { issued_at: Some(now - 61), ..held };
-        assert!(!keep(other, Some(&issued), "fp", &offline, Some(&t), now));
+        assert_eq!(keep(other, Some(&issued), "fp", Some(&t), now), Standing::Stale);
         let none = Held { issued_at: None, ..held };
-        assert!(!keep(none, Some(&issued), "fp", &offline, Some(&t), now));
-        // Half the window used: fresh.
+        assert_eq!(keep(none, Some(&issued), "fp", Some(&t), now), Standing::Stale);
+        // Half the window used: low (kept while the next window is made).
         let later = now + 30 * (steps / 2);
-        assert!(!keep(held, Some(&issued), "fp", &offline, Some(&t), later));
-        assert!(keep(held, Some(&issued), "fp", &offline, None, later), "no TOTP: no window");
+        assert_eq!(keep(held, Some(&issued), "fp", Some(&t), later), Standing::Low);
+        let no_totp = keep(held, Some(&issued), "fp", None, later);
+        assert_eq!(no_totp, Standing::Keep, "no TOTP: no window");
         // Half the lifetime gone: fresh.
         let late = now + 2 * 86_400;
-        assert!(!keep(held, Some(&issued), "fp", &offline, None, late));
+        assert_eq!(keep(held, Some(&issued), "fp", None, late), Standing::Stale);
     }
 }

@@ -28,6 +28,7 @@ pub(crate) const USER_TABLES: &[&str] = &[
     "fleet_push_devices",
     "fleet_offline_eligible",
     "fleet_offline_bundles",
+    "fleet_offline_windows",
 ];
 
 /// Implements `FleetAdminStore` for `$store`, which has a `pool` and an inherent

@@ -1,7 +1,8 @@
 //! Fleet mode offline's records (issue 21; `migrations/*/0014_fleet_offline.sql`): which hosts
 //! may hold an offline bundle for a user (an accepted online login from that host, or the
 //! admin's mark), the bundles issued (for `fleet offline list` and the keep rule), and the
-//! offline uses hosts reported, each applied once.
+//! offline uses hosts reported, each applied once; and (`0015_fleet_offline_windows.sql`) the
+//! hashed TOTP windows made in the background, so that a bundle request never hashes.
 //!
 //! Written once for both SQL backends (`$n` placeholders, the `"user"` column quoted, as
 //! [`super::fleet_admin_sql`]): each backend expands [`fleet_offline_impl`] with its
@@ -9,9 +10,10 @@
 //! lock `begin_attempt` takes, so a report's failure count and an online attempt's do not
 //! overwrite each other).
 
-use super::Result;
 use super::sql::Columns;
+use super::{Result, StoreError};
 use async_trait::async_trait;
+use mfa_factors::offline_window::{HASH_LEN, HashedWindow, SALT_LEN, WindowCost};
 use push_proto::offline::OfflineUse;
 
 /// A bundle the service issued to a host (nothing secret).
@@ -43,6 +45,56 @@ pub(crate) fn issued_row(r: &impl Columns) -> Result<IssuedBundle> {
         issued_at: super::codec::u(r.int("issued_at")?),
         expires_at: super::codec::u(r.int("expires_at")?),
         last_step: r.opt_int("last_step")?.map(super::codec::u),
+        fingerprint: r.text("fingerprint")?,
+    })
+}
+
+/// A hashed TOTP window kept for a host and user, made in the background
+/// ([`crate::fleet::offline_windows`]); nothing secret (the hashes are what a bundle carries).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredWindow {
+    /// The host it was made for (its hashes are bound to it).
+    pub host_id: String,
+    /// Fleet scope.
+    pub scope: String,
+    /// The user.
+    pub user: String,
+    /// The window.
+    pub window: HashedWindow,
+    /// When it was made.
+    pub made_at: u64,
+    /// SHA-256 (hex) of the TOTP secret and parameters it was made from
+    /// ([`crate::fleet::offline::Factors::totp_fingerprint`]): used only while unchanged.
+    pub fingerprint: String,
+}
+
+/// A row of `fleet_offline_windows`.
+pub(crate) fn window_row(r: &impl Columns) -> Result<StoredWindow> {
+    let bad = |what: &str| StoreError::Db(format!("fleet_offline_windows: bad {what}"));
+    let small = |col: &str| r.int(col).and_then(|v| u32::try_from(v).map_err(|_| bad(col)));
+    let salt = <[u8; SALT_LEN]>::try_from(r.bytes("salt")?).map_err(|_| bad("salt"))?;
+    let raw = r.bytes("hashes")?;
+    let steps = usize::try_from(small("steps")?).map_err(|_| bad("steps"))?;
+    if raw.len() != steps.saturating_mul(HASH_LEN) {
+        return Err(bad("hashes"));
+    }
+    let hashes = raw
+        .chunks_exact(HASH_LEN)
+        .map(|c| <[u8; HASH_LEN]>::try_from(c).map_err(|_| bad("hashes")))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(StoredWindow {
+        host_id: r.text("host_id")?,
+        scope: r.text("scope")?,
+        user: r.text("user")?,
+        window: HashedWindow {
+            digits: u8::try_from(small("digits")?).map_err(|_| bad("digits"))?,
+            step_secs: super::codec::u(r.int("step_secs")?),
+            first_step: super::codec::u(r.int("first_step")?),
+            salt,
+            cost: WindowCost { memory_kib: small("memory_kib")?, passes: small("passes")? },
+            hashes,
+        },
+        made_at: super::codec::u(r.int("made_at")?),
         fingerprint: r.text("fingerprint")?,
     })
 }
@@ -108,6 +160,22 @@ pub trait FleetOfflineStore: Send + Sync {
     /// gets none until the user's next accepted online login from it. How many issued
     /// bundles were revoked.
     async fn revoke_offline(&self, scope: &str, user: &str, host_id: Option<&str>) -> Result<u64>;
+    /// The window kept for the host and user, if any.
+    async fn offline_window(
+        &self,
+        host_id: &str,
+        scope: &str,
+        user: &str,
+    ) -> Result<Option<StoredWindow>>;
+    /// Stores (replacing any) a window made in the background, in one step with checking
+    /// that the host is still eligible at `since` (a revocation or removal during the build
+    /// wins). False: not eligible any more, nothing stored.
+    async fn store_window(&self, w: &StoredWindow, since: u64) -> Result<bool>;
+    /// Deletes the window kept for the host and user (the host was told to drop its bundle).
+    async fn delete_window(&self, host_id: &str, scope: &str, user: &str) -> Result<()>;
+    /// Deletes every window whose host is no longer eligible for the user (no mark and no
+    /// accepted online login at or after `since`). How many were deleted.
+    async fn prune_offline_windows(&self, since: u64) -> Result<u64>;
     /// Applies a host's report in one transaction: each use not seen before from this host
     /// once (an accepted TOTP raises the watermark, never lowers it; an accepted recovery
     /// code marks its slot used if its hash is unchanged; an accepted key raises its counter;
@@ -122,11 +190,27 @@ macro_rules! fleet_offline_impl {
     ($store:ty, $db:ty) => {
         use $crate::store::Result;
         use $crate::store::codec::i;
-        use $crate::store::fleet_offline::{FleetOfflineStore, IssuedBundle, Report, issued_row};
+        use $crate::store::fleet_offline::{
+            FleetOfflineStore, IssuedBundle, Report, StoredWindow, issued_row, window_row,
+        };
         use $crate::store::sql::{db, fetch_all, fetch_optional};
         use push_proto::offline::{OfflineFactor, OfflineUse};
 
         type Tx<'t> = sqlx::Transaction<'t, $db>;
+
+        /// The row of `table` of one host, scope and user, read by `row`.
+        async fn keyed<T>(
+            pool: &sqlx::Pool<$db>,
+            table: &str,
+            key: (&str, &str, &str),
+            row: impl Fn(&<$db as sqlx::Database>::Row) -> Result<T>,
+        ) -> Result<Option<T>> {
+            let sql = format!(
+                "SELECT * FROM {table} WHERE host_id = $1 AND scope = $2 AND \"user\" = $3"
+            );
+            let q = sqlx::query(&sql).bind(key.0).bind(key.1).bind(key.2);
+            fetch_optional(q, pool, row).await
+        }
 
         /// Records the use; false if this host reported it before.
         async fn first_report(tx: &mut Tx<'_>, r: &Report<'_>, u: &OfflineUse) -> Result<bool> {
@@ -287,14 +371,7 @@ macro_rules! fleet_offline_impl {
                 scope: &str,
                 user: &str,
             ) -> Result<Option<IssuedBundle>> {
-                let q = sqlx::query(
-                    "SELECT * FROM fleet_offline_bundles WHERE host_id = $1 AND scope = $2 \
-                     AND \"user\" = $3",
-                )
-                .bind(host_id)
-                .bind(scope)
-                .bind(user);
-                fetch_optional(q, &self.pool, issued_row).await
+                keyed(&self.pool, "fleet_offline_bundles", (host_id, scope, user), issued_row).await
             }
 
             async fn record_issued(&self, b: &IssuedBundle, since: u64) -> Result<bool> {
@@ -348,7 +425,9 @@ macro_rules! fleet_offline_impl {
                 let _w = self.serialize().await;
                 let mut tx = self.pool.begin().await.map_err(db)?;
                 let mut revoked = 0;
-                for table in ["fleet_offline_bundles", "fleet_offline_eligible"] {
+                let tables =
+                    ["fleet_offline_bundles", "fleet_offline_eligible", "fleet_offline_windows"];
+                for table in tables {
                     let sql = format!(
                         "DELETE FROM {table} WHERE scope = $1 AND \"user\" = $2 \
                          AND ($3 IS NULL OR host_id = $3)"
@@ -366,6 +445,82 @@ macro_rules! fleet_offline_impl {
                 }
                 tx.commit().await.map_err(db)?;
                 Ok(revoked)
+            }
+
+            async fn offline_window(
+                &self,
+                host_id: &str,
+                scope: &str,
+                user: &str,
+            ) -> Result<Option<StoredWindow>> {
+                keyed(&self.pool, "fleet_offline_windows", (host_id, scope, user), window_row).await
+            }
+
+            async fn store_window(&self, w: &StoredWindow, since: u64) -> Result<bool> {
+                let _w = self.serialize().await;
+                let h = &w.window;
+                let hashes: Vec<u8> = h.hashes.iter().flatten().copied().collect();
+                let steps = u64::try_from(h.hashes.len()).unwrap_or(u64::MAX);
+                let r = sqlx::query(
+                    "INSERT INTO fleet_offline_windows (host_id, scope, \"user\", first_step, \
+                     steps, step_secs, digits, salt, memory_kib, passes, hashes, made_at, \
+                     fingerprint) SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13 \
+                     WHERE EXISTS (SELECT 1 FROM fleet_offline_eligible WHERE host_id = $1 \
+                     AND scope = $2 AND \"user\" = $3 \
+                     AND (marked_at IS NOT NULL OR last_login_at >= $14)) \
+                     ON CONFLICT (host_id, scope, \"user\") DO UPDATE SET first_step = $4, \
+                     steps = $5, step_secs = $6, digits = $7, salt = $8, memory_kib = $9, \
+                     passes = $10, hashes = $11, made_at = $12, fingerprint = $13",
+                )
+                .bind(&w.host_id)
+                .bind(&w.scope)
+                .bind(&w.user)
+                .bind(i(h.first_step))
+                .bind(i(steps))
+                .bind(i(h.step_secs))
+                .bind(i64::from(h.digits))
+                .bind(h.salt.to_vec())
+                .bind(i64::from(h.cost.memory_kib))
+                .bind(i64::from(h.cost.passes))
+                .bind(hashes)
+                .bind(i(w.made_at))
+                .bind(&w.fingerprint)
+                .bind(i(since))
+                .execute(&self.pool)
+                .await
+                .map_err(db)?;
+                Ok(r.rows_affected() == 1)
+            }
+
+            async fn delete_window(&self, host_id: &str, scope: &str, user: &str) -> Result<()> {
+                let _w = self.serialize().await;
+                sqlx::query(
+                    "DELETE FROM fleet_offline_windows WHERE host_id = $1 AND scope = $2 \
+                     AND \"user\" = $3",
+                )
+                .bind(host_id)
+                .bind(scope)
+                .bind(user)
+                .execute(&self.pool)
+                .await
+                .map_err(db)?;
+                Ok(())
+            }
+
+            async fn prune_offline_windows(&self, since: u64) -> Result<u64> {
+                let _w = self.serialize().await;
+                let r = sqlx::query(
+                    "DELETE FROM fleet_offline_windows WHERE NOT EXISTS (SELECT 1 FROM \
+                     fleet_offline_eligible e WHERE e.host_id = fleet_offline_windows.host_id \
+                     AND e.scope = fleet_offline_windows.scope \
+                     AND e.\"user\" = fleet_offline_windows.\"user\" \
+                     AND (e.marked_at IS NOT NULL OR e.last_login_at >= $1))",
+                )
+                .bind(i(since))
+                .execute(&self.pool)
+                .await
+                .map_err(db)?;
+                Ok(r.rows_affected())
             }
 
             async fn apply_report(&self, r: &Report<'_>) -> Result<u32> {

@@ -48,6 +48,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (10, include_str!("../../migrations/postgres/0010_fleet_push.sql")),
     (13, include_str!("../../migrations/postgres/0013_fleet_key_purpose.sql")),
     (14, include_str!("../../migrations/postgres/0014_fleet_offline.sql")),
+    (15, include_str!("../../migrations/postgres/0015_fleet_offline_windows.sql")),
 ];
 
 /// The `NOTIFY` channel; payloads are `Hub` keys (`tx:<txid>`, `dev:<id>`, `pair:<id>`).

@@ -47,6 +47,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (10, include_str!("../../migrations/sqlite/0010_fleet_push.sql")),
     (13, include_str!("../../migrations/sqlite/0013_fleet_key_purpose.sql")),
     (14, include_str!("../../migrations/sqlite/0014_fleet_offline.sql")),
+    (15, include_str!("../../migrations/sqlite/0015_fleet_offline_windows.sql")),
 ];
 
 /// The SQLite store.
