@@ -45,6 +45,11 @@ impl PushService {
         PushService { svc: Service::start(Bins::beside_test(), backend, &opts) }
     }
 
+    /// A service on `backend` run from `bins` (a benchmark's release build, say).
+    pub fn start_from(bins: Bins, backend: Backend, limits: &str) -> PushService {
+        PushService { svc: Service::start(bins, backend, &Options::new(limits)) }
+    }
+
     /// Stops the server (SIGKILL: a crash is also something it must survive).
     pub fn stop(&mut self) {
         self.svc.kill();

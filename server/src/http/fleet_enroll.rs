@@ -14,7 +14,9 @@ use crate::fleet::access::{Purpose, may};
 use crate::fleet::migrate::{Owner, migrated};
 use crate::store::Host;
 use crate::store::fleet::{AttemptLimits, AttemptOf, Begun, TotpRecord};
-use crate::store::fleet_enroll::{Applied, Enrollment, FirstEnrollment, ProofUse, StoredChange};
+use crate::store::fleet_enroll::{
+    Applied, Enrollment, FirstEnrollment, ProofUse, RateEvents, StoredChange, VERIFY_EVENTS,
+};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -106,7 +108,7 @@ pub(super) async fn begin(
     state: &Shared,
     who: &Asking<'_>,
     nonce: &str,
-    proven: bool,
+    (proven, events): (bool, RateEvents),
     now: u64,
 ) -> Result<(), ApiError> {
     let f = &state.fleet;
@@ -126,7 +128,7 @@ pub(super) async fn begin(
     let begun = if proven {
         state.store.begin_attempt(&a, limits, now).await?
     } else {
-        state.store.begin_request(&a, limits, now).await?
+        state.store.begin_request(&a, events, limits, now).await?
     };
     match begun {
         Begun::Counted(_) => Ok(()),
@@ -311,7 +313,7 @@ pub async fn enroll(
     let ready = prepared(&state, &who, &req.change, now)?;
     allowed(&state, &who, Purpose::Enroll).await?;
     let proof = req.proof.take();
-    begin(&state, &who, &req.nonce, proof.is_some(), now).await?;
+    begin(&state, &who, &req.nonce, (proof.is_some(), VERIFY_EVENTS), now).await?;
     if let Change::AddPushDevice { device_id } = &req.change {
         if !super::fleet_push::may_add(&*state.store, &host, who.user, device_id).await? {
             return Err(who.refuse(
@@ -388,7 +390,7 @@ pub async fn status(
     let scope = crate::scope::fleet_of_host(&host);
     let who = Asking { host: &host, scope, user: &req.user, event: "fleet.status" };
     allowed(&state, &who, Purpose::Authenticate).await?;
-    begin(&state, &who, &req.nonce, false, now).await?;
+    begin(&state, &who, &req.nonce, (false, VERIFY_EVENTS), now).await?;
     let (store, scope, user) = (&*state.store, who.scope.as_str(), who.user);
     let totp = match store.totp(scope, user).await? {
         None => None,

@@ -20,6 +20,7 @@ use crate::fleet::offline::{self, DropReason, Factors, For, Held, Standing};
 use crate::fleet::offline_windows::{self, WindowOf};
 use crate::store::Host;
 use crate::store::fleet::TotpRecord;
+use crate::store::fleet_enroll::OFFLINE_EVENTS;
 use crate::store::fleet_offline::Report;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -72,7 +73,7 @@ pub async fn bundle(
         event: "fleet.offline.bundle",
     };
     let answer = if may(&*state.store, &host, &who.scope, &req.user, Purpose::Authenticate).await? {
-        begin(&state, &who, &req.nonce, false, now).await?;
+        begin(&state, &who, &req.nonce, (false, OFFLINE_EVENTS), now).await?;
         decide(&state, &who, &req, now).await?
     } else {
         dropped(&state, &who, DropReason::HostNotAllowed).await?
@@ -249,7 +250,7 @@ pub async fn report(
         event: "fleet.offline.report",
     };
     allowed(&state, &who, Purpose::Authenticate).await?;
-    begin(&state, &who, &req.nonce, false, now).await?;
+    begin(&state, &who, &req.nonce, (false, OFFLINE_EVENTS), now).await?;
     let r = Report {
         host_id: &host.id,
         scope: &who.scope,

@@ -134,6 +134,7 @@ pub trait FleetEnrollStore: Send + Sync {
     async fn begin_request(
         &self,
         a: &AttemptOf<'_>,
+        events: RateEvents,
         limits: AttemptLimits,
         now: u64,
     ) -> Result<Begun>;
@@ -142,6 +143,17 @@ pub trait FleetEnrollStore: Send + Sync {
     /// Whether the admin opted the user in.
     async fn opted_in(&self, scope: &str, user: &str) -> Result<bool>;
 }
+
+/// Which rate events a request without proof spends (the `scope` column of `rate_events`):
+/// per user, per host. Verification-like requests (status, enrollment) share the
+/// verifications' budget; offline bundle and report requests, made by the host after every
+/// answered login, have their own, so they never take a user's logins' budget.
+pub type RateEvents = (&'static str, &'static str);
+
+/// The verifications' rate events (challenges use `user` and `host`).
+pub const VERIFY_EVENTS: RateEvents = ("fleet-user", "fleet-host");
+/// The offline requests' rate events.
+pub const OFFLINE_EVENTS: RateEvents = ("fleet-offline-user", "fleet-offline-host");
 
 /// Whether the rule lets a change without proof through, given whether the user has a
 /// factor and is opted in (both read under the user's lock).

@@ -14,11 +14,6 @@ use super::{PostgresStore, lock};
 use async_trait::async_trait;
 use sqlx::{Postgres, Transaction};
 
-/// Rate events of fleet verifications per \"user\" and per host (the `scope` column of
-/// `rate_events`; challenges use `user` and `host`).
-const USER_EVENTS: &str = "fleet-user";
-const HOST_EVENTS: &str = "fleet-host";
-
 async fn set_lockout(
     tx: &mut Transaction<'_, Postgres>,
     a: &AttemptOf<'_>,
@@ -47,7 +42,7 @@ pub(super) async fn take_rate(
     limits: AttemptLimits,
     now: u64,
 ) -> Result<Option<Begun>> {
-    take_rate_of(tx, (USER_EVENTS, HOST_EVENTS), a, limits, now).await
+    take_rate_of(tx, super::super::fleet_enroll::VERIFY_EVENTS, a, limits, now).await
 }
 
 /// [`take_rate`] with other rate events (`kinds`: per user, per host), e.g. key challenges'.

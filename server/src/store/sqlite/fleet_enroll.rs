@@ -12,7 +12,7 @@ use super::super::fleet_keys::FleetKey;
 use super::super::fleet_push::{ADD, bind_add};
 use super::super::sql::db;
 use super::SqliteStore;
-use super::fleet::{clear_failures, take_nonce, take_rate};
+use super::fleet::{clear_failures, take_nonce, take_rate_of};
 use super::fleet_keys::insert_key;
 use async_trait::async_trait;
 use push_proto::fleet::Factor;
@@ -216,6 +216,7 @@ impl FleetEnrollStore for SqliteStore {
     async fn begin_request(
         &self,
         a: &AttemptOf<'_>,
+        events: super::super::fleet_enroll::RateEvents,
         limits: AttemptLimits,
         now: u64,
     ) -> Result<Begun> {
@@ -224,7 +225,7 @@ impl FleetEnrollStore for SqliteStore {
         if !take_nonce(&mut tx, a).await? {
             return Ok(Begun::NonceReplayed);
         }
-        let limited = take_rate(&mut tx, a, limits, now).await?;
+        let limited = take_rate_of(&mut tx, events, a, limits, now).await?;
         tx.commit().await.map_err(db)?;
         Ok(limited.unwrap_or(Begun::Counted(0)))
     }
