@@ -94,6 +94,10 @@ if [ -n "$push" ]; then
   # of it enrolling 100,000 users three times and privacyIDEA's tokens; --quick: about 1).
   echo "bench.sh: fleet-load --backend all ${quick[*]}"
   "$target/fleet-load" --backend all "${quick[@]}" --pushd "$target/mfa-server" --out "$tmp/fleet.md"
+  # Fleet mode offline (issue 21): window build time and size per user and hour, bundle fetch,
+  # and the host's offline check next to an online verification (about 1 minute; --quick: 25 s).
+  echo "bench.sh: offline-bundle ${quick[*]}"
+  "$target/offline-bundle" "${quick[@]}" --pushd "$target/mfa-server" --out "$tmp/offline.md"
 fi
 
 {
@@ -103,6 +107,8 @@ fi
     sed '1s/^## .*/## Push approval: mfa-server (SQLite, PostgreSQL ×1, ×2) and privacyIDEA/' "$tmp/push.md"
     echo
     sed '1s/^## .*/## Fleet verification: mfa-server (SQLite, PostgreSQL ×1, ×2) and privacyIDEA/' "$tmp/fleet.md"
+    echo
+    cat "$tmp/offline.md"
   fi
   # The hand-kept last sections (what the fleet figures mean, issue 20; the module's size and
   # instructions per login, from scripts/login-instructions.sh, issue 19) are carried over from

@@ -212,7 +212,7 @@ fn main() -> Result<(), String> {
     let started = Instant::now();
     let hours: &[u32] = if a.quick { &[1, 4] } else { &[1, 4, 24] };
     let mut text = String::from(
-        "### Offline bundles (issue 21)\n\nThe TOTP window, one Argon2id hash per step at the \
+        "## Fleet offline bundles (issue 21)\n\nThe TOTP window, one Argon2id hash per step at the \
          service's default cost (16 MiB, 1 pass), as `mfa_factors::offline_window` builds it:\n\n\
          | window | build time | per user-day | window on the wire | per day |\n|---|---|---|---|---|\n",
     );
