@@ -14,6 +14,7 @@ use push_proto::fleet_enroll::{
 };
 use push_proto::fleet_key_enroll::{self, KeyEnrollChallengeRequest};
 use push_proto::fleet_keys::{self, KeyChallengeResponse, KeyLogin, KeyVerifyRequest};
+use push_proto::fleet_push::{DeviceList, DevicesRequest};
 use std::time::Duration;
 
 /// A host's connection to the fleet's service.
@@ -107,6 +108,13 @@ impl FleetClient {
     /// which the command reports per user.
     pub fn migrate(&self, req: &EnrollRequest) -> Result<EnrollResponse, PushError> {
         self.inner.call("POST", ENROLL, Some(req), Duration::ZERO)
+    }
+
+    /// The user's fleet push devices, signed (`POST /v2/fleet/push/devices`).
+    pub fn push_devices(&self, req: &DevicesRequest) -> Result<DeviceList, FleetError> {
+        self.inner
+            .call("POST", push_proto::fleet_push::DEVICES, Some(req), Duration::ZERO)
+            .map_err(fleet_error)
     }
 
     /// Which factors a user has at the service (`POST /v2/fleet/status`).

@@ -13,7 +13,7 @@ use super::fleet_key_flow::KeyOffer;
 use super::outcome::{Denial, Factor, Outcome, answered};
 use super::verify::locked_message;
 use super::{FleetRemote, LoginContext};
-use crate::fleet::FleetError;
+use crate::fleet::{FleetConfig, FleetError};
 use crate::policy::{FailMode, Policy};
 use crate::recovery::Attempt;
 use crate::seat::Seat;
@@ -39,6 +39,21 @@ pub(crate) fn authenticate(ctx: &mut LoginContext<'_>, policy: &Policy) -> Outco
     } else {
         None
     };
+    if preset.is_none() {
+        if let Some(pushed) = super::fleet_push_flow::offer(ctx, section, failmode) {
+            return pushed;
+        }
+    }
+    code_login(ctx, section, failmode, preset)
+}
+
+/// A code login at the fleet service: `preset` if the user typed one already, else asked for.
+pub(super) fn code_login(
+    ctx: &mut LoginContext<'_>,
+    section: &FleetConfig,
+    failmode: FailMode,
+    preset: Option<Zeroizing<String>>,
+) -> Outcome {
     let answer = match preset {
         Some(a) => a,
         None => match answered(ctx.conv.prompt_secret(PROMPT)) {
