@@ -6,6 +6,7 @@ mod fido2;
 mod fleet;
 mod fleet_keys;
 mod fleet_migrate;
+mod fleet_push;
 mod import;
 mod init;
 mod push;
