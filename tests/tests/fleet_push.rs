@@ -3,7 +3,7 @@
 //! scope) against the real service over TLS on loopback. A phone paired with the real
 //! `mfa-enroll push` on host A becomes a factor at the service; hosts B and C, which never saw
 //! it, fetch the user's signed device list and approve logins with it; a denial on the phone is
-//! refused; once the user is removed at the service, B no longer offers push.
+//! refused; a code typed at the push prompt goes to the service; once the user is removed at the service, B no longer offers push.
 
 use mfa_tests::client::*;
 use mfa_tests::fixture::{Fixture, Outcome};
@@ -83,6 +83,13 @@ fn a_phone_paired_on_a_approves_logins_on_b_and_c_until_removed() {
     let o = b.finish_login(live, &[""]);
     assert_eq!(o.code, PAM_AUTH_ERR, "{o:?}");
     assert!(decision(&o).contains("push denied on the device"), "{o:?}");
+
+    // A code typed at the push prompt goes to the fleet service (which has no code of the
+    // user's, so refuses it); the push is withdrawn.
+    let o = c.login_with("mfa", &user, &["123456"], &["--rhost", "192.0.2.9"]);
+    assert_eq!(o.code, PAM_AUTH_ERR, "{o:?}");
+    assert!(o.messages[0].1.contains("Push sent to 'pixel'"), "{o:?}");
+    assert!(decision(&o).contains("rejected by the fleet service"), "{o:?}");
 
     // Removed at the service: B no longer offers push, only the code prompt.
     let out = svc.admin(&["fleet", "user", "remove", "--user", &user, "--yes"]);
