@@ -139,7 +139,12 @@ pub(crate) enum Command {
                       codes get them. At login, the prompt then shows the number to type on \
                       the phone; typing a code instead always works.\n\n\
                       --list shows the paired devices, --remove NAME forgets one on this host \
-                      (the push service keeps it paired until `mfa-server device revoke`).",
+                      (the push service keeps it paired until `mfa-server device revoke`).\n\n\
+                      On a fleet host (a [fleet] table and a rule with backend = \"fleet\"; \
+                      root with --user), the confirmed device is not saved here but registered \
+                      at the fleet's service, after a current code if the user has a factor \
+                      there, and approves the user's logins on every fleet host whose [push] \
+                      names the same service.",
         after_help = "Examples:\n  mfa-enroll push                      pair your own phone\n  \
                       sudo mfa-enroll --user alice push\n  \
                       mfa-enroll push --list\n  \

@@ -14,6 +14,7 @@ use push_proto::fleet_enroll::{
 };
 use push_proto::fleet_key_enroll::{self, KeyEnrollChallengeRequest};
 use push_proto::fleet_keys::{self, KeyChallengeResponse, KeyLogin, KeyVerifyRequest};
+use push_proto::fleet_push::{DeviceList, DevicesRequest};
 use push_proto::offline::{self, BundleRequest, BundleResponse, ReportRequest, ReportResponse};
 use std::time::Duration;
 
@@ -116,6 +117,13 @@ impl FleetClient {
     /// Reports what the host accepted and refused offline (`POST /v2/fleet/offline/report`).
     pub fn offline_report(&self, req: &ReportRequest) -> Result<ReportResponse, FleetError> {
         self.inner.call("POST", offline::REPORT, Some(req), Duration::ZERO).map_err(fleet_error)
+    }
+
+    /// The user's fleet push devices, signed (`POST /v2/fleet/push/devices`).
+    pub fn push_devices(&self, req: &DevicesRequest) -> Result<DeviceList, FleetError> {
+        self.inner
+            .call("POST", push_proto::fleet_push::DEVICES, Some(req), Duration::ZERO)
+            .map_err(fleet_error)
     }
 
     /// Which factors a user has at the service (`POST /v2/fleet/status`).

@@ -125,6 +125,12 @@ impl FleetRemote for FleetClient {
     ) -> Result<push_proto::offline::ReportResponse, FleetError> {
         FleetClient::offline_report(self, req)
     }
+    fn push_devices(
+        &self,
+        req: &push_proto::fleet_push::DevicesRequest,
+    ) -> Result<push_proto::fleet_push::DeviceList, FleetError> {
+        FleetClient::push_devices(self, req)
+    }
 }
 
 impl Remotes for Network {

@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::fleet::{admin_ok, current_code, fleet_limits, set_totp, show};
+use common::fleet::{admin_ok, current_code, fleet_limits, set_totp, show, wrong_code};
 use common::{Backend, Host, Server};
 use push_proto::fleet::Factor;
 use push_proto::fleet_enroll::{Change, ENROLL, EnrollRequest, Proof, STATUS, StatusRequest};
@@ -154,7 +154,30 @@ fn removal_removes_the_devices(backend: Backend) {
     assert!(show(&s, "tom")["push_devices"].as_array().unwrap().is_empty());
 }
 
+/// A user locked out at the service gets no devices (so no fleet host sends a push), and gets
+/// them back once the lockout is cleared.
+fn a_locked_user_gets_no_devices(backend: Backend) {
+    let s = Server::start(backend, &fleet_limits("user_per_minute = 100\nmax_failures = 1"));
+    let (a, b) = (s.add_host("host-a"), s.add_host("host-b"));
+    admin_ok(&s, &["fleet", "host", "join", "host-a"]);
+    admin_ok(&s, &["fleet", "host", "join", "host-b"]);
+    let (_, dev) = s.pair(&a, "uma", "uma-phone");
+    assert_eq!(add(&a, "uma", &dev, None).0, 200);
+    set_totp(&s, "uma");
+    assert_eq!(devices(&s, &b, "uma").len(), 1);
+    let wrong = wrong_code();
+    refused(
+        enroll(&b, "uma", Some((Factor::Totp, &wrong)), Change::RecoveryCodes),
+        403,
+        "proof_rejected",
+    );
+    assert!(show(&s, "uma")["locked_until"].as_u64().is_some(), "{}", show(&s, "uma"));
+    assert!(devices(&s, &b, "uma").is_empty());
+    assert!(devices(&s, &a, "uma").is_empty());
+}
+
 on_both_backends!(
+    a_locked_user_gets_no_devices,
     adding_a_device_follows_the_enrollment_rule,
     the_device_list_is_signed_bound_and_grouped,
     removal_removes_the_devices,

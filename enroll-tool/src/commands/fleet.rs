@@ -42,6 +42,7 @@ pub(crate) fn route(cli: &Cli, console: &mut Console<'_>) -> Result<bool> {
             | Command::Remove(_)
             | Command::RecoveryCodes(_)
             | Command::Fido2(_)
+            | Command::Push(_)
     ) || !nix::unistd::getuid().is_root()
     {
         return Ok(false);
@@ -58,6 +59,7 @@ pub(crate) fn route(cli: &Cli, console: &mut Console<'_>) -> Result<bool> {
         Command::Remove(args) => f.remove(args, console),
         Command::RecoveryCodes(args) => f.recovery(args, console),
         Command::Fido2(args) => super::fleet_keys::run(&f, &cfg, args, console),
+        Command::Push(args) => super::fleet_push::run(&f, cli, &cfg, args, console),
         _ => return Ok(false),
     }?;
     Ok(true)

@@ -7,6 +7,7 @@ mod fleet;
 mod fleet_keys;
 mod fleet_migrate;
 mod fleet_offline;
+mod fleet_push;
 mod import;
 mod init;
 mod push;

@@ -40,6 +40,21 @@ pub(crate) fn authenticate(ctx: &mut LoginContext<'_>, policy: &Policy) -> Outco
     } else {
         None
     };
+    if preset.is_none() {
+        if let Some(pushed) = super::fleet_push_flow::offer(ctx, section, failmode) {
+            return pushed;
+        }
+    }
+    code_login(ctx, section, failmode, preset)
+}
+
+/// A code login at the fleet service: `preset` if the user typed one already, else asked for.
+pub(super) fn code_login(
+    ctx: &mut LoginContext<'_>,
+    section: &FleetConfig,
+    failmode: FailMode,
+    preset: Option<Zeroizing<String>>,
+) -> Outcome {
     let answer = match preset {
         Some(a) => a,
         None => match answered(ctx.conv.prompt_secret(PROMPT)) {

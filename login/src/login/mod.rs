@@ -13,6 +13,7 @@ pub(crate) mod fleet_flow;
 mod fleet_key_flow;
 mod fleet_offline_flow;
 mod fleet_offline_key_flow;
+mod fleet_push_flow;
 mod outcome;
 pub(crate) mod privacyidea_flow;
 pub(crate) mod push_flow;
@@ -275,6 +276,39 @@ pub fn enroll_push(
     let req = self_service_request(user);
     let mut ctx = LoginContext { cfg, req: &req, store, user, conv, clock, remotes };
     push_flow::enroll_push(&mut ctx).with_factor(Factor::EnrollPush)
+}
+
+/// What a self-service action of a user's needs (`mfa-enroll` as root for `user`).
+pub struct SelfService<'a> {
+    /// The configuration.
+    pub cfg: &'a Config,
+    /// This host's store.
+    pub store: &'a Store,
+    /// Whose factors.
+    pub user: &'a UserName,
+    /// The terminal.
+    pub conv: &'a mut dyn Conversation,
+    /// The clock.
+    pub clock: &'a dyn Clock,
+    /// The central services.
+    pub remotes: &'a dyn Remotes,
+}
+
+/// Pairs a phone for push approval inside the conversation and confirms it with a test push,
+/// without saving it (`mfa-enroll push` on a fleet host registers it at the fleet's service).
+/// `Err`: why nothing was paired.
+pub fn pair_push(s: SelfService<'_>) -> Result<crate::push::PushDevice, Outcome> {
+    let req = self_service_request(s.user);
+    let mut ctx = LoginContext {
+        cfg: s.cfg,
+        req: &req,
+        store: s.store,
+        user: s.user,
+        conv: s.conv,
+        clock: s.clock,
+        remotes: s.remotes,
+    };
+    push_flow::pair_and_confirm(&mut ctx).map_err(|o| o.with_factor(Factor::EnrollPush))
 }
 
 #[cfg(test)]

@@ -157,20 +157,75 @@ pub(crate) fn push_or_code(
             .with_factor(Factor::Push);
     };
     let failmode = failmode_override.unwrap_or(pcfg.failmode);
-    PushLogin { ctx, pcfg, failmode, has_codes }.run(record)
+    PushLogin { ctx, pcfg, failmode, has_codes, holder: Holder::Local(record) }.run()
+}
+
+/// A code typed instead of a push, or (`None`) to be asked for, in fleet mode: the fleet
+/// service checks it.
+pub(super) type FleetCode<'f> =
+    &'f dyn Fn(&mut LoginContext<'_>, Option<Zeroizing<String>>) -> Outcome;
+
+/// Whose push devices a login uses, and what checks a code typed instead.
+pub(super) enum Holder<'r> {
+    /// Standalone: the local record's devices; codes and the lockout are checked here.
+    Local(&'r UserRecord),
+    /// Fleet mode: the devices of the service's signed list; a code goes to the fleet service
+    /// (which counts attempts and keeps the lockout).
+    Fleet {
+        /// The user's fleet devices (from a list that verified).
+        devices: &'r [PushDevice],
+        /// Checks a code instead.
+        code: FleetCode<'r>,
+    },
+}
+
+impl Holder<'_> {
+    fn devices(&self) -> &[PushDevice] {
+        match self {
+            Holder::Local(record) => &record.push,
+            Holder::Fleet { devices, .. } => devices,
+        }
+    }
+}
+
+/// Runs a push login for a fleet user to `devices` (`[push]` must be configured); a code
+/// typed instead, and every fallback to a code, goes to `code`.
+pub(super) fn fleet_push(
+    ctx: &mut LoginContext<'_>,
+    pcfg: &PushConfig,
+    failmode: FailMode,
+    devices: &[PushDevice],
+    code: FleetCode<'_>,
+) -> Outcome {
+    PushLogin { ctx, pcfg, failmode, has_codes: true, holder: Holder::Fleet { devices, code } }
+        .run()
 }
 
 /// One push login.
-struct PushLogin<'c, 'a> {
+struct PushLogin<'c, 'a, 'r> {
     ctx: &'c mut LoginContext<'a>,
-    pcfg: &'a PushConfig,
+    pcfg: &'r PushConfig,
     failmode: FailMode,
     /// Whether the user has a code or recovery code to fall back on.
     has_codes: bool,
+    holder: Holder<'r>,
 }
 
-impl PushLogin<'_, '_> {
-    fn run(mut self, record: &UserRecord) -> Outcome {
+impl PushLogin<'_, '_, '_> {
+    /// The code prompt instead of push: says why, then asks for a code (the log reason starts
+    /// with `note`).
+    fn code_instead(&mut self, why: &str, note: String) -> Outcome {
+        match self.holder {
+            Holder::Local(_) => code_instead(self.ctx, why, note),
+            Holder::Fleet { code, .. } => {
+                self.ctx.tell_error(why);
+                let o = code(self.ctx, None);
+                Outcome { reason: format!("{note}; {}", o.reason), ..o }
+            }
+        }
+    }
+
+    fn run(mut self) -> Outcome {
         let deadline = Instant::now() + Duration::from_secs(self.pcfg.timeout);
         let remotes = self.ctx.remotes;
         let client = match remotes.push(self.pcfg) {
@@ -180,7 +235,7 @@ impl PushLogin<'_, '_> {
                 return self.service_down(e.to_string(), outage);
             }
         };
-        let sent = match self.send(&*client, record) {
+        let sent = match self.send(&*client) {
             Ok(s) => s,
             Err(o) => return o,
         };
@@ -204,7 +259,10 @@ impl PushLogin<'_, '_> {
             // (the user being at the keyboard) not counted against the user's push rate; the
             // code itself counts towards the lockout.
             let _ = client.withdraw_for_code(&sent.created.txid);
-            return verify::ask_and_verify(self.ctx, Some(answer), PROMPT);
+            return match self.holder {
+                Holder::Local(_) => verify::ask_and_verify(self.ctx, Some(answer), PROMPT),
+                Holder::Fleet { code, .. } => code(self.ctx, Some(answer)),
+            };
         }
         match self.wait(&*client, &sent.created.txid, deadline) {
             Ok(state) => self.judge(&*client, &sent, &state),
@@ -214,7 +272,7 @@ impl PushLogin<'_, '_> {
 
     /// Sends the challenge to the user's devices. `Err`: the login is decided (the service
     /// refused or could not be used, or no nonce, time or number could be had).
-    fn send(&mut self, client: &dyn PushRemote, record: &UserRecord) -> Result<Sent, Outcome> {
+    fn send(&mut self, client: &dyn PushRemote) -> Result<Sent, Outcome> {
         let time = self.ctx.clock.now()?;
         let req = self.ctx.req;
         let login = Login {
@@ -222,7 +280,7 @@ impl PushLogin<'_, '_> {
             service: &req.service,
             rhost: req.rhost.as_deref().filter(|r| !r.is_empty()),
             time,
-            devices: record.push.iter().map(|d| d.id.clone()).collect(),
+            devices: self.holder.devices().iter().map(|d| d.id.clone()).collect(),
         };
         match send_challenge(client, self.pcfg, login)? {
             Ok(sent) => Ok(sent),
@@ -237,11 +295,8 @@ impl PushLogin<'_, '_> {
         let note =
             format!("push refused by the service: {code} ({})", crate::username::log_safe(message));
         if self.has_codes {
-            return code_instead(
-                self.ctx,
-                &format!("{} Type a code instead.", refusal_text(code)),
-                note,
-            );
+            return self
+                .code_instead(&format!("{} Type a code instead.", refusal_text(code)), note);
         }
         self.ctx.tell_error(refusal_text(code));
         Outcome::deny(Denial::AuthFailed, note).with_factor(Factor::Push)
@@ -251,8 +306,7 @@ impl PushLogin<'_, '_> {
     /// an outage, and anything else denies.
     fn service_down(&mut self, why: String, outage: bool) -> Outcome {
         if self.has_codes {
-            return code_instead(
-                self.ctx,
+            return self.code_instead(
                 "The push service cannot be reached: type a code instead.",
                 format!("push unavailable ({why})"),
             );
@@ -307,8 +361,35 @@ impl PushLogin<'_, '_> {
         })
     }
 
-    /// Judges the answer under the user's lock, against the devices enrolled right now.
+    /// Judges the answer: in fleet mode against the listed devices, standalone under the
+    /// user's lock, against the devices enrolled right now.
     fn judge(&mut self, client: &dyn PushRemote, sent: &Sent, state: &ChallengeState) -> Outcome {
+        let Holder::Fleet { devices, .. } = self.holder else {
+            return self.judge_local(client, sent, state);
+        };
+        let expected = Expected { login: sent.login(client), number: sent.number, devices };
+        match push::check(state, client.service_key(), &expected) {
+            Ok(Verdict::Approved { device, .. }) => Outcome::success(format!(
+                "fleet push approved on '{}'",
+                crate::username::log_safe(&device.name)
+            ))
+            .with_factor(Factor::Push),
+            Err(bad) => self.service_down(format!("receipt rejected: {bad}"), false),
+            Ok(verdict) => {
+                let (why, tell) = self.not_approved(client, sent, verdict);
+                self.ctx.tell_error(tell);
+                Outcome::deny(Denial::AuthFailed, why).with_factor(Factor::Push)
+            }
+        }
+    }
+
+    /// Judges the answer under the user's lock, against the devices enrolled right now.
+    fn judge_local(
+        &mut self,
+        client: &dyn PushRemote,
+        sent: &Sent,
+        state: &ChallengeState,
+    ) -> Outcome {
         let (lock, mut record, now) = match verify::lock_and_load(self.ctx) {
             Ok(l) => l,
             Err(o) => return o.with_factor(Factor::Push),
@@ -316,8 +397,7 @@ impl PushLogin<'_, '_> {
         let expected =
             Expected { login: sent.login(client), number: sent.number, devices: &record.push };
         let verdict = push::check(state, client.service_key(), &expected);
-        let timeout = self.pcfg.timeout;
-        let (why, tell): (String, &str) = match verdict {
+        let (why, tell) = match verdict {
             Ok(Verdict::Approved { device, passkey_count }) => {
                 record.lockout.clear();
                 if let Some(count) = passkey_count {
@@ -339,28 +419,7 @@ impl PushLogin<'_, '_> {
                 drop(lock);
                 return self.service_down(format!("receipt rejected: {bad}"), false);
             }
-            Ok(Verdict::Pending) => {
-                let _ = client.cancel(&sent.created.txid);
-                (format!("no answer within {timeout} s"), "No answer from your phone in time.")
-            }
-            Ok(Verdict::Denied) => {
-                ("push denied on the device".into(), "The login was denied on your phone.")
-            }
-            Ok(Verdict::WrongNumber) => (
-                "wrong number picked on the device".into(),
-                "The wrong number was picked on your phone; the login is refused.",
-            ),
-            Ok(Verdict::Fraud) => (
-                "user reported the login as not theirs".into(),
-                "You reported this login as not yours. It was refused, and push is paused for your account.",
-            ),
-            // The service's expiry and our deadline are the same moment seen from two clocks:
-            // either way nobody answered in time.
-            Ok(Verdict::Expired) => (
-                format!("no answer within {timeout} s (the request expired)"),
-                "No answer from your phone in time.",
-            ),
-            Ok(Verdict::Cancelled) => ("push cancelled".into(), "The push request was withdrawn."),
+            Ok(verdict) => self.not_approved(client, sent, verdict),
         };
         let (outcome, locked) = verify::count_failure(self.ctx.cfg, &lock, &mut record, now, why);
         drop(lock);
@@ -370,6 +429,44 @@ impl PushLogin<'_, '_> {
                 .tell_error(&verify::locked_message(self.ctx.user, self.ctx.cfg.lockout.duration));
         }
         outcome.with_factor(Factor::Push)
+    }
+
+    /// Why a verdict other than an approval refuses the login (for the log, for the user); a
+    /// challenge still pending is withdrawn.
+    fn not_approved(
+        &self,
+        client: &dyn PushRemote,
+        sent: &Sent,
+        verdict: Verdict,
+    ) -> (String, &'static str) {
+        let timeout = self.pcfg.timeout;
+        match verdict {
+            Verdict::Pending => {
+                let _ = client.cancel(&sent.created.txid);
+                (format!("no answer within {timeout} s"), "No answer from your phone in time.")
+            }
+            Verdict::Denied => {
+                ("push denied on the device".into(), "The login was denied on your phone.")
+            }
+            Verdict::WrongNumber => (
+                "wrong number picked on the device".into(),
+                "The wrong number was picked on your phone; the login is refused.",
+            ),
+            Verdict::Fraud => (
+                "user reported the login as not theirs".into(),
+                "You reported this login as not yours. It was refused, and push is paused for your account.",
+            ),
+            // The service's expiry and our deadline are the same moment seen from two clocks:
+            // either way nobody answered in time.
+            Verdict::Expired => (
+                format!("no answer within {timeout} s (the request expired)"),
+                "No answer from your phone in time.",
+            ),
+            Verdict::Cancelled => ("push cancelled".into(), "The push request was withdrawn."),
+            Verdict::Approved { .. } => {
+                ("approval not judged here".into(), "The login is refused.")
+            }
+        }
     }
 }
 
@@ -416,19 +513,25 @@ fn code_matches(typed: &str, code: &str) -> bool {
 /// `mfa-enroll push`, self-service through the helper). Saves the device, with recovery codes
 /// if the user has none.
 pub(crate) fn enroll_push(ctx: &mut LoginContext<'_>) -> Outcome {
+    match pair_and_confirm(ctx) {
+        Ok(candidate) => save_device(ctx, &candidate),
+        Err(o) => o,
+    }
+}
+
+/// Pairs a device and confirms it with a test push; the device, not saved (a fleet host
+/// registers it at the service instead).
+pub(crate) fn pair_and_confirm(ctx: &mut LoginContext<'_>) -> Result<PushDevice, Outcome> {
     let cfg: &Config = ctx.cfg;
     let Some(pcfg) = cfg.push.as_ref() else {
-        return Outcome::deny(Denial::Config, "push is not configured ([push] in pam_mfa.toml)");
+        return Err(Outcome::deny(
+            Denial::Config,
+            "push is not configured ([push] in pam_mfa.toml)",
+        ));
     };
     let remotes = ctx.remotes;
-    let client = match remotes.push(pcfg) {
-        Ok(c) => c,
-        Err(e) => return enrollment_unavailable(ctx, e),
-    };
-    let mut candidate = match pair_device(ctx, pcfg, &*client) {
-        Ok(d) => d,
-        Err(o) => return o,
-    };
+    let client = remotes.push(pcfg).map_err(|e| enrollment_unavailable(ctx, e))?;
+    let mut candidate = pair_device(ctx, pcfg, &*client)?;
     match crate::enroll::push_name_taken(ctx.store, ctx.user, &candidate) {
         Ok(false) => {}
         Ok(true) => {
@@ -438,14 +541,12 @@ pub(crate) fn enroll_push(ctx: &mut LoginContext<'_>) -> Outcome {
                  --remove '{}'",
                 ctx.user, candidate.name, candidate.name
             ));
-            return Outcome::deny(Denial::AuthFailed, "push device name already in use");
+            return Err(Outcome::deny(Denial::AuthFailed, "push device name already in use"));
         }
-        Err(e) => return e.into(),
+        Err(e) => return Err(e.into()),
     }
-    if let Err(o) = test_push(ctx, pcfg, &*client, &mut candidate) {
-        return o;
-    }
-    save_device(ctx, &candidate)
+    test_push(ctx, pcfg, &*client, &mut candidate)?;
+    Ok(candidate)
 }
 
 /// The push service cannot be used for an enrollment.

@@ -117,6 +117,16 @@ pub trait FleetRemote {
         let _ = req;
         Err(FleetError::Unavailable("this client has no offline bundles".into()))
     }
+    /// The user's fleet push devices, signed by the service for this host, the user and the
+    /// request's nonce (`POST /v2/fleet/push/devices`); the caller checks the list. A client
+    /// without it refuses (never an outage).
+    fn push_devices(
+        &self,
+        req: &push_proto::fleet_push::DevicesRequest,
+    ) -> Result<push_proto::fleet_push::DeviceList, FleetError> {
+        let _ = req;
+        Err(FleetError::Unavailable("this client has no fleet push devices".into()))
+    }
 }
 
 /// Where a login gets its connections to central services. Each is made when a flow needs

@@ -67,7 +67,7 @@ async fn listed(
 /// `POST /v2/fleet/push/devices`: the user's fleet push devices, signed and bound to the
 /// asking host, the user and the host's nonce. A host outside the user's host groups
 /// (`Purpose::Authenticate`, checked first) gets the same answer as for a user without
-/// devices: an empty list.
+/// devices: an empty list; so does a user locked out at the service.
 pub async fn devices(
     State(state): State<Shared>,
     HostAuth(host): HostAuth,
@@ -78,13 +78,24 @@ pub async fn devices(
     let scope = crate::scope::fleet_of_host(&host);
     let store = &*state.store;
     let allowed = may(store, &host, &scope, &req.user, Purpose::Authenticate).await?;
-    let devices = if allowed { listed(store, &host, &req.user).await? } else { Vec::new() };
+    // A user locked out at the service gets no devices: a push approval would otherwise let
+    // in a user whose codes the fleet-wide lockout refuses (the host then asks for a code,
+    // which the service answers "locked").
+    let locked =
+        allowed && store.lockout(&scope, &req.user).await?.locked_until.is_some_and(|t| t > now);
+    let devices =
+        if allowed && !locked { listed(store, &host, &req.user).await? } else { Vec::new() };
+    let reason = if !allowed {
+        Some("host not in the user's host groups")
+    } else {
+        locked.then_some("locked out after too many failures")
+    };
     state.audit.record(&Event {
         event: "fleet.push.devices",
         host: Some(&host.id),
         user: Some(&req.user),
-        outcome: if allowed { "ok" } else { "refused" },
-        reason: (!allowed).then_some("host not in the user's host groups"),
+        outcome: if reason.is_none() { "ok" } else { "refused" },
+        reason,
         ..Event::default()
     });
     let mut list = DeviceList {

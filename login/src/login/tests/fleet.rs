@@ -8,6 +8,7 @@ use crate::privacyidea::{PiError, PrivacyIdeaConfig};
 use crate::push::{PushConfig, PushError};
 use push_proto::SecretKey;
 use push_proto::fleet::{FleetReceipt, Verdict, VerifyRequest, VerifyResponse};
+use push_proto::fleet_push::{DeviceList, DevicesRequest, FleetDevice};
 use std::cell::RefCell;
 
 const HOST: &str = "HHHHHHHHHHHHHHHHHHHHHH";
@@ -31,6 +32,20 @@ struct FakeFleet {
     key: SecretKey,
     behaviour: Service,
     seen: RefCell<Vec<VerifyRequest>>,
+    list: List,
+}
+
+/// What the scripted service answers for the user's fleet push devices.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum List {
+    /// The default of the trait: refused.
+    Refused,
+    /// This many devices, signed for the request as sent.
+    Signed(usize),
+    /// One device, signed with a key the host does not pin.
+    WrongKey,
+    /// Cannot be reached.
+    Down,
 }
 
 impl FleetRemote for &FakeFleet {
@@ -53,22 +68,56 @@ impl FleetRemote for &FakeFleet {
             Service::Down => return Err(FleetError::Outage("connection refused".into())),
             Service::Garbage => return Err(FleetError::Unavailable("unexpected reply".into())),
         };
-        let mut receipt = FleetReceipt {
+        Ok(signed_receipt(req, verdict, nonce, key))
+    }
+    fn push_devices(&self, req: &DevicesRequest) -> Result<DeviceList, FleetError> {
+        let (count, key) = match self.list {
+            List::Refused => return Err(FleetError::Unavailable("refused".into())),
+            List::Down => return Err(FleetError::Outage("connection refused".into())),
+            List::Signed(n) => (n, &self.key),
+            List::WrongKey => (1, &*Box::leak(Box::new(SecretKey::generate().unwrap()))),
+        };
+        let device = |i: usize| FleetDevice {
+            id: format!("{i}").repeat(22),
+            name: format!("phone-{i}"),
+            public_key: SecretKey::generate().unwrap().public().encode(),
+            passkey: None,
+        };
+        let mut list = DeviceList {
             host_id: HOST.into(),
             user: req.user.clone(),
-            service: req.service.clone(),
-            rhost: req.rhost.clone(),
-            time: req.time,
-            nonce,
-            factor: req.factor,
-            verdict,
-            decided_at: req.time,
+            nonce: req.nonce.clone(),
+            devices: (0..count).map(device).collect(),
+            listed_at: req.time,
             signature: String::new(),
         };
-        receipt.sign(key);
-        let locked_until = (verdict == Verdict::Locked).then_some(req.time + 600);
-        Ok(VerifyResponse { receipt, locked_until })
+        list.sign(key);
+        Ok(list)
     }
+}
+
+/// A receipt for `req` with `verdict`, `nonce`, signed with `key`.
+fn signed_receipt(
+    req: &VerifyRequest,
+    verdict: Verdict,
+    nonce: String,
+    key: &SecretKey,
+) -> VerifyResponse {
+    let mut receipt = FleetReceipt {
+        host_id: HOST.into(),
+        user: req.user.clone(),
+        service: req.service.clone(),
+        rhost: req.rhost.clone(),
+        time: req.time,
+        nonce,
+        factor: req.factor,
+        verdict,
+        decided_at: req.time,
+        signature: String::new(),
+    };
+    receipt.sign(key);
+    let locked_until = (verdict == Verdict::Locked).then_some(req.time + 600);
+    VerifyResponse { receipt, locked_until }
 }
 
 impl Remotes for FakeFleet {
@@ -101,8 +150,12 @@ fn fleet_env(failmode: FailMode) -> Env {
 }
 
 fn fleet_login(e: &Env, behaviour: Service, answer: &str) -> (Outcome, Script, FakeFleet) {
-    let fake =
-        FakeFleet { key: SecretKey::generate().unwrap(), behaviour, seen: RefCell::new(vec![]) };
+    let fake = FakeFleet {
+        key: SecretKey::generate().unwrap(),
+        behaviour,
+        seen: RefCell::new(vec![]),
+        list: List::Refused,
+    };
     let mut conv = Script::answer(answer);
     let o = authenticate(&e.cfg, &req("bob"), &mut conv, &Fixed(Some(T)), &users(), &fake);
     (o, conv, fake)
@@ -179,6 +232,7 @@ fn empty_cancelled_or_oversized_answers_are_not_sent() {
         key: SecretKey::generate().unwrap(),
         behaviour: Service::Decides(Verdict::Accept),
         seen: RefCell::new(vec![]),
+        list: List::Refused,
     };
     let mut conv = Script::new(vec![Ok(None)]);
     let o = authenticate(&e.cfg, &req("bob"), &mut conv, &Fixed(Some(T)), &users(), &fake);
@@ -190,4 +244,54 @@ fn empty_cancelled_or_oversized_answers_are_not_sent() {
 fn a_fleet_rule_needs_a_fleet_section() {
     let e = Config::parse("[[rule]]\nbackend = \"fleet\"\n");
     assert!(matches!(e, Err(Error::Config(m)) if m.contains("[fleet]")));
+}
+
+/// Fleet push: `[push]` for the same service as `[fleet]`.
+fn fleet_push_env() -> Env {
+    let mut e = fleet_env(FailMode::Closed);
+    let c = Config::parse(
+        "[push]\nurl = \"http://127.0.0.1:9\"\ncredential = \"/etc/pam_mfa/push-host.json\"\n",
+    )
+    .unwrap();
+    e.cfg.push = c.push;
+    e
+}
+
+fn fleet_push_login(e: &Env, list: List) -> (Outcome, Script, FakeFleet) {
+    let fake = FakeFleet {
+        key: SecretKey::generate().unwrap(),
+        behaviour: Service::Decides(Verdict::Accept),
+        seen: RefCell::new(vec![]),
+        list,
+    };
+    let mut conv = Script::answer("123456");
+    let o = authenticate(&e.cfg, &req("bob"), &mut conv, &Fixed(Some(T)), &users(), &fake);
+    (o, conv, fake)
+}
+
+#[test]
+fn a_fleet_device_list_that_does_not_verify_denies_and_no_list_asks_for_a_code() {
+    let e = fleet_push_env();
+    let (o, conv, fake) = fleet_push_login(&e, List::WrongKey);
+    assert_eq!((o.decision, o.factor), (Decision::Deny(Denial::Unavailable), Some(Factor::Push)));
+    assert!(o.reason.contains("device list refused"), "{o}");
+    assert!(conv.prompts.is_empty() && fake.seen.borrow().is_empty(), "{o}");
+    // No list (outage, refusal) or an empty one: the code prompt, decided by the service.
+    for list in [List::Down, List::Refused, List::Signed(0)] {
+        let (o, conv, fake) = fleet_push_login(&e, list);
+        assert_eq!((o.decision, o.factor), (Decision::Success, Some(Factor::Totp)), "{list:?}");
+        assert_eq!(conv.prompts, vec![PROMPT], "{list:?}");
+        assert_eq!(fake.seen.borrow().len(), 1);
+    }
+    // Devices listed but the push service cannot be used: told so, and the code goes to the
+    // fleet service.
+    let (o, _, fake) = fleet_push_login(&e, List::Signed(2));
+    assert_eq!(o.decision, Decision::Success, "{o}");
+    assert!(o.reason.starts_with("push unavailable"), "{o}");
+    assert_eq!(fake.seen.borrow().len(), 1);
+    // `[push]` for another service: push is not offered.
+    let mut other = fleet_push_env();
+    other.cfg.push.as_mut().unwrap().url = "http://127.0.0.1:10".into();
+    let (o, conv, _) = fleet_push_login(&other, List::WrongKey);
+    assert_eq!((o.decision, conv.prompts), (Decision::Success, vec![PROMPT.to_string()]));
 }
