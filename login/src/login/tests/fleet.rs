@@ -191,3 +191,4 @@ fn a_fleet_rule_needs_a_fleet_section() {
     let e = Config::parse("[[rule]]\nbackend = \"fleet\"\n");
     assert!(matches!(e, Err(Error::Config(m)) if m.contains("[fleet]")));
 }
+mod enroll;
