@@ -1,7 +1,8 @@
 //! Enroll-on-login in fleet mode (issue 20): a user with no factor at the fleet's service, on a
 //! host whose policy has `enrollment = "on_login"`, sets up an authenticator app inside the
 //! login (the same QR code, secret and confirmation as standalone), which is sent to the
-//! service as the user's first factor (no proof), followed by recovery codes shown once.
+//! service as the user's first factor (no proof); recovery codes, if the service answers with any, are shown once; otherwise the user is told
+//! to make them with `mfa-enroll recovery-codes --regenerate`.
 //!
 //! Skipping and opting out are not offered: the standalone menu keeps them in the host's local
 //! record, but a fleet user's state lives at the service, and a skip kept per host would give
@@ -16,7 +17,6 @@ use crate::enroll::PendingTotp;
 use crate::fleet::FleetConfig;
 use crate::fleet::enroll::{FleetUser, Stop, new_totp};
 use crate::policy::{Enrollment, FailMode, Policy};
-use push_proto::fleet_enroll::Change;
 
 /// Before the code prompt: with on-login enrollment, asks the service for the user's status
 /// (one request) and runs the enrollment when the user has no factor there. `None`: go on
@@ -56,7 +56,7 @@ pub(super) fn offer(
     Some(confirm_totp(ctx, &mut save).with_factor(Factor::EnrollTotp))
 }
 
-/// Sends the confirmed app as the first factor, then makes the recovery codes and shows them.
+/// Sends the confirmed app as the first factor and shows the recovery codes made with it.
 fn save_at_service(
     ctx: &mut LoginContext<'_>,
     at: &FleetUser<'_>,
@@ -64,22 +64,31 @@ fn save_at_service(
     code: &str,
     failmode: FailMode,
 ) -> Outcome {
-    if let Err(stop) = at.send(None, new_totp(pending, code)) {
-        return stopped(ctx, stop, failmode);
-    }
-    let made = match at.send(None, Change::RecoveryCodes) {
+    // The service answers a first app with its recovery codes (a separate `RecoveryCodes`
+    // change would already need a current factor).
+    let made = match at.send(None, new_totp(pending, code)) {
         Ok(m) => m,
         Err(stop) => return stopped(ctx, stop, failmode),
     };
-    let codes: Vec<zeroize::Zeroizing<String>> =
-        made.recovery_codes.into_iter().map(zeroize::Zeroizing::new).collect();
-    hand_over_codes(
-        ctx.conv,
-        "Your authenticator app is set up for this fleet. These are your recovery codes: each \
-         works once, instead of a code, if you lose the phone. Store them somewhere safe now; \
-         they are not shown again.\n",
-        &codes,
-    );
+    if made.recovery_codes.is_empty() {
+        // The service makes none with a first app, and a `RecoveryCodes` change now needs a
+        // current factor (the confirmation code is used up): the user makes them later.
+        ctx.conv.info(
+            "Your authenticator app is set up for this fleet. Make recovery codes with \
+             `mfa-enroll recovery-codes --regenerate` (it asks for a code from the app).",
+        );
+        let _ = ctx.conv.prompt_visible("Press Enter to continue: ");
+    } else {
+        let codes: Vec<zeroize::Zeroizing<String>> =
+            made.recovery_codes.into_iter().map(zeroize::Zeroizing::new).collect();
+        hand_over_codes(
+            ctx.conv,
+            "Your authenticator app is set up for this fleet. These are your recovery codes: \
+             each works once, instead of a code, if you lose the phone. Store them somewhere \
+             safe now; they are not shown again.\n",
+            &codes,
+        );
+    }
     Outcome::success("enrolled on login at the fleet service, code confirmed")
 }
 
@@ -89,7 +98,10 @@ fn stopped(ctx: &mut LoginContext<'_>, stop: Stop, failmode: FailMode) -> Outcom
         Stop::Service(e @ crate::fleet::FleetError::Outage(_)) => failed(e, failmode),
         stop => {
             ctx.tell_error(stop.user_message());
-            Outcome::deny(Denial::AuthFailed, format!("fleet enrollment on login: {stop}"))
+            // A refusal is the service's decision; anything else is a reply that is unusable.
+            let denial =
+                if stop.refusal().is_some() { Denial::AuthFailed } else { Denial::Unavailable };
+            Outcome::deny(denial, format!("fleet enrollment on login: {stop}"))
         }
     }
 }
