@@ -163,6 +163,27 @@ fn grouped(secret: &str) -> String {
 /// Sets up an authenticator app inside the conversation: QR code and secret as text, one code
 /// to confirm, then the recovery codes. Used at login and for self-service enrollment.
 pub(crate) fn enroll_totp(ctx: &mut LoginContext<'_>, existing: Existing) -> Outcome {
+    confirm_totp(ctx, &mut |ctx, pending, confirmed| {
+        save_totp(ctx, pending, confirmed.step, confirmed.now, existing)
+    })
+}
+
+/// A new app's confirmation: the code typed, the step it was valid at, and when.
+pub(crate) struct Confirmed<'a> {
+    /// What the user typed (valid for the new secret).
+    pub code: &'a str,
+    /// The time step the code belongs to.
+    pub step: u64,
+    /// When it was confirmed (Unix seconds).
+    pub now: u64,
+}
+
+/// Shows a new app's QR code and secret, has the user confirm it with a code, then hands it to
+/// `save` (the local store here, the fleet's service in fleet mode), whose outcome is the login's.
+pub(crate) fn confirm_totp(
+    ctx: &mut LoginContext<'_>,
+    save: &mut dyn FnMut(&mut LoginContext<'_>, &PendingTotp, Confirmed<'_>) -> Outcome,
+) -> Outcome {
     let label = format!("{}@{}", ctx.user, crate::host::hostname_or_localhost());
     let pending = match PendingTotp::generate(&ctx.cfg.totp, &label) {
         Ok(p) => p,
@@ -194,7 +215,7 @@ pub(crate) fn enroll_totp(ctx: &mut LoginContext<'_>, existing: Existing) -> Out
             }
             continue;
         };
-        return save_totp(ctx, &pending, step, now, existing);
+        return save(ctx, &pending, Confirmed { code: answer.trim(), step, now });
     }
     Outcome::deny(Denial::AuthFailed, "enrollment not confirmed (wrong codes)")
 }
@@ -240,15 +261,25 @@ fn save_totp(
         }
         Err(e) => return Outcome::failed("cannot save the enrollment", e),
     };
-    ctx.conv.info(&crate::recovery::listing(
+    hand_over_codes(
+        ctx.conv,
         "Your authenticator app is set up. These are your recovery codes: each works once, \
          instead of a code, if you lose the phone. Store them somewhere safe now; they are \
          not shown again.\n",
         &codes,
-    ));
-    // A prompt, so that sshd (which holds messages back until the next prompt) shows them.
-    let _ = ctx.conv.prompt_visible("Press Enter when you have stored the recovery codes: ");
+    );
     Outcome::success("enrolled on login, code confirmed")
+}
+
+/// Shows new recovery codes once, then waits for Enter: sshd holds messages back until the
+/// next prompt, so without one the user would never see them.
+pub(crate) fn hand_over_codes(
+    conv: &mut dyn Conversation,
+    intro: &str,
+    codes: &[zeroize::Zeroizing<String>],
+) {
+    conv.info(&crate::recovery::listing(intro, codes));
+    let _ = conv.prompt_visible("Press Enter when you have stored the recovery codes: ");
 }
 
 /// Registers a security key during the login (console only), then shows recovery codes.

@@ -30,6 +30,9 @@ pub(crate) fn authenticate(ctx: &mut LoginContext<'_>, policy: &Policy) -> Outco
         return Outcome::deny(Denial::Config, "single_prompt is not supported with fleet");
     }
     let failmode = policy.failmode.unwrap_or(section.failmode);
+    if let Some(outcome) = super::fleet_enroll_flow::offer(ctx, section, policy, failmode) {
+        return outcome;
+    }
     // At this computer's seat, a user with keys at the service is offered the key first (as
     // the standalone flow does); typing a code there, or having no key, leads here.
     let preset = if ctx.req.seat == Seat::Local {

@@ -9,6 +9,7 @@ mod context;
 mod conversation;
 pub(crate) mod enroll_flow;
 pub(crate) mod fido2_flow;
+mod fleet_enroll_flow;
 pub(crate) mod fleet_flow;
 mod fleet_key_flow;
 mod fleet_offline_flow;

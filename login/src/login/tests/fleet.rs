@@ -295,3 +295,5 @@ fn a_fleet_device_list_that_does_not_verify_denies_and_no_list_asks_for_a_code()
     let (o, conv, _) = fleet_push_login(&other, List::WrongKey);
     assert_eq!((o.decision, conv.prompts), (Decision::Success, vec![PROMPT.to_string()]));
 }
+
+mod enroll;
